@@ -1,0 +1,41 @@
+// The access layer: every authorisation decision in Sallyport is made here, from a Principal
+// and the catalogue, and nowhere else. Front doors ask; they never decide. Deny by default.
+import type { Catalog, Target } from '../catalog/index.js';
+import type { Role } from '../config/index.js';
+import { SallyportError } from '../errors.js';
+
+/** Who is asking, as established by identity (a live browser session, later an SSH certificate). */
+export interface Principal {
+  readonly userId: string;
+  readonly issuer: string;
+  readonly subject: string;
+  readonly username: string;
+  readonly displayName: string | null;
+  readonly email: string | null;
+  readonly groups: readonly string[];
+  readonly roles: readonly Role[];
+  readonly authTime: Date;
+}
+
+export function hasRole(p: Principal, role: Role): boolean {
+  return p.roles.includes(role);
+}
+
+/** Throws ACCESS_DENIED unless the principal holds one of the roles. */
+export function requireRole(p: Principal, ...roles: Role[]): void {
+  if (!roles.some((r) => p.roles.includes(r))) {
+    throw new SallyportError('ACCESS_DENIED', `requires the ${roles.join(' or ')} role`);
+  }
+}
+
+/**
+ * A target is usable by someone who holds the developer role and belongs to at least one of
+ * the target's allowed groups. Auditors, approvers and admins do not get consoles by role alone.
+ */
+export function mayUseTarget(p: Principal, target: Target): boolean {
+  return hasRole(p, 'developer') && target.allow.groups.some((g) => p.groups.includes(g));
+}
+
+export function usableTargets(p: Principal, catalog: Catalog): Target[] {
+  return catalog.targets.filter((t) => mayUseTarget(p, t));
+}

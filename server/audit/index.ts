@@ -1,0 +1,46 @@
+// Audit: typed events with stable action codes, appended in the caller's transaction when
+// there is one. Audit events are data for auditors; logs are for diagnosis and never carry
+// secrets. (Hash chaining and signed checkpoints come with the auditor's-evidence work.)
+import { insertAuditEvent, listAuditEvents, type AuditEventRow, type Database, type Queryable } from '../db/index.js';
+
+/** Stable action codes; details are per action and must never hold secrets or terminal bytes. */
+export interface AuditEvents {
+  'auth.login': { username: string; groups: string[]; roles: string[] };
+  'auth.login_failed': { reason: string; stage: 'callback' | 'token' | 'session' };
+  'auth.logout': { username: string };
+  'catalog.loaded': { path: string; sha256: string; targets: number };
+  'catalog.rejected': { path: string; sha256: string | null; problems: number };
+  'broker.started': { version: string; mode: string };
+}
+export type AuditAction = keyof AuditEvents;
+
+export interface AuditEntry<A extends AuditAction = AuditAction> {
+  /** Who did it: `user:<issuer-subject id>` for people, `system` for the broker. */
+  actor: string;
+  action: A;
+  subject?: string | null;
+  details: AuditEvents[A];
+}
+
+export interface AuditLog {
+  append<A extends AuditAction>(entry: AuditEntry<A>, tx?: Queryable): Promise<AuditEventRow>;
+  list(filter: { action?: AuditAction; afterSeq?: string; limit?: number }): Promise<AuditEventRow[]>;
+}
+
+export function createAuditLog(db: Database): AuditLog {
+  return {
+    append(entry, tx) {
+      return insertAuditEvent(tx ?? db, {
+        actor: entry.actor,
+        action: entry.action,
+        subject: entry.subject ?? null,
+        details: entry.details as unknown as Record<string, unknown>,
+      });
+    },
+    list(filter) {
+      return listAuditEvents(db, { ...filter, limit: Math.min(filter.limit ?? 100, 1000) });
+    },
+  };
+}
+
+export type { AuditEventRow };

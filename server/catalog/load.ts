@@ -1,0 +1,126 @@
+// Reading and validating a catalogue file into an immutable Catalog, with every problem named
+// by target and field. Used at start, on SIGHUP and by `sallyport catalog check`.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+import { SallyportError, type FieldProblem } from '../errors.js';
+import { catalogSchema, isPinnedByDigest, targetSchema, type Target } from './schema.js';
+
+export interface Catalog {
+  readonly path: string;
+  readonly sha256: string;
+  readonly targets: readonly Target[];
+  readonly loadedAt: Date;
+}
+
+export interface LoadOptions {
+  /** Production: images must be pinned by digest. */
+  requireDigest: boolean;
+  /** The broker's environment: `fromEnv` references must resolve in it. Omit to skip that check. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** Reads and validates; throws CATALOG_INVALID (with `sha256` in the message) listing every problem. */
+export function loadCatalogFile(path: string, options: LoadOptions): Catalog {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new SallyportError('CATALOG_INVALID', `cannot read catalogue ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`, {
+      cause: err,
+      problems: [{ field: 'file', message: 'cannot be read' }],
+    });
+  }
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const result = parseCatalog(bytes.toString('utf8'), options);
+  if (!result.ok) {
+    throw Object.assign(
+      new SallyportError('CATALOG_INVALID', `catalogue ${path} is invalid (${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}):`, {
+        problems: result.problems,
+      }),
+      { sha256 },
+    );
+  }
+  return Object.freeze({ path, sha256, targets: result.targets, loadedAt: new Date() });
+}
+
+export function parseCatalog(
+  text: string,
+  options: LoadOptions,
+): { ok: true; targets: readonly Target[] } | { ok: false; problems: FieldProblem[] } {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+  } catch (err) {
+    const msg = err instanceof YAMLParseError ? err.message.split('\n')[0]! : String(err);
+    return { ok: false, problems: [{ field: 'file', message: `is not valid YAML/JSON: ${msg}` }] };
+  }
+  const problems: FieldProblem[] = [];
+  const top = catalogSchema.safeParse(doc);
+  if (!top.success) {
+    problems.push(...toProblems(top.error, (path) => path));
+    return { ok: false, problems };
+  }
+
+  const targets: Target[] = [];
+  const seen = new Map<string, number>();
+  top.data.targets.forEach((raw, i) => {
+    const rawName = (raw as { name?: unknown } | null)?.name;
+    const label = typeof rawName === 'string' && rawName ? `target "${rawName}"` : `targets[${i}]`;
+    const parsed = targetSchema.safeParse(raw);
+    if (!parsed.success) {
+      problems.push(...toProblems(parsed.error, (path) => `${label}.${path}`));
+      return;
+    }
+    const t = parsed.data;
+    if (seen.has(t.name)) problems.push({ field: `${label}.name`, message: `duplicates targets[${seen.get(t.name)}]` });
+    seen.set(t.name, i);
+    if (options.requireDigest && !isPinnedByDigest(t.image)) {
+      problems.push({
+        field: `${label}.image`,
+        message: `"${t.image}" is a mutable tag; production requires an image pinned by digest (name@sha256:<64 hex>)`,
+      });
+    }
+    if (t.user !== undefined && /^(root|0)(:|$)/.test(t.user)) {
+      problems.push({ field: `${label}.user`, message: 'must not be root; omit it to use the image default' });
+    }
+    if (t.limits.idleTimeout > t.limits.maxDuration) {
+      problems.push({ field: `${label}.limits.idleTimeout`, message: 'must not exceed limits.maxDuration' });
+    }
+    if (options.env) {
+      for (const [key, value] of Object.entries(t.environment)) {
+        if (typeof value === 'object' && options.env[value.fromEnv] === undefined) {
+          problems.push({
+            field: `${label}.environment.${key}`,
+            message: `refers to broker variable ${value.fromEnv}, which is not set`,
+          });
+        }
+      }
+    }
+    targets.push(deepFreeze(t));
+  });
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, targets: Object.freeze(targets) };
+}
+
+function toProblems(error: z.ZodError, name: (path: string) => string): FieldProblem[] {
+  return error.issues.map((issue) => {
+    let path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+    let message = issue.message;
+    if (issue.code === 'unrecognized_keys') {
+      message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    } else if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
+      message = 'is required';
+    }
+    if (path === '') path = '(top level)';
+    return { field: name(path), message };
+  });
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object') {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}

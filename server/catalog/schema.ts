@@ -1,0 +1,77 @@
+// The catalogue file's shape. Parsing is pure: no environment, no I/O; every problem is
+// reported with the target's name and the field's path.
+import { z } from 'zod';
+import { parseDuration } from '../config/index.js';
+
+const DIGEST_RE = /^[^\s@]+@sha256:[a-f0-9]{64}$/;
+const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const duration = z
+  .union([z.string(), z.number().int().positive()])
+  .transform((v, ctx) => {
+    const seconds = typeof v === 'number' ? v : parseDuration(v);
+    if (seconds === undefined || seconds <= 0) {
+      ctx.addIssue({ code: 'custom', message: `must be a duration like 90s, 30m or 12h, got "${v}"` });
+      return z.NEVER;
+    }
+    return seconds;
+  });
+
+const memory = z.union([z.string(), z.number().int().positive()]).transform((v, ctx) => {
+  if (typeof v === 'number') return v;
+  const m = /^(\d+)\s*([kmg])?i?b?$/i.exec(v.trim());
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: `must be a size like 256m or 1g, got "${v}"` });
+    return z.NEVER;
+  }
+  const unit = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? '').toLowerCase() as 'k' | 'm' | 'g'] ?? 1;
+  return Number(m[1]) * unit;
+});
+
+const envValue = z.union([
+  z.string(),
+  z.strictObject({ fromEnv: z.string().regex(ENV_NAME_RE, 'must be an environment variable name') }),
+]);
+
+const limits = z.strictObject({
+  memory: memory.refine((b) => b >= 6 * 1024 ** 2, 'must be at least 6m (Docker minimum)'),
+  cpus: z.number().positive().max(64),
+  pids: z.number().int().min(8).max(32768),
+  maxDuration: duration,
+  idleTimeout: duration,
+});
+
+export const targetSchema = z.strictObject({
+  name: z.string().regex(NAME_RE, 'must be lowercase letters, digits and dashes (1-63), starting with a letter or digit'),
+  description: z.string().min(1).max(500),
+  runtime: z.literal('docker', { error: 'must be "docker" (the only runtime so far)' }),
+  image: z.string().min(1).max(500),
+  command: z.array(z.string().max(4096), { error: 'must be an argv array of strings, never a shell string' }).min(1).max(64),
+  user: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$/, 'must be "user" or "uid:gid"')
+    .optional(),
+  workdir: z.string().startsWith('/', 'must be an absolute path').optional(),
+  environment: z.record(z.string().regex(ENV_NAME_RE, 'must be an environment variable name'), envValue).default({}),
+  limits,
+  network: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must be "none", "bridge" or a network name')
+    .default('none'),
+  allow: z.strictObject({ groups: z.array(z.string().min(1)).min(1, 'must name at least one group') }),
+  recordInput: z.boolean().default(true),
+  approval: z.strictObject({ required: z.boolean() }).default({ required: false }),
+});
+
+export const catalogSchema = z.strictObject({
+  version: z.literal(1, { error: 'must be 1' }),
+  targets: z.array(z.unknown()).min(1, 'must list at least one target'),
+});
+
+export type Target = z.infer<typeof targetSchema>;
+export type EnvValue = z.infer<typeof envValue>;
+
+export function isPinnedByDigest(image: string): boolean {
+  return DIGEST_RE.test(image);
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+// `sallyport serve | dev | migrate | catalog check FILE`: the process entry point. Reads the
+// environment through loadConfig only, wires signals, and prints errors a person can act on.
+import { loadCatalogFile } from './catalog/index.js';
+import { loadConfig } from './config/index.js';
+import { migrate, openDatabase } from './db/index.js';
+import { isSallyportError } from './errors.js';
+import { startBroker, type Broker } from './main.js';
+import { MIGRATIONS_DIR } from './paths.js';
+
+const USAGE = `usage: sallyport <command>
+
+  serve                 start the broker in production mode (configuration from the environment)
+  dev                   start a self-contained demo: embedded PostgreSQL, dev IdP, demo catalogue
+  migrate               apply pending database migrations (DATABASE_URL)
+  catalog check FILE    validate a target catalogue with production rules (--dev: allow image tags)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve': {
+      const config = loadConfig(process.env, 'production');
+      const broker = await startBroker(config, { env: process.env });
+      broker.app.log.info({ url: config.publicUrl }, 'sallyport is serving');
+      handleSignals(broker);
+      return -1;
+    }
+    case 'dev': {
+      const { startDev } = await import('./dev/index.js');
+      const dev = await startDev(process.env);
+      handleSignals(dev.broker, dev.close);
+      return -1;
+    }
+    case 'migrate': {
+      const url = process.env.DATABASE_URL;
+      if (!url) {
+        process.stderr.write('sallyport migrate: DATABASE_URL is required\n');
+        return 2;
+      }
+      const db = openDatabase(url, { poolSize: 1 });
+      try {
+        const applied = await migrate(db, MIGRATIONS_DIR);
+        process.stdout.write(applied.length ? `applied migrations: ${applied.join(', ')}\n` : 'database is up to date\n');
+      } finally {
+        await db.close();
+      }
+      return 0;
+    }
+    case 'catalog': {
+      const [sub, file, ...flags] = rest;
+      if (sub !== 'check' || !file) {
+        process.stderr.write(USAGE);
+        return 2;
+      }
+      const catalog = loadCatalogFile(file, { requireDigest: !flags.includes('--dev') });
+      process.stdout.write(`catalogue ${file} is valid: ${catalog.targets.length} target(s), sha256 ${catalog.sha256}\n`);
+      return 0;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+      process.stdout.write(USAGE);
+      return command ? 0 : 2;
+    default:
+      process.stderr.write(`sallyport: unknown command "${command}"\n${USAGE}`);
+      return 2;
+  }
+}
+
+function handleSignals(broker: Broker, extraClose?: () => Promise<void>): void {
+  process.on('SIGHUP', () => {
+    void broker.catalog.reload().then((result) => {
+      if (result.ok) broker.app.log.info({ sha256: result.catalog.sha256 }, 'catalogue reloaded');
+      else broker.app.log.error(`catalogue reload refused, keeping the previous one: ${result.error.describe()}`);
+    });
+  });
+  let closing = false;
+  const stop = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    broker.app.log.info({ signal }, 'shutting down');
+    void broker
+      .close()
+      .then(() => extraClose?.())
+      .then(() => process.exit(0), () => process.exit(1));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (isSallyportError(err)) {
+      process.stderr.write(`sallyport: ${err.describe()}\n`);
+      process.exitCode = err.code === 'CONFIG_INVALID' || err.code === 'CATALOG_INVALID' ? 2 : 1;
+    } else {
+      process.stderr.write(`sallyport: ${(err as Error)?.stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,228 @@
+// The environment schema and loadConfig(): the only code that reads configuration values.
+// Everything is validated once, every bad variable is reported together, and the result is
+// frozen and passed down explicitly. Imports nothing of the project but errors.ts.
+import { readFileSync } from 'node:fs';
+import { SallyportError, type FieldProblem } from '../errors.js';
+
+export type Mode = 'production' | 'dev';
+export type Role = 'developer' | 'approver' | 'auditor' | 'admin';
+export const ROLES: readonly Role[] = ['developer', 'approver', 'auditor', 'admin'];
+
+export interface Config {
+  readonly mode: Mode;
+  readonly host: string;
+  readonly port: number;
+  /** The origin users type (no trailing slash); the only accepted Origin and redirect target. */
+  readonly publicUrl: string;
+  readonly databaseUrl: string;
+  /** Connections in the pool; 1 for PGlite, which has a single session. */
+  readonly databasePoolSize: number;
+  readonly oidc: {
+    readonly issuer: string;
+    readonly clientId: string;
+    readonly clientSecret: string;
+    readonly groupsClaim: string;
+    readonly scopes: readonly string[];
+    /** ID-token signature algorithms we accept; anything else (including `none`) is refused. */
+    readonly idTokenAlg: string;
+    /** Plain-http issuer allowed (dev IdP and loopback only). */
+    readonly allowHttpIssuer: boolean;
+  };
+  readonly roles: Readonly<Record<Role, readonly string[]>>;
+  readonly session: {
+    readonly secret: string;
+    readonly idleTimeoutSeconds: number;
+    readonly absoluteTimeoutSeconds: number;
+    readonly cookieSecure: boolean;
+  };
+  readonly catalogPath: string;
+  /** Production refuses images not pinned by digest. */
+  readonly requireImageDigest: boolean;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Variables whose value may instead be read from the file named by NAME_FILE. */
+const FILE_CAPABLE = [
+  'DATABASE_URL',
+  'SALLYPORT_OIDC_CLIENT_SECRET',
+  'SALLYPORT_SESSION_SECRET',
+] as const;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const ID_TOKEN_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+
+/**
+ * Reads and validates the environment. In production every required variable must be set;
+ * dev mode (`sallyport dev`) passes its embedded defaults in `env` and so runs the same checks.
+ * Throws CONFIG_INVALID naming every missing or malformed variable.
+ */
+export function loadConfig(env: Env, mode: Mode): Config {
+  const problems: FieldProblem[] = [];
+  const bad = (field: string, message: string) => problems.push({ field, message });
+
+  const read = (name: string): string | undefined => {
+    const direct = env[name];
+    const fileName = (FILE_CAPABLE as readonly string[]).includes(name) ? env[`${name}_FILE`] : undefined;
+    if (direct !== undefined && direct !== '' && fileName) {
+      bad(name, `set both ${name} and ${name}_FILE; set only one`);
+      return undefined;
+    }
+    if (fileName) {
+      try {
+        return readFileSync(fileName, 'utf8').trim();
+      } catch (err) {
+        bad(`${name}_FILE`, `cannot read ${fileName}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+        return undefined;
+      }
+    }
+    return direct === '' ? undefined : direct;
+  };
+  const required = (name: string): string => {
+    const v = read(name);
+    if (v === undefined) {
+      const alt = (FILE_CAPABLE as readonly string[]).includes(name) ? ` (or ${name}_FILE)` : '';
+      bad(name, `is required${alt}`);
+    }
+    return v ?? '';
+  };
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const v = read(name);
+    if (v === undefined) return fallback;
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+      bad(name, `must be an integer from ${min} to ${max}, got "${v}"`);
+      return fallback;
+    }
+    return Number(v);
+  };
+  const duration = (name: string, fallback: number): number => {
+    const v = read(name);
+    if (v === undefined) return fallback;
+    const seconds = parseDuration(v);
+    if (seconds === undefined || seconds <= 0) {
+      bad(name, `must be a duration like 90s, 30m or 12h, got "${v}"`);
+      return fallback;
+    }
+    return seconds;
+  };
+  const list = (name: string, fallback: string[]): string[] => {
+    const v = read(name);
+    if (v === undefined) return fallback;
+    const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+    if (items.length === 0) bad(name, 'must list at least one value (comma-separated)');
+    return items;
+  };
+  const url = (name: string, value: string, opts: { allowHttp: boolean }): URL | undefined => {
+    if (value === '') return undefined;
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      bad(name, `must be an absolute URL, got "${value}"`);
+      return undefined;
+    }
+    if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && (opts.allowHttp || isLoopback(parsed.hostname)))) {
+      bad(name, `must use https (plain http only for loopback addresses), got "${parsed.protocol}"`);
+    }
+    if (parsed.username || parsed.password || parsed.search || parsed.hash) {
+      bad(name, 'must not contain credentials, a query or a fragment');
+    }
+    return parsed;
+  };
+
+  const port = integer('PORT', 8080, 0, 65535);
+  const host = read('HOST') ?? (mode === 'dev' ? '127.0.0.1' : '0.0.0.0');
+
+  const databaseUrl = required('DATABASE_URL');
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    bad('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
+  }
+  const databasePoolSize = integer('SALLYPORT_DATABASE_POOL_SIZE', 10, 1, 200);
+
+  const publicUrlRaw = required('SALLYPORT_PUBLIC_URL');
+  const publicUrl = url('SALLYPORT_PUBLIC_URL', publicUrlRaw, { allowHttp: mode === 'dev' });
+  if (publicUrl && publicUrl.pathname !== '/') {
+    bad('SALLYPORT_PUBLIC_URL', 'must be an origin without a path, e.g. https://sallyport.example.com');
+  }
+
+  const issuer = required('SALLYPORT_OIDC_ISSUER');
+  url('SALLYPORT_OIDC_ISSUER', issuer, { allowHttp: mode === 'dev' });
+  const clientId = required('SALLYPORT_OIDC_CLIENT_ID');
+  const clientSecret = required('SALLYPORT_OIDC_CLIENT_SECRET');
+  const groupsClaim = read('SALLYPORT_OIDC_GROUPS_CLAIM') ?? 'groups';
+  const scopes = list('SALLYPORT_OIDC_SCOPES', ['openid', 'profile', 'email', 'groups']);
+  if (!scopes.includes('openid')) bad('SALLYPORT_OIDC_SCOPES', 'must include openid');
+  const idTokenAlg = read('SALLYPORT_OIDC_ID_TOKEN_ALG') ?? 'RS256';
+  if (!ID_TOKEN_ALGS.includes(idTokenAlg)) {
+    bad('SALLYPORT_OIDC_ID_TOKEN_ALG', `must be one of ${ID_TOKEN_ALGS.join(', ')} (symmetric and none are refused)`);
+  }
+
+  const roles: Record<Role, string[]> = {
+    developer: list('SALLYPORT_ROLE_DEVELOPER_GROUPS', ['developers']),
+    approver: list('SALLYPORT_ROLE_APPROVER_GROUPS', ['approvers']),
+    auditor: list('SALLYPORT_ROLE_AUDITOR_GROUPS', ['auditors']),
+    admin: list('SALLYPORT_ROLE_ADMIN_GROUPS', ['admins']),
+  };
+
+  const secret = required('SALLYPORT_SESSION_SECRET');
+  if (secret && secret.length < 32) bad('SALLYPORT_SESSION_SECRET', 'must be at least 32 characters');
+  const idleTimeoutSeconds = duration('SALLYPORT_SESSION_IDLE_TIMEOUT', 30 * 60);
+  const absoluteTimeoutSeconds = duration('SALLYPORT_SESSION_MAX_AGE', 12 * 3600);
+  if (idleTimeoutSeconds > absoluteTimeoutSeconds) {
+    bad('SALLYPORT_SESSION_IDLE_TIMEOUT', 'must not exceed SALLYPORT_SESSION_MAX_AGE');
+  }
+
+  const catalogPath = required('SALLYPORT_CATALOG');
+
+  const logLevel = (read('SALLYPORT_LOG_LEVEL') ?? 'info') as Config['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) bad('SALLYPORT_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+
+  if (problems.length > 0) {
+    throw new SallyportError(
+      'CONFIG_INVALID',
+      `configuration is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):`,
+      { problems },
+    );
+  }
+
+  return deepFreeze({
+    mode,
+    host,
+    port,
+    publicUrl: publicUrl!.origin,
+    databaseUrl,
+    databasePoolSize,
+    oidc: { issuer, clientId, clientSecret, groupsClaim, scopes, idTokenAlg, allowHttpIssuer: mode === 'dev' },
+    roles,
+    session: {
+      secret,
+      idleTimeoutSeconds,
+      absoluteTimeoutSeconds,
+      cookieSecure: publicUrl!.protocol === 'https:',
+    },
+    catalogPath,
+    requireImageDigest: mode === 'production',
+    logLevel,
+  });
+}
+
+/** "90s" | "30m" | "12h" | "7d" | plain seconds → seconds. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+)\s*(s|m|h|d)?$/.exec(text.trim());
+  if (!m) return undefined;
+  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
+
+export function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || hostname === '::1' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

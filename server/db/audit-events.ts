@@ -1,0 +1,40 @@
+// Repository: the append-only audit table. Only insert and read exist here; the database
+// refuses anything else (see migrations/001_foundation.sql).
+import type { Queryable } from './database.js';
+
+export interface AuditEventRow {
+  seq: string;
+  at: Date;
+  actor: string;
+  action: string;
+  subject: string | null;
+  details: Record<string, unknown>;
+}
+
+export async function insertAuditEvent(
+  db: Queryable,
+  e: { actor: string; action: string; subject: string | null; details: Record<string, unknown> },
+): Promise<AuditEventRow> {
+  const { rows } = await db.query<AuditEventRow>(
+    `insert into audit_events (actor, action, subject, details) values ($1, $2, $3, $4)
+     returning seq::text, at, actor, action, subject, details`,
+    [e.actor, e.action, e.subject, JSON.stringify(e.details)],
+  );
+  return rows[0]!;
+}
+
+export async function listAuditEvents(
+  db: Queryable,
+  filter: { action?: string; afterSeq?: string; limit: number },
+): Promise<AuditEventRow[]> {
+  const { rows } = await db.query<AuditEventRow>(
+    `select seq::text, at, actor, action, subject, details
+       from audit_events
+      where ($1::text is null or action = $1)
+        and ($2::bigint is null or seq > $2)
+      order by seq
+      limit $3`,
+    [filter.action ?? null, filter.afterSeq ?? null, filter.limit],
+  );
+  return rows;
+}

@@ -1,0 +1,7 @@
+// Public surface of the database adapter.
+export { openDatabase, type Database, type Queryable } from './database.js';
+export { migrate, pendingMigrations, readMigrations } from './migrate.js';
+export { recordUserSeen, type UserRow } from './users.js';
+export { startBrowserSession, touchBrowserSession, endBrowserSession, type ActiveSessionRow } from './browser-sessions.js';
+export { savePendingLogin, takePendingLogin, type PendingLogin } from './oidc-logins.js';
+export { insertAuditEvent, listAuditEvents, type AuditEventRow } from './audit-events.js';

@@ -1,0 +1,98 @@
+// Forward-only numbered migrations (migrations/NNN_name.sql). Each runs in its own transaction
+// while the runner holds a session advisory lock, so two brokers starting at once never both
+// migrate; an applied file whose content changed is refused rather than silently skipped.
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SallyportError } from '../errors.js';
+import type { Database } from './database.js';
+
+/** Arbitrary constant naming the lock; "sallyprt" in ASCII. */
+const MIGRATION_LOCK = 0x73616c6c79707274n;
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+  checksum: string;
+}
+
+export function readMigrations(dir: string): Migration[] {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+  const seen = new Set<number>();
+  return files.map((file) => {
+    const m = /^(\d{3,})_([a-z0-9_]+)\.sql$/.exec(file);
+    if (!m) throw new SallyportError('MIGRATION_FAILED', `migration file name "${file}" must look like 001_name.sql`);
+    const version = Number(m[1]);
+    if (seen.has(version)) throw new SallyportError('MIGRATION_FAILED', `two migrations share number ${version}`);
+    seen.add(version);
+    const sql = readFileSync(join(dir, file), 'utf8');
+    return { version, name: m[2]!, sql, checksum: createHash('sha256').update(sql).digest('hex') };
+  });
+}
+
+/** Applies what is missing; returns the versions it applied (empty when up to date). */
+export async function migrate(db: Database, dir: string): Promise<number[]> {
+  const migrations = readMigrations(dir);
+  const client = await db.pool.connect();
+  const applied: number[] = [];
+  try {
+    await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
+    try {
+      await client.query(`
+        create table if not exists schema_migrations (
+          version     integer     primary key,
+          name        text        not null,
+          checksum    text        not null,
+          applied_at  timestamptz not null default now()
+        )`);
+      const done = new Map(
+        (await client.query<{ version: number; checksum: string }>('select version, checksum from schema_migrations')).rows.map(
+          (r) => [r.version, r.checksum],
+        ),
+      );
+      for (const m of migrations) {
+        const previous = done.get(m.version);
+        if (previous !== undefined) {
+          if (previous !== m.checksum) {
+            throw new SallyportError(
+              'MIGRATION_FAILED',
+              `migration ${m.version}_${m.name} was changed after it was applied; migrations are forward-only, add a new one`,
+            );
+          }
+          continue;
+        }
+        try {
+          await client.query('begin');
+          await client.query(m.sql);
+          await client.query('insert into schema_migrations (version, name, checksum) values ($1, $2, $3)', [
+            m.version,
+            m.name,
+            m.checksum,
+          ]);
+          await client.query('commit');
+        } catch (err) {
+          await client.query('rollback').catch(() => {});
+          throw new SallyportError('MIGRATION_FAILED', `migration ${m.version}_${m.name} failed: ${(err as Error).message}`, {
+            cause: err,
+          });
+        }
+        applied.push(m.version);
+      }
+    } finally {
+      await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK.toString()]).catch(() => {});
+    }
+  } finally {
+    client.release();
+  }
+  return applied;
+}
+
+/** Versions present in `dir` but not applied; empty means the schema is current. */
+export async function pendingMigrations(db: Database, dir: string): Promise<number[]> {
+  const wanted = readMigrations(dir).map((m) => m.version);
+  const exists = await db.query<{ t: string | null }>(`select to_regclass('schema_migrations')::text as t`);
+  if (!exists.rows[0]?.t) return wanted;
+  const have = new Set((await db.query<{ version: number }>('select version from schema_migrations')).rows.map((r) => r.version));
+  return wanted.filter((v) => !have.has(v));
+}

@@ -1,0 +1,29 @@
+// Repository: authorization requests in flight. A row is taken (deleted and returned) exactly
+// once, which is what makes a replayed or second callback fail.
+import type { Queryable } from './database.js';
+
+export interface PendingLogin {
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+  returnTo: string;
+}
+
+export async function savePendingLogin(db: Queryable, bindingHash: Buffer, p: PendingLogin, ttlSeconds: number): Promise<void> {
+  await db.query(`delete from oidc_logins where expires_at < now()`);
+  await db.query(
+    `insert into oidc_logins (binding_hash, state, nonce, code_verifier, return_to, expires_at)
+     values ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))`,
+    [bindingHash, p.state, p.nonce, p.codeVerifier, p.returnTo, ttlSeconds],
+  );
+}
+
+export async function takePendingLogin(db: Queryable, bindingHash: Buffer): Promise<PendingLogin | null> {
+  const { rows } = await db.query(
+    `delete from oidc_logins where binding_hash = $1 returning state, nonce, code_verifier, return_to, expires_at > now() as live`,
+    [bindingHash],
+  );
+  const r = rows[0];
+  if (!r || !r.live) return null;
+  return { state: r.state, nonce: r.nonce, codeVerifier: r.code_verifier, returnTo: r.return_to };
+}

@@ -1,0 +1,49 @@
+// The one error type of Sallyport. Every failure that crosses a module boundary is a
+// SallyportError with a stable code; front doors map codes to HTTP statuses (http/errors.ts)
+// and, later, SSH messages. Imports nothing of the project.
+
+export const ERROR_CODES = [
+  'CONFIG_INVALID',
+  'CATALOG_INVALID',
+  'BAD_REQUEST',
+  'UNAUTHENTICATED',
+  'ACCESS_DENIED',
+  'CSRF_REJECTED',
+  'NOT_FOUND',
+  'LOGIN_FAILED',
+  'IDP_UNAVAILABLE',
+  'DB_UNAVAILABLE',
+  'MIGRATION_FAILED',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** One problem with one named field, e.g. `{ field: 'targets[2].image', message: 'must be pinned by digest' }`. */
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+export class SallyportError extends Error {
+  override readonly name = 'SallyportError';
+  readonly code: ErrorCode;
+  /** Field-level problems, reported together so a user fixes everything in one pass. */
+  readonly problems: readonly FieldProblem[];
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; problems?: FieldProblem[] } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.problems = Object.freeze([...(options.problems ?? [])]);
+  }
+
+  /** The message followed by one line per problem; what a CLI prints. */
+  describe(): string {
+    if (this.problems.length === 0) return this.message;
+    return [this.message, ...this.problems.map((p) => `  - ${p.field}: ${p.message}`)].join('\n');
+  }
+}
+
+export function isSallyportError(err: unknown, code?: ErrorCode): err is SallyportError {
+  return err instanceof SallyportError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,49 @@
+// The HTTP front door as a fastify app: plugins, security, session auth and routes. It holds
+// no policy; it adapts requests to the services it is given. Listening is main.ts's job.
+import fastifyCookie from '@fastify/cookie';
+import fastifyFormbody from '@fastify/formbody';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { CatalogStore } from '../catalog/index.js';
+import type { Config } from '../config/index.js';
+import type { Identity } from '../identity/index.js';
+import { errorHandler } from './errors.js';
+import { apiRoutes } from './routes/api.js';
+import { authRoutes } from './routes/auth.js';
+import { healthRoutes, type Readiness } from './routes/health.js';
+import { webRoutes } from './routes/web.js';
+import { registerSecurity } from './security.js';
+import { registerSessionAuth } from './session.js';
+
+export interface AppServices {
+  identity: Identity;
+  catalog: CatalogStore;
+  readiness: Readiness;
+}
+
+export async function buildApp(config: Config, services: AppServices, options: { webDir: string }): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      serializers: {
+        // Never log query strings: the OIDC callback carries the authorization code.
+        req: (req: { method: string; url: string; id: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
+      },
+    },
+    bodyLimit: 64 * 1024,
+    trustProxy: false,
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route for ${request.method} ${request.url.split('?')[0]}` } });
+  });
+  await app.register(fastifyCookie);
+  await app.register(fastifyFormbody, { bodyLimit: 16 * 1024 });
+  registerSessionAuth(app, config, services.identity);
+  registerSecurity(app, config, services.identity);
+
+  healthRoutes(app, services.readiness);
+  authRoutes(app, config, services.identity);
+  apiRoutes(app, config, services.identity, services.catalog);
+  await webRoutes(app, options.webDir);
+  return app;
+}

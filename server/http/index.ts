@@ -1,0 +1,3 @@
+// Public surface of the HTTP front door.
+export { buildApp, type AppServices } from './app.js';
+export type { Readiness } from './routes/health.js';

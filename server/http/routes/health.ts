@@ -1,0 +1,16 @@
+// Probes: /healthz answers while the process runs; /readyz only when the database answers and
+// every migration is applied, so a load balancer never sends users to a half-ready broker.
+import type { FastifyInstance } from 'fastify';
+
+export interface Readiness {
+  check(): Promise<{ ready: true } | { ready: false; reason: string }>;
+}
+
+export function healthRoutes(app: FastifyInstance, readiness: Readiness): void {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const result = await readiness.check();
+    if (result.ready) return { status: 'ready' };
+    return reply.status(503).send({ status: 'not_ready', reason: result.reason });
+  });
+}

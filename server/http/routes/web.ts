@@ -1,0 +1,33 @@
+// The browser app: built assets under /assets/ and the single page for app routes, which
+// sends a logged-out visitor to the IdP first.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance } from 'fastify';
+import { SallyportError } from '../../errors.js';
+
+const APP_ROUTES = ['/'];
+
+export async function webRoutes(app: FastifyInstance, webDir: string): Promise<void> {
+  const indexFile = join(webDir, 'index.html');
+  if (existsSync(join(webDir, 'assets'))) {
+    await app.register(fastifyStatic, {
+      root: join(webDir, 'assets'),
+      prefix: '/assets/',
+      index: false,
+      wildcard: true,
+      immutable: true,
+      maxAge: '365d',
+    });
+  }
+  for (const route of APP_ROUTES) {
+    app.get(route, async (request, reply) => {
+      if (!request.principal) {
+        return reply.redirect(`/auth/login?returnTo=${encodeURIComponent(request.url)}`, 303);
+      }
+      if (!existsSync(indexFile)) throw new SallyportError('INTERNAL', 'the web app is not built; run npm run build:web');
+      reply.type('text/html; charset=utf-8');
+      return readFileSync(indexFile, 'utf8');
+    });
+  }
+}

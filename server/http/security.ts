@@ -1,0 +1,57 @@
+// Security headers for every response and the CSRF gate for every state-changing request.
+// The gate is enforced here once for the whole app, so no route can forget it.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Config } from '../config/index.js';
+import { SallyportError } from '../errors.js';
+import type { Identity } from '../identity/index.js';
+import { sessionIdFrom } from './session.js';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export function registerSecurity(app: FastifyInstance, config: Config, identity: Identity): void {
+  const idpOrigin = new URL(config.oidc.issuer).origin;
+  const csp = [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "manifest-src 'self'",
+    // Logout posts to us and is redirected to the IdP's end-session endpoint.
+    `form-action 'self' ${idpOrigin}`,
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join('; ');
+
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('content-security-policy', csp);
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('cross-origin-opener-policy', 'same-origin');
+    reply.header('cross-origin-resource-policy', 'same-origin');
+    reply.header('permissions-policy', 'camera=(), microphone=(), geolocation=()');
+    if (config.session.cookieSecure) reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+
+  app.addHook('preHandler', async (request) => {
+    if (SAFE_METHODS.has(request.method)) return;
+    checkSameOrigin(request, config.publicUrl);
+    const sessionId = sessionIdFrom(request, config);
+    const token = (request.headers['x-csrf-token'] as string | undefined) ?? (request.body as { csrf?: unknown } | undefined)?.csrf;
+    if (!sessionId || typeof token !== 'string' || !identity.checkCsrf(sessionId, token)) {
+      throw new SallyportError('CSRF_REJECTED', 'missing or invalid CSRF token');
+    }
+  });
+}
+
+/** Browsers always send Origin on cross-site POSTs; a mismatch or absence is refused. */
+export function checkSameOrigin(request: FastifyRequest, publicUrl: string): void {
+  const origin = request.headers.origin;
+  if (origin !== publicUrl) {
+    throw new SallyportError('CSRF_REJECTED', origin ? `cross-site request from ${origin.slice(0, 100)} refused` : 'request without Origin refused');
+  }
+}

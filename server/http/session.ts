@@ -1,0 +1,46 @@
+// Cookie names and attributes, and the hook that resolves the session cookie to a Principal.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Principal } from '../access/index.js';
+import type { Config } from '../config/index.js';
+import type { Identity } from '../identity/index.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+export function sessionCookieName(config: Config): string {
+  // __Host- binds the cookie to this exact origin (Secure, Path=/, no Domain).
+  return config.session.cookieSecure ? '__Host-sallyport' : 'sallyport';
+}
+export const LOGIN_COOKIE = 'sallyport_login';
+
+export function sessionIdFrom(request: FastifyRequest, config: Config): string | undefined {
+  return request.cookies[sessionCookieName(config)];
+}
+
+export function setSessionCookie(reply: FastifyReply, config: Config, sessionId: string): void {
+  reply.setCookie(sessionCookieName(config), sessionId, {
+    httpOnly: true,
+    secure: config.session.cookieSecure,
+    // Lax, not Strict: the login arrives by a cross-site redirect from the IdP.
+    sameSite: 'lax',
+    path: '/',
+    maxAge: config.session.absoluteTimeoutSeconds,
+  });
+}
+
+export function clearSessionCookie(reply: FastifyReply, config: Config): void {
+  reply.clearCookie(sessionCookieName(config), { httpOnly: true, secure: config.session.cookieSecure, sameSite: 'lax', path: '/' });
+}
+
+export function registerSessionAuth(app: FastifyInstance, config: Config, identity: Identity): void {
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (request) => {
+    // Probes and static assets need no identity; skip the database round trip for them.
+    if (request.url.startsWith('/healthz') || request.url.startsWith('/readyz') || request.url.startsWith('/assets/')) return;
+    const sessionId = sessionIdFrom(request, config);
+    if (sessionId) request.principal = await identity.authenticate(sessionId);
+  });
+}

@@ -1,0 +1,152 @@
+// Identity: turns an OIDC login into a server-side browser session and a session cookie value
+// back into a Principal. Session ids are random 256-bit values; only their keyed hash is
+// stored, and CSRF tokens are derived from them with the same secret.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Principal } from '../access/index.js';
+import type { AuditLog } from '../audit/index.js';
+import type { Config, Role } from '../config/index.js';
+import {
+  endBrowserSession,
+  recordUserSeen,
+  savePendingLogin,
+  startBrowserSession,
+  takePendingLogin,
+  touchBrowserSession,
+  type Database,
+} from '../db/index.js';
+import { SallyportError } from '../errors.js';
+import type { RelyingParty } from './oidc.js';
+import { safeReturnTo } from './return-to.js';
+import { groupsFromClaims, rolesFromGroups } from './roles.js';
+
+/** How long a user has to finish logging in at the IdP. */
+const LOGIN_TTL_SECONDS = 600;
+
+export interface Identity {
+  /** Starts a login; the binding goes into a cookie so only this browser can finish it. */
+  beginLogin(returnTo: string | undefined): Promise<{ authorizationUrl: string; binding: string }>;
+  completeLogin(callbackUrl: URL, binding: string | undefined): Promise<{ sessionId: string; principal: Principal; returnTo: string }>;
+  /** The principal of a live session, or null; extends the idle window. */
+  authenticate(sessionId: string | undefined): Promise<Principal | null>;
+  logout(sessionId: string, principal: Principal): Promise<{ redirectTo: string }>;
+  csrfToken(sessionId: string): string;
+  checkCsrf(sessionId: string, token: string | undefined): boolean;
+}
+
+export function createIdentity(deps: { config: Config; db: Database; audit: AuditLog; rp: RelyingParty }): Identity {
+  const { config, db, audit, rp } = deps;
+  const keyed = (purpose: string, value: string): Buffer =>
+    createHmac('sha256', config.session.secret).update(`${purpose}\0${value}`).digest();
+
+  const fail = async (reason: string, stage: 'callback' | 'token' | 'session', cause?: unknown): Promise<never> => {
+    await audit.append({ actor: 'anonymous', action: 'auth.login_failed', details: { reason, stage } }).catch(() => {});
+    throw new SallyportError('LOGIN_FAILED', reason, { cause });
+  };
+
+  return {
+    async beginLogin(returnTo) {
+      const target = safeReturnTo(returnTo, config.publicUrl);
+      const request = await rp.authorizationRequest();
+      const binding = randomBytes(32).toString('base64url');
+      await savePendingLogin(
+        db,
+        keyed('login', binding),
+        { state: request.state, nonce: request.nonce, codeVerifier: request.codeVerifier, returnTo: target },
+        LOGIN_TTL_SECONDS,
+      );
+      return { authorizationUrl: request.url, binding };
+    },
+
+    async completeLogin(callbackUrl, binding) {
+      if (!binding) return fail('no login in progress in this browser (missing login cookie)', 'callback');
+      const pending = await takePendingLogin(db, keyed('login', binding));
+      if (!pending) return fail('unknown, expired or already used login', 'callback');
+      const idpError = callbackUrl.searchParams.get('error');
+      if (idpError) return fail(`identity provider returned ${idpError.slice(0, 100)}`, 'callback');
+
+      let verified;
+      try {
+        verified = await rp.exchange(callbackUrl, pending);
+      } catch (err) {
+        return fail((err as Error).message, 'token', err);
+      }
+      const groups = groupsFromClaims(verified.claims, config.oidc.groupsClaim) ?? [];
+      const roles = rolesFromGroups(groups, config.roles);
+      const str = (k: string) => (typeof verified.claims[k] === 'string' ? (verified.claims[k] as string) : null);
+      const username = str('preferred_username') ?? str('email') ?? verified.subject;
+
+      const sessionId = randomBytes(32).toString('base64url');
+      const principal = await db.transaction(async (tx) => {
+        const user = await recordUserSeen(tx, {
+          issuer: config.oidc.issuer,
+          subject: verified.subject,
+          username,
+          displayName: str('name'),
+          email: str('email'),
+          groups,
+        });
+        await startBrowserSession(tx, {
+          idHash: keyed('session', sessionId),
+          userId: user.id,
+          groups,
+          roles,
+          authTime: verified.authTime,
+          absoluteSeconds: config.session.absoluteTimeoutSeconds,
+        });
+        await audit.append({ actor: `user:${user.id}`, action: 'auth.login', subject: username, details: { username, groups, roles } }, tx);
+        return toPrincipal(user, groups, roles, verified.authTime);
+      });
+      return { sessionId, principal, returnTo: pending.returnTo };
+    },
+
+    async authenticate(sessionId) {
+      if (!sessionId || sessionId.length > 128) return null;
+      const row = await touchBrowserSession(db, keyed('session', sessionId), config.session.idleTimeoutSeconds);
+      if (!row) return null;
+      return toPrincipal(row.user, row.groups, row.roles as Role[], row.authTime);
+    },
+
+    async logout(sessionId, principal) {
+      await db.transaction(async (tx) => {
+        if (await endBrowserSession(tx, keyed('session', sessionId), 'logout')) {
+          await audit.append(
+            { actor: `user:${principal.userId}`, action: 'auth.logout', subject: principal.username, details: { username: principal.username } },
+            tx,
+          );
+        }
+      });
+      const loggedOut = `${config.publicUrl}/auth/logged-out`;
+      return { redirectTo: (await rp.endSessionUrl(loggedOut)) ?? loggedOut };
+    },
+
+    csrfToken(sessionId) {
+      return keyed('csrf', sessionId).toString('base64url');
+    },
+
+    checkCsrf(sessionId, token) {
+      if (!token) return false;
+      const expected = keyed('csrf', sessionId);
+      const given = Buffer.from(token, 'base64url');
+      return given.length === expected.length && timingSafeEqual(given, expected);
+    },
+  };
+}
+
+function toPrincipal(
+  user: { id: string; issuer: string; subject: string; username: string; display_name: string | null; email: string | null },
+  groups: string[],
+  roles: Role[],
+  authTime: Date,
+): Principal {
+  return Object.freeze({
+    userId: user.id,
+    issuer: user.issuer,
+    subject: user.subject,
+    username: user.username,
+    displayName: user.display_name,
+    email: user.email,
+    groups: Object.freeze([...groups]),
+    roles: Object.freeze([...roles]),
+    authTime,
+  });
+}

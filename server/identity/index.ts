@@ -1,0 +1,6 @@
+// Public surface of identity. The dev IdP is deliberately not exported here: only the dev
+// command imports it (server/dev), so production code cannot start it by accident.
+export { createIdentity, type Identity } from './identity.js';
+export { createRelyingParty, type RelyingParty } from './oidc.js';
+export { rolesFromGroups, groupsFromClaims } from './roles.js';
+export { safeReturnTo } from './return-to.js';

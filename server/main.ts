@@ -1,0 +1,68 @@
+// Composition root: config → adapters (db, audit) → services (catalog, identity) → front door
+// (http). The only module that knows every concrete piece. It starts and stops a broker; the
+// CLI decides which config and which signals.
+import type { FastifyInstance } from 'fastify';
+import { createAuditLog, type AuditLog } from './audit/index.js';
+import { openCatalogStore, type CatalogStore } from './catalog/index.js';
+import type { Config } from './config/index.js';
+import { migrate, openDatabase, pendingMigrations, type Database } from './db/index.js';
+import { buildApp } from './http/index.js';
+import { createIdentity, createRelyingParty } from './identity/index.js';
+import { MIGRATIONS_DIR, WEB_DIST_DIR } from './paths.js';
+
+export const VERSION = '0.1.0';
+
+export interface Broker {
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly db: Database;
+  readonly audit: AuditLog;
+  readonly catalog: CatalogStore;
+  close(): Promise<void>;
+}
+
+export interface BrokerOptions {
+  /** The broker's environment, for catalogue `fromEnv` references. */
+  env: Readonly<Record<string, string | undefined>>;
+  webDir?: string;
+}
+
+export async function startBroker(config: Config, options: BrokerOptions): Promise<Broker> {
+  const db = openDatabase(config.databaseUrl, { poolSize: config.databasePoolSize });
+  try {
+    await migrate(db, MIGRATIONS_DIR);
+    const audit = createAuditLog(db);
+    const catalog = await openCatalogStore(config.catalogPath, { requireDigest: config.requireImageDigest, env: options.env }, audit);
+    const identity = createIdentity({ config, db, audit, rp: createRelyingParty(config) });
+    const readiness = {
+      async check() {
+        try {
+          const pending = await pendingMigrations(db, MIGRATIONS_DIR);
+          if (pending.length > 0) return { ready: false as const, reason: `migrations not applied: ${pending.join(', ')}` };
+          return { ready: true as const };
+        } catch {
+          return { ready: false as const, reason: 'database unreachable' };
+        }
+      },
+    };
+    const app = await buildApp(config, { identity, catalog, readiness }, { webDir: options.webDir ?? WEB_DIST_DIR });
+    await app.listen({ host: config.host, port: config.port });
+    await audit.append({ actor: 'system', action: 'broker.started', details: { version: VERSION, mode: config.mode } });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    return {
+      url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
+      app,
+      db,
+      audit,
+      catalog,
+      async close() {
+        await app.close();
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await db.close().catch(() => {});
+    throw err;
+  }
+}

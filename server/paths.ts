@@ -1,0 +1,20 @@
+// Where the package's own files are, whether running from server/*.ts (tsx, vitest) or from
+// the compiled dist/server/*.js. Imports nothing of the project.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+function findRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('sallyport: cannot find the package root');
+    dir = parent;
+  }
+  return dir;
+}
+
+export const PACKAGE_ROOT = findRoot();
+export const MIGRATIONS_DIR = join(PACKAGE_ROOT, 'migrations');
+export const WEB_DIST_DIR = join(PACKAGE_ROOT, 'dist', 'web');
+export const DEMO_CATALOG = join(PACKAGE_ROOT, 'server', 'dev', 'demo-catalog.yaml');
