@@ -25,7 +25,7 @@ export interface Config {
     readonly scopes: readonly string[];
     /** ID-token signature algorithms we accept; anything else (including `none`) is refused. */
     readonly idTokenAlg: string;
-    /** Plain-http issuer allowed (dev IdP and loopback only). */
+    /** Plain-http issuer allowed; validation only lets http through for dev mode or loopback. */
     readonly allowHttpIssuer: boolean;
   };
   readonly roles: Readonly<Record<Role, readonly string[]>>;
@@ -193,7 +193,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
     publicUrl: publicUrl!.origin,
     databaseUrl,
     databasePoolSize,
-    oidc: { issuer, clientId, clientSecret, groupsClaim, scopes, idTokenAlg, allowHttpIssuer: mode === 'dev' },
+    oidc: { issuer, clientId, clientSecret, groupsClaim, scopes, idTokenAlg, allowHttpIssuer: issuer.startsWith('http:') },
     roles,
     session: {
       secret,

@@ -119,7 +119,6 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
   const provider = new Provider(issuer, configuration);
   // Plain http on loopback: tell the provider not to insist on TLS for its own cookies.
   provider.proxy = false;
-  const callback = provider.callback();
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?')[0]!;
@@ -130,7 +129,8 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
       });
       return;
     }
-    callback(req, res);
+    // Composed per request so middleware added with provider.use() after start applies.
+    provider.callback()(req, res);
   });
 
   return {

@@ -115,6 +115,12 @@ export function createRelyingParty(config: Config): RelyingParty {
 function describeOidcError(err: unknown): string {
   const e = err as { code?: string; message?: string; error?: string; error_description?: string };
   if (e.error) return `identity provider refused: ${e.error}${e.error_description ? ` (${e.error_description})` : ''}`;
-  const msg = (e.message ?? String(err)).slice(0, 300);
+  // oauth4webapi puts the specific reason ("unexpected JWT iss", "state mismatch") in the cause.
+  const parts: string[] = [];
+  for (let c: unknown = err, depth = 0; c && depth < 4; c = (c as { cause?: unknown }).cause, depth++) {
+    const m = (c as { message?: unknown }).message;
+    if (typeof m === 'string' && m && !parts.includes(m)) parts.push(m);
+  }
+  const msg = (parts.join(': ') || String(err)).slice(0, 300);
   return e.code ? `${e.code}: ${msg}` : msg;
 }

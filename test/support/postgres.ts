@@ -1,0 +1,44 @@
+// Real PostgreSQL for tests: each test file gets a fresh database cloned from a template that
+// global-setup migrated once per run.
+import { randomBytes } from 'node:crypto';
+import { userInfo } from 'node:os';
+import pg from 'pg';
+import { inject } from 'vitest';
+
+/** A superuser connection to the test server (CI starts it; see .ci/run). */
+export const ADMIN_URL =
+  process.env.SALLYPORT_TEST_PG ?? `postgres://${userInfo().username}@localhost/postgres?host=/var/run/postgresql`;
+
+export function databaseUrl(name: string): string {
+  const u = new URL(ADMIN_URL.replace(/^postgres(ql)?:/, 'http:'));
+  u.pathname = `/${name}`;
+  return u.toString().replace(/^http:/, 'postgres:');
+}
+
+export async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A new database; migrated (from the template) unless `empty`. */
+export async function freshDatabase(options: { empty?: boolean } = {}): Promise<TestDatabase> {
+  const name = `sallyport_t_${randomBytes(6).toString('hex')}`;
+  const template = options.empty ? 'template0' : inject('templateDatabase');
+  await adminQuery(`create database ${name} template ${template}`);
+  return {
+    name,
+    url: databaseUrl(name),
+    drop: () => adminQuery(`drop database if exists ${name} with (force)`),
+  };
+}
