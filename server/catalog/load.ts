@@ -59,7 +59,7 @@ export function parseCatalog(
   const problems: FieldProblem[] = [];
   const top = catalogSchema.safeParse(doc);
   if (!top.success) {
-    problems.push(...toProblems(top.error, (path) => path));
+    problems.push(...toProblems(top.error, (path) => path || '(top level)'));
     return { ok: false, problems };
   }
 
@@ -70,7 +70,7 @@ export function parseCatalog(
     const label = typeof rawName === 'string' && rawName ? `target "${rawName}"` : `targets[${i}]`;
     const parsed = targetSchema.safeParse(raw);
     if (!parsed.success) {
-      problems.push(...toProblems(parsed.error, (path) => `${label}.${path}`));
+      problems.push(...toProblems(parsed.error, (path) => (path ? `${label}.${path}` : label)));
       return;
     }
     const t = parsed.data;
@@ -105,14 +105,13 @@ export function parseCatalog(
 
 function toProblems(error: z.ZodError, name: (path: string) => string): FieldProblem[] {
   return error.issues.map((issue) => {
-    let path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+    const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
     let message = issue.message;
     if (issue.code === 'unrecognized_keys') {
       message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
     } else if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
       message = 'is required';
     }
-    if (path === '') path = '(top level)';
     return { field: name(path), message };
   });
 }

@@ -81,7 +81,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
   };
   const required = (name: string): string => {
     const v = read(name);
-    if (v === undefined) {
+    if (v === undefined && !problems.some((p) => p.field === name)) {
       const alt = (FILE_CAPABLE as readonly string[]).includes(name) ? ` (or ${name}_FILE)` : '';
       bad(name, `is required${alt}`);
     }

@@ -13,6 +13,8 @@ const MIGRATION_LOCK = 0x73616c6c79707274n;
 export interface Migration {
   version: number;
   name: string;
+  /** The file name without .sql, e.g. 001_foundation; what messages show. */
+  id: string;
   sql: string;
   checksum: string;
 }
@@ -27,7 +29,7 @@ export function readMigrations(dir: string): Migration[] {
     if (seen.has(version)) throw new SallyportError('MIGRATION_FAILED', `two migrations share number ${version}`);
     seen.add(version);
     const sql = readFileSync(join(dir, file), 'utf8');
-    return { version, name: m[2]!, sql, checksum: createHash('sha256').update(sql).digest('hex') };
+    return { version, name: m[2]!, id: `${m[1]}_${m[2]}`, sql, checksum: createHash('sha256').update(sql).digest('hex') };
   });
 }
 
@@ -57,7 +59,7 @@ export async function migrate(db: Database, dir: string): Promise<number[]> {
           if (previous !== m.checksum) {
             throw new SallyportError(
               'MIGRATION_FAILED',
-              `migration ${m.version}_${m.name} was changed after it was applied; migrations are forward-only, add a new one`,
+              `migration ${m.id} was changed after it was applied; migrations are forward-only, add a new one`,
             );
           }
           continue;
@@ -73,7 +75,7 @@ export async function migrate(db: Database, dir: string): Promise<number[]> {
           await client.query('commit');
         } catch (err) {
           await client.query('rollback').catch(() => {});
-          throw new SallyportError('MIGRATION_FAILED', `migration ${m.version}_${m.name} failed: ${(err as Error).message}`, {
+          throw new SallyportError('MIGRATION_FAILED', `migration ${m.id} failed: ${(err as Error).message}`, {
             cause: err,
           });
         }

@@ -1,0 +1,144 @@
+// The target catalogue: a valid file loads; each kind of mistake is named with its target and
+// field; production refuses mutable tags; a reload with a bad file keeps the old catalogue and
+// every load leaves the file's SHA-256 in the audit log (real PostgreSQL).
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAuditLog } from '../server/audit/index.js';
+import { loadCatalogFile, openCatalogStore, parseCatalog } from '../server/catalog/index.js';
+import { openDatabase, type Database } from '../server/db/index.js';
+import { DEMO_CATALOG } from '../server/paths.js';
+import { FIXTURES } from './support/broker.js';
+import { freshDatabase, type TestDatabase } from './support/postgres.js';
+
+const DIGEST = '@sha256:' + 'a'.repeat(64);
+const target = (over: Record<string, unknown> = {}) => ({
+  name: 'billing',
+  description: 'Billing console',
+  runtime: 'docker',
+  image: `registry.example/billing${DIGEST}`,
+  command: ['bin/rails', 'console'],
+  limits: { memory: '512m', cpus: 1, pids: 128, maxDuration: '1h', idleTimeout: '15m' },
+  allow: { groups: ['developers'] },
+  ...over,
+});
+const doc = (...targets: unknown[]) => JSON.stringify({ version: 1, targets });
+
+function problemsOf(text: string, options = { requireDigest: true }) {
+  const r = parseCatalog(text, options);
+  if (r.ok) throw new Error('expected problems');
+  return r.problems.map((p) => `${p.field}: ${p.message}`);
+}
+
+describe('parseCatalog', () => {
+  it('loads the test fixture and fills defaults', () => {
+    const c = loadCatalogFile(join(FIXTURES, 'catalog.yaml'), { requireDigest: true, env: { BILLING_DATABASE_URL: 'x' } });
+    expect(c.targets.map((t) => t.name)).toEqual(['billing-console', 'ops-shell']);
+    expect(c.sha256).toBe(createHash('sha256').update(readFileSync(join(FIXTURES, 'catalog.yaml'))).digest('hex'));
+    const ops = c.targets[1]!;
+    expect(ops).toMatchObject({ network: 'none', recordInput: true, approval: { required: false }, environment: {} });
+    expect(ops.limits).toEqual({ memory: 64 * 1024 ** 2, cpus: 0.25, pids: 32, maxDuration: 1800, idleTimeout: 600 });
+    expect(Object.isFrozen(ops.limits)).toBe(true);
+  });
+
+  it('accepts the demo catalogue in dev mode and refuses its tags in production', () => {
+    expect(loadCatalogFile(DEMO_CATALOG, { requireDigest: false }).targets.length).toBeGreaterThan(0);
+    expect(() => loadCatalogFile(DEMO_CATALOG, { requireDigest: true })).toThrow(/invalid/);
+  });
+
+  it('names target and field for each kind of mistake', () => {
+    const problems = problemsOf(
+      doc(
+        target({ name: 'no-image', image: undefined }),
+        target({ name: 'shell-string', command: 'bin/rails console' }),
+        target({ name: 'bad-limits', limits: { memory: 'lots', cpus: 0, pids: 1, maxDuration: 'soon', idleTimeout: '5m' } }),
+        target({ name: 'typo', alow: { groups: ['x'] } }),
+        target({ name: 'tagged', image: 'registry.example/app:latest' }),
+        target({ name: 'as-root', user: 'root' }),
+        target({ name: 'idle', limits: { memory: '64m', cpus: 1, pids: 32, maxDuration: '10m', idleTimeout: '1h' } }),
+        target({ name: 'nobody', allow: { groups: [] } }),
+        target({ name: 'Bad Name!' }),
+        target({ name: 'billing' }),
+        target({ name: 'billing' }),
+        target({ name: 'odd-runtime', runtime: 'kubernetes' }),
+      ),
+    );
+    const expected = [
+      /target "no-image"\.image: is required/,
+      /target "shell-string"\.command: must be an argv array/,
+      /target "bad-limits"\.limits\.memory: must be a size/,
+      /target "bad-limits"\.limits\.cpus: /,
+      /target "bad-limits"\.limits\.pids: /,
+      /target "bad-limits"\.limits\.maxDuration: must be a duration/,
+      /target "typo": unknown field "alow"/,
+      /target "tagged"\.image: .*mutable tag.*digest/,
+      /target "as-root"\.user: must not be root/,
+      /target "idle"\.limits\.idleTimeout: must not exceed limits\.maxDuration/,
+      /target "nobody"\.allow\.groups: must name at least one group/,
+      /target "Bad Name!"\.name: must be lowercase/,
+      /target "billing"\.name: duplicates targets\[9\]/,
+      /target "odd-runtime"\.runtime: must be "docker"/,
+    ];
+    for (const re of expected) expect(problems.some((p) => re.test(p)), `${re} in\n${problems.join('\n')}`).toBe(true);
+  });
+
+  it('refuses environment references to broker variables that are not set', () => {
+    const r = parseCatalog(doc(target({ environment: { DATABASE_URL: { fromEnv: 'BILLING_DB' }, RAILS_ENV: 'production' } })), {
+      requireDigest: true,
+      env: {},
+    });
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.problems).toEqual([{ field: 'target "billing".environment.DATABASE_URL', message: 'refers to broker variable BILLING_DB, which is not set' }]);
+  });
+
+  it('reports YAML syntax errors, a wrong version and an empty list', () => {
+    expect(problemsOf('version: 1\ntargets: [\n')[0]).toMatch(/^file: is not valid YAML/);
+    expect(problemsOf('version: 2\ntargets: []')).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^version: must be 1/), expect.stringMatching(/^targets: must list at least one/)]),
+    );
+    expect(problemsOf('version: 1\nversion: 1\ntargets: []')[0]).toMatch(/^file: /);
+  });
+});
+
+describe('catalogue store', () => {
+  let tdb: TestDatabase;
+  let db: Database;
+  beforeAll(async () => {
+    tdb = await freshDatabase();
+    db = openDatabase(tdb.url, { poolSize: 2 });
+  });
+  afterAll(async () => {
+    await db?.close();
+    await tdb?.drop();
+  });
+
+  it('keeps the old catalogue when a reload finds a bad file, and audits every load with its hash', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sallyport-catalog-'));
+    const file = join(dir, 'catalog.yaml');
+    copyFileSync(join(FIXTURES, 'catalog.yaml'), file);
+    const audit = createAuditLog(db);
+    const store = await openCatalogStore(file, { requireDigest: true, env: { BILLING_DATABASE_URL: 'x' } }, audit);
+    const first = store.current();
+
+    writeFileSync(file, doc(target({ image: 'registry.example/app:latest' })));
+    const bad = await store.reload();
+    expect(bad.ok).toBe(false);
+    expect(!bad.ok && bad.error.describe()).toMatch(/target "billing"\.image/);
+    expect(store.current()).toBe(first);
+
+    writeFileSync(file, doc(target()));
+    const good = await store.reload();
+    expect(good.ok).toBe(true);
+    expect(store.current().targets.map((t) => t.name)).toEqual(['billing']);
+
+    const events = await audit.list({});
+    const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+    expect(events.map((e) => [e.action, e.details.sha256])).toEqual([
+      ['catalog.loaded', first.sha256],
+      ['catalog.rejected', sha(doc(target({ image: 'registry.example/app:latest' })))],
+      ['catalog.loaded', sha(doc(target()))],
+    ]);
+  });
+});

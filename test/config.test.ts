@@ -1,0 +1,141 @@
+// Configuration: production refuses to start on a bad environment and names every problem
+// at once; secrets may come from files; dev mode passes its defaults through the same checks.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../server/config/index.js';
+import { SallyportError } from '../server/errors.js';
+
+const good = {
+  DATABASE_URL: 'postgres://sallyport@db.internal/sallyport',
+  SALLYPORT_PUBLIC_URL: 'https://sallyport.example.com',
+  SALLYPORT_OIDC_ISSUER: 'https://idp.example.com/realms/main',
+  SALLYPORT_OIDC_CLIENT_ID: 'sallyport',
+  SALLYPORT_OIDC_CLIENT_SECRET: 'client-secret-value',
+  SALLYPORT_SESSION_SECRET: 'x'.repeat(48),
+  SALLYPORT_CATALOG: '/etc/sallyport/catalog.yaml',
+};
+
+function problems(env: Record<string, string | undefined>, mode: 'production' | 'dev' = 'production') {
+  try {
+    loadConfig(env, mode);
+  } catch (err) {
+    expect(err).toBeInstanceOf(SallyportError);
+    expect((err as SallyportError).code).toBe('CONFIG_INVALID');
+    return Object.fromEntries((err as SallyportError).problems.map((p) => [p.field, p.message]));
+  }
+  throw new Error('expected CONFIG_INVALID');
+}
+
+describe('loadConfig', () => {
+  it('accepts a complete production environment with sensible defaults', () => {
+    const c = loadConfig(good, 'production');
+    expect(c).toMatchObject({
+      mode: 'production',
+      port: 8080,
+      host: '0.0.0.0',
+      publicUrl: 'https://sallyport.example.com',
+      requireImageDigest: true,
+      oidc: { groupsClaim: 'groups', idTokenAlg: 'RS256', allowHttpIssuer: false },
+      roles: { developer: ['developers'], approver: ['approvers'], auditor: ['auditors'], admin: ['admins'] },
+      session: { cookieSecure: true, idleTimeoutSeconds: 1800, absoluteTimeoutSeconds: 43200 },
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.roles.developer)).toBe(true);
+  });
+
+  it('names every missing variable in one error', () => {
+    const p = problems({});
+    expect(Object.keys(p).sort()).toEqual(
+      [
+        'DATABASE_URL',
+        'SALLYPORT_CATALOG',
+        'SALLYPORT_OIDC_CLIENT_ID',
+        'SALLYPORT_OIDC_CLIENT_SECRET',
+        'SALLYPORT_OIDC_ISSUER',
+        'SALLYPORT_PUBLIC_URL',
+        'SALLYPORT_SESSION_SECRET',
+      ].sort(),
+    );
+    expect(p.SALLYPORT_SESSION_SECRET).toMatch(/required.*_FILE/);
+  });
+
+  it('names every malformed variable in one error', () => {
+    const p = problems({
+      ...good,
+      PORT: 'eighty',
+      DATABASE_URL: 'mysql://nope',
+      SALLYPORT_PUBLIC_URL: 'http://sallyport.example.com',
+      SALLYPORT_OIDC_ISSUER: 'not a url',
+      SALLYPORT_SESSION_SECRET: 'short',
+      SALLYPORT_SESSION_IDLE_TIMEOUT: 'forever',
+      SALLYPORT_OIDC_ID_TOKEN_ALG: 'HS256',
+      SALLYPORT_OIDC_SCOPES: 'profile,email',
+      SALLYPORT_LOG_LEVEL: 'loud',
+      SALLYPORT_ROLE_ADMIN_GROUPS: ' , ',
+    });
+    expect(p).toMatchObject({
+      PORT: expect.stringMatching(/integer/),
+      DATABASE_URL: expect.stringMatching(/postgres/),
+      SALLYPORT_PUBLIC_URL: expect.stringMatching(/https/),
+      SALLYPORT_OIDC_ISSUER: expect.stringMatching(/absolute URL/),
+      SALLYPORT_SESSION_SECRET: expect.stringMatching(/32/),
+      SALLYPORT_SESSION_IDLE_TIMEOUT: expect.stringMatching(/duration/),
+      SALLYPORT_OIDC_ID_TOKEN_ALG: expect.stringMatching(/none are refused/),
+      SALLYPORT_OIDC_SCOPES: expect.stringMatching(/openid/),
+      SALLYPORT_LOG_LEVEL: expect.stringMatching(/one of/),
+      SALLYPORT_ROLE_ADMIN_GROUPS: expect.stringMatching(/at least one/),
+    });
+    expect(Object.keys(p)).toHaveLength(10);
+  });
+
+  it('refuses a public URL with a path, credentials or query', () => {
+    expect(problems({ ...good, SALLYPORT_PUBLIC_URL: 'https://a.example/prefix' })).toHaveProperty('SALLYPORT_PUBLIC_URL');
+    expect(problems({ ...good, SALLYPORT_PUBLIC_URL: 'https://u:p@a.example' })).toHaveProperty('SALLYPORT_PUBLIC_URL');
+  });
+
+  it('allows plain http only on loopback in production', () => {
+    const c = loadConfig({ ...good, SALLYPORT_PUBLIC_URL: 'http://127.0.0.1:8080', SALLYPORT_OIDC_ISSUER: 'http://localhost:9000' }, 'production');
+    expect(c.session.cookieSecure).toBe(false);
+    expect(c.oidc.allowHttpIssuer).toBe(true);
+    expect(problems({ ...good, SALLYPORT_OIDC_ISSUER: 'http://idp.example.com' })).toHaveProperty('SALLYPORT_OIDC_ISSUER');
+  });
+
+  it('reads secrets from NAME_FILE and refuses both forms at once', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sallyport-config-'));
+    writeFileSync(join(dir, 'secret'), 'y'.repeat(40) + '\n');
+    writeFileSync(join(dir, 'db'), 'postgres://from-file/db\n');
+    const { SALLYPORT_SESSION_SECRET: _s, DATABASE_URL: _d, ...rest } = good;
+    const c = loadConfig({ ...rest, SALLYPORT_SESSION_SECRET_FILE: join(dir, 'secret'), DATABASE_URL_FILE: join(dir, 'db') }, 'production');
+    expect(c.session.secret).toBe('y'.repeat(40));
+    expect(c.databaseUrl).toBe('postgres://from-file/db');
+
+    const { SALLYPORT_OIDC_CLIENT_SECRET: _c, ...withoutClientSecret } = good;
+    const p = problems({
+      ...withoutClientSecret,
+      SALLYPORT_SESSION_SECRET_FILE: join(dir, 'secret'),
+      SALLYPORT_OIDC_CLIENT_SECRET_FILE: join(dir, 'missing'),
+    });
+    expect(p.SALLYPORT_SESSION_SECRET).toMatch(/only one/);
+    expect(p.SALLYPORT_OIDC_CLIENT_SECRET_FILE).toMatch(/cannot read .*ENOENT/);
+  });
+
+  it('never echoes a secret value in its error', () => {
+    const err = (() => {
+      try {
+        loadConfig({ ...good, SALLYPORT_SESSION_SECRET: 'hunter2-short' }, 'production');
+      } catch (e) {
+        return e as SallyportError;
+      }
+    })();
+    expect(err?.describe()).toMatch(/SALLYPORT_SESSION_SECRET: must be at least 32/);
+    expect(err?.describe()).not.toContain('hunter2');
+  });
+
+  it('dev mode defaults HOST to loopback and does not require digests', () => {
+    const c = loadConfig({ ...good, SALLYPORT_PUBLIC_URL: 'http://127.0.0.1:8080' }, 'dev');
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.requireImageDigest).toBe(false);
+  });
+});
