@@ -26,10 +26,20 @@ export function openDatabase(url: string, options: { poolSize: number }): Databa
   pool.on('error', () => {});
 
   const query: Database['query'] = async (sql, params) => {
+    let client: pg.PoolClient;
     try {
-      return await pool.query(sql, params);
+      client = await pool.connect();
     } catch (err) {
       throw wrap(err);
+    }
+    let failure: unknown;
+    try {
+      return await client.query(sql, params);
+    } catch (err) {
+      failure = err;
+      throw wrap(err);
+    } finally {
+      client.release(keepAfter(failure) ? undefined : (failure as Error));
     }
   };
 
@@ -43,16 +53,18 @@ export function openDatabase(url: string, options: { poolSize: number }): Databa
       } catch (err) {
         throw wrap(err);
       }
+      let failure: unknown;
       try {
         await client.query('begin');
         const result = await fn(client);
         await client.query('commit');
         return result;
       } catch (err) {
+        failure = err;
         await client.query('rollback').catch(() => {});
-        throw err;
+        throw wrap(err);
       } finally {
-        client.release();
+        client.release(keepAfter(failure) ? undefined : (failure as Error));
       }
     },
     async close() {
@@ -61,11 +73,25 @@ export function openDatabase(url: string, options: { poolSize: number }): Databa
   };
 }
 
+/**
+ * A connection that answered with an SQL error (it has a SQLSTATE) is healthy and goes back to
+ * the pool; pg-pool's default of discarding it would make PGlite, which accepts one connection,
+ * refuse the replacement while the old one is still closing.
+ */
+function keepAfter(err: unknown): boolean {
+  if (err === undefined) return true;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08') && !code.startsWith('57P');
+}
+
 function wrap(err: unknown): unknown {
   const code = (err as { code?: string }).code;
   // Connection-level failures (refused, timeout, admin shutdown) mean the database is away;
   // SQL errors keep their own identity for the caller.
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === '57P01' || /timeout|terminated|Connection/i.test(String((err as Error).message))) {
+  if (
+    (typeof code === 'string' && (code.startsWith('08') || code.startsWith('57P') || /^E[A-Z]+$/.test(code))) ||
+    /^(Connection terminated|timeout exceeded when trying to connect)/.test(String((err as Error).message))
+  ) {
     return new SallyportError('DB_UNAVAILABLE', 'the database is unreachable', { cause: err });
   }
   return err;

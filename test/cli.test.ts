@@ -1,0 +1,150 @@
+// The `sallyport` command as an operator runs it: production refuses a bad environment,
+// `catalog check` and `migrate` work, and a serving broker reloads its catalogue on SIGHUP
+// (keeping the old one when the new file is bad) and stops cleanly on SIGTERM.
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../server/dev/index.js';
+import { openDatabase } from '../server/db/index.js';
+import { DEMO_CATALOG } from '../server/paths.js';
+import { FIXTURES } from './support/broker.js';
+import { freshDatabase, type TestDatabase } from './support/postgres.js';
+import { runCli, spawnCli, waitFor } from './support/process.js';
+
+describe('sallyport serve', () => {
+  it('refuses to start without configuration and names every missing variable', async () => {
+    const r = await runCli(['serve'], {});
+    expect(r.code).toBe(2);
+    for (const name of [
+      'DATABASE_URL',
+      'SALLYPORT_PUBLIC_URL',
+      'SALLYPORT_OIDC_ISSUER',
+      'SALLYPORT_OIDC_CLIENT_ID',
+      'SALLYPORT_OIDC_CLIENT_SECRET',
+      'SALLYPORT_SESSION_SECRET',
+      'SALLYPORT_CATALOG',
+    ]) {
+      expect(r.stderr).toContain(`- ${name}: is required`);
+    }
+    expect(r.stderr).toMatch(/configuration is invalid \(7 problems\)/);
+  });
+});
+
+describe('sallyport catalog check', () => {
+  it('accepts a valid catalogue and prints its hash', async () => {
+    const r = await runCli(['catalog', 'check', join(FIXTURES, 'catalog.yaml')], {});
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/is valid: 2 target\(s\), sha256 [0-9a-f]{64}/);
+  });
+
+  it('names each target and field that is wrong, with production rules by default', async () => {
+    const r = await runCli(['catalog', 'check', DEMO_CATALOG], {});
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/target "php-console"\.image: "sallyport-demo\/php:latest" is a mutable tag/);
+    expect(r.stderr).toMatch(/target "shell"\.image/);
+    expect((await runCli(['catalog', 'check', DEMO_CATALOG, '--dev'], {})).code).toBe(0);
+  });
+
+  it('reports an unreadable file', async () => {
+    const r = await runCli(['catalog', 'check', '/nonexistent/catalog.yaml'], {});
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cannot read catalogue .*ENOENT/);
+  });
+});
+
+describe('sallyport migrate', () => {
+  let tdb: TestDatabase;
+  beforeAll(async () => {
+    tdb = await freshDatabase({ empty: true });
+  });
+  afterAll(async () => {
+    await tdb?.drop();
+  });
+
+  it('applies pending migrations once', async () => {
+    const first = await runCli(['migrate'], { DATABASE_URL: tdb.url });
+    expect(first.stderr).toBe('');
+    expect(first.stdout).toMatch(/applied migrations: 1/);
+    const second = await runCli(['migrate'], { DATABASE_URL: tdb.url });
+    expect(second.stdout).toMatch(/up to date/);
+  });
+});
+
+describe('a serving broker', () => {
+  let tdb: TestDatabase;
+  beforeAll(async () => {
+    tdb = await freshDatabase();
+  });
+  afterAll(async () => {
+    await tdb?.drop();
+  });
+
+  it('refuses a catalogue with mutable image tags in production', async () => {
+    const r = await runCli(['serve'], {
+      DATABASE_URL: tdb.url,
+      SALLYPORT_PUBLIC_URL: 'https://sallyport.example.com',
+      SALLYPORT_OIDC_ISSUER: 'https://idp.example.com',
+      SALLYPORT_OIDC_CLIENT_ID: 'x',
+      SALLYPORT_OIDC_CLIENT_SECRET: 'y',
+      SALLYPORT_SESSION_SECRET: 'z'.repeat(40),
+      SALLYPORT_CATALOG: DEMO_CATALOG,
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/target "php-console"\.image: "sallyport-demo\/php:latest" is a mutable tag; production requires an image pinned by digest/);
+  });
+
+  it('starts while the IdP is down, reloads its catalogue on SIGHUP, keeps it when the new one is bad, and stops on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sallyport-serve-'));
+    const catalog = join(dir, 'catalog.yaml');
+    copyFileSync(join(FIXTURES, 'catalog.yaml'), catalog);
+    const port = await freePort();
+    const child = spawnCli(['serve'], {
+      DATABASE_URL: tdb.url,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      SALLYPORT_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      SALLYPORT_OIDC_ISSUER: `http://127.0.0.1:${await freePort()}`,
+      SALLYPORT_OIDC_CLIENT_ID: 'sallyport',
+      SALLYPORT_OIDC_CLIENT_SECRET: 'secret',
+      SALLYPORT_SESSION_SECRET: randomBytes(32).toString('hex'),
+      SALLYPORT_CATALOG: catalog,
+      BILLING_DATABASE_URL: 'postgres://billing/db',
+    });
+    let output = '';
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const db = openDatabase(tdb.url, { poolSize: 1 });
+    const events = async (action: string) =>
+      (await db.query<{ details: { sha256: string } }>(`select details from audit_events where action = $1 order by seq`, [action])).rows;
+    try {
+      await waitFor('readyz', async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : undefined));
+
+      // The IdP is unreachable: login says so clearly instead of hanging or crashing.
+      const login = await fetch(`http://127.0.0.1:${port}/auth/login`, { redirect: 'manual', headers: { accept: 'application/json' } });
+      expect(login.status).toBe(503);
+      expect((await login.json()).error.code).toBe('IDP_UNAVAILABLE');
+
+      writeFileSync(catalog, 'version: 1\ntargets:\n  - name: Broken Target\n');
+      child.kill('SIGHUP');
+      await waitFor('catalog.rejected', async () => ((await events('catalog.rejected')).length === 1 ? true : undefined));
+      await waitFor('reload refusal logged', async () => (/keeping the previous one/.test(output) ? true : undefined));
+      expect(output).toMatch(/target \\?"Broken Target\\?"\.name: must be lowercase/);
+
+      copyFileSync(join(FIXTURES, 'catalog.yaml'), catalog);
+      writeFileSync(catalog, '\n# edited\n', { flag: 'a' });
+      child.kill('SIGHUP');
+      await waitFor('second catalog.loaded', async () => ((await events('catalog.loaded')).length === 2 ? true : undefined));
+      const loaded = await events('catalog.loaded');
+      expect(loaded[0]!.details.sha256).not.toBe(loaded[1]!.details.sha256);
+
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+      await db.close();
+    }
+  });
+});
