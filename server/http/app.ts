@@ -30,6 +30,8 @@ export async function buildApp(config: Config, services: AppServices, options: {
       },
     },
     bodyLimit: 64 * 1024,
+    // Unknown fields are an error, not silently dropped: a typo must not pass as success.
+    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
     trustProxy: false,
   });
   app.setErrorHandler(errorHandler);

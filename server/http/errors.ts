@@ -30,12 +30,14 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
     // fastify's schema validation: "body/reason must be string" → field "reason".
     const v = (error as FastifyError).validation!;
     err = new SallyportError('BAD_REQUEST', 'the request is invalid', {
-      problems: v.map((issue) => ({
-        field:
-          (issue.instancePath || '').replace(/^\//, '').replace(/\//g, '.') ||
-          String((issue.params as { missingProperty?: string }).missingProperty ?? (error as FastifyError).validationContext ?? 'request'),
-        message: issue.message ?? 'is invalid',
-      })),
+      problems: v.map((issue) => {
+        const params = issue.params as { missingProperty?: string; additionalProperty?: string };
+        const base = (issue.instancePath || '').replace(/^\//, '').replace(/\//g, '.');
+        const leaf = params.missingProperty ?? params.additionalProperty;
+        const field = [base, leaf].filter(Boolean).join('.') || String((error as FastifyError).validationContext ?? 'request');
+        const message = params.additionalProperty ? 'is not a known field' : params.missingProperty ? 'is required' : (issue.message ?? 'is invalid');
+        return { field, message };
+      }),
     });
   } else if ((error as FastifyError).statusCode && (error as FastifyError).statusCode! < 500) {
     const status = (error as FastifyError).statusCode!;
