@@ -139,3 +139,32 @@ describe('loadConfig', () => {
     expect(c.requireImageDigest).toBe(false);
   });
 });
+
+describe('docker-compose.yml', () => {
+  it('gives the broker every variable production requires', async () => {
+    const { parse } = await import('yaml');
+    const { readFileSync, mkdtempSync: mk, writeFileSync: wr } = await import('node:fs');
+    const { PACKAGE_ROOT } = await import('../server/paths.js');
+    const compose = parse(readFileSync(join(PACKAGE_ROOT, 'docker-compose.yml'), 'utf8'));
+    const service = compose.services.sallyport;
+    expect(service.read_only).toBe(true);
+    expect(service.cap_drop).toEqual(['ALL']);
+    // Substitute ${VAR:-default} / ${VAR:?msg} with example values and point *_FILE at files.
+    const dir = mk(join(tmpdir(), 'sallyport-compose-'));
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(service.environment as Record<string, string>)) {
+      let value = String(v).replace(/\$\{(\w+)(:-([^}]*)|:\?[^}]*)?\}/g, (_m, name: string, _d, def?: string) =>
+        def ?? ({ SALLYPORT_PUBLIC_URL: 'https://sallyport.example.com', SALLYPORT_OIDC_ISSUER: 'https://idp.example.com' }[name] ?? 'example'),
+      );
+      if (k.endsWith('_FILE')) {
+        const f = join(dir, k);
+        wr(f, k === 'DATABASE_URL_FILE' ? 'postgres://sallyport:pw@postgres/sallyport' : 's'.repeat(40));
+        value = f;
+      }
+      env[k] = value;
+    }
+    const c = loadConfig(env, 'production');
+    expect(c.catalogPath).toBe('/etc/sallyport/catalog.yaml');
+    expect(c.databaseUrl).toMatch(/^postgres:\/\/sallyport/);
+  });
+});
