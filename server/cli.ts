@@ -21,15 +21,17 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve': {
       const config = loadConfig(process.env, 'production');
+      const signals = handleSignals();
       const broker = await startBroker(config, { env: process.env });
+      signals.ready(broker);
       broker.app.log.info({ url: config.publicUrl }, 'sallyport is serving');
-      handleSignals(broker);
       return -1;
     }
     case 'dev': {
       const { startDev } = await import('./dev/index.js');
+      const signals = handleSignals();
       const dev = await startDev(process.env);
-      handleSignals(dev.broker, dev.close);
+      signals.ready(dev.broker, dev.close);
       return -1;
     }
     case 'migrate': {
@@ -68,25 +70,53 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-function handleSignals(broker: Broker, extraClose?: () => Promise<void>): void {
-  process.on('SIGHUP', () => {
-    void broker.catalog.reload().then((result) => {
-      if (result.ok) broker.app.log.info({ sha256: result.catalog.sha256 }, 'catalogue reloaded');
-      else broker.app.log.error(`catalogue reload refused, keeping the previous one: ${result.error.describe()}`);
-    });
-  });
+/**
+ * Installed before the broker starts, so a signal that arrives while it is starting (the
+ * readiness probe can already answer) is handled rather than killing the process.
+ */
+function handleSignals(): { ready(broker: Broker, extraClose?: () => Promise<void>): void } {
+  let broker: Broker | undefined;
+  let close: (() => Promise<void>) | undefined;
   let closing = false;
+  let reloading = Promise.resolve();
+  let reloadPending = false;
+  const reload = () => {
+    if (!broker) {
+      reloadPending = true;
+      return;
+    }
+    const b = broker;
+    reloading = reloading.then(() =>
+      b.catalog.reload().then((result) => {
+        if (result.ok) b.app.log.info({ sha256: result.catalog.sha256 }, 'catalogue reloaded');
+        else b.app.log.error(`catalogue reload refused, keeping the previous one: ${result.error.describe()}`);
+      }),
+    );
+  };
+  process.on('SIGHUP', reload);
   const stop = (signal: string) => {
     if (closing) return;
     closing = true;
+    if (!broker) return; // stopped as soon as it is ready
     broker.app.log.info({ signal }, 'shutting down');
     void broker
       .close()
-      .then(() => extraClose?.())
+      .then(() => close?.())
       .then(() => process.exit(0), () => process.exit(1));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  return {
+    ready(b, extraClose) {
+      broker = b;
+      close = extraClose;
+      if (reloadPending) reload();
+      if (closing) {
+        closing = false;
+        stop('SIGTERM');
+      }
+    },
+  };
 }
 
 main(process.argv.slice(2)).then(

@@ -118,7 +118,12 @@ describe('a serving broker', () => {
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     const db = openDatabase(tdb.url, { poolSize: 1 });
     const events = async (action: string) =>
-      (await db.query<{ details: { sha256: string } }>(`select details from audit_events where action = $1 order by seq`, [action])).rows;
+      (
+        await db.query<{ details: { sha256: string } }>(
+          `select details from audit_events where action = $1 and details->>'path' = $2 order by seq`,
+          [action, catalog],
+        )
+      ).rows;
     try {
       await waitFor('readyz', async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : undefined));
 
