@@ -49,16 +49,16 @@ async function main(): Promise<void> {
   } else {
     const list = el('ul', { className: 'target-list' });
     for (const t of me.targets) {
-      list.append(
-        el(
+      const item = el(
           'li',
-          { className: 'target', dataset: { target: t.name } } as Partial<HTMLLIElement>,
+          { className: 'target' },
           el('h3', { textContent: t.name }),
           el('p', { textContent: t.description }),
           el('p', { className: 'meta' }, el('code', { textContent: t.image }), ' · ', el('code', { textContent: t.command.join(' ') })),
           t.approvalRequired ? el('p', { className: 'badge', textContent: 'needs approval' }) : '',
-        ),
-      );
+        );
+      item.dataset.target = t.name;
+      list.append(item);
     }
     targets.append(list);
   }

@@ -20,6 +20,8 @@ export async function webRoutes(app: FastifyInstance, webDir: string): Promise<v
       maxAge: '365d',
     });
   }
+  // Browsers ask for it on every page; answer without a noisy 404.
+  app.get('/favicon.ico', async (_request, reply) => reply.status(204).header('cache-control', 'public, max-age=86400').send());
   for (const route of APP_ROUTES) {
     app.get(route, async (request, reply) => {
       if (!request.principal) {
