@@ -8,10 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../server/audit/index.js';
 import { loadCatalogFile, openCatalogStore, parseCatalog } from '../server/catalog/index.js';
-import { openDatabase, type Database } from '../server/db/index.js';
 import { DEMO_CATALOG } from '../server/paths.js';
 import { FIXTURES } from './support/broker.js';
-import { freshDatabase, type TestDatabase } from './support/postgres.js';
+import { useDatabase } from './support/postgres.js';
 
 const DIGEST = '@sha256:' + 'a'.repeat(64);
 const target = (over: Record<string, unknown> = {}) => ({
@@ -103,22 +102,13 @@ describe('parseCatalog', () => {
 });
 
 describe('catalogue store', () => {
-  let tdb: TestDatabase;
-  let db: Database;
-  beforeAll(async () => {
-    tdb = await freshDatabase();
-    db = openDatabase(tdb.url, { poolSize: 2 });
-  });
-  afterAll(async () => {
-    await db?.close();
-    await tdb?.drop();
-  });
+  const handle = useDatabase();
 
   it('keeps the old catalogue when a reload finds a bad file, and audits every load with its hash', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sallyport-catalog-'));
     const file = join(dir, 'catalog.yaml');
     copyFileSync(join(FIXTURES, 'catalog.yaml'), file);
-    const audit = createAuditLog(db);
+    const audit = createAuditLog(handle.db);
     const store = await openCatalogStore(file, { requireDigest: true, env: { BILLING_DATABASE_URL: 'x' } }, audit);
     const first = store.current();
 

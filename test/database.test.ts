@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../server/audit/index.js';
-import { migrate, openDatabase, pendingMigrations, readMigrations, type Database } from '../server/db/index.js';
+import { migrate, openDatabase, pendingMigrations, readMigrations } from '../server/db/index.js';
 import { MIGRATIONS_DIR } from '../server/paths.js';
-import { freshDatabase, type TestDatabase } from './support/postgres.js';
+import { freshDatabase, useDatabase, type TestDatabase } from './support/postgres.js';
 
 describe('migrations', () => {
   let tdb: TestDatabase;
@@ -65,19 +65,10 @@ describe('migrations', () => {
 });
 
 describe('audit log', () => {
-  let tdb: TestDatabase;
-  let db: Database;
-  beforeAll(async () => {
-    tdb = await freshDatabase();
-    db = openDatabase(tdb.url, { poolSize: 2 });
-  });
-  afterAll(async () => {
-    await db?.close();
-    await tdb?.drop();
-  });
+  const handle = useDatabase();
 
   it('appends typed events in order', async () => {
-    const audit = createAuditLog(db);
+    const audit = createAuditLog(handle.db);
     await audit.append({ actor: 'system', action: 'broker.started', details: { version: 't', mode: 'production' } });
     await audit.append({ actor: 'anonymous', action: 'auth.login_failed', details: { reason: 'bad state', stage: 'callback' } });
     const events = await audit.list({});
@@ -86,22 +77,22 @@ describe('audit log', () => {
   });
 
   it('is refused UPDATE, DELETE and TRUNCATE by the database itself', async () => {
-    await expect(db.query(`update audit_events set actor = 'mallory'`)).rejects.toThrow(/append-only: UPDATE refused/);
-    await expect(db.query(`delete from audit_events`)).rejects.toThrow(/append-only: DELETE refused/);
-    await expect(db.query(`truncate audit_events`)).rejects.toThrow(/append-only: TRUNCATE refused/);
-    const { rows } = await db.query(`select count(*)::int as n, bool_and(actor <> 'mallory') as untouched from audit_events`);
+    await expect(handle.db.query(`update audit_events set actor = 'mallory'`)).rejects.toThrow(/append-only: UPDATE refused/);
+    await expect(handle.db.query(`delete from audit_events`)).rejects.toThrow(/append-only: DELETE refused/);
+    await expect(handle.db.query(`truncate audit_events`)).rejects.toThrow(/append-only: TRUNCATE refused/);
+    const { rows } = await handle.db.query(`select count(*)::int as n, bool_and(actor <> 'mallory') as untouched from audit_events`);
     expect(rows[0]).toEqual({ n: 2, untouched: true });
   });
 
   it('rolls an event back with the transaction it belongs to', async () => {
-    const audit = createAuditLog(db);
+    const audit = createAuditLog(handle.db);
     await expect(
-      db.transaction(async (tx) => {
+      handle.db.transaction(async (tx) => {
         await audit.append({ actor: 'system', action: 'broker.started', details: { version: 'rollback', mode: 'x' } }, tx);
         throw new Error('state change failed');
       }),
     ).rejects.toThrow('state change failed');
-    const { rows } = await db.query(`select count(*)::int as n from audit_events where details->>'version' = 'rollback'`);
+    const { rows } = await handle.db.query(`select count(*)::int as n from audit_events where details->>'version' = 'rollback'`);
     expect(rows[0].n).toBe(0);
   });
 });

@@ -40,6 +40,17 @@ async function expectRefused(result: { callback: { status: number; headers: Head
   expect((await me(browser)).status).toBe(401);
 }
 
+/** Logs alice in while the IdP's ID token is rewritten by `tamper`; the login must fail. */
+async function expectTamperedLoginRefused(tamper: (idToken: string) => Promise<string> | string, reason: RegExp) {
+  t.tamperIdToken(tamper);
+  try {
+    const browser = new Browser();
+    await expectRefused(await t.login(browser, 'alice'), browser, reason);
+  } finally {
+    t.tamperIdToken(undefined);
+  }
+}
+
 describe('login succeeds', () => {
   it('lands alice on the page she asked for, with her roles and her targets', async () => {
     const browser = new Browser();
@@ -168,76 +179,39 @@ describe('login is refused', () => {
   });
 
   it('when the ID token carries the wrong nonce', async () => {
-    t.tamperIdToken(resign((c) => (c.nonce = 'not-the-nonce-we-sent')));
-    try {
-      const browser = new Browser();
-      await expectRefused(await t.login(browser, 'alice'), browser, /nonce/i);
-    } finally {
-      t.tamperIdToken(undefined);
-    }
+    await expectTamperedLoginRefused(resign((c) => (c.nonce = 'not-the-nonce-we-sent')), /nonce/i);
   });
 
   it('when the ID token comes from another issuer', async () => {
-    t.tamperIdToken(resign((c) => (c.iss = 'https://evil-idp.example')));
-    try {
-      const browser = new Browser();
-      await expectRefused(await t.login(browser, 'alice'), browser, /iss/i);
-    } finally {
-      t.tamperIdToken(undefined);
-    }
+    await expectTamperedLoginRefused(resign((c) => (c.iss = 'https://evil-idp.example')), /iss/i);
   });
 
   it('when the ID token is for another audience', async () => {
-    t.tamperIdToken(resign((c) => (c.aud = 'some-other-client')));
-    try {
-      const browser = new Browser();
-      await expectRefused(await t.login(browser, 'alice'), browser, /aud/i);
-    } finally {
-      t.tamperIdToken(undefined);
-    }
+    await expectTamperedLoginRefused(resign((c) => (c.aud = 'some-other-client')), /aud/i);
   });
 
   it('when the ID token has expired', async () => {
-    t.tamperIdToken(
-      resign((c) => {
-        const now = Math.floor(Date.now() / 1000);
-        c.iat = now - 7200;
-        c.exp = now - 3600;
-      }),
-    );
-    try {
-      const browser = new Browser();
-      await expectRefused(await t.login(browser, 'alice'), browser, /exp/i);
-    } finally {
-      t.tamperIdToken(undefined);
-    }
+    const expired = resign((c) => {
+      const now = Math.floor(Date.now() / 1000);
+      c.iat = now - 7200;
+      c.exp = now - 3600;
+    });
+    await expectTamperedLoginRefused(expired, /exp/i);
   });
 
   it('when the ID token is unsigned (alg: none)', async () => {
-    t.tamperIdToken((idToken) => {
+    await expectTamperedLoginRefused((idToken) => {
       const [, payload] = idToken.split('.');
       return `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${payload}.`;
-    });
-    try {
-      const browser = new Browser();
-      await expectRefused(await t.login(browser, 'alice'), browser, /alg|signature|JWS/i);
-    } finally {
-      t.tamperIdToken(undefined);
-    }
+    }, /alg|signature|JWS/i);
   });
 
   it("when the ID token is HS256-signed with the IdP's public key (algorithm confusion)", async () => {
     const publicPem = createPublicKey({ key: t.signingKey.jwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
-    t.tamperIdToken(async (idToken) => {
+    await expectTamperedLoginRefused(async (idToken) => {
       const claims = decodeJwt(idToken);
       return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', kid: 'test-1' }).sign(Buffer.from(publicPem));
-    });
-    try {
-      const browser = new Browser();
-      await expectRefused(await t.login(browser, 'alice'), browser, /alg|HS256/i);
-    } finally {
-      t.tamperIdToken(undefined);
-    }
+    }, /alg|HS256/i);
   });
 
   it('when returnTo points to another site', async () => {

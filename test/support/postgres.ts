@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { openDatabase, type Database } from '../../server/db/index.js';
 
 /** A superuser connection to the test server (CI starts it; see .ci/run). */
 export const ADMIN_URL =
@@ -41,4 +42,19 @@ export async function freshDatabase(options: { empty?: boolean } = {}): Promise<
     url: databaseUrl(name),
     drop: () => adminQuery(`drop database if exists ${name} with (force)`),
   };
+}
+
+/** A fresh migrated database and an open pool for the enclosing describe block. */
+export function useDatabase(): { readonly db: Database } {
+  let tdb: TestDatabase | undefined;
+  const handle = {} as { db: Database };
+  beforeAll(async () => {
+    tdb = await freshDatabase();
+    handle.db = openDatabase(tdb.url, { poolSize: 2 });
+  });
+  afterAll(async () => {
+    await handle.db?.close();
+    await tdb?.drop();
+  });
+  return handle;
 }
