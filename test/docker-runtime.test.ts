@@ -1,0 +1,171 @@
+// The Docker runtime against the real engine: every hardening setting is visible in
+// `docker inspect`, probes inside the container fail, exit status comes back, containers are
+// removed, and a missing image or a dead engine gives a clear error within 5 s, leaving nothing.
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { isSallyportError } from '../server/errors.js';
+import { createDockerRuntime, LABEL_BROKER, type ConsoleSpec, type RunningConsole } from '../server/runtime/index.js';
+
+const brokerId = `test-${randomUUID().slice(0, 8)}`;
+const runtime = createDockerRuntime({ brokerId });
+const image = inject('consoleImage');
+
+function spec(over: Partial<ConsoleSpec> = {}): ConsoleSpec {
+  return {
+    sessionId: randomUUID(),
+    target: 'shell',
+    image,
+    command: ['sh'],
+    env: { APP_ENV: 'test' },
+    user: '1000:1000',
+    limits: { memoryBytes: 64 * 1024 ** 2, cpus: 0.5, pids: 32 },
+    network: 'none',
+    size: { cols: 100, rows: 30 },
+    ...over,
+  };
+}
+
+function docker(...args: string[]): string {
+  return execFileSync('docker', args, { encoding: 'utf8' }).trim();
+}
+function ours(): string[] {
+  return docker('ps', '-aq', '--filter', `label=${LABEL_BROKER}=${brokerId}`).split('\n').filter(Boolean);
+}
+
+/** Reads console output until `pattern` shows up (or fails after `ms`). */
+function until(c: RunningConsole, pattern: RegExp, ms = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const onData = (d: Buffer) => {
+      seen += d.toString('utf8');
+      if (pattern.test(seen)) {
+        c.output.off('data', onData);
+        clearTimeout(timer);
+        resolve(seen);
+      }
+    };
+    const timer = setTimeout(() => {
+      c.output.off('data', onData);
+      reject(new Error(`did not see ${pattern} in ${JSON.stringify(seen.slice(-500))}`));
+    }, ms);
+    c.output.on('data', onData);
+  });
+}
+
+afterAll(() => {
+  for (const id of ours()) docker('rm', '-f', id);
+});
+
+describe('a console container', () => {
+  it('is hardened, as docker inspect shows', async () => {
+    const c = await runtime.start(spec());
+    try {
+      const info = JSON.parse(docker('inspect', c.containerId))[0];
+      const h = info.HostConfig;
+      expect(h.CapDrop).toEqual(['ALL']);
+      expect(h.CapAdd ?? null).toBeNull();
+      expect(h.SecurityOpt).toEqual(['no-new-privileges']);
+      expect(h.Privileged).toBe(false);
+      expect(h.ReadonlyRootfs).toBe(true);
+      expect(Object.keys(h.Tmpfs).sort()).toEqual(['/home/app', '/tmp']);
+      expect(h.PidsLimit).toBe(32);
+      expect(h.Memory).toBe(64 * 1024 ** 2);
+      expect(h.MemorySwap).toBe(64 * 1024 ** 2);
+      expect(h.NanoCpus).toBe(5e8);
+      expect(h.NetworkMode).toBe('none');
+      expect(h.Binds ?? []).toEqual([]);
+      expect(info.Mounts.filter((m: { Type: string }) => m.Type !== 'tmpfs')).toEqual([]);
+      expect(JSON.stringify(info)).not.toContain('docker.sock');
+      expect(info.Config.User).toBe('1000:1000');
+      expect(info.Config.Tty).toBe(true);
+      expect(info.Config.Labels[LABEL_BROKER]).toBe(brokerId);
+      expect(info.Image).toBe(c.imageId);
+      expect(c.imageId).toMatch(/^sha256:[0-9a-f]{64}$/);
+    } finally {
+      await c.destroy();
+    }
+    expect(ours()).toEqual([]);
+  });
+
+  it('runs the command as the non-root user, and probes inside fail', async () => {
+    const c = await runtime.start(spec());
+    try {
+      c.input.write('id -u; echo APP_ENV=$APP_ENV\n');
+      await until(c, /^1000\r?$/m);
+      // Markers are split with "" so the terminal's echo of the command cannot match them.
+      c.input.write('touch /probe || echo ROOTFS""-RO\n');
+      await until(c, /Read-only file system[\s\S]*ROOTFS-RO/);
+      c.input.write('mount -t tmpfs none /home/app 2>&1; echo MOUNT""-RC=$?\n');
+      const m = await until(c, /MOUNT-RC=\d+/);
+      expect(m).not.toMatch(/MOUNT-RC=0/);
+      c.input.write('echo hi > /tmp/ok && cat /tmp/ok && echo TMP""-OK\n');
+      await until(c, /TMP-OK/);
+    } finally {
+      await c.destroy();
+    }
+  });
+
+  it('keeps a fork bomb within the pids limit', async () => {
+    const c = await runtime.start(spec({ limits: { memoryBytes: 64 * 1024 ** 2, cpus: 0.5, pids: 16 } }));
+    try {
+      c.input.write('i=0; while [ $i -lt 60 ]; do sleep 30 & i=$((i+1)); done\n');
+      c.input.write('echo FORK""ED\n');
+      const out = await until(c, /^FORKED/m, 10_000);
+      expect(out).toMatch(/can't fork|Resource temporarily unavailable/);
+      const pids = Number(docker('inspect', '-f', '{{.State.Pid}}', c.containerId));
+      expect(pids).toBeGreaterThan(0);
+      const running = docker('top', c.containerId).split('\n').length - 1;
+      expect(running).toBeLessThanOrEqual(16);
+    } finally {
+      await c.destroy();
+    }
+  });
+
+  it('reports the exit status and is gone after destroy', async () => {
+    const c = await runtime.start(spec());
+    c.input.write('exit 3\n');
+    expect(await c.exited).toEqual({ exitCode: 3 });
+    await c.destroy();
+    await c.destroy();
+    expect(ours()).toEqual([]);
+  });
+});
+
+describe('failures', () => {
+  it('a missing image is a clear error within 5 s and leaves nothing behind', async () => {
+    const started = Date.now();
+    const err = await runtime.start(spec({ image: 'sallyport-test/does-not-exist:1' })).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(isSallyportError(err, 'IMAGE_NOT_FOUND')).toBe(true);
+    expect((err as Error).message).toMatch(/does-not-exist:1 is not present/);
+    expect(ours()).toEqual([]);
+  });
+
+  it('an unreachable engine is a clear error within 5 s', async () => {
+    const dead = createDockerRuntime({ brokerId, dockerHost: 'unix:///nonexistent/docker.sock', timeoutMs: 2000 });
+    const started = Date.now();
+    const err = await dead.start(spec()).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(isSallyportError(err, 'RUNTIME_UNAVAILABLE')).toBe(true);
+  });
+});
+
+describe('the reaper', () => {
+  it("removes this broker's containers that have no live session, and only those", async () => {
+    const live = await runtime.start(spec());
+    const orphan = await runtime.start(spec());
+    const other = createDockerRuntime({ brokerId: `${brokerId}-other` });
+    const foreign = await other.start(spec());
+    try {
+      const sessionOf = (id: string) => JSON.parse(docker('inspect', id))[0].Config.Labels['io.sallyport.session'] as string;
+      const orphanSession = sessionOf(orphan.containerId);
+      const reaped = await runtime.reapOrphans(new Set([sessionOf(live.containerId)]));
+      expect(reaped).toEqual([orphanSession]);
+      expect(ours()).toEqual([live.containerId.slice(0, 12)]);
+      expect(docker('ps', '-aq', '--filter', `id=${foreign.containerId}`)).not.toBe('');
+    } finally {
+      await Promise.all([live.destroy(), orphan.destroy(), foreign.destroy()]);
+    }
+  });
+});
