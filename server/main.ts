@@ -8,6 +8,8 @@ import type { Config } from './config/index.js';
 import { migrate, openDatabase, pendingMigrations, type Database } from './db/index.js';
 import { buildApp } from './http/index.js';
 import { createIdentity, createRelyingParty } from './identity/index.js';
+import { createConsoleService, type ConsoleService } from './consoles/index.js';
+import { createDockerRuntime } from './runtime/index.js';
 import { MIGRATIONS_DIR, WEB_DIST_DIR } from './paths.js';
 
 export const VERSION = '0.1.0';
@@ -18,6 +20,7 @@ export interface Broker {
   readonly db: Database;
   readonly audit: AuditLog;
   readonly catalog: CatalogStore;
+  readonly consoles: ConsoleService;
   close(): Promise<void>;
 }
 
@@ -34,6 +37,10 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     const audit = createAuditLog(db);
     const catalog = await openCatalogStore(config.catalogPath, { requireDigest: config.requireImageDigest, env: options.env }, audit);
     const identity = createIdentity({ config, db, audit, rp: createRelyingParty(config) });
+    const runtime = createDockerRuntime({ brokerId: config.runtime.brokerId, dockerHost: config.runtime.dockerHost });
+    const consoles = createConsoleService({ db, audit, catalog, runtime, brokerId: config.runtime.brokerId, env: options.env });
+    // A previous run that crashed may have left live sessions and their containers.
+    const recovered = await consoles.recover().catch((err: unknown) => ({ error: err }));
     const readiness = {
       async check() {
         try {
@@ -45,7 +52,9 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
         }
       },
     };
-    const app = await buildApp(config, { identity, catalog, readiness }, { webDir: options.webDir ?? WEB_DIST_DIR });
+    const app = await buildApp(config, { identity, catalog, readiness, consoles }, { webDir: options.webDir ?? WEB_DIST_DIR });
+    if ('error' in recovered) app.log.warn(`could not reap orphaned consoles: ${String((recovered.error as Error).message)}`);
+    else if (recovered.sessions.length || recovered.containers.length) app.log.warn(recovered, 'ended consoles left by a previous run');
     await app.listen({ host: config.host, port: config.port });
     await audit.append({ actor: 'system', action: 'broker.started', details: { version: VERSION, mode: config.mode } });
     const address = app.server.address();
@@ -56,7 +65,10 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       db,
       audit,
       catalog,
+      consoles,
       async close() {
+        // Drain: live consoles are told, their recordings sealed, their containers removed.
+        await consoles.shutdown();
         await app.close();
         await db.close();
       },

@@ -39,3 +39,19 @@ export function mayUseTarget(p: Principal, target: Target): boolean {
 export function usableTargets(p: Principal, catalog: Catalog): Target[] {
   return catalog.targets.filter((t) => mayUseTarget(p, t));
 }
+
+/**
+ * May this principal open a console on this target now? Throws ACCESS_DENIED or
+ * APPROVAL_REQUIRED. Approval-gated targets stay closed until just-in-time grants exist.
+ */
+export function authorizeConsole(p: Principal, target: Target): void {
+  if (!mayUseTarget(p, target)) throw new SallyportError('ACCESS_DENIED', `you may not open consoles on ${target.name}`);
+  if (target.approval.required) {
+    throw new SallyportError('APPROVAL_REQUIRED', `${target.name} needs an approved access request first`);
+  }
+}
+
+/** Auditors and admins see every console session; everyone else only their own. */
+export function maySeeAllSessions(p: Principal): boolean {
+  return hasRole(p, 'auditor') || hasRole(p, 'admin');
+}

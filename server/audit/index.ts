@@ -11,6 +11,17 @@ export interface AuditEvents {
   'catalog.loaded': { path: string; sha256: string; targets: number };
   'catalog.rejected': { path: string; sha256: string | null; problems: number };
   'broker.started': { version: string; mode: string };
+  'console.opened': { username: string; target: string; image: string; imageId: string; containerId: string };
+  'console.failed': { target: string; image: string; code: string; recordingSha256: string | null };
+  'console.ended': {
+    target: string | null;
+    reason: string;
+    exitCode: number | null;
+    bytesOut: number | null;
+    bytesIn: number | null;
+    recordingSha256: string | null;
+    recordingBytes: number | null;
+  };
 }
 export type AuditAction = keyof AuditEvents;
 

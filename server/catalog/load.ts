@@ -79,7 +79,7 @@ export function parseCatalog(
     if (options.requireDigest && !isPinnedByDigest(t.image)) {
       problems.push({
         field: `${label}.image`,
-        message: `"${t.image}" is a mutable tag; production requires an image pinned by digest (name@sha256:<64 hex>)`,
+        message: `"${t.image}" is a mutable tag; production requires an image pinned by digest (name@sha256:<64 hex> or an image ID sha256:<64 hex>)`,
       });
     }
     if (t.user !== undefined && /^(root|0)(:|$)/.test(t.user)) {

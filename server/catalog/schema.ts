@@ -3,7 +3,8 @@
 import { z } from 'zod';
 import { parseDuration } from '../config/index.js';
 
-const DIGEST_RE = /^[^\s@]+@sha256:[a-f0-9]{64}$/;
+/** name@sha256:<manifest digest>, or a bare image ID (sha256:<config digest>): both immutable. */
+const DIGEST_RE = /^([^\s@]+@)?sha256:[a-f0-9]{64}$/;
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

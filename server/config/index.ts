@@ -2,6 +2,7 @@
 // Everything is validated once, every bad variable is reported together, and the result is
 // frozen and passed down explicitly. Imports nothing of the project but errors.ts.
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { SallyportError, type FieldProblem } from '../errors.js';
 
 export type Mode = 'production' | 'dev';
@@ -36,6 +37,12 @@ export interface Config {
     readonly cookieSecure: boolean;
   };
   readonly catalogPath: string;
+  readonly runtime: {
+    /** Names this broker's containers; must stay the same across restarts so orphans are found. */
+    readonly brokerId: string;
+    /** Docker Engine address (DOCKER_HOST form); undefined = the local socket. */
+    readonly dockerHost: string | undefined;
+  };
   /** Production refuses images not pinned by digest. */
   readonly requireImageDigest: boolean;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -174,6 +181,12 @@ export function loadConfig(env: Env, mode: Mode): Config {
   }
 
   const catalogPath = required('SALLYPORT_CATALOG');
+  const brokerId = read('SALLYPORT_BROKER_ID') ?? hostname();
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(brokerId)) bad('SALLYPORT_BROKER_ID', 'must be 1-63 letters, digits, dots, dashes or underscores');
+  const dockerHost = read('DOCKER_HOST');
+  if (dockerHost !== undefined && !/^(unix|tcp|http|https):\/\//.test(dockerHost)) {
+    bad('DOCKER_HOST', 'must be unix:///path, tcp://host:port or https://host:port');
+  }
 
   const logLevel = (read('SALLYPORT_LOG_LEVEL') ?? 'info') as Config['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) bad('SALLYPORT_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
@@ -202,6 +215,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
       cookieSecure: publicUrl!.protocol === 'https:',
     },
     catalogPath,
+    runtime: { brokerId, dockerHost },
     requireImageDigest: mode === 'production',
     logLevel,
   });

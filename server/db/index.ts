@@ -5,3 +5,16 @@ export { recordUserSeen, type UserRow } from './users.js';
 export { startBrowserSession, touchBrowserSession, endBrowserSession, type ActiveSessionRow } from './browser-sessions.js';
 export { savePendingLogin, takePendingLogin, type PendingLogin } from './oidc-logins.js';
 export { insertAuditEvent, listAuditEvents, type AuditEventRow } from './audit-events.js';
+export {
+  insertConsoleSession,
+  markConsoleStarted,
+  endConsoleSession,
+  endOrphanedConsoleSessions,
+  listConsoleSessions,
+  getConsoleSession,
+  createRecording,
+  appendRecordingChunk,
+  sealRecording,
+  readRecordingChunks,
+  type ConsoleSessionRow,
+} from './recordings.js';

@@ -2,13 +2,16 @@
 // no policy; it adapts requests to the services it is given. Listening is main.ts's job.
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
+import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { CatalogStore } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
+import type { ConsoleService } from '../consoles/index.js';
 import type { Identity } from '../identity/index.js';
 import { errorHandler } from './errors.js';
 import { apiRoutes } from './routes/api.js';
 import { authRoutes } from './routes/auth.js';
+import { consoleWsRoutes, MAX_MESSAGE_BYTES } from './routes/console-ws.js';
 import { healthRoutes, type Readiness } from './routes/health.js';
 import { webRoutes } from './routes/web.js';
 import { registerSecurity } from './security.js';
@@ -18,6 +21,7 @@ export interface AppServices {
   identity: Identity;
   catalog: CatalogStore;
   readiness: Readiness;
+  consoles: ConsoleService;
 }
 
 export async function buildApp(config: Config, services: AppServices, options: { webDir: string }): Promise<FastifyInstance> {
@@ -40,12 +44,14 @@ export async function buildApp(config: Config, services: AppServices, options: {
   });
   await app.register(fastifyCookie);
   await app.register(fastifyFormbody, { bodyLimit: 16 * 1024 });
+  await app.register(fastifyWebsocket, { options: { maxPayload: MAX_MESSAGE_BYTES } });
   registerSessionAuth(app, config, services.identity);
   registerSecurity(app, config, services.identity);
 
   healthRoutes(app, services.readiness);
   authRoutes(app, config, services.identity);
   apiRoutes(app, config, services.identity, services.catalog);
+  consoleWsRoutes(app, config, services.consoles);
   await webRoutes(app, options.webDir);
   return app;
 }

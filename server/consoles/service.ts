@@ -1,0 +1,178 @@
+// The console service: opens sessions (after the access layer says yes), keeps the live ones,
+// writes their audit events, and cleans up after a crash or on shutdown.
+import { randomUUID } from 'node:crypto';
+import { authorizeConsole, type Principal } from '../access/index.js';
+import type { AuditLog } from '../audit/index.js';
+import type { CatalogStore, Target } from '../catalog/index.js';
+import {
+  appendRecordingChunk,
+  createRecording,
+  endConsoleSession,
+  endOrphanedConsoleSessions,
+  insertConsoleSession,
+  markConsoleStarted,
+  sealRecording,
+  type Database,
+} from '../db/index.js';
+import { SallyportError } from '../errors.js';
+import { Recorder, type RecordingStore } from '../recording/index.js';
+import type { Runtime } from '../runtime/index.js';
+import { ConsoleSession, type ConsoleClient, type EndInfo } from './session.js';
+
+export interface ConsoleService {
+  open(principal: Principal, targetName: string, size: { cols: number; rows: number }, client: ConsoleClient): Promise<ConsoleSession>;
+  /** At start: end sessions a previous run of this broker left live, and remove their containers. */
+  recover(): Promise<{ sessions: string[]; containers: string[] }>;
+  /** On shutdown: tell every live session, seal its recording, remove its container. */
+  shutdown(): Promise<void>;
+  liveCount(): number;
+}
+
+export interface ConsoleServiceDeps {
+  db: Database;
+  audit: AuditLog;
+  catalog: CatalogStore;
+  runtime: Runtime;
+  brokerId: string;
+  /** The broker's environment, for `fromEnv` values. */
+  env: Readonly<Record<string, string | undefined>>;
+  recorderFlushMs?: number;
+}
+
+export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
+  const { db, audit, runtime, brokerId } = deps;
+  const live = new Map<string, ConsoleSession>();
+  const store: RecordingStore = {
+    create: (id, header) => createRecording(db, id, header as unknown as Record<string, unknown>),
+    append: (id, seq, data) => appendRecordingChunk(db, id, seq, data),
+    seal: (id, sha) => sealRecording(db, id, sha),
+  };
+
+  const environment = (t: Target): Record<string, string> =>
+    Object.fromEntries(
+      Object.entries(t.environment).map(([k, v]) => {
+        if (typeof v === 'string') return [k, v];
+        const value = deps.env[v.fromEnv];
+        if (value === undefined) throw new SallyportError('CATALOG_INVALID', `${t.name}: broker variable ${v.fromEnv} is not set`);
+        return [k, value];
+      }),
+    );
+
+  return {
+    async open(principal, targetName, size, client) {
+      const target = deps.catalog.current().targets.find((t) => t.name === targetName);
+      if (!target) throw new SallyportError('NOT_FOUND', `no target named ${targetName}`);
+      authorizeConsole(principal, target);
+      const env = environment(target);
+
+      const id = randomUUID();
+      await insertConsoleSession(db, { id, userId: principal.userId, target: target.name, runtime: runtime.name, image: target.image, command: target.command, brokerId });
+      let failure: ((err: unknown) => void) | undefined;
+      const recorder = await Recorder.start(
+        store,
+        id,
+        {
+          version: 2,
+          width: size.cols,
+          height: size.rows,
+          timestamp: Math.floor(Date.now() / 1000),
+          command: target.command.join(' '),
+          title: `${target.name} — ${principal.username}`,
+        },
+        { recordInput: target.recordInput, flushIntervalMs: deps.recorderFlushMs, onFailure: (err) => failure?.(err) },
+      );
+
+      let running;
+      try {
+        running = await runtime.start({
+          sessionId: id,
+          target: target.name,
+          image: target.image,
+          command: target.command,
+          env,
+          user: target.user,
+          workdir: target.workdir,
+          limits: { memoryBytes: target.limits.memory, cpus: target.limits.cpus, pids: target.limits.pids },
+          network: target.network,
+          size,
+        });
+      } catch (err) {
+        const seal = await recorder.seal().catch(() => null);
+        await endConsoleSession(db, id, { reason: `failed to start: ${(err as SallyportError).code ?? 'error'}`, exitCode: null, bytesOut: 0, bytesIn: 0 });
+        await audit.append({
+          actor: `user:${principal.userId}`,
+          action: 'console.failed',
+          subject: id,
+          details: { target: target.name, image: target.image, code: (err as SallyportError).code ?? 'INTERNAL', recordingSha256: seal?.sha256 ?? null },
+        });
+        throw err;
+      }
+      await markConsoleStarted(db, id, running.containerId, running.imageId);
+      await audit.append({
+        actor: `user:${principal.userId}`,
+        action: 'console.opened',
+        subject: id,
+        details: { username: principal.username, target: target.name, image: target.image, imageId: running.imageId, containerId: running.containerId },
+      });
+
+      const onEnded = async (info: EndInfo) => {
+        live.delete(id);
+        await db.transaction(async (tx) => {
+          if (await endConsoleSession(tx, id, info)) {
+            await audit.append(
+              {
+                actor: `user:${principal.userId}`,
+                action: 'console.ended',
+                subject: id,
+                details: {
+                  target: target.name,
+                  reason: info.reason,
+                  exitCode: info.exitCode,
+                  bytesOut: info.bytesOut,
+                  bytesIn: info.bytesIn,
+                  recordingSha256: info.recording?.sha256 ?? null,
+                  recordingBytes: info.recording?.size ?? null,
+                },
+              },
+              tx,
+            );
+          }
+        });
+      };
+      const session = new ConsoleSession(
+        id,
+        running,
+        recorder,
+        client,
+        { idleSeconds: target.limits.idleTimeout, maxSeconds: target.limits.maxDuration },
+        onEnded,
+      );
+      // Fail closed: a session whose recording cannot be written does not go on unrecorded.
+      failure = () => {
+        client.notice('Recording failed; the session is being closed.');
+        void session.end('recording failed');
+      };
+      live.set(id, session);
+      return session;
+    },
+
+    async recover() {
+      const sessions = await endOrphanedConsoleSessions(db, brokerId, 'broker restarted');
+      const containers = await runtime.reapOrphans(new Set(live.keys()));
+      for (const s of sessions) {
+        await audit.append({ actor: 'system', action: 'console.ended', subject: s, details: { target: null, reason: 'broker restarted', exitCode: null, bytesOut: null, bytesIn: null, recordingSha256: null, recordingBytes: null } });
+      }
+      return { sessions, containers };
+    },
+
+    async shutdown() {
+      await Promise.all(
+        [...live.values()].map(async (s) => {
+          await s.end('broker shutting down');
+        }),
+      );
+    },
+
+    liveCount: () => live.size,
+  };
+}

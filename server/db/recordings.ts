@@ -1,0 +1,123 @@
+// Repository: console sessions, recordings and their chunks.
+import type { Queryable } from './database.js';
+
+export interface ConsoleSessionRow {
+  id: string;
+  user_id: string;
+  username: string;
+  target: string;
+  runtime: string;
+  image: string;
+  image_id: string | null;
+  command: string[];
+  container_id: string | null;
+  started_at: Date;
+  ended_at: Date | null;
+  end_reason: string | null;
+  exit_code: number | null;
+  bytes_out: string;
+  bytes_in: string;
+  sha256: string | null;
+  size_bytes: string | null;
+}
+
+export async function insertConsoleSession(
+  db: Queryable,
+  s: { id: string; userId: string; target: string; runtime: string; image: string; command: readonly string[]; brokerId: string },
+): Promise<void> {
+  await db.query(
+    `insert into console_sessions (id, user_id, target, runtime, image, command, broker_id)
+     values ($1, $2, $3, $4, $5, $6, $7)`,
+    [s.id, s.userId, s.target, s.runtime, s.image, s.command, s.brokerId],
+  );
+}
+
+export async function markConsoleStarted(db: Queryable, id: string, containerId: string, imageId: string): Promise<void> {
+  await db.query(`update console_sessions set container_id = $2, image_id = $3 where id = $1`, [id, containerId, imageId]);
+}
+
+/** Ends a live session once; returns false if it had already ended. */
+export async function endConsoleSession(
+  db: Queryable,
+  id: string,
+  e: { reason: string; exitCode: number | null; bytesOut: number; bytesIn: number },
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update console_sessions
+        set ended_at = now(), end_reason = $2, exit_code = $3, bytes_out = $4, bytes_in = $5
+      where id = $1 and ended_at is null`,
+    [id, e.reason, e.exitCode, e.bytesOut, e.bytesIn],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/** Ends every live session this broker left behind (crash); returns their ids. */
+export async function endOrphanedConsoleSessions(db: Queryable, brokerId: string, reason: string): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `update console_sessions set ended_at = now(), end_reason = $2
+      where broker_id = $1 and ended_at is null
+     returning id`,
+    [brokerId, reason],
+  );
+  return rows.map((r) => r.id);
+}
+
+const SESSION_COLUMNS = `s.id, s.user_id, u.username, s.target, s.runtime, s.image, s.image_id, s.command, s.container_id,
+       s.started_at, s.ended_at, s.end_reason, s.exit_code, s.bytes_out::text, s.bytes_in::text,
+       r.sha256, r.size_bytes::text`;
+
+export async function listConsoleSessions(db: Queryable, filter: { userId?: string; limit: number }): Promise<ConsoleSessionRow[]> {
+  const { rows } = await db.query<ConsoleSessionRow>(
+    `select ${SESSION_COLUMNS}
+       from console_sessions s
+       join users u on u.id = s.user_id
+       left join recordings r on r.session_id = s.id
+      where ($1::uuid is null or s.user_id = $1)
+      order by s.started_at desc
+      limit $2`,
+    [filter.userId ?? null, filter.limit],
+  );
+  return rows;
+}
+
+export async function getConsoleSession(db: Queryable, id: string): Promise<ConsoleSessionRow | null> {
+  const { rows } = await db.query<ConsoleSessionRow>(
+    `select ${SESSION_COLUMNS}
+       from console_sessions s
+       join users u on u.id = s.user_id
+       left join recordings r on r.session_id = s.id
+      where s.id = $1`,
+    [id],
+  );
+  return rows[0] ?? null;
+}
+
+export async function createRecording(db: Queryable, sessionId: string, header: Record<string, unknown>): Promise<void> {
+  await db.query(`insert into recordings (session_id, header) values ($1, $2)`, [sessionId, JSON.stringify(header)]);
+}
+
+export async function appendRecordingChunk(db: Queryable, sessionId: string, seq: number, data: Buffer): Promise<void> {
+  await db.query(
+    `with c as (insert into recording_chunks (session_id, seq, data) values ($1, $2, $3))
+     update recordings set chunks = $2 + 1, size_bytes = size_bytes + $4 where session_id = $1`,
+    [sessionId, seq, data, data.length],
+  );
+}
+
+export async function sealRecording(db: Queryable, sessionId: string, sha256: string): Promise<void> {
+  await db.query(`update recordings set sha256 = $2, sealed_at = now() where session_id = $1 and sealed_at is null`, [sessionId, sha256]);
+}
+
+/** Chunks in order, a page at a time, so a long recording is never held whole in memory. */
+export async function* readRecordingChunks(db: Queryable, sessionId: string, pageSize = 64): AsyncGenerator<Buffer> {
+  let next = 0;
+  for (;;) {
+    const { rows } = await db.query<{ seq: number; data: Buffer }>(
+      `select seq, data from recording_chunks where session_id = $1 and seq >= $2 order by seq limit $3`,
+      [sessionId, next, pageSize],
+    );
+    for (const r of rows) yield r.data;
+    if (rows.length < pageSize) return;
+    next = rows[rows.length - 1]!.seq + 1;
+  }
+}

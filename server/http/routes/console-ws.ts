@@ -1,0 +1,134 @@
+// The browser console's WebSocket: a thin adapter between JSON messages and a ConsoleSession.
+// Before the upgrade: Origin must be the public URL and the browser session live. The first
+// message must be {type:"open", cols, rows}; only then is a container started, so a refused
+// or malformed start leaves nothing behind. Every message is validated; bad input closes the
+// socket with a reason (1008), an oversized one is closed by the protocol layer (1009).
+import type { FastifyInstance } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { Config } from '../../config/index.js';
+import type { ConsoleService, ConsoleSession } from '../../consoles/index.js';
+import { isSallyportError, SallyportError } from '../../errors.js';
+import { checkSameOrigin } from '../security.js';
+
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+/** Stop reading from the container while this much output is unsent to the browser. */
+const SEND_BUFFER_LIMIT = 1024 * 1024;
+
+type ClientMessage = { type: 'open'; cols: number; rows: number } | { type: 'input'; data: string } | { type: 'resize'; cols: number; rows: number };
+
+export function parseClientMessage(raw: string): ClientMessage {
+  let m: unknown;
+  try {
+    m = JSON.parse(raw);
+  } catch {
+    throw bad('message', 'must be JSON');
+  }
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) throw bad('message', 'must be a JSON object');
+  const o = m as Record<string, unknown>;
+  const size = () => {
+    for (const f of ['cols', 'rows'] as const) {
+      const v = o[f];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 1000) throw bad(f, 'must be an integer from 1 to 1000');
+    }
+    if (Object.keys(o).some((k) => !['type', 'cols', 'rows'].includes(k))) throw bad('message', 'has unknown fields');
+    return { cols: o.cols as number, rows: o.rows as number };
+  };
+  switch (o.type) {
+    case 'open':
+      return { type: 'open', ...size() };
+    case 'resize':
+      return { type: 'resize', ...size() };
+    case 'input':
+      if (typeof o.data !== 'string') throw bad('data', 'must be a string');
+      if (Object.keys(o).length !== 2) throw bad('message', 'has unknown fields');
+      return { type: 'input', data: o.data };
+    default:
+      throw bad('type', 'must be one of open, input, resize');
+  }
+}
+
+function bad(field: string, message: string): SallyportError {
+  return new SallyportError('BAD_REQUEST', `${field} ${message}`, { problems: [{ field, message }] });
+}
+
+export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: ConsoleService): void {
+  app.get<{ Params: { target: string } }>(
+    '/api/consoles/:target/connect',
+    {
+      websocket: true,
+      schema: { params: { type: 'object', properties: { target: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } }, required: ['target'] } },
+      preValidation: async (request) => {
+        checkSameOrigin(request, config.publicUrl);
+        if (!request.principal) throw new SallyportError('UNAUTHENTICATED', 'log in first');
+      },
+    },
+    (socket: WebSocket, request) => {
+      const principal = request.principal!;
+      let session: ConsoleSession | undefined;
+      let opening = false;
+      let unsent = 0;
+      const drainWaiters: Array<() => void> = [];
+      const send = (msg: object) => {
+        if (socket.readyState !== socket.OPEN) return;
+        const text = JSON.stringify(msg);
+        unsent += text.length;
+        socket.send(text, () => {
+          unsent -= text.length;
+          if (unsent < SEND_BUFFER_LIMIT / 2) drainWaiters.splice(0).forEach((cb) => cb());
+        });
+      };
+      const closeWith = (code: number, reason: string) => {
+        // Close reasons are limited to 123 bytes by the protocol.
+        if (socket.readyState === socket.OPEN) socket.close(code, Buffer.from(reason).subarray(0, 120).toString());
+      };
+
+      socket.on('message', (raw, isBinary) => {
+        void (async () => {
+          let msg: ClientMessage;
+          try {
+            if (isBinary) throw bad('message', 'must be a text frame');
+            msg = parseClientMessage(raw.toString());
+          } catch (err) {
+            closeWith(1008, (err as Error).message);
+            return;
+          }
+          if (msg.type === 'open') {
+            if (session || opening) return closeWith(1008, 'console already open');
+            opening = true;
+            try {
+              session = await consoles.open(principal, request.params.target, { cols: msg.cols, rows: msg.rows }, {
+                send: (data) => {
+                  send({ type: 'output', data });
+                  return unsent < SEND_BUFFER_LIMIT;
+                },
+                onDrain: (cb) => drainWaiters.push(cb),
+                notice: (message) => send({ type: 'notice', message }),
+                end: ({ reason, exitCode }) => {
+                  send({ type: 'exit', reason, exitCode });
+                  setTimeout(() => closeWith(1000, reason), 50);
+                },
+              });
+              send({ type: 'started', sessionId: session.id });
+              if (socket.readyState !== socket.OPEN) void session.end('client disconnected');
+            } catch (err) {
+              const code = isSallyportError(err) ? err.code : 'INTERNAL';
+              if (!isSallyportError(err)) request.log.error({ err }, 'console open failed');
+              send({ type: 'error', code, message: isSallyportError(err) ? err.message : 'internal error' });
+              closeWith(1011, code);
+            }
+            return;
+          }
+          if (!session) return closeWith(1008, 'open the console first');
+          if (msg.type === 'input') session.write(msg.data);
+          else session.resize(msg.cols, msg.rows);
+        })();
+      });
+      socket.on('close', () => {
+        void session?.end('client disconnected');
+      });
+      socket.on('error', () => {
+        void session?.end('network error');
+      });
+    },
+  );
+}

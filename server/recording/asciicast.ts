@@ -1,0 +1,44 @@
+// asciicast v2 encoding: one JSON header line, then one JSON array per event
+// ([seconds, code, data]). Pure functions; see https://docs.asciinema.org/manual/asciicast/v2/.
+
+export interface AsciicastHeader {
+  version: 2;
+  width: number;
+  height: number;
+  timestamp: number;
+  command?: string;
+  title?: string;
+  env?: Record<string, string>;
+}
+
+export type EventCode = 'o' | 'i' | 'r';
+
+export function headerLine(h: AsciicastHeader): string {
+  return `${JSON.stringify(h)}\n`;
+}
+
+export function eventLine(seconds: number, code: EventCode, data: string): string {
+  // Microsecond precision, as asciinema writes it.
+  return `${JSON.stringify([Math.round(seconds * 1e6) / 1e6, code, data])}\n`;
+}
+
+export interface ParsedEvent {
+  time: number;
+  code: string;
+  data: string;
+}
+
+/** Parses a whole asciicast text (tests, verifier); throws on malformed lines. */
+export function parseAsciicast(text: string): { header: AsciicastHeader; events: ParsedEvent[] } {
+  const lines = text.split('\n').filter((l) => l.length > 0);
+  const header = JSON.parse(lines[0] ?? '') as AsciicastHeader;
+  if (header.version !== 2) throw new Error('not an asciicast v2 file');
+  const events = lines.slice(1).map((l, i) => {
+    const e = JSON.parse(l) as unknown;
+    if (!Array.isArray(e) || typeof e[0] !== 'number' || typeof e[1] !== 'string' || typeof e[2] !== 'string') {
+      throw new Error(`line ${i + 2} is not an event`);
+    }
+    return { time: e[0], code: e[1], data: e[2] };
+  });
+  return { header, events };
+}

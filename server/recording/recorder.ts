@@ -1,0 +1,116 @@
+// The session recorder: encodes events as asciicast v2 and streams them to storage in chunks
+// at most ~1 s apart (or sooner when 256 KiB accumulate), so a crash loses at most about a
+// second and nothing is ever held whole in memory. A running SHA-256 over every byte written
+// becomes the recording's seal. Storage failure is reported once through onFailure: the
+// session must then end (fail closed) rather than continue unrecorded.
+import { createHash } from 'node:crypto';
+import { eventLine, headerLine, type AsciicastHeader } from './asciicast.js';
+
+export interface RecordingStore {
+  create(sessionId: string, header: AsciicastHeader): Promise<void>;
+  append(sessionId: string, seq: number, data: Buffer): Promise<void>;
+  seal(sessionId: string, sha256: string): Promise<void>;
+}
+
+export interface RecorderOptions {
+  flushIntervalMs?: number;
+  flushBytes?: number;
+  /** Record what the user types ('i' events). */
+  recordInput: boolean;
+  onFailure(err: unknown): void;
+}
+
+export class Recorder {
+  private readonly started = performance.now();
+  private readonly hash = createHash('sha256');
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private seq = 0;
+  private size = 0;
+  private writing: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private failed = false;
+  private sealed: Promise<{ sha256: string; size: number }> | undefined;
+
+  private constructor(
+    private readonly store: RecordingStore,
+    private readonly sessionId: string,
+    private readonly options: RecorderOptions,
+  ) {}
+
+  /** Creates the recording and writes its header before any byte reaches the user. */
+  static async start(store: RecordingStore, sessionId: string, header: AsciicastHeader, options: RecorderOptions): Promise<Recorder> {
+    const r = new Recorder(store, sessionId, options);
+    await store.create(sessionId, header);
+    const line = Buffer.from(headerLine(header));
+    await store.append(sessionId, r.seq++, line);
+    r.hash.update(line);
+    r.size += line.length;
+    return r;
+  }
+
+  get bytes(): number {
+    return this.size + this.pendingBytes;
+  }
+
+  /** Bytes accepted but not yet in storage; the session pauses output while this is large. */
+  get backlog(): number {
+    return this.pendingBytes;
+  }
+
+  output(data: string): void {
+    this.push('o', data);
+  }
+
+  input(data: string): void {
+    if (this.options.recordInput) this.push('i', data);
+  }
+
+  resize(cols: number, rows: number): void {
+    this.push('r', `${cols}x${rows}`);
+  }
+
+  /** Flushes what is pending and records the final hash; idempotent. */
+  seal(): Promise<{ sha256: string; size: number }> {
+    this.sealed ??= (async () => {
+      clearTimeout(this.timer);
+      this.flush();
+      await this.writing;
+      if (this.failed) throw new Error('recording failed before it could be sealed');
+      const sha256 = this.hash.digest('hex');
+      await this.store.seal(this.sessionId, sha256);
+      return { sha256, size: this.size };
+    })();
+    return this.sealed;
+  }
+
+  private push(code: 'o' | 'i' | 'r', data: string): void {
+    if (this.sealed || this.failed) return;
+    const line = eventLine((performance.now() - this.started) / 1000, code, data);
+    this.pending.push(line);
+    this.pendingBytes += Buffer.byteLength(line);
+    if (this.pendingBytes >= (this.options.flushBytes ?? 256 * 1024)) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.options.flushIntervalMs ?? 1000);
+  }
+
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.length === 0 || this.failed) return;
+    const data = Buffer.from(this.pending.join(''));
+    this.pending = [];
+    this.pendingBytes = 0;
+    const seq = this.seq++;
+    this.hash.update(data);
+    this.size += data.length;
+    this.writing = this.writing.then(async () => {
+      if (this.failed) return;
+      try {
+        await this.store.append(this.sessionId, seq, data);
+      } catch (err) {
+        this.failed = true;
+        this.options.onFailure(err);
+      }
+    });
+  }
+}

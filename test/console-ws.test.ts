@@ -1,0 +1,200 @@
+// Browser consoles over the WebSocket, end to end on real parts: a production-mode broker, the
+// real Docker engine, real PostgreSQL. A console runs, is recorded byte for byte, and its
+// container is gone on every way it ends; refused or malformed starts create no container.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readRecordingChunks } from '../server/db/index.js';
+import { LABEL_BROKER } from '../server/runtime/index.js';
+import { parseAsciicast } from '../server/recording/index.js';
+import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
+import { connectConsole } from './support/console-client.js';
+
+/** busybox's prompt; it ends with a cursor-position query (ESC [6n) that a real terminal answers. */
+const PROMPT = /\$ (\x1b\[6n)?$/;
+
+let t: TestBroker;
+let cookie: string;
+let bobCookie: string;
+
+function docker(...args: string[]): string {
+  return execFileSync('docker', args, { encoding: 'utf8' }).trim();
+}
+function containers(): string[] {
+  return docker('ps', '-aq', '--filter', `label=${LABEL_BROKER}=${t.config.runtime.brokerId}`).split('\n').filter(Boolean);
+}
+async function waitNoContainers(ms = 5000) {
+  const deadline = Date.now() + ms;
+  while (containers().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  expect(containers()).toEqual([]);
+}
+async function sessionRow(id: string) {
+  return (await t.broker.db.query(`select * from console_sessions where id = $1`, [id])).rows[0];
+}
+async function recordingText(id: string): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const c of readRecordingChunks(t.broker.db, id)) parts.push(c);
+  return Buffer.concat(parts).toString('utf8');
+}
+
+beforeAll(async () => {
+  const imageId = docker('image', 'inspect', '-f', '{{.Id}}', inject('consoleImage'));
+  const dir = mkdtempSync(join(tmpdir(), 'sallyport-consoles-'));
+  const catalog = join(dir, 'catalog.yaml');
+  const limits = (idle: string) => `{ memory: 64m, cpus: 0.5, pids: 32, maxDuration: 1h, idleTimeout: ${idle} }`;
+  writeFileSync(
+    catalog,
+    `version: 1
+targets:
+  - { name: shell, description: a shell, runtime: docker, image: "${imageId}", command: [sh], user: "1000:1000",
+      environment: { GREETING: { fromEnv: CONSOLE_GREETING } }, limits: ${limits('15m')}, allow: { groups: [developers] } }
+  - { name: sleepy, description: idles out, runtime: docker, image: "${imageId}", command: [sh], user: "1000:1000",
+      limits: ${limits('2s')}, allow: { groups: [developers] } }
+  - { name: gated, description: needs approval, runtime: docker, image: "${imageId}", command: [sh],
+      limits: ${limits('15m')}, allow: { groups: [developers] }, approval: { required: true } }
+  - { name: ops-only, description: not for alice, runtime: docker, image: "${imageId}", command: [sh],
+      limits: ${limits('15m')}, allow: { groups: [ops] } }
+  - { name: missing-image, description: image absent, runtime: docker, image: "sha256:${'0'.repeat(64)}", command: [sh],
+      limits: ${limits('15m')}, allow: { groups: [developers] } }
+`,
+  );
+  t = await startTestBroker({ SALLYPORT_CATALOG: catalog, CONSOLE_GREETING: 'hello-from-catalogue' });
+  const login = async (user: string) => {
+    const b = new Browser();
+    await t.login(b, user);
+    return `sallyport=${b.cookies(t.url).get('sallyport')}`;
+  };
+  cookie = await login('alice');
+  bobCookie = await login('bob');
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+describe('a browser console', () => {
+  it('runs the target, records every byte the user saw, reports the exit status and leaves no container', async () => {
+    const c = await connectConsole(t.url, 'shell', { cookie, open: { cols: 90, rows: 30 } });
+    await c.waitFor(PROMPT);
+    const started = c.messages.find((m) => m.type === 'started')!;
+    const id = started.sessionId as string;
+    expect(containers()).toHaveLength(1);
+
+    c.send({ type: 'input', data: 'echo "$GREETING" $((6*7)) "h\u00e9llo-w\u00f6rld"\n' });
+    await c.waitFor(/hello-from-catalogue 42 héllo-wörld/);
+    c.send({ type: 'resize', cols: 120, rows: 40 });
+    c.send({ type: 'input', data: 'stty size\n' });
+    await c.waitFor(/^40 120\r?$/m);
+    c.send({ type: 'input', data: 'exit 7\n' });
+    const closed = await c.closed;
+    expect(closed.code).toBe(1000);
+    expect(c.messages.at(-1)).toEqual({ type: 'exit', reason: 'process exited', exitCode: 7 });
+    await waitNoContainers();
+
+    const row = await sessionRow(id);
+    expect(row).toMatchObject({ target: 'shell', end_reason: 'process exited', exit_code: 7 });
+    expect(row.image_id).toMatch(/^sha256:/);
+
+    // The recording replays exactly what the client saw.
+    const text = await recordingText(id);
+    const { header, events } = parseAsciicast(text);
+    expect(header).toMatchObject({ version: 2, width: 90, height: 30, command: 'sh' });
+    expect(events.filter((e) => e.code === 'o').map((e) => e.data).join('')).toBe(c.output());
+    expect(events.filter((e) => e.code === 'i').map((e) => e.data).join('')).toContain('exit 7\n');
+    expect(events.some((e) => e.code === 'r' && e.data === '120x40')).toBe(true);
+    expect(events.every((e, i) => i === 0 || e.time >= events[i - 1]!.time)).toBe(true);
+    // Sealed with the hash of exactly those bytes; no secret from the environment in its header.
+    const rec = (await t.broker.db.query(`select sha256, size_bytes::int as size from recordings where session_id = $1`, [id])).rows[0];
+    expect(rec.sha256).toBe(createHash('sha256').update(text).digest('hex'));
+    expect(rec.size).toBe(Buffer.byteLength(text));
+    expect(JSON.stringify(header)).not.toContain('hello-from-catalogue');
+
+    const audit = (await t.broker.audit.list({})).filter((e) => e.subject === id);
+    expect(audit.map((e) => e.action)).toEqual(['console.opened', 'console.ended']);
+    expect(audit[0]!.details).toMatchObject({ target: 'shell', username: 'alice', imageId: row.image_id, containerId: row.container_id });
+    expect(audit[1]!.details).toMatchObject({ reason: 'process exited', exitCode: 7, recordingSha256: rec.sha256 });
+  });
+
+  it('is removed when the browser goes away', async () => {
+    const c = await connectConsole(t.url, 'shell', { cookie });
+    await c.waitFor(PROMPT);
+    const id = c.messages.find((m) => m.type === 'started')!.sessionId as string;
+    c.ws.terminate();
+    await waitNoContainers();
+    await expect.poll(async () => (await sessionRow(id)).end_reason).toBe('client disconnected');
+  });
+
+  it('ends on the idle timeout and tells the user why', async () => {
+    const c = await connectConsole(t.url, 'sleepy', { cookie });
+    await c.waitFor(PROMPT);
+    const closed = await c.closed;
+    expect(closed.reason).toBe('idle timeout');
+    expect(c.messages.at(-1)).toMatchObject({ type: 'exit', reason: 'idle timeout' });
+    await waitNoContainers();
+  });
+
+  it('is closed with a reason on a malformed message, and its container removed', async () => {
+    const c = await connectConsole(t.url, 'shell', { cookie });
+    await c.waitFor(PROMPT);
+    c.send({ type: 'resize', cols: 0, rows: 'x' });
+    const closed = await c.closed;
+    expect(closed.code).toBe(1008);
+    expect(closed.reason).toMatch(/cols must be an integer/);
+    await waitNoContainers();
+  });
+});
+
+describe('refused before any container exists', () => {
+  it('a cross-site Origin', async () => {
+    await expect(connectConsole(t.url, 'shell', { cookie, origin: 'https://evil.example' })).rejects.toThrow(/403/);
+    expect(containers()).toEqual([]);
+  });
+
+  it('no session cookie', async () => {
+    await expect(connectConsole(t.url, 'shell', {})).rejects.toThrow(/401/);
+  });
+
+  it('an oversized first message', async () => {
+    const c = await connectConsole(t.url, 'shell', { cookie, open: false });
+    c.send({ type: 'open', cols: 80, rows: 24, pad: 'x'.repeat(70 * 1024) });
+    expect((await c.closed).code).toBe(1009);
+    expect(containers()).toEqual([]);
+  });
+
+  it('a malformed open', async () => {
+    for (const bad of ['not json', { type: 'open', cols: 80 }, { type: 'open', cols: 5000, rows: 24 }, { type: 'launch' }, { type: 'input', data: 'ls\n' }]) {
+      const c = await connectConsole(t.url, 'shell', { cookie, open: false });
+      c.send(bad);
+      const closed = await c.closed;
+      expect(closed.code, JSON.stringify(bad)).toBe(1008);
+      expect(closed.reason.length).toBeGreaterThan(5);
+    }
+    expect(containers()).toEqual([]);
+  });
+
+  it('a target that needs approval, one the user may not use, and one that does not exist', async () => {
+    for (const [target, who, code] of [
+      ['gated', cookie, 'APPROVAL_REQUIRED'],
+      ['ops-only', cookie, 'ACCESS_DENIED'],
+      ['shell', bobCookie, 'ACCESS_DENIED'],
+      ['no-such-target', cookie, 'NOT_FOUND'],
+    ] as const) {
+      const c = await connectConsole(t.url, target, { cookie: who });
+      const closed = await c.closed;
+      expect(c.messages[0], target).toMatchObject({ type: 'error', code });
+      expect(closed.code).toBe(1011);
+    }
+    expect(containers()).toEqual([]);
+  });
+
+  it('a missing image, with a clear error within 5 s', async () => {
+    const started = Date.now();
+    const c = await connectConsole(t.url, 'missing-image', { cookie });
+    await c.closed;
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(c.messages[0]).toMatchObject({ type: 'error', code: 'IMAGE_NOT_FOUND' });
+    expect(containers()).toEqual([]);
+  });
+});

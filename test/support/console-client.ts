@@ -1,0 +1,64 @@
+// A WebSocket console client for tests, speaking the same protocol as the browser app.
+import WebSocket from 'ws';
+
+export interface ConsoleConnection {
+  ws: WebSocket;
+  /** Everything received as output, concatenated, as the terminal would render it. */
+  output(): string;
+  messages: Array<Record<string, unknown>>;
+  waitFor(pattern: RegExp, ms?: number): Promise<string>;
+  closed: Promise<{ code: number; reason: string }>;
+  send(msg: unknown): void;
+}
+
+export function connectConsole(
+  url: string,
+  target: string,
+  options: { cookie?: string; origin?: string; open?: { cols: number; rows: number } | false } = {},
+): Promise<ConsoleConnection> {
+  const wsUrl = `${url.replace(/^http/, 'ws')}/api/consoles/${target}/connect`;
+  const headers: Record<string, string> = {};
+  if (options.cookie) headers.cookie = options.cookie;
+  const ws = new WebSocket(wsUrl, { headers, origin: options.origin ?? url });
+  const messages: Array<Record<string, unknown>> = [];
+  let out = '';
+  const listeners = new Set<() => void>();
+  ws.on('message', (raw) => {
+    const m = JSON.parse(raw.toString()) as Record<string, unknown>;
+    messages.push(m);
+    if (m.type === 'output') out += m.data as string;
+    for (const l of listeners) l();
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  return new Promise((resolve, reject) => {
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+    ws.once('error', reject);
+    ws.once('open', () => {
+      if (options.open !== false) ws.send(JSON.stringify({ type: 'open', ...(options.open ?? { cols: 80, rows: 24 }) }));
+      resolve({
+        ws,
+        messages,
+        output: () => out,
+        closed,
+        send: (msg) => ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg)),
+        waitFor(pattern, ms = 5000) {
+          return new Promise((res, rej) => {
+            const check = () => {
+              if (pattern.test(out)) {
+                listeners.delete(check);
+                clearTimeout(timer);
+                res(out);
+              }
+            };
+            const timer = setTimeout(() => {
+              listeners.delete(check);
+              rej(new Error(`did not see ${pattern} in ${JSON.stringify(out.slice(-300))}; messages: ${JSON.stringify(messages.filter((m) => m.type !== 'output'))}`));
+            }, ms);
+            listeners.add(check);
+            check();
+          });
+        },
+      });
+    });
+  });
+}
