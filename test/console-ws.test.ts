@@ -19,6 +19,7 @@ const PROMPT = /\$ (\x1b\[6n)?$/;
 let t: TestBroker;
 let cookie: string;
 let bobCookie: string;
+let carolCookie: string;
 
 function docker(...args: string[]): string {
   return execFileSync('docker', args, { encoding: 'utf8' }).trim();
@@ -69,6 +70,7 @@ targets:
   };
   cookie = await login('alice');
   bobCookie = await login('bob');
+  carolCookie = await login('carol');
 });
 afterAll(async () => {
   await t?.close();
@@ -143,6 +145,52 @@ describe('a browser console', () => {
     expect(closed.code).toBe(1008);
     expect(closed.reason).toMatch(/cols must be an integer/);
     await waitNoContainers();
+  });
+});
+
+describe('sessions and recordings', () => {
+  const api = async (path: string, who: string) => {
+    const res = await fetch(`${t.url}${path}`, { headers: { cookie: who, accept: 'application/json' } });
+    return { status: res.status, type: res.headers.get('content-type'), disposition: res.headers.get('content-disposition'), text: await res.text() };
+  };
+
+  it('alice sees her own sessions, bob none of them, carol (auditor) all; the download plays in asciinema', async () => {
+    const c = await connectConsole(t.url, 'shell', { cookie });
+    await c.waitFor(PROMPT);
+    const id = c.messages.find((m) => m.type === 'started')!.sessionId as string;
+    c.send({ type: 'input', data: 'printf "\\033[1;32mgreen\\033[0m done\\n"; exit\n' });
+    await c.closed;
+    await waitNoContainers();
+
+    const mine = JSON.parse((await api('/api/sessions', cookie)).text).sessions;
+    expect(mine.length).toBeGreaterThan(0);
+    expect(mine.every((s: { username: string }) => s.username === 'alice')).toBe(true);
+    const s = mine.find((x: { id: string }) => x.id === id);
+    expect(s).toMatchObject({ target: 'shell', endReason: 'process exited', exitCode: 0, command: ['sh'] });
+    expect(s.imageId).toMatch(/^sha256:/);
+    expect(s.durationSeconds).toBeGreaterThan(0);
+    expect(s.bytesOut).toBeGreaterThan(0);
+    expect(s.recording.sha256).toMatch(/^[0-9a-f]{64}$/);
+
+    expect(JSON.parse((await api('/api/sessions', bobCookie)).text).sessions).toEqual([]);
+    expect((await api(`/api/sessions/${id}`, bobCookie)).status).toBe(404);
+    expect((await api(`/api/sessions/${id}/recording`, bobCookie)).status).toBe(404);
+    expect((await api(`/api/sessions/not-a-uuid`, cookie)).status).toBe(400);
+
+    const all = JSON.parse((await api('/api/sessions', carolCookie)).text).sessions;
+    expect(all.map((x: { id: string }) => x.id)).toContain(id);
+    const download = await api(`/api/sessions/${id}/recording`, carolCookie);
+    expect(download.status).toBe(200);
+    expect(download.type).toMatch(/application\/x-asciicast/);
+    expect(download.disposition).toMatch(/attachment; filename="sallyport-.*\.cast"/);
+    expect(createHash('sha256').update(download.text).digest('hex')).toBe(s.recording.sha256);
+
+    const file = join(mkdtempSync(join(tmpdir(), 'sallyport-cast-')), 'session.cast');
+    writeFileSync(file, download.text);
+    // asciinema insists on a terminal: give it a pty in raw mode so no byte is rewritten.
+    const played = execFileSync('script', ['-qec', `stty raw -echo; asciinema cat ${file}`, '/dev/null'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(played).toBe(c.output());
+    expect(played).toContain('\x1b[1;32mgreen\x1b[0m done');
   });
 });
 

@@ -55,3 +55,7 @@ export function authorizeConsole(p: Principal, target: Target): void {
 export function maySeeAllSessions(p: Principal): boolean {
   return hasRole(p, 'auditor') || hasRole(p, 'admin');
 }
+
+export function maySeeSession(p: Principal, ownerUserId: string): boolean {
+  return p.userId === ownerUserId || maySeeAllSessions(p);
+}

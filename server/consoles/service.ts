@@ -1,7 +1,7 @@
 // The console service: opens sessions (after the access layer says yes), keeps the live ones,
 // writes their audit events, and cleans up after a crash or on shutdown.
 import { randomUUID } from 'node:crypto';
-import { authorizeConsole, type Principal } from '../access/index.js';
+import { authorizeConsole, maySeeAllSessions, maySeeSession, type Principal } from '../access/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { CatalogStore, Target } from '../catalog/index.js';
 import {
@@ -9,9 +9,13 @@ import {
   createRecording,
   endConsoleSession,
   endOrphanedConsoleSessions,
+  getConsoleSession,
   insertConsoleSession,
+  listConsoleSessions,
+  readRecordingChunks,
   markConsoleStarted,
   sealRecording,
+  type ConsoleSessionRow,
   type Database,
 } from '../db/index.js';
 import { SallyportError } from '../errors.js';
@@ -26,6 +30,12 @@ export interface ConsoleService {
   /** On shutdown: tell every live session, seal its recording, remove its container. */
   shutdown(): Promise<void>;
   liveCount(): number;
+  /** The principal's own sessions; auditors and admins see everyone's. */
+  list(principal: Principal, limit?: number): Promise<ConsoleSessionRow[]>;
+  /** One session, or NOT_FOUND (also when the principal may not see it: no existence leak). */
+  get(principal: Principal, id: string): Promise<ConsoleSessionRow>;
+  /** The recording's asciicast bytes, chunk by chunk. */
+  recording(principal: Principal, id: string): Promise<AsyncIterable<Buffer>>;
 }
 
 export interface ConsoleServiceDeps {
@@ -57,6 +67,12 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
         return [k, value];
       }),
     );
+
+  const get = async (principal: Principal, id: string): Promise<ConsoleSessionRow> => {
+    const row = /^[0-9a-f-]{36}$/.test(id) ? await getConsoleSession(db, id) : null;
+    if (!row || !maySeeSession(principal, row.user_id)) throw new SallyportError('NOT_FOUND', `no console session ${id}`);
+    return row;
+  };
 
   return {
     async open(principal, targetName, size, client) {
@@ -174,5 +190,16 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
     },
 
     liveCount: () => live.size,
+
+    list(principal, limit = 200) {
+      return listConsoleSessions(db, { userId: maySeeAllSessions(principal) ? undefined : principal.userId, limit });
+    },
+
+    get,
+
+    async recording(principal, id) {
+      await get(principal, id);
+      return readRecordingChunks(db, id);
+    },
   };
 }

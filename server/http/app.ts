@@ -44,13 +44,21 @@ export async function buildApp(config: Config, services: AppServices, options: {
   });
   await app.register(fastifyCookie);
   await app.register(fastifyFormbody, { bodyLimit: 16 * 1024 });
-  await app.register(fastifyWebsocket, { options: { maxPayload: MAX_MESSAGE_BYTES } });
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: MAX_MESSAGE_BYTES },
+    // Socket errors are usually the client's doing (oversized frame, abrupt disconnect):
+    // note them at info level; the console route ends its session on 'error' itself.
+    errorHandler: (error, socket, request) => {
+      request.log.info({ code: (error as { code?: string }).code }, `websocket closed: ${error.message}`);
+      socket.terminate();
+    },
+  });
   registerSessionAuth(app, config, services.identity);
   registerSecurity(app, config, services.identity);
 
   healthRoutes(app, services.readiness);
   authRoutes(app, config, services.identity);
-  apiRoutes(app, config, services.identity, services.catalog);
+  apiRoutes(app, config, services.identity, services.catalog, services.consoles);
   consoleWsRoutes(app, config, services.consoles);
   await webRoutes(app, options.webDir);
   return app;

@@ -4,11 +4,35 @@ import type { FastifyInstance } from 'fastify';
 import { usableTargets } from '../../access/index.js';
 import type { CatalogStore } from '../../catalog/index.js';
 import type { Config } from '../../config/index.js';
+import type { ConsoleService } from '../../consoles/index.js';
+import type { ConsoleSessionRow } from '../../db/index.js';
+import { Readable } from 'node:stream';
 import { SallyportError } from '../../errors.js';
 import type { Identity } from '../../identity/index.js';
 import { sessionIdFrom } from '../session.js';
 
-export function apiRoutes(app: FastifyInstance, config: Config, identity: Identity, catalog: CatalogStore): void {
+function sessionJson(s: ConsoleSessionRow) {
+  return {
+    id: s.id,
+    username: s.username,
+    target: s.target,
+    image: s.image,
+    imageId: s.image_id,
+    command: s.command,
+    startedAt: s.started_at,
+    endedAt: s.ended_at,
+    durationSeconds: s.ended_at ? (s.ended_at.getTime() - s.started_at.getTime()) / 1000 : null,
+    endReason: s.end_reason,
+    exitCode: s.exit_code,
+    bytesOut: Number(s.bytes_out),
+    bytesIn: Number(s.bytes_in),
+    recording: s.sha256 ? { sha256: s.sha256, bytes: Number(s.size_bytes) } : null,
+  };
+}
+
+const idParams = { type: 'object', properties: { id: { type: 'string', format: 'uuid' } }, required: ['id'], additionalProperties: false } as const;
+
+export function apiRoutes(app: FastifyInstance, config: Config, identity: Identity, catalog: CatalogStore, consoles: ConsoleService): void {
   app.register(async (api) => {
     api.addHook('preHandler', async (request) => {
       if (!request.principal) throw new SallyportError('UNAUTHENTICATED', 'log in first');
@@ -33,6 +57,22 @@ export function apiRoutes(app: FastifyInstance, config: Config, identity: Identi
         })),
         csrfToken: identity.csrfToken(sessionIdFrom(request, config)!),
       };
+    });
+
+    api.get('/api/sessions', async (request) => ({ sessions: (await consoles.list(request.principal!)).map(sessionJson) }));
+
+    api.get<{ Params: { id: string } }>('/api/sessions/:id', { schema: { params: idParams } }, async (request) =>
+      sessionJson(await consoles.get(request.principal!, request.params.id)),
+    );
+
+    // Streamed chunk by chunk from PostgreSQL: a long recording is never held in memory.
+    api.get<{ Params: { id: string } }>('/api/sessions/:id/recording', { schema: { params: idParams } }, async (request, reply) => {
+      const chunks = await consoles.recording(request.principal!, request.params.id);
+      reply
+        .type('application/x-asciicast')
+        .header('content-disposition', `attachment; filename="sallyport-${request.params.id}.cast"`)
+        .header('cache-control', 'private, no-store');
+      return reply.send(Readable.from(chunks));
     });
   });
 }
