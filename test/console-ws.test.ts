@@ -12,6 +12,7 @@ import { LABEL_BROKER } from '../server/runtime/index.js';
 import { parseAsciicast } from '../server/recording/index.js';
 import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
 import { connectConsole } from './support/console-client.js';
+import { writeConsoleCatalog } from './support/console-catalog.js';
 
 /** busybox's prompt; it ends with a cursor-position query (ESC [6n) that a real terminal answers. */
 const PROMPT = /\$ (\x1b\[6n)?$/;
@@ -42,26 +43,7 @@ async function recordingText(id: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  const imageId = docker('image', 'inspect', '-f', '{{.Id}}', inject('consoleImage'));
-  const dir = mkdtempSync(join(tmpdir(), 'sallyport-consoles-'));
-  const catalog = join(dir, 'catalog.yaml');
-  const limits = (idle: string) => `{ memory: 64m, cpus: 0.5, pids: 32, maxDuration: 1h, idleTimeout: ${idle} }`;
-  writeFileSync(
-    catalog,
-    `version: 1
-targets:
-  - { name: shell, description: a shell, runtime: docker, image: "${imageId}", command: [sh], user: "1000:1000",
-      environment: { GREETING: { fromEnv: CONSOLE_GREETING } }, limits: ${limits('15m')}, allow: { groups: [developers] } }
-  - { name: sleepy, description: idles out, runtime: docker, image: "${imageId}", command: [sh], user: "1000:1000",
-      limits: ${limits('2s')}, allow: { groups: [developers] } }
-  - { name: gated, description: needs approval, runtime: docker, image: "${imageId}", command: [sh],
-      limits: ${limits('15m')}, allow: { groups: [developers] }, approval: { required: true } }
-  - { name: ops-only, description: not for alice, runtime: docker, image: "${imageId}", command: [sh],
-      limits: ${limits('15m')}, allow: { groups: [ops] } }
-  - { name: missing-image, description: image absent, runtime: docker, image: "sha256:${'0'.repeat(64)}", command: [sh],
-      limits: ${limits('15m')}, allow: { groups: [developers] } }
-`,
-  );
+  const catalog = writeConsoleCatalog(inject('consoleImage'));
   t = await startTestBroker({ SALLYPORT_CATALOG: catalog, CONSOLE_GREETING: 'hello-from-catalogue' });
   const login = async (user: string) => {
     const b = new Browser();

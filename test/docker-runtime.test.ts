@@ -91,6 +91,8 @@ describe('a console container', () => {
   it('runs the command as the non-root user, and probes inside fail', async () => {
     const c = await runtime.start(spec());
     try {
+      c.input.write('stty size\n');
+      await until(c, /^30 100\r?$/m);
       c.input.write('id -u; echo APP_ENV=$APP_ENV\n');
       await until(c, /^1000\r?$/m);
       // Markers are split with "" so the terminal's echo of the command cannot match them.

@@ -17,3 +17,20 @@ export async function getJson<T>(path: string): Promise<T> {
   if (!res.ok) throw new ApiError(res.status, body.error?.code ?? 'HTTP_ERROR', body.error?.message ?? res.statusText);
   return body as T;
 }
+
+export interface SessionSummary {
+  id: string;
+  username: string;
+  target: string;
+  image: string;
+  imageId: string | null;
+  command: string[];
+  startedAt: string;
+  endedAt: string | null;
+  durationSeconds: number | null;
+  endReason: string | null;
+  exitCode: number | null;
+  bytesOut: number;
+  bytesIn: number;
+  recording: { sha256: string; bytes: number } | null;
+}

@@ -1,12 +1,8 @@
-// The home page: who you are, your roles, and the targets you may use. Built with DOM APIs
-// and textContent only, so nothing from the server is ever parsed as HTML.
+// The browser app's entry: loads who you are, then renders the page for the current path.
+// Every page builds DOM with textContent only, so nothing from the server is parsed as HTML.
 import { ApiError, getJson, type Me } from './api.js';
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: (Node | string)[]) {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
+import { el } from './dom.js';
+import { renderHome } from './home.js';
 
 async function main(): Promise<void> {
   const app = document.getElementById('app')!;
@@ -21,48 +17,28 @@ async function main(): Promise<void> {
     app.replaceChildren(el('p', { className: 'error', textContent: `Could not load your profile: ${(err as Error).message}` }));
     return;
   }
-
   document.getElementById('whoami')!.textContent = me.user.displayName ?? me.user.username;
   (document.getElementById('csrf') as HTMLInputElement).value = me.csrfToken;
   document.getElementById('logout')!.hidden = false;
 
-  const roles = me.user.roles.length ? me.user.roles.join(', ') : 'none';
-  const profile = el(
-    'section',
-    { className: 'profile', id: 'profile' },
-    el('h1', { textContent: `Hello, ${me.user.displayName ?? me.user.username}` }),
-    el(
-      'dl',
-      {},
-      el('dt', { textContent: 'Username' }),
-      el('dd', { id: 'username', textContent: me.user.username }),
-      el('dt', { textContent: 'Roles' }),
-      el('dd', { id: 'roles', textContent: roles }),
-      el('dt', { textContent: 'Groups' }),
-      el('dd', { id: 'groups', textContent: me.user.groups.join(', ') || 'none' }),
-    ),
-  );
-
-  const targets = el('section', { className: 'targets', id: 'targets' }, el('h2', { textContent: 'Your targets' }));
-  if (me.targets.length === 0) {
-    targets.append(el('p', { className: 'empty', textContent: 'No console targets are open to you.' }));
-  } else {
-    const list = el('ul', { className: 'target-list' });
-    for (const t of me.targets) {
-      const item = el(
-          'li',
-          { className: 'target' },
-          el('h3', { textContent: t.name }),
-          el('p', { textContent: t.description }),
-          el('p', { className: 'meta' }, el('code', { textContent: t.image }), ' · ', el('code', { textContent: t.command.join(' ') })),
-          t.approvalRequired ? el('p', { className: 'badge', textContent: 'needs approval' }) : '',
-        );
-      item.dataset.target = t.name;
-      list.append(item);
+  const path = location.pathname;
+  try {
+    let m: RegExpExecArray | null;
+    if ((m = /^\/console\/([a-z0-9-]+)$/.exec(path))) {
+      const { renderConsole } = await import('./console.js');
+      renderConsole(app, m[1]!);
+    } else if (path === '/sessions') {
+      const { renderSessions } = await import('./sessions.js');
+      await renderSessions(app);
+    } else if ((m = /^\/sessions\/([0-9a-f-]{36})$/.exec(path))) {
+      const { renderReplay } = await import('./replay.js');
+      await renderReplay(app, m[1]!);
+    } else {
+      renderHome(app, me);
     }
-    targets.append(list);
+  } catch (err) {
+    app.replaceChildren(el('p', { className: 'error', textContent: (err as Error).message }));
   }
-  app.replaceChildren(profile, targets);
 }
 
 void main();

@@ -97,6 +97,8 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
           () => ({ exitCode: -1 }),
         );
         await container.start();
+        // ConsoleSize at create needs Engine API 1.42; set the size explicitly for older engines.
+        await container.resize({ w: spec.size.cols, h: spec.size.rows }).catch(() => {});
         const output = new PassThrough({ highWaterMark: 64 * 1024 });
         // pipe() pauses the engine's socket when `output` is not being read: backpressure
         // reaches the container's TTY instead of piling up in the broker.

@@ -1,0 +1,68 @@
+// The full-window browser console: xterm.js fitted to the window, connected to the broker's
+// WebSocket. The first message opens the console with the terminal's size; input, resizes and
+// output then flow until the process exits, and the exit status is shown.
+import './csp-styles.js';
+import '@xterm/xterm/css/xterm.css';
+import { FitAddon } from '@xterm/addon-fit';
+import { Terminal } from '@xterm/xterm';
+import { el } from './dom.js';
+
+export function renderConsole(app: HTMLElement, target: string): void {
+  document.body.classList.add('console-mode');
+  const status = el('span', { id: 'console-status', className: 'status', textContent: 'connecting…' });
+  const host = el('div', { id: 'terminal', className: 'terminal' });
+  app.replaceChildren(el('div', { className: 'console-bar' }, el('strong', { textContent: target }), status), host);
+
+  const term = new Terminal({ cursorBlink: true, fontSize: 14, scrollback: 5000, allowProposedApi: false });
+  const fit = new FitAddon();
+  term.loadAddon(fit);
+  term.open(host);
+  fit.fit();
+  term.focus();
+
+  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/consoles/${encodeURIComponent(target)}/connect`);
+  let ended = false;
+  const send = (msg: object) => {
+    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+  };
+  ws.addEventListener('open', () => send({ type: 'open', cols: term.cols, rows: term.rows }));
+  ws.addEventListener('message', (ev) => {
+    const m = JSON.parse(String(ev.data)) as { type: string; [k: string]: unknown };
+    switch (m.type) {
+      case 'started':
+        status.textContent = 'connected';
+        status.dataset.sessionId = String(m.sessionId);
+        break;
+      case 'output':
+        term.write(String(m.data));
+        break;
+      case 'notice':
+        term.write(`\r\n\x1b[33m[sallyport] ${String(m.message)}\x1b[0m\r\n`);
+        break;
+      case 'error':
+        ended = true;
+        status.textContent = `error: ${String(m.message)}`;
+        status.className = 'status error';
+        break;
+      case 'exit': {
+        ended = true;
+        const code = m.exitCode === null ? '' : ` with status ${String(m.exitCode)}`;
+        status.textContent = `ended (${String(m.reason)})${code}`;
+        status.className = 'status ended';
+        term.write(`\r\n\x1b[2m[session ended: ${String(m.reason)}${code}]\x1b[0m\r\n`);
+        term.options.disableStdin = true;
+        break;
+      }
+    }
+  });
+  ws.addEventListener('close', (ev) => {
+    if (!ended) {
+      status.textContent = `disconnected${ev.reason ? `: ${ev.reason}` : ''}`;
+      status.className = 'status error';
+    }
+    term.options.disableStdin = true;
+  });
+  term.onData((data) => send({ type: 'input', data }));
+  term.onResize(({ cols, rows }) => send({ type: 'resize', cols, rows }));
+  window.addEventListener('resize', () => fit.fit());
+}

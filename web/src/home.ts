@@ -1,0 +1,45 @@
+// The home page: who you are, your roles, and the targets you may use, each with Open console.
+import type { Me } from './api.js';
+import { el, link } from './dom.js';
+
+export function renderHome(app: HTMLElement, me: Me): void {
+  const roles = me.user.roles.length ? me.user.roles.join(', ') : 'none';
+  const profile = el(
+    'section',
+    { className: 'profile', id: 'profile' },
+    el('h1', { textContent: `Hello, ${me.user.displayName ?? me.user.username}` }),
+    el(
+      'dl',
+      {},
+      el('dt', { textContent: 'Username' }),
+      el('dd', { id: 'username', textContent: me.user.username }),
+      el('dt', { textContent: 'Roles' }),
+      el('dd', { id: 'roles', textContent: roles }),
+      el('dt', { textContent: 'Groups' }),
+      el('dd', { id: 'groups', textContent: me.user.groups.join(', ') || 'none' }),
+    ),
+  );
+
+  const targets = el('section', { className: 'targets', id: 'targets' }, el('h2', { textContent: 'Your targets' }));
+  if (me.targets.length === 0) {
+    targets.append(el('p', { className: 'empty', textContent: 'No console targets are open to you.' }));
+  } else {
+    const list = el('ul', { className: 'target-list' });
+    for (const t of me.targets) {
+      const item = el(
+        'li',
+        { className: 'target' },
+        el('h3', { textContent: t.name }),
+        el('p', { textContent: t.description }),
+        el('p', { className: 'meta' }, el('code', { textContent: t.image }), ' · ', el('code', { textContent: t.command.join(' ') })),
+        t.approvalRequired
+          ? el('p', { className: 'badge', textContent: 'needs approval' })
+          : link(`/console/${encodeURIComponent(t.name)}`, 'Open console', { className: 'button open-console' }),
+      );
+      item.dataset.target = t.name;
+      list.append(item);
+    }
+    targets.append(list);
+  }
+  app.replaceChildren(profile, targets);
+}
