@@ -99,7 +99,7 @@ describe('browser console in Chromium', () => {
       s.value = s.max;
       s.dispatchEvent(new Event('input'));
     });
-    expect(await screenText(carol)).toMatch(/after-ctrl-c/);
+    await carol.waitForFunction(() => /after-ctrl-c/.test((document.querySelector('#player .xterm-rows') as HTMLElement)?.innerText ?? ''));
     expect(await carol.getAttribute('#download', 'href')).toBe(`/api/sessions/${sessionId}/recording`);
     expect(carolErrors).toEqual([]);
   });

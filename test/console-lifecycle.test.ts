@@ -7,12 +7,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../server/dev/index.js';
 import { LABEL_BROKER } from '../server/runtime/index.js';
 import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
-import { connectConsole } from './support/console-client.js';
+import { connectConsole, PROMPT } from './support/console-client.js';
 import { writeConsoleCatalog } from './support/console-catalog.js';
 import { freshDatabase, type TestDatabase } from './support/postgres.js';
 import { spawnCli, waitFor } from './support/process.js';
 
-const PROMPT = /\$ (\x1b\[6n)?$/;
 let catalog: string;
 
 function containers(brokerId: string): string[] {
@@ -79,9 +78,15 @@ describe('broker shutdown', () => {
   it('tells live consoles, seals their recordings and removes their containers', async () => {
     const tdb = await freshDatabase();
     const t = await startTestBroker({ SALLYPORT_CATALOG: catalog, CONSOLE_GREETING: 'x' }, { database: tdb });
-    const cookie = await loginCookie(t);
+    const cookie = await loginCookie(t).catch(async (err: unknown) => {
+      await t.close();
+      throw err;
+    });
     const consoles = await Promise.all([connectConsole(t.url, 'shell', { cookie }), connectConsole(t.url, 'shell', { cookie })]);
-    await Promise.all(consoles.map((c) => c.waitFor(PROMPT)));
+    await Promise.all(consoles.map((c) => c.waitFor(PROMPT))).catch(async (err: unknown) => {
+      await t.close();
+      throw err;
+    });
     expect(containers(t.config.runtime.brokerId)).toHaveLength(2);
     const ids = consoles.map((c) => c.messages.find((m) => m.type === 'started')!.sessionId as string);
     const { Client } = (await import('pg')).default;

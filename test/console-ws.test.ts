@@ -11,11 +11,8 @@ import { readRecordingChunks } from '../server/db/index.js';
 import { LABEL_BROKER } from '../server/runtime/index.js';
 import { parseAsciicast } from '../server/recording/index.js';
 import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
-import { connectConsole } from './support/console-client.js';
+import { connectConsole, PROMPT } from './support/console-client.js';
 import { writeConsoleCatalog } from './support/console-catalog.js';
-
-/** busybox's prompt; it ends with a cursor-position query (ESC [6n) that a real terminal answers. */
-const PROMPT = /\$ (\x1b\[6n)?$/;
 
 let t: TestBroker;
 let cookie: string;

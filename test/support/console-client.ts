@@ -1,6 +1,10 @@
 // A WebSocket console client for tests, speaking the same protocol as the browser app.
 import WebSocket from 'ws';
 
+/** busybox's prompt; it may end with a cursor-position query (ESC[6n) and, after a resize
+ * redraw, an erase (ESC[J). */
+export const PROMPT = /\$ (\x1b\[(6n|J))*$/;
+
 export interface ConsoleConnection {
   ws: WebSocket;
   /** Everything received as output, concatenated, as the terminal would render it. */
