@@ -47,8 +47,13 @@ export function connectConsole(
         send: (msg) => ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg)),
         waitFor(pattern, ms = 5000) {
           return new Promise((res, rej) => {
+            // Only look at what arrived since the last look (plus some overlap), so waiting on
+            // a large output stays linear.
+            let from = 0;
             const check = () => {
-              if (pattern.test(out)) {
+              const window = out.slice(Math.max(0, from - 4096));
+              from = out.length;
+              if (pattern.test(window)) {
                 listeners.delete(check);
                 clearTimeout(timer);
                 res(out);

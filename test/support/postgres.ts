@@ -1,30 +1,11 @@
 // Real PostgreSQL for tests: each test file gets a fresh database cloned from a template that
 // global-setup migrated once per run.
 import { randomBytes } from 'node:crypto';
-import { userInfo } from 'node:os';
-import pg from 'pg';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { openDatabase, type Database } from '../../server/db/index.js';
 
-/** A superuser connection to the test server (CI starts it; see .ci/run). */
-export const ADMIN_URL =
-  process.env.SALLYPORT_TEST_PG ?? `postgres://${userInfo().username}@localhost/postgres?host=/var/run/postgresql`;
-
-export function databaseUrl(name: string): string {
-  const u = new URL(ADMIN_URL.replace(/^postgres(ql)?:/, 'http:'));
-  u.pathname = `/${name}`;
-  return u.toString().replace(/^http:/, 'postgres:');
-}
-
-export async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
+export { ADMIN_URL, adminQuery, databaseUrl } from './pg-admin.js';
+import { adminQuery, databaseUrl } from './pg-admin.js';
 
 export interface TestDatabase {
   name: string;
