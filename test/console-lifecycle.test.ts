@@ -54,6 +54,42 @@ describe('in one broker', () => {
     await expectNoContainers(t.config.runtime.brokerId);
   });
 
+  it('a client that stops reading stalls the container instead of growing the broker', async () => {
+    const c = await connectConsole(t.url, 'shell', { cookie });
+    await c.waitFor(PROMPT);
+    const id = c.messages.find((m) => m.type === 'started')!.sessionId as string;
+    const container = containers(t.config.runtime.brokerId)[0]!;
+    // 12 MiB in → 16 MiB of base64 out: far more than the 1 MiB the broker lets pile up.
+    c.send({ type: 'input', data: 'head -c 12582912 /dev/zero | base64 -w 76; echo "DO""NE"\n' });
+    await c.waitFor(/AAAA/);
+    c.ws.pause();
+    global.gc?.();
+    const before = process.memoryUsage().rss;
+    await new Promise((r) => setTimeout(r, 4000));
+    const grown = process.memoryUsage().rss - before;
+    // Unpaused, this finishes in under 2 s; paused, base64 is still blocked writing to its TTY.
+    expect(execFileSync('docker', ['top', container], { encoding: 'utf8' })).toMatch(/base64/);
+    expect(grown).toBeLessThan(40 * 1024 * 1024);
+    c.ws.resume();
+    await c.waitFor(/^DONE/m, 60_000);
+    c.send({ type: 'input', data: 'exit\n' });
+    await c.closed;
+    // Nothing was lost on the way: the recording holds exactly what the client received.
+    const parts: string[] = [];
+    for await (const chunk of (await import('../server/db/index.js')).readRecordingChunks(t.broker.db, id)) parts.push(chunk.toString('utf8'));
+    const recorded = parts
+      .join('')
+      .split('\n')
+      .slice(1)
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as [number, string, string])
+      .filter((e) => e[1] === 'o')
+      .map((e) => e[2])
+      .join('');
+    expect(recorded.length).toBe(c.output().length);
+    expect(recorded === c.output()).toBe(true);
+  }, 90_000);
+
   it('fails closed: when the database refuses the recording, the session ends with a message', async () => {
     const c = await connectConsole(t.url, 'shell', { cookie });
     await c.waitFor(PROMPT);

@@ -124,8 +124,10 @@ describe('a console container', () => {
     }
   });
 
-  it('reports the exit status and is gone after destroy', async () => {
-    const c = await runtime.start(spec());
+  it('reports the exit status, even after longer than the API timeout, and is gone after destroy', async () => {
+    const quick = createDockerRuntime({ brokerId, timeoutMs: 1000 });
+    const c = await quick.start(spec());
+    await new Promise((r) => setTimeout(r, 2500));
     c.input.write('exit 3\n');
     expect(await c.exited).toEqual({ exitCode: 3 });
     await c.destroy();

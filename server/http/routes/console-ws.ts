@@ -74,7 +74,8 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
         unsent += text.length;
         socket.send(text, () => {
           unsent -= text.length;
-          if (unsent < SEND_BUFFER_LIMIT / 2) drainWaiters.splice(0).forEach((cb) => cb());
+          // Listeners stay registered: the pipeline may stall and resume many times.
+          if (unsent < SEND_BUFFER_LIMIT / 2) drainWaiters.forEach((cb) => cb());
         });
       };
       const closeWith = (code: number, reason: string) => {

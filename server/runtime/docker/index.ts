@@ -24,6 +24,8 @@ export interface DockerRuntimeOptions {
 export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
   const timeout = options.timeoutMs ?? 5_000;
   const docker = new Docker({ ...dockerConnection(options.dockerHost), timeout });
+  // attach and wait live as long as the console: no request timeout for those two.
+  const longLived = new Docker(dockerConnection(options.dockerHost));
   const tmpfs = `rw,nosuid,nodev,noexec,size=${options.tmpfsBytes ?? 64 * 1024 * 1024}`;
 
   return {
@@ -89,10 +91,11 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
         });
       });
       try {
-        const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as NodeJS.ReadWriteStream &
+        const live = longLived.getContainer(container.id);
+        const stream = (await live.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as NodeJS.ReadWriteStream &
           PassThrough;
         // next-exit: the default (not-running) would answer at once for a container not yet started.
-        const exited = container.wait({ condition: 'next-exit' }).then(
+        const exited = live.wait({ condition: 'next-exit' }).then(
           (r: { StatusCode: number }) => ({ exitCode: r.StatusCode }),
           () => ({ exitCode: -1 }),
         );
