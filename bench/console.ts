@@ -26,7 +26,7 @@ function stats(xs: number[]) {
 }
 
 async function main() {
-  const image = execFileSync('bash', [`${PACKAGE_ROOT}/test/images/build-busybox.sh`], { encoding: 'utf8' }).trim();
+  const image = execFileSync('bash', [`${PACKAGE_ROOT}/images/build-busybox.sh`], { encoding: 'utf8' }).trim();
   const dbName = `sallyport_bench_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();

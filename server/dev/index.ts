@@ -1,13 +1,14 @@
 // `sallyport dev`: a self-contained demo on embedded defaults. Starts PGlite (unless
 // DATABASE_URL is set), the dev IdP with demo users, and the broker on the demo catalogue,
 // then prints where to go and how to log in. Its secrets live in a local folder it creates.
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
 import type { JWK } from 'oidc-provider';
 import { loadConfig } from '../config/index.js';
 import { startBroker, type Broker } from '../main.js';
-import { DEMO_CATALOG } from '../paths.js';
+import { DEMO_CATALOG, PACKAGE_ROOT } from '../paths.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
 import { freePort } from './free-port.js';
 import { randomPassword, startDevIdp, type DevIdp, type DevUser } from './idp.js';
@@ -83,6 +84,7 @@ export async function startDev(env: Readonly<Record<string, string | undefined>>
       },
       'dev',
     );
+    buildDemoImages((line) => process.stdout.write(`  ${line}\n`));
     const broker = await startBroker(config, { env });
     const devIdp = idp;
     const embedded = pg;
@@ -103,6 +105,29 @@ export async function startDev(env: Readonly<Record<string, string | undefined>>
     await pg?.close().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * Builds the demo catalogue's images on the local Docker engine, from Debian packages on this
+ * machine (busybox-static; php-cli for the PHP console). Best effort and in the background:
+ * without Docker, consoles say clearly that the engine is unreachable.
+ */
+function buildDemoImages(say: (line: string) => void): void {
+  const build = (script: string, name: string) =>
+    new Promise<void>((resolve) => {
+      execFile('bash', [join(PACKAGE_ROOT, 'images', script), name], { timeout: 120_000 }, (err, stdout, stderr) => {
+        if (err) say(`demo image ${name} not built: ${(stderr || err.message).trim().split('\n').at(-1)}`);
+        else say(`demo image ready: ${stdout.trim()}`);
+        resolve();
+      });
+    });
+  execFile('docker', ['info', '--format', '{{.ServerVersion}}'], { timeout: 5000 }, (err) => {
+    if (err) {
+      say('Docker engine not reachable: the demo consoles will report it when opened (start dockerd to use them)');
+      return;
+    }
+    void build('build-busybox.sh', 'sallyport-demo/shell').then(() => build('build-php.sh', 'sallyport-demo/php'));
+  });
 }
 
 async function loadOrCreateState(file: string): Promise<DevState> {

@@ -26,7 +26,7 @@ export default async function setup(project: TestProject) {
   }
   project.provide('templateDatabase', template);
   // The console test image, built once per run from Debian's busybox-static (cached by tag).
-  const image = execFileSync(join(PACKAGE_ROOT, 'test', 'images', 'build-busybox.sh'), { encoding: 'utf8' }).trim();
+  const image = execFileSync(join(PACKAGE_ROOT, 'images', 'build-busybox.sh'), { encoding: 'utf8' }).trim();
   project.provide('consoleImage', image);
   return async () => {
     await adminQuery(`drop database if exists ${template} with (force)`);
