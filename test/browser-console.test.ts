@@ -74,6 +74,14 @@ describe('browser console in Chromium', () => {
     await alice.keyboard.type('echo "after-""ctrl-c"\n');
     await alice.waitForFunction(() => /^after-ctrl-c\s*$/m.test((document.querySelector('#terminal .xterm-rows') as HTMLElement)?.innerText ?? ''));
 
+    // Pasting goes to the console like typing does.
+    await alice.$eval('#terminal textarea', (ta) => {
+      const data = new DataTransfer();
+      data.setData('text/plain', 'echo "pas""ted-$((1+1))"\n');
+      ta.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+    });
+    await alice.waitForFunction(() => /^pasted-2\s*$/m.test((document.querySelector('#terminal .xterm-rows') as HTMLElement)?.innerText ?? ''));
+
     await alice.keyboard.type('exit 5\n');
     await alice.waitForFunction(() => document.querySelector('#console-status')?.textContent?.includes('status 5'));
     expect(await alice.textContent('#console-status')).toBe('ended (process exited) with status 5');

@@ -98,6 +98,17 @@ describe('a browser console', () => {
     expect(audit[1]!.details).toMatchObject({ reason: 'process exited', exitCode: 7, recordingSha256: rec.sha256 });
   });
 
+  it('does not record typed input on a target with recordInput: false, but still records output', async () => {
+    const c = await connectConsole(t.url, 'quiet', { cookie });
+    await c.waitFor(PROMPT);
+    const id = c.messages.find((m) => m.type === 'started')!.sessionId as string;
+    c.send({ type: 'input', data: 'echo "vis""ible"; exit\n' });
+    await c.closed;
+    const { events } = parseAsciicast(await recordingText(id));
+    expect(events.some((e) => e.code === 'i')).toBe(false);
+    expect(events.filter((e) => e.code === 'o').map((e) => e.data).join('')).toContain('visible');
+  });
+
   it('is removed when the browser goes away', async () => {
     const c = await connectConsole(t.url, 'shell', { cookie });
     await c.waitFor(PROMPT);

@@ -18,6 +18,8 @@ targets:
       environment: { GREETING: { fromEnv: CONSOLE_GREETING } }, limits: ${limits('15m')}, allow: { groups: [developers] } }
   - { name: sleepy, description: idles out, runtime: docker, image: "${imageId}", command: [sh], user: "1000:1000",
       limits: ${limits('2s')}, allow: { groups: [developers] } }
+  - { name: quiet, description: input not recorded, runtime: docker, image: "${imageId}", command: [sh], user: "1000:1000",
+      limits: ${limits('15m')}, allow: { groups: [developers] }, recordInput: false }
   - { name: brief, description: ends after 3 s, runtime: docker, image: "${imageId}", command: [sh], user: "1000:1000",
       limits: { memory: 64m, cpus: 0.5, pids: 32, maxDuration: 3s, idleTimeout: 3s }, allow: { groups: [developers] } }
   - { name: gated, description: needs approval, runtime: docker, image: "${imageId}", command: [sh],
