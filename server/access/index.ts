@@ -59,3 +59,44 @@ export function maySeeAllSessions(p: Principal): boolean {
 export function maySeeSession(p: Principal, ownerUserId: string): boolean {
   return p.userId === ownerUserId || maySeeAllSessions(p);
 }
+
+/** May this principal ask for just-in-time access to the target? */
+export function mayRequestAccess(p: Principal, target: Target): boolean {
+  if (!target.approval.required || !hasRole(p, 'developer')) return false;
+  const groups = target.approval.requesters ?? target.allow.groups;
+  return groups.some((g) => p.groups.includes(g)) && target.allow.groups.some((g) => p.groups.includes(g));
+}
+
+/**
+ * May `approver` decide a request made by the user with `requesterUserId`? Never their own
+ * (identity is the user id from (issuer, subject), so a different spelling of the name cannot
+ * help); only with the approver role and membership in one of the target's approver groups.
+ */
+export function mayApprove(approver: Principal, target: Target, requesterUserId: string): boolean {
+  if (approver.userId === requesterUserId) return false;
+  if (!hasRole(approver, 'approver') && !hasRole(approver, 'admin')) return false;
+  return (target.approval.approvers ?? []).some((g) => approver.groups.includes(g));
+}
+
+/** Is a request from this principal approved at once by the target's on-call rule? */
+export function isAutoApproved(p: Principal, target: Target): boolean {
+  return (target.approval.autoApprove ?? []).some((g) => p.groups.includes(g));
+}
+
+/** Checks a request's reason and duration against the target's policy; returns field problems. */
+export function checkAccessRequest(target: Target, req: { reason: string; durationSeconds: number }): { field: string; message: string }[] {
+  const problems: { field: string; message: string }[] = [];
+  const reason = req.reason.trim();
+  if (reason.length === 0) problems.push({ field: 'reason', message: 'must not be empty' });
+  if (reason.length > 2000) problems.push({ field: 'reason', message: 'must be at most 2000 characters' });
+  const pattern = target.approval.ticketPattern;
+  if (pattern && !new RegExp(pattern, 'u').test(reason)) {
+    problems.push({ field: 'reason', message: `must reference a ticket matching ${pattern}` });
+  }
+  if (!Number.isInteger(req.durationSeconds) || req.durationSeconds < 60) {
+    problems.push({ field: 'duration', message: 'must be at least 60 seconds' });
+  } else if (req.durationSeconds > target.approval.maxDuration) {
+    problems.push({ field: 'duration', message: `must be at most ${target.approval.maxDuration} seconds for ${target.name}` });
+  }
+  return problems;
+}

@@ -88,6 +88,25 @@ export function parseCatalog(
     if (t.limits.idleTimeout > t.limits.maxDuration) {
       problems.push({ field: `${label}.limits.idleTimeout`, message: 'must not exceed limits.maxDuration' });
     }
+    const a = t.approval;
+    if (a.required && !a.approvers) {
+      problems.push({ field: `${label}.approval.approvers`, message: 'is required when approval.required is true' });
+    }
+    if (!a.required) {
+      for (const f of ['requesters', 'approvers', 'maxSessions', 'ticketPattern', 'autoApprove'] as const) {
+        if (a[f] !== undefined) problems.push({ field: `${label}.approval.${f}`, message: 'has no effect unless approval.required is true' });
+      }
+    }
+    if (a.ticketPattern !== undefined) {
+      try {
+        new RegExp(a.ticketPattern, 'u');
+      } catch (err) {
+        problems.push({ field: `${label}.approval.ticketPattern`, message: `is not a valid regular expression: ${(err as Error).message}` });
+      }
+    }
+    if (a.maxDuration > 7 * 86400) {
+      problems.push({ field: `${label}.approval.maxDuration`, message: 'must be at most 7d; just-in-time access is short-lived' });
+    }
     if (options.env) {
       for (const [key, value] of Object.entries(t.environment)) {
         if (typeof value === 'object' && options.env[value.fromEnv] === undefined) {

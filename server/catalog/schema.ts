@@ -62,7 +62,25 @@ export const targetSchema = z.strictObject({
     .default('none'),
   allow: z.strictObject({ groups: z.array(z.string().min(1)).min(1, 'must name at least one group') }),
   recordInput: z.boolean().default(true),
-  approval: z.strictObject({ required: z.boolean() }).default({ required: false }),
+  approval: z
+    .strictObject({
+      required: z.boolean(),
+      /** Groups that may ask for access; default: the target's allow.groups. */
+      requesters: z.array(z.string().min(1)).min(1).optional(),
+      /** Groups whose members may approve (never their own request). */
+      approvers: z.array(z.string().min(1)).min(1).optional(),
+      /** Distinct approvals needed; 2 or more is the two-person rule. */
+      approvals: z.number().int().min(1).max(5).default(1),
+      /** Longest grant that may be asked for. */
+      maxDuration: duration.default(3600),
+      /** Console sessions one grant may open; omitted = any number until it expires. */
+      maxSessions: z.number().int().min(1).max(1000).optional(),
+      /** The reason must match this (e.g. a ticket reference). */
+      ticketPattern: z.string().min(1).max(200).optional(),
+      /** Requests from these groups are approved at once (on-call); still audited. */
+      autoApprove: z.array(z.string().min(1)).min(1).optional(),
+    })
+    .default({ required: false, approvals: 1, maxDuration: 3600 }),
 });
 
 export const catalogSchema = z.strictObject({
