@@ -1,102 +1,17 @@
-// The access layer: every authorisation decision in Sallyport is made here, from a Principal
-// and the catalogue, and nowhere else. Front doors ask; they never decide. Deny by default.
-import type { Catalog, Target } from '../catalog/index.js';
-import type { Role } from '../config/index.js';
-import { SallyportError } from '../errors.js';
-
-/** Who is asking, as established by identity (a live browser session, later an SSH certificate). */
-export interface Principal {
-  readonly userId: string;
-  readonly issuer: string;
-  readonly subject: string;
-  readonly username: string;
-  readonly displayName: string | null;
-  readonly email: string | null;
-  readonly groups: readonly string[];
-  readonly roles: readonly Role[];
-  readonly authTime: Date;
-}
-
-export function hasRole(p: Principal, role: Role): boolean {
-  return p.roles.includes(role);
-}
-
-/** Throws ACCESS_DENIED unless the principal holds one of the roles. */
-export function requireRole(p: Principal, ...roles: Role[]): void {
-  if (!roles.some((r) => p.roles.includes(r))) {
-    throw new SallyportError('ACCESS_DENIED', `requires the ${roles.join(' or ')} role`);
-  }
-}
-
-/**
- * A target is usable by someone who holds the developer role and belongs to at least one of
- * the target's allowed groups. Auditors, approvers and admins do not get consoles by role alone.
- */
-export function mayUseTarget(p: Principal, target: Target): boolean {
-  return hasRole(p, 'developer') && target.allow.groups.some((g) => p.groups.includes(g));
-}
-
-export function usableTargets(p: Principal, catalog: Catalog): Target[] {
-  return catalog.targets.filter((t) => mayUseTarget(p, t));
-}
-
-/**
- * May this principal open a console on this target now? Throws ACCESS_DENIED or
- * APPROVAL_REQUIRED. Approval-gated targets stay closed until just-in-time grants exist.
- */
-export function authorizeConsole(p: Principal, target: Target): void {
-  if (!mayUseTarget(p, target)) throw new SallyportError('ACCESS_DENIED', `you may not open consoles on ${target.name}`);
-  if (target.approval.required) {
-    throw new SallyportError('APPROVAL_REQUIRED', `${target.name} needs an approved access request first`);
-  }
-}
-
-/** Auditors and admins see every console session; everyone else only their own. */
-export function maySeeAllSessions(p: Principal): boolean {
-  return hasRole(p, 'auditor') || hasRole(p, 'admin');
-}
-
-export function maySeeSession(p: Principal, ownerUserId: string): boolean {
-  return p.userId === ownerUserId || maySeeAllSessions(p);
-}
-
-/** May this principal ask for just-in-time access to the target? */
-export function mayRequestAccess(p: Principal, target: Target): boolean {
-  if (!target.approval.required || !hasRole(p, 'developer')) return false;
-  const groups = target.approval.requesters ?? target.allow.groups;
-  return groups.some((g) => p.groups.includes(g)) && target.allow.groups.some((g) => p.groups.includes(g));
-}
-
-/**
- * May `approver` decide a request made by the user with `requesterUserId`? Never their own
- * (identity is the user id from (issuer, subject), so a different spelling of the name cannot
- * help); only with the approver role and membership in one of the target's approver groups.
- */
-export function mayApprove(approver: Principal, target: Target, requesterUserId: string): boolean {
-  if (approver.userId === requesterUserId) return false;
-  if (!hasRole(approver, 'approver') && !hasRole(approver, 'admin')) return false;
-  return (target.approval.approvers ?? []).some((g) => approver.groups.includes(g));
-}
-
-/** Is a request from this principal approved at once by the target's on-call rule? */
-export function isAutoApproved(p: Principal, target: Target): boolean {
-  return (target.approval.autoApprove ?? []).some((g) => p.groups.includes(g));
-}
-
-/** Checks a request's reason and duration against the target's policy; returns field problems. */
-export function checkAccessRequest(target: Target, req: { reason: string; durationSeconds: number }): { field: string; message: string }[] {
-  const problems: { field: string; message: string }[] = [];
-  const reason = req.reason.trim();
-  if (reason.length === 0) problems.push({ field: 'reason', message: 'must not be empty' });
-  if (reason.length > 2000) problems.push({ field: 'reason', message: 'must be at most 2000 characters' });
-  const pattern = target.approval.ticketPattern;
-  if (pattern && !new RegExp(pattern, 'u').test(reason)) {
-    problems.push({ field: 'reason', message: `must reference a ticket matching ${pattern}` });
-  }
-  if (!Number.isInteger(req.durationSeconds) || req.durationSeconds < 60) {
-    problems.push({ field: 'duration', message: 'must be at least 60 seconds' });
-  } else if (req.durationSeconds > target.approval.maxDuration) {
-    problems.push({ field: 'duration', message: `must be at most ${target.approval.maxDuration} seconds for ${target.name}` });
-  }
-  return problems;
-}
+// Public surface of the access layer: the decisions (policy.ts) and the just-in-time request
+// workflow that applies them (requests.ts).
+export {
+  authorizeConsole,
+  checkAccessRequest,
+  hasRole,
+  isAutoApproved,
+  mayApprove,
+  mayRequestAccess,
+  maySeeAllSessions,
+  maySeeSession,
+  mayUseTarget,
+  requireRole,
+  usableTargets,
+  type Principal,
+} from './policy.js';
+export { createAccessRequests, type AccessRequests } from './requests.js';

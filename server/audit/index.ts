@@ -11,6 +11,13 @@ export interface AuditEvents {
   'catalog.loaded': { path: string; sha256: string; targets: number };
   'catalog.rejected': { path: string; sha256: string | null; problems: number };
   'broker.started': { version: string; mode: string };
+  'access.requested': { target: string; image: string; command: string[]; reason: string; durationSeconds: number; approvalsNeeded: number };
+  'access.decision': { decision: 'approve' | 'deny'; comment: string; counted: number; needed: number };
+  'access.approved': { target: string; expiresAt: string; auto: boolean };
+  'access.denied': { target: string; comment: string };
+  'access.withdrawn': { target: string };
+  'access.revoked': { target: string; reason: string };
+  'access.expired': { target: string };
   'console.opened': { username: string; target: string; image: string; imageId: string; containerId: string };
   'console.failed': { target: string; image: string; code: string; recordingSha256: string | null };
   'console.ended': {

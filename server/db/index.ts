@@ -18,3 +18,16 @@ export {
   readRecordingChunks,
   type ConsoleSessionRow,
 } from './recordings.js';
+export {
+  insertAccessRequest,
+  lockAccessRequest,
+  recordDecision,
+  countValidApprovals,
+  grantAccess,
+  transitionAccessRequest,
+  useGrant,
+  expireGrants,
+  getAccessRequest,
+  type AccessRequestRow,
+  type RequestStatus,
+} from './access-requests.js';

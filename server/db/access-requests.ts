@@ -1,0 +1,161 @@
+// Repository: access requests, decisions and grants. State changes take the request row lock
+// (select … for update) and then update conditionally, so concurrent approvals, or an approval
+// racing a withdrawal, settle to one outcome decided by the database.
+import type { Queryable } from './database.js';
+
+export type RequestStatus = 'pending' | 'approved' | 'denied' | 'withdrawn' | 'expired' | 'revoked';
+
+export interface AccessRequestRow {
+  id: string;
+  requester_id: string;
+  target: string;
+  image: string;
+  command: string[];
+  catalog_sha256: string;
+  reason: string;
+  duration_seconds: number;
+  approvals_needed: number;
+  max_sessions: number | null;
+  status: RequestStatus;
+  status_reason: string | null;
+  created_at: Date;
+  decided_at: Date | null;
+  expires_at: Date | null;
+  sessions_used: number;
+}
+
+export async function insertAccessRequest(
+  db: Queryable,
+  r: {
+    id: string;
+    requesterId: string;
+    target: string;
+    image: string;
+    command: readonly string[];
+    catalogSha256: string;
+    reason: string;
+    durationSeconds: number;
+    approvalsNeeded: number;
+    maxSessions: number | null;
+  },
+): Promise<AccessRequestRow> {
+  const { rows } = await db.query<AccessRequestRow>(
+    `insert into access_requests
+       (id, requester_id, target, image, command, catalog_sha256, reason, duration_seconds, approvals_needed, max_sessions)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     returning *`,
+    [r.id, r.requesterId, r.target, r.image, r.command, r.catalogSha256, r.reason, r.durationSeconds, r.approvalsNeeded, r.maxSessions],
+  );
+  return rows[0]!;
+}
+
+/** Locks the request row for the rest of the transaction. */
+export async function lockAccessRequest(tx: Queryable, id: string): Promise<AccessRequestRow | null> {
+  const { rows } = await tx.query<AccessRequestRow>(`select * from access_requests where id = $1 for update`, [id]);
+  return rows[0] ?? null;
+}
+
+/** Records one approver's decision; false if they already decided (or are the requester). */
+export async function recordDecision(
+  tx: Queryable,
+  d: { requestId: string; approverId: string; decision: 'approve' | 'deny'; comment: string },
+): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `insert into access_decisions (request_id, approver_id, decision, comment)
+     select r.id, $2, $3, $4 from access_requests r
+      where r.id = $1 and r.status = 'pending' and r.requester_id <> $2
+     on conflict on constraint access_decisions_pk do nothing`,
+    [d.requestId, d.approverId, d.decision, d.comment],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/**
+ * Approvals that count: distinct approvers other than the requester who, as last seen at
+ * login, still belong to one of the approver groups.
+ */
+export async function countValidApprovals(tx: Queryable, requestId: string, approverGroups: readonly string[]): Promise<number> {
+  const { rows } = await tx.query<{ n: number }>(
+    `select count(*)::int as n
+       from access_decisions d
+       join access_requests r on r.id = d.request_id
+       join users u on u.id = d.approver_id
+      where d.request_id = $1 and d.decision = 'approve'
+        and d.approver_id <> r.requester_id
+        and u.groups && $2::text[]`,
+    [requestId, approverGroups],
+  );
+  return rows[0]!.n;
+}
+
+/** pending → approved, starting the grant's clock now. */
+export async function grantAccess(tx: Queryable, id: string): Promise<AccessRequestRow | null> {
+  const { rows } = await tx.query<AccessRequestRow>(
+    `update access_requests
+        set status = 'approved', decided_at = now(), expires_at = now() + make_interval(secs => duration_seconds)
+      where id = $1 and status = 'pending'
+     returning *`,
+    [id],
+  );
+  return rows[0] ?? null;
+}
+
+/** Moves a request from one of `from` to `to`; null when it was not in such a state. */
+export async function transitionAccessRequest(
+  tx: Queryable,
+  id: string,
+  from: readonly RequestStatus[],
+  to: RequestStatus,
+  reason: string | null,
+  onlyRequester?: string,
+): Promise<AccessRequestRow | null> {
+  const { rows } = await tx.query<AccessRequestRow>(
+    `update access_requests
+        set status = $3, status_reason = $4, decided_at = coalesce(decided_at, now()),
+            expires_at = case when $3 in ('revoked', 'expired') then least(coalesce(expires_at, now()), now()) else expires_at end
+      where id = $1 and status = any($2::text[]) and ($5::uuid is null or requester_id = $5)
+     returning *`,
+    [id, from, to, reason, onlyRequester ?? null],
+  );
+  return rows[0] ?? null;
+}
+
+/**
+ * Uses one session of a live grant for exactly this console; null when there is no such grant
+ * (expired, revoked, used up, another target, or a different image or command).
+ */
+export async function useGrant(
+  tx: Queryable,
+  g: { requesterId: string; target: string; image: string; command: readonly string[] },
+): Promise<AccessRequestRow | null> {
+  const { rows } = await tx.query<AccessRequestRow>(
+    `update access_requests
+        set sessions_used = sessions_used + 1
+      where id = (
+              select id from access_requests
+               where requester_id = $1 and target = $2 and image = $3 and command = $4::text[]
+                 and status = 'approved' and expires_at > now()
+                 and (max_sessions is null or sessions_used < max_sessions)
+               order by expires_at desc
+               limit 1
+               for update)
+     returning *`,
+    [g.requesterId, g.target, g.image, g.command],
+  );
+  return rows[0] ?? null;
+}
+
+/** Grants whose time is up become 'expired'; returns them (for audit and ending live sessions). */
+export async function expireGrants(db: Queryable): Promise<AccessRequestRow[]> {
+  const { rows } = await db.query<AccessRequestRow>(
+    `update access_requests set status = 'expired', status_reason = 'grant expired'
+      where status = 'approved' and expires_at <= now()
+     returning *`,
+  );
+  return rows;
+}
+
+export async function getAccessRequest(db: Queryable, id: string): Promise<AccessRequestRow | null> {
+  const { rows } = await db.query<AccessRequestRow>(`select * from access_requests where id = $1`, [id]);
+  return rows[0] ?? null;
+}
