@@ -9,6 +9,7 @@ import { migrate, openDatabase, pendingMigrations, type Database } from './db/in
 import { buildApp } from './http/index.js';
 import { createIdentity, createRelyingParty } from './identity/index.js';
 import { createConsoleService, type ConsoleService } from './consoles/index.js';
+import { createAccessRequests, type AccessRequests } from './access/index.js';
 import { createDockerRuntime } from './runtime/index.js';
 import { MIGRATIONS_DIR, WEB_DIST_DIR } from './paths.js';
 
@@ -21,6 +22,7 @@ export interface Broker {
   readonly audit: AuditLog;
   readonly catalog: CatalogStore;
   readonly consoles: ConsoleService;
+  readonly access: AccessRequests;
   close(): Promise<void>;
 }
 
@@ -38,7 +40,8 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     const catalog = await openCatalogStore(config.catalogPath, { requireDigest: config.requireImageDigest, env: options.env }, audit);
     const identity = createIdentity({ config, db, audit, rp: createRelyingParty(config) });
     const runtime = createDockerRuntime({ brokerId: config.runtime.brokerId, dockerHost: config.runtime.dockerHost });
-    const consoles = createConsoleService({ db, audit, catalog, runtime, brokerId: config.runtime.brokerId, env: options.env });
+    const access = createAccessRequests({ db, audit, catalog });
+    const consoles = createConsoleService({ db, audit, catalog, runtime, access, brokerId: config.runtime.brokerId, env: options.env });
     // A previous run that crashed may have left live sessions and their containers.
     const recovered = await consoles.recover().catch((err: unknown) => ({ error: err }));
     const readiness = {
@@ -57,6 +60,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     else if (recovered.sessions.length || recovered.containers.length) app.log.warn(recovered, 'ended consoles left by a previous run');
     await app.listen({ host: config.host, port: config.port });
     await audit.append({ actor: 'system', action: 'broker.started', details: { version: VERSION, mode: config.mode } });
+    const stopWatch = consoles.watch();
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     return {
@@ -66,7 +70,9 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       audit,
       catalog,
       consoles,
+      access,
       async close() {
+        stopWatch();
         // Drain: live consoles are told, their recordings sealed, their containers removed.
         await consoles.shutdown();
         await app.close();

@@ -41,14 +41,12 @@ export function usableTargets(p: Principal, catalog: Catalog): Target[] {
 }
 
 /**
- * May this principal open a console on this target now? Throws ACCESS_DENIED or
- * APPROVAL_REQUIRED. Approval-gated targets stay closed until just-in-time grants exist.
+ * May this principal open a console on this target at all? Throws ACCESS_DENIED. For
+ * approval-gated targets a live grant for the exact console is needed as well
+ * (AccessRequests.useGrantForConsole).
  */
 export function authorizeConsole(p: Principal, target: Target): void {
   if (!mayUseTarget(p, target)) throw new SallyportError('ACCESS_DENIED', `you may not open consoles on ${target.name}`);
-  if (target.approval.required) {
-    throw new SallyportError('APPROVAL_REQUIRED', `${target.name} needs an approved access request first`);
-  }
 }
 
 /** Auditors and admins see every console session; everyone else only their own. */

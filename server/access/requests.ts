@@ -7,6 +7,8 @@ import type { AuditLog } from '../audit/index.js';
 import type { CatalogStore, Target } from '../catalog/index.js';
 import {
   countValidApprovals,
+  deadGrants,
+  useGrant,
   expireGrants,
   grantAccess,
   insertAccessRequest,
@@ -28,6 +30,13 @@ export interface AccessRequests {
   revoke(p: Principal, requestId: string, reason: string): Promise<AccessRequestRow>;
   /** Ends grants whose time is up; returns them so live sessions can be ended. */
   expire(): Promise<AccessRequestRow[]>;
+  /**
+   * Takes one session from a live grant for exactly this target as the catalogue has it now
+   * (image and command included); throws APPROVAL_REQUIRED when there is none.
+   */
+  useGrantForConsole(p: Principal, target: Target): Promise<AccessRequestRow>;
+  /** Of these grant ids, those no longer live and why ('expired' or 'revoked'…). */
+  deadGrants(ids: readonly string[]): Promise<Array<{ id: string; status: string }>>;
 }
 
 export function createAccessRequests(deps: { db: Database; audit: AuditLog; catalog: CatalogStore }): AccessRequests {
@@ -143,6 +152,19 @@ export function createAccessRequests(deps: { db: Database; audit: AuditLog; cata
         return done;
       });
     },
+
+    async useGrantForConsole(p, target) {
+      const grant = await useGrant(db, { requesterId: p.userId, target: target.name, image: target.image, command: target.command });
+      if (!grant) {
+        throw new SallyportError(
+          'APPROVAL_REQUIRED',
+          `${target.name} needs an approved access request for this exact console (image ${target.image}); approvals for another image or command do not carry over`,
+        );
+      }
+      return grant;
+    },
+
+    deadGrants: (ids) => deadGrants(db, ids),
 
     async expire() {
       return db.transaction(async (tx) => {

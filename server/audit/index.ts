@@ -18,7 +18,7 @@ export interface AuditEvents {
   'access.withdrawn': { target: string };
   'access.revoked': { target: string; reason: string };
   'access.expired': { target: string };
-  'console.opened': { username: string; target: string; image: string; imageId: string; containerId: string };
+  'console.opened': { username: string; target: string; image: string; imageId: string; containerId: string; grantId: string | null };
   'console.failed': { target: string; image: string; code: string; recordingSha256: string | null };
   'console.ended': {
     target: string | null;

@@ -1,7 +1,7 @@
 // The console service: opens sessions (after the access layer says yes), keeps the live ones,
 // writes their audit events, and cleans up after a crash or on shutdown.
 import { randomUUID } from 'node:crypto';
-import { authorizeConsole, maySeeAllSessions, maySeeSession, type Principal } from '../access/index.js';
+import { authorizeConsole, maySeeAllSessions, maySeeSession, mayUseTarget, type AccessRequests, type Principal } from '../access/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { CatalogStore, Target } from '../catalog/index.js';
 import {
@@ -11,6 +11,7 @@ import {
   endOrphanedConsoleSessions,
   getConsoleSession,
   insertConsoleSession,
+  linkConsoleGrant,
   listConsoleSessions,
   readRecordingChunks,
   markConsoleStarted,
@@ -30,6 +31,11 @@ export interface ConsoleService {
   /** On shutdown: tell every live session, seal its recording, remove its container. */
   shutdown(): Promise<void>;
   liveCount(): number;
+  /**
+   * Once a second: expire grants, and end live consoles whose grant expired or was revoked,
+   * or whose user the catalogue no longer allows. Returns a stop function.
+   */
+  watch(intervalMs?: number): () => void;
   /** The principal's own sessions; auditors and admins see everyone's. */
   list(principal: Principal, limit?: number): Promise<ConsoleSessionRow[]>;
   /** One session, or NOT_FOUND (also when the principal may not see it: no existence leak). */
@@ -43,6 +49,7 @@ export interface ConsoleServiceDeps {
   audit: AuditLog;
   catalog: CatalogStore;
   runtime: Runtime;
+  access: AccessRequests;
   brokerId: string;
   /** The broker's environment, for `fromEnv` values. */
   env: Readonly<Record<string, string | undefined>>;
@@ -52,6 +59,7 @@ export interface ConsoleServiceDeps {
 export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
   const { db, audit, runtime, brokerId } = deps;
   const live = new Map<string, ConsoleSession>();
+  const context = new Map<string, { principal: Principal; target: string; grantId: string | null }>();
   const store: RecordingStore = {
     create: (id, header) => createRecording(db, id, header as unknown as Record<string, unknown>),
     append: (id, seq, data) => appendRecordingChunk(db, id, seq, data),
@@ -80,9 +88,13 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
       if (!target) throw new SallyportError('NOT_FOUND', `no target named ${targetName}`);
       authorizeConsole(principal, target);
       const env = environment(target);
+      // Approval-gated: take one use of a live grant for this exact console, or refuse
+      // before anything is created.
+      const grant = target.approval.required ? await deps.access.useGrantForConsole(principal, target) : null;
 
       const id = randomUUID();
       await insertConsoleSession(db, { id, userId: principal.userId, target: target.name, runtime: runtime.name, image: target.image, command: target.command, brokerId });
+      if (grant) await linkConsoleGrant(db, id, grant.id);
       let failure: ((err: unknown) => void) | undefined;
       const recorder = await Recorder.start(
         store,
@@ -128,11 +140,19 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
         actor: `user:${principal.userId}`,
         action: 'console.opened',
         subject: id,
-        details: { username: principal.username, target: target.name, image: target.image, imageId: running.imageId, containerId: running.containerId },
+        details: {
+          username: principal.username,
+          target: target.name,
+          image: target.image,
+          imageId: running.imageId,
+          containerId: running.containerId,
+          grantId: grant?.id ?? null,
+        },
       });
 
       const onEnded = async (info: EndInfo) => {
         live.delete(id);
+        context.delete(id);
         await db.transaction(async (tx) => {
           if (await endConsoleSession(tx, id, info)) {
             await audit.append(
@@ -169,6 +189,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
         void session.end('recording failed');
       };
       live.set(id, session);
+      context.set(id, { principal, target: target.name, grantId: grant?.id ?? null });
       return session;
     },
 
@@ -190,6 +211,34 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
     },
 
     liveCount: () => live.size,
+
+    watch(intervalMs = 1000) {
+      let running = false;
+      const tick = async () => {
+        if (running) return;
+        running = true;
+        try {
+          await deps.access.expire();
+          const withGrants = [...context.entries()].filter(([, c]) => c.grantId);
+          const dead = new Map((await deps.access.deadGrants(withGrants.map(([, c]) => c.grantId!))).map((g) => [g.id, g.status]));
+          for (const [sessionId, c] of context) {
+            const session = live.get(sessionId);
+            if (!session) continue;
+            const why = c.grantId ? dead.get(c.grantId) : undefined;
+            const target = deps.catalog.current().targets.find((t) => t.name === c.target);
+            if (why) void session.end(`grant ${why}`);
+            else if (!target || !mayUseTarget(c.principal, target)) void session.end('access removed from the catalogue');
+          }
+        } catch {
+          // The next tick tries again; a database outage must not stop the watcher.
+        } finally {
+          running = false;
+        }
+      };
+      const timer = setInterval(() => void tick(), intervalMs);
+      timer.unref();
+      return () => clearInterval(timer);
+    },
 
     list(principal, limit = 200) {
       return listConsoleSessions(db, { userId: maySeeAllSessions(principal) ? undefined : principal.userId, limit });

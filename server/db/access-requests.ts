@@ -159,3 +159,15 @@ export async function getAccessRequest(db: Queryable, id: string): Promise<Acces
   const { rows } = await db.query<AccessRequestRow>(`select * from access_requests where id = $1`, [id]);
   return rows[0] ?? null;
 }
+
+/** Of these grants, the ones no longer live, with why (for ending their sessions). */
+export async function deadGrants(db: Queryable, ids: readonly string[]): Promise<Array<{ id: string; status: RequestStatus }>> {
+  if (ids.length === 0) return [];
+  const { rows } = await db.query<{ id: string; status: RequestStatus }>(
+    `select id, case when status = 'approved' then 'expired' else status end as status
+       from access_requests
+      where id = any($1::uuid[]) and (status <> 'approved' or expires_at <= now())`,
+    [ids],
+  );
+  return rows;
+}

@@ -8,6 +8,7 @@ export { insertAuditEvent, listAuditEvents, type AuditEventRow } from './audit-e
 export {
   insertConsoleSession,
   markConsoleStarted,
+  linkConsoleGrant,
   endConsoleSession,
   endOrphanedConsoleSessions,
   listConsoleSessions,
@@ -28,6 +29,7 @@ export {
   useGrant,
   expireGrants,
   getAccessRequest,
+  deadGrants,
   type AccessRequestRow,
   type RequestStatus,
 } from './access-requests.js';

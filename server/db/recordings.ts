@@ -36,6 +36,10 @@ export async function markConsoleStarted(db: Queryable, id: string, containerId:
   await db.query(`update console_sessions set container_id = $2, image_id = $3 where id = $1`, [id, containerId, imageId]);
 }
 
+export async function linkConsoleGrant(db: Queryable, id: string, grantId: string): Promise<void> {
+  await db.query(`update console_sessions set grant_id = $2 where id = $1`, [id, grantId]);
+}
+
 /** Ends a live session once; returns false if it had already ended. */
 export async function endConsoleSession(
   db: Queryable,

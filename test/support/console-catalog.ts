@@ -22,7 +22,7 @@ targets:
       limits: ${limits('15m')}, allow: { groups: [developers] }, recordInput: false }
   - { name: brief, description: ends after 3 s, runtime: docker, image: "${imageId}", command: [sh], user: "1000:1000",
       limits: { memory: 64m, cpus: 0.5, pids: 32, maxDuration: 3s, idleTimeout: 3s }, allow: { groups: [developers] } }
-  - { name: gated, description: needs approval, runtime: docker, image: "${imageId}", command: [sh],
+  - { name: gated, description: needs approval, runtime: docker, image: "${imageId}", command: [sh], user: "1000:1000",
       limits: ${limits('15m')}, allow: { groups: [developers] }, approval: { required: true, approvers: [approvers] } }
   - { name: ops-only, description: not for alice, runtime: docker, image: "${imageId}", command: [sh],
       limits: ${limits('15m')}, allow: { groups: [ops] } }

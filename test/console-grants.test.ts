@@ -1,0 +1,109 @@
+// Approval-gated consoles on real parts: a console opens only with a live grant for the exact
+// console, and a live session ends within 5 s when its grant is revoked or expires, or when the
+// operator changes the target (approvals never carry over to another image or command).
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Principal } from '../server/access/index.js';
+import { LABEL_BROKER } from '../server/runtime/index.js';
+import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
+import { connectConsole, PROMPT } from './support/console-client.js';
+import { writeConsoleCatalog } from './support/console-catalog.js';
+
+let t: TestBroker;
+let catalog: string;
+let cookie: string;
+let alice: Principal;
+let bob: Principal;
+
+async function principal(username: string, roles: Principal['roles']): Promise<Principal> {
+  const u = (await t.broker.db.query(`select * from users where username = $1`, [username])).rows[0];
+  return { userId: u.id, issuer: u.issuer, subject: u.subject, username, displayName: null, email: null, groups: u.groups, roles, authTime: new Date() };
+}
+function containers(): string[] {
+  return execFileSync('docker', ['ps', '-aq', '--filter', `label=${LABEL_BROKER}=${t.config.runtime.brokerId}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+}
+async function approvedGrant(): Promise<string> {
+  const r = await t.broker.access.request(alice, 'gated', { reason: 'investigate', durationSeconds: 600 });
+  await t.broker.access.decide(bob, r.id, 'approve', 'ok');
+  return r.id;
+}
+async function openGated() {
+  const c = await connectConsole(t.url, 'gated', { cookie });
+  await c.waitFor(PROMPT);
+  return c;
+}
+
+beforeAll(async () => {
+  catalog = writeConsoleCatalog(inject('consoleImage'));
+  t = await startTestBroker({ SALLYPORT_CATALOG: catalog, CONSOLE_GREETING: 'x' });
+  const b = new Browser();
+  await t.login(b, 'alice');
+  cookie = `sallyport=${b.cookies(t.url).get('sallyport')}`;
+  await t.login(new Browser(), 'bob');
+  alice = await principal('alice', ['developer']);
+  bob = await principal('bob', ['approver']);
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+describe('approval-gated consoles', () => {
+  it('open with an approved grant, and the session names the grant', async () => {
+    const c0 = await connectConsole(t.url, 'gated', { cookie });
+    await c0.closed;
+    expect(c0.messages[0]).toMatchObject({ type: 'error', code: 'APPROVAL_REQUIRED' });
+
+    const grantId = await approvedGrant();
+    const c = await openGated();
+    const id = c.messages.find((m) => m.type === 'started')!.sessionId as string;
+    const row = (await t.broker.db.query(`select grant_id from console_sessions where id = $1`, [id])).rows[0];
+    expect(row.grant_id).toBe(grantId);
+    const opened = (await t.broker.audit.list({ action: 'console.opened' })).find((e) => e.subject === id)!;
+    expect(opened.details.grantId).toBe(grantId);
+    c.send({ type: 'input', data: 'exit\n' });
+    await c.closed;
+  });
+
+  it('end within 5 s when the grant is revoked', async () => {
+    const grantId = await approvedGrant();
+    const c = await openGated();
+    const started = Date.now();
+    await t.broker.access.revoke(bob, grantId, 'incident closed');
+    const closed = await c.closed;
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(closed.reason).toBe('grant revoked');
+    expect(c.messages.at(-1)).toMatchObject({ type: 'exit', reason: 'grant revoked' });
+    expect(containers()).toEqual([]);
+  });
+
+  it('end within 5 s when the grant expires, and the expiry is audited', async () => {
+    const grantId = await approvedGrant();
+    const c = await openGated();
+    const started = Date.now();
+    await t.broker.db.query(`update access_requests set expires_at = now() where id = $1`, [grantId]);
+    const closed = await c.closed;
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(closed.reason).toBe('grant expired');
+    expect(containers()).toEqual([]);
+    const expired = await t.broker.audit.list({ action: 'access.expired' });
+    expect(expired.some((e) => e.subject === grantId)).toBe(true);
+  });
+
+  it('do not open when the operator changed the command since the approval', async () => {
+    await approvedGrant();
+    const original = readFileSync(catalog, 'utf8');
+    writeFileSync(catalog, original.replace(/(name: gated[^\n]*?)command: \[sh\]/, '$1command: [sh, -l]'));
+    try {
+      expect((await t.broker.catalog.reload()).ok).toBe(true);
+      const c = await connectConsole(t.url, 'gated', { cookie });
+      await c.closed;
+      expect(c.messages[0]).toMatchObject({ type: 'error', code: 'APPROVAL_REQUIRED' });
+      expect(String(c.messages[0]!.message)).toMatch(/do not carry over/);
+      expect(containers()).toEqual([]);
+    } finally {
+      writeFileSync(catalog, original);
+      await t.broker.catalog.reload();
+    }
+  });
+});
