@@ -49,6 +49,11 @@ export class SallyportError extends Error {
   }
 }
 
+/** A BAD_REQUEST that names the fields at fault. */
+export function invalidInput(problems: FieldProblem[], message = 'the request is invalid'): SallyportError {
+  return new SallyportError('BAD_REQUEST', message, { problems });
+}
+
 export function isSallyportError(err: unknown, code?: ErrorCode): err is SallyportError {
   return err instanceof SallyportError && (code === undefined || err.code === code);
 }

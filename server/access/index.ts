@@ -10,7 +10,6 @@ export {
   maySeeAllSessions,
   maySeeSession,
   mayUseTarget,
-  requireRole,
   usableTargets,
   type Principal,
 } from './policy.js';

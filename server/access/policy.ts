@@ -21,13 +21,6 @@ export function hasRole(p: Principal, role: Role): boolean {
   return p.roles.includes(role);
 }
 
-/** Throws ACCESS_DENIED unless the principal holds one of the roles. */
-export function requireRole(p: Principal, ...roles: Role[]): void {
-  if (!roles.some((r) => p.roles.includes(r))) {
-    throw new SallyportError('ACCESS_DENIED', `requires the ${roles.join(' or ')} role`);
-  }
-}
-
 /**
  * A target is usable by someone who holds the developer role and belongs to at least one of
  * the target's allowed groups. Auditors, approvers and admins do not get consoles by role alone.

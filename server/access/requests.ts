@@ -18,7 +18,7 @@ import {
   type AccessRequestRow,
   type Database,
 } from '../db/index.js';
-import { SallyportError } from '../errors.js';
+import { invalidInput, SallyportError, type FieldProblem } from '../errors.js';
 import { checkAccessRequest, hasRole, isAutoApproved, mayApprove, mayRequestAccess, type Principal } from './policy.js';
 
 const MAX_COMMENT = 2000;
@@ -43,8 +43,7 @@ export function createAccessRequests(deps: { db: Database; audit: AuditLog; cata
   const { db, audit } = deps;
   const actor = (p: Principal) => `user:${p.userId}`;
   const findTarget = (name: string): Target | undefined => deps.catalog.current().targets.find((t) => t.name === name);
-  const invalid = (problems: { field: string; message: string }[]) =>
-    new SallyportError('BAD_REQUEST', 'the access request is invalid', { problems });
+  const invalid = (problems: FieldProblem[]) => invalidInput(problems, 'the access request is invalid');
 
   return {
     async request(p, targetName, input) {

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { SallyportError, type FieldProblem } from '../errors.js';
+import { deepFreeze } from '../freeze.js';
 import { catalogSchema, isPinnedByDigest, targetSchema, type Target } from './schema.js';
 
 export interface Catalog {
@@ -133,12 +134,4 @@ function toProblems(error: z.ZodError, name: (path: string) => string): FieldPro
     }
     return { field: name(path), message };
   });
-}
-
-function deepFreeze<T>(v: T): T {
-  if (v && typeof v === 'object') {
-    for (const x of Object.values(v)) deepFreeze(x);
-    Object.freeze(v);
-  }
-  return v;
 }

@@ -89,7 +89,6 @@ export const catalogSchema = z.strictObject({
 });
 
 export type Target = z.infer<typeof targetSchema>;
-export type EnvValue = z.infer<typeof envValue>;
 
 export function isPinnedByDigest(image: string): boolean {
   return DIGEST_RE.test(image);

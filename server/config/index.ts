@@ -1,9 +1,10 @@
 // The environment schema and loadConfig(): the only code that reads configuration values.
 // Everything is validated once, every bad variable is reported together, and the result is
-// frozen and passed down explicitly. Imports nothing of the project but errors.ts.
+// frozen and passed down explicitly. Imports nothing of the project but errors.ts and freeze.ts.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { SallyportError, type FieldProblem } from '../errors.js';
+import { deepFreeze } from '../freeze.js';
 
 export type Mode = 'production' | 'dev';
 export type Role = 'developer' | 'approver' | 'auditor' | 'admin';
@@ -231,12 +232,4 @@ export function parseDuration(text: string): number | undefined {
 
 export function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || hostname === '::1' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
 }

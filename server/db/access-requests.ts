@@ -155,11 +155,6 @@ export async function expireGrants(db: Queryable): Promise<AccessRequestRow[]> {
   return rows;
 }
 
-export async function getAccessRequest(db: Queryable, id: string): Promise<AccessRequestRow | null> {
-  const { rows } = await db.query<AccessRequestRow>(`select * from access_requests where id = $1`, [id]);
-  return rows[0] ?? null;
-}
-
 /** Of these grants, the ones no longer live, with why (for ending their sessions). */
 export async function deadGrants(db: Queryable, ids: readonly string[]): Promise<Array<{ id: string; status: RequestStatus }>> {
   if (ids.length === 0) return [];

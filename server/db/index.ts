@@ -28,7 +28,6 @@ export {
   transitionAccessRequest,
   useGrant,
   expireGrants,
-  getAccessRequest,
   deadGrants,
   type AccessRequestRow,
   type RequestStatus,

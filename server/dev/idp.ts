@@ -5,6 +5,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider, { type Configuration, type JWK } from 'oidc-provider';
+import { escapeHtml } from '../html.js';
 
 export interface DevUser {
   username: string;
@@ -91,7 +92,7 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
     },
     renderError: async (ctx, out) => {
       ctx.type = 'html';
-      ctx.body = html('Error', `<h1>Dev IdP error</h1><pre>${escape(JSON.stringify(out, null, 2))}</pre>`);
+      ctx.body = html('Error', `<h1>Dev IdP error</h1><pre>${escapeHtml(JSON.stringify(out, null, 2))}</pre>`);
     },
     findAccount: async (_ctx, sub) => {
       const u = users.get(sub);
@@ -125,7 +126,7 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
     if (path.startsWith('/interaction/')) {
       void handleInteraction(provider, users, req, res).catch((err: unknown) => {
         res.statusCode = 500;
-        res.end(html('Error', `<p>${escape(String((err as Error).message))}</p>`));
+        res.end(html('Error', `<p>${escapeHtml(String((err as Error).message))}</p>`));
       });
       return;
     }
@@ -168,9 +169,9 @@ function loginForm(uid: string, clientId: string, error: string | null): string 
   return html(
     'Sign in',
     `<h1>Sallyport dev IdP</h1>
-     <p>Signing in to <code>${escape(clientId)}</code>. Demo users and their passwords are printed by <code>sallyport dev</code>.</p>
-     ${error ? `<p role="alert" id="login-error">${escape(error)}</p>` : ''}
-     <form method="post" action="/interaction/${escape(uid)}">
+     <p>Signing in to <code>${escapeHtml(clientId)}</code>. Demo users and their passwords are printed by <code>sallyport dev</code>.</p>
+     ${error ? `<p role="alert" id="login-error">${escapeHtml(error)}</p>` : ''}
+     <form method="post" action="/interaction/${escapeHtml(uid)}">
        <label>Username <input name="username" id="username" autocomplete="username" required autofocus></label>
        <label>Password <input name="password" id="password" type="password" autocomplete="current-password" required></label>
        <button type="submit" id="sign-in">Sign in</button>
@@ -179,11 +180,7 @@ function loginForm(uid: string, clientId: string, error: string | null): string 
 }
 
 function html(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title></head><body>${body}</body></html>`;
-}
-
-function escape(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body>${body}</body></html>`;
 }
 
 function equal(a: string, b: string): boolean {

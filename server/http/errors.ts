@@ -2,6 +2,7 @@
 // error. Responses name the failing field but never carry internals or secrets.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { SallyportError, type ErrorCode } from '../errors.js';
+import { escapeHtml } from '../html.js';
 
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   CONFIG_INVALID: 500,
@@ -74,8 +75,4 @@ export function errorPage(status: number, err: SallyportError): string {
 export function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)} · Sallyport</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head><body>${body}</body></html>`;
-}
-
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }

@@ -2,5 +2,3 @@
 // command imports it (server/dev), so production code cannot start it by accident.
 export { createIdentity, type Identity } from './identity.js';
 export { createRelyingParty, type RelyingParty } from './oidc.js';
-export { rolesFromGroups, groupsFromClaims } from './roles.js';
-export { safeReturnTo } from './return-to.js';

@@ -1,7 +1,7 @@
 // Where the browser goes after login. Only paths on the broker's own origin are allowed; a
 // protocol-relative or absolute foreign URL is refused, so a login link cannot become an
 // open redirect.
-import { SallyportError } from '../errors.js';
+import { invalidInput, type SallyportError } from '../errors.js';
 
 export function safeReturnTo(returnTo: string | undefined, publicUrl: string): string {
   if (returnTo === undefined || returnTo === '') return '/';
@@ -19,7 +19,5 @@ export function safeReturnTo(returnTo: string | undefined, publicUrl: string): s
 }
 
 function invalid(): SallyportError {
-  return new SallyportError('BAD_REQUEST', 'returnTo must be a path on this site', {
-    problems: [{ field: 'returnTo', message: 'must be a same-origin path such as /sessions' }],
-  });
+  return invalidInput([{ field: 'returnTo', message: 'must be a same-origin path such as /sessions' }], 'returnTo must be a path on this site');
 }

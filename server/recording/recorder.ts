@@ -49,10 +49,6 @@ export class Recorder {
     return r;
   }
 
-  get bytes(): number {
-    return this.size + this.pendingBytes;
-  }
-
   /** Bytes accepted but not yet in storage; the session pauses output while this is large. */
   get backlog(): number {
     return this.pendingBytes;

@@ -1,3 +1,3 @@
 // Public surface of the runtimes.
 export type { ConsoleSpec, RunningConsole, Runtime } from './types.js';
-export { createDockerRuntime, LABEL_BROKER, LABEL_SESSION, LABEL_TARGET, type DockerRuntimeOptions } from './docker/index.js';
+export { createDockerRuntime, LABEL_BROKER, type DockerRuntimeOptions } from './docker/index.js';

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Config } from '../../config/index.js';
 import type { ConsoleService, ConsoleSession } from '../../consoles/index.js';
-import { isSallyportError, SallyportError } from '../../errors.js';
+import { invalidInput, isSallyportError, SallyportError } from '../../errors.js';
 import { checkSameOrigin } from '../security.js';
 
 export const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -48,7 +48,7 @@ export function parseClientMessage(raw: string): ClientMessage {
 }
 
 function bad(field: string, message: string): SallyportError {
-  return new SallyportError('BAD_REQUEST', `${field} ${message}`, { problems: [{ field, message }] });
+  return invalidInput([{ field, message }], `${field} ${message}`);
 }
 
 export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: ConsoleService): void {
