@@ -26,14 +26,14 @@ create index console_sessions_live_idx on console_sessions (broker_id) where end
 create table recordings (
   session_id   uuid        primary key references console_sessions (id),
   header       jsonb       not null,
-  chunks       integer     not null default 0,
-  size_bytes   bigint      not null default 0,
+  size_bytes   bigint,
   sha256       text,
   sealed_at    timestamptz,
-  constraint recordings_sealed_ck check ((sealed_at is null) = (sha256 is null))
+  constraint recordings_sealed_ck check ((sealed_at is null) = (sha256 is null) and (sha256 is null) = (size_bytes is null))
 );
 comment on table recordings is
-  'The asciicast v2 recording of a console session; sha256 and size are set when it is sealed.';
+  'The asciicast v2 recording of a console session; sha256 and size are set when it is sealed
+   (until then, the size is the sum of its chunks).';
 
 create table recording_chunks (
   session_id  uuid    not null references recordings (session_id),

@@ -63,7 +63,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
   const store: RecordingStore = {
     create: (id, header) => createRecording(db, id, header as unknown as Record<string, unknown>),
     append: (id, seq, data) => appendRecordingChunk(db, id, seq, data),
-    seal: (id, sha) => sealRecording(db, id, sha),
+    seal: (id, sha, size) => sealRecording(db, id, sha, size),
   };
 
   const environment = (t: Target): Record<string, string> =>

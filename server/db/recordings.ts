@@ -100,16 +100,16 @@ export async function createRecording(db: Queryable, sessionId: string, header: 
   await db.query(`insert into recordings (session_id, header) values ($1, $2)`, [sessionId, JSON.stringify(header)]);
 }
 
+/** One write per flush on the console's byte path: the chunk, nothing else. */
 export async function appendRecordingChunk(db: Queryable, sessionId: string, seq: number, data: Buffer): Promise<void> {
-  await db.query(
-    `with c as (insert into recording_chunks (session_id, seq, data) values ($1, $2, $3))
-     update recordings set chunks = $2 + 1, size_bytes = size_bytes + $4 where session_id = $1`,
-    [sessionId, seq, data, data.length],
-  );
+  await db.query(`insert into recording_chunks (session_id, seq, data) values ($1, $2, $3)`, [sessionId, seq, data]);
 }
 
-export async function sealRecording(db: Queryable, sessionId: string, sha256: string): Promise<void> {
-  await db.query(`update recordings set sha256 = $2, sealed_at = now() where session_id = $1 and sealed_at is null`, [sessionId, sha256]);
+export async function sealRecording(db: Queryable, sessionId: string, sha256: string, sizeBytes: number): Promise<void> {
+  await db.query(
+    `update recordings set sha256 = $2, size_bytes = $3, sealed_at = now() where session_id = $1 and sealed_at is null`,
+    [sessionId, sha256, sizeBytes],
+  );
 }
 
 /** Chunks in order, a page at a time, so a long recording is never held whole in memory. */

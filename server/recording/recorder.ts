@@ -9,7 +9,7 @@ import { eventLine, headerLine, type AsciicastHeader } from './asciicast.js';
 export interface RecordingStore {
   create(sessionId: string, header: AsciicastHeader): Promise<void>;
   append(sessionId: string, seq: number, data: Buffer): Promise<void>;
-  seal(sessionId: string, sha256: string): Promise<void>;
+  seal(sessionId: string, sha256: string, sizeBytes: number): Promise<void>;
 }
 
 export interface RecorderOptions {
@@ -23,7 +23,7 @@ export interface RecorderOptions {
 export class Recorder {
   private readonly started = performance.now();
   private readonly hash = createHash('sha256');
-  private pending: string[] = [];
+  private pending: Buffer[] = [];
   private pendingBytes = 0;
   private seq = 0;
   private size = 0;
@@ -74,7 +74,7 @@ export class Recorder {
       await this.writing;
       if (this.failed) throw new Error('recording failed before it could be sealed');
       const sha256 = this.hash.digest('hex');
-      await this.store.seal(this.sessionId, sha256);
+      await this.store.seal(this.sessionId, sha256, this.size);
       return { sha256, size: this.size };
     })();
     return this.sealed;
@@ -82,9 +82,10 @@ export class Recorder {
 
   private push(code: 'o' | 'i' | 'r', data: string): void {
     if (this.sealed || this.failed) return;
-    const line = eventLine((performance.now() - this.started) / 1000, code, data);
+    // Encoded once, here; flush only concatenates.
+    const line = Buffer.from(eventLine((performance.now() - this.started) / 1000, code, data));
     this.pending.push(line);
-    this.pendingBytes += Buffer.byteLength(line);
+    this.pendingBytes += line.length;
     if (this.pendingBytes >= (this.options.flushBytes ?? 256 * 1024)) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.options.flushIntervalMs ?? 1000);
   }
@@ -93,7 +94,7 @@ export class Recorder {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.pending.length === 0 || this.failed) return;
-    const data = Buffer.from(this.pending.join(''));
+    const data = Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
     const seq = this.seq++;
