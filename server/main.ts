@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { createAuditLog, type AuditLog } from './audit/index.js';
 import { openCatalogStore, type CatalogStore } from './catalog/index.js';
 import type { Config } from './config/index.js';
-import { migrate, openDatabase, pendingMigrations, type Database } from './db/index.js';
+import { migrate, openDatabase, pendingMigrations, readMigrations, type Database } from './db/index.js';
 import { buildApp } from './http/index.js';
 import { createIdentity, createRelyingParty } from './identity/index.js';
 import { createConsoleService, type ConsoleService } from './consoles/index.js';
@@ -44,10 +44,11 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     const consoles = createConsoleService({ db, audit, catalog, runtime, access, brokerId: config.runtime.brokerId, env: options.env });
     // A previous run that crashed may have left live sessions and their containers.
     const recovered = await consoles.recover().catch((err: unknown) => ({ error: err }));
+    const shipped = readMigrations(MIGRATIONS_DIR).map((m) => m.version);
     const readiness = {
       async check() {
         try {
-          const pending = await pendingMigrations(db, MIGRATIONS_DIR);
+          const pending = await pendingMigrations(db, shipped);
           if (pending.length > 0) return { ready: false as const, reason: `migrations not applied: ${pending.join(', ')}` };
           return { ready: true as const };
         } catch {

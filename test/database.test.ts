@@ -22,14 +22,15 @@ describe('migrations', () => {
     const a = openDatabase(tdb.url, { poolSize: 1 });
     const b = openDatabase(tdb.url, { poolSize: 1 });
     try {
-      expect(await pendingMigrations(a, MIGRATIONS_DIR)).toEqual(readMigrations(MIGRATIONS_DIR).map((m) => m.version));
+      const shipped = readMigrations(MIGRATIONS_DIR).map((m) => m.version);
+      expect(await pendingMigrations(a, shipped)).toEqual(shipped);
       const [ra, rb] = await Promise.all([migrate(a, MIGRATIONS_DIR), migrate(b, MIGRATIONS_DIR)]);
       const all = readMigrations(MIGRATIONS_DIR).map((m) => m.version);
       // One of them did the work, the other found nothing left to do.
       expect([...ra, ...rb].sort()).toEqual(all);
       const { rows } = await a.query<{ version: number }>('select version from schema_migrations order by version');
       expect(rows.map((r) => r.version)).toEqual(all);
-      expect(await pendingMigrations(a, MIGRATIONS_DIR)).toEqual([]);
+      expect(await pendingMigrations(a, shipped)).toEqual([]);
       expect(await migrate(a, MIGRATIONS_DIR)).toEqual([]);
     } finally {
       await a.close();

@@ -90,11 +90,13 @@ export async function migrate(db: Database, dir: string): Promise<number[]> {
   return applied;
 }
 
-/** Versions present in `dir` but not applied; empty means the schema is current. */
-export async function pendingMigrations(db: Database, dir: string): Promise<number[]> {
-  const wanted = readMigrations(dir).map((m) => m.version);
+/**
+ * Which of `wanted` (the versions this build ships; read the files once, not per call) are not
+ * applied; empty means the schema is current.
+ */
+export async function pendingMigrations(db: Database, wanted: readonly number[]): Promise<number[]> {
   const exists = await db.query<{ t: string | null }>(`select to_regclass('schema_migrations')::text as t`);
-  if (!exists.rows[0]?.t) return wanted;
+  if (!exists.rows[0]?.t) return [...wanted];
   const have = new Set((await db.query<{ version: number }>('select version from schema_migrations')).rows.map((r) => r.version));
   return wanted.filter((v) => !have.has(v));
 }

@@ -10,6 +10,8 @@ const APP_ROUTES = ['/', '/console/:target', '/sessions', '/sessions/:id'];
 
 export async function webRoutes(app: FastifyInstance, webDir: string): Promise<void> {
   const indexFile = join(webDir, 'index.html');
+  // Read once; the built app does not change while the broker runs.
+  let indexHtml: string | undefined;
   if (existsSync(join(webDir, 'assets'))) {
     await app.register(fastifyStatic, {
       root: join(webDir, 'assets'),
@@ -27,9 +29,12 @@ export async function webRoutes(app: FastifyInstance, webDir: string): Promise<v
       if (!request.principal) {
         return reply.redirect(`/auth/login?returnTo=${encodeURIComponent(request.url)}`, 303);
       }
-      if (!existsSync(indexFile)) throw new SallyportError('INTERNAL', 'the web app is not built; run npm run build:web');
+      if (indexHtml === undefined) {
+        if (!existsSync(indexFile)) throw new SallyportError('INTERNAL', 'the web app is not built; run npm run build:web');
+        indexHtml = readFileSync(indexFile, 'utf8');
+      }
       reply.type('text/html; charset=utf-8');
-      return readFileSync(indexFile, 'utf8');
+      return indexHtml;
     });
   }
 }
