@@ -1,7 +1,6 @@
 // Public surface of the access layer: the decisions (policy.ts) and the just-in-time request
 // workflow that applies them (requests.ts).
 export {
-  authorizeConsole,
   checkAccessRequest,
   hasRole,
   isAutoApproved,

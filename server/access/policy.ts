@@ -35,8 +35,7 @@ export function usableTargets(p: Principal, catalog: Catalog): Target[] {
 
 /**
  * May this principal open a console on this target at all? Throws ACCESS_DENIED. For
- * approval-gated targets a live grant for the exact console is needed as well
- * (AccessRequests.useGrantForConsole).
+ * approval-gated targets a live grant is needed as well: AccessRequests.admitConsole asks both.
  */
 export function authorizeConsole(p: Principal, target: Target): void {
   if (!mayUseTarget(p, target)) throw new SallyportError('ACCESS_DENIED', `you may not open consoles on ${target.name}`);

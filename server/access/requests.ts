@@ -19,7 +19,7 @@ import {
   type Database,
 } from '../db/index.js';
 import { invalidInput, SallyportError, type FieldProblem } from '../errors.js';
-import { checkAccessRequest, hasRole, isAutoApproved, mayApprove, mayRequestAccess, type Principal } from './policy.js';
+import { authorizeConsole, checkAccessRequest, hasRole, isAutoApproved, mayApprove, mayRequestAccess, type Principal } from './policy.js';
 
 const MAX_COMMENT = 2000;
 
@@ -31,10 +31,12 @@ export interface AccessRequests {
   /** Ends grants whose time is up; returns them so live sessions can be ended. */
   expire(): Promise<AccessRequestRow[]>;
   /**
-   * Takes one session from a live grant for exactly this target as the catalogue has it now
-   * (image and command included); throws APPROVAL_REQUIRED when there is none.
+   * The whole decision to open a console: the principal may use the target (ACCESS_DENIED
+   * otherwise) and, when the target needs approval, one session is taken from a live grant
+   * for exactly this target as the catalogue has it now, image and command included
+   * (APPROVAL_REQUIRED otherwise). Returns the grant used, if any.
    */
-  useGrantForConsole(p: Principal, target: Target): Promise<AccessRequestRow>;
+  admitConsole(p: Principal, target: Target): Promise<{ grantId: string | null }>;
   /** Of these grant ids, those no longer live and why ('expired' or 'revoked'…). */
   deadGrants(ids: readonly string[]): Promise<Array<{ id: string; status: string }>>;
 }
@@ -152,7 +154,9 @@ export function createAccessRequests(deps: { db: Database; audit: AuditLog; cata
       });
     },
 
-    async useGrantForConsole(p, target) {
+    async admitConsole(p, target) {
+      authorizeConsole(p, target);
+      if (!target.approval.required) return { grantId: null };
       const grant = await useGrant(db, { requesterId: p.userId, target: target.name, image: target.image, command: target.command });
       if (!grant) {
         throw new SallyportError(
@@ -160,7 +164,7 @@ export function createAccessRequests(deps: { db: Database; audit: AuditLog; cata
           `${target.name} needs an approved access request for this exact console (image ${target.image}); approvals for another image or command do not carry over`,
         );
       }
-      return grant;
+      return { grantId: grant.id };
     },
 
     deadGrants: (ids) => deadGrants(db, ids),

@@ -1,7 +1,7 @@
 // The console service: opens sessions (after the access layer says yes), keeps the live ones,
 // writes their audit events, and cleans up after a crash or on shutdown.
 import { randomUUID } from 'node:crypto';
-import { authorizeConsole, maySeeAllSessions, maySeeSession, mayUseTarget, type AccessRequests, type Principal } from '../access/index.js';
+import { maySeeAllSessions, maySeeSession, mayUseTarget, type AccessRequests, type Principal } from '../access/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { CatalogStore, Target } from '../catalog/index.js';
 import {
@@ -86,15 +86,13 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
     async open(principal, targetName, size, client) {
       const target = deps.catalog.current().targets.find((t) => t.name === targetName);
       if (!target) throw new SallyportError('NOT_FOUND', `no target named ${targetName}`);
-      authorizeConsole(principal, target);
       const env = environment(target);
-      // Approval-gated: take one use of a live grant for this exact console, or refuse
-      // before anything is created.
-      const grant = target.approval.required ? await deps.access.useGrantForConsole(principal, target) : null;
+      // The access layer decides (and takes a grant's use when one is needed) before anything exists.
+      const { grantId } = await deps.access.admitConsole(principal, target);
 
       const id = randomUUID();
       await insertConsoleSession(db, { id, userId: principal.userId, target: target.name, runtime: runtime.name, image: target.image, command: target.command, brokerId });
-      if (grant) await linkConsoleGrant(db, id, grant.id);
+      if (grantId) await linkConsoleGrant(db, id, grantId);
       let failure: ((err: unknown) => void) | undefined;
       const recorder = await Recorder.start(
         store,
@@ -146,7 +144,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
           image: target.image,
           imageId: running.imageId,
           containerId: running.containerId,
-          grantId: grant?.id ?? null,
+          grantId,
         },
       });
 
@@ -189,7 +187,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
         void session.end('recording failed');
       };
       live.set(id, session);
-      context.set(id, { principal, target: target.name, grantId: grant?.id ?? null });
+      context.set(id, { principal, target: target.name, grantId });
       return session;
     },
 
