@@ -1,12 +1,11 @@
 // End to end in real headless Chromium: alice logs in through the IdP, opens a console from the
 // home page, types a command, sees its output, exits and sees the exit status; the container is
 // gone. Carol (auditor) finds the session on the Sessions page and replays the same output.
-import { execFileSync } from 'node:child_process';
 import type { Browser as Chromium, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { LABEL_BROKER } from '../server/runtime/index.js';
 import { startTestBroker, type TestBroker } from './support/broker.js';
 import { launchChromium } from './support/chromium.js';
+import { brokerContainers } from './support/docker.js';
 import { writeConsoleCatalog } from './support/console-catalog.js';
 
 let t: TestBroker;
@@ -85,8 +84,7 @@ describe('browser console in Chromium', () => {
     await alice.keyboard.type('exit 5\n');
     await alice.waitForFunction(() => document.querySelector('#console-status')?.textContent?.includes('status 5'));
     expect(await alice.textContent('#console-status')).toBe('ended (process exited) with status 5');
-    const left = execFileSync('docker', ['ps', '-aq', '--filter', `label=${LABEL_BROKER}=${t.config.runtime.brokerId}`], { encoding: 'utf8' }).trim();
-    expect(left).toBe('');
+    expect(brokerContainers(t.config.runtime.brokerId)).toEqual([]);
     expect(aliceErrors).toEqual([]);
 
     const carol = await (await chromium.newContext()).newPage();

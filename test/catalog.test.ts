@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createAuditLog } from '../server/audit/index.js';
 import { loadCatalogFile, openCatalogStore, parseCatalog } from '../server/catalog/index.js';
 import { DEMO_CATALOG } from '../server/paths.js';

@@ -1,13 +1,12 @@
 // Approval-gated consoles on real parts: a console opens only with a live grant for the exact
 // console, and a live session ends within 5 s when its grant is revoked or expires, or when the
 // operator changes the target (approvals never carry over to another image or command).
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Principal } from '../server/access/index.js';
-import { LABEL_BROKER } from '../server/runtime/index.js';
 import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
 import { connectConsole, PROMPT } from './support/console-client.js';
+import { brokerContainers } from './support/docker.js';
 import { writeConsoleCatalog } from './support/console-catalog.js';
 
 let t: TestBroker;
@@ -20,9 +19,7 @@ async function principal(username: string, roles: Principal['roles']): Promise<P
   const u = (await t.broker.db.query(`select * from users where username = $1`, [username])).rows[0];
   return { userId: u.id, issuer: u.issuer, subject: u.subject, username, displayName: null, email: null, groups: u.groups, roles, authTime: new Date() };
 }
-function containers(): string[] {
-  return execFileSync('docker', ['ps', '-aq', '--filter', `label=${LABEL_BROKER}=${t.config.runtime.brokerId}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
-}
+const containers = () => brokerContainers(t.config.runtime.brokerId);
 async function approvedGrant(): Promise<string> {
   const r = await t.broker.access.request(alice, 'gated', { reason: 'investigate', durationSeconds: 600 });
   await t.broker.access.decide(bob, r.id, 'approve', 'ok');
@@ -56,7 +53,7 @@ describe('approval-gated consoles', () => {
 
     const grantId = await approvedGrant();
     const c = await openGated();
-    const id = c.messages.find((m) => m.type === 'started')!.sessionId as string;
+    const id = c.sessionId();
     const row = (await t.broker.db.query(`select grant_id from console_sessions where id = $1`, [id])).rows[0];
     expect(row.grant_id).toBe(grantId);
     const opened = (await t.broker.audit.list({ action: 'console.opened' })).find((e) => e.subject === id)!;

@@ -5,21 +5,16 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../server/dev/index.js';
-import { LABEL_BROKER } from '../server/runtime/index.js';
 import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
 import { connectConsole, PROMPT } from './support/console-client.js';
+import { brokerContainers, expectNoContainers } from './support/docker.js';
 import { writeConsoleCatalog } from './support/console-catalog.js';
 import { freshDatabase, type TestDatabase } from './support/postgres.js';
 import { spawnCli, waitFor } from './support/process.js';
 
 let catalog: string;
 
-function containers(brokerId: string): string[] {
-  return execFileSync('docker', ['ps', '-aq', '--filter', `label=${LABEL_BROKER}=${brokerId}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
-}
-async function expectNoContainers(brokerId: string, ms = 5000) {
-  await waitFor('containers removed', async () => (containers(brokerId).length === 0 ? true : undefined), ms);
-}
+const containers = brokerContainers;
 async function loginCookie(t: TestBroker, user = 'alice'): Promise<string> {
   const b = new Browser();
   await t.login(b, user);
@@ -57,7 +52,7 @@ describe('in one broker', () => {
   it('a client that stops reading stalls the container instead of growing the broker', async () => {
     const c = await connectConsole(t.url, 'shell', { cookie });
     await c.waitFor(PROMPT);
-    const id = c.messages.find((m) => m.type === 'started')!.sessionId as string;
+    const id = c.sessionId();
     const container = containers(t.config.runtime.brokerId)[0]!;
     // 12 MiB in → 16 MiB of base64 out: far more than the 1 MiB the broker lets pile up.
     c.send({ type: 'input', data: 'head -c 12582912 /dev/zero | base64 -w 76; echo "DO""NE"\n' });
@@ -93,7 +88,7 @@ describe('in one broker', () => {
   it('fails closed: when the database refuses the recording, the session ends with a message', async () => {
     const c = await connectConsole(t.url, 'shell', { cookie });
     await c.waitFor(PROMPT);
-    const id = c.messages.find((m) => m.type === 'started')!.sessionId as string;
+    const id = c.sessionId();
     // A real refusal by PostgreSQL, as a full disk or a revoked grant would cause.
     await t.broker.db.query(`alter table recording_chunks add constraint no_more_chunks check (session_id <> '${id}') not valid`);
     try {
@@ -124,7 +119,7 @@ describe('broker shutdown', () => {
       throw err;
     });
     expect(containers(t.config.runtime.brokerId)).toHaveLength(2);
-    const ids = consoles.map((c) => c.messages.find((m) => m.type === 'started')!.sessionId as string);
+    const ids = consoles.map((c) => c.sessionId());
     const { Client } = (await import('pg')).default;
     const db = new Client({ connectionString: t.db.url });
     await db.connect();
@@ -189,7 +184,7 @@ describe('a broker killed with SIGKILL', () => {
     const first = await start();
     const c = await connectConsole(`http://127.0.0.1:${port}`, 'shell', { cookie, origin: idp.url });
     await c.waitFor(PROMPT);
-    const id = c.messages.find((m) => m.type === 'started')!.sessionId as string;
+    const id = c.sessionId();
     c.send({ type: 'input', data: 'echo "before the crash"\n' });
     await c.waitFor(/^before the crash/m);
     // Recordings are flushed at least every second; that second is all a crash may lose.

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readRecordingChunks } from '../server/db/index.js';
-import { LABEL_BROKER } from '../server/runtime/index.js';
 import { parseAsciicast } from '../server/recording/index.js';
 import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
 import { connectConsole, PROMPT } from './support/console-client.js';
+import { brokerContainers, expectNoContainers } from './support/docker.js';
 import { writeConsoleCatalog } from './support/console-catalog.js';
 
 let t: TestBroker;
@@ -19,17 +19,8 @@ let cookie: string;
 let bobCookie: string;
 let carolCookie: string;
 
-function docker(...args: string[]): string {
-  return execFileSync('docker', args, { encoding: 'utf8' }).trim();
-}
-function containers(): string[] {
-  return docker('ps', '-aq', '--filter', `label=${LABEL_BROKER}=${t.config.runtime.brokerId}`).split('\n').filter(Boolean);
-}
-async function waitNoContainers(ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (containers().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  expect(containers()).toEqual([]);
-}
+const containers = () => brokerContainers(t.config.runtime.brokerId);
+const waitNoContainers = () => expectNoContainers(t.config.runtime.brokerId);
 async function sessionRow(id: string) {
   return (await t.broker.db.query(`select * from console_sessions where id = $1`, [id])).rows[0];
 }
@@ -101,7 +92,7 @@ describe('a browser console', () => {
   it('does not record typed input on a target with recordInput: false, but still records output', async () => {
     const c = await connectConsole(t.url, 'quiet', { cookie });
     await c.waitFor(PROMPT);
-    const id = c.messages.find((m) => m.type === 'started')!.sessionId as string;
+    const id = c.sessionId();
     c.send({ type: 'input', data: 'echo "vis""ible"; exit\n' });
     await c.closed;
     const { events } = parseAsciicast(await recordingText(id));
@@ -112,7 +103,7 @@ describe('a browser console', () => {
   it('is removed when the browser goes away', async () => {
     const c = await connectConsole(t.url, 'shell', { cookie });
     await c.waitFor(PROMPT);
-    const id = c.messages.find((m) => m.type === 'started')!.sessionId as string;
+    const id = c.sessionId();
     c.ws.terminate();
     await waitNoContainers();
     await expect.poll(async () => (await sessionRow(id)).end_reason).toBe('client disconnected');
@@ -147,7 +138,7 @@ describe('sessions and recordings', () => {
   it('alice sees her own sessions, bob none of them, carol (auditor) all; the download plays in asciinema', async () => {
     const c = await connectConsole(t.url, 'shell', { cookie });
     await c.waitFor(PROMPT);
-    const id = c.messages.find((m) => m.type === 'started')!.sessionId as string;
+    const id = c.sessionId();
     c.send({ type: 'input', data: 'printf "\\033[1;32mgreen\\033[0m done\\n"; exit\n' });
     await c.closed;
     await waitNoContainers();

@@ -9,6 +9,14 @@ import { migrate, openDatabase, pendingMigrations, readMigrations } from '../ser
 import { MIGRATIONS_DIR } from '../server/paths.js';
 import { freshDatabase, useDatabase, type TestDatabase } from './support/postgres.js';
 
+/** A copy of the shipped migrations with `text` appended to `file` (created if new). */
+function migrationsWith(file: string, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sallyport-migrations-'));
+  cpSync(MIGRATIONS_DIR, dir, { recursive: true });
+  appendFileSync(join(dir, file), text);
+  return dir;
+}
+
 describe('migrations', () => {
   let tdb: TestDatabase;
   beforeAll(async () => {
@@ -39,9 +47,7 @@ describe('migrations', () => {
   });
 
   it('refuses to run when an applied migration was edited', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sallyport-migrations-'));
-    cpSync(MIGRATIONS_DIR, dir, { recursive: true });
-    appendFileSync(join(dir, '001_foundation.sql'), '\n-- sneaky edit\n');
+    const dir = migrationsWith('001_foundation.sql', '\n-- sneaky edit\n');
     const db = openDatabase(tdb.url, { poolSize: 1 });
     try {
       await expect(migrate(db, dir)).rejects.toThrow(/001_foundation was changed after it was applied/);
@@ -51,9 +57,7 @@ describe('migrations', () => {
   });
 
   it('rolls back a failing migration and reports which one', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sallyport-migrations-'));
-    cpSync(MIGRATIONS_DIR, dir, { recursive: true });
-    appendFileSync(join(dir, '999_broken.sql'), 'create table half_done (id int);\nselect * from no_such_table;\n');
+    const dir = migrationsWith('999_broken.sql', 'create table half_done (id int);\nselect * from no_such_table;\n');
     const db = openDatabase(tdb.url, { poolSize: 1 });
     try {
       await expect(migrate(db, dir)).rejects.toThrow(/migration 999_broken failed: .*no_such_table/);

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { isSallyportError } from '../server/errors.js';
 import { createDockerRuntime, LABEL_BROKER, type ConsoleSpec, type RunningConsole } from '../server/runtime/index.js';
+import { brokerContainers } from './support/docker.js';
 
 const brokerId = `test-${randomUUID().slice(0, 8)}`;
 const runtime = createDockerRuntime({ brokerId });
@@ -29,9 +30,7 @@ function spec(over: Partial<ConsoleSpec> = {}): ConsoleSpec {
 function docker(...args: string[]): string {
   return execFileSync('docker', args, { encoding: 'utf8' }).trim();
 }
-function ours(): string[] {
-  return docker('ps', '-aq', '--filter', `label=${LABEL_BROKER}=${brokerId}`).split('\n').filter(Boolean);
-}
+const ours = () => brokerContainers(brokerId);
 
 /** Reads console output until `pattern` shows up (or fails after `ms`). */
 function until(c: RunningConsole, pattern: RegExp, ms = 5000): Promise<string> {

@@ -10,6 +10,8 @@ export interface ConsoleConnection {
   /** Everything received as output, concatenated, as the terminal would render it. */
   output(): string;
   messages: Array<Record<string, unknown>>;
+  /** The console session id from the broker's `started` message. */
+  sessionId(): string;
   waitFor(pattern: RegExp, ms?: number): Promise<string>;
   closed: Promise<{ code: number; reason: string }>;
   send(msg: unknown): void;
@@ -42,6 +44,11 @@ export function connectConsole(
       resolve({
         ws,
         messages,
+        sessionId: () => {
+          const started = messages.find((m) => m.type === 'started');
+          if (!started) throw new Error(`no started message: ${JSON.stringify(messages.filter((m) => m.type !== 'output'))}`);
+          return started.sessionId as string;
+        },
         output: () => out,
         closed,
         send: (msg) => ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg)),

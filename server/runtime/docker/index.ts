@@ -4,7 +4,7 @@
 import Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
 import { SallyportError } from '../../errors.js';
-import type { ConsoleSpec, RunningConsole, Runtime } from '../types.js';
+import type { RunningConsole, Runtime } from '../types.js';
 
 export const LABEL_BROKER = 'io.sallyport.broker';
 export const LABEL_SESSION = 'io.sallyport.session';
