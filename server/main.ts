@@ -10,6 +10,7 @@ import { buildApp } from './http/index.js';
 import { createIdentity, createRelyingParty } from './identity/index.js';
 import { createConsoleService, type ConsoleService } from './consoles/index.js';
 import { createAccessRequests, type AccessRequests } from './access/index.js';
+import { createWebhookNotifier } from './notify/index.js';
 import { createDockerRuntime } from './runtime/index.js';
 import { MIGRATIONS_DIR, WEB_DIST_DIR } from './paths.js';
 
@@ -40,7 +41,15 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     const catalog = await openCatalogStore(config.catalogPath, { requireDigest: config.requireImageDigest, env: options.env }, audit);
     const identity = createIdentity({ config, db, audit, rp: createRelyingParty(config) });
     const runtime = createDockerRuntime({ brokerId: config.runtime.brokerId, dockerHost: config.runtime.dockerHost });
-    const access = createAccessRequests({ db, audit, catalog });
+    const notifier = config.webhook ? createWebhookNotifier({ db, webhook: config.webhook, publicUrl: config.publicUrl }) : undefined;
+    const access = createAccessRequests({
+      db,
+      audit,
+      catalog,
+      approverRoleGroups: [...config.roles.approver, ...config.roles.admin],
+      reauthMaxAgeSeconds: config.access.reauthMaxAgeSeconds,
+      notify: notifier?.notify,
+    });
     const consoles = createConsoleService({ db, audit, catalog, runtime, access, brokerId: config.runtime.brokerId, env: options.env });
     // A previous run that crashed may have left live sessions and their containers.
     const recovered = await consoles.recover().catch((err: unknown) => ({ error: err }));
@@ -56,12 +65,13 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
         }
       },
     };
-    const app = await buildApp(config, { identity, catalog, readiness, consoles }, { webDir: options.webDir ?? WEB_DIST_DIR });
+    const app = await buildApp(config, { identity, catalog, readiness, consoles, access }, { webDir: options.webDir ?? WEB_DIST_DIR });
     if ('error' in recovered) app.log.warn(`could not reap orphaned consoles: ${String((recovered.error as Error).message)}`);
     else if (recovered.sessions.length || recovered.containers.length) app.log.warn(recovered, 'ended consoles left by a previous run');
     await app.listen({ host: config.host, port: config.port });
     await audit.append({ actor: 'system', action: 'broker.started', details: { version: VERSION, mode: config.mode } });
     const stopWatch = consoles.watch();
+    const stopNotifier = notifier?.start(app.log);
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     return {
@@ -74,6 +84,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       access,
       async close() {
         stopWatch();
+        await stopNotifier?.();
         // Drain: live consoles are told, their recordings sealed, their containers removed.
         await consoles.shutdown();
         await app.close();

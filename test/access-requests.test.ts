@@ -42,7 +42,7 @@ beforeAll(async () => {
   );
   const audit = createAuditLog(handle.db);
   const catalog = await openCatalogStore(file, { requireDigest: true }, audit);
-  jit = createAccessRequests({ db: handle.db, audit, catalog });
+  jit = createAccessRequests({ db: handle.db, audit, catalog, approverRoleGroups: ['approvers', 'admins'], reauthMaxAgeSeconds: 300 });
   people.alice = await person('alice', ['developers'], ['developer']);
   people.oncall = await person('olive', ['developers', 'oncall'], ['developer']);
   people.bob = await person('bob', ['approvers'], ['approver']);
@@ -143,11 +143,11 @@ describe('bad input', () => {
     requester = 'alice';
     const before = (await handle.db.query(`select count(*)::int n from access_requests`)).rows[0].n;
     const cases: Array<[Promise<unknown>, string]> = [
-      [ask('billing', 'fix OPS-1', 3 * 3600), 'duration'],
+      [ask('billing', 'fix OPS-1', 3 * 3600), 'durationSeconds'],
       [ask('billing', '   ', 600), 'reason'],
       [ask('billing', 'no ticket here', 600), 'reason'],
       [ask('nope', 'OPS-1', 600), 'target'],
-      [jit.request(people.alice!, 'billing', { reason: 'OPS-1', durationSeconds: 'soon' as unknown as number }), 'duration'],
+      [jit.request(people.alice!, 'billing', { reason: 'OPS-1', durationSeconds: 'soon' as unknown as number }), 'durationSeconds'],
     ];
     for (const [p, field] of cases) {
       const err = await p.catch((e: unknown) => e);

@@ -72,7 +72,10 @@ describe('login succeeds', () => {
     expect(body.targets[0]).toMatchObject({ approvalRequired: true, command: ['bin/rails', 'console'] });
 
     const actions = await auditActions();
-    expect(actions).toContainEqual({ action: 'auth.login', details: { username: 'alice', groups: ['developers'], roles: ['developer'] } });
+    expect(actions).toContainEqual({
+      action: 'auth.login',
+      details: { username: 'alice', groups: ['developers'], roles: ['developer'], stepUp: false, authTime: expect.stringMatching(/^\d{4}-/) },
+    });
   });
 
   it('gives carol the auditor role and no console targets', async () => {

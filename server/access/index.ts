@@ -9,7 +9,17 @@ export {
   maySeeAllSessions,
   maySeeSession,
   mayUseTarget,
+  requireRecentLogin,
   usableTargets,
   type Principal,
 } from './policy.js';
-export { createAccessRequests, type AccessRequests } from './requests.js';
+export {
+  createAccessRequests,
+  type AccessNotification,
+  type AccessRequestDetail,
+  type AccessRequests,
+  type AccessRequestScope,
+  type AccessRequestsDeps,
+  type AccessRequestView,
+  type Notify,
+} from './requests.js';

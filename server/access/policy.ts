@@ -68,6 +68,17 @@ export function mayApprove(approver: Principal, target: Target, requesterUserId:
   return (target.approval.approvers ?? []).some((g) => approver.groups.includes(g));
 }
 
+/**
+ * Deciding or revoking needs a login the IdP performed at most `maxAgeSeconds` ago; otherwise
+ * REAUTH_REQUIRED, and the front door sends the user through a max_age login.
+ */
+export function requireRecentLogin(p: Principal, maxAgeSeconds: number, now = new Date()): void {
+  const age = (now.getTime() - p.authTime.getTime()) / 1000;
+  if (!(age <= maxAgeSeconds)) {
+    throw new SallyportError('REAUTH_REQUIRED', `log in again to confirm it is you: this needs a login from the last ${maxAgeSeconds} seconds`);
+  }
+}
+
 /** Is a request from this principal approved at once by the target's on-call rule? */
 export function isAutoApproved(p: Principal, target: Target): boolean {
   return (target.approval.autoApprove ?? []).some((g) => p.groups.includes(g));
@@ -84,9 +95,9 @@ export function checkAccessRequest(target: Target, req: { reason: string; durati
     problems.push({ field: 'reason', message: `must reference a ticket matching ${pattern}` });
   }
   if (!Number.isInteger(req.durationSeconds) || req.durationSeconds < 60) {
-    problems.push({ field: 'duration', message: 'must be at least 60 seconds' });
+    problems.push({ field: 'durationSeconds', message: 'must be at least 60 seconds' });
   } else if (req.durationSeconds > target.approval.maxDuration) {
-    problems.push({ field: 'duration', message: `must be at most ${target.approval.maxDuration} seconds for ${target.name}` });
+    problems.push({ field: 'durationSeconds', message: `must be at most ${target.approval.maxDuration} seconds for ${target.name}` });
   }
   return problems;
 }

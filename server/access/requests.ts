@@ -8,20 +8,84 @@ import type { CatalogStore, Target } from '../catalog/index.js';
 import {
   countValidApprovals,
   deadGrants,
+  getAccessRequest,
+  grantSessions,
   useGrant,
   expireGrants,
   grantAccess,
   insertAccessRequest,
+  listAccessDecisions,
+  listAccessRequests,
   lockAccessRequest,
   recordDecision,
   transitionAccessRequest,
+  usersInGroups,
+  type AccessRequestListRow,
   type AccessRequestRow,
   type Database,
+  type Queryable,
+  type RequestStatus,
 } from '../db/index.js';
 import { invalidInput, SallyportError, type FieldProblem } from '../errors.js';
-import { authorizeConsole, checkAccessRequest, hasRole, isAutoApproved, mayApprove, mayRequestAccess, type Principal } from './policy.js';
+import {
+  authorizeConsole,
+  checkAccessRequest,
+  hasRole,
+  isAutoApproved,
+  mayApprove,
+  mayRequestAccess,
+  requireRecentLogin,
+  type Principal,
+} from './policy.js';
 
 const MAX_COMMENT = 2000;
+
+/** What approvers and requesters are told about; delivered by notify/ after the commit. */
+export interface AccessNotification {
+  event: 'access.requested' | 'access.approved' | 'access.denied' | 'access.revoked';
+  requestId: string;
+  target: string;
+  requester: string;
+  /** Who did it (username), or "system" for on-call auto-approval. */
+  actor: string;
+  /** The requester's reason, the approver's comment or the revoker's reason. */
+  text: string;
+  expiresAt: string | null;
+}
+
+/** Called inside the state change's transaction, so a notification exists exactly when the change does. */
+export type Notify = (tx: Queryable, n: AccessNotification) => Promise<void>;
+
+/** One request as the pages and API show it. */
+export interface AccessRequestView {
+  id: string;
+  requester: string;
+  target: string;
+  image: string;
+  command: string[];
+  reason: string;
+  durationSeconds: number;
+  approvalsNeeded: number;
+  maxSessions: number | null;
+  sessionsUsed: number;
+  status: RequestStatus;
+  statusReason: string | null;
+  createdAt: Date;
+  decidedAt: Date | null;
+  expiresAt: Date | null;
+  /** Whether this grant would open a console now, and if not, why. */
+  opensConsole: { ok: boolean; why: string | null };
+  youMay: { decide: boolean; withdraw: boolean; revoke: boolean };
+}
+
+export interface AccessRequestDetail extends AccessRequestView {
+  decisions: Array<{ approver: string; decision: 'approve' | 'deny'; comment: string; decidedAt: Date }>;
+  /** Who is able to approve it: the target's approver groups and the known users in them. */
+  approvers: { groups: string[]; users: string[] };
+  sessions: Array<{ id: string; startedAt: Date; endedAt: Date | null }>;
+}
+
+export type AccessRequestScope = 'mine' | 'decide' | 'active';
 
 export interface AccessRequests {
   request(p: Principal, targetName: string, input: { reason: string; durationSeconds: number }): Promise<AccessRequestRow>;
@@ -39,13 +103,76 @@ export interface AccessRequests {
   admitConsole(p: Principal, target: Target): Promise<{ grantId: string | null }>;
   /** Of these grant ids, those no longer live and why ('expired' or 'revoked'…). */
   deadGrants(ids: readonly string[]): Promise<Array<{ id: string; status: string }>>;
+  /**
+   * mine: the principal's own requests; decide: pending ones they may decide and have not;
+   * active: grants in force (approvers and admins only).
+   */
+  list(p: Principal, scope: AccessRequestScope): Promise<AccessRequestView[]>;
+  /** One request, for its requester, approvers, admins and auditors; NOT_FOUND for others. */
+  get(p: Principal, requestId: string): Promise<AccessRequestDetail>;
 }
 
-export function createAccessRequests(deps: { db: Database; audit: AuditLog; catalog: CatalogStore }): AccessRequests {
+export interface AccessRequestsDeps {
+  db: Database;
+  audit: AuditLog;
+  catalog: CatalogStore;
+  /** IdP groups that carry the approver or admin role: an approval counts only while the approver holds one. */
+  approverRoleGroups: readonly string[];
+  /** Deciding and revoking need a login at most this old. */
+  reauthMaxAgeSeconds: number;
+  notify?: Notify;
+}
+
+export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
   const { db, audit } = deps;
+  const notify: Notify = deps.notify ?? (async () => {});
   const actor = (p: Principal) => `user:${p.userId}`;
   const findTarget = (name: string): Target | undefined => deps.catalog.current().targets.find((t) => t.name === name);
   const invalid = (problems: FieldProblem[]) => invalidInput(problems, 'the access request is invalid');
+
+  const maySeeRequest = (p: Principal, r: AccessRequestRow) =>
+    r.requester_id === p.userId || hasRole(p, 'approver') || hasRole(p, 'admin') || hasRole(p, 'auditor');
+
+  /** Would this grant open a console now? Approvals bind to the console as it was approved. */
+  const opensConsole = (r: AccessRequestRow): AccessRequestView['opensConsole'] => {
+    if (r.status !== 'approved') return { ok: false, why: `the request is ${r.status}` };
+    if (r.expires_at && r.expires_at.getTime() <= Date.now()) return { ok: false, why: 'the grant has expired' };
+    if (r.max_sessions !== null && r.sessions_used >= r.max_sessions) return { ok: false, why: `all ${r.max_sessions} session(s) of this grant are used` };
+    const t = findTarget(r.target);
+    if (!t) return { ok: false, why: `the target ${r.target} is no longer in the catalogue` };
+    if (t.image !== r.image) return { ok: false, why: `the target's image changed since approval (approved ${r.image}, now ${t.image}); request access again` };
+    if (t.command.join('\0') !== r.command.join('\0')) {
+      return { ok: false, why: `the target's command changed since approval (approved "${r.command.join(' ')}", now "${t.command.join(' ')}"); request access again` };
+    }
+    return { ok: true, why: null };
+  };
+
+  const view = (p: Principal, r: AccessRequestListRow, alreadyDecided: boolean): AccessRequestView => {
+    const t = findTarget(r.target);
+    return {
+      id: r.id,
+      requester: r.requester_username,
+      target: r.target,
+      image: r.image,
+      command: r.command,
+      reason: r.reason,
+      durationSeconds: r.duration_seconds,
+      approvalsNeeded: r.approvals_needed,
+      maxSessions: r.max_sessions,
+      sessionsUsed: r.sessions_used,
+      status: r.status,
+      statusReason: r.status_reason,
+      createdAt: r.created_at,
+      decidedAt: r.decided_at,
+      expiresAt: r.expires_at,
+      opensConsole: opensConsole(r),
+      youMay: {
+        decide: r.status === 'pending' && !alreadyDecided && t !== undefined && mayApprove(p, t, r.requester_id),
+        withdraw: r.status === 'pending' && r.requester_id === p.userId,
+        revoke: r.status === 'approved' && (hasRole(p, 'approver') || hasRole(p, 'admin')),
+      },
+    };
+  };
 
   return {
     async request(p, targetName, input) {
@@ -85,12 +212,15 @@ export function createAccessRequests(deps: { db: Database; audit: AuditLog; cata
           },
           tx,
         );
+        const base = { requestId: row.id, target: target.name, requester: p.username };
+        await notify(tx, { ...base, event: 'access.requested', actor: p.username, text: row.reason, expiresAt: null });
         if (isAutoApproved(p, target)) {
           row = (await grantAccess(tx, row.id))!;
           await audit.append(
             { actor: 'system', action: 'access.approved', subject: row.id, details: { target: target.name, expiresAt: row.expires_at!.toISOString(), auto: true } },
             tx,
           );
+          await notify(tx, { ...base, event: 'access.approved', actor: 'system', text: 'approved at once for on-call', expiresAt: row.expires_at!.toISOString() });
         }
         return row;
       });
@@ -105,12 +235,15 @@ export function createAccessRequests(deps: { db: Database; audit: AuditLog; cata
         if (!target || !mayApprove(p, target, row.requester_id)) {
           throw new SallyportError('ACCESS_DENIED', row.requester_id === p.userId ? 'you cannot decide your own request' : 'you may not decide this request');
         }
+        requireRecentLogin(p, deps.reauthMaxAgeSeconds);
         if (row.status !== 'pending') throw new SallyportError('CONFLICT', `the request is already ${row.status}`);
         if (!(await recordDecision(tx, { requestId, approverId: p.userId, decision, comment }))) {
           throw new SallyportError('CONFLICT', 'you have already decided this request');
         }
         const approverGroups = target.approval.approvers ?? [];
-        const counted = await countValidApprovals(tx, requestId, approverGroups);
+        const counted = await countValidApprovals(tx, requestId, approverGroups, deps.approverRoleGroups);
+        const requester = (await getAccessRequest(tx, requestId))!.requester_username;
+        const base = { requestId, target: row.target, requester, actor: p.username, text: comment };
         await audit.append(
           { actor: actor(p), action: 'access.decision', subject: requestId, details: { decision, comment, counted, needed: row.approvals_needed } },
           tx,
@@ -118,6 +251,7 @@ export function createAccessRequests(deps: { db: Database; audit: AuditLog; cata
         if (decision === 'deny') {
           const denied = (await transitionAccessRequest(tx, requestId, ['pending'], 'denied', comment || null))!;
           await audit.append({ actor: actor(p), action: 'access.denied', subject: requestId, details: { target: row.target, comment } }, tx);
+          await notify(tx, { ...base, event: 'access.denied', expiresAt: null });
           return denied;
         }
         if (counted < row.approvals_needed) return row;
@@ -126,6 +260,7 @@ export function createAccessRequests(deps: { db: Database; audit: AuditLog; cata
           { actor: actor(p), action: 'access.approved', subject: requestId, details: { target: row.target, expiresAt: granted.expires_at!.toISOString(), auto: false } },
           tx,
         );
+        await notify(tx, { ...base, event: 'access.approved', expiresAt: granted.expires_at!.toISOString() });
         return granted;
       });
     },
@@ -144,12 +279,15 @@ export function createAccessRequests(deps: { db: Database; audit: AuditLog; cata
     async revoke(p, requestId, reason) {
       if (reason.length > MAX_COMMENT) throw invalid([{ field: 'reason', message: `must be at most ${MAX_COMMENT} characters` }]);
       if (!hasRole(p, 'approver') && !hasRole(p, 'admin')) throw new SallyportError('ACCESS_DENIED', 'requires the approver or admin role');
+      requireRecentLogin(p, deps.reauthMaxAgeSeconds);
       return db.transaction(async (tx) => {
         const row = await lockAccessRequest(tx, requestId);
         if (!row) throw new SallyportError('NOT_FOUND', `no access request ${requestId}`);
         const done = await transitionAccessRequest(tx, requestId, ['approved'], 'revoked', reason || 'revoked');
         if (!done) throw new SallyportError('CONFLICT', `the request is ${row.status}, not an active grant`);
         await audit.append({ actor: actor(p), action: 'access.revoked', subject: requestId, details: { target: row.target, reason } }, tx);
+        const requester = (await getAccessRequest(tx, requestId))!.requester_username;
+        await notify(tx, { event: 'access.revoked', requestId, target: row.target, requester, actor: p.username, text: reason, expiresAt: null });
         return done;
       });
     },
@@ -168,6 +306,42 @@ export function createAccessRequests(deps: { db: Database; audit: AuditLog; cata
     },
 
     deadGrants: (ids) => deadGrants(db, ids),
+
+    async list(p, scope) {
+      let rows: AccessRequestListRow[];
+      if (scope === 'mine') {
+        rows = await listAccessRequests(db, { requesterId: p.userId, limit: 100 });
+      } else if (scope === 'decide') {
+        const pending = await listAccessRequests(db, { statuses: ['pending'], notDecidedBy: p.userId, limit: 200 });
+        rows = pending.filter((r) => {
+          const t = findTarget(r.target);
+          return t !== undefined && mayApprove(p, t, r.requester_id);
+        });
+      } else {
+        if (!hasRole(p, 'approver') && !hasRole(p, 'admin')) throw new SallyportError('ACCESS_DENIED', 'active grants are for approvers and admins');
+        rows = await listAccessRequests(db, { live: true, limit: 200 });
+      }
+      return rows.map((r) => view(p, r, false));
+    },
+
+    async get(p, requestId) {
+      const row = /^[0-9a-f-]{36}$/.test(requestId) ? await getAccessRequest(db, requestId) : null;
+      if (!row || !maySeeRequest(p, row)) throw new SallyportError('NOT_FOUND', `no access request ${requestId}`);
+      const target = findTarget(row.target);
+      const approverGroups = target?.approval.approvers ?? [];
+      const [decisions, approverUsers, sessions] = await Promise.all([
+        listAccessDecisions(db, requestId),
+        usersInGroups(db, approverGroups, deps.approverRoleGroups, row.requester_id),
+        grantSessions(db, requestId),
+      ]);
+      const alreadyDecided = decisions.some((d) => d.approver_id === p.userId);
+      return {
+        ...view(p, row, alreadyDecided),
+        decisions: decisions.map((d) => ({ approver: d.approver_username, decision: d.decision, comment: d.comment, decidedAt: d.decided_at })),
+        approvers: { groups: [...approverGroups], users: approverUsers },
+        sessions: sessions.map((s) => ({ id: s.id, startedAt: s.started_at, endedAt: s.ended_at })),
+      };
+    },
 
     async expire() {
       return db.transaction(async (tx) => {

@@ -5,7 +5,7 @@ import { insertAuditEvent, listAuditEvents, type AuditEventRow, type Database, t
 
 /** Stable action codes; details are per action and must never hold secrets or terminal bytes. */
 export interface AuditEvents {
-  'auth.login': { username: string; groups: string[]; roles: string[] };
+  'auth.login': { username: string; groups: string[]; roles: string[]; stepUp: boolean; authTime: string | null };
   'auth.login_failed': { reason: string; stage: 'callback' | 'token' | 'session' };
   'auth.logout': { username: string };
   'catalog.loaded': { path: string; sha256: string; targets: number };

@@ -38,6 +38,12 @@ export interface Config {
     readonly cookieSecure: boolean;
   };
   readonly catalogPath: string;
+  readonly access: {
+    /** Deciding or revoking needs an IdP login at most this old; older logins step up with max_age. */
+    readonly reauthMaxAgeSeconds: number;
+  };
+  /** Where access-request notifications go; undefined = no webhook. */
+  readonly webhook: { readonly url: string; readonly format: 'json' | 'slack' } | undefined;
   readonly runtime: {
     /** Names this broker's containers; must stay the same across restarts so orphans are found. */
     readonly brokerId: string;
@@ -56,6 +62,8 @@ const FILE_CAPABLE = [
   'DATABASE_URL',
   'SALLYPORT_OIDC_CLIENT_SECRET',
   'SALLYPORT_SESSION_SECRET',
+  // Slack incoming-webhook URLs are bearer secrets.
+  'SALLYPORT_WEBHOOK_URL',
 ] as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -121,7 +129,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
     if (items.length === 0) bad(name, 'must list at least one value (comma-separated)');
     return items;
   };
-  const url = (name: string, value: string, opts: { allowHttp: boolean }): URL | undefined => {
+  const url = (name: string, value: string, opts: { allowHttp: boolean; allowQuery?: boolean }): URL | undefined => {
     if (value === '') return undefined;
     let parsed: URL;
     try {
@@ -133,8 +141,8 @@ export function loadConfig(env: Env, mode: Mode): Config {
     if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && (opts.allowHttp || isLoopback(parsed.hostname)))) {
       bad(name, `must use https (plain http only for loopback addresses), got "${parsed.protocol}"`);
     }
-    if (parsed.username || parsed.password || parsed.search || parsed.hash) {
-      bad(name, 'must not contain credentials, a query or a fragment');
+    if (parsed.username || parsed.password || (parsed.search && !opts.allowQuery) || parsed.hash) {
+      bad(name, opts.allowQuery ? 'must not contain credentials or a fragment' : 'must not contain credentials, a query or a fragment');
     }
     return parsed;
   };
@@ -182,6 +190,15 @@ export function loadConfig(env: Env, mode: Mode): Config {
   }
 
   const catalogPath = required('SALLYPORT_CATALOG');
+  const reauthMaxAgeSeconds = duration('SALLYPORT_REAUTH_MAX_AGE', 5 * 60);
+  if (reauthMaxAgeSeconds > 3600) bad('SALLYPORT_REAUTH_MAX_AGE', 'must be at most 1h: an approval needs a recent login');
+
+  const webhookUrl = read('SALLYPORT_WEBHOOK_URL');
+  if (webhookUrl !== undefined) url('SALLYPORT_WEBHOOK_URL', webhookUrl, { allowHttp: mode === 'dev', allowQuery: true });
+  const webhookFormat = read('SALLYPORT_WEBHOOK_FORMAT') ?? 'json';
+  if (webhookFormat !== 'json' && webhookFormat !== 'slack') bad('SALLYPORT_WEBHOOK_FORMAT', 'must be json or slack');
+  if (webhookUrl === undefined && env.SALLYPORT_WEBHOOK_FORMAT !== undefined) bad('SALLYPORT_WEBHOOK_FORMAT', 'is set but SALLYPORT_WEBHOOK_URL is not');
+
   const brokerId = read('SALLYPORT_BROKER_ID') ?? hostname();
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(brokerId)) bad('SALLYPORT_BROKER_ID', 'must be 1-63 letters, digits, dots, dashes or underscores');
   const dockerHost = read('DOCKER_HOST');
@@ -216,6 +233,8 @@ export function loadConfig(env: Env, mode: Mode): Config {
       cookieSecure: publicUrl!.protocol === 'https:',
     },
     catalogPath,
+    access: { reauthMaxAgeSeconds },
+    webhook: webhookUrl === undefined ? undefined : { url: webhookUrl, format: webhookFormat as 'json' | 'slack' },
     runtime: { brokerId, dockerHost },
     requireImageDigest: mode === 'production',
     logLevel,

@@ -72,9 +72,15 @@ export async function recordDecision(
 
 /**
  * Approvals that count: distinct approvers other than the requester who, as last seen at
- * login, still belong to one of the approver groups.
+ * login, still belong to one of the target's approver groups and still hold the approver (or
+ * admin) role.
  */
-export async function countValidApprovals(tx: Queryable, requestId: string, approverGroups: readonly string[]): Promise<number> {
+export async function countValidApprovals(
+  tx: Queryable,
+  requestId: string,
+  approverGroups: readonly string[],
+  approverRoleGroups: readonly string[],
+): Promise<number> {
   const { rows } = await tx.query<{ n: number }>(
     `select count(*)::int as n
        from access_decisions d
@@ -82,8 +88,9 @@ export async function countValidApprovals(tx: Queryable, requestId: string, appr
        join users u on u.id = d.approver_id
       where d.request_id = $1 and d.decision = 'approve'
         and d.approver_id <> r.requester_id
-        and u.groups && $2::text[]`,
-    [requestId, approverGroups],
+        and u.groups && $2::text[]
+        and u.groups && $3::text[]`,
+    [requestId, approverGroups, approverRoleGroups],
   );
   return rows[0]!.n;
 }
@@ -163,6 +170,84 @@ export async function deadGrants(db: Queryable, ids: readonly string[]): Promise
        from access_requests
       where id = any($1::uuid[]) and (status <> 'approved' or expires_at <= now())`,
     [ids],
+  );
+  return rows;
+}
+
+/** A request with its requester's name, for pages and the API. */
+export interface AccessRequestListRow extends AccessRequestRow {
+  requester_username: string;
+}
+
+/**
+ * Requests, newest first. `requesterId` limits to one requester; `statuses` to some states;
+ * `live` to grants still in force; `notDecidedBy` leaves out those this user already decided.
+ */
+export async function listAccessRequests(
+  db: Queryable,
+  f: { requesterId?: string; statuses?: readonly RequestStatus[]; live?: boolean; notDecidedBy?: string; limit: number },
+): Promise<AccessRequestListRow[]> {
+  const { rows } = await db.query<AccessRequestListRow>(
+    `select r.*, u.username as requester_username
+       from access_requests r join users u on u.id = r.requester_id
+      where ($1::uuid is null or r.requester_id = $1)
+        and ($2::text[] is null or r.status = any($2::text[]))
+        and (not $3::boolean or (r.status = 'approved' and r.expires_at > now()))
+        and ($4::uuid is null or not exists (
+              select 1 from access_decisions d where d.request_id = r.id and d.approver_id = $4))
+      order by r.created_at desc
+      limit $5`,
+    [f.requesterId ?? null, f.statuses ?? null, f.live ?? false, f.notDecidedBy ?? null, f.limit],
+  );
+  return rows;
+}
+
+export async function getAccessRequest(db: Queryable, id: string): Promise<AccessRequestListRow | null> {
+  const { rows } = await db.query<AccessRequestListRow>(
+    `select r.*, u.username as requester_username
+       from access_requests r join users u on u.id = r.requester_id
+      where r.id = $1`,
+    [id],
+  );
+  return rows[0] ?? null;
+}
+
+export interface AccessDecisionRow {
+  approver_id: string;
+  approver_username: string;
+  approver_groups: string[];
+  decision: 'approve' | 'deny';
+  comment: string;
+  decided_at: Date;
+}
+
+export async function listAccessDecisions(db: Queryable, requestId: string): Promise<AccessDecisionRow[]> {
+  const { rows } = await db.query<AccessDecisionRow>(
+    `select d.approver_id, u.username as approver_username, u.groups as approver_groups, d.decision, d.comment, d.decided_at
+       from access_decisions d join users u on u.id = d.approver_id
+      where d.request_id = $1
+      order by d.decided_at`,
+    [requestId],
+  );
+  return rows;
+}
+
+/** Users seen at login who belong to one of `anyOf` and one of `andAnyOf`, except one user. */
+export async function usersInGroups(db: Queryable, anyOf: readonly string[], andAnyOf: readonly string[], except: string): Promise<string[]> {
+  const { rows } = await db.query<{ username: string }>(
+    `select username from users
+      where groups && $1::text[] and groups && $2::text[] and id <> $3
+      order by username limit 50`,
+    [anyOf, andAnyOf, except],
+  );
+  return rows.map((r) => r.username);
+}
+
+/** The console sessions a grant opened. */
+export async function grantSessions(db: Queryable, grantId: string): Promise<Array<{ id: string; started_at: Date; ended_at: Date | null }>> {
+  const { rows } = await db.query<{ id: string; started_at: Date; ended_at: Date | null }>(
+    `select id, started_at, ended_at from console_sessions where grant_id = $1 order by started_at`,
+    [grantId],
   );
   return rows;
 }

@@ -28,11 +28,12 @@ export async function listAuditEvents(
   filter: { action?: string; afterSeq?: string; limit: number },
 ): Promise<AuditEventRow[]> {
   const { rows } = await db.query<AuditEventRow>(
+    // Order by the column, not the text alias: '12' sorts before '3'.
     `select seq::text, at, actor, action, subject, details
        from audit_events
       where ($1::text is null or action = $1)
         and ($2::bigint is null or seq > $2)
-      order by seq
+      order by audit_events.seq
       limit $3`,
     [filter.action ?? null, filter.afterSeq ?? null, filter.limit],
   );

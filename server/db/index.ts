@@ -29,6 +29,21 @@ export {
   useGrant,
   expireGrants,
   deadGrants,
+  listAccessRequests,
+  getAccessRequest,
+  listAccessDecisions,
+  usersInGroups,
+  grantSessions,
   type AccessRequestRow,
+  type AccessRequestListRow,
+  type AccessDecisionRow,
   type RequestStatus,
 } from './access-requests.js';
+export {
+  enqueueNotification,
+  claimDueNotifications,
+  markNotificationDelivered,
+  markNotificationFailed,
+  listNotifications,
+  type NotificationRow,
+} from './notifications.js';

@@ -58,6 +58,8 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_basic',
         id_token_signed_response_alg: 'RS256',
+        // As company IdPs do: every ID token says when the user last authenticated.
+        require_auth_time: true,
       },
     ],
     jwks: { keys: [options.signingKey] },

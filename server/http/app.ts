@@ -4,11 +4,13 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { AccessRequests } from '../access/index.js';
 import type { CatalogStore } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import type { ConsoleService } from '../consoles/index.js';
 import type { Identity } from '../identity/index.js';
 import { errorHandler } from './errors.js';
+import { accessRoutes } from './routes/access.js';
 import { apiRoutes } from './routes/api.js';
 import { authRoutes } from './routes/auth.js';
 import { consoleWsRoutes, MAX_MESSAGE_BYTES } from './routes/console-ws.js';
@@ -22,6 +24,7 @@ export interface AppServices {
   catalog: CatalogStore;
   readiness: Readiness;
   consoles: ConsoleService;
+  access: AccessRequests;
 }
 
 export async function buildApp(config: Config, services: AppServices, options: { webDir: string }): Promise<FastifyInstance> {
@@ -59,6 +62,7 @@ export async function buildApp(config: Config, services: AppServices, options: {
   healthRoutes(app, services.readiness);
   authRoutes(app, config, services.identity);
   apiRoutes(app, config, services.identity, services.catalog, services.consoles);
+  accessRoutes(app, services.access);
   consoleWsRoutes(app, config, services.consoles);
   await webRoutes(app, options.webDir);
   return app;

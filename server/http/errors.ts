@@ -11,6 +11,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   UNAUTHENTICATED: 401,
   ACCESS_DENIED: 403,
   APPROVAL_REQUIRED: 403,
+  // 401: the user must log in again (at the IdP, with max_age) before this action.
+  REAUTH_REQUIRED: 401,
   RECORDING_FAILED: 503,
   CSRF_REJECTED: 403,
   NOT_FOUND: 404,

@@ -24,8 +24,14 @@ const LOGIN_TTL_SECONDS = 600;
 
 export interface Identity {
   /** Starts a login; the binding goes into a cookie so only this browser can finish it. */
-  beginLogin(returnTo: string | undefined): Promise<{ authorizationUrl: string; binding: string }>;
-  completeLogin(callbackUrl: URL, binding: string | undefined): Promise<{ sessionId: string; principal: Principal; returnTo: string }>;
+  /** `stepUp` asks the IdP to authenticate again unless it did so within the re-auth window. */
+  beginLogin(returnTo: string | undefined, options?: { stepUp?: boolean }): Promise<{ authorizationUrl: string; binding: string }>;
+  /** Ends `previousSessionId` (this browser's older session), so a step-up rotates the cookie. */
+  completeLogin(
+    callbackUrl: URL,
+    binding: string | undefined,
+    previousSessionId?: string,
+  ): Promise<{ sessionId: string; principal: Principal; returnTo: string }>;
   /** The principal of a live session, or null; extends the idle window. */
   authenticate(sessionId: string | undefined): Promise<Principal | null>;
   logout(sessionId: string, principal: Principal): Promise<{ redirectTo: string }>;
@@ -44,20 +50,21 @@ export function createIdentity(deps: { config: Config; db: Database; audit: Audi
   };
 
   return {
-    async beginLogin(returnTo) {
+    async beginLogin(returnTo, options = {}) {
       const target = safeReturnTo(returnTo, config.publicUrl);
-      const request = await rp.authorizationRequest();
+      const maxAge = options.stepUp ? config.access.reauthMaxAgeSeconds : null;
+      const request = await rp.authorizationRequest(maxAge === null ? {} : { maxAgeSeconds: maxAge });
       const binding = randomBytes(32).toString('base64url');
       await savePendingLogin(
         db,
         keyed('login', binding),
-        { state: request.state, nonce: request.nonce, codeVerifier: request.codeVerifier, returnTo: target },
+        { state: request.state, nonce: request.nonce, codeVerifier: request.codeVerifier, returnTo: target, maxAge },
         LOGIN_TTL_SECONDS,
       );
       return { authorizationUrl: request.url, binding };
     },
 
-    async completeLogin(callbackUrl, binding) {
+    async completeLogin(callbackUrl, binding, previousSessionId) {
       if (!binding) return fail('no login in progress in this browser (missing login cookie)', 'callback');
       const pending = await takePendingLogin(db, keyed('login', binding));
       if (!pending) return fail('unknown, expired or already used login', 'callback');
@@ -93,7 +100,16 @@ export function createIdentity(deps: { config: Config; db: Database; audit: Audi
           authTime: verified.authTime,
           absoluteSeconds: config.session.absoluteTimeoutSeconds,
         });
-        await audit.append({ actor: `user:${user.id}`, action: 'auth.login', subject: username, details: { username, groups, roles } }, tx);
+        if (previousSessionId && previousSessionId.length <= 128) await endBrowserSession(tx, keyed('session', previousSessionId), 'replaced by a new login');
+        await audit.append(
+          {
+            actor: `user:${user.id}`,
+            action: 'auth.login',
+            subject: username,
+            details: { username, groups, roles, stepUp: pending.maxAge !== null, authTime: verified.authTime.getTime() > 0 ? verified.authTime.toISOString() : null },
+          },
+          tx,
+        );
         return toPrincipal(user, groups, roles, verified.authTime);
       });
       return { sessionId, principal, returnTo: pending.returnTo };

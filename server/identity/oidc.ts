@@ -15,13 +15,14 @@ export interface AuthorizationRequest {
 export interface VerifiedLogin {
   claims: Record<string, unknown>;
   subject: string;
+  /** When the IdP last authenticated the user; the epoch when the IdP did not say (never "recent"). */
   authTime: Date;
 }
 
 export interface RelyingParty {
   authorizationRequest(options?: { maxAgeSeconds?: number }): Promise<AuthorizationRequest>;
   /** Validates the callback against what we sent; throws LOGIN_FAILED with the reason. */
-  exchange(callbackUrl: URL, expected: { state: string; nonce: string; codeVerifier: string }): Promise<VerifiedLogin>;
+  exchange(callbackUrl: URL, expected: { state: string; nonce: string; codeVerifier: string; maxAge: number | null }): Promise<VerifiedLogin>;
   endSessionUrl(postLogoutRedirect: string): Promise<string | null>;
 }
 
@@ -74,6 +75,8 @@ export function createRelyingParty(config: Config): RelyingParty {
           pkceCodeVerifier: expected.codeVerifier,
           expectedState: expected.state,
           expectedNonce: expected.nonce,
+          // A step-up login must carry auth_time within max_age; openid-client checks both.
+          ...(expected.maxAge !== null ? { maxAge: expected.maxAge } : {}),
           idTokenExpected: true,
         });
       } catch (err) {
@@ -92,7 +95,9 @@ export function createRelyingParty(config: Config): RelyingParty {
           throw new SallyportError('LOGIN_FAILED', `userinfo request failed: ${describeOidcError(err)}`, { cause: err });
         }
       }
-      const authTime = typeof idClaims.auth_time === 'number' ? new Date(idClaims.auth_time * 1000) : new Date();
+      // Without auth_time we cannot know how fresh the login is: treat it as old, so a decision
+      // that needs a recent login always sends the user through a max_age login first.
+      const authTime = typeof idClaims.auth_time === 'number' ? new Date(idClaims.auth_time * 1000) : new Date(0);
       return { claims, subject: idClaims.sub, authTime };
     },
 

@@ -32,6 +32,12 @@ export interface LoginOptions {
   /** Change the callback URL the IdP sends the browser to, before following it. */
   editCallback?: (url: URL) => URL;
   password?: string;
+  /** Start with /auth/login?reauth=1 (a step-up login with max_age). */
+  reauth?: boolean;
+  /** An IdP session may answer without its login form (a silent login) — accept that. */
+  allowSilent?: boolean;
+  /** Called with the IdP authorization URL the broker redirected to. */
+  onAuthorize?: (url: URL) => void;
 }
 
 export interface LoginResult {
@@ -93,9 +99,16 @@ export async function startTestBroker(overrides: Record<string, string> = {}, op
   }
 
   const login: TestBroker['login'] = async (browser, username, opts = {}) => {
-    const start = `${url}/auth/login${opts.returnTo !== undefined ? `?returnTo=${encodeURIComponent(opts.returnTo)}` : ''}`;
+    const query = new URLSearchParams();
+    if (opts.returnTo !== undefined) query.set('returnTo', opts.returnTo);
+    if (opts.reauth) query.set('reauth', '1');
+    const start = `${url}/auth/login${query.size ? `?${query}` : ''}`;
     // Broker → IdP authorization endpoint → login form.
     const toForm = await browser.follow(start);
+    const authorize = toForm.hops.find((h) => h.url.startsWith(idp.issuer));
+    if (authorize) opts.onAuthorize?.(new URL(authorize.url));
+    const silent = toForm.hops.find((h) => h.url.startsWith(`${url}/auth/callback`));
+    if (opts.allowSilent && silent) return { final: toForm.hop, callbackUrl: new URL(silent.url), callback: silent };
     if (toForm.hop.status !== 200 || !toForm.hop.url.includes('/interaction/')) {
       throw new Error(`expected the IdP login form, got ${toForm.hop.status} at ${toForm.hop.url}: ${toForm.hop.body.slice(0, 300)}`);
     }

@@ -10,11 +10,20 @@ import { clearSessionCookie, LOGIN_COOKIE, sessionIdFrom, setSessionCookie } fro
 export function authRoutes(app: FastifyInstance, config: Config, identity: Identity): void {
   const loginCookie = { httpOnly: true, secure: config.session.cookieSecure, sameSite: 'lax' as const, path: '/auth/' };
 
-  app.get<{ Querystring: { returnTo?: string } }>(
+  app.get<{ Querystring: { returnTo?: string; reauth?: '1' } }>(
     '/auth/login',
-    { schema: { querystring: { type: 'object', properties: { returnTo: { type: 'string', maxLength: 2048 } }, additionalProperties: false } } },
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: { returnTo: { type: 'string', maxLength: 2048 }, reauth: { type: 'string', enum: ['1'] } },
+          additionalProperties: false,
+        },
+      },
+    },
     async (request, reply) => {
-      const { authorizationUrl, binding } = await identity.beginLogin(request.query.returnTo);
+      // reauth=1: the step-up login a decision asks for (max_age at the IdP).
+      const { authorizationUrl, binding } = await identity.beginLogin(request.query.returnTo, { stepUp: request.query.reauth === '1' });
       reply.setCookie(LOGIN_COOKIE, binding, { ...loginCookie, maxAge: 600 });
       return reply.redirect(authorizationUrl, 303);
     },
@@ -25,7 +34,7 @@ export function authRoutes(app: FastifyInstance, config: Config, identity: Ident
     const callbackUrl = new URL(request.url, config.publicUrl);
     const binding = request.cookies[LOGIN_COOKIE];
     reply.clearCookie(LOGIN_COOKIE, loginCookie);
-    const { sessionId, returnTo } = await identity.completeLogin(callbackUrl, binding);
+    const { sessionId, returnTo } = await identity.completeLogin(callbackUrl, binding, sessionIdFrom(request, config));
     setSessionCookie(reply, config, sessionId);
     return reply.redirect(returnTo, 303);
   });
