@@ -70,7 +70,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     else if (recovered.sessions.length || recovered.containers.length) app.log.warn(recovered, 'ended consoles left by a previous run');
     await app.listen({ host: config.host, port: config.port });
     await audit.append({ actor: 'system', action: 'broker.started', details: { version: VERSION, mode: config.mode } });
-    const stopWatch = consoles.watch();
+    const stopEnforcing = consoles.enforceGrants();
     const stopNotifier = notifier?.start(app.log);
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -83,7 +83,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       consoles,
       access,
       async close() {
-        stopWatch();
+        stopEnforcing();
         await stopNotifier?.();
         // Drain: live consoles are told, their recordings sealed, their containers removed.
         await consoles.shutdown();

@@ -44,7 +44,7 @@ beforeAll(async () => {
     SALLYPORT_REAUTH_MAX_AGE: `${REAUTH_SECONDS}s`,
     SALLYPORT_WEBHOOK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook?token=s3cret`,
   });
-  [alice, bob, carol, dave] = await Promise.all(['alice', 'bob', 'carol', 'dave'].map((u) => apiSession(t, u)));
+  [alice, bob, carol, dave] = (await Promise.all(['alice', 'bob', 'carol', 'dave'].map((u) => apiSession(t, u)))) as [ApiSession, ApiSession, ApiSession, ApiSession];
 });
 afterAll(async () => {
   await t?.close();

@@ -50,6 +50,11 @@ export function maySeeSession(p: Principal, ownerUserId: string): boolean {
   return p.userId === ownerUserId || maySeeAllSessions(p);
 }
 
+/** Listing, watching and terminating live sessions is for admins. Throws ACCESS_DENIED. */
+export function authorizeLiveControl(p: Principal): void {
+  if (!hasRole(p, 'admin')) throw new SallyportError('ACCESS_DENIED', 'watching and terminating live sessions needs the admin role');
+}
+
 /** May this principal ask for just-in-time access to the target? */
 export function mayRequestAccess(p: Principal, target: Target): boolean {
   if (!target.approval.required || !hasRole(p, 'developer')) return false;

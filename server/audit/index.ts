@@ -19,6 +19,8 @@ export interface AuditEvents {
   'access.revoked': { target: string; reason: string };
   'access.expired': { target: string };
   'console.opened': { username: string; target: string; image: string; imageId: string; containerId: string; grantId: string | null };
+  'console.watched': { watcher: string; username: string; target: string };
+  'console.terminated': { by: string; username: string; target: string; reason: string };
   'console.failed': { target: string; image: string; code: string; recordingSha256: string | null };
   'console.ended': {
     target: string | null;

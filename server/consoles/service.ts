@@ -1,7 +1,7 @@
 // The console service: opens sessions (after the access layer says yes), keeps the live ones,
 // writes their audit events, and cleans up after a crash or on shutdown.
 import { randomUUID } from 'node:crypto';
-import { maySeeAllSessions, maySeeSession, mayUseTarget, type AccessRequests, type Principal } from '../access/index.js';
+import { authorizeLiveControl, maySeeAllSessions, maySeeSession, mayUseTarget, type AccessRequests, type Principal } from '../access/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { CatalogStore, Target } from '../catalog/index.js';
 import {
@@ -22,7 +22,7 @@ import {
 import { SallyportError } from '../errors.js';
 import { Recorder, type RecordingStore } from '../recording/index.js';
 import type { Runtime } from '../runtime/index.js';
-import { ConsoleSession, type ConsoleClient, type EndInfo } from './session.js';
+import { ConsoleSession, type ConsoleClient, type ConsoleObserver, type EndInfo } from './session.js';
 
 export interface ConsoleService {
   open(principal: Principal, targetName: string, size: { cols: number; rows: number }, client: ConsoleClient): Promise<ConsoleSession>;
@@ -35,13 +35,29 @@ export interface ConsoleService {
    * Once a second: expire grants, and end live consoles whose grant expired or was revoked,
    * or whose user the catalogue no longer allows. Returns a stop function.
    */
-  watch(intervalMs?: number): () => void;
+  enforceGrants(intervalMs?: number): () => void;
+  /** Sessions running on this broker now (admins only). */
+  liveSessions(principal: Principal): LiveSession[];
+  /** Watch a live session read-only (admins only; audited; the user is told). */
+  watch(principal: Principal, id: string, observer: ConsoleObserver): Promise<{ recent: string; cols: number; rows: number; stop: () => void }>;
+  /** End a live session now (admins only; audited; the user is told who ended it). */
+  terminate(principal: Principal, id: string, reason: string): Promise<void>;
   /** The principal's own sessions; auditors and admins see everyone's. */
   list(principal: Principal, limit?: number): Promise<ConsoleSessionRow[]>;
   /** One session, or NOT_FOUND (also when the principal may not see it: no existence leak). */
   get(principal: Principal, id: string): Promise<ConsoleSessionRow>;
   /** The recording's asciicast bytes, chunk by chunk. */
   recording(principal: Principal, id: string): Promise<AsyncIterable<Buffer>>;
+}
+
+export interface LiveSession {
+  id: string;
+  username: string;
+  target: string;
+  image: string;
+  startedAt: Date;
+  grantId: string | null;
+  watchers: string[];
 }
 
 export interface ConsoleServiceDeps {
@@ -59,7 +75,7 @@ export interface ConsoleServiceDeps {
 export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
   const { db, audit, runtime, brokerId } = deps;
   const live = new Map<string, ConsoleSession>();
-  const context = new Map<string, { principal: Principal; target: string; grantId: string | null }>();
+  const context = new Map<string, { principal: Principal; target: string; image: string; grantId: string | null; startedAt: Date }>();
   const store: RecordingStore = {
     create: (id, header) => createRecording(db, id, header as unknown as Record<string, unknown>),
     append: (id, seq, data) => appendRecordingChunk(db, id, seq, data),
@@ -180,6 +196,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
         client,
         { idleSeconds: target.limits.idleTimeout, maxSeconds: target.limits.maxDuration },
         onEnded,
+        size,
       );
       // Fail closed: a session whose recording cannot be written does not go on unrecorded.
       failure = () => {
@@ -187,7 +204,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
         void session.end('recording failed');
       };
       live.set(id, session);
-      context.set(id, { principal, target: target.name, grantId });
+      context.set(id, { principal, target: target.name, image: target.image, grantId, startedAt: new Date() });
       return session;
     },
 
@@ -210,7 +227,34 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
 
     liveCount: () => live.size,
 
-    watch(intervalMs = 1000) {
+    liveSessions(principal) {
+      authorizeLiveControl(principal);
+      return [...context.entries()].flatMap(([id, c]) => {
+        const s = live.get(id);
+        if (!s?.live) return [];
+        return [{ id, username: c.principal.username, target: c.target, image: c.image, startedAt: c.startedAt, grantId: c.grantId, watchers: s.watcherNames }];
+      });
+    },
+
+    async watch(principal, id, observer) {
+      authorizeLiveControl(principal);
+      const session = live.get(id);
+      const c = context.get(id);
+      if (!session?.live || !c) throw new SallyportError('NOT_FOUND', `no live console session ${id}`);
+      await audit.append({ actor: `user:${principal.userId}`, action: 'console.watched', subject: id, details: { watcher: principal.username, username: c.principal.username, target: c.target } });
+      return session.watch(observer);
+    },
+
+    async terminate(principal, id, reason) {
+      authorizeLiveControl(principal);
+      const session = live.get(id);
+      const c = context.get(id);
+      if (!session?.live || !c) throw new SallyportError('NOT_FOUND', `no live console session ${id}`);
+      await audit.append({ actor: `user:${principal.userId}`, action: 'console.terminated', subject: id, details: { by: principal.username, username: c.principal.username, target: c.target, reason } });
+      await session.end(`terminated by ${principal.username}${reason ? `: ${reason}` : ''}`);
+    },
+
+    enforceGrants(intervalMs = 1000) {
       let running = false;
       const tick = async () => {
         if (running) return;

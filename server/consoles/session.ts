@@ -13,6 +13,17 @@ export interface ConsoleClient {
   onDrain(cb: () => void): void;
   notice(message: string): void;
   end(info: { reason: string; exitCode: number | null }): void;
+  /** Who is watching the session now (usernames); the user is always told. */
+  watchers(names: readonly string[]): void;
+}
+
+/** A read-only watcher of a live session (an admin on the Live page). */
+export interface ConsoleObserver {
+  readonly name: string;
+  /** Returns false when the watcher is too far behind; it is then dropped, never waited for. */
+  send(data: string): boolean;
+  resize(cols: number, rows: number): void;
+  end(reason: string): void;
 }
 
 export interface EndInfo {
@@ -25,6 +36,8 @@ export interface EndInfo {
 
 /** Pause the container's output while this much recording is not yet stored. */
 const RECORDER_BACKLOG_LIMIT = 1024 * 1024;
+/** Recent output kept for a watcher who joins mid-session, so they see the screen, not a blank. */
+const RECENT_OUTPUT_CHARS = 64 * 1024;
 
 export class ConsoleSession {
   private bytesOut = 0;
@@ -34,6 +47,10 @@ export class ConsoleSession {
   private readonly maxTimer: NodeJS.Timeout;
   private readonly decoder = new StringDecoder('utf8');
   private exitCode: number | null = null;
+  private readonly observers = new Set<ConsoleObserver>();
+  private recent: string[] = [];
+  private recentChars = 0;
+  private size: { cols: number; rows: number };
 
   constructor(
     readonly id: string,
@@ -42,7 +59,9 @@ export class ConsoleSession {
     private readonly client: ConsoleClient,
     private readonly limits: { idleSeconds: number; maxSeconds: number },
     private readonly onEnded: (info: EndInfo) => Promise<void>,
+    initialSize: { cols: number; rows: number },
   ) {
+    this.size = { ...initialSize };
     running.output.on('data', (chunk: Buffer) => this.onOutput(chunk));
     client.onDrain(() => this.maybeResume());
     void running.exited.then(({ exitCode }) => {
@@ -69,9 +88,35 @@ export class ConsoleSession {
 
   resize(cols: number, rows: number): void {
     if (!this.live) return;
+    this.size = { cols, rows };
+    for (const o of this.observers) o.resize(cols, rows);
     this.recorder.resize(cols, rows);
     void this.running.resize(cols, rows);
     this.touch();
+  }
+
+  /**
+   * Adds a read-only watcher; returns the recent output and terminal size to start from, and
+   * a function that removes the watcher. The user is told who is watching.
+   */
+  watch(observer: ConsoleObserver): { recent: string; cols: number; rows: number; stop: () => void } {
+    this.observers.add(observer);
+    this.announceWatchers();
+    return {
+      recent: this.recent.join(''),
+      ...this.size,
+      stop: () => {
+        if (this.observers.delete(observer) && this.live) this.announceWatchers();
+      },
+    };
+  }
+
+  get watcherNames(): string[] {
+    return [...this.observers].map((o) => o.name);
+  }
+
+  private announceWatchers(): void {
+    this.client.watchers(this.watcherNames);
   }
 
   /** Ends the session (idempotent): container removed, recording sealed, client told why. */
@@ -94,6 +139,8 @@ export class ConsoleSession {
         await this.onEnded(info);
       } finally {
         this.client.end({ reason, exitCode: this.exitCode });
+        for (const o of this.observers) o.end(reason);
+        this.observers.clear();
       }
       return info;
     })();
@@ -106,6 +153,14 @@ export class ConsoleSession {
     if (!text) return;
     // The recorder sees exactly the text the client sees.
     this.recorder.output(text);
+    this.remember(text);
+    for (const o of this.observers) {
+      if (!o.send(text)) {
+        this.observers.delete(o);
+        o.end('watcher too slow');
+        this.announceWatchers();
+      }
+    }
     const keepingUp = this.client.send(text);
     if (!keepingUp) this.running.output.pause();
     if (this.recorder.backlog > RECORDER_BACKLOG_LIMIT) {
@@ -113,6 +168,12 @@ export class ConsoleSession {
       // The recorder has no drain event; look again shortly.
       setTimeout(() => this.maybeResume(), 50).unref();
     }
+  }
+
+  private remember(text: string): void {
+    this.recent.push(text);
+    this.recentChars += text.length;
+    while (this.recentChars > RECENT_OUTPUT_CHARS && this.recent.length > 1) this.recentChars -= this.recent.shift()!.length;
   }
 
   private maybeResume(): void {

@@ -22,7 +22,20 @@ export function connectConsole(
   target: string,
   options: { cookie?: string; origin?: string; open?: { cols: number; rows: number } | false } = {},
 ): Promise<ConsoleConnection> {
-  const wsUrl = `${url.replace(/^http/, 'ws')}/api/consoles/${target}/connect`;
+  return connect(url, `/api/consoles/${target}/connect`, options);
+}
+
+/** An admin's read-only view of a live session (the Live page's Watch). */
+export function watchConsole(url: string, sessionId: string, options: { cookie?: string; origin?: string } = {}): Promise<ConsoleConnection> {
+  return connect(url, `/api/sessions/${sessionId}/watch`, { ...options, open: false });
+}
+
+function connect(
+  url: string,
+  path: string,
+  options: { cookie?: string; origin?: string; open?: { cols: number; rows: number } | false },
+): Promise<ConsoleConnection> {
+  const wsUrl = `${url.replace(/^http/, 'ws')}${path}`;
   const headers: Record<string, string> = {};
   if (options.cookie) headers.cookie = options.cookie;
   const ws = new WebSocket(wsUrl, { headers, origin: options.origin ?? url });

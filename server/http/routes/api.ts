@@ -65,6 +65,26 @@ export function apiRoutes(app: FastifyInstance, config: Config, identity: Identi
       sessionJson(await consoles.get(request.principal!, request.params.id)),
     );
 
+    api.get('/api/live', async (request) => ({ sessions: consoles.liveSessions(request.principal!) }));
+
+    api.post<{ Params: { id: string }; Body: { reason?: string } }>(
+      '/api/sessions/:id/terminate',
+      {
+        schema: {
+          params: idParams,
+          body: {
+            type: 'object',
+            properties: { reason: { type: 'string', maxLength: 500 }, csrf: { type: 'string', maxLength: 200 } },
+            additionalProperties: false,
+          },
+        },
+      },
+      async (request) => {
+        await consoles.terminate(request.principal!, request.params.id, request.body.reason ?? '');
+        return { terminated: request.params.id };
+      },
+    );
+
     // Streamed chunk by chunk from PostgreSQL: a long recording is never held in memory.
     api.get<{ Params: { id: string } }>('/api/sessions/:id/recording', { schema: { params: idParams } }, async (request, reply) => {
       const chunks = await consoles.recording(request.principal!, request.params.id);

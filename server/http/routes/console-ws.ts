@@ -52,6 +52,59 @@ function bad(field: string, message: string): SallyportError {
 }
 
 export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: ConsoleService): void {
+  // Read-only live view of someone's session for an admin. The watcher gets the recent output
+  // to draw the screen, then everything that follows; anything the watcher sends closes it.
+  app.get<{ Params: { id: string } }>(
+    '/api/sessions/:id/watch',
+    {
+      websocket: true,
+      schema: { params: { type: 'object', properties: { id: { type: 'string', format: 'uuid' } }, required: ['id'] } },
+      preValidation: async (request) => {
+        checkSameOrigin(request, config.publicUrl);
+        if (!request.principal) throw new SallyportError('UNAUTHENTICATED', 'log in first');
+      },
+    },
+    (socket: WebSocket, request) => {
+      let stop: (() => void) | undefined;
+      let unsent = 0;
+      const send = (msg: object): boolean => {
+        if (socket.readyState !== socket.OPEN) return false;
+        const text = JSON.stringify(msg);
+        unsent += text.length;
+        socket.send(text, () => {
+          unsent -= text.length;
+        });
+        return unsent < SEND_BUFFER_LIMIT;
+      };
+      const closeWith = (code: number, reason: string) => {
+        if (socket.readyState === socket.OPEN) socket.close(code, Buffer.from(reason).subarray(0, 120).toString());
+      };
+      socket.on('message', () => closeWith(1008, 'watching is read-only'));
+      socket.on('close', () => stop?.());
+      void consoles
+        .watch(request.principal!, request.params.id, {
+          name: request.principal!.username,
+          send: (data) => send({ type: 'output', data }),
+          resize: (cols, rows) => void send({ type: 'resize', cols, rows }),
+          end: (reason) => {
+            send({ type: 'exit', reason, exitCode: null });
+            setTimeout(() => closeWith(1000, reason), 50);
+          },
+        })
+        .then((w) => {
+          stop = w.stop;
+          if (socket.readyState !== socket.OPEN) return w.stop();
+          send({ type: 'watching', sessionId: request.params.id, cols: w.cols, rows: w.rows });
+          if (w.recent) send({ type: 'output', data: w.recent });
+        })
+        .catch((err: unknown) => {
+          const code = isSallyportError(err) ? err.code : 'INTERNAL';
+          send({ type: 'error', code, message: isSallyportError(err) ? err.message : 'internal error' });
+          closeWith(1011, code);
+        });
+    },
+  );
+
   app.get<{ Params: { target: string } }>(
     '/api/consoles/:target/connect',
     {
@@ -104,6 +157,7 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
                 },
                 onDrain: (cb) => drainWaiters.push(cb),
                 notice: (message) => send({ type: 'notice', message }),
+                watchers: (names) => send({ type: 'watchers', names }),
                 end: ({ reason, exitCode }) => {
                   send({ type: 'exit', reason, exitCode });
                   setTimeout(() => closeWith(1000, reason), 50);
