@@ -65,7 +65,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
         }
       },
     };
-    const app = await buildApp(config, { identity, catalog, readiness, consoles, access }, { webDir: options.webDir ?? WEB_DIST_DIR });
+    const app = await buildApp(config, { identity, catalog, readiness, consoles, access, audit }, { webDir: options.webDir ?? WEB_DIST_DIR });
     if ('error' in recovered) app.log.warn(`could not reap orphaned consoles: ${String((recovered.error as Error).message)}`);
     else if (recovered.sessions.length || recovered.containers.length) app.log.warn(recovered, 'ended consoles left by a previous run');
     await app.listen({ host: config.host, port: config.port });

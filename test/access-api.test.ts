@@ -154,6 +154,14 @@ describe('every endpoint refuses users without the role', () => {
     expect((await carol.get('/api/access-requests?scope=active')).status).toBe(403);
     expect((await alice.get('/api/access-requests?scope=active')).status).toBe(403);
     expect((await alice.post(`/api/access-requests/${id}/revoke`, { reason: 'x' })).status).toBe(403);
+    // The audit log is for auditors and admins, with actors named.
+    expect((await alice.get(`/api/audit?subject=${id}`)).status).toBe(403);
+    expect((await bob.get(`/api/audit?subject=${id}`)).status).toBe(403);
+    const trail = await carol.get(`/api/audit?subject=${id}`);
+    expect(trail.status).toBe(200);
+    expect(trail.body.events.map((e: { action: string; actor: string }) => [e.action, e.actor])).toEqual([['access.requested', 'alice']]);
+    expect((await dave.get(`/api/audit?action=access.&before=999999`)).body.events.length).toBeGreaterThan(0);
+    expect((await carol.get(`/api/audit?action=DROP TABLE`)).status).toBe(400);
   });
 });
 

@@ -1,6 +1,7 @@
 // Public surface of the access layer: the decisions (policy.ts) and the just-in-time request
 // workflow that applies them (requests.ts).
 export {
+  authorizeAuditRead,
   authorizeLiveControl,
   checkAccessRequest,
   hasRole,

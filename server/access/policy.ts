@@ -50,6 +50,11 @@ export function maySeeSession(p: Principal, ownerUserId: string): boolean {
   return p.userId === ownerUserId || maySeeAllSessions(p);
 }
 
+/** The audit log is for auditors and admins. Throws ACCESS_DENIED. */
+export function authorizeAuditRead(p: Principal): void {
+  if (!hasRole(p, 'auditor') && !hasRole(p, 'admin')) throw new SallyportError('ACCESS_DENIED', 'the audit log needs the auditor or admin role');
+}
+
 /** Listing, watching and terminating live sessions is for admins. Throws ACCESS_DENIED. */
 export function authorizeLiveControl(p: Principal): void {
   if (!hasRole(p, 'admin')) throw new SallyportError('ACCESS_DENIED', 'watching and terminating live sessions needs the admin role');

@@ -1,7 +1,7 @@
 // Audit: typed events with stable action codes, appended in the caller's transaction when
 // there is one. Audit events are data for auditors; logs are for diagnosis and never carry
 // secrets. (Hash chaining and signed checkpoints come with the auditor's-evidence work.)
-import { insertAuditEvent, listAuditEvents, type AuditEventRow, type Database, type Queryable } from '../db/index.js';
+import { insertAuditEvent, listAuditEvents, listAuditTrail, type AuditEventRow, type AuditTrailRow, type Database, type Queryable } from '../db/index.js';
 
 /** Stable action codes; details are per action and must never hold secrets or terminal bytes. */
 export interface AuditEvents {
@@ -45,6 +45,8 @@ export interface AuditEntry<A extends AuditAction = AuditAction> {
 export interface AuditLog {
   append<A extends AuditAction>(entry: AuditEntry<A>, tx?: Queryable): Promise<AuditEventRow>;
   list(filter: { action?: AuditAction; afterSeq?: string; limit?: number }): Promise<AuditEventRow[]>;
+  /** For the Audit page: newest first, actors named; filter by action prefix and subject (or grant). */
+  trail(filter: { actionPrefix?: string; subject?: string; beforeSeq?: string; limit?: number }): Promise<AuditTrailRow[]>;
 }
 
 export function createAuditLog(db: Database): AuditLog {
@@ -60,7 +62,10 @@ export function createAuditLog(db: Database): AuditLog {
     list(filter) {
       return listAuditEvents(db, { ...filter, limit: Math.min(filter.limit ?? 100, 1000) });
     },
+    trail(filter) {
+      return listAuditTrail(db, { ...filter, limit: Math.min(filter.limit ?? 100, 500) });
+    },
   };
 }
 
-export type { AuditEventRow };
+export type { AuditEventRow, AuditTrailRow };

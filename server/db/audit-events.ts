@@ -39,3 +39,30 @@ export async function listAuditEvents(
   );
   return rows;
 }
+
+export interface AuditTrailRow extends AuditEventRow {
+  /** The actor's username when the actor is a user. */
+  actor_name: string | null;
+}
+
+/**
+ * Newest first, for people: actor user ids resolved to usernames. `actionPrefix` matches
+ * "access." as well as "access.approved"; `beforeSeq` pages backwards.
+ */
+export async function listAuditTrail(
+  db: Queryable,
+  f: { actionPrefix?: string; subject?: string; beforeSeq?: string; limit: number },
+): Promise<AuditTrailRow[]> {
+  const { rows } = await db.query<AuditTrailRow>(
+    `select e.seq::text, e.at, e.actor, u.username as actor_name, e.action, e.subject, e.details
+       from audit_events e
+       left join users u on e.actor = 'user:' || u.id::text
+      where ($1::text is null or starts_with(e.action, $1))
+        and ($2::text is null or e.subject = $2 or e.details->>'grantId' = $2)
+        and ($3::bigint is null or e.seq < $3)
+      order by e.seq desc
+      limit $4`,
+    [f.actionPrefix ?? null, f.subject ?? null, f.beforeSeq ?? null, f.limit],
+  );
+  return rows;
+}

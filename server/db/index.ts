@@ -4,7 +4,7 @@ export { migrate, pendingMigrations, readMigrations } from './migrate.js';
 export { recordUserSeen, type UserRow } from './users.js';
 export { startBrowserSession, touchBrowserSession, endBrowserSession, type ActiveSessionRow } from './browser-sessions.js';
 export { savePendingLogin, takePendingLogin, type PendingLogin } from './oidc-logins.js';
-export { insertAuditEvent, listAuditEvents, type AuditEventRow } from './audit-events.js';
+export { insertAuditEvent, listAuditEvents, listAuditTrail, type AuditEventRow, type AuditTrailRow } from './audit-events.js';
 export {
   insertConsoleSession,
   markConsoleStarted,

@@ -5,6 +5,7 @@ import fastifyFormbody from '@fastify/formbody';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AccessRequests } from '../access/index.js';
+import type { AuditLog } from '../audit/index.js';
 import type { CatalogStore } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import type { ConsoleService } from '../consoles/index.js';
@@ -25,6 +26,7 @@ export interface AppServices {
   readiness: Readiness;
   consoles: ConsoleService;
   access: AccessRequests;
+  audit: AuditLog;
 }
 
 export async function buildApp(config: Config, services: AppServices, options: { webDir: string }): Promise<FastifyInstance> {
@@ -61,7 +63,7 @@ export async function buildApp(config: Config, services: AppServices, options: {
 
   healthRoutes(app, services.readiness);
   authRoutes(app, config, services.identity);
-  apiRoutes(app, config, services.identity, services.catalog, services.consoles);
+  apiRoutes(app, config, services);
   accessRoutes(app, services.access);
   consoleWsRoutes(app, config, services.consoles);
   await webRoutes(app, options.webDir);

@@ -1,7 +1,8 @@
 // JSON API for the web app. Every route below requires a live session (one hook for the whole
 // subtree); what a user may see is decided by access/, never here.
 import type { FastifyInstance } from 'fastify';
-import { usableTargets } from '../../access/index.js';
+import { authorizeAuditRead, usableTargets, type AccessRequests } from '../../access/index.js';
+import type { AuditLog } from '../../audit/index.js';
 import type { CatalogStore } from '../../catalog/index.js';
 import type { Config } from '../../config/index.js';
 import type { ConsoleService } from '../../consoles/index.js';
@@ -32,7 +33,16 @@ function sessionJson(s: ConsoleSessionRow) {
 
 const idParams = { type: 'object', properties: { id: { type: 'string', format: 'uuid' } }, required: ['id'], additionalProperties: false } as const;
 
-export function apiRoutes(app: FastifyInstance, config: Config, identity: Identity, catalog: CatalogStore, consoles: ConsoleService): void {
+export interface ApiServices {
+  identity: Identity;
+  catalog: CatalogStore;
+  consoles: ConsoleService;
+  access: AccessRequests;
+  audit: AuditLog;
+}
+
+export function apiRoutes(app: FastifyInstance, config: Config, services: ApiServices): void {
+  const { identity, catalog, consoles, access, audit } = services;
   app.register(async (api) => {
     api.addHook('preHandler', async (request) => {
       if (!request.principal) throw new SallyportError('UNAUTHENTICATED', 'log in first');
@@ -40,6 +50,9 @@ export function apiRoutes(app: FastifyInstance, config: Config, identity: Identi
 
     api.get('/api/me', async (request) => {
       const p = request.principal!;
+      const targets = usableTargets(p, catalog.current());
+      // Grants that would open a console now, so the home page can offer Open console.
+      const grants = targets.some((t) => t.approval.required) ? (await access.list(p, 'mine')).filter((r) => r.opensConsole.ok) : [];
       return {
         user: {
           username: p.username,
@@ -48,13 +61,20 @@ export function apiRoutes(app: FastifyInstance, config: Config, identity: Identi
           groups: p.groups,
           roles: p.roles,
         },
-        targets: usableTargets(p, catalog.current()).map((t) => ({
-          name: t.name,
-          description: t.description,
-          image: t.image,
-          command: t.command,
-          approvalRequired: t.approval.required,
-        })),
+        targets: targets.map((t) => {
+          const grant = grants.find((g) => g.target === t.name);
+          return {
+            name: t.name,
+            description: t.description,
+            image: t.image,
+            command: t.command,
+            approvalRequired: t.approval.required,
+            approval: t.approval.required
+              ? { maxDurationSeconds: t.approval.maxDuration, ticketPattern: t.approval.ticketPattern ?? null, approvals: t.approval.approvals }
+              : null,
+            grant: grant ? { id: grant.id, expiresAt: grant.expiresAt, sessionsLeft: grant.maxSessions === null ? null : grant.maxSessions - grant.sessionsUsed } : null,
+          };
+        }),
         csrfToken: identity.csrfToken(sessionIdFrom(request, config)!),
       };
     });
@@ -63,6 +83,31 @@ export function apiRoutes(app: FastifyInstance, config: Config, identity: Identi
 
     api.get<{ Params: { id: string } }>('/api/sessions/:id', { schema: { params: idParams } }, async (request) =>
       sessionJson(await consoles.get(request.principal!, request.params.id)),
+    );
+
+    api.get<{ Querystring: { action?: string; subject?: string; before?: string } }>(
+      '/api/audit',
+      {
+        schema: {
+          querystring: {
+            type: 'object',
+            properties: {
+              action: { type: 'string', pattern: '^[a-z_.]{1,60}$' },
+              subject: { type: 'string', maxLength: 200 },
+              before: { type: 'string', pattern: '^[0-9]{1,19}$' },
+            },
+            additionalProperties: false,
+          },
+        },
+      },
+      async (request) => {
+        authorizeAuditRead(request.principal!);
+        const { action, subject, before } = request.query;
+        const events = await audit.trail({ actionPrefix: action, subject: subject || undefined, beforeSeq: before, limit: 100 });
+        return {
+          events: events.map((e) => ({ seq: e.seq, at: e.at, actor: e.actor_name ?? e.actor, action: e.action, subject: e.subject, details: e.details })),
+        };
+      },
     );
 
     api.get('/api/live', async (request) => ({ sessions: consoles.liveSessions(request.principal!) }));
