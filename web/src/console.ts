@@ -10,8 +10,9 @@ import { el } from './dom.js';
 export function renderConsole(app: HTMLElement, target: string): void {
   document.body.classList.add('console-mode');
   const status = el('span', { id: 'console-status', className: 'status', textContent: 'connecting…' });
+  const watchers = el('span', { id: 'console-watchers', className: 'watchers' });
   const host = el('div', { id: 'terminal', className: 'terminal' });
-  app.replaceChildren(el('div', { className: 'console-bar' }, el('strong', { textContent: target }), status), host);
+  app.replaceChildren(el('div', { className: 'console-bar' }, el('strong', { textContent: target }), status, watchers), host);
 
   const term = new Terminal({ cursorBlink: true, fontSize: 14, scrollback: 5000, allowProposedApi: false });
   const fit = new FitAddon();
@@ -36,6 +37,13 @@ export function renderConsole(app: HTMLElement, target: string): void {
       case 'output':
         term.write(String(m.data));
         break;
+      case 'watchers': {
+        // Being watched is never silent: the bar says who, and the terminal notes each change.
+        const names = (m.names as string[]) ?? [];
+        watchers.textContent = names.length ? `watched by ${names.join(', ')}` : '';
+        term.write(`\r\n\x1b[33m[sallyport] ${names.length ? `${names.join(', ')} is watching this session` : 'nobody is watching now'}\x1b[0m\r\n`);
+        break;
+      }
       case 'notice':
         term.write(`\r\n\x1b[33m[sallyport] ${String(m.message)}\x1b[0m\r\n`);
         break;

@@ -2,6 +2,19 @@
 import type { Me } from './api.js';
 import { el, link } from './dom.js';
 
+function targetActions(t: Me['targets'][number]): (Node | string)[] {
+  const open = link(`/console/${encodeURIComponent(t.name)}`, 'Open console', { className: 'button open-console' });
+  if (!t.approvalRequired) return [open];
+  if (t.grant) {
+    const left = t.grant.sessionsLeft === null ? '' : `, ${t.grant.sessionsLeft} session(s) left`;
+    return [el('p', { className: 'badge grant', textContent: `approved until ${new Date(t.grant.expiresAt).toLocaleString()}${left}` }), open];
+  }
+  return [
+    el('p', { className: 'badge', textContent: 'needs approval' }),
+    link(`/access?target=${encodeURIComponent(t.name)}`, 'Request access', { className: 'button request-access' }),
+  ];
+}
+
 export function renderHome(app: HTMLElement, me: Me): void {
   const roles = me.user.roles.length ? me.user.roles.join(', ') : 'none';
   const profile = el(
@@ -32,9 +45,7 @@ export function renderHome(app: HTMLElement, me: Me): void {
         el('h3', { textContent: t.name }),
         el('p', { textContent: t.description }),
         el('p', { className: 'meta' }, el('code', { textContent: t.image }), ' · ', el('code', { textContent: t.command.join(' ') })),
-        t.approvalRequired
-          ? el('p', { className: 'badge', textContent: 'needs approval' })
-          : link(`/console/${encodeURIComponent(t.name)}`, 'Open console', { className: 'button open-console' }),
+        ...targetActions(t),
       );
       item.dataset.target = t.name;
       list.append(item);

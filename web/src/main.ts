@@ -1,6 +1,6 @@
 // The browser app's entry: loads who you are, then renders the page for the current path.
 // Every page builds DOM with textContent only, so nothing from the server is parsed as HTML.
-import { ApiError, getJson, type Me } from './api.js';
+import { ApiError, getJson, useCsrfToken, type Me } from './api.js';
 import { el } from './dom.js';
 import { renderHome } from './home.js';
 
@@ -19,7 +19,14 @@ async function main(): Promise<void> {
   }
   document.getElementById('whoami')!.textContent = me.user.displayName ?? me.user.username;
   (document.getElementById('csrf') as HTMLInputElement).value = me.csrfToken;
+  useCsrfToken(me.csrfToken);
   document.getElementById('logout')!.hidden = false;
+  // Links for what the roles allow; the broker enforces the same rules on every request.
+  const has = (...roles: string[]) => roles.some((r) => me.user.roles.includes(r));
+  document.getElementById('nav-access')!.hidden = !me.targets.some((t) => t.approvalRequired);
+  document.getElementById('nav-approvals')!.hidden = !has('approver', 'admin');
+  document.getElementById('nav-live')!.hidden = !has('admin');
+  document.getElementById('nav-audit')!.hidden = !has('auditor', 'admin');
 
   const path = location.pathname;
   try {
@@ -33,6 +40,21 @@ async function main(): Promise<void> {
     } else if ((m = /^\/sessions\/([0-9a-f-]{36})$/.exec(path))) {
       const { renderReplay } = await import('./replay.js');
       await renderReplay(app, m[1]!);
+    } else if (path === '/access') {
+      const { renderRequestAccess } = await import('./access.js');
+      await renderRequestAccess(app, me);
+    } else if ((m = /^\/access\/([0-9a-f-]{36})$/.exec(path))) {
+      const { renderAccessRequest } = await import('./access.js');
+      await renderAccessRequest(app, m[1]!);
+    } else if (path === '/approvals') {
+      const { renderApprovals } = await import('./approvals.js');
+      await renderApprovals(app, me);
+    } else if (path === '/live') {
+      const { renderLive } = await import('./live.js');
+      await renderLive(app);
+    } else if (path === '/audit') {
+      const { renderAudit } = await import('./audit.js');
+      await renderAudit(app);
     } else {
       renderHome(app, me);
     }

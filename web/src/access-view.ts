@@ -1,0 +1,53 @@
+// Pieces shared by the access pages: how a request's state, duration and exact console look.
+import type { AccessRequest } from './api.js';
+import { el } from './dom.js';
+
+export function duration(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
+}
+
+export function when(iso: string | null): string {
+  return iso ? new Date(iso).toLocaleString() : '';
+}
+
+export function statusBadge(r: AccessRequest): HTMLElement {
+  return el('span', { className: `badge status-${r.status}`, textContent: r.status });
+}
+
+/** The exact console an approval covers: target, image (digest) and command. */
+export function exactConsole(r: Pick<AccessRequest, 'target' | 'image' | 'command'>): HTMLElement {
+  return el(
+    'dl',
+    { className: 'exact-console' },
+    el('dt', { textContent: 'Target' }),
+    el('dd', { className: 'target-name', textContent: r.target }),
+    el('dt', { textContent: 'Image' }),
+    el('dd', {}, el('code', { className: 'image', textContent: r.image })),
+    el('dt', { textContent: 'Command' }),
+    el('dd', {}, el('code', { className: 'command', textContent: r.command.join(' ') })),
+  );
+}
+
+export function requestRow(r: AccessRequest, extra: (Node | string)[] = []): HTMLTableRowElement {
+  const row = el(
+    'tr',
+    { className: 'access-request' },
+    el('td', {}, el('a', { href: `/access/${r.id}`, textContent: r.target, className: 'request-link' })),
+    el('td', { textContent: r.requester }),
+    el('td', { textContent: r.reason }),
+    el('td', { textContent: duration(r.durationSeconds) }),
+    el('td', {}, statusBadge(r)),
+    el('td', { textContent: r.expiresAt && r.status === 'approved' ? when(r.expiresAt) : '' }),
+    el('td', {}, ...extra),
+  );
+  row.dataset.requestId = r.id;
+  return row;
+}
+
+export function requestTable(id: string, rows: HTMLTableRowElement[], empty: string): HTMLElement {
+  if (rows.length === 0) return el('p', { className: 'empty', id, textContent: empty });
+  const head = el('tr', {}, ...['Target', 'Requester', 'Reason', 'Duration', 'State', 'Expires', ''].map((h) => el('th', { textContent: h })));
+  return el('table', { className: 'requests', id }, el('thead', {}, head), el('tbody', {}, ...rows));
+}

@@ -1,0 +1,141 @@
+// Just-in-time access for developers: the Request access form with their requests, and one
+// request's page, which follows its state live (polling) and offers what the viewer may do.
+import { getJson, postJson, type AccessRequest, type AccessRequestDetail, type Me } from './api.js';
+import { duration, exactConsole, requestRow, requestTable, statusBadge, when } from './access-view.js';
+import { el, link } from './dom.js';
+
+export async function renderRequestAccess(app: HTMLElement, me: Me): Promise<void> {
+  const gated = me.targets.filter((t) => t.approval);
+  const chosen = new URLSearchParams(location.search).get('target');
+  const target = el('select', { id: 'request-target', name: 'target', required: true });
+  for (const t of gated) target.add(el('option', { value: t.name, textContent: t.name, selected: t.name === chosen }));
+  const reason = el('textarea', { id: 'request-reason', name: 'reason', required: true, maxLength: 2000, rows: 3 });
+  const minutes = el('input', { id: 'request-minutes', name: 'minutes', type: 'number', min: '1', required: true, value: '30' });
+  const hint = el('p', { className: 'meta', id: 'request-hint' });
+  const problem = el('p', { className: 'error', id: 'request-error' });
+  const describe = () => {
+    const t = gated.find((x) => x.name === target.value);
+    if (!t?.approval) return;
+    minutes.max = String(Math.floor(t.approval.maxDurationSeconds / 60));
+    hint.replaceChildren(
+      `Up to ${duration(t.approval.maxDurationSeconds)}; ${t.approval.approvals} approval${t.approval.approvals > 1 ? 's' : ''} needed.`,
+      t.approval.ticketPattern ? ` The reason must name a ticket (${t.approval.ticketPattern}).` : '',
+      ' Covers exactly ',
+      el('code', { textContent: t.image }),
+      ' running ',
+      el('code', { textContent: t.command.join(' ') }),
+      '.',
+    );
+  };
+  target.addEventListener('change', describe);
+  describe();
+
+  const form = el(
+    'form',
+    { id: 'request-form', className: 'stacked' },
+    labelled('Target ', target),
+    labelled('Reason ', reason),
+    labelled('Duration (minutes) ', minutes),
+    hint,
+    problem,
+    el('button', { type: 'submit', id: 'request-submit', textContent: 'Request access' }),
+  );
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    problem.textContent = '';
+    void postJson<AccessRequest>('/api/access-requests', { target: target.value, reason: reason.value, durationSeconds: Number(minutes.value) * 60 })
+      .then((r) => location.assign(`/access/${r.id}`))
+      .catch((err: Error) => (problem.textContent = err.message));
+  });
+
+  const { requests } = await getJson<{ requests: AccessRequest[] }>('/api/access-requests?scope=mine');
+  app.replaceChildren(
+    el('h1', { textContent: 'Request access' }),
+    gated.length ? form : el('p', { className: 'empty', textContent: 'None of your targets needs approval.' }),
+    el('h2', { textContent: 'Your requests' }),
+    requestTable('my-requests', requests.map((r) => requestRow(r)), 'You have not asked for access yet.'),
+  );
+}
+
+export async function renderAccessRequest(app: HTMLElement, id: string): Promise<() => void> {
+  const problem = el('p', { className: 'error', id: 'action-error' });
+  const comment = el('input', { id: 'decision-comment', maxLength: 2000, placeholder: 'comment (optional)' });
+  const act = (path: string, body: unknown) =>
+    postJson<AccessRequestDetail>(`/api/access-requests/${id}/${path}`, body)
+      .then(draw)
+      .catch((err: Error) => (problem.textContent = err.message));
+
+  const draw = (r: AccessRequestDetail) => {
+    const actions = el('div', { className: 'controls', id: 'request-actions' });
+    if (r.youMay.decide) {
+      actions.append(
+        comment,
+        el('button', { id: 'approve', textContent: 'Approve', onclick: () => void act('decision', { decision: 'approve', comment: comment.value }) }),
+        el('button', { id: 'deny', textContent: 'Deny', onclick: () => void act('decision', { decision: 'deny', comment: comment.value }) }),
+      );
+    }
+    if (r.youMay.withdraw) actions.append(el('button', { id: 'withdraw', textContent: 'Withdraw', onclick: () => void act('withdraw', {}) }));
+    if (r.youMay.revoke) actions.append(el('button', { id: 'revoke', textContent: 'Revoke', onclick: () => void act('revoke', { reason: comment.value || 'revoked' }) }));
+    if (r.opensConsole.ok) actions.append(link(`/console/${encodeURIComponent(r.target)}`, 'Open console', { className: 'button open-console', id: 'open-console' }));
+
+    const decisions = r.decisions.length
+      ? el('ul', { id: 'decisions' }, ...r.decisions.map((d) => el('li', { textContent: `${d.approver}: ${d.decision}${d.comment ? ` — “${d.comment}”` : ''} (${when(d.decidedAt)})` })))
+      : el('p', { className: 'empty', id: 'decisions', textContent: 'No decisions yet.' });
+    app.replaceChildren(
+      el('h1', {}, `Access to ${r.target} `, statusBadge(r)),
+      el('p', { id: 'request-state', className: `state state-${r.status}`, textContent: stateLine(r) }),
+      r.opensConsole.ok || r.status !== 'approved' ? '' : el('p', { className: 'error', id: 'grant-unusable', textContent: `This grant does not open a console: ${r.opensConsole.why}` }),
+      el('h2', { textContent: 'Exact console' }),
+      exactConsole(r),
+      el(
+        'dl',
+        {},
+        el('dt', { textContent: 'Requested by' }),
+        el('dd', { id: 'requester', textContent: `${r.requester}, ${when(r.createdAt)}` }),
+        el('dt', { textContent: 'Reason' }),
+        el('dd', { id: 'reason', textContent: r.reason }),
+        el('dt', { textContent: 'Duration' }),
+        el('dd', { textContent: `${duration(r.durationSeconds)}${r.maxSessions === null ? '' : `, ${r.maxSessions} session(s); ${r.sessionsUsed} used`}` }),
+        el('dt', { textContent: 'Who can approve' }),
+        el('dd', { id: 'approvers', textContent: `${r.approvers.users.join(', ') || 'nobody has logged in yet'} (groups: ${r.approvers.groups.join(', ')}); ${r.approvalsNeeded} approval(s) needed` }),
+      ),
+      el('h2', { textContent: 'Decisions' }),
+      decisions,
+      r.sessions.length ? el('h2', { textContent: 'Sessions opened with this grant' }) : '',
+      r.sessions.length ? el('ul', {}, ...r.sessions.map((s) => el('li', {}, link(`/sessions/${s.id}`, `${when(s.startedAt)}${s.endedAt ? '' : ' (live)'}`)))) : '',
+      actions,
+      problem,
+    );
+  };
+
+  draw(await getJson<AccessRequestDetail>(`/api/access-requests/${id}`));
+  // The state changes elsewhere (an approver, the clock): follow it live while the page is open.
+  const timer = setInterval(() => {
+    if (document.activeElement === comment) return;
+    void getJson<AccessRequestDetail>(`/api/access-requests/${id}`).then(draw, () => undefined);
+  }, 2000);
+  return () => clearInterval(timer);
+}
+
+function stateLine(r: AccessRequest): string {
+  switch (r.status) {
+    case 'pending':
+      return 'Waiting for approval.';
+    case 'approved':
+      return `Approved until ${when(r.expiresAt)}.`;
+    case 'denied':
+      return `Denied${r.statusReason ? `: ${r.statusReason}` : ''}.`;
+    case 'withdrawn':
+      return 'Withdrawn by the requester.';
+    case 'expired':
+      return `Expired at ${when(r.expiresAt)}.`;
+    case 'revoked':
+      return `Revoked${r.statusReason ? `: ${r.statusReason}` : ''}.`;
+  }
+}
+
+function labelled(text: string, control: HTMLElement): HTMLLabelElement {
+  const label = document.createElement('label');
+  label.append(text, control);
+  return label;
+}

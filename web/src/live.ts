@@ -1,0 +1,89 @@
+// The Live page (admins): running sessions, each with Watch (a read-only xterm fed by the
+// broker's watch socket; the user is told) and Terminate (with a reason the user sees).
+import './csp-styles.js';
+import '@xterm/xterm/css/xterm.css';
+import { Terminal } from '@xterm/xterm';
+import { getJson, postJson } from './api.js';
+import { when } from './access-view.js';
+import { el } from './dom.js';
+
+interface LiveSession {
+  id: string;
+  username: string;
+  target: string;
+  image: string;
+  startedAt: string;
+  grantId: string | null;
+  watchers: string[];
+}
+
+export async function renderLive(app: HTMLElement): Promise<() => void> {
+  const problem = el('p', { className: 'error', id: 'live-error' });
+  const reason = el('input', { id: 'terminate-reason', maxLength: 500, placeholder: 'reason shown to the user' });
+  const viewer = el('section', { id: 'watch' });
+  const list = el('div', { id: 'live-list' });
+  let watching: { id: string; close: () => void } | undefined;
+
+  const watch = (s: LiveSession) => {
+    watching?.close();
+    const status = el('p', { id: 'watch-status', className: 'meta', textContent: `watching ${s.username} on ${s.target} (read-only)` });
+    const host = el('div', { id: 'watch-terminal', className: 'terminal watch-terminal' });
+    viewer.replaceChildren(status, host);
+    const term = new Terminal({ disableStdin: true, fontSize: 13, scrollback: 2000, cursorBlink: false });
+    term.open(host);
+    const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/sessions/${s.id}/watch`);
+    ws.addEventListener('message', (ev) => {
+      const m = JSON.parse(String(ev.data)) as { type: string; [k: string]: unknown };
+      if (m.type === 'watching' || m.type === 'resize') term.resize(Number(m.cols), Number(m.rows));
+      else if (m.type === 'output') term.write(String(m.data));
+      else if (m.type === 'exit') status.textContent = `session ended (${String(m.reason)})`;
+      else if (m.type === 'error') status.textContent = `cannot watch: ${String(m.message)}`;
+    });
+    watching = {
+      id: s.id,
+      close: () => {
+        ws.close();
+        term.dispose();
+      },
+    };
+  };
+
+  const draw = async () => {
+    const { sessions } = await getJson<{ sessions: LiveSession[] }>('/api/live');
+    const rows = sessions.map((s) => {
+      const row = el(
+        'tr',
+        { className: 'live-session' },
+        el('td', { textContent: s.username }),
+        el('td', { textContent: s.target }),
+        el('td', { textContent: when(s.startedAt) }),
+        el('td', { textContent: s.grantId ? 'yes' : '' }),
+        el('td', { className: 'watchers', textContent: s.watchers.join(', ') }),
+        el(
+          'td',
+          {},
+          el('button', { className: 'watch', textContent: 'Watch', onclick: () => watch(s) }),
+          ' ',
+          el('button', {
+            className: 'terminate',
+            textContent: 'Terminate',
+            onclick: () => void postJson(`/api/sessions/${s.id}/terminate`, { reason: reason.value }).then(draw, (err: Error) => (problem.textContent = err.message)),
+          }),
+        ),
+      );
+      row.dataset.sessionId = s.id;
+      return row;
+    });
+    const head = el('tr', {}, ...['User', 'Target', 'Started', 'Grant', 'Watched by', ''].map((h) => el('th', { textContent: h })));
+    list.replaceChildren(
+      rows.length ? el('table', { className: 'sessions', id: 'live-sessions' }, el('thead', {}, head), el('tbody', {}, ...rows)) : el('p', { className: 'empty', textContent: 'No console is running.' }),
+    );
+  };
+  app.replaceChildren(el('h1', { textContent: 'Live sessions' }), el('label', {}, 'Reason for terminating ', reason), list, problem, viewer);
+  await draw();
+  const timer = setInterval(() => void draw().catch(() => undefined), 2000);
+  return () => {
+    clearInterval(timer);
+    watching?.close();
+  };
+}
