@@ -94,8 +94,8 @@ describe('access decisions', () => {
     expect(checkAccessRequest(t, { reason: 'fix OPS-42', durationSeconds: 3600 })).toEqual([]);
     expect(checkAccessRequest(t, { reason: '  ', durationSeconds: 3600 }).map((p) => p.field)).toEqual(['reason', 'reason']);
     expect(checkAccessRequest(t, { reason: 'no ticket', durationSeconds: 3600 })[0]).toEqual({ field: 'reason', message: 'must reference a ticket matching OPS-\\d+' });
-    expect(checkAccessRequest(t, { reason: 'OPS-1', durationSeconds: 3 * 3600 })[0]!.field).toBe('duration');
-    expect(checkAccessRequest(t, { reason: 'OPS-1', durationSeconds: 10 })[0]!.field).toBe('duration');
+    expect(checkAccessRequest(t, { reason: 'OPS-1', durationSeconds: 3 * 3600 })[0]!.field).toBe('durationSeconds');
+    expect(checkAccessRequest(t, { reason: 'OPS-1', durationSeconds: 10 })[0]!.field).toBe('durationSeconds');
     expect(checkAccessRequest(t, { reason: 'OPS-1 ' + 'x'.repeat(3000), durationSeconds: 600 })[0]!.field).toBe('reason');
   });
 });
