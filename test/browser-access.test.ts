@@ -129,7 +129,7 @@ describe('just-in-time access in Chromium', () => {
     await carol.page.goto(`${t.url}/audit?subject=${requestId}`);
     await carol.page.waitForSelector('#audit-events');
     const actions = await carol.page.$$eval('#audit-events .action', (cells) => cells.map((c) => c.textContent));
-    expect(actions).toEqual(['console.opened', 'access.approved', 'access.decision', 'access.requested']);
+    expect(actions).toEqual(['access.grant_used', 'console.opened', 'access.approved', 'access.decision', 'access.requested']);
 
     for (const p of [alice, bob, dave, carol]) expect(p.errors).toEqual([]);
   });

@@ -45,6 +45,21 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(c.roles.developer)).toBe(true);
   });
 
+  it('reads the re-authentication window and the webhook, and refuses bad ones by name', () => {
+    const c = loadConfig({ ...good, SALLYPORT_REAUTH_MAX_AGE: '2m', SALLYPORT_WEBHOOK_URL: 'https://hooks.slack.example/services/T0/B0/x?y=1', SALLYPORT_WEBHOOK_FORMAT: 'slack' }, 'production');
+    expect(c.access.reauthMaxAgeSeconds).toBe(120);
+    expect(c.webhook).toEqual({ url: 'https://hooks.slack.example/services/T0/B0/x?y=1', format: 'slack' });
+    expect(loadConfig(good, 'production')).toMatchObject({ access: { reauthMaxAgeSeconds: 300 }, webhook: undefined });
+    const p = problems({ ...good, SALLYPORT_REAUTH_MAX_AGE: '2h', SALLYPORT_WEBHOOK_URL: 'http://hooks.example.com/x', SALLYPORT_WEBHOOK_FORMAT: 'xml' });
+    expect(p.SALLYPORT_REAUTH_MAX_AGE).toMatch(/at most 1h/);
+    expect(p.SALLYPORT_WEBHOOK_URL).toMatch(/https/);
+    expect(p.SALLYPORT_WEBHOOK_FORMAT).toMatch(/json or slack/);
+    // A bad value never echoes the URL's secret part back.
+    expect(JSON.stringify(problems({ ...good, SALLYPORT_WEBHOOK_URL: 'https://u:secret-token@hooks.example.com/x' }))).not.toContain('secret-token');
+    expect(JSON.stringify(problems({ ...good, SALLYPORT_WEBHOOK_URL: 'hooks.example.com/secret-token' }))).not.toContain('secret-token');
+    expect(problems({ ...good, SALLYPORT_WEBHOOK_FORMAT: 'json' }).SALLYPORT_WEBHOOK_FORMAT).toMatch(/SALLYPORT_WEBHOOK_URL is not/);
+  });
+
   it('names every missing variable in one error', () => {
     const p = problems({});
     expect(Object.keys(p).sort()).toEqual(

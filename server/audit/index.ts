@@ -18,6 +18,7 @@ export interface AuditEvents {
   'access.withdrawn': { target: string };
   'access.revoked': { target: string; reason: string };
   'access.expired': { target: string };
+  'access.grant_used': { target: string; sessionId: string };
   'console.opened': { username: string; target: string; image: string; imageId: string; containerId: string; grantId: string | null };
   'console.watched': { watcher: string; username: string; target: string };
   'console.terminated': { by: string; username: string; target: string; reason: string };

@@ -129,13 +129,13 @@ export function loadConfig(env: Env, mode: Mode): Config {
     if (items.length === 0) bad(name, 'must list at least one value (comma-separated)');
     return items;
   };
-  const url = (name: string, value: string, opts: { allowHttp: boolean; allowQuery?: boolean }): URL | undefined => {
+  const url = (name: string, value: string, opts: { allowHttp: boolean; allowQuery?: boolean; secret?: boolean }): URL | undefined => {
     if (value === '') return undefined;
     let parsed: URL;
     try {
       parsed = new URL(value);
     } catch {
-      bad(name, `must be an absolute URL, got "${value}"`);
+      bad(name, opts.secret ? 'must be an absolute URL' : `must be an absolute URL, got "${value}"`);
       return undefined;
     }
     if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && (opts.allowHttp || isLoopback(parsed.hostname)))) {
@@ -194,10 +194,10 @@ export function loadConfig(env: Env, mode: Mode): Config {
   if (reauthMaxAgeSeconds > 3600) bad('SALLYPORT_REAUTH_MAX_AGE', 'must be at most 1h: an approval needs a recent login');
 
   const webhookUrl = read('SALLYPORT_WEBHOOK_URL');
-  if (webhookUrl !== undefined) url('SALLYPORT_WEBHOOK_URL', webhookUrl, { allowHttp: mode === 'dev', allowQuery: true });
+  if (webhookUrl !== undefined) url('SALLYPORT_WEBHOOK_URL', webhookUrl, { allowHttp: mode === 'dev', allowQuery: true, secret: true });
   const webhookFormat = read('SALLYPORT_WEBHOOK_FORMAT') ?? 'json';
   if (webhookFormat !== 'json' && webhookFormat !== 'slack') bad('SALLYPORT_WEBHOOK_FORMAT', 'must be json or slack');
-  if (webhookUrl === undefined && env.SALLYPORT_WEBHOOK_FORMAT !== undefined) bad('SALLYPORT_WEBHOOK_FORMAT', 'is set but SALLYPORT_WEBHOOK_URL is not');
+  if (webhookUrl === undefined && read('SALLYPORT_WEBHOOK_FORMAT') !== undefined) bad('SALLYPORT_WEBHOOK_FORMAT', 'is set but SALLYPORT_WEBHOOK_URL is not');
 
   const brokerId = read('SALLYPORT_BROKER_ID') ?? hostname();
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(brokerId)) bad('SALLYPORT_BROKER_ID', 'must be 1-63 letters, digits, dots, dashes or underscores');

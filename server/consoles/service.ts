@@ -163,6 +163,9 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
           grantId,
         },
       });
+      if (grantId) {
+        await audit.append({ actor: `user:${principal.userId}`, action: 'access.grant_used', subject: grantId, details: { target: target.name, sessionId: id } });
+      }
 
       const onEnded = async (info: EndInfo) => {
         live.delete(id);
