@@ -136,6 +136,21 @@ describe('grants', () => {
     const { rows } = await handle.db.query(`select action from audit_events where subject = $1 order by seq`, [b.id]);
     expect(rows.map((x) => x.action)).toEqual(['access.requested', 'access.decision', 'access.approved', 'access.revoked']);
   });
+
+  it('a request nobody decides within a day expires and can no longer be approved', async () => {
+    requester = 'hank';
+    const fresh = await ask();
+    const stale = await ask();
+    await handle.db.query(`update access_requests set created_at = now() - interval '24 hours 1 second' where id = $1`, [stale.id]);
+    const expired = (await jit.expire()).map((g) => g.id);
+    expect(expired).toContain(stale.id);
+    expect(expired).not.toContain(fresh.id);
+    const view = await jit.get(people.hank!, stale.id);
+    expect(view).toMatchObject({ status: 'expired', statusReason: 'not decided in time', youMay: { decide: false, withdraw: false } });
+    expect(await code(jit.decide(people.bob!, stale.id, 'approve', ''))).toBe('CONFLICT');
+    const { rows } = await handle.db.query(`select details from audit_events where subject = $1 and action = 'access.expired'`, [stale.id]);
+    expect(rows[0].details).toEqual({ target: 'billing', reason: 'not decided in time' });
+  });
 });
 
 describe('bad input', () => {

@@ -39,6 +39,8 @@ import {
 } from './policy.js';
 
 const MAX_COMMENT = 2000;
+/** A request nobody decided within a day expires: a stale ask should be asked again. */
+const PENDING_TTL_SECONDS = 24 * 3600;
 
 /** What approvers and requesters are told about; delivered by notify/ after the commit. */
 export interface AccessNotification {
@@ -92,7 +94,7 @@ export interface AccessRequests {
   decide(p: Principal, requestId: string, decision: 'approve' | 'deny', comment: string): Promise<AccessRequestRow>;
   withdraw(p: Principal, requestId: string): Promise<AccessRequestRow>;
   revoke(p: Principal, requestId: string, reason: string): Promise<AccessRequestRow>;
-  /** Ends grants whose time is up; returns them so live sessions can be ended. */
+  /** Ends grants whose time is up and requests left undecided for a day; returns them so live sessions can be ended. */
   expire(): Promise<AccessRequestRow[]>;
   /**
    * The whole decision to open a console: the principal may use the target (ACCESS_DENIED
@@ -345,8 +347,10 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
 
     async expire() {
       return db.transaction(async (tx) => {
-        const rows = await expireGrants(tx);
-        for (const r of rows) await audit.append({ actor: 'system', action: 'access.expired', subject: r.id, details: { target: r.target } }, tx);
+        const rows = await expireGrants(tx, PENDING_TTL_SECONDS);
+        for (const r of rows) {
+          await audit.append({ actor: 'system', action: 'access.expired', subject: r.id, details: { target: r.target, reason: r.status_reason ?? 'expired' } }, tx);
+        }
         return rows;
       });
     },

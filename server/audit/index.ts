@@ -17,7 +17,7 @@ export interface AuditEvents {
   'access.denied': { target: string; comment: string };
   'access.withdrawn': { target: string };
   'access.revoked': { target: string; reason: string };
-  'access.expired': { target: string };
+  'access.expired': { target: string; reason: string };
   'access.grant_used': { target: string; sessionId: string };
   'console.opened': { username: string; target: string; image: string; imageId: string; containerId: string; grantId: string | null };
   'console.watched': { watcher: string; username: string; target: string };

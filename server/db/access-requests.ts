@@ -152,12 +152,20 @@ export async function useGrant(
   return rows[0] ?? null;
 }
 
-/** Grants whose time is up become 'expired'; returns them (for audit and ending live sessions). */
-export async function expireGrants(db: Queryable): Promise<AccessRequestRow[]> {
+/**
+ * Grants whose time is up, and requests nobody decided within `pendingSeconds`, become
+ * 'expired'; returns them (for audit and ending live sessions).
+ */
+export async function expireGrants(db: Queryable, pendingSeconds: number): Promise<AccessRequestRow[]> {
   const { rows } = await db.query<AccessRequestRow>(
-    `update access_requests set status = 'expired', status_reason = 'grant expired'
-      where status = 'approved' and expires_at <= now()
+    `update access_requests
+        set status = 'expired',
+            status_reason = case when status = 'approved' then 'grant expired' else 'not decided in time' end,
+            decided_at = coalesce(decided_at, now())
+      where (status = 'approved' and expires_at <= now())
+         or (status = 'pending' and created_at <= now() - make_interval(secs => $1))
      returning *`,
+    [pendingSeconds],
   );
   return rows;
 }
