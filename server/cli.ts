@@ -4,7 +4,10 @@
 import { loadCatalogFile } from './catalog/index.js';
 import { loadConfig } from './config/index.js';
 import { migrate, openDatabase } from './db/index.js';
-import { isSallyportError } from './errors.js';
+import { readFileSync } from 'node:fs';
+import type { JWK } from 'jose';
+import { isSallyportError, SallyportError } from './errors.js';
+import { publicJwk, type Jwks } from './signing/index.js';
 import { startBroker, type Broker } from './main.js';
 import { MIGRATIONS_DIR } from './paths.js';
 
@@ -14,6 +17,10 @@ const USAGE = `usage: sallyport <command>
   dev                   start a self-contained demo: embedded PostgreSQL, dev IdP, demo catalogue
   migrate               apply pending database migrations (DATABASE_URL)
   catalog check FILE    validate a target catalogue with production rules (--dev: allow image tags)
+  verify audit          check the audit hash chain and every signed checkpoint (DATABASE_URL)
+  verify recording ID   check one recording against the checkpoint signed when it was sealed
+                        (both take --jwks FILE|URL; default: the keys in SALLYPORT_SIGNING_KEY*)
+  signing-key new KID   print a new Ed25519 private key (JWK) for SALLYPORT_SIGNING_KEY
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -59,6 +66,18 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`catalogue ${file} is valid: ${catalog.targets.length} target(s), sha256 ${catalog.sha256}\n`);
       return 0;
     }
+    case 'verify':
+      return verifyCommand(rest);
+    case 'signing-key': {
+      const [sub, kid] = rest;
+      if (sub !== 'new' || !kid || !/^[A-Za-z0-9._-]{1,64}$/.test(kid)) {
+        process.stderr.write(`sallyport signing-key new KID (KID: 1-64 letters, digits, dots, dashes, underscores)\n`);
+        return 2;
+      }
+      const { generateSigningKey } = await import('./signing/index.js');
+      process.stdout.write(`${JSON.stringify(await generateSigningKey(kid))}\n`);
+      return 0;
+    }
     case undefined:
     case 'help':
     case '--help':
@@ -68,6 +87,50 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`sallyport: unknown command "${command}"\n${USAGE}`);
       return 2;
   }
+}
+
+/** `verify audit` / `verify recording ID`: exit 0 when intact, 1 when tampering was found. */
+async function verifyCommand(args: string[]): Promise<number> {
+  const [what, ...rest] = args;
+  const jwksAt = rest.indexOf('--jwks');
+  const jwksSource = jwksAt >= 0 ? rest[jwksAt + 1] : undefined;
+  const positional = rest.filter((_a, i) => jwksAt < 0 || (i !== jwksAt && i !== jwksAt + 1));
+  if ((what !== 'audit' && what !== 'recording') || (what === 'recording' && positional.length !== 1) || (jwksAt >= 0 && !jwksSource)) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  const url = process.env.DATABASE_URL;
+  if (!url) {
+    process.stderr.write('sallyport verify: DATABASE_URL is required\n');
+    return 2;
+  }
+  const jwks = await loadJwks(jwksSource);
+  const { verifyAuditLog, verifyStoredRecording } = await import('./verify/index.js');
+  const db = openDatabase(url, { poolSize: 1 });
+  try {
+    const report = what === 'audit' ? await verifyAuditLog(db, jwks) : await verifyStoredRecording(db, positional[0]!, jwks);
+    (report.ok ? process.stdout : process.stderr).write(`${report.ok ? 'OK' : 'TAMPERED'}: ${report.summary}\n`);
+    return report.ok ? 0 : 1;
+  } finally {
+    await db.close();
+  }
+}
+
+async function loadJwks(source: string | undefined): Promise<Jwks> {
+  if (source && /^https?:\/\//.test(source)) {
+    const res = await fetch(source, { signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) throw new SallyportError('SIGNATURE_INVALID', `cannot fetch the JWKS from ${source}: ${res.status}`);
+    return (await res.json()) as Jwks;
+  }
+  if (source) return JSON.parse(readFileSync(source, 'utf8')) as Jwks;
+  // No JWKS given: the verifier trusts the keys this environment is configured with.
+  const key = process.env.SALLYPORT_SIGNING_KEY ?? (process.env.SALLYPORT_SIGNING_KEY_FILE ? readFileSync(process.env.SALLYPORT_SIGNING_KEY_FILE, 'utf8') : undefined);
+  if (!key) throw new SallyportError('CONFIG_INVALID', 'give --jwks FILE|URL (or set SALLYPORT_SIGNING_KEY)');
+  const previousText =
+    process.env.SALLYPORT_SIGNING_PREVIOUS_KEYS ??
+    (process.env.SALLYPORT_SIGNING_PREVIOUS_KEYS_FILE ? readFileSync(process.env.SALLYPORT_SIGNING_PREVIOUS_KEYS_FILE, 'utf8') : undefined);
+  const previous = previousText ? (JSON.parse(previousText) as Jwks).keys : [];
+  return { keys: [publicJwk(JSON.parse(key) as JWK), ...previous.map(publicJwk)] };
 }
 
 /**

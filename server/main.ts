@@ -11,6 +11,8 @@ import { createIdentity, createRelyingParty } from './identity/index.js';
 import { createConsoleService, type ConsoleService } from './consoles/index.js';
 import { createAccessRequests, type AccessRequests } from './access/index.js';
 import { createWebhookNotifier } from './notify/index.js';
+import { createSigner, type Signer } from './signing/index.js';
+import { createCheckpointer, type Checkpointer } from './audit/index.js';
 import { createDockerRuntime } from './runtime/index.js';
 import { MIGRATIONS_DIR, WEB_DIST_DIR } from './paths.js';
 
@@ -24,6 +26,8 @@ export interface Broker {
   readonly catalog: CatalogStore;
   readonly consoles: ConsoleService;
   readonly access: AccessRequests;
+  readonly signer: Signer;
+  readonly checkpointer: Checkpointer;
   close(): Promise<void>;
 }
 
@@ -50,7 +54,18 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       reauthMaxAgeSeconds: config.access.reauthMaxAgeSeconds,
       notify: notifier?.notify,
     });
-    const consoles = createConsoleService({ db, audit, catalog, runtime, access, brokerId: config.runtime.brokerId, env: options.env });
+    const signer = await createSigner(config.signing.key, config.signing.previous);
+    const checkpointer = createCheckpointer({ db, signer, issuer: config.publicUrl, everyMs: config.signing.checkpointIntervalSeconds * 1000 });
+    const consoles = createConsoleService({
+      db,
+      audit,
+      catalog,
+      runtime,
+      access,
+      brokerId: config.runtime.brokerId,
+      env: options.env,
+      onRecordingSealed: (recording) => checkpointer.checkpoint(recording),
+    });
     // A previous run that crashed may have left live sessions and their containers.
     const recovered = await consoles.recover().catch((err: unknown) => ({ error: err }));
     const shipped = readMigrations(MIGRATIONS_DIR).map((m) => m.version);
@@ -65,13 +80,14 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
         }
       },
     };
-    const app = await buildApp(config, { identity, catalog, readiness, consoles, access, audit }, { webDir: options.webDir ?? WEB_DIST_DIR });
+    const app = await buildApp(config, { identity, catalog, readiness, consoles, access, audit, signer }, { webDir: options.webDir ?? WEB_DIST_DIR });
     if ('error' in recovered) app.log.warn(`could not reap orphaned consoles: ${String((recovered.error as Error).message)}`);
     else if (recovered.sessions.length || recovered.containers.length) app.log.warn(recovered, 'ended consoles left by a previous run');
     await app.listen({ host: config.host, port: config.port });
     await audit.append({ actor: 'system', action: 'broker.started', details: { version: VERSION, mode: config.mode } });
     const stopEnforcing = consoles.enforceGrants();
     const stopNotifier = notifier?.start(app.log);
+    const stopCheckpoints = checkpointer.start(app.log);
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     return {
@@ -82,11 +98,15 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       catalog,
       consoles,
       access,
+      signer,
+      checkpointer,
       async close() {
         stopEnforcing();
         await stopNotifier?.();
+        // Drain first (sealing recordings signs checkpoints), then stop the timer.
         // Drain: live consoles are told, their recordings sealed, their containers removed.
         await consoles.shutdown();
+        await stopCheckpoints();
         await app.close();
         await db.close();
       },

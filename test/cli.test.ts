@@ -12,6 +12,7 @@ import { DEMO_CATALOG } from '../server/paths.js';
 import { FIXTURES } from './support/broker.js';
 import { freshDatabase, type TestDatabase } from './support/postgres.js';
 import { runCli, spawnCli, waitFor } from './support/process.js';
+import { testSigningKey } from './support/signing-key.js';
 
 describe('sallyport serve', () => {
   it('refuses to start without configuration and names every missing variable', async () => {
@@ -25,10 +26,11 @@ describe('sallyport serve', () => {
       'SALLYPORT_OIDC_CLIENT_SECRET',
       'SALLYPORT_SESSION_SECRET',
       'SALLYPORT_CATALOG',
+      'SALLYPORT_SIGNING_KEY',
     ]) {
       expect(r.stderr).toContain(`- ${name}: is required`);
     }
-    expect(r.stderr).toMatch(/configuration is invalid \(7 problems\)/);
+    expect(r.stderr).toMatch(/configuration is invalid \(8 problems\)/);
   });
 });
 
@@ -89,6 +91,7 @@ describe('a serving broker', () => {
       SALLYPORT_OIDC_CLIENT_ID: 'x',
       SALLYPORT_OIDC_CLIENT_SECRET: 'y',
       SALLYPORT_SESSION_SECRET: 'z'.repeat(40),
+      SALLYPORT_SIGNING_KEY: testSigningKey(),
       SALLYPORT_CATALOG: DEMO_CATALOG,
     });
     expect(r.code).toBe(2);
@@ -109,6 +112,7 @@ describe('a serving broker', () => {
       SALLYPORT_OIDC_CLIENT_ID: 'sallyport',
       SALLYPORT_OIDC_CLIENT_SECRET: 'secret',
       SALLYPORT_SESSION_SECRET: randomBytes(32).toString('hex'),
+      SALLYPORT_SIGNING_KEY: testSigningKey(),
       SALLYPORT_CATALOG: catalog,
       BILLING_DATABASE_URL: 'postgres://billing/db',
     });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../server/config/index.js';
 import { SallyportError } from '../server/errors.js';
+import { testSigningKey } from './support/signing-key.js';
 
 const good = {
   DATABASE_URL: 'postgres://sallyport@db.internal/sallyport',
@@ -15,6 +16,7 @@ const good = {
   SALLYPORT_OIDC_CLIENT_SECRET: 'client-secret-value',
   SALLYPORT_SESSION_SECRET: 'x'.repeat(48),
   SALLYPORT_CATALOG: '/etc/sallyport/catalog.yaml',
+  SALLYPORT_SIGNING_KEY: testSigningKey('k1'),
 };
 
 function problems(env: Record<string, string | undefined>, mode: 'production' | 'dev' = 'production') {
@@ -71,6 +73,7 @@ describe('loadConfig', () => {
         'SALLYPORT_OIDC_ISSUER',
         'SALLYPORT_PUBLIC_URL',
         'SALLYPORT_SESSION_SECRET',
+        'SALLYPORT_SIGNING_KEY',
       ].sort(),
     );
     expect(p.SALLYPORT_SESSION_SECRET).toMatch(/required.*_FILE/);
@@ -173,7 +176,7 @@ describe('docker-compose.yml', () => {
       );
       if (k.endsWith('_FILE')) {
         const f = join(dir, k);
-        wr(f, k === 'DATABASE_URL_FILE' ? 'postgres://sallyport:pw@postgres/sallyport' : 's'.repeat(40));
+        wr(f, k === 'DATABASE_URL_FILE' ? 'postgres://sallyport:pw@postgres/sallyport' : k === 'SALLYPORT_SIGNING_KEY_FILE' ? testSigningKey() : 's'.repeat(40));
         value = f;
       }
       env[k] = value;

@@ -168,6 +168,7 @@ describe('a broker killed with SIGKILL', () => {
       SALLYPORT_OIDC_CLIENT_ID: idp.config.oidc.clientId,
       SALLYPORT_OIDC_CLIENT_SECRET: idp.config.oidc.clientSecret,
       SALLYPORT_SESSION_SECRET: idp.config.session.secret,
+      SALLYPORT_SIGNING_KEY: JSON.stringify(idp.config.signing.key),
       SALLYPORT_CATALOG: catalog,
       SALLYPORT_BROKER_ID: brokerId,
       CONSOLE_GREETING: 'x',

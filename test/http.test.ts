@@ -8,6 +8,7 @@ import { loadConfig } from '../server/config/index.js';
 import { setSessionCookie } from '../server/http/session.js';
 import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
 import { adminQuery } from './support/postgres.js';
+import { testSigningKey } from './support/signing-key.js';
 
 let t: TestBroker;
 beforeAll(async () => {
@@ -97,6 +98,7 @@ describe('session cookie', () => {
         SALLYPORT_OIDC_CLIENT_ID: 'c',
         SALLYPORT_OIDC_CLIENT_SECRET: 's',
         SALLYPORT_SESSION_SECRET: 'k'.repeat(40),
+        SALLYPORT_SIGNING_KEY: testSigningKey(),
         SALLYPORT_CATALOG: '/c.yaml',
       },
       'production',

@@ -1,7 +1,17 @@
 // Audit: typed events with stable action codes, appended in the caller's transaction when
-// there is one. Audit events are data for auditors; logs are for diagnosis and never carry
-// secrets. (Hash chaining and signed checkpoints come with the auditor's-evidence work.)
-import { insertAuditEvent, listAuditEvents, listAuditTrail, type AuditEventRow, type AuditTrailRow, type Database, type Queryable } from '../db/index.js';
+// there is one, each hash-chained to the one before (chain.ts) under the chain head's lock.
+// Audit events are data for auditors; logs are for diagnosis and never carry secrets.
+import {
+  insertChainedAuditEvent,
+  listAuditEvents,
+  listAuditTrail,
+  lockAuditHead,
+  type AuditEventRow,
+  type AuditTrailRow,
+  type Database,
+  type Queryable,
+} from '../db/index.js';
+import { hashEvent } from './chain.js';
 
 /** Stable action codes; details are per action and must never hold secrets or terminal bytes. */
 export interface AuditEvents {
@@ -31,6 +41,8 @@ export interface AuditEvents {
     bytesIn: number | null;
     recordingSha256: string | null;
     recordingBytes: number | null;
+    recordingChainHash: string | null;
+    recordingDurationSeconds: number | null;
   };
 }
 export type AuditAction = keyof AuditEvents;
@@ -53,12 +65,23 @@ export interface AuditLog {
 export function createAuditLog(db: Database): AuditLog {
   return {
     append(entry, tx) {
-      return insertAuditEvent(tx ?? db, {
-        actor: entry.actor,
-        action: entry.action,
-        subject: entry.subject ?? null,
-        details: entry.details as unknown as Record<string, unknown>,
-      });
+      const write = async (q: Queryable) => {
+        const head = await lockAuditHead(q);
+        // jsonb keeps what JSON keeps: hash exactly what will be read back.
+        const details = JSON.parse(JSON.stringify(entry.details)) as Record<string, unknown>;
+        const fields = {
+          seq: String(BigInt(head.seq) + 1n),
+          // Millisecond precision, so the stored timestamp reads back to the same instant.
+          at: new Date(),
+          actor: entry.actor,
+          action: entry.action,
+          subject: entry.subject ?? null,
+          details,
+          prevHash: head.hash,
+        };
+        return insertChainedAuditEvent(q, { ...fields, hash: hashEvent(fields) });
+      };
+      return tx ? write(tx) : db.transaction(write);
     },
     list(filter) {
       return listAuditEvents(db, { ...filter, limit: Math.min(filter.limit ?? 100, 1000) });
@@ -70,3 +93,5 @@ export function createAuditLog(db: Database): AuditLog {
 }
 
 export type { AuditEventRow, AuditTrailRow };
+export { canonicalJson, encodeEvent, GENESIS_HASH, hashEvent, type ChainedFields } from './chain.js';
+export { createCheckpointer, type Checkpointer, type CheckpointPayload, type RecordingEvidence } from './checkpoints.js';

@@ -42,6 +42,13 @@ export interface Config {
     /** Deciding or revoking needs an IdP login at most this old; older logins step up with max_age. */
     readonly reauthMaxAgeSeconds: number;
   };
+  /** Signs audit checkpoints: the current private key and previous public keys (rotation). */
+  readonly signing: {
+    readonly key: Readonly<Record<string, string>>;
+    readonly previous: ReadonlyArray<Readonly<Record<string, string>>>;
+    /** While audit events arrive, sign a checkpoint at least this often. */
+    readonly checkpointIntervalSeconds: number;
+  };
   /** Where access-request notifications go; undefined = no webhook. */
   readonly webhook: { readonly url: string; readonly format: 'json' | 'slack' } | undefined;
   readonly runtime: {
@@ -64,6 +71,8 @@ const FILE_CAPABLE = [
   'SALLYPORT_SESSION_SECRET',
   // Slack incoming-webhook URLs are bearer secrets.
   'SALLYPORT_WEBHOOK_URL',
+  'SALLYPORT_SIGNING_KEY',
+  'SALLYPORT_SIGNING_PREVIOUS_KEYS',
 ] as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -193,6 +202,23 @@ export function loadConfig(env: Env, mode: Mode): Config {
   const reauthMaxAgeSeconds = duration('SALLYPORT_REAUTH_MAX_AGE', 5 * 60);
   if (reauthMaxAgeSeconds > 3600) bad('SALLYPORT_REAUTH_MAX_AGE', 'must be at most 1h: an approval needs a recent login');
 
+  const signingKey = ed25519Jwk('SALLYPORT_SIGNING_KEY', required('SALLYPORT_SIGNING_KEY'), true, bad);
+  const checkpointIntervalSeconds = duration('SALLYPORT_CHECKPOINT_INTERVAL', 25);
+  if (checkpointIntervalSeconds > 30) bad('SALLYPORT_CHECKPOINT_INTERVAL', 'must be at most 30s');
+  let previousKeys: Record<string, string>[] = [];
+  const previousRaw = read('SALLYPORT_SIGNING_PREVIOUS_KEYS');
+  if (previousRaw !== undefined) {
+    const parsed = parseJson(previousRaw);
+    if (!parsed || !Array.isArray((parsed as { keys?: unknown }).keys)) {
+      bad('SALLYPORT_SIGNING_PREVIOUS_KEYS', 'must be a JWKS: {"keys": [ …public Ed25519 JWKs… ]}');
+    } else {
+      previousKeys = ((parsed as { keys: unknown[] }).keys).flatMap((k, i) => {
+        const jwk = ed25519Jwk(`SALLYPORT_SIGNING_PREVIOUS_KEYS.keys[${i}]`, JSON.stringify(k), false, bad);
+        return jwk ? [jwk] : [];
+      });
+    }
+  }
+
   const webhookUrl = read('SALLYPORT_WEBHOOK_URL');
   if (webhookUrl !== undefined) url('SALLYPORT_WEBHOOK_URL', webhookUrl, { allowHttp: mode === 'dev', allowQuery: true, secret: true });
   const webhookFormat = read('SALLYPORT_WEBHOOK_FORMAT') ?? 'json';
@@ -234,11 +260,55 @@ export function loadConfig(env: Env, mode: Mode): Config {
     },
     catalogPath,
     access: { reauthMaxAgeSeconds },
+    signing: { key: signingKey!, previous: previousKeys, checkpointIntervalSeconds },
     webhook: webhookUrl === undefined ? undefined : { url: webhookUrl, format: webhookFormat as 'json' | 'slack' },
     runtime: { brokerId, dockerHost },
     requireImageDigest: mode === 'production',
     logLevel,
   });
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * An Ed25519 JWK: private (with d) for the signing key, public only for previous keys. Never
+ * echoes the value: it is a secret.
+ */
+function ed25519Jwk(
+  name: string,
+  text: string,
+  isPrivate: boolean,
+  bad: (field: string, message: string) => void,
+): Record<string, string> | undefined {
+  if (text === '') return undefined;
+  const jwk = parseJson(text) as Record<string, unknown> | undefined;
+  const str = (k: string) => (typeof jwk?.[k] === 'string' && (jwk[k] as string).length > 0 ? (jwk[k] as string) : undefined);
+  const create = isPrivate ? ' (create one with `sallyport signing-key new KID`)' : '';
+  if (!jwk || typeof jwk !== 'object' || jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || !str('x')) {
+    bad(name, `must be an Ed25519 JWK (kty OKP, crv Ed25519)${create}`);
+    return undefined;
+  }
+  if (!str('kid') || !/^[A-Za-z0-9._-]{1,64}$/.test(str('kid')!)) {
+    bad(name, 'must have a kid of 1-64 letters, digits, dots, dashes or underscores');
+    return undefined;
+  }
+  if (isPrivate && !str('d')) {
+    bad(name, 'must be the private key (with "d")');
+    return undefined;
+  }
+  if (!isPrivate && jwk.d !== undefined) {
+    bad(name, 'must hold public keys only (remove "d")');
+    return undefined;
+  }
+  const out: Record<string, string> = { kty: 'OKP', crv: 'Ed25519', x: str('x')!, kid: str('kid')! };
+  if (isPrivate) out.d = str('d')!;
+  return out;
 }
 
 /** "90s" | "30m" | "12h" | "7d" | plain seconds → seconds. */

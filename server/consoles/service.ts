@@ -70,6 +70,8 @@ export interface ConsoleServiceDeps {
   /** The broker's environment, for `fromEnv` values. */
   env: Readonly<Record<string, string | undefined>>;
   recorderFlushMs?: number;
+  /** Called after a session's end is committed, with its sealed recording (for a signed checkpoint). */
+  onRecordingSealed?: (evidence: { sessionId: string; sha256: string; chainHash: string; bytes: number; durationSeconds: number }) => Promise<unknown>;
 }
 
 export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
@@ -78,8 +80,8 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
   const context = new Map<string, { principal: Principal; target: string; image: string; grantId: string | null; startedAt: Date }>();
   const store: RecordingStore = {
     create: (id, header) => createRecording(db, id, header as unknown as Record<string, unknown>),
-    append: (id, seq, data) => appendRecordingChunk(db, id, seq, data),
-    seal: (id, sha, size) => sealRecording(db, id, sha, size),
+    append: (id, seq, data, chainHash) => appendRecordingChunk(db, id, seq, data, chainHash),
+    seal: (id, seal) => sealRecording(db, id, seal),
   };
 
   const environment = (t: Target): Record<string, string> =>
@@ -170,6 +172,16 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
       const onEnded = async (info: EndInfo) => {
         live.delete(id);
         context.delete(id);
+        try {
+          await recordEnd(info);
+        } finally {
+          const r = info.recording;
+          if (r && deps.onRecordingSealed) {
+            await deps.onRecordingSealed({ sessionId: id, sha256: r.sha256, chainHash: r.chainHash, bytes: r.size, durationSeconds: r.durationSeconds }).catch(() => undefined);
+          }
+        }
+      };
+      const recordEnd = async (info: EndInfo) => {
         await db.transaction(async (tx) => {
           if (await endConsoleSession(tx, id, info)) {
             await audit.append(
@@ -185,6 +197,8 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
                   bytesIn: info.bytesIn,
                   recordingSha256: info.recording?.sha256 ?? null,
                   recordingBytes: info.recording?.size ?? null,
+                  recordingChainHash: info.recording?.chainHash ?? null,
+                  recordingDurationSeconds: info.recording?.durationSeconds ?? null,
                 },
               },
               tx,
@@ -215,7 +229,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
       const sessions = await endOrphanedConsoleSessions(db, brokerId, 'broker restarted');
       const containers = await runtime.reapOrphans(new Set(live.keys()));
       for (const s of sessions) {
-        await audit.append({ actor: 'system', action: 'console.ended', subject: s, details: { target: null, reason: 'broker restarted', exitCode: null, bytesOut: null, bytesIn: null, recordingSha256: null, recordingBytes: null } });
+        await audit.append({ actor: 'system', action: 'console.ended', subject: s, details: { target: null, reason: 'broker restarted', exitCode: null, bytesOut: null, bytesIn: null, recordingSha256: null, recordingBytes: null, recordingChainHash: null, recordingDurationSeconds: null } });
       }
       return { sessions, containers };
     },

@@ -2,7 +2,7 @@
 // recorder → runtime), its limits (idle, max duration) and every way it can end. Front doors
 // drive it through write/resize/close and receive through ConsoleClient; they decide nothing.
 import { StringDecoder } from 'node:string_decoder';
-import type { Recorder } from '../recording/index.js';
+import type { Recorder, RecordingSeal } from '../recording/index.js';
 import type { RunningConsole } from '../runtime/index.js';
 
 /** What a front door gives the session to talk back to its user. */
@@ -31,7 +31,7 @@ export interface EndInfo {
   exitCode: number | null;
   bytesOut: number;
   bytesIn: number;
-  recording: { sha256: string; size: number } | null;
+  recording: RecordingSeal | null;
 }
 
 /** Pause the container's output while this much recording is not yet stored. */

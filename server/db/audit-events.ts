@@ -9,18 +9,41 @@ export interface AuditEventRow {
   action: string;
   subject: string | null;
   details: Record<string, unknown>;
+  prev_hash: string | null;
+  hash: string | null;
 }
 
-export async function insertAuditEvent(
-  db: Queryable,
-  e: { actor: string; action: string; subject: string | null; details: Record<string, unknown> },
-): Promise<AuditEventRow> {
-  const { rows } = await db.query<AuditEventRow>(
-    `insert into audit_events (actor, action, subject, details) values ($1, $2, $3, $4)
-     returning seq::text, at, actor, action, subject, details`,
-    [e.actor, e.action, e.subject, JSON.stringify(e.details)],
-  );
+const COLUMNS = 'seq::text, at, actor, action, subject, details, prev_hash, hash';
+
+/** Locks the chain head until the transaction ends; every append goes through here first. */
+export async function lockAuditHead(tx: Queryable): Promise<{ seq: string; hash: string }> {
+  const { rows } = await tx.query<{ seq: string; hash: string }>(`select seq::text, hash from audit_head where id = 1 for update`);
   return rows[0]!;
+}
+
+/** Inserts an event whose seq and hashes the caller computed under the head lock, and moves the head. */
+export async function insertChainedAuditEvent(
+  tx: Queryable,
+  e: { seq: string; at: Date; actor: string; action: string; subject: string | null; details: Record<string, unknown>; prevHash: string; hash: string },
+): Promise<AuditEventRow> {
+  const { rows } = await tx.query<AuditEventRow>(
+    `insert into audit_events (seq, at, actor, action, subject, details, prev_hash, hash)
+     overriding system value
+     values ($1, $2, $3, $4, $5, $6, $7, $8)
+     returning ${COLUMNS}`,
+    [e.seq, e.at, e.actor, e.action, e.subject, JSON.stringify(e.details), e.prevHash, e.hash],
+  );
+  await tx.query(`update audit_head set seq = $1, hash = $2 where id = 1`, [e.seq, e.hash]);
+  return rows[0]!;
+}
+
+/** Every event in order, a page at a time (for verification). */
+export async function readAuditEvents(db: Queryable, afterSeq: string, limit: number): Promise<AuditEventRow[]> {
+  const { rows } = await db.query<AuditEventRow>(
+    `select ${COLUMNS} from audit_events where seq > $1 order by audit_events.seq limit $2`,
+    [afterSeq, limit],
+  );
+  return rows;
 }
 
 export async function listAuditEvents(
@@ -29,7 +52,7 @@ export async function listAuditEvents(
 ): Promise<AuditEventRow[]> {
   const { rows } = await db.query<AuditEventRow>(
     // Order by the column, not the text alias: '12' sorts before '3'.
-    `select seq::text, at, actor, action, subject, details
+    `select ${COLUMNS}
        from audit_events
       where ($1::text is null or action = $1)
         and ($2::bigint is null or seq > $2)
@@ -54,7 +77,7 @@ export async function listAuditTrail(
   f: { actionPrefix?: string; subject?: string; beforeSeq?: string; limit: number },
 ): Promise<AuditTrailRow[]> {
   const { rows } = await db.query<AuditTrailRow>(
-    `select e.seq::text, e.at, e.actor, u.username as actor_name, e.action, e.subject, e.details
+    `select e.seq::text, e.at, e.actor, u.username as actor_name, e.action, e.subject, e.details, e.prev_hash, e.hash
        from audit_events e
        left join users u on e.actor = 'user:' || u.id::text
       where ($1::text is null or starts_with(e.action, $1))

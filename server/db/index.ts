@@ -4,7 +4,15 @@ export { migrate, pendingMigrations, readMigrations } from './migrate.js';
 export { recordUserSeen, type UserRow } from './users.js';
 export { startBrowserSession, touchBrowserSession, endBrowserSession, type ActiveSessionRow } from './browser-sessions.js';
 export { savePendingLogin, takePendingLogin, type PendingLogin } from './oidc-logins.js';
-export { insertAuditEvent, listAuditEvents, listAuditTrail, type AuditEventRow, type AuditTrailRow } from './audit-events.js';
+export {
+  lockAuditHead,
+  insertChainedAuditEvent,
+  readAuditEvents,
+  listAuditEvents,
+  listAuditTrail,
+  type AuditEventRow,
+  type AuditTrailRow,
+} from './audit-events.js';
 export {
   insertConsoleSession,
   markConsoleStarted,
@@ -17,6 +25,9 @@ export {
   appendRecordingChunk,
   sealRecording,
   readRecordingChunks,
+  readRecordingChunksWithHashes,
+  getRecording,
+  type RecordingRow,
   type ConsoleSessionRow,
 } from './recordings.js';
 export {
@@ -47,3 +58,12 @@ export {
   listNotifications,
   type NotificationRow,
 } from './notifications.js';
+export {
+  readAuditHead,
+  insertCheckpoint,
+  latestCheckpoint,
+  listCheckpoints,
+  recordingCheckpoint,
+  checkpointCovering,
+  type CheckpointRow,
+} from './checkpoints.js';

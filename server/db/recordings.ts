@@ -101,15 +101,53 @@ export async function createRecording(db: Queryable, sessionId: string, header: 
 }
 
 /** One write per flush on the console's byte path: the chunk, nothing else. */
-export async function appendRecordingChunk(db: Queryable, sessionId: string, seq: number, data: Buffer): Promise<void> {
-  await db.query(`insert into recording_chunks (session_id, seq, data) values ($1, $2, $3)`, [sessionId, seq, data]);
+export async function appendRecordingChunk(db: Queryable, sessionId: string, seq: number, data: Buffer, chainHash: string): Promise<void> {
+  await db.query(`insert into recording_chunks (session_id, seq, data, hash) values ($1, $2, $3, $4)`, [sessionId, seq, data, chainHash]);
 }
 
-export async function sealRecording(db: Queryable, sessionId: string, sha256: string, sizeBytes: number): Promise<void> {
+export async function sealRecording(
+  db: Queryable,
+  sessionId: string,
+  s: { sha256: string; chainHash: string; size: number; durationSeconds: number },
+): Promise<void> {
   await db.query(
-    `update recordings set sha256 = $2, size_bytes = $3, sealed_at = now() where session_id = $1 and sealed_at is null`,
-    [sessionId, sha256, sizeBytes],
+    `update recordings set sha256 = $2, size_bytes = $3, chain_hash = $4, duration_seconds = $5, sealed_at = now()
+      where session_id = $1 and sealed_at is null`,
+    [sessionId, s.sha256, s.size, s.chainHash, s.durationSeconds],
   );
+}
+
+/** Chunks with their stored chain hashes, in order, a page at a time (for verification). */
+export async function* readRecordingChunksWithHashes(
+  db: Queryable,
+  sessionId: string,
+  pageSize = 64,
+): AsyncGenerator<{ seq: number; data: Buffer; hash: string | null }> {
+  let next = 0;
+  for (;;) {
+    const { rows } = await db.query<{ seq: number; data: Buffer; hash: string | null }>(
+      `select seq, data, hash from recording_chunks where session_id = $1 and seq >= $2 order by seq limit $3`,
+      [sessionId, next, pageSize],
+    );
+    yield* rows;
+    if (rows.length < pageSize) return;
+    next = rows[rows.length - 1]!.seq + 1;
+  }
+}
+
+export interface RecordingRow {
+  session_id: string;
+  header: Record<string, unknown>;
+  size_bytes: string | null;
+  sha256: string | null;
+  chain_hash: string | null;
+  duration_seconds: number | null;
+  sealed_at: Date | null;
+}
+
+export async function getRecording(db: Queryable, sessionId: string): Promise<RecordingRow | null> {
+  const { rows } = await db.query<RecordingRow>(`select * from recordings where session_id = $1`, [sessionId]);
+  return rows[0] ?? null;
 }
 
 /** Chunks in order, a page at a time, so a long recording is never held whole in memory. */

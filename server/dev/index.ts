@@ -12,6 +12,7 @@ import { DEMO_CATALOG, PACKAGE_ROOT } from '../paths.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
 import { freePort } from './free-port.js';
 import { randomPassword, startDevIdp, type DevIdp, type DevUser } from './idp.js';
+import { generateSigningKey } from '../signing/index.js';
 
 export { startDevIdp, type DevIdp, type DevUser, type DevIdpOptions } from './idp.js';
 export { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
@@ -33,6 +34,8 @@ interface DevState {
   cookieKey: string;
   signingKey: JWK;
   passwords: Record<string, string>;
+  /** Ed25519 private JWK that signs audit checkpoints (added later: older state files lack it). */
+  evidenceKey?: JWK;
 }
 
 export interface DevHandle {
@@ -80,6 +83,7 @@ export async function startDev(env: Readonly<Record<string, string | undefined>>
         SALLYPORT_OIDC_CLIENT_ID: DEV_CLIENT_ID,
         SALLYPORT_OIDC_CLIENT_SECRET: state.clientSecret,
         SALLYPORT_SESSION_SECRET: state.sessionSecret,
+        SALLYPORT_SIGNING_KEY: JSON.stringify(state.evidenceKey),
         SALLYPORT_CATALOG: env.SALLYPORT_CATALOG ?? DEMO_CATALOG,
       },
       'dev',
@@ -131,7 +135,14 @@ function buildDemoImages(say: (line: string) => void): void {
 }
 
 async function loadOrCreateState(file: string): Promise<DevState> {
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DevState;
+  if (existsSync(file)) {
+    const state = JSON.parse(readFileSync(file, 'utf8')) as DevState;
+    if (!state.evidenceKey) {
+      state.evidenceKey = await generateSigningKey('dev-evidence-1');
+      writeFileSync(file, JSON.stringify(state, null, 2), { mode: 0o600 });
+    }
+    return state;
+  }
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const signingKey = { ...(await exportJWK(privateKey)), kid: 'dev-1', alg: 'RS256', use: 'sig' } as JWK;
   const state: DevState = {
@@ -139,6 +150,7 @@ async function loadOrCreateState(file: string): Promise<DevState> {
     clientSecret: randomPassword() + randomPassword(),
     cookieKey: randomPassword() + randomPassword(),
     signingKey,
+    evidenceKey: await generateSigningKey('dev-evidence-1'),
     passwords: Object.fromEntries(DEMO_USERS.map((u) => [u.username, randomPassword()])),
   };
   writeFileSync(file, JSON.stringify(state, null, 2), { mode: 0o600 });

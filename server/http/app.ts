@@ -6,6 +6,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AccessRequests } from '../access/index.js';
 import type { AuditLog } from '../audit/index.js';
+import type { Signer } from '../signing/index.js';
 import type { CatalogStore } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import type { ConsoleService } from '../consoles/index.js';
@@ -27,6 +28,7 @@ export interface AppServices {
   consoles: ConsoleService;
   access: AccessRequests;
   audit: AuditLog;
+  signer: Signer;
 }
 
 export async function buildApp(config: Config, services: AppServices, options: { webDir: string }): Promise<FastifyInstance> {
@@ -62,6 +64,11 @@ export async function buildApp(config: Config, services: AppServices, options: {
   registerSecurity(app, config, services.identity);
 
   healthRoutes(app, services.readiness);
+  // Public: anyone verifying evidence needs the broker's keys, and nothing else.
+  app.get('/.well-known/jwks.json', async (_request, reply) => {
+    reply.header('cache-control', 'public, max-age=300').type('application/jwk-set+json');
+    return services.signer.jwks();
+  });
   authRoutes(app, config, services.identity);
   apiRoutes(app, config, services);
   accessRoutes(app, services.access);

@@ -39,7 +39,7 @@ export function registerSessionAuth(app: FastifyInstance, config: Config, identi
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
     // Probes and static assets need no identity; skip the database round trip for them.
-    if (request.url.startsWith('/healthz') || request.url.startsWith('/readyz') || request.url.startsWith('/assets/')) return;
+    if (request.url.startsWith('/healthz') || request.url.startsWith('/readyz') || request.url.startsWith('/assets/') || request.url.startsWith('/.well-known/')) return;
     const sessionId = sessionIdFrom(request, config);
     if (sessionId) request.principal = await identity.authenticate(sessionId);
   });

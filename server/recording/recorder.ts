@@ -5,11 +5,20 @@
 // session must then end (fail closed) rather than continue unrecorded.
 import { createHash } from 'node:crypto';
 import { eventLine, headerLine, type AsciicastHeader } from './asciicast.js';
+import { chunkHash, RECORDING_GENESIS } from './chain.js';
 
 export interface RecordingStore {
   create(sessionId: string, header: AsciicastHeader): Promise<void>;
-  append(sessionId: string, seq: number, data: Buffer): Promise<void>;
-  seal(sessionId: string, sha256: string, sizeBytes: number): Promise<void>;
+  append(sessionId: string, seq: number, data: Buffer, chainHash: string): Promise<void>;
+  seal(sessionId: string, seal: RecordingSeal): Promise<void>;
+}
+
+/** What a sealed recording is: its file hash, chunk-chain hash, size and duration. */
+export interface RecordingSeal {
+  sha256: string;
+  chainHash: string;
+  size: number;
+  durationSeconds: number;
 }
 
 export interface RecorderOptions {
@@ -30,7 +39,8 @@ export class Recorder {
   private writing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private failed = false;
-  private sealed: Promise<{ sha256: string; size: number }> | undefined;
+  private sealed: Promise<RecordingSeal> | undefined;
+  private chain = RECORDING_GENESIS;
 
   private constructor(
     private readonly store: RecordingStore,
@@ -43,7 +53,8 @@ export class Recorder {
     const r = new Recorder(store, sessionId, options);
     await store.create(sessionId, header);
     const line = Buffer.from(headerLine(header));
-    await store.append(sessionId, r.seq++, line);
+    r.chain = chunkHash(r.chain, r.seq, line);
+    await store.append(sessionId, r.seq++, line, r.chain);
     r.hash.update(line);
     r.size += line.length;
     return r;
@@ -67,15 +78,20 @@ export class Recorder {
   }
 
   /** Flushes what is pending and records the final hash; idempotent. */
-  seal(): Promise<{ sha256: string; size: number }> {
+  seal(): Promise<RecordingSeal> {
     this.sealed ??= (async () => {
       clearTimeout(this.timer);
       this.flush();
       await this.writing;
       if (this.failed) throw new Error('recording failed before it could be sealed');
-      const sha256 = this.hash.digest('hex');
-      await this.store.seal(this.sessionId, sha256, this.size);
-      return { sha256, size: this.size };
+      const seal: RecordingSeal = {
+        sha256: this.hash.digest('hex'),
+        chainHash: this.chain,
+        size: this.size,
+        durationSeconds: Math.round((performance.now() - this.started) / 1000 * 1e6) / 1e6,
+      };
+      await this.store.seal(this.sessionId, seal);
+      return seal;
     })();
     return this.sealed;
   }
@@ -99,11 +115,13 @@ export class Recorder {
     this.pendingBytes = 0;
     const seq = this.seq++;
     this.hash.update(data);
+    this.chain = chunkHash(this.chain, seq, data);
+    const chain = this.chain;
     this.size += data.length;
     this.writing = this.writing.then(async () => {
       if (this.failed) return;
       try {
-        await this.store.append(this.sessionId, seq, data);
+        await this.store.append(this.sessionId, seq, data, chain);
       } catch (err) {
         this.failed = true;
         this.options.onFailure(err);

@@ -10,6 +10,7 @@ import { DEMO_USERS, freePort, startDevIdp, type DevIdp, type DevUser } from '..
 import { startBroker, type Broker } from '../../server/main.js';
 import { Browser, type Hop } from './http-client.js';
 import { freshDatabase, type TestDatabase } from './postgres.js';
+import { testSigningKey } from './signing-key.js';
 
 export const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 
@@ -81,6 +82,7 @@ export async function startTestBroker(overrides: Record<string, string> = {}, op
     SALLYPORT_OIDC_CLIENT_ID: 'sallyport-test',
     SALLYPORT_OIDC_CLIENT_SECRET: clientSecret,
     SALLYPORT_SESSION_SECRET: randomBytes(32).toString('hex'),
+    SALLYPORT_SIGNING_KEY: testSigningKey(),
     SALLYPORT_CATALOG: join(FIXTURES, 'catalog.yaml'),
     SALLYPORT_LOG_LEVEL: 'warn',
     // Test brokers share one Docker engine: each must only ever reap its own containers.

@@ -1,0 +1,57 @@
+// Repository: signed audit checkpoints and the chain head they are taken from.
+import type { Queryable } from './database.js';
+
+export interface CheckpointRow {
+  id: string;
+  seq: string;
+  hash: string;
+  signed_at: Date;
+  kid: string;
+  jws: string;
+  recording_session: string | null;
+}
+
+const COLUMNS = 'id::text, seq::text, hash, signed_at, kid, jws, recording_session';
+
+/** The chain head now (no lock: a checkpoint signs a committed state, any recent one will do). */
+export async function readAuditHead(db: Queryable): Promise<{ seq: string; hash: string }> {
+  const { rows } = await db.query<{ seq: string; hash: string }>(`select seq::text, hash from audit_head where id = 1`);
+  return rows[0]!;
+}
+
+export async function insertCheckpoint(
+  db: Queryable,
+  c: { seq: string; hash: string; signedAt: Date; kid: string; jws: string; recordingSession: string | null },
+): Promise<CheckpointRow> {
+  const { rows } = await db.query<CheckpointRow>(
+    `insert into audit_checkpoints (seq, hash, signed_at, kid, jws, recording_session)
+     values ($1, $2, $3, $4, $5, $6) returning ${COLUMNS}`,
+    [c.seq, c.hash, c.signedAt, c.kid, c.jws, c.recordingSession],
+  );
+  return rows[0]!;
+}
+
+export async function latestCheckpoint(db: Queryable): Promise<CheckpointRow | null> {
+  const { rows } = await db.query<CheckpointRow>(`select ${COLUMNS} from audit_checkpoints order by id desc limit 1`);
+  return rows[0] ?? null;
+}
+
+export async function listCheckpoints(db: Queryable): Promise<CheckpointRow[]> {
+  const { rows } = await db.query<CheckpointRow>(`select ${COLUMNS} from audit_checkpoints order by audit_checkpoints.seq, id`);
+  return rows;
+}
+
+/** The checkpoint signed when this recording was sealed. */
+export async function recordingCheckpoint(db: Queryable, sessionId: string): Promise<CheckpointRow | null> {
+  const { rows } = await db.query<CheckpointRow>(
+    `select ${COLUMNS} from audit_checkpoints where recording_session = $1 order by id limit 1`,
+    [sessionId],
+  );
+  return rows[0] ?? null;
+}
+
+/** The first checkpoint at or after this event: the one that vouches for it. */
+export async function checkpointCovering(db: Queryable, seq: string): Promise<CheckpointRow | null> {
+  const { rows } = await db.query<CheckpointRow>(`select ${COLUMNS} from audit_checkpoints where seq >= $1 order by audit_checkpoints.seq, id limit 1`, [seq]);
+  return rows[0] ?? null;
+}

@@ -1,0 +1,78 @@
+// Verifies one recording against what was signed when it was sealed: every chunk's place in
+// the chunk hash chain, the final chain hash, the file's SHA-256, its size. Locates the first
+// changed or missing chunk, or says where a truncated recording stops. Works on chunks from
+// the database, or on a plain .cast file (then only the file hash and size can be compared).
+import { createHash } from 'node:crypto';
+import type { RecordingEvidence } from '../audit/index.js';
+import { chunkHash, RECORDING_GENESIS } from '../recording/index.js';
+
+export interface RecordingReport {
+  ok: boolean;
+  sessionId: string;
+  chunks: number;
+  bytes: number;
+  problem: { chunk: number | null; kind: 'changed' | 'removed' | 'truncated' | 'mismatch'; message: string } | null;
+  summary: string;
+}
+
+export async function verifyRecordingChunks(
+  sessionId: string,
+  chunks: AsyncIterable<{ seq: number; data: Uint8Array; hash: string | null }>,
+  sealed: RecordingEvidence,
+  source: string,
+): Promise<RecordingReport> {
+  let prev = RECORDING_GENESIS;
+  let expected = 0;
+  let bytes = 0;
+  const file = createHash('sha256');
+  const done = (problem: RecordingReport['problem']): RecordingReport => ({
+    ok: !problem,
+    sessionId,
+    chunks: expected,
+    bytes,
+    problem,
+    summary: problem
+      ? `recording ${sessionId}: ${problem.message}`
+      : `recording ${sessionId} is intact: ${expected} chunks, ${bytes} bytes, sha256 ${sealed.sha256} as ${source}`,
+  });
+  for await (const c of chunks) {
+    if (c.seq !== expected) return done({ chunk: expected, kind: 'removed', message: `chunk ${expected} was removed` });
+    const h = chunkHash(prev, c.seq, c.data);
+    if (c.hash !== h) return done({ chunk: c.seq, kind: 'changed', message: `chunk ${c.seq} was changed (bytes ${bytes}…${bytes + c.data.length - 1})` });
+    prev = h;
+    expected++;
+    bytes += c.data.length;
+    file.update(c.data);
+  }
+  if (prev !== sealed.chainHash || bytes !== sealed.bytes) {
+    return done({
+      chunk: expected,
+      kind: 'truncated',
+      message: `the recording stops after chunk ${expected - 1} (${bytes} of ${sealed.bytes} bytes ${source}): it was truncated`,
+    });
+  }
+  const sha256 = file.digest('hex');
+  if (sha256 !== sealed.sha256) return done({ chunk: null, kind: 'mismatch', message: `the file hash ${sha256} differs from the sealed ${sealed.sha256}` });
+  return done(null);
+}
+
+/** A recording as one file (a download or the .cast in a bundle): hash and size only. */
+export async function verifyRecordingFile(sessionId: string, data: AsyncIterable<Uint8Array>, sealed: RecordingEvidence, source: string): Promise<RecordingReport> {
+  const file = createHash('sha256');
+  let bytes = 0;
+  for await (const d of data) {
+    file.update(d);
+    bytes += d.length;
+  }
+  const sha256 = file.digest('hex');
+  const base = { sessionId, chunks: 0, bytes };
+  if (bytes !== sealed.bytes || sha256 !== sealed.sha256) {
+    const kind = bytes < sealed.bytes ? ('truncated' as const) : ('mismatch' as const);
+    const message =
+      kind === 'truncated'
+        ? `the file has ${bytes} of ${sealed.bytes} bytes ${source}: it was truncated`
+        : `the file (sha256 ${sha256}, ${bytes} bytes) differs from the recording ${source} (sha256 ${sealed.sha256}, ${sealed.bytes} bytes)`;
+    return { ...base, ok: false, problem: { chunk: null, kind, message }, summary: `recording ${sessionId}: ${message}` };
+  }
+  return { ...base, ok: true, problem: null, summary: `recording ${sessionId} is intact: ${bytes} bytes, sha256 ${sha256} as ${source}` };
+}

@@ -1,0 +1,264 @@
+// Tamper evidence on real PostgreSQL, with a real broker producing the evidence (logins, a real
+// Docker console and its sealed recording, concurrent audit writers). Each attack runs on its
+// own copy of that database, as an attacker with table-owner rights would: disable the
+// append-only trigger, then change, delete or insert rows — or rewrite the chain consistently,
+// or truncate a recording. The verifier must notice each one and say where.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { canonicalJson, hashEvent } from '../server/audit/index.js';
+import { openDatabase, type Database } from '../server/db/index.js';
+import { createSigner, generateSigningKey, publicJwk, type Jwks } from '../server/signing/index.js';
+import { verifyAuditLog, verifyStoredRecording } from '../server/verify/index.js';
+import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
+import { connectConsole, PROMPT } from './support/console-client.js';
+import { writeConsoleCatalog } from './support/console-catalog.js';
+import { adminQuery, databaseUrl, freshDatabase, type TestDatabase } from './support/postgres.js';
+import { runCli } from './support/process.js';
+
+let orig: TestDatabase;
+let catalog: string;
+let jwks: Jwks;
+let jwksFile: string;
+let signingKey: string;
+let sessionId: string;
+const clones: Array<{ db: Database; name: string }> = [];
+
+/** A copy of the evidence database for one attack. */
+async function copy(): Promise<Database> {
+  const name = `sallyport_t_${randomBytes(6).toString('hex')}`;
+  await adminQuery(`create database ${name} template ${orig.name}`);
+  const db = openDatabase(databaseUrl(name), { poolSize: 2 });
+  clones.push({ db, name });
+  return db;
+}
+const nameOf = (db: Database) => clones.find((c) => c.db === db)!.name;
+/** What an attacker with table-owner rights can do: switch the append-only triggers off. */
+async function tamper(db: Database, ...statements: string[]): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.query(`alter table audit_events disable trigger user`);
+    for (const s of statements) await tx.query(s);
+    await tx.query(`alter table audit_events enable trigger user`);
+  });
+}
+const lastSeq = async (db: Database) => Number((await db.query(`select max(seq)::int as n from audit_events`)).rows[0].n);
+const seqOf = async (db: Database, action: string) => Number((await db.query(`select min(seq)::int as n from audit_events where action = $1`, [action])).rows[0].n);
+
+beforeAll(async () => {
+  orig = await freshDatabase();
+  catalog = writeConsoleCatalog(inject('consoleImage'));
+  signingKey = JSON.stringify(await generateSigningKey('evidence-2026-11'));
+  const t: TestBroker = await startTestBroker({ SALLYPORT_CATALOG: catalog, CONSOLE_GREETING: 'x', SALLYPORT_SIGNING_KEY: signingKey }, { database: orig });
+  try {
+    const b = new Browser();
+    await t.login(b, 'alice');
+    const c = await connectConsole(t.url, 'shell', { cookie: `sallyport=${b.cookies(t.url).get('sallyport')}` });
+    await c.waitFor(PROMPT);
+    sessionId = c.sessionId();
+    c.send({ type: 'input', data: 'for i in 1 2 3 4 5 6 7; do echo "line-$i"; sleep 0.4; done; exit\n' });
+    await c.closed;
+    // The recording's checkpoint is signed right after the session's end is committed.
+    for (let i = 0; i < 50 && !(await t.broker.db.query(`select 1 from audit_checkpoints where recording_session = $1`, [sessionId])).rowCount; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // Many writers at once, alone and inside transactions: the chain must stay one line.
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        i % 2
+          ? t.broker.audit.append({ actor: 'system', action: 'broker.started', details: { version: `w${i}`, mode: 'test' } })
+          : t.broker.db.transaction((tx) => t.broker.audit.append({ actor: 'system', action: 'broker.started', details: { version: `t${i}`, mode: 'test' } }, tx)),
+      ),
+    );
+    await t.broker.checkpointer.checkpoint();
+    jwks = (await (await fetch(`${t.url}/.well-known/jwks.json`)).json()) as Jwks;
+  } finally {
+    await t.close();
+  }
+  jwksFile = join(mkdtempSync(join(tmpdir(), 'sallyport-jwks-')), 'jwks.json');
+  writeFileSync(jwksFile, JSON.stringify(jwks));
+});
+afterAll(async () => {
+  for (const c of clones) {
+    await c.db.close();
+    await adminQuery(`drop database if exists ${c.name} with (force)`);
+  }
+  await orig?.drop();
+});
+
+describe('an untouched log', () => {
+  it('verifies through the last event and the last signed checkpoint', async () => {
+    expect(jwks.keys).toEqual([expect.objectContaining({ kty: 'OKP', crv: 'Ed25519', kid: 'evidence-2026-11', alg: 'EdDSA' })]);
+    expect(jwks.keys[0]).not.toHaveProperty('d');
+    const db = await copy();
+    const n = await lastSeq(db);
+    const seqs = (await db.query(`select seq::int as s from audit_events order by seq`)).rows.map((r) => r.s);
+    expect(seqs).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    const report = await verifyAuditLog(db, jwks);
+    expect(report.problem).toBeNull();
+    expect(report.summary).toMatch(new RegExp(`^intact through event ${n} / checkpoint \\d+ \\(event ${n}, signed .* by evidence-2026-11\\)$`));
+
+    const cli = await runCli(['verify', 'audit', '--jwks', jwksFile], { DATABASE_URL: orig.url });
+    expect(cli.stdout).toMatch(new RegExp(`^OK: intact through event ${n} / checkpoint`));
+    expect(cli.code).toBe(0);
+  });
+
+  it('has the sealed recording in a signed checkpoint and in the event that ends the session', async () => {
+    const db = await copy();
+    const ended = (await db.query(`select details from audit_events where action = 'console.ended' and subject = $1`, [sessionId])).rows[0].details;
+    const rec = (await db.query(`select sha256, chain_hash, size_bytes::int as size, duration_seconds from recordings where session_id = $1`, [sessionId])).rows[0];
+    expect(ended).toMatchObject({ recordingSha256: rec.sha256, recordingChainHash: rec.chain_hash, recordingBytes: rec.size, recordingDurationSeconds: rec.duration_seconds });
+    expect(rec.duration_seconds).toBeGreaterThan(1);
+    const report = await verifyStoredRecording(db, sessionId, jwks);
+    expect(report.summary).toMatch(/is intact: \d+ chunks, \d+ bytes, sha256 [0-9a-f]{64} as signed in checkpoint \d+ by evidence-2026-11/);
+    const cli = await runCli(['verify', 'recording', sessionId, '--jwks', jwksFile], { DATABASE_URL: orig.url });
+    expect(cli.code).toBe(0);
+  });
+});
+
+describe('an attacker with database access', () => {
+  it('changes an event: found and located', async () => {
+    const db = await copy();
+    const k = await seqOf(db, 'console.opened');
+    await tamper(db, `update audit_events set details = jsonb_set(details, '{username}', '"mallory"') where seq = ${k}`);
+    const report = await verifyAuditLog(db, jwks);
+    expect(report.problem).toMatchObject({ kind: 'changed', seq: String(k) });
+    expect(report.summary).toMatch(new RegExp(`^event ${k} was changed .*; intact through event ${k - 1}`));
+  });
+
+  it('deletes an event: found and located', async () => {
+    const db = await copy();
+    const k = await seqOf(db, 'console.ended');
+    await tamper(db, `delete from audit_events where seq = ${k}`);
+    expect((await verifyAuditLog(db, jwks)).problem).toMatchObject({ kind: 'removed', seq: String(k), message: `event ${k} was removed` });
+  });
+
+  it('inserts an event with a correctly computed hash, renumbering the rest: found and located', async () => {
+    const db = await copy();
+    // Among the concurrent writers' events, where no checkpoint sits (one would also catch it).
+    const k = (await lastSeq(db)) - 10;
+    const before = (await db.query(`select hash from audit_events where seq = ${k - 1}`)).rows[0].hash;
+    const at = new Date();
+    const forged = { seq: String(k), at, actor: 'system', action: 'console.ended', subject: sessionId, details: { reason: 'nothing happened' }, prevHash: before };
+    await tamper(
+      db,
+      `alter table audit_events alter column seq drop identity`,
+      `update audit_events set seq = seq + 1000000 where seq >= ${k}`,
+      `update audit_events set seq = seq - 1000000 + 1 where seq >= 1000000`,
+      `insert into audit_events (seq, at, actor, action, subject, details, prev_hash, hash) overriding system value
+       values (${k}, '${at.toISOString()}', 'system', 'console.ended', '${sessionId}', '{"reason":"nothing happened"}', '${before}', '${hashEvent(forged)}')`,
+    );
+    const report = await verifyAuditLog(db, jwks);
+    expect(report.problem).toMatchObject({ kind: 'inserted', seq: String(k) });
+    expect(report.summary).toMatch(new RegExp(`^event ${k} was inserted`));
+  });
+
+  it('rewrites history and recomputes every later hash: the signed checkpoints disagree', async () => {
+    const db = await copy();
+    const k = await seqOf(db, 'console.opened');
+    await tamper(db, `update audit_events set details = jsonb_set(details, '{username}', '"mallory"') where seq = ${k}`);
+    // Recompute the chain from k on, exactly as the broker would, and move the head.
+    const rows = (await db.query(`select seq::text, at, actor, action, subject, details, prev_hash, hash from audit_events where seq >= ${k - 1} order by audit_events.seq`)).rows;
+    let prev = rows[0].hash as string;
+    const updates: string[] = [];
+    for (const r of rows.slice(1)) {
+      const h = hashEvent({ seq: r.seq, at: r.at, actor: r.actor, action: r.action, subject: r.subject, details: r.details, prevHash: prev });
+      updates.push(`update audit_events set prev_hash = '${prev}', hash = '${h}' where seq = ${r.seq}`);
+      prev = h;
+    }
+    await tamper(db, ...updates, `update audit_head set hash = '${prev}'`);
+    const report = await verifyAuditLog(db, jwks);
+    expect(report.problem?.kind).toBe('changed');
+    expect(report.summary).toMatch(/history after event (\d+|\(start\)) up to event \d+ was rewritten: checkpoint \d+ signed a different hash/);
+    expect(Number(report.intactThrough)).toBeLessThan(k);
+  });
+
+  it('removes the newest events and moves the head back: the last checkpoint still names them', async () => {
+    const db = await copy();
+    const n = await lastSeq(db);
+    const h = (await db.query(`select hash from audit_events where seq = ${n - 3}`)).rows[0].hash;
+    await tamper(db, `delete from audit_events where seq > ${n - 3}`, `update audit_head set seq = ${n - 3}, hash = '${h}'`);
+    const report = await verifyAuditLog(db, jwks);
+    expect(report.problem).toMatchObject({ kind: 'removed', seq: String(n - 2) });
+    expect(report.summary).toMatch(new RegExp(`events from ${n - 2} were removed: checkpoint \\d+ signed event ${n}`));
+    const cli = await runCli(['verify', 'audit', '--jwks', jwksFile], { DATABASE_URL: databaseUrl(nameOf(db)) });
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toMatch(new RegExp(`^TAMPERED: events from ${n - 2} were removed`));
+  });
+
+  it('forges a checkpoint without the key: refused', async () => {
+    const db = await copy();
+    const other = await createSigner(await generateSigningKey('evidence-2026-11'));
+    const jws = await other.sign(canonicalJson({ typ: 'sallyport.audit-checkpoint', v: 1, iss: 'x', seq: '1', hash: 'f'.repeat(64), at: new Date().toISOString() }));
+    await db.query(`insert into audit_checkpoints (seq, hash, signed_at, kid, jws) values (1, $1, now(), 'evidence-2026-11', $2)`, ['f'.repeat(64), jws]);
+    const report = await verifyAuditLog(db, jwks);
+    expect(report.problem).toMatchObject({ kind: 'checkpoint' });
+    expect(report.summary).toMatch(/checkpoint \d+ does not verify/);
+  });
+
+  it('truncates or edits a recording: found, and the chunk named', async () => {
+    const truncated = await copy();
+    const chunks = Number((await truncated.query(`select count(*)::int as n from recording_chunks where session_id = $1`, [sessionId])).rows[0].n);
+    expect(chunks).toBeGreaterThan(2);
+    await truncated.query(`delete from recording_chunks where session_id = $1 and seq = $2`, [sessionId, chunks - 1]);
+    const t = await verifyStoredRecording(truncated, sessionId, jwks);
+    expect(t.problem).toMatchObject({ kind: 'truncated', chunk: chunks - 1 });
+    expect(t.summary).toMatch(new RegExp(`stops after chunk ${chunks - 2} \\(\\d+ of \\d+ bytes signed in checkpoint \\d+ by evidence-2026-11\\): it was truncated`));
+
+    const edited = await copy();
+    await edited.query(`update recording_chunks set data = convert_to(replace(convert_from(data, 'UTF8'), 'line-2', 'line-X'), 'UTF8') where session_id = $1`, [sessionId]);
+    const e = await verifyStoredRecording(edited, sessionId, jwks);
+    expect(e.problem?.kind).toBe('changed');
+    expect(e.summary).toMatch(/chunk \d+ was changed \(bytes \d+…\d+\)/);
+  });
+});
+
+describe('key rotation', () => {
+  it('keeps old checkpoints verifiable after the broker moves to a new key', async () => {
+    const db = await copy();
+    const url = nameOf(db);
+    const newKey = JSON.stringify(await generateSigningKey('evidence-2026-12'));
+    const t = await startTestBroker(
+      { SALLYPORT_CATALOG: catalog, CONSOLE_GREETING: 'x', SALLYPORT_SIGNING_KEY: newKey, SALLYPORT_SIGNING_PREVIOUS_KEYS: JSON.stringify({ keys: [publicJwk(JSON.parse(signingKey))] }) },
+      { database: { name: url, url: databaseUrl(url), drop: async () => undefined } },
+    );
+    try {
+      await t.broker.audit.append({ actor: 'system', action: 'broker.started', details: { version: 'rotated', mode: 'test' } });
+      await t.broker.checkpointer.checkpoint();
+      const published = (await (await fetch(`${t.url}/.well-known/jwks.json`)).json()) as Jwks;
+      expect(published.keys.map((k) => k.kid)).toEqual(['evidence-2026-12', 'evidence-2026-11']);
+      const report = await verifyAuditLog(t.broker.db, published);
+      expect(report.ok).toBe(true);
+      expect(report.checkpoint?.kid).toBe('evidence-2026-12');
+      // Without the old key, the old checkpoints can no longer be checked: the verifier says so.
+      expect((await verifyAuditLog(t.broker.db, { keys: [published.keys[0]!] })).problem?.kind).toBe('checkpoint');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('signs checkpoints on its own while events arrive', async () => {
+    const db = await copy();
+    const name = nameOf(db);
+    const t = await startTestBroker(
+      { SALLYPORT_CATALOG: catalog, CONSOLE_GREETING: 'x', SALLYPORT_SIGNING_KEY: signingKey, SALLYPORT_CHECKPOINT_INTERVAL: '1s' },
+      { database: { name, url: databaseUrl(name), drop: async () => undefined } },
+    );
+    try {
+      const count = async () => Number((await t.broker.db.query(`select count(*)::int as n from audit_checkpoints`)).rows[0].n);
+      const before = await count();
+      await t.broker.audit.append({ actor: 'system', action: 'broker.started', details: { version: 'tick', mode: 'test' } });
+      await expect.poll(count, { timeout: 5000 }).toBeGreaterThan(before);
+      const head = (await t.broker.db.query(`select seq::text from audit_head`)).rows[0].seq;
+      const latest = (await t.broker.db.query(`select seq::text from audit_checkpoints order by id desc limit 1`)).rows[0].seq;
+      expect(latest).toBe(head);
+      // Quiet: no events, no new checkpoints.
+      const settled = await count();
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(await count()).toBe(settled);
+    } finally {
+      await t.close();
+    }
+  });
+});
