@@ -14,7 +14,10 @@ import {
   linkConsoleGrant,
   listConsoleSessions,
   readRecordingChunks,
+  listRecordingCommands,
+  searchRecordings,
   markConsoleStarted,
+  type CommandRow,
   sealRecording,
   type ConsoleSessionRow,
   type Database,
@@ -48,6 +51,33 @@ export interface ConsoleService {
   get(principal: Principal, id: string): Promise<ConsoleSessionRow>;
   /** The recording's asciicast bytes, chunk by chunk. */
   recording(principal: Principal, id: string): Promise<AsyncIterable<Buffer>>;
+  /** The command lines reconstructed from the session's recorded input, with their times. */
+  commands(principal: Principal, id: string): Promise<CommandRow[]>;
+  /** Search screen text and typed commands of every recording the principal may see. */
+  search(principal: Principal, query: SearchQuery): Promise<SearchResult[]>;
+}
+
+export interface SearchQuery {
+  q: string;
+  username?: string;
+  target?: string;
+  from?: Date;
+  to?: Date;
+  /** Only sessions opened with a just-in-time grant (or with this grant). */
+  approvedOnly?: boolean;
+  grantId?: string;
+}
+
+export interface SearchResult {
+  sessionId: string;
+  username: string;
+  target: string;
+  startedAt: Date;
+  grantId: string | null;
+  /** Seconds into the recording: the replay opens here. */
+  t: number;
+  kind: 'output' | 'input';
+  snippet: string;
 }
 
 export interface LiveSession {
@@ -80,7 +110,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
   const context = new Map<string, { principal: Principal; target: string; image: string; grantId: string | null; startedAt: Date }>();
   const store: RecordingStore = {
     create: (id, header) => createRecording(db, id, header as unknown as Record<string, unknown>),
-    append: (id, seq, data, chainHash) => appendRecordingChunk(db, id, seq, data, chainHash),
+    append: (id, seq, data, chainHash, words) => appendRecordingChunk(db, id, seq, data, chainHash, words),
     seal: (id, seal) => sealRecording(db, id, seal),
   };
 
@@ -305,9 +335,48 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
 
     get,
 
+    async commands(principal, id) {
+      await get(principal, id);
+      return listRecordingCommands(db, id);
+    },
+
+    async search(principal, query) {
+      const hits = await searchRecordings(db, {
+        query: query.q,
+        userId: maySeeAllSessions(principal) ? undefined : principal.userId,
+        username: query.username,
+        target: query.target,
+        from: query.from,
+        to: query.to,
+        approvedOnly: query.approvedOnly,
+        grantId: query.grantId,
+        limit: 200,
+      });
+      return hits.map((h) => ({
+        sessionId: h.session_id,
+        username: h.username,
+        target: h.target,
+        startedAt: h.started_at,
+        grantId: h.grant_id,
+        t: h.t,
+        kind: h.kind,
+        snippet: snippet(h.text, query.q),
+      }));
+    },
+
     async recording(principal, id) {
       await get(principal, id);
       return readRecordingChunks(db, id);
     },
   };
+}
+
+/** Up to ~60 characters either side of the first match (or of the first query word), one line. */
+function snippet(text: string, q: string): string {
+  const lower = text.toLowerCase();
+  const words = [q, ...q.split(/\s+/)].map((w) => w.replace(/^"|"$/g, '').toLowerCase()).filter(Boolean);
+  const at = Math.max(0, words.map((w) => lower.indexOf(w)).find((i) => i >= 0) ?? 0);
+  const start = Math.max(0, at - 60);
+  const end = Math.min(text.length, at + 60 + (words[0]?.length ?? 0));
+  return `${start > 0 ? '…' : ''}${text.slice(start, end).replace(/\s+/g, ' ').trim()}${end < text.length ? '…' : ''}`;
 }

@@ -2,7 +2,7 @@
 // recorder → runtime), its limits (idle, max duration) and every way it can end. Front doors
 // drive it through write/resize/close and receive through ConsoleClient; they decide nothing.
 import { StringDecoder } from 'node:string_decoder';
-import type { Recorder, RecordingSeal } from '../recording/index.js';
+import { EchoMask, type Recorder, type RecordingSeal } from '../recording/index.js';
 import type { RunningConsole } from '../runtime/index.js';
 
 /** What a front door gives the session to talk back to its user. */
@@ -51,6 +51,10 @@ export class ConsoleSession {
   private recent: string[] = [];
   private recentChars = 0;
   private size: { cols: number; rows: number };
+  /** Input is recorded once we know whether the terminal echoed it (password prompts do not). */
+  private readonly mask: EchoMask;
+  private resizing: Promise<unknown> | undefined;
+  private readonly heldInput: string[] = [];
 
   constructor(
     readonly id: string,
@@ -62,6 +66,7 @@ export class ConsoleSession {
     initialSize: { cols: number; rows: number },
   ) {
     this.size = { ...initialSize };
+    this.mask = new EchoMask({ input: (d) => recorder.input(d), masked: (n) => recorder.masked(n) });
     running.output.on('data', (chunk: Buffer) => this.onOutput(chunk));
     client.onDrain(() => this.maybeResume());
     void running.exited.then(({ exitCode }) => {
@@ -81,8 +86,10 @@ export class ConsoleSession {
   write(data: string): void {
     if (!this.live) return;
     this.bytesIn += Buffer.byteLength(data);
-    this.recorder.input(data);
-    this.running.input.write(data);
+    this.mask.input(data);
+    // Keys typed after a resize must reach the program after it: hold them while one is applied.
+    if (this.resizing) this.heldInput.push(data);
+    else this.running.input.write(data);
     this.touch();
   }
 
@@ -91,7 +98,13 @@ export class ConsoleSession {
     this.size = { cols, rows };
     for (const o of this.observers) o.resize(cols, rows);
     this.recorder.resize(cols, rows);
-    void this.running.resize(cols, rows);
+    const applied = this.running.resize(cols, rows).catch(() => undefined);
+    this.resizing = applied;
+    void applied.then(() => {
+      if (this.resizing !== applied) return; // a later resize releases the held keys
+      this.resizing = undefined;
+      for (const d of this.heldInput.splice(0)) if (this.live) this.running.input.write(d);
+    });
     this.touch();
   }
 
@@ -127,6 +140,7 @@ export class ConsoleSession {
       this.running.output.removeAllListeners('data');
       const rest = this.decoder.end();
       if (rest) this.recorder.output(rest);
+      this.mask.flush();
       await this.running.destroy().catch(() => {});
       let recording: EndInfo['recording'] = null;
       try {
@@ -153,6 +167,7 @@ export class ConsoleSession {
     if (!text) return;
     // The recorder sees exactly the text the client sees.
     this.recorder.output(text);
+    this.mask.output(text);
     this.remember(text);
     for (const o of this.observers) {
       if (!o.send(text)) {

@@ -27,6 +27,10 @@ export {
   readRecordingChunks,
   readRecordingChunksWithHashes,
   getRecording,
+  listRecordingCommands,
+  searchRecordings,
+  type CommandRow,
+  type SearchHit,
   type RecordingRow,
   type ConsoleSessionRow,
 } from './recordings.js';

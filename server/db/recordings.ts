@@ -101,8 +101,40 @@ export async function createRecording(db: Queryable, sessionId: string, header: 
 }
 
 /** One write per flush on the console's byte path: the chunk, nothing else. */
-export async function appendRecordingChunk(db: Queryable, sessionId: string, seq: number, data: Buffer, chainHash: string): Promise<void> {
-  await db.query(`insert into recording_chunks (session_id, seq, data, hash) values ($1, $2, $3, $4)`, [sessionId, seq, data, chainHash]);
+/**
+ * One write per flush on the console's byte path: the chunk, and the words it holds for search
+ * and the command timeline — one statement, one round trip.
+ */
+export async function appendRecordingChunk(
+  db: Queryable,
+  sessionId: string,
+  seq: number,
+  data: Buffer,
+  chainHash: string,
+  words: { output: { t: number; text: string } | undefined; commands: Array<{ t: number; line: string; masked: boolean }> } = { output: undefined, commands: [] },
+): Promise<void> {
+  await db.query(
+    `with chunk as (
+       insert into recording_chunks (session_id, seq, data, hash) values ($1, $2, $3, $4)
+     ), screen as (
+       insert into recording_text (session_id, seq, t, kind, text)
+       select $1::uuid, $2::integer, $5::float8, 'output', $6::text where $6::text is not null
+     )
+     insert into recording_commands (session_id, seq, n, t, line, masked)
+     select $1::uuid, $2::integer, c.n, c.t, c.line, c.masked
+       from unnest($7::float8[], $8::text[], $9::boolean[]) with ordinality as c(t, line, masked, n)`,
+    [
+      sessionId,
+      seq,
+      data,
+      chainHash,
+      words.output?.t ?? null,
+      words.output?.text ?? null,
+      words.commands.map((c) => c.t),
+      words.commands.map((c) => c.line),
+      words.commands.map((c) => c.masked),
+    ],
+  );
 }
 
 export async function sealRecording(
@@ -162,4 +194,64 @@ export async function* readRecordingChunks(db: Queryable, sessionId: string, pag
     if (rows.length < pageSize) return;
     next = rows[rows.length - 1]!.seq + 1;
   }
+}
+
+export interface CommandRow {
+  t: number;
+  line: string;
+  masked: boolean;
+}
+
+export async function listRecordingCommands(db: Queryable, sessionId: string, limit = 5000): Promise<CommandRow[]> {
+  const { rows } = await db.query<CommandRow>(
+    `select t, line, masked from recording_commands where session_id = $1 order by seq, n limit $2`,
+    [sessionId, limit],
+  );
+  return rows;
+}
+
+export interface SearchHit {
+  session_id: string;
+  t: number;
+  kind: 'output' | 'input';
+  text: string;
+  username: string;
+  target: string;
+  started_at: Date;
+  grant_id: string | null;
+}
+
+/**
+ * Full-text (simple) or substring (trigram) matches in screen text and typed commands, newest
+ * sessions first. `userId` limits to one owner (a user who may only see their own).
+ */
+export async function searchRecordings(
+  db: Queryable,
+  f: { query: string; userId?: string; username?: string; target?: string; from?: Date; to?: Date; approvedOnly?: boolean; grantId?: string; limit: number },
+): Promise<SearchHit[]> {
+  const like = `%${f.query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const { rows } = await db.query<SearchHit>(
+    `with hits as (
+       select session_id, t, 'output' as kind, text from recording_text
+        where tsv @@ websearch_to_tsquery('simple', $1) or text ilike $2
+       union all
+       select session_id, t, 'input' as kind, line from recording_commands
+        where tsv @@ websearch_to_tsquery('simple', $1) or line ilike $2
+     )
+     select h.session_id, h.t, h.kind, h.text, u.username, s.target, s.started_at, s.grant_id
+       from hits h
+       join console_sessions s on s.id = h.session_id
+       join users u on u.id = s.user_id
+      where ($3::uuid is null or s.user_id = $3)
+        and ($4::text is null or u.username = $4)
+        and ($5::text is null or s.target = $5)
+        and ($6::timestamptz is null or s.started_at >= $6)
+        and ($7::timestamptz is null or s.started_at < $7)
+        and (not $8::boolean or s.grant_id is not null)
+        and ($9::uuid is null or s.grant_id = $9)
+      order by s.started_at desc, h.t
+      limit $10`,
+    [f.query, like, f.userId ?? null, f.username ?? null, f.target ?? null, f.from ?? null, f.to ?? null, f.approvedOnly ?? false, f.grantId ?? null, f.limit],
+  );
+  return rows;
 }

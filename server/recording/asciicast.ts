@@ -11,7 +11,8 @@ export interface AsciicastHeader {
   env?: Record<string, string>;
 }
 
-export type EventCode = 'o' | 'i' | 'r';
+/** o: output, i: input, r: resize, m: marker (used to note masked input). */
+export type EventCode = 'o' | 'i' | 'r' | 'm';
 
 export function headerLine(h: AsciicastHeader): string {
   return `${JSON.stringify(h)}\n`;

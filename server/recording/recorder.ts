@@ -6,11 +6,18 @@
 import { createHash } from 'node:crypto';
 import { eventLine, headerLine, type AsciicastHeader } from './asciicast.js';
 import { chunkHash, RECORDING_GENESIS } from './chain.js';
+import { Transcript, type CommandLine, type TextSegment } from './transcript.js';
 
 export interface RecordingStore {
   create(sessionId: string, header: AsciicastHeader): Promise<void>;
-  append(sessionId: string, seq: number, data: Buffer, chainHash: string): Promise<void>;
+  /** One chunk, with the screen text and command lines it holds (for search and the timeline). */
+  append(sessionId: string, seq: number, data: Buffer, chainHash: string, words?: ChunkWords): Promise<void>;
   seal(sessionId: string, seal: RecordingSeal): Promise<void>;
+}
+
+export interface ChunkWords {
+  output: TextSegment | undefined;
+  commands: CommandLine[];
 }
 
 /** What a sealed recording is: its file hash, chunk-chain hash, size and duration. */
@@ -41,6 +48,7 @@ export class Recorder {
   private failed = false;
   private sealed: Promise<RecordingSeal> | undefined;
   private chain = RECORDING_GENESIS;
+  private readonly transcript = new Transcript();
 
   private constructor(
     private readonly store: RecordingStore,
@@ -73,6 +81,11 @@ export class Recorder {
     if (this.options.recordInput) this.push('i', data);
   }
 
+  /** Notes that `count` typed characters were not echoed and are recorded masked. */
+  masked(count: number): void {
+    if (this.options.recordInput) this.push('m', `input not echoed: ${count} character${count === 1 ? '' : 's'} masked`);
+  }
+
   resize(cols: number, rows: number): void {
     this.push('r', `${cols}x${rows}`);
   }
@@ -96,10 +109,13 @@ export class Recorder {
     return this.sealed;
   }
 
-  private push(code: 'o' | 'i' | 'r', data: string): void {
+  private push(code: 'o' | 'i' | 'r' | 'm', data: string): void {
     if (this.sealed || this.failed) return;
+    const t = (performance.now() - this.started) / 1000;
+    if (code === 'o') this.transcript.output(t, data);
+    else if (code === 'i') this.transcript.input(t, data);
     // Encoded once, here; flush only concatenates.
-    const line = Buffer.from(eventLine((performance.now() - this.started) / 1000, code, data));
+    const line = Buffer.from(eventLine(t, code, data));
     this.pending.push(line);
     this.pendingBytes += line.length;
     if (this.pendingBytes >= (this.options.flushBytes ?? 256 * 1024)) this.flush();
@@ -117,11 +133,12 @@ export class Recorder {
     this.hash.update(data);
     this.chain = chunkHash(this.chain, seq, data);
     const chain = this.chain;
+    const words = this.transcript.take();
     this.size += data.length;
     this.writing = this.writing.then(async () => {
       if (this.failed) return;
       try {
-        await this.store.append(this.sessionId, seq, data, chain);
+        await this.store.append(this.sessionId, seq, data, chain, words);
       } catch (err) {
         this.failed = true;
         this.options.onFailure(err);

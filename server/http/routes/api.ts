@@ -110,6 +110,47 @@ export function apiRoutes(app: FastifyInstance, config: Config, services: ApiSer
       },
     );
 
+    api.get<{ Params: { id: string } }>('/api/sessions/:id/commands', { schema: { params: idParams } }, async (request) => ({
+      reconstructed: 'from recorded input; characters typed without echo are masked (•)',
+      commands: await consoles.commands(request.principal!, request.params.id),
+    }));
+
+    api.get<{ Querystring: { q: string; user?: string; target?: string; from?: string; to?: string; approved?: 'true' | 'false'; grant?: string } }>(
+      '/api/search',
+      {
+        schema: {
+          querystring: {
+            type: 'object',
+            properties: {
+              q: { type: 'string', minLength: 2, maxLength: 200 },
+              user: { type: 'string', maxLength: 200 },
+              target: { type: 'string', maxLength: 100 },
+              from: { type: 'string', format: 'date-time' },
+              to: { type: 'string', format: 'date-time' },
+              approved: { type: 'string', enum: ['true', 'false'] },
+              grant: { type: 'string', format: 'uuid' },
+            },
+            required: ['q'],
+            additionalProperties: false,
+          },
+        },
+      },
+      async (request) => {
+        const { q, user, target, from, to, approved, grant } = request.query;
+        return {
+          results: await consoles.search(request.principal!, {
+            q,
+            username: user || undefined,
+            target: target || undefined,
+            from: from ? new Date(from) : undefined,
+            to: to ? new Date(to) : undefined,
+            approvedOnly: approved === 'true',
+            grantId: grant,
+          }),
+        };
+      },
+    );
+
     api.get('/api/live', async (request) => ({ sessions: consoles.liveSessions(request.principal!) }));
 
     api.post<{ Params: { id: string }; Body: { reason?: string } }>(

@@ -1,0 +1,72 @@
+// What a recording says in words, built while recording: the text shown on screen (escape
+// sequences removed) per chunk, and the command lines the user entered (reconstructed from
+// input: typing, backspace, Ctrl-U, Enter). Both are stored beside the chunk they came from,
+// so search and the command timeline never re-read a long recording.
+
+/** Masked input is stored as this character, one per key. */
+export const MASK = '•';
+
+export interface TextSegment {
+  /** Seconds since the recording began, of the first text in the segment. */
+  t: number;
+  text: string;
+}
+
+export interface CommandLine {
+  t: number;
+  line: string;
+  /** Some of the line was typed without echo and is masked. */
+  masked: boolean;
+}
+
+// CSI, OSC (ended by BEL or ST), other two-byte escapes, then C0 controls except \n and \t.
+const ESCAPES = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[P^_][^\x1b]*\x1b\\|\x1b[@-Z\\-_]|\x1b.|[\x00-\x08\x0b-\x1f\x7f]/g;
+
+export function screenText(output: string): string {
+  return output.replace(ESCAPES, '');
+}
+
+export class Transcript {
+  private out: TextSegment | undefined;
+  private line = '';
+  private lineStart: number | undefined;
+  private lineMasked = false;
+  private lines: CommandLine[] = [];
+
+  output(t: number, data: string): void {
+    const text = screenText(data);
+    if (!text) return;
+    if (this.out) this.out.text += text;
+    else this.out = { t, text };
+  }
+
+  input(t: number, data: string, masked = false): void {
+    // Escape sequences (arrows, function keys) move a cursor we do not model: drop them.
+    const keys = data.replace(/\x1b\[[0-?]*[ -/]*[@-~]|\x1bO.|\x1b./g, '');
+    for (const ch of keys) {
+      if (ch === '\r' || ch === '\n') {
+        if (this.line.trim()) this.lines.push({ t: this.lineStart ?? t, line: this.line, masked: this.lineMasked });
+        this.line = '';
+        this.lineStart = undefined;
+        this.lineMasked = false;
+      } else if (ch === '\x7f' || ch === '\b') {
+        this.line = [...this.line].slice(0, -1).join('');
+      } else if (ch === '\x15' || ch === '\x03') {
+        this.line = '';
+        this.lineMasked = false;
+      } else if (ch >= ' ') {
+        this.lineStart ??= t;
+        this.line += ch;
+        if (masked || ch === MASK) this.lineMasked = true;
+      }
+    }
+  }
+
+  /** What accumulated since the last take: at most one output segment and the finished lines. */
+  take(): { output: TextSegment | undefined; commands: CommandLine[] } {
+    const taken = { output: this.out, commands: this.lines };
+    this.out = undefined;
+    this.lines = [];
+    return taken;
+  }
+}

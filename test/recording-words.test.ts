@@ -1,0 +1,107 @@
+// What recordings say, on real parts (Docker console, PostgreSQL, the broker's API): screen
+// text and typed commands are indexed while recording; search finds them across every
+// recording the user may see (with filters) and names the moment; the command timeline is
+// reconstructed from input; input typed without echo (a password prompt) is stored masked
+// and the recording says masking happened.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseAsciicast } from '../server/recording/index.js';
+import { startTestBroker, type TestBroker } from './support/broker.js';
+import { apiSession, type ApiSession } from './support/api-session.js';
+import { connectConsole, PROMPT } from './support/console-client.js';
+import { writeConsoleCatalog } from './support/console-catalog.js';
+
+let t: TestBroker;
+let alice: ApiSession, bob: ApiSession, carol: ApiSession;
+let sessionId: string;
+const SECRET = 'hunter2-Tr0ub4dor';
+
+beforeAll(async () => {
+  t = await startTestBroker({ SALLYPORT_CATALOG: writeConsoleCatalog(inject('consoleImage')), CONSOLE_GREETING: 'x' });
+  [alice, bob, carol] = (await Promise.all(['alice', 'bob', 'carol'].map((u) => apiSession(t, u)))) as [ApiSession, ApiSession, ApiSession];
+  const c = await connectConsole(t.url, 'shell', { cookie: `sallyport=${alice.browser.cookies(t.url).get('sallyport')}` });
+  await c.waitFor(PROMPT);
+  sessionId = c.sessionId();
+  // Typed key by key, as a person would, with a typo fixed by backspace.
+  for (const ch of 'echo "invoice-4711 refunded"X\x7f\r') c.send({ type: 'input', data: ch });
+  await c.waitFor(/^invoice-4711 refunded\r?$/m);
+  await new Promise((r) => setTimeout(r, 1100));
+  // A password prompt: echo off, type the secret, echo back on.
+  c.send({ type: 'input', data: 'stty -echo; printf "Password: "; read pw; stty echo; echo; echo "got ${#pw} chars"\r' });
+  await c.waitFor(/Password: $/);
+  for (const ch of `${SECRET}\r`) c.send({ type: 'input', data: ch });
+  await c.waitFor(/got 17 chars/);
+  await new Promise((r) => setTimeout(r, 400));
+  c.send({ type: 'input', data: 'exit\r' });
+  await c.closed;
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+describe('recordings, in words', () => {
+  it('rebuild the command timeline from input, with times, and mask what was typed without echo', async () => {
+    const r = await alice.get(`/api/sessions/${sessionId}/commands`);
+    expect(r.status).toBe(200);
+    expect(r.body.reconstructed).toMatch(/from recorded input/);
+    const lines = r.body.commands.map((c: { line: string; masked: boolean }) => [c.line, c.masked]);
+    expect(lines).toEqual([
+      ['echo "invoice-4711 refunded"', false],
+      ['stty -echo; printf "Password: "; read pw; stty echo; echo; echo "got ${#pw} chars"', false],
+      ['•'.repeat(SECRET.length), true],
+      ['exit', false],
+    ]);
+    const times = r.body.commands.map((c: { t: number }) => c.t);
+    expect([...times].sort((a, b) => a - b)).toEqual(times);
+    expect(times[1] - times[0]).toBeGreaterThan(1);
+  });
+
+  it('never store the secret, and say in the recording that masking happened', async () => {
+    const res = await fetch(`${t.url}/api/sessions/${sessionId}/recording`, { headers: { cookie: `sallyport=${alice.browser.cookies(t.url).get('sallyport')}` } });
+    const cast = await res.text();
+    expect(cast).not.toContain(SECRET);
+    expect(cast).not.toContain('hunter2');
+    const { events } = parseAsciicast(cast);
+    expect(events.filter((e) => e.code === 'm').map((e) => e.data)).toEqual([`input not echoed: ${SECRET.length} characters masked`]);
+    const db = t.broker.db;
+    for (const table of ['recording_text', 'recording_commands']) {
+      const col = table === 'recording_text' ? 'text' : 'line';
+      expect((await db.query(`select count(*)::int as n from ${table} where ${col} like '%hunter2%'`)).rows[0].n).toBe(0);
+    }
+    // Echoed input is recorded as typed, so the timeline and replay stay faithful.
+    expect(events.filter((e) => e.code === 'i').map((e) => e.data).join('')).toContain('echo "invoice-4711 refunded"X\x7f');
+  });
+
+  it('are found by search, at the moment they were shown, by whoever may see them', async () => {
+    const words = await carol.get(`/api/search?q=${encodeURIComponent('invoice-4711')}`);
+    expect(words.status).toBe(200);
+    const hits = words.body.results.filter((h: { sessionId: string }) => h.sessionId === sessionId);
+    expect(hits.map((h: { kind: string }) => h.kind).sort()).toEqual(['input', 'output']);
+    const output = hits.find((h: { kind: string }) => h.kind === 'output');
+    expect(output).toMatchObject({ username: 'alice', target: 'shell', grantId: null });
+    expect(output.snippet).toMatch(/invoice-4711 refunded/);
+    const timeline = (await carol.get(`/api/sessions/${sessionId}/commands`)).body.commands;
+    // The hit names the chunk (at most ~1 s of output) that showed it: at or just before the command.
+    expect(output.t).toBeGreaterThanOrEqual(timeline[0].t - 1);
+    expect(output.t).toBeLessThan(timeline[1].t);
+
+    // Full-text words and substrings (trigram) both work.
+    expect((await carol.get(`/api/search?q=refunded`)).body.results.length).toBeGreaterThan(0);
+    expect((await carol.get(`/api/search?q=voice-47`)).body.results.length).toBeGreaterThan(0);
+    // Filters: user, target, time range, approval.
+    expect((await carol.get(`/api/search?q=refunded&user=alice&target=shell`)).body.results.length).toBeGreaterThan(0);
+    expect((await carol.get(`/api/search?q=refunded&user=bob`)).body.results).toEqual([]);
+    expect((await carol.get(`/api/search?q=refunded&target=gated`)).body.results).toEqual([]);
+    expect((await carol.get(`/api/search?q=refunded&approved=true`)).body.results).toEqual([]);
+    expect((await carol.get(`/api/search?q=refunded&from=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).body.results).toEqual([]);
+    // Alice finds her own; bob, who may not see her sessions, finds nothing.
+    expect((await alice.get(`/api/search?q=refunded`)).body.results.length).toBeGreaterThan(0);
+    expect((await bob.get(`/api/search?q=refunded`)).body.results).toEqual([]);
+    expect((await bob.get(`/api/sessions/${sessionId}/commands`)).status).toBe(404);
+    // Nothing finds the secret; wildcards are literal.
+    expect((await carol.get(`/api/search?q=${encodeURIComponent(SECRET)}`)).body.results).toEqual([]);
+    expect((await carol.get(`/api/search?q=${encodeURIComponent('%%')}`)).body.results).toEqual([]);
+    const bad = await carol.get(`/api/search?q=x`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.problems[0].field).toBe('q');
+  });
+});
