@@ -13,6 +13,7 @@ import { createAccessRequests, type AccessRequests } from './access/index.js';
 import { createWebhookNotifier } from './notify/index.js';
 import { createSigner, type Signer } from './signing/index.js';
 import { createCheckpointer, type Checkpointer } from './audit/index.js';
+import { createReplay, type Replay } from './replay/index.js';
 import { createDockerRuntime } from './runtime/index.js';
 import { MIGRATIONS_DIR, WEB_DIST_DIR } from './paths.js';
 
@@ -28,6 +29,7 @@ export interface Broker {
   readonly access: AccessRequests;
   readonly signer: Signer;
   readonly checkpointer: Checkpointer;
+  readonly replay: Replay;
   close(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       reauthMaxAgeSeconds: config.access.reauthMaxAgeSeconds,
       notify: notifier?.notify,
     });
+    const replay = createReplay({ db });
     const signer = await createSigner(config.signing.key, config.signing.previous);
     const checkpointer = createCheckpointer({ db, signer, issuer: config.publicUrl, everyMs: config.signing.checkpointIntervalSeconds * 1000 });
     const consoles = createConsoleService({
@@ -64,7 +67,11 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       access,
       brokerId: config.runtime.brokerId,
       env: options.env,
-      onRecordingSealed: (recording) => checkpointer.checkpoint(recording),
+      replay,
+      onRecordingSealed: async (recording) => {
+        replay.enqueue(recording.sessionId);
+        await checkpointer.checkpoint(recording);
+      },
     });
     // A previous run that crashed may have left live sessions and their containers.
     const recovered = await consoles.recover().catch((err: unknown) => ({ error: err }));
@@ -88,6 +95,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     const stopEnforcing = consoles.enforceGrants();
     const stopNotifier = notifier?.start(app.log);
     const stopCheckpoints = checkpointer.start(app.log);
+    await replay.catchUp();
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     return {
@@ -100,6 +108,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       access,
       signer,
       checkpointer,
+      replay,
       async close() {
         stopEnforcing();
         await stopNotifier?.();
@@ -107,6 +116,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
         // Drain: live consoles are told, their recordings sealed, their containers removed.
         await consoles.shutdown();
         await stopCheckpoints();
+        await replay.idle();
         await app.close();
         await db.close();
       },

@@ -35,7 +35,7 @@ describe('migrations', () => {
       const [ra, rb] = await Promise.all([migrate(a, MIGRATIONS_DIR), migrate(b, MIGRATIONS_DIR)]);
       const all = readMigrations(MIGRATIONS_DIR).map((m) => m.version);
       // One of them did the work, the other found nothing left to do.
-      expect([...ra, ...rb].sort()).toEqual(all);
+      expect([...ra, ...rb].sort((x, y) => x - y)).toEqual(all);
       const { rows } = await a.query<{ version: number }>('select version from schema_migrations order by version');
       expect(rows.map((r) => r.version)).toEqual(all);
       expect(await pendingMigrations(a, shipped)).toEqual([]);

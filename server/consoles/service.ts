@@ -24,6 +24,7 @@ import {
 } from '../db/index.js';
 import { SallyportError } from '../errors.js';
 import { Recorder, type RecordingStore } from '../recording/index.js';
+import type { Replay, ReplayIndex } from '../replay/index.js';
 import type { Runtime } from '../runtime/index.js';
 import { ConsoleSession, type ConsoleClient, type ConsoleObserver, type EndInfo } from './session.js';
 
@@ -51,6 +52,11 @@ export interface ConsoleService {
   get(principal: Principal, id: string): Promise<ConsoleSessionRow>;
   /** The recording's asciicast bytes, chunk by chunk. */
   recording(principal: Principal, id: string): Promise<AsyncIterable<Buffer>>;
+  /** What the player needs to seek: chunk time spans and keyframes. */
+  replayIndex(principal: Principal, id: string): Promise<ReplayIndex>;
+  /** Chunks from..to (event lines), for the window around the player's playhead. */
+  replayChunks(principal: Principal, id: string, from: number, to: number): Promise<Buffer[]>;
+  keyframe(principal: Principal, id: string, n: number): Promise<{ t: number; afterChunk: number; cols: number; rows: number; screen: string }>;
   /** The command lines reconstructed from the session's recorded input, with their times. */
   commands(principal: Principal, id: string): Promise<CommandRow[]>;
   /** Search screen text and typed commands of every recording the principal may see. */
@@ -100,6 +106,7 @@ export interface ConsoleServiceDeps {
   /** The broker's environment, for `fromEnv` values. */
   env: Readonly<Record<string, string | undefined>>;
   recorderFlushMs?: number;
+  replay: Replay;
   /** Called after a session's end is committed, with its sealed recording (for a signed checkpoint). */
   onRecordingSealed?: (evidence: { sessionId: string; sha256: string; chainHash: string; bytes: number; durationSeconds: number }) => Promise<unknown>;
 }
@@ -110,7 +117,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
   const context = new Map<string, { principal: Principal; target: string; image: string; grantId: string | null; startedAt: Date }>();
   const store: RecordingStore = {
     create: (id, header) => createRecording(db, id, header as unknown as Record<string, unknown>),
-    append: (id, seq, data, chainHash, words) => appendRecordingChunk(db, id, seq, data, chainHash, words),
+    append: (id, seq, data, chainHash, meta) => appendRecordingChunk(db, id, seq, data, chainHash, meta),
     seal: (id, seal) => sealRecording(db, id, seal),
   };
 
@@ -334,6 +341,21 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
     },
 
     get,
+
+    async replayIndex(principal, id) {
+      await get(principal, id);
+      return deps.replay.index(id);
+    },
+
+    async replayChunks(principal, id, from, to) {
+      await get(principal, id);
+      return deps.replay.chunks(id, from, to);
+    },
+
+    async keyframe(principal, id, n) {
+      await get(principal, id);
+      return deps.replay.keyframe(id, n);
+    },
 
     async commands(principal, id) {
       await get(principal, id);

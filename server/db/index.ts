@@ -71,3 +71,15 @@ export {
   checkpointCovering,
   type CheckpointRow,
 } from './checkpoints.js';
+export {
+  listChunkSpans,
+  readChunkRange,
+  readChunksForKeyframes,
+  insertKeyframe,
+  markKeyframesDone,
+  listKeyframes,
+  getKeyframe,
+  recordingsWithoutKeyframes,
+  type ChunkSpan,
+  type KeyframeRow,
+} from './keyframes.js';

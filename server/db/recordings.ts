@@ -111,11 +111,17 @@ export async function appendRecordingChunk(
   seq: number,
   data: Buffer,
   chainHash: string,
-  words: { output: { t: number; text: string } | undefined; commands: Array<{ t: number; line: string; masked: boolean }> } = { output: undefined, commands: [] },
+  meta: {
+    tStart: number;
+    tEnd: number;
+    output: { t: number; text: string } | undefined;
+    commands: Array<{ t: number; line: string; masked: boolean }>;
+  },
 ): Promise<void> {
+  const words = meta;
   await db.query(
     `with chunk as (
-       insert into recording_chunks (session_id, seq, data, hash) values ($1, $2, $3, $4)
+       insert into recording_chunks (session_id, seq, data, hash, t_start, t_end) values ($1, $2, $3, $4, $10, $11)
      ), screen as (
        insert into recording_text (session_id, seq, t, kind, text)
        select $1::uuid, $2::integer, $5::float8, 'output', $6::text where $6::text is not null
@@ -133,6 +139,8 @@ export async function appendRecordingChunk(
       words.commands.map((c) => c.t),
       words.commands.map((c) => c.line),
       words.commands.map((c) => c.masked),
+      meta.tStart,
+      meta.tEnd,
     ],
   );
 }
@@ -175,6 +183,7 @@ export interface RecordingRow {
   chain_hash: string | null;
   duration_seconds: number | null;
   sealed_at: Date | null;
+  keyframes_done: boolean;
 }
 
 export async function getRecording(db: Queryable, sessionId: string): Promise<RecordingRow | null> {

@@ -10,12 +10,15 @@ import { Transcript, type CommandLine, type TextSegment } from './transcript.js'
 
 export interface RecordingStore {
   create(sessionId: string, header: AsciicastHeader): Promise<void>;
-  /** One chunk, with the screen text and command lines it holds (for search and the timeline). */
-  append(sessionId: string, seq: number, data: Buffer, chainHash: string, words?: ChunkWords): Promise<void>;
+  /** One chunk, with its time span and the screen text and command lines it holds. */
+  append(sessionId: string, seq: number, data: Buffer, chainHash: string, meta: ChunkMeta): Promise<void>;
   seal(sessionId: string, seal: RecordingSeal): Promise<void>;
 }
 
-export interface ChunkWords {
+export interface ChunkMeta {
+  /** Seconds from the start of the recording of the chunk's first and last event. */
+  tStart: number;
+  tEnd: number;
   output: TextSegment | undefined;
   commands: CommandLine[];
 }
@@ -49,6 +52,7 @@ export class Recorder {
   private sealed: Promise<RecordingSeal> | undefined;
   private chain = RECORDING_GENESIS;
   private readonly transcript = new Transcript();
+  private pendingSpan: { start: number; end: number } | undefined;
 
   private constructor(
     private readonly store: RecordingStore,
@@ -62,7 +66,7 @@ export class Recorder {
     await store.create(sessionId, header);
     const line = Buffer.from(headerLine(header));
     r.chain = chunkHash(r.chain, r.seq, line);
-    await store.append(sessionId, r.seq++, line, r.chain);
+    await store.append(sessionId, r.seq++, line, r.chain, { tStart: 0, tEnd: 0, output: undefined, commands: [] });
     r.hash.update(line);
     r.size += line.length;
     return r;
@@ -116,6 +120,8 @@ export class Recorder {
     else if (code === 'i') this.transcript.input(t, data);
     // Encoded once, here; flush only concatenates.
     const line = Buffer.from(eventLine(t, code, data));
+    if (this.pendingSpan) this.pendingSpan.end = t;
+    else this.pendingSpan = { start: t, end: t };
     this.pending.push(line);
     this.pendingBytes += line.length;
     if (this.pendingBytes >= (this.options.flushBytes ?? 256 * 1024)) this.flush();
@@ -133,12 +139,14 @@ export class Recorder {
     this.hash.update(data);
     this.chain = chunkHash(this.chain, seq, data);
     const chain = this.chain;
-    const words = this.transcript.take();
+    const span = this.pendingSpan!;
+    this.pendingSpan = undefined;
+    const meta: ChunkMeta = { tStart: span.start, tEnd: span.end, ...this.transcript.take() };
     this.size += data.length;
     this.writing = this.writing.then(async () => {
       if (this.failed) return;
       try {
-        await this.store.append(this.sessionId, seq, data, chain, words);
+        await this.store.append(this.sessionId, seq, data, chain, meta);
       } catch (err) {
         this.failed = true;
         this.options.onFailure(err);

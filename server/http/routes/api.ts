@@ -8,7 +8,7 @@ import type { Config } from '../../config/index.js';
 import type { ConsoleService } from '../../consoles/index.js';
 import type { ConsoleSessionRow } from '../../db/index.js';
 import { Readable } from 'node:stream';
-import { SallyportError } from '../../errors.js';
+import { invalidInput, SallyportError } from '../../errors.js';
 import type { Identity } from '../../identity/index.js';
 import { sessionIdFrom } from '../session.js';
 
@@ -107,6 +107,51 @@ export function apiRoutes(app: FastifyInstance, config: Config, services: ApiSer
         return {
           events: events.map((e) => ({ seq: e.seq, at: e.at, actor: e.actor_name ?? e.actor, action: e.action, subject: e.subject, details: e.details })),
         };
+      },
+    );
+
+    api.get<{ Params: { id: string } }>('/api/sessions/:id/index', { schema: { params: idParams } }, async (request, reply) => {
+      reply.header('cache-control', 'private, no-store');
+      return consoles.replayIndex(request.principal!, request.params.id);
+    });
+
+    api.get<{ Params: { id: string }; Querystring: { from: number; to: number } }>(
+      '/api/sessions/:id/chunks',
+      {
+        schema: {
+          params: idParams,
+          querystring: {
+            type: 'object',
+            properties: { from: { type: 'integer', minimum: 1 }, to: { type: 'integer', minimum: 1 } },
+            required: ['from', 'to'],
+            additionalProperties: false,
+          },
+        },
+      },
+      async (request, reply) => {
+        const { from, to } = request.query;
+        if (to < from) throw invalidInput([{ field: 'to', message: 'must not be less than from' }]);
+        const chunks = await consoles.replayChunks(request.principal!, request.params.id, from, to);
+        reply.type('application/x-ndjson').header('cache-control', 'private, max-age=3600');
+        return reply.send(Buffer.concat(chunks));
+      },
+    );
+
+    api.get<{ Params: { id: string; n: number } }>(
+      '/api/sessions/:id/keyframes/:n',
+      {
+        schema: {
+          params: {
+            type: 'object',
+            properties: { id: { type: 'string', format: 'uuid' }, n: { type: 'integer', minimum: 0 } },
+            required: ['id', 'n'],
+            additionalProperties: false,
+          },
+        },
+      },
+      async (request, reply) => {
+        reply.header('cache-control', 'private, max-age=3600');
+        return consoles.keyframe(request.principal!, request.params.id, request.params.n);
       },
     );
 

@@ -1,0 +1,83 @@
+// Repository: what the player needs to seek — chunk time spans, keyframes, chunk ranges.
+import type { Queryable } from './database.js';
+
+export interface ChunkSpan {
+  seq: number;
+  t_start: number | null;
+  t_end: number | null;
+  bytes: number;
+}
+
+export async function listChunkSpans(db: Queryable, sessionId: string): Promise<ChunkSpan[]> {
+  const { rows } = await db.query<ChunkSpan>(
+    `select seq, t_start, t_end, length(data) as bytes from recording_chunks where session_id = $1 order by seq`,
+    [sessionId],
+  );
+  return rows;
+}
+
+/** Chunks from..to (inclusive), capped in count; the player asks for a window around the playhead. */
+export async function readChunkRange(db: Queryable, sessionId: string, from: number, to: number): Promise<Array<{ seq: number; data: Buffer }>> {
+  const { rows } = await db.query<{ seq: number; data: Buffer }>(
+    `select seq, data from recording_chunks where session_id = $1 and seq between $2 and $3 order by seq`,
+    [sessionId, from, to],
+  );
+  return rows;
+}
+
+/** Chunks with their end times, in order, a page at a time (for building keyframes). */
+export async function* readChunksForKeyframes(db: Queryable, sessionId: string, pageSize = 32): AsyncGenerator<{ seq: number; data: Buffer; t_end: number | null }> {
+  let next = 0;
+  for (;;) {
+    const { rows } = await db.query<{ seq: number; data: Buffer; t_end: number | null }>(
+      `select seq, data, t_end from recording_chunks where session_id = $1 and seq >= $2 order by seq limit $3`,
+      [sessionId, next, pageSize],
+    );
+    yield* rows;
+    if (rows.length < pageSize) return;
+    next = rows[rows.length - 1]!.seq + 1;
+  }
+}
+
+export interface KeyframeRow {
+  n: number;
+  t: number;
+  after_chunk: number;
+  cols: number;
+  rows: number;
+  screen: string;
+}
+
+export async function insertKeyframe(db: Queryable, sessionId: string, k: { n: number; t: number; afterChunk: number; cols: number; rows: number; screen: string }): Promise<void> {
+  await db.query(
+    `insert into recording_keyframes (session_id, n, t, after_chunk, cols, rows, screen) values ($1, $2, $3, $4, $5, $6, $7)
+     on conflict do nothing`,
+    [sessionId, k.n, k.t, k.afterChunk, k.cols, k.rows, k.screen],
+  );
+}
+
+export async function markKeyframesDone(db: Queryable, sessionId: string): Promise<void> {
+  await db.query(`update recordings set keyframes_done = true where session_id = $1`, [sessionId]);
+}
+
+export async function listKeyframes(db: Queryable, sessionId: string): Promise<Array<Omit<KeyframeRow, 'screen'>>> {
+  const { rows } = await db.query<Omit<KeyframeRow, 'screen'>>(
+    `select n, t, after_chunk, cols, rows from recording_keyframes where session_id = $1 order by n`,
+    [sessionId],
+  );
+  return rows;
+}
+
+export async function getKeyframe(db: Queryable, sessionId: string, n: number): Promise<KeyframeRow | null> {
+  const { rows } = await db.query<KeyframeRow>(`select n, t, after_chunk, cols, rows, screen from recording_keyframes where session_id = $1 and n = $2`, [sessionId, n]);
+  return rows[0] ?? null;
+}
+
+/** Sealed recordings still without keyframes (after a restart). */
+export async function recordingsWithoutKeyframes(db: Queryable, limit = 100): Promise<string[]> {
+  const { rows } = await db.query<{ session_id: string }>(
+    `select session_id from recordings where sealed_at is not null and not keyframes_done order by sealed_at limit $1`,
+    [limit],
+  );
+  return rows.map((r) => r.session_id);
+}
