@@ -52,6 +52,9 @@ async function main(): Promise<void> {
     } else if (path === '/live') {
       const { renderLive } = await import('./live.js');
       await renderLive(app);
+    } else if (path === '/search') {
+      const { renderSearch } = await import('./search.js');
+      await renderSearch(app);
     } else if (path === '/audit') {
       const { renderAudit } = await import('./audit.js');
       await renderAudit(app);

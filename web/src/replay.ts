@@ -1,51 +1,96 @@
-// The Replay page: plays a recording in xterm.js with play/pause, speed 0.5×–8×, a scrubber to
-// seek, skip-idle, and a download of the asciicast file. Seeking replays from the start;
-// keyframes for long recordings come with the auditor's-evidence work.
+// The Replay page. It never downloads a whole recording: it loads the index (chunk time spans
+// and keyframes), and to show time T restores the nearest keyframe before T and replays only
+// the chunks from there to T; while playing, it fetches a few chunks ahead of the playhead.
+// Beside the player, the command timeline (reconstructed from input) jumps to each command.
+// Recorded escape sequences stay inert: no clipboard, title, report or link actions.
 import './csp-styles.js';
 import '@xterm/xterm/css/xterm.css';
 import { Terminal } from '@xterm/xterm';
 import { getJson, type SessionSummary } from './api.js';
 import { el, link } from './dom.js';
 
-function input(props: { id: string; type: string; checked?: boolean; min?: string; step?: string; value?: string }): HTMLInputElement {
-  return Object.assign(document.createElement('input'), props);
-}
-
-function labelled(before: string, control: HTMLElement, after: string): HTMLLabelElement {
-  const label = document.createElement('label');
-  label.append(before, control, after);
-  return label;
-}
-
 interface Ev {
   t: number;
   code: string;
   data: string;
 }
+interface Index {
+  width: number;
+  height: number;
+  duration: number;
+  chunks: Array<[number, number, number, number]>;
+  keyframes: Array<[number, number, number]>;
+}
+interface Keyframe {
+  t: number;
+  afterChunk: number;
+  cols: number;
+  rows: number;
+  screen: string;
+}
 
 /** Gaps longer than this are shortened to it when "skip idle" is on. */
 const IDLE_CAP_SECONDS = 1;
+const MAX_CHUNKS_PER_REQUEST = 16;
+const PREFETCH_CHUNKS = 4;
+
+function input(props: { id: string; type: string; checked?: boolean; min?: string; step?: string; value?: string; max?: string }): HTMLInputElement {
+  const node = document.createElement('input');
+  Object.assign(node, props);
+  return node;
+}
 
 export async function renderReplay(app: HTMLElement, id: string): Promise<void> {
-  const meta = await getJson<SessionSummary>(`/api/sessions/${encodeURIComponent(id)}`);
-  const res = await fetch(`/api/sessions/${encodeURIComponent(id)}/recording`, { credentials: 'same-origin' });
-  if (!res.ok) throw new Error(`recording unavailable (${res.status})`);
-  const lines = (await res.text()).split('\n').filter(Boolean);
-  const header = JSON.parse(lines[0]!) as { width: number; height: number };
-  const raw: Ev[] = lines.slice(1).map((l) => {
-    const [t, code, data] = JSON.parse(l) as [number, string, string];
-    return { t, code, data };
-  });
+  const base = `/api/sessions/${encodeURIComponent(id)}`;
+  const [meta, index, timeline] = await Promise.all([
+    getJson<SessionSummary>(base),
+    getJson<Index>(`${base}/index`),
+    getJson<{ commands: Array<{ t: number; line: string; masked: boolean }> }>(`${base}/commands`),
+  ]);
+  const chunkEvents = new Map<number, Ev[]>();
+  const keyframes = new Map<number, Promise<Keyframe>>();
 
-  const term = new Terminal({ cols: header.width, rows: header.height, disableStdin: true, fontSize: 14, scrollback: 5000 });
+  // Links in recordings do nothing when clicked; nothing the recording prints can reach the
+  // clipboard, the window title or the network (no onData/onTitleChange handlers are wired).
+  const term = new Terminal({
+    cols: index.width,
+    rows: index.height,
+    disableStdin: true,
+    fontSize: 14,
+    scrollback: 5000,
+    linkHandler: { activate: () => undefined, allowNonHttpProtocols: false },
+  });
   const screen = el('div', { id: 'player', className: 'player' });
   const play = el('button', { id: 'play', type: 'button', textContent: 'Play' });
   const speed = document.createElement('select');
   speed.id = 'speed';
   for (const s of [0.5, 1, 2, 4, 8]) speed.add(new Option(`${s}×`, String(s), s === 1, s === 1));
   const skipIdle = input({ id: 'skip-idle', type: 'checkbox', checked: true });
-  const scrub = input({ id: 'scrubber', type: 'range', min: '0', step: '0.01', value: '0' });
+  const scrub = input({ id: 'scrubber', type: 'range', min: '0', step: '0.01', value: '0', max: String(index.duration) });
   const clock = el('span', { id: 'clock', className: 'clock' });
+  const skipLabel = document.createElement('label');
+  skipLabel.append(skipIdle, ' Skip idle');
+  const speedLabel = document.createElement('label');
+  speedLabel.append('Speed ', speed);
+
+  const masked = timeline.commands.some((c) => c.masked);
+  const commands = el(
+    'ol',
+    { id: 'timeline', className: 'timeline' },
+    ...timeline.commands.map((c) => {
+      const item = el(
+        'li',
+        { className: c.masked ? 'command masked' : 'command' },
+        el('button', { type: 'button', className: 'jump', textContent: `${c.t.toFixed(1)} s` }),
+        ' ',
+        el('code', { textContent: c.line, title: c.masked ? 'typed without echo: stored masked' : '' }),
+      );
+      item.dataset.t = String(c.t);
+      item.querySelector('button')!.addEventListener('click', () => void seek(c.t));
+      return item;
+    }),
+  );
+
   app.replaceChildren(
     el('h1', { textContent: `Replay: ${meta.target} by ${meta.username}` }),
     el(
@@ -55,78 +100,152 @@ export async function renderReplay(app: HTMLElement, id: string): Promise<void> 
       el('code', { textContent: meta.imageId ?? meta.image }),
       ' · sha256 ',
       el('code', { id: 'recording-sha256', textContent: meta.recording?.sha256 ?? 'unsealed' }),
+      ' · ',
+      link(`/audit?subject=${encodeURIComponent(id)}`, 'Audit events'),
     ),
+    el('div', { className: 'controls' }, play, speedLabel, skipLabel, scrub, clock, link(`${base}/recording`, 'Download .cast', { id: 'download', download: `sallyport-${id}.cast` })),
     el(
       'div',
-      { className: 'controls' },
-      play,
-      labelled('Speed ', speed, ''),
-      labelled('', skipIdle, ' Skip idle'),
-      scrub,
-      clock,
-      link(`/api/sessions/${encodeURIComponent(id)}/recording`, 'Download .cast', { id: 'download', download: `sallyport-${id}.cast` }),
+      { className: 'replay-layout' },
+      screen,
+      el(
+        'aside',
+        { className: 'timeline-panel' },
+        el('h2', { textContent: 'Commands' }),
+        el('p', { className: 'meta', textContent: 'Reconstructed from recorded input.' }),
+        masked ? el('p', { className: 'badge', id: 'masked-note', textContent: 'Some input was typed without echo and is masked (•).' }) : '',
+        timeline.commands.length ? commands : el('p', { className: 'empty', textContent: 'No input recorded.' }),
+      ),
     ),
-    screen,
   );
   term.open(screen);
 
-  // Effective times, with idle gaps capped when skip-idle is on.
-  let events: Ev[] = [];
-  const retime = () => {
-    let prev = 0;
-    let acc = 0;
-    events = raw.map((e) => {
-      const gap = e.t - prev;
-      prev = e.t;
-      acc += skipIdle.checked ? Math.min(gap, IDLE_CAP_SECONDS) : gap;
-      return { ...e, t: acc };
-    });
-    scrub.max = String(events.at(-1)?.t ?? 0);
-  };
-  retime();
-
-  let playhead = 0;
-  let next = 0;
-  let playing = false;
-  let last = 0;
-  const apply = (e: Ev) => {
-    if (e.code === 'o') term.write(e.data);
-    else if (e.code === 'r') {
-      const [c, r] = e.data.split('x').map(Number);
-      if (c && r) term.resize(c, r);
-    }
-  };
-  const show = () => {
-    scrub.value = String(playhead);
-    clock.textContent = `${playhead.toFixed(1)} / ${Number(scrub.max).toFixed(1)} s`;
-  };
-  const seek = (to: number) => {
-    term.reset();
-    term.resize(header.width, header.height);
-    playhead = Math.max(0, Math.min(to, Number(scrub.max)));
-    next = 0;
-    let batch = '';
-    while (next < events.length && events[next]!.t <= playhead) {
-      const e = events[next++]!;
-      if (e.code === 'o') batch += e.data;
-      else {
-        term.write(batch);
-        batch = '';
-        apply(e);
+  const parse = (text: string): Ev[] =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith('['))
+      .map((l) => {
+        const [t, code, data] = JSON.parse(l) as [number, string, string];
+        return { t, code, data };
+      });
+  /** Loads chunks [from, to] (positions in index.chunks) that are not loaded yet. */
+  const load = async (from: number, to: number) => {
+    const missing: number[] = [];
+    for (let i = Math.max(0, from); i <= Math.min(to, index.chunks.length - 1); i++) if (!chunkEvents.has(index.chunks[i]![0])) missing.push(index.chunks[i]![0]);
+    for (let i = 0; i < missing.length; ) {
+      const first = missing[i]!;
+      let last = first;
+      while (i + 1 < missing.length && missing[i + 1] === last + 1 && last - first + 1 < MAX_CHUNKS_PER_REQUEST) last = missing[++i]!;
+      i++;
+      const res = await fetch(`${base}/chunks?from=${first}&to=${last}`, { credentials: 'same-origin' });
+      if (!res.ok) throw new Error(`recording unavailable (${res.status})`);
+      const events = parse(await res.text());
+      for (let seq = first; seq <= last; seq++) {
+        const [, t0, t1] = index.chunks.find((c) => c[0] === seq)!;
+        chunkEvents.set(seq, events.filter((e) => e.t >= t0 && e.t <= t1));
       }
     }
-    term.write(batch);
+  };
+  const keyframe = (n: number) => {
+    if (!keyframes.has(n)) keyframes.set(n, getJson<Keyframe>(`${base}/keyframes/${n}`));
+    return keyframes.get(n)!;
+  };
+  /** Position in index.chunks of the chunk showing time t. */
+  const chunkAt = (t: number) => {
+    let lo = 0;
+    let hi = index.chunks.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (index.chunks[mid]![1] <= t) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+  const write = (data: string) => new Promise<void>((resolve) => (data ? term.write(data, resolve) : resolve()));
+  const resizeTo = (data: string) => {
+    const [c, r] = data.split('x').map(Number);
+    if (c && r) term.resize(c, r);
+  };
+
+  let playhead = 0;
+  let pos = { chunk: 0, event: 0 };
+  let playing = false;
+  let last = 0;
+  let generation = 0;
+  const show = () => {
+    scrub.value = String(playhead);
+    clock.textContent = `${playhead.toFixed(1)} / ${index.duration.toFixed(1)} s`;
+    for (const li of commands.children) (li as HTMLElement).classList.toggle('past', Number((li as HTMLElement).dataset.t) <= playhead);
+  };
+
+  /** Shows time `to`: nearest keyframe, then the events after it up to `to`. */
+  const seek = async (to: number) => {
+    const started = performance.now();
+    const gen = ++generation;
+    playhead = Math.max(0, Math.min(to, index.duration));
+    const kf = [...index.keyframes].reverse().find((k) => k[1] <= playhead);
+    const startChunk = kf ? index.chunks.findIndex((c) => c[0] > kf[2]) : 0;
+    const endChunk = chunkAt(playhead);
+    const [snapshot] = await Promise.all([kf ? keyframe(kf[0]) : undefined, load(startChunk, endChunk)]);
+    if (gen !== generation) return;
+    term.reset();
+    term.resize(snapshot?.cols ?? index.width, snapshot?.rows ?? index.height);
+    if (snapshot) await write(snapshot.screen);
+    let batch = '';
+    pos = { chunk: Math.max(startChunk, 0), event: 0 };
+    for (let ci = Math.max(startChunk, 0); ci <= endChunk && startChunk >= 0; ci++) {
+      const events = chunkEvents.get(index.chunks[ci]![0]) ?? [];
+      let ei = 0;
+      for (; ei < events.length && events[ei]!.t <= playhead; ei++) {
+        const e = events[ei]!;
+        if (e.code === 'o') batch += e.data;
+        else if (e.code === 'r') {
+          await write(batch);
+          batch = '';
+          resizeTo(e.data);
+        }
+      }
+      pos = ei < events.length ? { chunk: ci, event: ei } : { chunk: ci + 1, event: 0 };
+    }
+    await write(batch);
+    if (gen !== generation) return;
     show();
+    screen.dataset.lastSeekMs = (performance.now() - started).toFixed(1);
+    screen.dataset.seeks = String(Number(screen.dataset.seeks ?? 0) + 1);
+  };
+
+  const nextEvent = (): Ev | undefined => {
+    while (pos.chunk < index.chunks.length) {
+      const events = chunkEvents.get(index.chunks[pos.chunk]![0]);
+      if (!events) return undefined;
+      if (pos.event < events.length) return events[pos.event];
+      pos = { chunk: pos.chunk + 1, event: 0 };
+    }
+    return undefined;
   };
   const tick = (now: number) => {
     if (!playing) return;
     playhead += ((now - last) / 1000) * Number(speed.value);
     last = now;
-    while (next < events.length && events[next]!.t <= playhead) apply(events[next++]!);
-    if (next >= events.length) {
+    void load(pos.chunk, pos.chunk + PREFETCH_CHUNKS);
+    let e = nextEvent();
+    if (e && skipIdle.checked && e.t - playhead > IDLE_CAP_SECONDS) playhead = e.t - IDLE_CAP_SECONDS;
+    let out = '';
+    while (e && e.t <= playhead) {
+      if (e.code === 'o') out += e.data;
+      else if (e.code === 'r') {
+        term.write(out);
+        out = '';
+        resizeTo(e.data);
+      }
+      pos.event++;
+      e = nextEvent();
+    }
+    term.write(out);
+    if (playhead >= index.duration) {
       playing = false;
       play.textContent = 'Play';
-      playhead = Number(scrub.max);
+      playhead = index.duration;
     }
     show();
     if (playing) requestAnimationFrame(tick);
@@ -137,17 +256,15 @@ export async function renderReplay(app: HTMLElement, id: string): Promise<void> 
       play.textContent = 'Play';
       return;
     }
-    if (next >= events.length) seek(0);
-    playing = true;
-    play.textContent = 'Pause';
-    last = performance.now();
-    requestAnimationFrame(tick);
+    const begin = playhead >= index.duration ? seek(0) : Promise.resolve();
+    void begin.then(() => {
+      playing = true;
+      play.textContent = 'Pause';
+      last = performance.now();
+      requestAnimationFrame(tick);
+    });
   });
-  scrub.addEventListener('input', () => seek(Number(scrub.value)));
-  skipIdle.addEventListener('change', () => {
-    const fraction = playhead / Math.max(Number(scrub.max), 1e-9);
-    retime();
-    seek(fraction * Number(scrub.max));
-  });
-  show();
+  scrub.addEventListener('input', () => void seek(Number(scrub.value)));
+  const startAt = Number(new URLSearchParams(location.search).get('t') ?? 0);
+  await seek(Number.isFinite(startAt) ? startAt : 0);
 }
