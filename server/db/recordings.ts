@@ -241,14 +241,16 @@ export async function searchRecordings(
   const like = `%${f.query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
   const { rows } = await db.query<SearchHit>(
     `with hits as (
-       select session_id, t, 'output' as kind, text from recording_text
+       select session_id, seq, 'output' as kind, text from recording_text
         where tsv @@ websearch_to_tsquery('simple', $1) or text ilike $2
        union all
-       select session_id, t, 'input' as kind, line from recording_commands
+       select session_id, seq, 'input' as kind, line from recording_commands
         where tsv @@ websearch_to_tsquery('simple', $1) or line ilike $2
      )
-     select h.session_id, h.t, h.kind, h.text, u.username, s.target, s.started_at, s.grant_id
+     -- The end of the chunk that holds the hit: by then the words are on screen.
+     select h.session_id, c.t_end as t, h.kind, h.text, u.username, s.target, s.started_at, s.grant_id
        from hits h
+       join recording_chunks c on c.session_id = h.session_id and c.seq = h.seq
        join console_sessions s on s.id = h.session_id
        join users u on u.id = s.user_id
       where ($3::uuid is null or s.user_id = $3)
@@ -258,7 +260,7 @@ export async function searchRecordings(
         and ($7::timestamptz is null or s.started_at < $7)
         and (not $8::boolean or s.grant_id is not null)
         and ($9::uuid is null or s.grant_id = $9)
-      order by s.started_at desc, h.t
+      order by s.started_at desc, c.t_end
       limit $10`,
     [f.query, like, f.userId ?? null, f.username ?? null, f.target ?? null, f.from ?? null, f.to ?? null, f.approvedOnly ?? false, f.grantId ?? null, f.limit],
   );

@@ -57,6 +57,7 @@ export async function renderSearch(app: HTMLElement): Promise<void> {
               el('code', { textContent: h.snippet }),
             );
             li.dataset.sessionId = h.sessionId;
+            li.dataset.kind = h.kind;
             return li;
           }),
         )

@@ -1,0 +1,103 @@
+// The auditor's replay in real Chromium: search finds a word alice's console showed, the hit
+// opens the replay at that moment, the command timeline jumps, and hostile escape sequences in
+// the recording (OSC 52 clipboard write, title change, status report request, a javascript:
+// hyperlink) do nothing in the player.
+import type { Browser as Chromium, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { apiSession } from './support/api-session.js';
+import { startTestBroker, type TestBroker } from './support/broker.js';
+import { launchChromium } from './support/chromium.js';
+import { connectConsole, PROMPT } from './support/console-client.js';
+import { writeConsoleCatalog } from './support/console-catalog.js';
+
+let t: TestBroker;
+let chromium: Chromium;
+let sessionId: string;
+
+beforeAll(async () => {
+  [t, chromium] = await Promise.all([startTestBroker({ SALLYPORT_CATALOG: writeConsoleCatalog(inject('consoleImage')), CONSOLE_GREETING: 'x' }), launchChromium()]);
+  const alice = await apiSession(t, 'alice');
+  const c = await connectConsole(t.url, 'shell', { cookie: `sallyport=${alice.browser.cookies(t.url).get('sallyport')}` });
+  await c.waitFor(PROMPT);
+  sessionId = c.sessionId();
+  c.send({ type: 'input', data: 'echo "ledger-""reconciled"\n' });
+  await c.waitFor(/^ledger-reconciled\r?$/m);
+  await new Promise((r) => setTimeout(r, 1200));
+  // Hostile output: clipboard write, title change, cursor report request, javascript: link.
+  c.send({
+    type: 'input',
+    data: `printf '\\033]52;c;cHduZWQ=\\007\\033]0;HACKED\\007\\033[6n\\033[c\\033]8;;javascript:alert(document.cookie)\\033\\\\CLICK-ME\\033]8;;\\033\\\\\\n'; sleep 1; exit\n`,
+  });
+  await c.closed;
+});
+afterAll(async () => {
+  await chromium?.close();
+  await t?.close();
+});
+
+async function carolPage(): Promise<{ page: Page; problems: string[] }> {
+  const context = await chromium.newContext({ viewport: { width: 1200, height: 800 } });
+  const problems: string[] = [];
+  // Record any clipboard write the page attempts.
+  await context.addInitScript(() => {
+    (window as unknown as { clipboardWrites: string[] }).clipboardWrites = [];
+    const clip = navigator.clipboard;
+    if (clip) clip.writeText = async (s: string) => void (window as unknown as { clipboardWrites: string[] }).clipboardWrites.push(s);
+  });
+  const page = await context.newPage();
+  // Any further page is a popup the recording opened.
+  context.on('page', (p) => problems.push(`popup ${p.url()}`));
+  page.setDefaultTimeout(10_000);
+  page.on('dialog', (d) => {
+    problems.push(`dialog ${d.message()}`);
+    void d.dismiss();
+  });
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.location().url.startsWith(t.idp.issuer)) problems.push(m.text());
+  });
+  await page.goto(`${t.url}/search`);
+  await page.fill('#username', 'carol');
+  await page.fill('#password', t.users.find((u) => u.username === 'carol')!.password);
+  await page.click('#sign-in');
+  await page.waitForSelector('#search-form');
+  return { page, problems };
+}
+
+describe('replay in Chromium', () => {
+  it('search opens the replay at the hit; the timeline jumps; recorded escape sequences stay inert', async () => {
+    const { page, problems } = await carolPage();
+    await page.fill('#search-q', 'ledger-reconciled');
+    await page.click('#search-form button[type=submit]');
+    await page.waitForSelector(`.hit[data-session-id="${sessionId}"]`);
+    await page.click(`.hit[data-session-id="${sessionId}"][data-kind="output"] .hit-link`);
+    await page.waitForURL(/\/sessions\/[0-9a-f-]{36}\?t=/);
+    await page.waitForFunction(() => /ledger-reconciled/.test((document.querySelector('#player .xterm-rows') as HTMLElement)?.innerText ?? ''));
+    expect(Number(await page.getAttribute('#player', 'data-seeks'))).toBe(1);
+
+    // The timeline lists the commands; jumping to the last one shows the hostile output.
+    const lines = await page.$$eval('#timeline .command code', (cs) => cs.map((c) => c.textContent));
+    expect(lines[0]).toBe('echo "ledger-""reconciled"');
+    expect(lines.at(-1)).toMatch(/^printf .*; sleep 1; exit$/);
+    const title = await page.title();
+    // Jumping to the first command shows the screen before its output.
+    await page.click('#timeline .command:first-child .jump');
+    await page.waitForFunction(() => Number(document.querySelector('#player')?.getAttribute('data-seeks')) === 2);
+    expect(await page.locator('#player .xterm-rows').innerText()).not.toMatch(/^ledger-reconciled\s*$/m);
+    // Seek to the end, then click the javascript: link text.
+    await page.$eval('#scrubber', (s) => {
+      (s as HTMLInputElement).value = (s as HTMLInputElement).max;
+      s.dispatchEvent(new Event('input'));
+    });
+    await page.waitForFunction(() => /CLICK-ME/.test((document.querySelector('#player .xterm-rows') as HTMLElement)?.innerText ?? ''));
+    const box = await page.locator('#player .xterm-rows span', { hasText: 'CLICK-ME' }).first().boundingBox();
+    if (box) await page.mouse.click(box.x + 5, box.y + box.height / 2);
+    await page.waitForTimeout(500);
+    expect(page.url()).toMatch(new RegExp(`/sessions/${sessionId}`));
+    expect(await page.title()).toBe(title);
+    expect(await page.evaluate(() => (window as unknown as { clipboardWrites: string[] }).clipboardWrites)).toEqual([]);
+    expect(problems).toEqual([]);
+    // Seeks are timed by the player (for the benchmark); they are quick on a short recording.
+    expect(Number(await page.getAttribute('#player', 'data-last-seek-ms'))).toBeLessThan(1000);
+  });
+});
