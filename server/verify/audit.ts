@@ -120,6 +120,9 @@ export async function verifyAuditChain(
     if (recomputed !== e.hash) return report({ seq: e.seq, kind: 'changed', message: `event ${e.seq} was changed (its content no longer matches its hash)` });
     for (const c of bySeq.get(e.seq) ?? []) {
       if (c.payload.hash !== e.hash) {
+        // Events since the last matching checkpoint verified only against a rewritten chain:
+        // nothing after that checkpoint can be called intact.
+        lastGood = vouched?.payload.seq ?? null;
         return report({
           seq: e.seq,
           kind: 'changed',
