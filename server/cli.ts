@@ -4,7 +4,7 @@
 import { loadCatalogFile } from './catalog/index.js';
 import { loadConfig } from './config/index.js';
 import { migrate, openDatabase } from './db/index.js';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { JWK } from 'jose';
 import { isSallyportError, SallyportError } from './errors.js';
 import { publicJwk, type Jwks } from './signing/index.js';
@@ -19,6 +19,7 @@ const USAGE = `usage: sallyport <command>
   catalog check FILE    validate a target catalogue with production rules (--dev: allow image tags)
   verify audit          check the audit hash chain and every signed checkpoint (DATABASE_URL)
   verify recording ID   check one recording against the checkpoint signed when it was sealed
+  verify recording FILE check an evidence bundle offline (no database needed)
                         (both take --jwks FILE|URL; default: the keys in SALLYPORT_SIGNING_KEY*)
   signing-key new KID   print a new Ed25519 private key (JWK) for SALLYPORT_SIGNING_KEY
 `;
@@ -98,6 +99,12 @@ async function verifyCommand(args: string[]): Promise<number> {
   if ((what !== 'audit' && what !== 'recording') || (what === 'recording' && positional.length !== 1) || (jwksAt >= 0 && !jwksSource)) {
     process.stderr.write(USAGE);
     return 2;
+  }
+  if (what === 'recording' && existsSync(positional[0]!)) {
+    const { verifyBundle } = await import('./verify/index.js');
+    const report = await verifyBundle(readFileSync(positional[0]!), jwksSource ? await loadJwks(jwksSource) : undefined);
+    (report.ok ? process.stdout : process.stderr).write(`${report.ok ? 'OK' : 'TAMPERED'}: ${report.summary}\n`);
+    return report.ok ? 0 : 1;
   }
   const url = process.env.DATABASE_URL;
   if (!url) {

@@ -13,6 +13,7 @@ import { createAccessRequests, type AccessRequests } from './access/index.js';
 import { createWebhookNotifier } from './notify/index.js';
 import { createSigner, type Signer } from './signing/index.js';
 import { createCheckpointer, type Checkpointer } from './audit/index.js';
+import { buildBundle } from './bundle/index.js';
 import { createReplay, type Replay } from './replay/index.js';
 import { createDockerRuntime } from './runtime/index.js';
 import { MIGRATIONS_DIR, WEB_DIST_DIR } from './paths.js';
@@ -68,6 +69,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       brokerId: config.runtime.brokerId,
       env: options.env,
       replay,
+      bundle: (sessionId) => buildBundle(db, sessionId, signer.jwks()),
       onRecordingSealed: async (recording) => {
         replay.enqueue(recording.sessionId);
         await checkpointer.checkpoint(recording);

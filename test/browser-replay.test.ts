@@ -70,7 +70,8 @@ describe('replay in Chromium', () => {
     await page.fill('#search-q', 'ledger-reconciled');
     await page.click('#search-form button[type=submit]');
     await page.waitForSelector(`.hit[data-session-id="${sessionId}"]`);
-    await page.click(`.hit[data-session-id="${sessionId}"][data-kind="output"] .hit-link`);
+    // Full-text also matches the echoed command (its words); open the hit that shows the output line.
+    await page.locator(`.hit[data-session-id="${sessionId}"][data-kind="output"]`, { hasText: /[^"]ledger-reconciled/ }).first().locator('.hit-link').click();
     await page.waitForURL(/\/sessions\/[0-9a-f-]{36}\?t=/);
     await page.waitForFunction(() => /ledger-reconciled/.test((document.querySelector('#player .xterm-rows') as HTMLElement)?.innerText ?? ''));
     expect(Number(await page.getAttribute('#player', 'data-seeks'))).toBe(1);

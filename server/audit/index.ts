@@ -32,6 +32,7 @@ export interface AuditEvents {
   'console.opened': { username: string; target: string; image: string; imageId: string; containerId: string; grantId: string | null };
   'console.watched': { watcher: string; username: string; target: string };
   'console.terminated': { by: string; username: string; target: string; reason: string };
+  'evidence.downloaded': { by: string; username: string; target: string };
   'console.failed': { target: string; image: string; code: string; recordingSha256: string | null };
   'console.ended': {
     target: string | null;

@@ -52,6 +52,8 @@ export interface ConsoleService {
   get(principal: Principal, id: string): Promise<ConsoleSessionRow>;
   /** The recording's asciicast bytes, chunk by chunk. */
   recording(principal: Principal, id: string): Promise<AsyncIterable<Buffer>>;
+  /** The session's evidence bundle (an audited download). */
+  evidenceBundle(principal: Principal, id: string): Promise<{ name: string; stream: AsyncIterable<Buffer> }>;
   /** What the player needs to seek: chunk time spans and keyframes. */
   replayIndex(principal: Principal, id: string): Promise<ReplayIndex>;
   /** Chunks from..to (event lines), for the window around the player's playhead. */
@@ -107,6 +109,8 @@ export interface ConsoleServiceDeps {
   env: Readonly<Record<string, string | undefined>>;
   recorderFlushMs?: number;
   replay: Replay;
+  /** Builds a session's evidence bundle (bundle/, with the broker's JWKS). */
+  bundle: (sessionId: string) => Promise<{ name: string; stream: AsyncIterable<Buffer> }>;
   /** Called after a session's end is committed, with its sealed recording (for a signed checkpoint). */
   onRecordingSealed?: (evidence: { sessionId: string; sha256: string; chainHash: string; bytes: number; durationSeconds: number }) => Promise<unknown>;
 }
@@ -341,6 +345,13 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
     },
 
     get,
+
+    async evidenceBundle(principal, id) {
+      const row = await get(principal, id);
+      const bundle = await deps.bundle(id);
+      await audit.append({ actor: `user:${principal.userId}`, action: 'evidence.downloaded', subject: id, details: { by: principal.username, username: row.username, target: row.target } });
+      return bundle;
+    },
 
     async replayIndex(principal, id) {
       await get(principal, id);

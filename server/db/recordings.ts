@@ -17,6 +17,7 @@ export interface ConsoleSessionRow {
   exit_code: number | null;
   bytes_out: string;
   bytes_in: string;
+  grant_id: string | null;
   sha256: string | null;
   size_bytes: string | null;
 }
@@ -67,7 +68,7 @@ export async function endOrphanedConsoleSessions(db: Queryable, brokerId: string
 }
 
 const SESSION_COLUMNS = `s.id, s.user_id, u.username, s.target, s.runtime, s.image, s.image_id, s.command, s.container_id,
-       s.started_at, s.ended_at, s.end_reason, s.exit_code, s.bytes_out::text, s.bytes_in::text,
+       s.started_at, s.ended_at, s.end_reason, s.exit_code, s.bytes_out::text, s.bytes_in::text, s.grant_id,
        r.sha256, r.size_bytes::text`;
 
 export async function listConsoleSessions(db: Queryable, filter: { userId?: string; limit: number }): Promise<ConsoleSessionRow[]> {

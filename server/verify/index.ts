@@ -10,6 +10,7 @@ import { verifyRecordingChunks, type RecordingReport } from './recording.js';
 
 export { verifyAuditChain, verifyCheckpoints, type AuditReport, type CheckpointRecord, type EventRecord, type VerifiedCheckpoint } from './audit.js';
 export { verifyRecordingChunks, verifyRecordingFile, type RecordingReport } from './recording.js';
+export { verifyBundle, type BundleReport } from './bundle.js';
 
 /** Every event, in order, a page at a time: a million events never sit in memory together. */
 export async function* storedEvents(db: Queryable, afterSeq = '0', pageSize = 5000): AsyncGenerator<EventRecord> {

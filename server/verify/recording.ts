@@ -57,7 +57,7 @@ export async function verifyRecordingChunks(
 }
 
 /** A recording as one file (a download or the .cast in a bundle): hash and size only. */
-export async function verifyRecordingFile(sessionId: string, data: AsyncIterable<Uint8Array>, sealed: RecordingEvidence, source: string): Promise<RecordingReport> {
+export async function verifyRecordingFile(sessionId: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, sealed: RecordingEvidence, source: string): Promise<RecordingReport> {
   const file = createHash('sha256');
   let bytes = 0;
   for await (const d of data) {

@@ -110,6 +110,13 @@ export function apiRoutes(app: FastifyInstance, config: Config, services: ApiSer
       },
     );
 
+    // The evidence bundle: an audited download, streamed (the recording is never held whole).
+    api.get<{ Params: { id: string } }>('/api/sessions/:id/bundle', { schema: { params: idParams } }, async (request, reply) => {
+      const { name, stream } = await consoles.evidenceBundle(request.principal!, request.params.id);
+      reply.type('application/x-tar').header('content-disposition', `attachment; filename="${name}"`).header('cache-control', 'private, no-store');
+      return reply.send(Readable.from(stream));
+    });
+
     api.get<{ Params: { id: string } }>('/api/sessions/:id/index', { schema: { params: idParams } }, async (request, reply) => {
       reply.header('cache-control', 'private, no-store');
       return consoles.replayIndex(request.principal!, request.params.id);

@@ -1,0 +1,87 @@
+// The evidence bundle, end to end: carol downloads one for alice's console session (audited),
+// the system `tar` reads it, and `sallyport verify recording BUNDLE` checks it offline — with
+// no database in its environment — and finds a changed recording or a changed event.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readTar, tarStream } from '../server/bundle/index.js';
+import { apiSession, type ApiSession } from './support/api-session.js';
+import { startTestBroker, type TestBroker } from './support/broker.js';
+import { connectConsole, PROMPT } from './support/console-client.js';
+import { writeConsoleCatalog } from './support/console-catalog.js';
+import { runCli } from './support/process.js';
+
+let t: TestBroker;
+let carol: ApiSession, bob: ApiSession;
+let sessionId: string;
+const dir = mkdtempSync(join(tmpdir(), 'sallyport-bundle-'));
+
+async function rewrite(files: Map<string, Buffer>, name: string): Promise<string> {
+  const out: Buffer[] = [];
+  for await (const b of tarStream([...files].map(([n, body]) => ({ name: n, size: body.length, body })))) out.push(b);
+  const path = join(dir, name);
+  writeFileSync(path, Buffer.concat(out));
+  return path;
+}
+
+beforeAll(async () => {
+  t = await startTestBroker({ SALLYPORT_CATALOG: writeConsoleCatalog(inject('consoleImage')), CONSOLE_GREETING: 'x' });
+  const alice = await apiSession(t, 'alice');
+  [carol, bob] = [await apiSession(t, 'carol'), await apiSession(t, 'bob')];
+  const c = await connectConsole(t.url, 'shell', { cookie: `sallyport=${alice.browser.cookies(t.url).get('sallyport')}` });
+  await c.waitFor(PROMPT);
+  sessionId = c.sessionId();
+  c.send({ type: 'input', data: 'echo "evidence-""$((7*6))"; exit\n' });
+  await c.closed;
+  for (let i = 0; i < 50 && !(await t.broker.db.query(`select 1 from audit_checkpoints where recording_session = $1`, [sessionId])).rowCount; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+describe('evidence bundle', () => {
+  it('downloads as one archive, audited, and verifies offline; tampering is found', async () => {
+    const res = await fetch(`${t.url}/api/sessions/${sessionId}/bundle`, { headers: { cookie: `sallyport=${carol.browser.cookies(t.url).get('sallyport')}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-disposition')).toContain(`sallyport-evidence-${sessionId}.tar`);
+    const archive = Buffer.from(await res.arrayBuffer());
+    const bundle = join(dir, 'bundle.tar');
+    writeFileSync(bundle, archive);
+    expect(execFileSync('tar', ['-tf', bundle], { encoding: 'utf8' }).trim().split('\n').sort()).toEqual(
+      ['README.txt', 'approval.json', 'events.json', 'jwks.json', 'player.html', 'recording-checkpoint.jws', 'recording.cast'].sort(),
+    );
+    const files = readTar(archive);
+    expect(files.get('recording.cast')!.toString()).toContain('evidence-42');
+    expect(files.get('player.html')!.toString()).toMatch(/<script>!function/);
+    const downloaded = (await t.broker.audit.list({ action: 'evidence.downloaded' })).find((e) => e.subject === sessionId);
+    expect(downloaded?.details).toEqual({ by: 'carol', username: 'alice', target: 'shell' });
+    expect((await bob.get(`/api/sessions/${sessionId}/bundle`)).status).toBe(404);
+
+    // Offline: no DATABASE_URL at all.
+    const ok = await runCli(['verify', 'recording', bundle], {});
+    expect(ok.stdout).toMatch(new RegExp(`^OK: bundle for session ${sessionId} is intact: recording \\d+ bytes, sha256 [0-9a-f]{64} signed by test-key; \\d+ session events chained to checkpoint`));
+    expect(ok.code).toBe(0);
+
+    const castChanged = new Map(files);
+    castChanged.set('recording.cast', Buffer.from(files.get('recording.cast')!.toString().replace('evidence-42', 'evidence-41')));
+    const r1 = await runCli(['verify', 'recording', await rewrite(castChanged, 'cast.tar')], {});
+    expect(r1.code).toBe(1);
+    expect(r1.stderr).toMatch(/^TAMPERED: recording .*differs from the recording signed by test-key/);
+
+    const eventChanged = new Map(files);
+    eventChanged.set('events.json', Buffer.from(files.get('events.json')!.toString().replace('"username":"alice"', '"username":"mallory"')));
+    const r2 = await runCli(['verify', 'recording', await rewrite(eventChanged, 'events.tar')], {});
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toMatch(/^TAMPERED: audit events: event \d+ was changed/);
+
+    // A bundle re-signed with another key fails against the broker's published JWKS.
+    const published = join(dir, 'jwks.json');
+    writeFileSync(published, await (await fetch(`${t.url}/.well-known/jwks.json`)).text());
+    expect((await runCli(['verify', 'recording', bundle, '--jwks', published], {})).code).toBe(0);
+    expect(readFileSync(published, 'utf8')).toContain('"kid":"test-key"');
+  });
+});
