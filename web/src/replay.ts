@@ -103,7 +103,9 @@ export async function renderReplay(app: HTMLElement, id: string): Promise<void> 
       ' · ',
       link(`/audit?subject=${encodeURIComponent(id)}`, 'Audit events'),
     ),
-    el('div', { className: 'controls' }, play, speedLabel, skipLabel, scrub, clock, link(`${base}/recording`, 'Download .cast', { id: 'download', download: `sallyport-${id}.cast` })),
+    el('div', { className: 'controls' }, play, speedLabel, skipLabel, scrub, clock, link(`${base}/recording`, 'Download .cast', { id: 'download', download: `sallyport-${id}.cast` }),
+      link(`${base}/bundle`, 'Evidence bundle', { id: 'bundle', download: `sallyport-evidence-${id}.tar` }),
+    ),
     el(
       'div',
       { className: 'replay-layout' },
