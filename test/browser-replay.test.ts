@@ -73,8 +73,9 @@ describe('replay in Chromium', () => {
     // Full-text also matches the echoed command (its words); open the hit that shows the output line.
     await page.locator(`.hit[data-session-id="${sessionId}"][data-kind="output"]`, { hasText: /[^"]ledger-reconciled/ }).first().locator('.hit-link').click();
     await page.waitForURL(/\/sessions\/[0-9a-f-]{36}\?t=/);
-    await page.waitForFunction(() => /ledger-reconciled/.test((document.querySelector('#player .xterm-rows') as HTMLElement)?.innerText ?? ''));
-    expect(Number(await page.getAttribute('#player', 'data-seeks'))).toBe(1);
+    await page.waitForSelector('#player[data-seeks="1"]');
+    const shown = () => page.evaluate(() => (document.querySelector('#player .xterm-rows') as HTMLElement)?.innerText ?? '');
+    await expect.poll(shown, { timeout: 20_000, message: `replay at ${page.url()}` }).toMatch(/^ledger-reconciled\s*$/m);
 
     // The timeline lists the commands; jumping to the last one shows the hostile output.
     const lines = await page.$$eval('#timeline .command code', (cs) => cs.map((c) => c.textContent));

@@ -115,7 +115,8 @@ export class Recorder {
 
   private push(code: 'o' | 'i' | 'r' | 'm', data: string): void {
     if (this.sealed || this.failed) return;
-    const t = (performance.now() - this.started) / 1000;
+    // Rounded as eventLine writes it, so chunk spans and search times match the file exactly.
+    const t = Math.round(((performance.now() - this.started) / 1000) * 1e6) / 1e6;
     if (code === 'o') this.transcript.output(t, data);
     else if (code === 'i') this.transcript.input(t, data);
     // Encoded once, here; flush only concatenates.

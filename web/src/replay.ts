@@ -141,10 +141,14 @@ export async function renderReplay(app: HTMLElement, id: string): Promise<void> 
       i++;
       const res = await fetch(`${base}/chunks?from=${first}&to=${last}`, { credentials: 'same-origin' });
       if (!res.ok) throw new Error(`recording unavailable (${res.status})`);
-      const events = parse(await res.text());
+      // Chunks arrive concatenated in order; the index gives each one's byte length.
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      const decoder = new TextDecoder();
+      let at = 0;
       for (let seq = first; seq <= last; seq++) {
-        const [, t0, t1] = index.chunks.find((c) => c[0] === seq)!;
-        chunkEvents.set(seq, events.filter((e) => e.t >= t0 && e.t <= t1));
+        const size = index.chunks.find((c) => c[0] === seq)![3];
+        chunkEvents.set(seq, parse(decoder.decode(bytes.subarray(at, at + size))));
+        at += size;
       }
     }
   };
