@@ -59,7 +59,6 @@ export {
   claimDueNotifications,
   markNotificationDelivered,
   markNotificationFailed,
-  listNotifications,
   type NotificationRow,
 } from './notifications.js';
 export {

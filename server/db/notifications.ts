@@ -49,12 +49,3 @@ export async function markNotificationFailed(db: Queryable, id: string, error: s
     [id, error.slice(0, 500), retryInSeconds],
   );
 }
-
-export async function listNotifications(db: Queryable, limit: number): Promise<NotificationRow[]> {
-  const { rows } = await db.query<NotificationRow>(
-    `select id::text, event, subject, body, attempts, delivered_at, gave_up_at, last_error
-       from notifications order by id desc limit $1`,
-    [limit],
-  );
-  return rows;
-}

@@ -119,7 +119,6 @@ export async function appendRecordingChunk(
     commands: Array<{ t: number; line: string; masked: boolean }>;
   },
 ): Promise<void> {
-  const words = meta;
   await db.query(
     `with chunk as (
        insert into recording_chunks (session_id, seq, data, hash, t_start, t_end) values ($1, $2, $3, $4, $10, $11)
@@ -135,11 +134,11 @@ export async function appendRecordingChunk(
       seq,
       data,
       chainHash,
-      words.output?.t ?? null,
-      words.output?.text ?? null,
-      words.commands.map((c) => c.t),
-      words.commands.map((c) => c.line),
-      words.commands.map((c) => c.masked),
+      meta.output?.t ?? null,
+      meta.output?.text ?? null,
+      meta.commands.map((c) => c.t),
+      meta.commands.map((c) => c.line),
+      meta.commands.map((c) => c.masked),
       meta.tStart,
       meta.tEnd,
     ],

@@ -4,7 +4,7 @@
 // typed; input still unechoed after `waitMs` is recorded as one MASK per character, with a
 // marker saying masking happened. Errs towards masking: keys a program consumes silently (an
 // editor's commands) are masked too, which costs the timeline detail, never a secret.
-import { MASK } from './transcript.js';
+import { keysTyped, MASK } from './transcript.js';
 
 export interface MaskedInputSink {
   input(data: string): void;
@@ -57,7 +57,7 @@ export class EchoMask {
     // Keep controls (Enter, backspace) so the timeline still sees where lines end.
     let masked = '';
     let count = 0;
-    for (const ch of this.pending.replace(/\x1b\[[0-?]*[ -/]*[@-~]|\x1bO.|\x1b./g, '')) {
+    for (const ch of keysTyped(this.pending)) {
       if (ch >= ' ' && ch !== '\x7f') {
         masked += MASK;
         count++;
@@ -74,7 +74,7 @@ export class EchoMask {
 
 /** Did the printable characters of `typed` come back, in order, within `out`? */
 function echoed(typed: string, out: string): boolean {
-  const want = [...typed.replace(/\x1b\[[0-?]*[ -/]*[@-~]|\x1bO.|\x1b./g, '')].filter((c) => c >= ' ' && c !== '\x7f');
+  const want = [...keysTyped(typed)].filter((c) => c >= ' ' && c !== '\x7f');
   if (want.length === 0) return true;
   let i = 0;
   for (const c of out) {

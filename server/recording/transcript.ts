@@ -22,6 +22,14 @@ export interface CommandLine {
 // CSI, OSC (ended by BEL or ST), other two-byte escapes, then C0 controls except \n and \t.
 const ESCAPES = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[P^_][^\x1b]*\x1b\\|\x1b[@-Z\\-_]|\x1b.|[\x00-\x08\x0b-\x1f\x7f]/g;
 
+// Escape sequences a key sends (arrows, function keys): CSI, SS3, other two-byte escapes.
+const KEY_ESCAPES = /\x1b\[[0-?]*[ -/]*[@-~]|\x1bO.|\x1b./g;
+
+/** Typed input without the escape sequences keys send; what is left are characters and controls. */
+export function keysTyped(input: string): string {
+  return input.replace(KEY_ESCAPES, '');
+}
+
 export function screenText(output: string): string {
   return output.replace(ESCAPES, '');
 }
@@ -42,8 +50,7 @@ export class Transcript {
 
   input(t: number, data: string, masked = false): void {
     // Escape sequences (arrows, function keys) move a cursor we do not model: drop them.
-    const keys = data.replace(/\x1b\[[0-?]*[ -/]*[@-~]|\x1bO.|\x1b./g, '');
-    for (const ch of keys) {
+    for (const ch of keysTyped(data)) {
       if (ch === '\r' || ch === '\n') {
         if (this.line.trim()) this.lines.push({ t: this.lineStart ?? t, line: this.line, masked: this.lineMasked });
         this.line = '';
