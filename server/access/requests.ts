@@ -244,8 +244,7 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
         }
         const approverGroups = target.approval.approvers ?? [];
         const counted = await countValidApprovals(tx, requestId, approverGroups, deps.approverRoleGroups);
-        const requester = (await getAccessRequest(tx, requestId))!.requester_username;
-        const base = { requestId, target: row.target, requester, actor: p.username, text: comment };
+        const base = { requestId, target: row.target, requester: row.requester_username, actor: p.username, text: comment };
         await audit.append(
           { actor: actor(p), action: 'access.decision', subject: requestId, details: { decision, comment, counted, needed: row.approvals_needed } },
           tx,
@@ -288,8 +287,7 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
         const done = await transitionAccessRequest(tx, requestId, ['approved'], 'revoked', reason || 'revoked');
         if (!done) throw new SallyportError('CONFLICT', `the request is ${row.status}, not an active grant`);
         await audit.append({ actor: actor(p), action: 'access.revoked', subject: requestId, details: { target: row.target, reason } }, tx);
-        const requester = (await getAccessRequest(tx, requestId))!.requester_username;
-        await notify(tx, { event: 'access.revoked', requestId, target: row.target, requester, actor: p.username, text: reason, expiresAt: null });
+        await notify(tx, { event: 'access.revoked', requestId, target: row.target, requester: row.requester_username, actor: p.username, text: reason, expiresAt: null });
         return done;
       });
     },

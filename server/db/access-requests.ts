@@ -50,8 +50,14 @@ export async function insertAccessRequest(
 }
 
 /** Locks the request row for the rest of the transaction. */
-export async function lockAccessRequest(tx: Queryable, id: string): Promise<AccessRequestRow | null> {
-  const { rows } = await tx.query<AccessRequestRow>(`select * from access_requests where id = $1 for update`, [id]);
+export async function lockAccessRequest(tx: Queryable, id: string): Promise<AccessRequestListRow | null> {
+  const { rows } = await tx.query<AccessRequestListRow>(
+    `select r.*, u.username as requester_username
+       from access_requests r join users u on u.id = r.requester_id
+      where r.id = $1
+        for update of r`,
+    [id],
+  );
   return rows[0] ?? null;
 }
 
