@@ -1,16 +1,11 @@
 // Verifies the audit hash chain and its signed checkpoints, and locates the first event that
 // was changed, removed or inserted. Works on any ordered stream of events (the database, or
 // the excerpt in an evidence bundle), so the same code runs online and offline.
-import { GENESIS_HASH, hashEvent, type CheckpointPayload } from '../audit/index.js';
+import { GENESIS_HASH, hashEvent, type ChainedFields, type CheckpointPayload } from '../audit/index.js';
 import { verifyJws, type Jwks } from '../signing/index.js';
 
-export interface EventRecord {
-  seq: string;
-  at: Date;
-  actor: string;
-  action: string;
-  subject: string | null;
-  details: unknown;
+/** A stored event: the fields the chain hashes, as read back (hashes absent before the chain). */
+export interface EventRecord extends Omit<ChainedFields, 'prevHash'> {
   prevHash: string | null;
   hash: string | null;
   /** In a bundle, events of other sessions carry only their hashes: links are checked, content is not. */
@@ -118,7 +113,7 @@ export async function verifyAuditChain(
       }
       return report({ seq: e.seq, kind: 'broken', message: `event ${e.seq} does not follow event ${prevSeq ?? '(start)'}: an event before it was removed or replaced` });
     }
-    const recomputed = e.redacted ? e.hash : hashEvent({ seq: e.seq, at: e.at, actor: e.actor, action: e.action, subject: e.subject, details: e.details, prevHash: e.prevHash });
+    const recomputed = e.redacted ? e.hash : hashEvent({ ...e, prevHash: e.prevHash });
     if (recomputed !== e.hash) return report({ seq: e.seq, kind: 'changed', message: `event ${e.seq} was changed (its content no longer matches its hash)` });
     for (const c of bySeq.get(e.seq) ?? []) {
       if (c.payload.hash !== e.hash) {
