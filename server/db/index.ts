@@ -25,7 +25,8 @@ export {
   appendRecordingChunk,
   sealRecording,
   readRecordingChunks,
-  readRecordingChunksWithHashes,
+  readStoredChunks,
+  type StoredChunk,
   getRecording,
   listRecordingCommands,
   searchRecordings,
@@ -73,7 +74,6 @@ export {
 export {
   listChunkSpans,
   readChunkRange,
-  readChunksForKeyframes,
   insertKeyframe,
   markKeyframesDone,
   listKeyframes,

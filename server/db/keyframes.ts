@@ -25,20 +25,6 @@ export async function readChunkRange(db: Queryable, sessionId: string, from: num
   return rows;
 }
 
-/** Chunks with their end times, in order, a page at a time (for building keyframes). */
-export async function* readChunksForKeyframes(db: Queryable, sessionId: string, pageSize = 32): AsyncGenerator<{ seq: number; data: Buffer; t_end: number | null }> {
-  let next = 0;
-  for (;;) {
-    const { rows } = await db.query<{ seq: number; data: Buffer; t_end: number | null }>(
-      `select seq, data, t_end from recording_chunks where session_id = $1 and seq >= $2 order by seq limit $3`,
-      [sessionId, next, pageSize],
-    );
-    yield* rows;
-    if (rows.length < pageSize) return;
-    next = rows[rows.length - 1]!.seq + 1;
-  }
-}
-
 export interface KeyframeRow {
   n: number;
   t: number;

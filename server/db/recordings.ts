@@ -157,16 +157,20 @@ export async function sealRecording(
   );
 }
 
-/** Chunks with their stored chain hashes, in order, a page at a time (for verification). */
-export async function* readRecordingChunksWithHashes(
-  db: Queryable,
-  sessionId: string,
-  pageSize = 64,
-): AsyncGenerator<{ seq: number; data: Buffer; hash: string | null }> {
+/** A stored chunk with what verification and keyframes need beside its bytes. */
+export interface StoredChunk {
+  seq: number;
+  data: Buffer;
+  hash: string | null;
+  t_end: number | null;
+}
+
+/** Chunks in order, a page at a time, so a long recording is never held whole in memory. */
+export async function* readStoredChunks(db: Queryable, sessionId: string, pageSize = 64): AsyncGenerator<StoredChunk> {
   let next = 0;
   for (;;) {
-    const { rows } = await db.query<{ seq: number; data: Buffer; hash: string | null }>(
-      `select seq, data, hash from recording_chunks where session_id = $1 and seq >= $2 order by seq limit $3`,
+    const { rows } = await db.query<StoredChunk>(
+      `select seq, data, hash, t_end from recording_chunks where session_id = $1 and seq >= $2 order by seq limit $3`,
       [sessionId, next, pageSize],
     );
     yield* rows;
@@ -191,18 +195,9 @@ export async function getRecording(db: Queryable, sessionId: string): Promise<Re
   return rows[0] ?? null;
 }
 
-/** Chunks in order, a page at a time, so a long recording is never held whole in memory. */
-export async function* readRecordingChunks(db: Queryable, sessionId: string, pageSize = 64): AsyncGenerator<Buffer> {
-  let next = 0;
-  for (;;) {
-    const { rows } = await db.query<{ seq: number; data: Buffer }>(
-      `select seq, data from recording_chunks where session_id = $1 and seq >= $2 order by seq limit $3`,
-      [sessionId, next, pageSize],
-    );
-    for (const r of rows) yield r.data;
-    if (rows.length < pageSize) return;
-    next = rows[rows.length - 1]!.seq + 1;
-  }
+/** The recording's bytes, chunk by chunk (downloads, bundles). */
+export async function* readRecordingChunks(db: Queryable, sessionId: string): AsyncGenerator<Buffer> {
+  for await (const c of readStoredChunks(db, sessionId)) yield c.data;
 }
 
 export interface CommandRow {

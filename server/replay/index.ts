@@ -3,7 +3,7 @@
 // the player is served an index (chunk time spans, keyframes) plus the chunks around its
 // playhead — never the whole recording. Who may replay what is decided by the caller
 // (ConsoleService.get → access policy) before any of this is asked.
-import { getRecording, insertKeyframe, listChunkSpans, listKeyframes, getKeyframe, markKeyframesDone, readChunkRange, readChunksForKeyframes, recordingsWithoutKeyframes, type Database } from '../db/index.js';
+import { getRecording, insertKeyframe, listChunkSpans, listKeyframes, getKeyframe, markKeyframesDone, readChunkRange, readStoredChunks, recordingsWithoutKeyframes, type Database } from '../db/index.js';
 import { SallyportError } from '../errors.js';
 import { buildKeyframes } from '../recording/keyframes.js';
 
@@ -42,7 +42,7 @@ export function createReplay(deps: { db: Database; everyBytes?: number; log?: { 
     const rec = await getRecording(db, sessionId);
     if (!rec?.sealed_at || !rec.header) return;
     const header = rec.header as { width: number; height: number };
-    for await (const k of buildKeyframes(header, readChunksForKeyframes(db, sessionId), { everyBytes: deps.everyBytes })) {
+    for await (const k of buildKeyframes(header, readStoredChunks(db, sessionId), { everyBytes: deps.everyBytes })) {
       await insertKeyframe(db, sessionId, k);
     }
     await markKeyframesDone(db, sessionId);

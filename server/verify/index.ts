@@ -2,7 +2,7 @@
 // recordings against the checkpoint signed when they were sealed. `sallyport verify` and the
 // tests call these; evidence bundles are verified offline by the same functions.
 import type { RecordingEvidence } from '../audit/index.js';
-import { listCheckpoints, readAuditEvents, readAuditHead, readRecordingChunksWithHashes, recordingCheckpoint, type Queryable } from '../db/index.js';
+import { listCheckpoints, readAuditEvents, readAuditHead, readStoredChunks, recordingCheckpoint, type Queryable } from '../db/index.js';
 import { SallyportError } from '../errors.js';
 import { verifyJws, type Jwks } from '../signing/index.js';
 import { verifyAuditChain, verifyCheckpoints, type AuditReport, type EventRecord } from './audit.js';
@@ -51,5 +51,5 @@ export async function signedRecordingEvidence(db: Queryable, sessionId: string, 
 
 export async function verifyStoredRecording(db: Queryable, sessionId: string, jwks: Jwks): Promise<RecordingReport> {
   const { evidence, checkpointId, kid } = await signedRecordingEvidence(db, sessionId, jwks);
-  return verifyRecordingChunks(sessionId, readRecordingChunksWithHashes(db, sessionId), evidence, `signed in checkpoint ${checkpointId} by ${kid}`);
+  return verifyRecordingChunks(sessionId, readStoredChunks(db, sessionId), evidence, `signed in checkpoint ${checkpointId} by ${kid}`);
 }
