@@ -3,7 +3,7 @@
 // message must be {type:"open", cols, rows}; only then is a container started, so a refused
 // or malformed start leaves nothing behind. Every message is validated; bad input closes the
 // socket with a reason (1008), an oversized one is closed by the protocol layer (1009).
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Config } from '../../config/index.js';
 import type { ConsoleService, ConsoleSession } from '../../consoles/index.js';
@@ -51,7 +51,49 @@ function bad(field: string, message: string): SallyportError {
   return invalidInput([{ field, message }], `${field} ${message}`);
 }
 
+/**
+ * JSON messages over a socket, with how much is still unsent (for backpressure), drain
+ * callbacks, and closing with a reason. Shared by the console and the watch sockets.
+ */
+function jsonSocket(socket: WebSocket) {
+  let unsent = 0;
+  const drainWaiters: Array<() => void> = [];
+  return {
+    /** Sends one message; false once more than SEND_BUFFER_LIMIT is waiting. */
+    send(msg: object): boolean {
+      if (socket.readyState !== socket.OPEN) return false;
+      const text = JSON.stringify(msg);
+      unsent += text.length;
+      socket.send(text, () => {
+        unsent -= text.length;
+        // Listeners stay registered: the pipeline may stall and resume many times.
+        if (unsent < SEND_BUFFER_LIMIT / 2) drainWaiters.forEach((cb) => cb());
+      });
+      return unsent < SEND_BUFFER_LIMIT;
+    },
+    onDrain(cb: () => void): void {
+      drainWaiters.push(cb);
+    },
+    closeWith(code: number, reason: string): void {
+      // Close reasons are limited to 123 bytes by the protocol.
+      if (socket.readyState === socket.OPEN) socket.close(code, Buffer.from(reason).subarray(0, 120).toString());
+    },
+    /** Reports a failure to start as an error message, then closes. */
+    fail(err: unknown): void {
+      const code = isSallyportError(err) ? err.code : 'INTERNAL';
+      this.send({ type: 'error', code, message: isSallyportError(err) ? err.message : 'internal error' });
+      this.closeWith(1011, code);
+    },
+  };
+}
+
 export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: ConsoleService): void {
+  // Before any upgrade: the public Origin and a live session, or no socket at all.
+  const sameOriginSession = async (request: FastifyRequest) => {
+    checkSameOrigin(request, config.publicUrl);
+    if (!request.principal) throw new SallyportError('UNAUTHENTICATED', 'log in first');
+  };
+
   // Read-only live view of someone's session for an admin. The watcher gets the recent output
   // to draw the screen, then everything that follows; anything the watcher sends closes it.
   app.get<{ Params: { id: string } }>(
@@ -59,26 +101,12 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
     {
       websocket: true,
       schema: { params: { type: 'object', properties: { id: { type: 'string', format: 'uuid' } }, required: ['id'] } },
-      preValidation: async (request) => {
-        checkSameOrigin(request, config.publicUrl);
-        if (!request.principal) throw new SallyportError('UNAUTHENTICATED', 'log in first');
-      },
+      preValidation: sameOriginSession,
     },
     (socket: WebSocket, request) => {
       let stop: (() => void) | undefined;
-      let unsent = 0;
-      const send = (msg: object): boolean => {
-        if (socket.readyState !== socket.OPEN) return false;
-        const text = JSON.stringify(msg);
-        unsent += text.length;
-        socket.send(text, () => {
-          unsent -= text.length;
-        });
-        return unsent < SEND_BUFFER_LIMIT;
-      };
-      const closeWith = (code: number, reason: string) => {
-        if (socket.readyState === socket.OPEN) socket.close(code, Buffer.from(reason).subarray(0, 120).toString());
-      };
+      const out = jsonSocket(socket);
+      const { send, closeWith } = out;
       socket.on('message', () => closeWith(1008, 'watching is read-only'));
       socket.on('close', () => stop?.());
       void consoles
@@ -97,11 +125,7 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
           send({ type: 'watching', sessionId: request.params.id, cols: w.cols, rows: w.rows });
           if (w.recent) send({ type: 'output', data: w.recent });
         })
-        .catch((err: unknown) => {
-          const code = isSallyportError(err) ? err.code : 'INTERNAL';
-          send({ type: 'error', code, message: isSallyportError(err) ? err.message : 'internal error' });
-          closeWith(1011, code);
-        });
+        .catch((err: unknown) => out.fail(err));
     },
   );
 
@@ -110,31 +134,14 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
     {
       websocket: true,
       schema: { params: { type: 'object', properties: { target: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } }, required: ['target'] } },
-      preValidation: async (request) => {
-        checkSameOrigin(request, config.publicUrl);
-        if (!request.principal) throw new SallyportError('UNAUTHENTICATED', 'log in first');
-      },
+      preValidation: sameOriginSession,
     },
     (socket: WebSocket, request) => {
       const principal = request.principal!;
       let session: ConsoleSession | undefined;
       let opening = false;
-      let unsent = 0;
-      const drainWaiters: Array<() => void> = [];
-      const send = (msg: object) => {
-        if (socket.readyState !== socket.OPEN) return;
-        const text = JSON.stringify(msg);
-        unsent += text.length;
-        socket.send(text, () => {
-          unsent -= text.length;
-          // Listeners stay registered: the pipeline may stall and resume many times.
-          if (unsent < SEND_BUFFER_LIMIT / 2) drainWaiters.forEach((cb) => cb());
-        });
-      };
-      const closeWith = (code: number, reason: string) => {
-        // Close reasons are limited to 123 bytes by the protocol.
-        if (socket.readyState === socket.OPEN) socket.close(code, Buffer.from(reason).subarray(0, 120).toString());
-      };
+      const out = jsonSocket(socket);
+      const { send, closeWith } = out;
 
       socket.on('message', (raw, isBinary) => {
         void (async () => {
@@ -151,11 +158,8 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
             opening = true;
             try {
               session = await consoles.open(principal, request.params.target, { cols: msg.cols, rows: msg.rows }, {
-                send: (data) => {
-                  send({ type: 'output', data });
-                  return unsent < SEND_BUFFER_LIMIT;
-                },
-                onDrain: (cb) => drainWaiters.push(cb),
+                send: (data) => send({ type: 'output', data }),
+                onDrain: (cb) => out.onDrain(cb),
                 notice: (message) => send({ type: 'notice', message }),
                 watchers: (names) => send({ type: 'watchers', names }),
                 end: ({ reason, exitCode }) => {
@@ -166,10 +170,8 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
               send({ type: 'started', sessionId: session.id });
               if (socket.readyState !== socket.OPEN) void session.end('client disconnected');
             } catch (err) {
-              const code = isSallyportError(err) ? err.code : 'INTERNAL';
               if (!isSallyportError(err)) request.log.error({ err }, 'console open failed');
-              send({ type: 'error', code, message: isSallyportError(err) ? err.message : 'internal error' });
-              closeWith(1011, code);
+              out.fail(err);
             }
             return;
           }
