@@ -13,17 +13,13 @@ import { Browser, startTestBroker } from '../test/support/broker.js';
 import { connectConsole, PROMPT } from '../test/support/console-client.js';
 import { writeConsoleCatalog } from '../test/support/console-catalog.js';
 import { ADMIN_URL, databaseUrl } from '../test/support/pg-admin.js';
+import { stats } from './support.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const BYTES = 16 * 1024 * 1024;
 // Output is base64 of zeros: 4/3 of the input, in 77-byte lines.
 const OUTPUT_CMD = `head -c ${(BYTES * 3) / 4} /dev/zero | base64 -w 76; echo "DO""NE"\n`;
 
-function stats(xs: number[]) {
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
-  return { p50: q(0.5), p95: q(0.95) };
-}
 
 async function main() {
   const image = execFileSync('bash', [`${PACKAGE_ROOT}/images/build-busybox.sh`], { encoding: 'utf8' }).trim();

@@ -5,26 +5,19 @@
 //     a generated 1-hour recording with heavy output (16 KiB/s), against replaying from the
 //     start (baseline), measured in @xterm/headless (the browser player's xterm version)
 // Run: npx tsx bench/evidence.ts   (needs PostgreSQL as .ci/run sets it up)
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import pg from 'pg';
+import { createHash, randomUUID } from 'node:crypto';
 import { canonicalJson, encodeEvent, GENESIS_HASH, hashEvent } from '../server/audit/index.js';
-import { migrate, openDatabase, type Database } from '../server/db/index.js';
-import { MIGRATIONS_DIR } from '../server/paths.js';
+import type { Database } from '../server/db/index.js';
 import { eventLine } from '../server/recording/index.js';
 import { chunkEvents, headlessScreen } from '../server/recording/keyframes.js';
 import { createReplay } from '../server/replay/index.js';
 import { createSigner, generateSigningKey } from '../server/signing/index.js';
 import { verifyAuditLog } from '../server/verify/index.js';
-import { ADMIN_URL, databaseUrl } from '../test/support/pg-admin.js';
+import { stats, withScratchDatabase } from './support.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const SEEKS = Number(process.env.BENCH_SEEKS ?? 40);
 
-function stats(xs: number[]) {
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
-  return { p50: q(0.5), p95: q(0.95) };
-}
 
 async function fillAudit(db: Database): Promise<void> {
   const signer = await createSigner(await generateSigningKey('bench'));
@@ -54,13 +47,7 @@ async function fillAudit(db: Database): Promise<void> {
 }
 
 async function main() {
-  const dbName = `sallyport_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`create database ${dbName}`);
-  const db = openDatabase(databaseUrl(dbName), { poolSize: 4 });
-  try {
-    await migrate(db, MIGRATIONS_DIR);
+  await withScratchDatabase(async (db) => {
     // --- audit verification
     let t0 = performance.now();
     await fillAudit(db);
@@ -141,11 +128,7 @@ async function main() {
     const b = stats(fromStart);
     console.log(`seek with keyframes: p50 ${k.p50.toFixed(1)} ms, p95 ${k.p95.toFixed(1)} ms (${SEEKS} random points)`);
     console.log(`seek replaying from the start (baseline, 5 points): p50 ${b.p50.toFixed(0)} ms; ratio ${(b.p50 / k.p50).toFixed(0)}× faster with keyframes`);
-  } finally {
-    await db.close();
-    await admin.query(`drop database ${dbName} with (force)`);
-    await admin.end();
-  }
+  });
 }
 
 void main().catch((err: unknown) => {

@@ -5,12 +5,10 @@
 //   off — a baseline recorder as before the evidence work: the same asciicast lines and
 //         chunking, a running SHA-256, a plain chunk INSERT
 // Run: npx tsx bench/recording.ts   (needs PostgreSQL as .ci/run sets it up)
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { appendRecordingChunk, createRecording, migrate, openDatabase, sealRecording, type Database } from '../server/db/index.js';
-import { MIGRATIONS_DIR } from '../server/paths.js';
+import { createHash, randomUUID } from 'node:crypto';
+import { appendRecordingChunk, createRecording, sealRecording, type Database } from '../server/db/index.js';
 import { eventLine, headerLine, Recorder } from '../server/recording/index.js';
-import { ADMIN_URL, databaseUrl } from '../test/support/pg-admin.js';
+import { withScratchDatabase } from './support.js';
 
 const MIB = Number(process.env.BENCH_MIB ?? 32);
 const piece = Array.from({ length: 200 }, (_, i) => `\x1b[3${i % 8}m${i} SELECT * FROM invoices WHERE id = ${i * 7919};\x1b[0m ok\r\n`).join('').slice(0, 16 * 1024);
@@ -74,13 +72,7 @@ async function baseline(db: Database): Promise<number> {
 }
 
 async function main() {
-  const name = `sallyport_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  const db = openDatabase(databaseUrl(name), { poolSize: 4 });
-  try {
-    await migrate(db, MIGRATIONS_DIR);
+  await withScratchDatabase(async (db) => {
     // Diagnosis: BENCH_DROP=name,name drops indexes first, to see what each one costs.
     for (const idx of (process.env.BENCH_DROP ?? '').split(',').filter(Boolean)) await db.query(`drop index ${idx}`);
     const on: number[] = [];
@@ -95,11 +87,7 @@ async function main() {
     console.log(`  off (plain chunks + SHA-256)              ${rate(med(off)).toFixed(1)} MiB/s`);
     console.log(`  on  (chain + text/command index + spans)  ${rate(med(on)).toFixed(1)} MiB/s`);
     console.log(`  ratio                                     ${(med(off) / med(on)).toFixed(2)}x`);
-  } finally {
-    await db.close();
-    await admin.query(`drop database ${name} with (force)`);
-    await admin.end();
-  }
+  });
 }
 
 void main().catch((err: unknown) => {

@@ -1,0 +1,28 @@
+// Shared by the benchmarks: percentiles, and a migrated scratch database dropped afterwards.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { migrate, openDatabase, type Database } from '../server/db/index.js';
+import { MIGRATIONS_DIR } from '../server/paths.js';
+import { ADMIN_URL, databaseUrl } from '../test/support/pg-admin.js';
+
+export function stats(xs: number[]): { p50: number; p95: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+  return { p50: q(0.5), p95: q(0.95) };
+}
+
+export async function withScratchDatabase<T>(fn: (db: Database) => Promise<T>): Promise<T> {
+  const name = `sallyport_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  const db = openDatabase(databaseUrl(name), { poolSize: 4 });
+  try {
+    await migrate(db, MIGRATIONS_DIR);
+    return await fn(db);
+  } finally {
+    await db.close();
+    await admin.query(`drop database ${name} with (force)`);
+    await admin.end();
+  }
+}
