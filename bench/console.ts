@@ -39,7 +39,8 @@ async function main() {
     const b = new Browser();
     await t.login(b, 'alice');
     const cookie = `sallyport=${b.cookies(t.url).get('sallyport')}`;
-    const direct = createDockerRuntime({ brokerId: `bench-${randomBytes(3).toString('hex')}` });
+    const direct = createDockerRuntime({});
+    const directBroker = `bench-${randomBytes(3).toString('hex')}`;
     const spec = () => ({
       sessionId: randomUUID(),
       target: 'shell',
@@ -70,7 +71,7 @@ async function main() {
     const tpDocker: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       let t0 = performance.now();
-      const d = await direct.start(spec());
+      const d = await direct.start(spec(), directBroker);
       await waitDirect(d, /\$ /);
       viaDocker.push(performance.now() - t0);
       if (i < 3) {

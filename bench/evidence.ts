@@ -91,7 +91,7 @@ async function main() {
       );
     }
     await db.query(`update recordings set sealed_at = now(), sha256 = 'x', size_bytes = 0, duration_seconds = 3600 where session_id = $1`, [sessionId]);
-    const replay = createReplay({ db });
+    const replay = createReplay({ db, brokerId: 'bench' });
     t0 = performance.now();
     replay.enqueue(sessionId);
     await replay.idle();

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { createAuditLog, type AuditLog } from './audit/index.js';
 import { openCatalogStore, type CatalogStore } from './catalog/index.js';
 import type { Config } from './config/index.js';
-import { migrate, openDatabase, pendingMigrations, readMigrations, type Database } from './db/index.js';
+import { CONTROL_CHANNEL, listen, migrate, openDatabase, pendingMigrations, readMigrations, type Database } from './db/index.js';
 import { buildApp } from './http/index.js';
 import { createIdentity, createRelyingParty } from './identity/index.js';
 import { createConsoleService, type ConsoleService } from './consoles/index.js';
@@ -14,7 +14,8 @@ import { createWebhookNotifier } from './notify/index.js';
 import { createSigner, type Signer } from './signing/index.js';
 import { createCheckpointer, type Checkpointer } from './audit/index.js';
 import { buildBundle } from './bundle/index.js';
-import { createReplay, type Replay } from './replay/index.js';
+import { createRecordings, createReplay, type Replay } from './replay/index.js';
+import { registerInstance, type BrokerInstance } from './brokers/index.js';
 import { createDockerRuntime } from './runtime/index.js';
 import { MIGRATIONS_DIR, WEB_DIST_DIR } from './paths.js';
 
@@ -31,6 +32,8 @@ export interface Broker {
   readonly signer: Signer;
   readonly checkpointer: Checkpointer;
   readonly replay: Replay;
+  /** This process's instance id (`brokers.id`, the label on its containers). */
+  readonly instanceId: string;
   close(): Promise<void>;
 }
 
@@ -38,16 +41,22 @@ export interface BrokerOptions {
   /** The broker's environment, for catalogue `fromEnv` references. */
   env: Readonly<Record<string, string | undefined>>;
   webDir?: string;
+  /**
+   * LISTEN for control doorbells on a connection of its own (default true). The embedded
+   * PGlite takes one connection only; there the once-a-second control pass does it all.
+   */
+  listen?: boolean;
 }
 
 export async function startBroker(config: Config, options: BrokerOptions): Promise<Broker> {
   const db = openDatabase(config.databaseUrl, { poolSize: config.databasePoolSize });
+  let instance: BrokerInstance | undefined;
   try {
     await migrate(db, MIGRATIONS_DIR);
     const audit = createAuditLog(db);
     const catalog = await openCatalogStore(config.catalogPath, { requireDigest: config.requireImageDigest, env: options.env }, audit);
     const identity = createIdentity({ config, db, audit, rp: createRelyingParty(config) });
-    const runtime = createDockerRuntime({ brokerId: config.runtime.brokerId, dockerHost: config.runtime.dockerHost });
+    const runtimes = new Map([['docker', createDockerRuntime({ dockerHost: config.runtime.dockerHost })]]);
     const notifier = config.webhook ? createWebhookNotifier({ db, webhook: config.webhook, publicUrl: config.publicUrl }) : undefined;
     const access = createAccessRequests({
       db,
@@ -57,25 +66,27 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       reauthMaxAgeSeconds: config.access.reauthMaxAgeSeconds,
       notify: notifier?.notify,
     });
-    const replay = createReplay({ db });
+    const self = await registerInstance({ db, audit, prefix: config.broker.prefix, version: VERSION, mode: config.mode, leaseSeconds: config.broker.leaseSeconds });
+    instance = self;
+    const replay = createReplay({ db, brokerId: self.id });
     const signer = await createSigner(config.signing.key, config.signing.previous);
     const checkpointer = createCheckpointer({ db, signer, issuer: config.publicUrl, everyMs: config.signing.checkpointIntervalSeconds * 1000 });
     const consoles = createConsoleService({
       db,
       audit,
       catalog,
-      runtime,
+      runtimes,
       access,
-      brokerId: config.runtime.brokerId,
+      brokerId: self.id,
       env: options.env,
-      replay,
-      bundle: (sessionId) => buildBundle(db, sessionId, signer.jwks()),
       onRecordingSealed: async (recording) => {
         replay.enqueue(recording.sessionId);
         await checkpointer.checkpoint(recording);
       },
     });
-    // A previous run that crashed may have left live sessions and their containers.
+    const recordings = createRecordings({ db, audit, replay, bundle: (sessionId) => buildBundle(db, sessionId, signer.jwks()) });
+    // Brokers that died (this host's previous run, or any other) may have left live sessions
+    // and their containers: take them over before serving.
     const recovered = await consoles.recover().catch((err: unknown) => ({ error: err }));
     const shipped = readMigrations(MIGRATIONS_DIR).map((m) => m.version);
     const readiness = {
@@ -89,12 +100,21 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
         }
       },
     };
-    const app = await buildApp(config, { identity, catalog, readiness, consoles, access, audit, signer }, { webDir: options.webDir ?? WEB_DIST_DIR });
-    if ('error' in recovered) app.log.warn(`could not reap orphaned consoles: ${String((recovered.error as Error).message)}`);
-    else if (recovered.sessions.length || recovered.containers.length) app.log.warn(recovered, 'ended consoles left by a previous run');
+    const app = await buildApp(config, { identity, catalog, readiness, consoles, recordings, access, audit, signer }, { webDir: options.webDir ?? WEB_DIST_DIR });
+    if ('error' in recovered) app.log.warn(`could not take over orphaned consoles: ${String((recovered.error as Error).message)}`);
+    else if (recovered.brokers.length || recovered.sessions.length || recovered.consoles.length) app.log.warn(recovered, 'took over consoles of brokers that are gone');
     await app.listen({ host: config.host, port: config.port });
-    await audit.append({ actor: 'system', action: 'broker.started', details: { version: VERSION, mode: config.mode } });
-    const stopEnforcing = consoles.enforceGrants();
+    const control = consoles.startControl();
+    const stopListening = options.listen === false ? undefined : listen(config.databaseUrl, CONTROL_CHANNEL, (broker) => broker === self.id && control.kick());
+    const stopInstance = self.start(
+      async () => {
+        await replay.catchUp();
+        const r = await consoles.recover();
+        if (r.brokers.length || r.sessions.length || r.consoles.length) app.log.warn(r, 'took over consoles of brokers that are gone');
+      },
+      () => consoles.takenOver(),
+      app.log,
+    );
     const stopNotifier = notifier?.start(app.log);
     const stopCheckpoints = checkpointer.start(app.log);
     await replay.catchUp();
@@ -111,19 +131,28 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       signer,
       checkpointer,
       replay,
+      instanceId: self.id,
       async close() {
-        stopEnforcing();
+        await stopInstance();
+        await control.stop();
+        await stopListening?.();
         await stopNotifier?.();
         // Drain first (sealing recordings signs checkpoints), then stop the timer.
         // Drain: live consoles are told, their recordings sealed, their containers removed.
         await consoles.shutdown();
+        await self.stop().catch((err: unknown) => app.log.warn(`could not mark this broker stopped: ${(err as Error).message}`));
         await stopCheckpoints();
+        // The last events (the drain's console.ended, broker.stopped) leave signed, not waiting
+        // for another broker's timer.
+        await checkpointer.checkpoint().catch((err: unknown) => app.log.warn(`final audit checkpoint failed: ${(err as Error).message}`));
         await replay.idle();
         await app.close();
         await db.close();
       },
     };
   } catch (err) {
+    // Registered but never served: say so, rather than leave a row to be declared lost.
+    await instance?.stop().catch(() => {});
     await db.close().catch(() => {});
     throw err;
   }

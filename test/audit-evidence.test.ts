@@ -67,8 +67,8 @@ beforeAll(async () => {
     await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
         i % 2
-          ? t.broker.audit.append({ actor: 'system', action: 'broker.started', details: { version: `w${i}`, mode: 'test' } })
-          : t.broker.db.transaction((tx) => t.broker.audit.append({ actor: 'system', action: 'broker.started', details: { version: `t${i}`, mode: 'test' } }, tx)),
+          ? t.broker.audit.append({ actor: 'system', action: 'broker.started', details: { version: `w${i}`, mode: 'test', leaseSeconds: 30 } })
+          : t.broker.db.transaction((tx) => t.broker.audit.append({ actor: 'system', action: 'broker.started', details: { version: `t${i}`, mode: 'test', leaseSeconds: 30 } }, tx)),
       ),
     );
     await t.broker.checkpointer.checkpoint();
@@ -224,7 +224,7 @@ describe('key rotation', () => {
       { database: { name: url, url: databaseUrl(url), drop: async () => undefined } },
     );
     try {
-      await t.broker.audit.append({ actor: 'system', action: 'broker.started', details: { version: 'rotated', mode: 'test' } });
+      await t.broker.audit.append({ actor: 'system', action: 'broker.started', details: { version: 'rotated', mode: 'test', leaseSeconds: 30 } });
       await t.broker.checkpointer.checkpoint();
       const published = (await (await fetch(`${t.url}/.well-known/jwks.json`)).json()) as Jwks;
       expect(published.keys.map((k) => k.kid)).toEqual(['evidence-2026-12', 'evidence-2026-11']);
@@ -248,7 +248,7 @@ describe('key rotation', () => {
     try {
       const count = async () => Number((await t.broker.db.query(`select count(*)::int as n from audit_checkpoints`)).rows[0].n);
       const before = await count();
-      await t.broker.audit.append({ actor: 'system', action: 'broker.started', details: { version: 'tick', mode: 'test' } });
+      await t.broker.audit.append({ actor: 'system', action: 'broker.started', details: { version: 'tick', mode: 'test', leaseSeconds: 30 } });
       await expect.poll(count, { timeout: 5000 }).toBeGreaterThan(before);
       const head = (await t.broker.db.query(`select seq::text from audit_head`)).rows[0].seq;
       const latest = (await t.broker.db.query(`select seq::text from audit_checkpoints order by id desc limit 1`)).rows[0].seq;

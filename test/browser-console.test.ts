@@ -84,7 +84,7 @@ describe('browser console in Chromium', () => {
     await alice.keyboard.type('exit 5\n');
     await alice.waitForFunction(() => document.querySelector('#console-status')?.textContent?.includes('status 5'));
     expect(await alice.textContent('#console-status')).toBe('ended (process exited) with status 5');
-    expect(brokerContainers(t.config.runtime.brokerId)).toEqual([]);
+    expect(brokerContainers(t.broker.instanceId)).toEqual([]);
     expect(aliceErrors).toEqual([]);
 
     const carol = await (await chromium.newContext()).newPage();

@@ -62,6 +62,16 @@ describe('loadConfig', () => {
     expect(problems({ ...good, SALLYPORT_WEBHOOK_FORMAT: 'json' }).SALLYPORT_WEBHOOK_FORMAT).toMatch(/SALLYPORT_WEBHOOK_URL is not/);
   });
 
+  it('gives each process its own broker instance: a readable prefix and a lease, never a fixed id', () => {
+    expect(loadConfig(good, 'production').broker).toEqual({ prefix: 'b', leaseSeconds: 30 });
+    expect(loadConfig({ ...good, SALLYPORT_BROKER_PREFIX: 'eu-1', SALLYPORT_BROKER_LEASE_SECONDS: '10' }, 'production').broker).toEqual({ prefix: 'eu-1', leaseSeconds: 10 });
+    // A fixed id shared by two processes let one reap the other's consoles.
+    expect(problems({ ...good, SALLYPORT_BROKER_ID: 'web-1' }).SALLYPORT_BROKER_ID).toMatch(/no longer used.*SALLYPORT_BROKER_PREFIX/);
+    const p = problems({ ...good, SALLYPORT_BROKER_PREFIX: '-bad prefix', SALLYPORT_BROKER_LEASE_SECONDS: '1' });
+    expect(p.SALLYPORT_BROKER_PREFIX).toMatch(/letters, digits/);
+    expect(p.SALLYPORT_BROKER_LEASE_SECONDS).toMatch(/from 3 to 3600/);
+  });
+
   it('names every missing variable in one error', () => {
     const p = problems({});
     expect(Object.keys(p).sort()).toEqual(

@@ -19,7 +19,7 @@ async function principal(username: string, roles: Principal['roles']): Promise<P
   const u = (await t.broker.db.query(`select * from users where username = $1`, [username])).rows[0];
   return { userId: u.id, issuer: u.issuer, subject: u.subject, username, displayName: null, email: null, groups: u.groups, roles, authTime: new Date() };
 }
-const containers = () => brokerContainers(t.config.runtime.brokerId);
+const containers = () => brokerContainers(t.broker.instanceId);
 async function approvedGrant(): Promise<string> {
   const r = await t.broker.access.request(alice, 'gated', { reason: 'investigate', durationSeconds: 600 });
   await t.broker.access.decide(bob, r.id, 'approve', 'ok');

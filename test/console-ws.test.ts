@@ -19,8 +19,8 @@ let cookie: string;
 let bobCookie: string;
 let carolCookie: string;
 
-const containers = () => brokerContainers(t.config.runtime.brokerId);
-const waitNoContainers = () => expectNoContainers(t.config.runtime.brokerId);
+const containers = () => brokerContainers(t.broker.instanceId);
+const waitNoContainers = () => expectNoContainers(t.broker.instanceId);
 async function sessionRow(id: string) {
   return (await t.broker.db.query(`select * from console_sessions where id = $1`, [id])).rows[0];
 }

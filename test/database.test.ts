@@ -74,7 +74,7 @@ describe('audit log', () => {
 
   it('appends typed events in order', async () => {
     const audit = createAuditLog(handle.db);
-    await audit.append({ actor: 'system', action: 'broker.started', details: { version: 't', mode: 'production' } });
+    await audit.append({ actor: 'system', action: 'broker.started', details: { version: 't', mode: 'production', leaseSeconds: 30 } });
     await audit.append({ actor: 'anonymous', action: 'auth.login_failed', details: { reason: 'bad state', stage: 'callback' } });
     const events = await audit.list({});
     expect(events.map((e) => e.action)).toEqual(['broker.started', 'auth.login_failed']);
@@ -93,7 +93,7 @@ describe('audit log', () => {
     const audit = createAuditLog(handle.db);
     await expect(
       handle.db.transaction(async (tx) => {
-        await audit.append({ actor: 'system', action: 'broker.started', details: { version: 'rollback', mode: 'x' } }, tx);
+        await audit.append({ actor: 'system', action: 'broker.started', details: { version: 'rollback', mode: 'x', leaseSeconds: 30 } }, tx);
         throw new Error('state change failed');
       }),
     ).rejects.toThrow('state change failed');

@@ -9,7 +9,7 @@ import { createDockerRuntime, LABEL_BROKER, type ConsoleSpec, type RunningConsol
 import { brokerContainers } from './support/docker.js';
 
 const brokerId = `test-${randomUUID().slice(0, 8)}`;
-const runtime = createDockerRuntime({ brokerId });
+const runtime = createDockerRuntime({});
 const image = inject('consoleImage');
 
 function spec(over: Partial<ConsoleSpec> = {}): ConsoleSpec {
@@ -58,9 +58,9 @@ afterAll(() => {
 
 describe('a console container', () => {
   it('is hardened, as docker inspect shows', async () => {
-    const c = await runtime.start(spec());
+    const c = await runtime.start(spec(), brokerId);
     try {
-      const info = JSON.parse(docker('inspect', c.containerId))[0];
+      const info = JSON.parse(docker('inspect', c.handle.id))[0];
       const h = info.HostConfig;
       expect(h.CapDrop).toEqual(['ALL']);
       expect(h.CapAdd ?? null).toBeNull();
@@ -79,8 +79,8 @@ describe('a console container', () => {
       expect(info.Config.User).toBe('1000:1000');
       expect(info.Config.Tty).toBe(true);
       expect(info.Config.Labels[LABEL_BROKER]).toBe(brokerId);
-      expect(info.Image).toBe(c.imageId);
-      expect(c.imageId).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(info.Image).toBe(c.artifactDigest);
+      expect(c.artifactDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
     } finally {
       await c.destroy();
     }
@@ -88,7 +88,7 @@ describe('a console container', () => {
   });
 
   it('runs the command as the non-root user, and probes inside fail', async () => {
-    const c = await runtime.start(spec());
+    const c = await runtime.start(spec(), brokerId);
     try {
       c.input.write('stty size\n');
       await until(c, /^30 100\r?$/m);
@@ -108,15 +108,15 @@ describe('a console container', () => {
   });
 
   it('keeps a fork bomb within the pids limit', async () => {
-    const c = await runtime.start(spec({ limits: { memoryBytes: 64 * 1024 ** 2, cpus: 0.5, pids: 16 } }));
+    const c = await runtime.start(spec({ limits: { memoryBytes: 64 * 1024 ** 2, cpus: 0.5, pids: 16 } }), brokerId);
     try {
       c.input.write('i=0; while [ $i -lt 60 ]; do sleep 30 & i=$((i+1)); done\n');
       c.input.write('echo FORK""ED\n');
       const out = await until(c, /^FORKED/m, 10_000);
       expect(out).toMatch(/can't fork|Resource temporarily unavailable/);
-      const pids = Number(docker('inspect', '-f', '{{.State.Pid}}', c.containerId));
+      const pids = Number(docker('inspect', '-f', '{{.State.Pid}}', c.handle.id));
       expect(pids).toBeGreaterThan(0);
-      const running = docker('top', c.containerId).split('\n').length - 1;
+      const running = docker('top', c.handle.id).split('\n').length - 1;
       expect(running).toBeLessThanOrEqual(16);
     } finally {
       await c.destroy();
@@ -124,8 +124,8 @@ describe('a console container', () => {
   });
 
   it('reports the exit status, even after longer than the API timeout, and is gone after destroy', async () => {
-    const quick = createDockerRuntime({ brokerId, timeoutMs: 1000 });
-    const c = await quick.start(spec());
+    const quick = createDockerRuntime({ timeoutMs: 1000 });
+    const c = await quick.start(spec(), brokerId);
     await new Promise((r) => setTimeout(r, 2500));
     c.input.write('exit 3\n');
     expect(await c.exited).toEqual({ exitCode: 3 });
@@ -138,7 +138,7 @@ describe('a console container', () => {
 describe('failures', () => {
   it('a missing image is a clear error within 5 s and leaves nothing behind', async () => {
     const started = Date.now();
-    const err = await runtime.start(spec({ image: 'sallyport-test/does-not-exist:1' })).catch((e: unknown) => e);
+    const err = await runtime.start(spec({ image: 'sallyport-test/does-not-exist:1' }), brokerId).catch((e: unknown) => e);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(isSallyportError(err, 'IMAGE_NOT_FOUND')).toBe(true);
     expect((err as Error).message).toMatch(/does-not-exist:1 is not present/);
@@ -146,29 +146,30 @@ describe('failures', () => {
   });
 
   it('an unreachable engine is a clear error within 5 s', async () => {
-    const dead = createDockerRuntime({ brokerId, dockerHost: 'unix:///nonexistent/docker.sock', timeoutMs: 2000 });
+    const dead = createDockerRuntime({ dockerHost: 'unix:///nonexistent/docker.sock', timeoutMs: 2000 });
     const started = Date.now();
-    const err = await dead.start(spec()).catch((e: unknown) => e);
+    const err = await dead.start(spec(), brokerId).catch((e: unknown) => e);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(isSallyportError(err, 'RUNTIME_UNAVAILABLE')).toBe(true);
   });
 });
 
-describe('the reaper', () => {
-  it("removes this broker's containers that have no live session, and only those", async () => {
-    const live = await runtime.start(spec());
-    const orphan = await runtime.start(spec());
-    const other = createDockerRuntime({ brokerId: `${brokerId}-other` });
-    const foreign = await other.start(spec());
+describe('what the runtime holds', () => {
+  it('lists every Sallyport console with its broker and session, and removes one by its handle', async () => {
+    const mine = spec();
+    const theirs = spec();
+    const a = await runtime.start(mine, brokerId);
+    const b = await runtime.start(theirs, `${brokerId}-other`);
     try {
-      const sessionOf = (id: string) => JSON.parse(docker('inspect', id))[0].Config.Labels['io.sallyport.session'] as string;
-      const orphanSession = sessionOf(orphan.containerId);
-      const reaped = await runtime.reapOrphans(new Set([sessionOf(live.containerId)]));
-      expect(reaped).toEqual([orphanSession]);
-      expect(ours()).toEqual([live.containerId.slice(0, 12)]);
-      expect(docker('ps', '-aq', '--filter', `id=${foreign.containerId}`)).not.toBe('');
+      const held = await runtime.list();
+      expect(held).toContainEqual({ handle: { runtime: 'docker', node: 'local', id: a.handle.id }, brokerId, sessionId: mine.sessionId });
+      expect(held).toContainEqual({ handle: { runtime: 'docker', node: 'local', id: b.handle.id }, brokerId: `${brokerId}-other`, sessionId: theirs.sessionId });
+      await runtime.remove(a.handle);
+      await runtime.remove(a.handle); // already gone: not an error
+      expect(ours()).toEqual([]);
+      expect(docker('ps', '-aq', '--filter', `id=${b.handle.id}`)).not.toBe('');
     } finally {
-      await Promise.all([live.destroy(), orphan.destroy(), foreign.destroy()]);
+      await Promise.all([a.destroy(), b.destroy()]);
     }
   });
 });

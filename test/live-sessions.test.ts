@@ -72,7 +72,7 @@ describe('live sessions', () => {
     expect(closed.reason).toBe('terminated by dave: leaked a secret on screen');
     await w2.closed;
     expect(w2.messages.at(-1)).toMatchObject({ type: 'exit', reason: 'terminated by dave: leaked a secret on screen' });
-    expect(brokerContainers(t.config.runtime.brokerId)).toEqual([]);
+    expect(brokerContainers(t.broker.instanceId)).toEqual([]);
     expect((await dave.get('/api/live')).body.sessions).toEqual([]);
     expect((await dave.post(`/api/sessions/${id}/terminate`, {})).status).toBe(404);
 

@@ -11,6 +11,7 @@ import {
   getAccessRequest,
   grantSessions,
   useGrant,
+  returnGrantUse,
   expireGrants,
   grantAccess,
   insertAccessRequest,
@@ -102,7 +103,9 @@ export interface AccessRequests {
    * for exactly this target as the catalogue has it now, image and command included
    * (APPROVAL_REQUIRED otherwise). Returns the grant used, if any.
    */
-  admitConsole(p: Principal, target: Target): Promise<{ grantId: string | null }>;
+  admitConsole(p: Principal, target: Target, tx?: Queryable): Promise<{ grantId: string | null }>;
+  /** Gives back the session a console took from its grant when it failed to start; false if it could not. */
+  returnGrantUse(grantId: string, tx: Queryable): Promise<boolean>;
   /** Of these grant ids, those no longer live and why ('expired' or 'revoked'…). */
   deadGrants(ids: readonly string[]): Promise<Array<{ id: string; status: string }>>;
   /**
@@ -292,10 +295,10 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
       });
     },
 
-    async admitConsole(p, target) {
+    async admitConsole(p, target, tx) {
       authorizeConsole(p, target);
       if (!target.approval.required) return { grantId: null };
-      const grant = await useGrant(db, { requesterId: p.userId, target: target.name, image: target.image, command: target.command });
+      const grant = await useGrant(tx ?? db, { requesterId: p.userId, target: target.name, image: target.image, command: target.command });
       if (!grant) {
         throw new SallyportError(
           'APPROVAL_REQUIRED',
@@ -304,6 +307,8 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
       }
       return { grantId: grant.id };
     },
+
+    returnGrantUse: (grantId, tx) => returnGrantUse(tx, grantId),
 
     deadGrants: (ids) => deadGrants(db, ids),
 

@@ -3,7 +3,7 @@
 // hashes, size and duration are part of the signed payload). A checkpoint fixes everything up
 // to its event: rewriting history before it no longer matches a signature nobody can forge
 // without the key.
-import { insertCheckpoint, latestCheckpoint, readAuditHead, type CheckpointRow, type Database } from '../db/index.js';
+import { insertCheckpoint, latestCheckpoint, readAuditHead, tryTimerCheckpointLock, type CheckpointRow, type Database, type Queryable } from '../db/index.js';
 import type { Signer } from '../signing/index.js';
 import { canonicalJson } from './chain.js';
 
@@ -35,10 +35,9 @@ export interface Checkpointer {
 export function createCheckpointer(deps: { db: Database; signer: Signer; issuer: string; everyMs?: number; tickMs?: number }): Checkpointer {
   const { db, signer } = deps;
   const everyMs = deps.everyMs ?? 25_000;
-  let last: { seq: string; at: number } | undefined;
 
-  const checkpoint = async (recording?: RecordingEvidence): Promise<CheckpointRow> => {
-    const head = await readAuditHead(db);
+  const checkpoint = async (recording?: RecordingEvidence, q: Queryable = db): Promise<CheckpointRow> => {
+    const head = await readAuditHead(q);
     const signedAt = new Date();
     const payload: CheckpointPayload = {
       typ: 'sallyport.audit-checkpoint',
@@ -50,9 +49,7 @@ export function createCheckpointer(deps: { db: Database; signer: Signer; issuer:
       ...(recording ? { recording } : {}),
     };
     const jws = await signer.sign(canonicalJson(payload));
-    const row = await insertCheckpoint(db, { seq: head.seq, hash: head.hash, signedAt, kid: signer.kid, jws, recordingSession: recording?.sessionId ?? null });
-    last = { seq: head.seq, at: signedAt.getTime() };
-    return row;
+    return insertCheckpoint(q, { seq: head.seq, hash: head.hash, signedAt, kid: signer.kid, jws, recordingSession: recording?.sessionId ?? null });
   };
 
   return {
@@ -60,15 +57,16 @@ export function createCheckpointer(deps: { db: Database; signer: Signer; issuer:
     start(log) {
       let stopped = false;
       let pass: Promise<unknown> | undefined;
-      const tick = async () => {
-        if (!last) {
-          const prev = await latestCheckpoint(db);
-          last = prev ? { seq: prev.seq, at: prev.signed_at.getTime() } : { seq: '-1', at: 0 };
-        }
-        if (Date.now() - last.at < everyMs) return;
-        const head = await readAuditHead(db);
-        if (head.seq !== last.seq) await checkpoint();
-      };
+      // One stream for every broker: the timer's checkpoint is taken under a shared lock, and
+      // "is one due?" is read from the table, not from what this process signed last.
+      const tick = () =>
+        db.transaction(async (tx) => {
+          if (!(await tryTimerCheckpointLock(tx))) return;
+          const prev = await latestCheckpoint(tx);
+          if (prev && Date.now() - prev.signed_at.getTime() < everyMs) return;
+          const head = await readAuditHead(tx);
+          if (head.seq !== (prev?.seq ?? '-1')) await checkpoint(undefined, tx);
+        });
       const timer = setInterval(() => {
         if (pass || stopped) return;
         pass = tick()

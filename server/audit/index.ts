@@ -20,7 +20,9 @@ export interface AuditEvents {
   'auth.logout': { username: string };
   'catalog.loaded': { path: string; sha256: string; targets: number };
   'catalog.rejected': { path: string; sha256: string | null; problems: number };
-  'broker.started': { version: string; mode: string };
+  'broker.started': { version: string; mode: string; leaseSeconds: number };
+  'broker.stopped': { version: string };
+  'broker.lost': { takenOverBy: string; lastHeartbeat: string };
   'access.requested': { target: string; image: string; command: string[]; reason: string; durationSeconds: number; approvalsNeeded: number };
   'access.decision': { decision: 'approve' | 'deny'; comment: string; counted: number; needed: number };
   'access.approved': { target: string; expiresAt: string; auto: boolean };
@@ -29,11 +31,22 @@ export interface AuditEvents {
   'access.revoked': { target: string; reason: string };
   'access.expired': { target: string; reason: string };
   'access.grant_used': { target: string; sessionId: string };
-  'console.opened': { username: string; target: string; image: string; imageId: string; containerId: string; grantId: string | null };
+  'console.opened': {
+    username: string;
+    target: string;
+    image: string;
+    imageId: string;
+    runtime: string;
+    node: string;
+    containerId: string;
+    via: 'web' | 'ssh';
+    clientAddress: string | null;
+    grantId: string | null;
+  };
   'console.watched': { watcher: string; username: string; target: string };
   'console.terminated': { by: string; username: string; target: string; reason: string };
   'evidence.downloaded': { by: string; username: string; target: string };
-  'console.failed': { target: string; image: string; code: string; recordingSha256: string | null };
+  'console.failed': { target: string; image: string; code: string; recordingSha256: string | null; grantId: string | null; grantUseReturned: boolean };
   'console.ended': {
     target: string | null;
     reason: string;

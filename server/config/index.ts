@@ -2,7 +2,6 @@
 // Everything is validated once, every bad variable is reported together, and the result is
 // frozen and passed down explicitly. Imports nothing of the project but errors.ts and freeze.ts.
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { SallyportError, type FieldProblem } from '../errors.js';
 import { deepFreeze } from '../freeze.js';
 
@@ -51,9 +50,16 @@ export interface Config {
   };
   /** Where access-request notifications go; undefined = no webhook. */
   readonly webhook: { readonly url: string; readonly format: 'json' | 'slack' } | undefined;
+  readonly broker: {
+    /**
+     * A readable prefix for this process's instance id; the id itself is generated at start
+     * (`<prefix>-<random>`), so no two processes ever share one.
+     */
+    readonly prefix: string;
+    /** A broker whose heartbeat is older than this is dead and its consoles are taken over. */
+    readonly leaseSeconds: number;
+  };
   readonly runtime: {
-    /** Names this broker's containers; must stay the same across restarts so orphans are found. */
-    readonly brokerId: string;
     /** Docker Engine address (DOCKER_HOST form); undefined = the local socket. */
     readonly dockerHost: string | undefined;
   };
@@ -225,8 +231,11 @@ export function loadConfig(env: Env, mode: Mode): Config {
   if (webhookFormat !== 'json' && webhookFormat !== 'slack') bad('SALLYPORT_WEBHOOK_FORMAT', 'must be json or slack');
   if (webhookUrl === undefined && read('SALLYPORT_WEBHOOK_FORMAT') !== undefined) bad('SALLYPORT_WEBHOOK_FORMAT', 'is set but SALLYPORT_WEBHOOK_URL is not');
 
-  const brokerId = read('SALLYPORT_BROKER_ID') ?? hostname();
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(brokerId)) bad('SALLYPORT_BROKER_ID', 'must be 1-63 letters, digits, dots, dashes or underscores');
+  // A fixed id shared by two processes let one reap the other's consoles: ids are generated now.
+  if (read('SALLYPORT_BROKER_ID') !== undefined) bad('SALLYPORT_BROKER_ID', 'is no longer used: each process generates its own instance id; set SALLYPORT_BROKER_PREFIX for a readable prefix');
+  const brokerPrefix = read('SALLYPORT_BROKER_PREFIX') ?? 'b';
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/.test(brokerPrefix)) bad('SALLYPORT_BROKER_PREFIX', 'must be 1-40 letters, digits, dots, dashes or underscores');
+  const leaseSeconds = integer('SALLYPORT_BROKER_LEASE_SECONDS', 30, 3, 3600);
   const dockerHost = read('DOCKER_HOST');
   if (dockerHost !== undefined && !/^(unix|tcp|http|https):\/\//.test(dockerHost)) {
     bad('DOCKER_HOST', 'must be unix:///path, tcp://host:port or https://host:port');
@@ -262,7 +271,8 @@ export function loadConfig(env: Env, mode: Mode): Config {
     access: { reauthMaxAgeSeconds },
     signing: { key: signingKey!, previous: previousKeys, checkpointIntervalSeconds },
     webhook: webhookUrl === undefined ? undefined : { url: webhookUrl, format: webhookFormat as 'json' | 'slack' },
-    runtime: { brokerId, dockerHost },
+    broker: { prefix: brokerPrefix, leaseSeconds },
+    runtime: { dockerHost },
     requireImageDigest: mode === 'production',
     logLevel,
   });

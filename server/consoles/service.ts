@@ -1,91 +1,47 @@
-// The console service: opens sessions (after the access layer says yes), keeps the live ones,
-// writes their audit events, and cleans up after a crash or on shutdown.
+// The console service: the live side of consoles. Opens sessions (open.ts, after the access
+// layer says yes), holds the live ones, ends them with their audit event, runs the control pass
+// (control.ts), and offers live control — list, watch, terminate — of every broker's consoles
+// through the database, so an admin on any broker reaches a console on any other.
 import { randomUUID } from 'node:crypto';
-import { authorizeLiveControl, maySeeAllSessions, maySeeSession, mayUseTarget, type AccessRequests, type Principal } from '../access/index.js';
+import { authorizeLiveControl, type AccessRequests, type Principal } from '../access/index.js';
 import type { AuditLog } from '../audit/index.js';
-import type { CatalogStore, Target } from '../catalog/index.js';
+import type { CatalogStore } from '../catalog/index.js';
 import {
-  appendRecordingChunk,
-  createRecording,
   endConsoleSession,
-  endOrphanedConsoleSessions,
-  getConsoleSession,
-  insertConsoleSession,
-  linkConsoleGrant,
-  listConsoleSessions,
-  readRecordingChunks,
-  listRecordingCommands,
-  searchRecordings,
-  markConsoleStarted,
-  type CommandRow,
-  sealRecording,
-  type ConsoleSessionRow,
+  getLiveSession,
+  getRecording,
+  listLiveSessions,
+  requestTermination,
+  startWatching,
+  stopWatching,
   type Database,
 } from '../db/index.js';
 import { SallyportError } from '../errors.js';
-import { Recorder, type RecordingStore } from '../recording/index.js';
-import type { Replay, ReplayIndex } from '../replay/index.js';
+import type { RecordingSeal } from '../recording/index.js';
 import type { Runtime } from '../runtime/index.js';
+import { controlPass, runEvery, type LiveEntry } from './control.js';
+import { openConsole, recordingStore, type Door } from './open.js';
+import { recoverOrphans, type Recovered } from './recover.js';
 import { ConsoleSession, type ConsoleClient, type ConsoleObserver, type EndInfo } from './session.js';
+import { tailConsole } from './watch.js';
 
 export interface ConsoleService {
-  open(principal: Principal, targetName: string, size: { cols: number; rows: number }, client: ConsoleClient): Promise<ConsoleSession>;
-  /** At start: end sessions a previous run of this broker left live, and remove their containers. */
-  recover(): Promise<{ sessions: string[]; containers: string[] }>;
+  open(principal: Principal, targetName: string, size: { cols: number; rows: number }, client: ConsoleClient, door: Door): Promise<ConsoleSession>;
+  /** Takes over dead brokers' consoles and reaps their containers (at start and every heartbeat). */
+  recover(): Promise<Recovered>;
   /** On shutdown: tell every live session, seal its recording, remove its container. */
   shutdown(): Promise<void>;
+  /** This broker was declared lost: its consoles were taken over, end them here too. */
+  takenOver(): void;
   liveCount(): number;
-  /**
-   * Once a second: expire grants, and end live consoles whose grant expired or was revoked,
-   * or whose user the catalogue no longer allows. Returns a stop function.
-   */
-  enforceGrants(intervalMs?: number): () => void;
-  /** Sessions running on this broker now (admins only). */
-  liveSessions(principal: Principal): LiveSession[];
-  /** Watch a live session read-only (admins only; audited; the user is told). */
+  /** The control pass every intervalMs and on every NOTIFY for this broker. */
+  startControl(intervalMs?: number): { kick(): void; stop(): Promise<void> };
+  /** Consoles live on any broker now (admins only). */
+  liveSessions(principal: Principal): Promise<LiveSession[]>;
+  /** Watch a live session on any broker read-only (admins only; audited; the user is told). */
   watch(principal: Principal, id: string, observer: ConsoleObserver): Promise<{ recent: string; cols: number; rows: number; stop: () => void }>;
-  /** End a live session now (admins only; audited; the user is told who ended it). */
+  /** End a live session on whichever broker holds it (admins only; audited; the user is told who). */
   terminate(principal: Principal, id: string, reason: string): Promise<void>;
-  /** The principal's own sessions; auditors and admins see everyone's. */
-  list(principal: Principal, limit?: number): Promise<ConsoleSessionRow[]>;
-  /** One session, or NOT_FOUND (also when the principal may not see it: no existence leak). */
-  get(principal: Principal, id: string): Promise<ConsoleSessionRow>;
-  /** The recording's asciicast bytes, chunk by chunk. */
-  recording(principal: Principal, id: string): Promise<AsyncIterable<Buffer>>;
-  /** The session's evidence bundle (an audited download). */
-  evidenceBundle(principal: Principal, id: string): Promise<{ name: string; stream: AsyncIterable<Buffer> }>;
-  /** What the player needs to seek: chunk time spans and keyframes. */
-  replayIndex(principal: Principal, id: string): Promise<ReplayIndex>;
-  /** Chunks from..to (event lines), for the window around the player's playhead. */
-  replayChunks(principal: Principal, id: string, from: number, to: number): Promise<Buffer[]>;
-  keyframe(principal: Principal, id: string, n: number): Promise<{ t: number; afterChunk: number; cols: number; rows: number; screen: string }>;
-  /** The command lines reconstructed from the session's recorded input, with their times. */
-  commands(principal: Principal, id: string): Promise<CommandRow[]>;
-  /** Search screen text and typed commands of every recording the principal may see. */
-  search(principal: Principal, query: SearchQuery): Promise<SearchResult[]>;
-}
-
-export interface SearchQuery {
-  q: string;
-  username?: string;
-  target?: string;
-  from?: Date;
-  to?: Date;
-  /** Only sessions opened with a just-in-time grant (or with this grant). */
-  approvedOnly?: boolean;
-  grantId?: string;
-}
-
-export interface SearchResult {
-  sessionId: string;
-  username: string;
-  target: string;
-  startedAt: Date;
-  grantId: string | null;
-  /** Seconds into the recording: the replay opens here. */
-  t: number;
-  kind: 'output' | 'input';
-  snippet: string;
 }
 
 export interface LiveSession {
@@ -93,6 +49,9 @@ export interface LiveSession {
   username: string;
   target: string;
   image: string;
+  broker: string;
+  via: string;
+  node: string;
   startedAt: Date;
   grantId: string | null;
   watchers: string[];
@@ -102,314 +61,185 @@ export interface ConsoleServiceDeps {
   db: Database;
   audit: AuditLog;
   catalog: CatalogStore;
-  runtime: Runtime;
+  runtimes: ReadonlyMap<string, Runtime>;
   access: AccessRequests;
   brokerId: string;
   /** The broker's environment, for `fromEnv` values. */
   env: Readonly<Record<string, string | undefined>>;
   recorderFlushMs?: number;
-  replay: Replay;
-  /** Builds a session's evidence bundle (bundle/, with the broker's JWKS). */
-  bundle: (sessionId: string) => Promise<{ name: string; stream: AsyncIterable<Buffer> }>;
-  /** Called after a session's end is committed, with its sealed recording (for a signed checkpoint). */
+  /** After a recording is sealed and its session's end committed (keyframes, signed checkpoint). */
   onRecordingSealed?: (evidence: { sessionId: string; sha256: string; chainHash: string; bytes: number; durationSeconds: number }) => Promise<unknown>;
 }
 
+/** While the database is away, a finished session's end is retried this often. */
+const END_RETRY_MS = 2000;
+
 export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
-  const { db, audit, runtime, brokerId } = deps;
-  const live = new Map<string, ConsoleSession>();
-  const context = new Map<string, { principal: Principal; target: string; image: string; grantId: string | null; startedAt: Date }>();
-  const store: RecordingStore = {
-    create: (id, header) => createRecording(db, id, header as unknown as Record<string, unknown>),
-    append: (id, seq, data, chainHash, meta) => appendRecordingChunk(db, id, seq, data, chainHash, meta),
-    seal: (id, seal) => sealRecording(db, id, seal),
-  };
+  const { db, audit, brokerId } = deps;
+  const live = new Map<string, LiveEntry>();
+  const starting = new Set<string>();
+  const store = recordingStore(db);
+  // Ending must not overlap with the shutdown that waits for it.
+  const ending = new Set<Promise<unknown>>();
 
-  const environment = (t: Target): Record<string, string> =>
-    Object.fromEntries(
-      Object.entries(t.environment).map(([k, v]) => {
-        if (typeof v === 'string') return [k, v];
-        const value = deps.env[v.fromEnv];
-        if (value === undefined) throw new SallyportError('CATALOG_INVALID', `${t.name}: broker variable ${v.fromEnv} is not set`);
-        return [k, value];
-      }),
-    );
+  const sealed = async (sessionId: string, r: RecordingSeal) =>
+    deps.onRecordingSealed?.({ sessionId, sha256: r.sha256, chainHash: r.chainHash, bytes: r.size, durationSeconds: r.durationSeconds }).catch(() => undefined);
 
-  const get = async (principal: Principal, id: string): Promise<ConsoleSessionRow> => {
-    const row = /^[0-9a-f-]{36}$/.test(id) ? await getConsoleSession(db, id) : null;
-    if (!row || !maySeeSession(principal, row.user_id)) throw new SallyportError('NOT_FOUND', `no console session ${id}`);
-    return row;
-  };
-
-  return {
-    async open(principal, targetName, size, client) {
-      const target = deps.catalog.current().targets.find((t) => t.name === targetName);
-      if (!target) throw new SallyportError('NOT_FOUND', `no target named ${targetName}`);
-      const env = environment(target);
-      // The access layer decides (and takes a grant's use when one is needed) before anything exists.
-      const { grantId } = await deps.access.admitConsole(principal, target);
-
-      const id = randomUUID();
-      await insertConsoleSession(db, { id, userId: principal.userId, target: target.name, runtime: runtime.name, image: target.image, command: target.command, brokerId });
-      if (grantId) await linkConsoleGrant(db, id, grantId);
-      let failure: ((err: unknown) => void) | undefined;
-      const recorder = await Recorder.start(
-        store,
-        id,
+  const recordEnd = async (id: string, principal: Principal, target: string, info: EndInfo) => {
+    await db.transaction(async (tx) => {
+      if (!(await endConsoleSession(tx, id, info))) return;
+      await audit.append(
         {
-          version: 2,
-          width: size.cols,
-          height: size.rows,
-          timestamp: Math.floor(Date.now() / 1000),
-          command: target.command.join(' '),
-          title: `${target.name} — ${principal.username}`,
-        },
-        { recordInput: target.recordInput, flushIntervalMs: deps.recorderFlushMs, onFailure: (err) => failure?.(err) },
-      );
-
-      let running;
-      try {
-        running = await runtime.start({
-          sessionId: id,
-          target: target.name,
-          image: target.image,
-          command: target.command,
-          env,
-          user: target.user,
-          workdir: target.workdir,
-          limits: { memoryBytes: target.limits.memory, cpus: target.limits.cpus, pids: target.limits.pids },
-          network: target.network,
-          size,
-        });
-      } catch (err) {
-        const seal = await recorder.seal().catch(() => null);
-        await endConsoleSession(db, id, { reason: `failed to start: ${(err as SallyportError).code ?? 'error'}`, exitCode: null, bytesOut: 0, bytesIn: 0 });
-        await audit.append({
           actor: `user:${principal.userId}`,
-          action: 'console.failed',
+          action: 'console.ended',
           subject: id,
-          details: { target: target.name, image: target.image, code: (err as SallyportError).code ?? 'INTERNAL', recordingSha256: seal?.sha256 ?? null },
-        });
-        throw err;
+          details: {
+            target,
+            reason: info.reason,
+            exitCode: info.exitCode,
+            bytesOut: info.bytesOut,
+            bytesIn: info.bytesIn,
+            recordingSha256: info.recording?.sha256 ?? null,
+            recordingBytes: info.recording?.size ?? null,
+            recordingChainHash: info.recording?.chainHash ?? null,
+            recordingDurationSeconds: info.recording?.durationSeconds ?? null,
+          },
+        },
+        tx,
+      );
+    });
+  };
+
+  /** Stores the end, retrying while the database is away; the entry stays "live" until then. */
+  const storeEnd = (id: string, entry: Omit<LiveEntry, 'session'>, info: EndInfo): Promise<void> => {
+    const attempt = async (): Promise<void> => {
+      try {
+        await recordEnd(id, entry.principal, entry.target, info);
+      } catch {
+        if (stopping) return; // a survivor (or the next start) ends it as "broker stopped"
+        await new Promise((r) => setTimeout(r, END_RETRY_MS).unref());
+        return attempt();
       }
-      await markConsoleStarted(db, id, running.containerId, running.imageId);
-      await audit.append({
-        actor: `user:${principal.userId}`,
-        action: 'console.opened',
-        subject: id,
-        details: {
-          username: principal.username,
-          target: target.name,
-          image: target.image,
-          imageId: running.imageId,
-          containerId: running.containerId,
-          grantId,
+      live.delete(id);
+      if (info.recording) await sealed(id, info.recording);
+    };
+    const p = attempt();
+    ending.add(p);
+    void p.finally(() => ending.delete(p));
+    return p;
+  };
+  let stopping = false;
+
+  const service: ConsoleService = {
+    async open(principal, targetName, size, client, door) {
+      let session: ConsoleSession | undefined;
+      const opened = await openConsole(deps, principal, targetName, size, door, {
+        starting,
+        store,
+        // Fail closed: a session whose recording cannot be written does not go on unrecorded.
+        onRecordingFailure: () => {
+          client.notice('Recording failed; the session is being closed.');
+          void session?.end('recording failed');
         },
       });
-      if (grantId) {
-        await audit.append({ actor: `user:${principal.userId}`, action: 'access.grant_used', subject: grantId, details: { target: target.name, sessionId: id } });
-      }
-
-      const onEnded = async (info: EndInfo) => {
-        live.delete(id);
-        context.delete(id);
-        try {
-          await recordEnd(info);
-        } finally {
-          const r = info.recording;
-          if (r && deps.onRecordingSealed) {
-            await deps.onRecordingSealed({ sessionId: id, sha256: r.sha256, chainHash: r.chainHash, bytes: r.size, durationSeconds: r.durationSeconds }).catch(() => undefined);
-          }
-        }
-      };
-      const recordEnd = async (info: EndInfo) => {
-        await db.transaction(async (tx) => {
-          if (await endConsoleSession(tx, id, info)) {
-            await audit.append(
-              {
-                actor: `user:${principal.userId}`,
-                action: 'console.ended',
-                subject: id,
-                details: {
-                  target: target.name,
-                  reason: info.reason,
-                  exitCode: info.exitCode,
-                  bytesOut: info.bytesOut,
-                  bytesIn: info.bytesIn,
-                  recordingSha256: info.recording?.sha256 ?? null,
-                  recordingBytes: info.recording?.size ?? null,
-                  recordingChainHash: info.recording?.chainHash ?? null,
-                  recordingDurationSeconds: info.recording?.durationSeconds ?? null,
-                },
-              },
-              tx,
-            );
-          }
-        });
-      };
-      const session = new ConsoleSession(
-        id,
-        running,
-        recorder,
+      const entry = { principal, target: opened.target.name, grantId: opened.grantId };
+      session = new ConsoleSession(
+        opened.id,
+        opened.running,
+        opened.recorder,
         client,
-        { idleSeconds: target.limits.idleTimeout, maxSeconds: target.limits.maxDuration },
-        onEnded,
-        size,
+        { idleSeconds: opened.target.limits.idleTimeout, maxSeconds: opened.target.limits.maxDuration },
+        (info) => storeEnd(opened.id, entry, info),
+        deps.recorderFlushMs,
       );
-      // Fail closed: a session whose recording cannot be written does not go on unrecorded.
-      failure = () => {
-        client.notice('Recording failed; the session is being closed.');
-        void session.end('recording failed');
-      };
-      live.set(id, session);
-      context.set(id, { principal, target: target.name, image: target.image, grantId, startedAt: new Date() });
+      live.set(opened.id, { ...entry, session });
       return session;
     },
 
-    async recover() {
-      const sessions = await endOrphanedConsoleSessions(db, brokerId, 'broker restarted');
-      const containers = await runtime.reapOrphans(new Set(live.keys()));
-      for (const s of sessions) {
-        await audit.append({ actor: 'system', action: 'console.ended', subject: s, details: { target: null, reason: 'broker restarted', exitCode: null, bytesOut: null, bytesIn: null, recordingSha256: null, recordingBytes: null, recordingChainHash: null, recordingDurationSeconds: null } });
-      }
-      return { sessions, containers };
+    recover() {
+      return recoverOrphans({
+        db,
+        audit,
+        runtimes: [...deps.runtimes.values()],
+        brokerId,
+        ownSessions: () => new Set([...live.keys(), ...starting]),
+        onSealed: ({ sessionId, seal }) => sealed(sessionId, seal),
+      });
     },
 
     async shutdown() {
-      await Promise.all(
-        [...live.values()].map(async (s) => {
-          await s.end('broker shutting down');
-        }),
-      );
+      await Promise.all([...live.values()].map((e) => e.session.end('broker shutting down')));
+      stopping = true;
+      await Promise.all([...ending]);
     },
 
-    liveCount: () => live.size,
+    takenOver() {
+      for (const e of live.values()) void e.session.end('this broker was taken over by another');
+    },
 
-    liveSessions(principal) {
+    liveCount: () => [...live.values()].filter((e) => e.session.live).length,
+
+    startControl(intervalMs = 1000) {
+      return runEvery(controlPass({ db, access: deps.access, catalog: deps.catalog, brokerId, live, starting }), intervalMs);
+    },
+
+    async liveSessions(principal) {
       authorizeLiveControl(principal);
-      return [...context.entries()].flatMap(([id, c]) => {
-        const s = live.get(id);
-        if (!s?.live) return [];
-        return [{ id, username: c.principal.username, target: c.target, image: c.image, startedAt: c.startedAt, grantId: c.grantId, watchers: s.watcherNames }];
-      });
+      return (await listLiveSessions(db)).map((s) => ({
+        id: s.id,
+        username: s.username,
+        target: s.target,
+        image: s.image,
+        broker: s.broker_id,
+        via: s.via,
+        node: s.node,
+        startedAt: s.started_at,
+        grantId: s.grant_id,
+        watchers: s.watchers,
+      }));
     },
 
     async watch(principal, id, observer) {
       authorizeLiveControl(principal);
-      const session = live.get(id);
-      const c = context.get(id);
-      if (!session?.live || !c) throw new SallyportError('NOT_FOUND', `no live console session ${id}`);
-      await audit.append({ actor: `user:${principal.userId}`, action: 'console.watched', subject: id, details: { watcher: principal.username, username: c.principal.username, target: c.target } });
-      return session.watch(observer);
+      const s = /^[0-9a-f-]{36}$/.test(id) ? await getLiveSession(db, id) : null;
+      const rec = s ? await getRecording(db, id) : null;
+      if (!s || !rec) throw new SallyportError('NOT_FOUND', `no live console session ${id}`);
+      const watcherId = randomUUID();
+      await db.transaction(async (tx) => {
+        await startWatching(tx, { id: watcherId, sessionId: id, userId: principal.userId, brokerId, ownerBrokerId: s.broker_id });
+        await audit.append({ actor: `user:${principal.userId}`, action: 'console.watched', subject: id, details: { watcher: principal.username, username: s.username, target: s.target } }, tx);
+      });
+      const unwatch = () => void stopWatching(db, watcherId).catch(() => undefined);
+      const tail = await tailConsole(db, id, rec.header as { width: number; height: number }, {
+        ...observer,
+        end(reason) {
+          unwatch();
+          observer.end(reason);
+        },
+      });
+      return {
+        ...tail,
+        stop() {
+          tail.stop();
+          unwatch();
+        },
+      };
     },
 
     async terminate(principal, id, reason) {
       authorizeLiveControl(principal);
-      const session = live.get(id);
-      const c = context.get(id);
-      if (!session?.live || !c) throw new SallyportError('NOT_FOUND', `no live console session ${id}`);
-      await audit.append({ actor: `user:${principal.userId}`, action: 'console.terminated', subject: id, details: { by: principal.username, username: c.principal.username, target: c.target, reason } });
-      await session.end(`terminated by ${principal.username}${reason ? `: ${reason}` : ''}`);
-    },
-
-    enforceGrants(intervalMs = 1000) {
-      let running = false;
-      const tick = async () => {
-        if (running) return;
-        running = true;
-        try {
-          await deps.access.expire();
-          const withGrants = [...context.entries()].filter(([, c]) => c.grantId);
-          const dead = new Map((await deps.access.deadGrants(withGrants.map(([, c]) => c.grantId!))).map((g) => [g.id, g.status]));
-          for (const [sessionId, c] of context) {
-            const session = live.get(sessionId);
-            if (!session) continue;
-            const why = c.grantId ? dead.get(c.grantId) : undefined;
-            const target = deps.catalog.current().targets.find((t) => t.name === c.target);
-            if (why) void session.end(`grant ${why}`);
-            else if (!target || !mayUseTarget(c.principal, target)) void session.end('access removed from the catalogue');
-          }
-        } catch {
-          // The next tick tries again; a database outage must not stop the watcher.
-        } finally {
-          running = false;
-        }
-      };
-      const timer = setInterval(() => void tick(), intervalMs);
-      timer.unref();
-      return () => clearInterval(timer);
-    },
-
-    list(principal, limit = 200) {
-      return listConsoleSessions(db, { userId: maySeeAllSessions(principal) ? undefined : principal.userId, limit });
-    },
-
-    get,
-
-    async evidenceBundle(principal, id) {
-      const row = await get(principal, id);
-      const bundle = await deps.bundle(id);
-      await audit.append({ actor: `user:${principal.userId}`, action: 'evidence.downloaded', subject: id, details: { by: principal.username, username: row.username, target: row.target } });
-      return bundle;
-    },
-
-    async replayIndex(principal, id) {
-      await get(principal, id);
-      return deps.replay.index(id);
-    },
-
-    async replayChunks(principal, id, from, to) {
-      await get(principal, id);
-      return deps.replay.chunks(id, from, to);
-    },
-
-    async keyframe(principal, id, n) {
-      await get(principal, id);
-      return deps.replay.keyframe(id, n);
-    },
-
-    async commands(principal, id) {
-      await get(principal, id);
-      return listRecordingCommands(db, id);
-    },
-
-    async search(principal, query) {
-      const hits = await searchRecordings(db, {
-        query: query.q,
-        userId: maySeeAllSessions(principal) ? undefined : principal.userId,
-        username: query.username,
-        target: query.target,
-        from: query.from,
-        to: query.to,
-        approvedOnly: query.approvedOnly,
-        grantId: query.grantId,
-        limit: 200,
+      const s = /^[0-9a-f-]{36}$/.test(id) ? await getLiveSession(db, id) : null;
+      if (!s) throw new SallyportError('NOT_FOUND', `no live console session ${id}`);
+      const endReason = `terminated by ${principal.username}${reason ? `: ${reason}` : ''}`;
+      const requested = await db.transaction(async (tx) => {
+        const r = await requestTermination(tx, id, endReason);
+        if (r) await audit.append({ actor: `user:${principal.userId}`, action: 'console.terminated', subject: id, details: { by: principal.username, username: s.username, target: s.target, reason } }, tx);
+        return r;
       });
-      return hits.map((h) => ({
-        sessionId: h.session_id,
-        username: h.username,
-        target: h.target,
-        startedAt: h.started_at,
-        grantId: h.grant_id,
-        t: h.t,
-        kind: h.kind,
-        snippet: snippet(h.text, query.q),
-      }));
-    },
-
-    async recording(principal, id) {
-      await get(principal, id);
-      return readRecordingChunks(db, id);
+      if (!requested) throw new SallyportError('NOT_FOUND', `no live console session ${id}`);
+      // Held here: end it now rather than on the next pass.
+      await live.get(id)?.session.end(endReason);
     },
   };
-}
-
-/** Up to ~60 characters either side of the first match (or of the first query word), one line. */
-function snippet(text: string, q: string): string {
-  const lower = text.toLowerCase();
-  const words = [q, ...q.split(/\s+/)].map((w) => w.replace(/^"|"$/g, '').toLowerCase()).filter(Boolean);
-  const at = Math.max(0, words.map((w) => lower.indexOf(w)).find((i) => i >= 0) ?? 0);
-  const start = Math.max(0, at - 60);
-  const end = Math.min(text.length, at + 60 + (words[0]?.length ?? 0));
-  return `${start > 0 ? '…' : ''}${text.slice(start, end).replace(/\s+/g, ' ').trim()}${end < text.length ? '…' : ''}`;
+  return service;
 }

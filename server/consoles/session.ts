@@ -34,10 +34,10 @@ export interface EndInfo {
   recording: RecordingSeal | null;
 }
 
+/** While watched, store output this often: watchers tail the stored recording. */
+const WATCHED_FLUSH_MS = 200;
 /** Pause the container's output while this much recording is not yet stored. */
 const RECORDER_BACKLOG_LIMIT = 1024 * 1024;
-/** Recent output kept for a watcher who joins mid-session, so they see the screen, not a blank. */
-const RECENT_OUTPUT_CHARS = 64 * 1024;
 
 export class ConsoleSession {
   private bytesOut = 0;
@@ -47,10 +47,7 @@ export class ConsoleSession {
   private readonly maxTimer: NodeJS.Timeout;
   private readonly decoder = new StringDecoder('utf8');
   private exitCode: number | null = null;
-  private readonly observers = new Set<ConsoleObserver>();
-  private recent: string[] = [];
-  private recentChars = 0;
-  private size: { cols: number; rows: number };
+  private watching: readonly string[] = [];
   /** Input is recorded once we know whether the terminal echoed it (password prompts do not). */
   private readonly mask: EchoMask;
   private resizing: Promise<unknown> | undefined;
@@ -63,9 +60,9 @@ export class ConsoleSession {
     private readonly client: ConsoleClient,
     private readonly limits: { idleSeconds: number; maxSeconds: number },
     private readonly onEnded: (info: EndInfo) => Promise<void>,
-    initialSize: { cols: number; rows: number },
+    /** The recorder's usual flush interval, restored when nobody watches any more. */
+    private readonly flushMs = 1000,
   ) {
-    this.size = { ...initialSize };
     this.mask = new EchoMask({ input: (d) => recorder.input(d), masked: (n) => recorder.masked(n) });
     running.output.on('data', (chunk: Buffer) => this.onOutput(chunk));
     client.onDrain(() => this.maybeResume());
@@ -95,8 +92,6 @@ export class ConsoleSession {
 
   resize(cols: number, rows: number): void {
     if (!this.live) return;
-    this.size = { cols, rows };
-    for (const o of this.observers) o.resize(cols, rows);
     this.recorder.resize(cols, rows);
     const applied = this.running.resize(cols, rows).catch(() => undefined);
     this.resizing = applied;
@@ -108,28 +103,16 @@ export class ConsoleSession {
     this.touch();
   }
 
-  /**
-   * Adds a read-only watcher; returns the recent output and terminal size to start from, and
-   * a function that removes the watcher. The user is told who is watching.
-   */
-  watch(observer: ConsoleObserver): { recent: string; cols: number; rows: number; stop: () => void } {
-    this.observers.add(observer);
-    this.announceWatchers();
-    return {
-      recent: this.recent.join(''),
-      ...this.size,
-      stop: () => {
-        if (this.observers.delete(observer) && this.live) this.announceWatchers();
-      },
-    };
+  /** Who watches now (from the watcher rows, on any broker); the user is told of every change. */
+  setWatchers(names: readonly string[]): void {
+    if (!this.live || names.join('\n') === this.watching.join('\n')) return;
+    this.watching = [...names];
+    this.recorder.flushEvery(names.length > 0 ? WATCHED_FLUSH_MS : this.flushMs);
+    this.client.watchers(this.watching);
   }
 
-  get watcherNames(): string[] {
-    return [...this.observers].map((o) => o.name);
-  }
-
-  private announceWatchers(): void {
-    this.client.watchers(this.watcherNames);
+  get watcherNames(): readonly string[] {
+    return this.watching;
   }
 
   /** Ends the session (idempotent): container removed, recording sealed, client told why. */
@@ -149,13 +132,10 @@ export class ConsoleSession {
         recording = null;
       }
       const info: EndInfo = { reason, exitCode: this.exitCode, bytesOut: this.bytesOut, bytesIn: this.bytesIn, recording };
-      try {
-        await this.onEnded(info);
-      } finally {
-        this.client.end({ reason, exitCode: this.exitCode });
-        for (const o of this.observers) o.end(reason);
-        this.observers.clear();
-      }
+      // onEnded keeps trying to store the end itself; a failure here must not reject the many
+      // fire-and-forget callers (timers, sockets) and take the process down with it.
+      await this.onEnded(info).catch(() => undefined);
+      this.client.end({ reason, exitCode: this.exitCode });
       return info;
     })();
     return this.ending;
@@ -168,14 +148,6 @@ export class ConsoleSession {
     // The recorder sees exactly the text the client sees.
     this.recorder.output(text);
     this.mask.output(text);
-    this.remember(text);
-    for (const o of this.observers) {
-      if (!o.send(text)) {
-        this.observers.delete(o);
-        o.end('watcher too slow');
-        this.announceWatchers();
-      }
-    }
     const keepingUp = this.client.send(text);
     if (!keepingUp) this.running.output.pause();
     if (this.recorder.backlog > RECORDER_BACKLOG_LIMIT) {
@@ -183,12 +155,6 @@ export class ConsoleSession {
       // The recorder has no drain event; look again shortly.
       setTimeout(() => this.maybeResume(), 50).unref();
     }
-  }
-
-  private remember(text: string): void {
-    this.recent.push(text);
-    this.recentChars += text.length;
-    while (this.recentChars > RECENT_OUTPUT_CHARS && this.recent.length > 1) this.recentChars -= this.recent.shift()!.length;
   }
 
   private maybeResume(): void {

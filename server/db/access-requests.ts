@@ -177,6 +177,15 @@ export async function expireGrants(db: Queryable, pendingSeconds: number): Promi
 }
 
 /** Of these grants, the ones no longer live, with why (for ending their sessions). */
+/** Undoes one useGrant for a console that never started. */
+export async function returnGrantUse(tx: Queryable, grantId: string): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `update access_requests set sessions_used = sessions_used - 1 where id = $1 and sessions_used > 0`,
+    [grantId],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
 export async function deadGrants(db: Queryable, ids: readonly string[]): Promise<Array<{ id: string; status: RequestStatus }>> {
   if (ids.length === 0) return [];
   const { rows } = await db.query<{ id: string; status: RequestStatus }>(

@@ -55,3 +55,12 @@ export async function checkpointCovering(db: Queryable, seq: string): Promise<Ch
   const { rows } = await db.query<CheckpointRow>(`select ${COLUMNS} from audit_checkpoints where seq >= $1 order by audit_checkpoints.seq, id limit 1`, [seq]);
   return rows[0] ?? null;
 }
+
+/** "ckpt-tim" in ASCII: the lock that makes the timer's checkpoints one stream for all brokers. */
+const TIMER_LOCK = 0x636b70742d74696dn;
+
+/** Takes the timer-checkpoint lock for the caller's transaction; false if another broker has it. */
+export async function tryTimerCheckpointLock(tx: Queryable): Promise<boolean> {
+  const { rows } = await tx.query<{ got: boolean }>(`select pg_try_advisory_xact_lock($1) as got`, [TIMER_LOCK.toString()]);
+  return rows[0]!.got;
+}

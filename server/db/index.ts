@@ -18,7 +18,7 @@ export {
   markConsoleStarted,
   linkConsoleGrant,
   endConsoleSession,
-  endOrphanedConsoleSessions,
+  endOrphanedSession,
   listConsoleSessions,
   getConsoleSession,
   createRecording,
@@ -43,6 +43,7 @@ export {
   grantAccess,
   transitionAccessRequest,
   useGrant,
+  returnGrantUse,
   expireGrants,
   deadGrants,
   listAccessRequests,
@@ -69,6 +70,7 @@ export {
   listCheckpoints,
   recordingCheckpoint,
   checkpointCovering,
+  tryTimerCheckpointLock,
   type CheckpointRow,
 } from './checkpoints.js';
 export {
@@ -76,9 +78,26 @@ export {
   readChunkRange,
   insertKeyframe,
   markKeyframesDone,
+  claimKeyframeBuild,
   listKeyframes,
   getKeyframe,
   recordingsWithoutKeyframes,
   type ChunkSpan,
   type KeyframeRow,
 } from './keyframes.js';
+export { registerBroker, heartbeatBroker, markBrokerStopped, claimLostBrokers, deadBrokers, lockOrphanedSession } from './brokers.js';
+export {
+  CONTROL_CHANNEL,
+  listLiveSessions,
+  getLiveSession,
+  requestTermination,
+  pendingTerminations,
+  startWatching,
+  stopWatching,
+  watchersOf,
+  tailRecording,
+  recentChunks,
+  liveSessionsOf,
+  type LiveSessionRow,
+} from './live-control.js';
+export { listen } from './listen.js';

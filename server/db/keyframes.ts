@@ -42,6 +42,21 @@ export async function insertKeyframe(db: Queryable, sessionId: string, k: { n: n
   );
 }
 
+/**
+ * Claims a sealed recording's keyframe build for `leaseSeconds`; false when it is done or another
+ * broker holds an unexpired claim. Each claim is counted (`keyframes_builds`).
+ */
+export async function claimKeyframeBuild(db: Queryable, sessionId: string, brokerId: string, leaseSeconds = 300): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update recordings
+        set keyframes_claimed_by = $2, keyframes_claimed_until = now() + make_interval(secs => $3), keyframes_builds = keyframes_builds + 1
+      where session_id = $1 and sealed_at is not null and not keyframes_done
+        and (keyframes_claimed_until is null or keyframes_claimed_until < now())`,
+    [sessionId, brokerId, leaseSeconds],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
 export async function markKeyframesDone(db: Queryable, sessionId: string): Promise<void> {
   await db.query(`update recordings set keyframes_done = true where session_id = $1`, [sessionId]);
 }
@@ -62,7 +77,9 @@ export async function getKeyframe(db: Queryable, sessionId: string, n: number): 
 /** Sealed recordings still without keyframes (after a restart). */
 export async function recordingsWithoutKeyframes(db: Queryable, limit = 100): Promise<string[]> {
   const { rows } = await db.query<{ session_id: string }>(
-    `select session_id from recordings where sealed_at is not null and not keyframes_done order by sealed_at limit $1`,
+    `select session_id from recordings
+      where sealed_at is not null and not keyframes_done and (keyframes_claimed_until is null or keyframes_claimed_until < now())
+      order by sealed_at limit $1`,
     [limit],
   );
   return rows.map((r) => r.session_id);

@@ -7,6 +7,8 @@ export interface ConsoleSessionRow {
   username: string;
   target: string;
   runtime: string;
+  node: string;
+  via: 'web' | 'ssh';
   image: string;
   image_id: string | null;
   command: string[];
@@ -20,16 +22,28 @@ export interface ConsoleSessionRow {
   grant_id: string | null;
   sha256: string | null;
   size_bytes: string | null;
+  truncated: string | null;
 }
 
 export async function insertConsoleSession(
   db: Queryable,
-  s: { id: string; userId: string; target: string; runtime: string; image: string; command: readonly string[]; brokerId: string },
+  s: {
+    id: string;
+    userId: string;
+    target: string;
+    runtime: string;
+    node: string;
+    image: string;
+    command: readonly string[];
+    brokerId: string;
+    via: 'web' | 'ssh';
+    clientAddress: string | null;
+  },
 ): Promise<void> {
   await db.query(
-    `insert into console_sessions (id, user_id, target, runtime, image, command, broker_id)
-     values ($1, $2, $3, $4, $5, $6, $7)`,
-    [s.id, s.userId, s.target, s.runtime, s.image, s.command, s.brokerId],
+    `insert into console_sessions (id, user_id, target, runtime, node, image, command, broker_id, via, client_address)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    [s.id, s.userId, s.target, s.runtime, s.node, s.image, s.command, s.brokerId, s.via, s.clientAddress],
   );
 }
 
@@ -56,20 +70,18 @@ export async function endConsoleSession(
   return (rowCount ?? 0) > 0;
 }
 
-/** Ends every live session this broker left behind (crash); returns their ids. */
-export async function endOrphanedConsoleSessions(db: Queryable, brokerId: string, reason: string): Promise<string[]> {
-  const { rows } = await db.query<{ id: string }>(
-    `update console_sessions set ended_at = now(), end_reason = $2
-      where broker_id = $1 and ended_at is null
-     returning id`,
-    [brokerId, reason],
+/** Ends a session whose broker is gone (its byte counts died with it); false if already ended. */
+export async function endOrphanedSession(db: Queryable, id: string, reason: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update console_sessions set ended_at = now(), end_reason = $2 where id = $1 and ended_at is null`,
+    [id, reason],
   );
-  return rows.map((r) => r.id);
+  return (rowCount ?? 0) > 0;
 }
 
-const SESSION_COLUMNS = `s.id, s.user_id, u.username, s.target, s.runtime, s.image, s.image_id, s.command, s.container_id,
+const SESSION_COLUMNS = `s.id, s.user_id, u.username, s.target, s.runtime, s.node, s.via, s.image, s.image_id, s.command, s.container_id,
        s.started_at, s.ended_at, s.end_reason, s.exit_code, s.bytes_out::text, s.bytes_in::text, s.grant_id,
-       r.sha256, r.size_bytes::text`;
+       r.sha256, r.size_bytes::text, r.truncated`;
 
 export async function listConsoleSessions(db: Queryable, filter: { userId?: string; limit: number }): Promise<ConsoleSessionRow[]> {
   const { rows } = await db.query<ConsoleSessionRow>(
@@ -149,11 +161,12 @@ export async function sealRecording(
   db: Queryable,
   sessionId: string,
   s: { sha256: string; chainHash: string; size: number; durationSeconds: number },
+  truncated: string | null = null,
 ): Promise<void> {
   await db.query(
-    `update recordings set sha256 = $2, size_bytes = $3, chain_hash = $4, duration_seconds = $5, sealed_at = now()
+    `update recordings set sha256 = $2, size_bytes = $3, chain_hash = $4, duration_seconds = $5, sealed_at = now(), truncated = $6
       where session_id = $1 and sealed_at is null`,
-    [sessionId, s.sha256, s.size, s.chainHash, s.durationSeconds],
+    [sessionId, s.sha256, s.size, s.chainHash, s.durationSeconds, truncated],
   );
 }
 
@@ -188,6 +201,7 @@ export interface RecordingRow {
   duration_seconds: number | null;
   sealed_at: Date | null;
   keyframes_done: boolean;
+  truncated: string | null;
 }
 
 export async function getRecording(db: Queryable, sessionId: string): Promise<RecordingRow | null> {

@@ -11,6 +11,7 @@ import type { CatalogStore } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import type { ConsoleService } from '../consoles/index.js';
 import type { Identity } from '../identity/index.js';
+import type { Recordings } from '../replay/index.js';
 import { errorHandler } from './errors.js';
 import { accessRoutes } from './routes/access.js';
 import { apiRoutes } from './routes/api.js';
@@ -26,6 +27,7 @@ export interface AppServices {
   catalog: CatalogStore;
   readiness: Readiness;
   consoles: ConsoleService;
+  recordings: Recordings;
   access: AccessRequests;
   audit: AuditLog;
   signer: Signer;

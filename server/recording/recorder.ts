@@ -53,23 +53,40 @@ export class Recorder {
   private chain = RECORDING_GENESIS;
   private readonly transcript = new Transcript();
   private pendingSpan: { start: number; end: number } | undefined;
+  private flushMs: number;
 
   private constructor(
     private readonly store: RecordingStore,
     private readonly sessionId: string,
     private readonly options: RecorderOptions,
-  ) {}
+  ) {
+    this.flushMs = options.flushIntervalMs ?? 1000;
+  }
 
-  /** Creates the recording and writes its header before any byte reaches the user. */
-  static async start(store: RecordingStore, sessionId: string, header: AsciicastHeader, options: RecorderOptions): Promise<Recorder> {
+  /**
+   * Creates the recording and writes its header before any byte reaches the user; `headerStore`
+   * writes those two inside the caller's transaction (the one that creates the session row).
+   */
+  static async start(
+    store: RecordingStore,
+    sessionId: string,
+    header: AsciicastHeader,
+    options: RecorderOptions,
+    headerStore: Pick<RecordingStore, 'create' | 'append'> = store,
+  ): Promise<Recorder> {
     const r = new Recorder(store, sessionId, options);
-    await store.create(sessionId, header);
+    await headerStore.create(sessionId, header);
     const line = Buffer.from(headerLine(header));
     r.chain = chunkHash(r.chain, r.seq, line);
-    await store.append(sessionId, r.seq++, line, r.chain, { tStart: 0, tEnd: 0, output: undefined, commands: [] });
+    await headerStore.append(sessionId, r.seq++, line, r.chain, { tStart: 0, tEnd: 0, output: undefined, commands: [] });
     r.hash.update(line);
     r.size += line.length;
     return r;
+  }
+
+  /** Flush at least this often from now on (sooner while someone watches the console live). */
+  flushEvery(ms: number): void {
+    this.flushMs = ms;
   }
 
   /** Bytes accepted but not yet in storage; the session pauses output while this is large. */
@@ -126,7 +143,7 @@ export class Recorder {
     this.pending.push(line);
     this.pendingBytes += line.length;
     if (this.pendingBytes >= (this.options.flushBytes ?? 256 * 1024)) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.options.flushIntervalMs ?? 1000);
+    else this.timer ??= setTimeout(() => this.flush(), this.flushMs);
   }
 
   private flush(): void {

@@ -17,10 +17,19 @@ export interface ConsoleSpec {
   size: { cols: number; rows: number };
 }
 
+/** Where a console runs, in words every runtime can fill: which runtime, which node, which thing. */
+export interface ConsoleHandle {
+  readonly runtime: string;
+  /** The node (engine, host, cluster) it runs on; `local` for the broker's own engine. */
+  readonly node: string;
+  /** The runtime's own id for it (a container id, a pod name, a process id). */
+  readonly id: string;
+}
+
 export interface RunningConsole {
-  readonly containerId: string;
-  /** Content address of the image actually started (sha256:…), for the audit log. */
-  readonly imageId: string;
+  readonly handle: ConsoleHandle;
+  /** Content address of the artifact actually started (an image's sha256:…), for the audit log. */
+  readonly artifactDigest: string;
   /** The TTY's output. Pausing it applies backpressure all the way to the container. */
   readonly output: Readable;
   readonly input: Writable;
@@ -31,9 +40,19 @@ export interface RunningConsole {
   destroy(): Promise<void>;
 }
 
+/** A console the runtime holds, with the broker and session it was started for (its labels). */
+export interface HeldConsole {
+  readonly handle: ConsoleHandle;
+  readonly brokerId: string;
+  readonly sessionId: string;
+}
+
 export interface Runtime {
   readonly name: string;
-  start(spec: ConsoleSpec): Promise<RunningConsole>;
-  /** Removes this broker's containers whose session is not in `live`; returns their session ids. */
-  reapOrphans(live: ReadonlySet<string>): Promise<string[]>;
+  /** Consoles are labelled with the broker instance that starts them. */
+  start(spec: ConsoleSpec, brokerId: string): Promise<RunningConsole>;
+  /** Every console this runtime holds for any Sallyport broker (reaping decides whose are dead). */
+  list(): Promise<HeldConsole[]>;
+  /** Stops and removes one console; a console already gone is not an error. */
+  remove(handle: ConsoleHandle): Promise<void>;
 }

@@ -134,7 +134,8 @@ export async function verifyAuditChain(
     prevSeq = e.seq;
     lastGood = e.seq;
   }
-  const beyond = checkpoints.find((c) => lastGood === null || BigInt(c.payload.seq) > BigInt(lastGood));
+  // Name the furthest checkpoint past the end: it tells how much at least was removed.
+  const beyond = checkpoints.filter((c) => lastGood === null || BigInt(c.payload.seq) > BigInt(lastGood)).at(-1);
   if (beyond) {
     const next = lastGood === null ? '1' : String(BigInt(lastGood) + 1n);
     return report({ seq: next, kind: 'removed', message: `events from ${next} were removed: checkpoint ${beyond.id} signed event ${beyond.payload.seq}` });

@@ -85,8 +85,6 @@ export async function startTestBroker(overrides: Record<string, string> = {}, op
     SALLYPORT_SIGNING_KEY: testSigningKey(),
     SALLYPORT_CATALOG: join(FIXTURES, 'catalog.yaml'),
     SALLYPORT_LOG_LEVEL: 'warn',
-    // Test brokers share one Docker engine: each must only ever reap its own containers.
-    SALLYPORT_BROKER_ID: `test-${randomBytes(6).toString('hex')}`,
     BILLING_DATABASE_URL: 'postgres://billing.internal/billing',
     ...overrides,
   };

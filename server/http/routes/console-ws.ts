@@ -166,7 +166,7 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
                   send({ type: 'exit', reason, exitCode });
                   setTimeout(() => closeWith(1000, reason), 50);
                 },
-              });
+              }, { via: 'web', clientAddress: request.ip });
               send({ type: 'started', sessionId: session.id });
               if (socket.readyState !== socket.OPEN) void session.end('client disconnected');
             } catch (err) {

@@ -11,12 +11,12 @@ export const LABEL_SESSION = 'io.sallyport.session';
 export const LABEL_TARGET = 'io.sallyport.target';
 
 export interface DockerRuntimeOptions {
-  /** Distinguishes this broker's containers from anyone else's on the same engine. */
-  brokerId: string;
   /** DOCKER_HOST-style address; default: the local socket. */
   dockerHost?: string;
   /** Engine API call timeout; a dead engine is reported within this. */
   timeoutMs?: number;
+  /** The node name recorded with each console (default `local`). */
+  node?: string;
   /** Size of the writable /tmp (and HOME) tmpfs. */
   tmpfsBytes?: number;
 }
@@ -26,12 +26,14 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
   const docker = new Docker({ ...dockerConnection(options.dockerHost), timeout });
   // attach and wait live as long as the console: no request timeout for those two.
   const longLived = new Docker(dockerConnection(options.dockerHost));
+  // Named once the fleet runtime brings remote engines; this one is the broker's own.
+  const node = options.node ?? 'local';
   const tmpfs = `rw,nosuid,nodev,noexec,size=${options.tmpfsBytes ?? 64 * 1024 * 1024}`;
 
   return {
     name: 'docker',
 
-    async start(spec) {
+    async start(spec, brokerId) {
       let image: Docker.ImageInspectInfo;
       try {
         image = await docker.getImage(spec.image).inspect();
@@ -60,7 +62,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
           AttachStdin: true,
           AttachStdout: true,
           AttachStderr: true,
-          Labels: { [LABEL_BROKER]: options.brokerId, [LABEL_SESSION]: spec.sessionId, [LABEL_TARGET]: spec.target },
+          Labels: { [LABEL_BROKER]: brokerId, [LABEL_SESSION]: spec.sessionId, [LABEL_TARGET]: spec.target },
           HostConfig: {
             CapDrop: ['ALL'],
             SecurityOpt: ['no-new-privileges'],
@@ -107,8 +109,8 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
         // reaches the container's TTY instead of piling up in the broker.
         stream.pipe(output);
         return {
-          containerId: container.id,
-          imageId: image.Id,
+          handle: { runtime: 'docker', node, id: container.id },
+          artifactDigest: image.Id,
           output,
           input: stream,
           async resize(cols, rows) {
@@ -123,24 +125,27 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
       }
     },
 
-    async reapOrphans(live) {
+    async list() {
       let list: Docker.ContainerInfo[];
       try {
-        list = await docker.listContainers({ all: true, filters: { label: [`${LABEL_BROKER}=${options.brokerId}`] } });
+        list = await docker.listContainers({ all: true, filters: { label: [LABEL_BROKER] } });
       } catch (err) {
         throw engineError(err, '');
       }
-      const reaped: string[] = [];
-      for (const c of list) {
-        const session = c.Labels[LABEL_SESSION] ?? '';
-        if (live.has(session)) continue;
-        await docker
-          .getContainer(c.Id)
-          .remove({ force: true, v: true })
-          .catch(() => {});
-        reaped.push(session);
-      }
-      return reaped;
+      return list.map((c) => ({
+        handle: { runtime: 'docker', node, id: c.Id },
+        brokerId: c.Labels[LABEL_BROKER] ?? '',
+        sessionId: c.Labels[LABEL_SESSION] ?? '',
+      }));
+    },
+
+    async remove(handle) {
+      await docker
+        .getContainer(handle.id)
+        .remove({ force: true, v: true })
+        .catch((err: { statusCode?: number }) => {
+          if (err.statusCode !== 404) throw engineError(err, '');
+        });
     },
   };
 }

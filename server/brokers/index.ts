@@ -1,0 +1,2 @@
+// Public surface of broker instances.
+export { registerInstance, type BrokerInstance } from './instance.js';

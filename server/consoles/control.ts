@@ -1,0 +1,82 @@
+// The live consoles this broker holds, and the once-a-second control pass over them: grants
+// that expired or were revoked, users the catalogue no longer allows, terminations asked for on
+// any broker, watchers (on any broker) to tell the user about, and this broker's live rows that
+// belong to no console (a start that failed while the database was away). A NOTIFY on the
+// control channel runs the pass at once; the tick is what guarantees it.
+import { mayUseTarget, type AccessRequests, type Principal } from '../access/index.js';
+import type { CatalogStore } from '../catalog/index.js';
+import { endOrphanedSession, liveSessionsOf, pendingTerminations, watchersOf, type Database } from '../db/index.js';
+import type { ConsoleSession } from './session.js';
+
+export interface LiveEntry {
+  session: ConsoleSession;
+  principal: Principal;
+  target: string;
+  grantId: string | null;
+}
+
+export interface ControlDeps {
+  db: Database;
+  access: AccessRequests;
+  catalog: CatalogStore;
+  brokerId: string;
+  live: ReadonlyMap<string, LiveEntry>;
+  starting: ReadonlySet<string>;
+}
+
+export function controlPass(deps: ControlDeps): () => Promise<void> {
+  const { db, live } = deps;
+  return async () => {
+    await deps.access.expire();
+    const entries = [...live.entries()].filter(([, e]) => e.session.live);
+    const grants = entries.flatMap(([, e]) => (e.grantId ? [e.grantId] : []));
+    const dead = new Map((await deps.access.deadGrants(grants)).map((g) => [g.id, g.status]));
+    const targets = deps.catalog.current().targets;
+    for (const [, e] of entries) {
+      const why = e.grantId ? dead.get(e.grantId) : undefined;
+      const target = targets.find((t) => t.name === e.target);
+      if (why) void e.session.end(`grant ${why}`);
+      else if (!target || !mayUseTarget(e.principal, target)) void e.session.end('access removed from the catalogue');
+    }
+    for (const t of await pendingTerminations(db, deps.brokerId)) void live.get(t.id)?.session.end(t.terminate_reason);
+    for (const id of await liveSessionsOf(db, deps.brokerId)) {
+      if (!live.has(id) && !deps.starting.has(id)) await endOrphanedSession(db, id, 'failed to start: DB_UNAVAILABLE');
+    }
+    const watchers = await watchersOf(db, entries.map(([id]) => id));
+    for (const [id, e] of entries) e.session.setWatchers(watchers.get(id) ?? []);
+  };
+}
+
+/** Runs `pass` every intervalMs and whenever `kick` is called, never two at once. */
+export function runEvery(pass: () => Promise<void>, intervalMs: number): { kick(): void; stop(): Promise<void> } {
+  let running: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+  const kick = () => {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = pass()
+      // The next tick tries again; a database outage must not stop the control pass.
+      .catch(() => undefined)
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          kick();
+        }
+      });
+  };
+  const timer = setInterval(kick, intervalMs);
+  timer.unref();
+  return {
+    kick,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

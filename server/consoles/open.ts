@@ -1,0 +1,206 @@
+// Opening a console, as named steps: admit (the access layer decides, a grant's use is taken),
+// create the session row and its recording header, start the runtime, mark it started. Two
+// transactions carry every state change with its audit event: admit + row + header +
+// `access.grant_used`, then started + `console.opened`. A failed start ends the session and
+// gives the grant's use back in one more.
+import { randomUUID } from 'node:crypto';
+import type { AccessRequests, Principal } from '../access/index.js';
+import type { AuditLog } from '../audit/index.js';
+import type { CatalogStore, Target } from '../catalog/index.js';
+import {
+  appendRecordingChunk,
+  createRecording,
+  endConsoleSession,
+  insertConsoleSession,
+  linkConsoleGrant,
+  markConsoleStarted,
+  sealRecording,
+  type Database,
+  type Queryable,
+} from '../db/index.js';
+import { SallyportError } from '../errors.js';
+import { Recorder, type RecordingStore } from '../recording/index.js';
+import type { RunningConsole, Runtime } from '../runtime/index.js';
+
+/** Which front door a console came through, and from where. */
+export interface Door {
+  via: 'web' | 'ssh';
+  clientAddress: string | null;
+}
+
+export interface OpenDeps {
+  db: Database;
+  audit: AuditLog;
+  catalog: CatalogStore;
+  access: AccessRequests;
+  runtimes: ReadonlyMap<string, Runtime>;
+  brokerId: string;
+  env: Readonly<Record<string, string | undefined>>;
+  recorderFlushMs?: number;
+}
+
+export interface Opened {
+  id: string;
+  target: Target;
+  grantId: string | null;
+  running: RunningConsole;
+  recorder: Recorder;
+}
+
+export function recordingStore(q: Queryable): RecordingStore {
+  return {
+    create: (id, header) => createRecording(q, id, header as unknown as Record<string, unknown>),
+    append: (id, seq, data, chainHash, meta) => appendRecordingChunk(q, id, seq, data, chainHash, meta),
+    seal: (id, seal) => sealRecording(q, id, seal),
+  };
+}
+
+/**
+ * Runs the open steps. `starting` holds the session id while its container exists but the
+ * session is not yet live, so the reaper leaves it alone. `onRecordingFailure` is wired to the
+ * recorder before the first byte is written.
+ */
+export async function openConsole(
+  deps: OpenDeps,
+  principal: Principal,
+  targetName: string,
+  size: { cols: number; rows: number },
+  door: Door,
+  hooks: { starting: Set<string>; onRecordingFailure: (id: string, err: unknown) => void; store: RecordingStore },
+): Promise<Opened> {
+  const { db, audit } = deps;
+  const target = deps.catalog.current().targets.find((t) => t.name === targetName);
+  if (!target) throw new SallyportError('NOT_FOUND', `no target named ${targetName}`);
+  const runtime = deps.runtimes.get(target.runtime);
+  if (!runtime) throw new SallyportError('RUNTIME_UNAVAILABLE', `${target.name}: runtime ${target.runtime} is not configured on this broker`);
+  const env = environment(target, deps.env);
+  const id = randomUUID();
+  const steps = async (): Promise<Opened> => {
+    // Step 1: admit, session row, recording header, grant use — all or nothing.
+    const { grantId, recorder } = await db.transaction(async (tx) => {
+      const { grantId } = await deps.access.admitConsole(principal, target, tx);
+      await insertConsoleSession(tx, {
+        id,
+        userId: principal.userId,
+        target: target.name,
+        runtime: runtime.name,
+        node: 'local',
+        image: target.image,
+        command: target.command,
+        brokerId: deps.brokerId,
+        via: door.via,
+        clientAddress: door.clientAddress,
+      });
+      if (grantId) {
+        await linkConsoleGrant(tx, id, grantId);
+        await audit.append({ actor: `user:${principal.userId}`, action: 'access.grant_used', subject: grantId, details: { target: target.name, sessionId: id } }, tx);
+      }
+      const recorder = await Recorder.start(
+        hooks.store,
+        id,
+        {
+          version: 2,
+          width: size.cols,
+          height: size.rows,
+          timestamp: Math.floor(Date.now() / 1000),
+          command: target.command.join(' '),
+          title: `${target.name} — ${principal.username}`,
+        },
+        { recordInput: target.recordInput, flushIntervalMs: deps.recorderFlushMs, onFailure: (err) => hooks.onRecordingFailure(id, err) },
+        recordingStore(tx),
+      );
+      return { grantId, recorder };
+    });
+
+    // Step 2: start the runtime; a failure ends the session and returns the grant's use.
+    let running: RunningConsole;
+    try {
+      running = await runtime.start(
+        {
+          sessionId: id,
+          target: target.name,
+          image: target.image,
+          command: target.command,
+          env,
+          user: target.user,
+          workdir: target.workdir,
+          limits: { memoryBytes: target.limits.memory, cpus: target.limits.cpus, pids: target.limits.pids },
+          network: target.network,
+          size,
+        },
+        deps.brokerId,
+      );
+    } catch (err) {
+      const code = err instanceof SallyportError ? err.code : 'INTERNAL';
+      const seal = await recorder.seal().catch(() => null);
+      await db.transaction(async (tx) => {
+        await endConsoleSession(tx, id, { reason: `failed to start: ${code}`, exitCode: null, bytesOut: 0, bytesIn: 0 });
+        const returned = grantId ? await deps.access.returnGrantUse(grantId, tx) : false;
+        await audit.append(
+          {
+            actor: `user:${principal.userId}`,
+            action: 'console.failed',
+            subject: id,
+            details: { target: target.name, image: target.image, code, recordingSha256: seal?.sha256 ?? null, grantId, grantUseReturned: returned },
+          },
+          tx,
+        );
+      });
+      throw err;
+    }
+
+    // Step 3: started, with what actually runs where.
+    try {
+      await db.transaction(async (tx) => {
+        await markConsoleStarted(tx, id, running.handle.id, running.artifactDigest);
+        await audit.append(
+          {
+            actor: `user:${principal.userId}`,
+            action: 'console.opened',
+            subject: id,
+            details: {
+              username: principal.username,
+              target: target.name,
+              image: target.image,
+              imageId: running.artifactDigest,
+              runtime: running.handle.runtime,
+              node: running.handle.node,
+              containerId: running.handle.id,
+              via: door.via,
+              clientAddress: door.clientAddress,
+              grantId,
+            },
+          },
+          tx,
+        );
+      });
+    } catch (err) {
+      await running.destroy().catch(() => undefined);
+      await recorder.seal().catch(() => null);
+      // If the row cannot be ended now either (the database is away), the control tick ends it
+      // later: a live row of this broker that is neither live nor starting.
+      throw err;
+    }
+    return { id, target, grantId, running, recorder };
+  };
+  // From before its row exists until it is live or ended, the session is "starting": the
+  // reaper and the control pass's reconciliation leave it alone.
+  hooks.starting.add(id);
+  try {
+    return await steps();
+  } finally {
+    hooks.starting.delete(id);
+  }
+}
+
+/** The target's environment with `fromEnv` values taken from the broker's environment. */
+function environment(t: Target, brokerEnv: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(t.environment).map(([k, v]) => {
+      if (typeof v === 'string') return [k, v];
+      const value = brokerEnv[v.fromEnv];
+      if (value === undefined) throw new SallyportError('CATALOG_INVALID', `${t.name}: broker variable ${v.fromEnv} is not set`);
+      return [k, value];
+    }),
+  );
+}

@@ -1,0 +1,123 @@
+// Recovery after a broker dies: claim brokers whose heartbeat lapsed (one survivor each), end
+// their consoles with an honest reason, seal each recording from what reached storage (with a
+// "truncated" marker), and remove the containers of every broker that is no longer alive.
+// Runs at start and on every heartbeat; with no survivor, the next broker to start does it.
+import type { AuditLog } from '../audit/index.js';
+import {
+  appendRecordingChunk,
+  claimLostBrokers,
+  deadBrokers,
+  endOrphanedSession,
+  getRecording,
+  lockOrphanedSession,
+  readStoredChunks,
+  sealRecording,
+  type Database,
+  type Queryable,
+} from '../db/index.js';
+import { sealStoredChunks, type RecordingSeal } from '../recording/index.js';
+import type { Runtime } from '../runtime/index.js';
+
+export interface RecoveryDeps {
+  db: Database;
+  audit: AuditLog;
+  runtimes: readonly Runtime[];
+  brokerId: string;
+  /** Sessions this broker runs or is starting now: their consoles are never reaped. */
+  ownSessions(): ReadonlySet<string>;
+  /** After an orphan's recording is sealed (keyframes, checkpoint). */
+  onSealed(evidence: { sessionId: string; seal: RecordingSeal }): Promise<unknown>;
+}
+
+export interface Recovered {
+  brokers: string[];
+  sessions: string[];
+  consoles: string[];
+}
+
+/** At most this many orphaned sessions per pass; the next pass takes the rest. */
+const SESSIONS_PER_PASS = 500;
+
+export async function recoverOrphans(deps: RecoveryDeps): Promise<Recovered> {
+  const { db, audit } = deps;
+  const brokers = await db.transaction(async (tx) => {
+    const lost = await claimLostBrokers(tx, deps.brokerId);
+    for (const b of lost) {
+      await audit.append(
+        { actor: 'system', action: 'broker.lost', subject: b.id, details: { takenOverBy: deps.brokerId, lastHeartbeat: b.heartbeat_at.toISOString() } },
+        tx,
+      );
+    }
+    return lost.map((b) => b.id);
+  });
+
+  const sessions: string[] = [];
+  for (let i = 0; i < SESSIONS_PER_PASS; i++) {
+    const ended = await db.transaction((tx) => endOrphan(tx, audit));
+    if (!ended) break;
+    sessions.push(ended.sessionId);
+    if (ended.seal) await deps.onSealed({ sessionId: ended.sessionId, seal: ended.seal }).catch(() => undefined);
+  }
+
+  const consoles: string[] = [];
+  for (const runtime of deps.runtimes) {
+    const held = await runtime.list();
+    const dead = await deadBrokers(
+      db,
+      [...new Set(held.map((h) => h.brokerId))].filter((b) => b !== deps.brokerId),
+    );
+    const own = deps.ownSessions();
+    for (const h of held) {
+      // Another live broker's console, or a broker this database does not know (another
+      // deployment on the same engine): never ours to touch.
+      const mine = h.brokerId === deps.brokerId;
+      if (!(dead.has(h.brokerId) || (mine && !own.has(h.sessionId)))) continue;
+      await runtime.remove(h.handle);
+      consoles.push(h.sessionId);
+    }
+  }
+  return { brokers, sessions, consoles };
+}
+
+/** Ends one orphaned session in one transaction: marker chunk, seal, end row, `console.ended`. */
+async function endOrphan(tx: Queryable, audit: AuditLog): Promise<{ sessionId: string; seal: RecordingSeal | null } | null> {
+  const s = await lockOrphanedSession(tx);
+  if (!s) return null;
+  const reason =
+    s.stop_reason === 'lost' ? `broker ${s.broker_id} stopped answering` : s.stop_reason === 'stopped' ? `broker ${s.broker_id} stopped` : `broker ${s.broker_id} is gone`;
+  const rec = await getRecording(tx, s.id);
+  let seal: RecordingSeal | null = null;
+  if (rec?.sealed_at && rec.sha256 && rec.chain_hash) {
+    // The owner sealed it but died before ending the session.
+    seal = { sha256: rec.sha256, chainHash: rec.chain_hash, size: Number(rec.size_bytes), durationSeconds: rec.duration_seconds ?? 0 };
+  } else if (rec) {
+    const truncated = await sealStoredChunks(readStoredChunks(tx, s.id), reason);
+    if (truncated) {
+      const m = truncated.marker;
+      await appendRecordingChunk(tx, s.id, m.seq, m.data, m.chainHash, { tStart: m.t, tEnd: m.t, output: undefined, commands: [] });
+      await sealRecording(tx, s.id, truncated.seal, reason);
+      seal = truncated.seal;
+    }
+  }
+  await endOrphanedSession(tx, s.id, reason);
+  await audit.append(
+    {
+      actor: 'system',
+      action: 'console.ended',
+      subject: s.id,
+      details: {
+        target: s.target,
+        reason,
+        exitCode: null,
+        bytesOut: null,
+        bytesIn: null,
+        recordingSha256: seal?.sha256 ?? null,
+        recordingBytes: seal?.size ?? null,
+        recordingChainHash: seal?.chainHash ?? null,
+        recordingDurationSeconds: seal?.durationSeconds ?? null,
+      },
+    },
+    tx,
+  );
+  return { sessionId: s.id, seal };
+}

@@ -1,0 +1,95 @@
+// Watching a live console from any broker: a read-only tail of its stored recording. The
+// watcher's broker polls the chunks the owner stores (the owner flushes more often while it is
+// watched), so watching needs no connection to the broker that holds the console.
+import { recentChunks, tailRecording, type Database } from '../db/index.js';
+import type { ConsoleObserver } from './session.js';
+
+/** Recent output shown to a watcher who joins mid-session, so they see the screen, not a blank. */
+const RECENT_OUTPUT_BYTES = 64 * 1024;
+const POLL_MS = 150;
+
+export interface Tail {
+  recent: string;
+  cols: number;
+  rows: number;
+  stop(): void;
+}
+
+/**
+ * Starts tailing: returns what is on screen so far, then sends each stored output event to the
+ * observer until the session ends (observer.end with its end reason) or stop() is called.
+ */
+export async function tailConsole(db: Database, sessionId: string, header: { width: number; height: number }, observer: ConsoleObserver): Promise<Tail> {
+  const recent = await recentChunks(db, sessionId, 64);
+  let bytes = 0;
+  const window: Array<{ seq: number; data: Buffer }> = [];
+  for (const c of recent) {
+    if (bytes > 0 && bytes + c.data.length > RECENT_OUTPUT_BYTES) break;
+    window.unshift(c);
+    bytes += c.data.length;
+  }
+  let size = { cols: header.width, rows: header.height };
+  let text = '';
+  for (const c of window) {
+    for (const e of events(c.data)) {
+      if (e.code === 'o') text += e.data;
+      else if (e.code === 'r') size = parseSize(e.data) ?? size;
+    }
+  }
+  let last = recent[0]?.seq ?? 0;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const poll = async () => {
+    if (stopped) return;
+    try {
+      const { ended, chunks } = await tailRecording(db, sessionId, last, 16);
+      for (const c of chunks) {
+        last = c.seq;
+        for (const e of events(c.data)) {
+          if (e.code === 'r') {
+            const s = parseSize(e.data);
+            if (s) observer.resize(s.cols, s.rows);
+          } else if (e.code === 'o' && !observer.send(e.data)) {
+            stopped = true;
+            observer.end('watcher too slow');
+            return;
+          }
+        }
+      }
+      if (ended && chunks.length === 0) {
+        stopped = true;
+        observer.end(ended.reason);
+        return;
+      }
+    } catch {
+      // A database blip: the next poll tries again; the owner's console is not affected.
+    }
+    if (!stopped) timer = setTimeout(() => void poll(), POLL_MS);
+  };
+  timer = setTimeout(() => void poll(), POLL_MS);
+  return {
+    recent: text,
+    ...size,
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function* events(chunk: Buffer): Generator<{ code: string; data: string }> {
+  for (const line of chunk.toString('utf8').split('\n')) {
+    if (!line.startsWith('[')) continue;
+    try {
+      const e = JSON.parse(line) as unknown;
+      if (Array.isArray(e) && typeof e[1] === 'string' && typeof e[2] === 'string') yield { code: e[1], data: e[2] };
+    } catch {
+      // Not an event line: skipped, as the player does.
+    }
+  }
+}
+
+function parseSize(s: string): { cols: number; rows: number } | undefined {
+  const m = /^(\d{1,4})x(\d{1,4})$/.exec(s);
+  return m ? { cols: Number(m[1]), rows: Number(m[2]) } : undefined;
+}

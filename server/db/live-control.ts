@@ -1,0 +1,128 @@
+// Repository: live control across brokers. The live list is the live session rows of brokers
+// still alive; terminate is a conditional update the owning broker acts on (NOTIFY is only the
+// doorbell, it checks every second anyway); watchers are rows the owner reads to tell its user.
+import type { Queryable } from './database.js';
+
+/** The channel a broker LISTENs on for "look at your sessions now". Payload: a broker id. */
+export const CONTROL_CHANNEL = 'sallyport_control';
+
+export interface LiveSessionRow {
+  id: string;
+  user_id: string;
+  username: string;
+  target: string;
+  image: string;
+  broker_id: string;
+  via: string;
+  node: string;
+  started_at: Date;
+  grant_id: string | null;
+  watchers: string[];
+}
+
+const LIVE = `select s.id, s.user_id, u.username, s.target, s.image, s.broker_id, s.via, s.node, s.started_at, s.grant_id,
+              coalesce((select array_agg(wu.username order by w.started_at)
+                          from console_watchers w
+                          join users wu on wu.id = w.user_id
+                          join brokers wb on wb.id = w.broker_id and wb.stopped_at is null
+                         where w.session_id = s.id and w.ended_at is null), '{}') as watchers
+         from console_sessions s
+         join users u on u.id = s.user_id
+         join brokers b on b.id = s.broker_id and b.stopped_at is null
+        where s.ended_at is null`;
+
+/** Every console live now, on every broker that is alive. */
+export async function listLiveSessions(db: Queryable, limit = 1000): Promise<LiveSessionRow[]> {
+  const { rows } = await db.query<LiveSessionRow>(`${LIVE} order by s.started_at desc limit $1`, [limit]);
+  return rows;
+}
+
+export async function getLiveSession(db: Queryable, id: string): Promise<LiveSessionRow | null> {
+  const { rows } = await db.query<LiveSessionRow>(`${LIVE} and s.id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
+/**
+ * Asks the owning broker to end a live console (once); returns null when it is not live.
+ * The NOTIFY is delivered when the caller's transaction commits.
+ */
+export async function requestTermination(db: Queryable, id: string, endReason: string): Promise<{ broker_id: string } | null> {
+  const { rows } = await db.query<{ broker_id: string }>(
+    `update console_sessions
+        set terminate_requested_at = now(), terminate_reason = $2
+      where id = $1 and ended_at is null and terminate_requested_at is null
+     returning broker_id`,
+    [id, endReason],
+  );
+  const row = rows[0];
+  if (row) await db.query(`select pg_notify($1, $2)`, [CONTROL_CHANNEL, row.broker_id]);
+  return row ?? null;
+}
+
+/** This broker's live sessions that someone asked to terminate, with the end reason to give. */
+export async function pendingTerminations(db: Queryable, brokerId: string): Promise<Array<{ id: string; terminate_reason: string }>> {
+  const { rows } = await db.query<{ id: string; terminate_reason: string }>(
+    `select id, terminate_reason from console_sessions
+      where broker_id = $1 and ended_at is null and terminate_requested_at is not null`,
+    [brokerId],
+  );
+  return rows;
+}
+
+export async function startWatching(db: Queryable, w: { id: string; sessionId: string; userId: string; brokerId: string; ownerBrokerId: string }): Promise<void> {
+  await db.query(`insert into console_watchers (id, session_id, user_id, broker_id) values ($1, $2, $3, $4)`, [w.id, w.sessionId, w.userId, w.brokerId]);
+  await db.query(`select pg_notify($1, $2)`, [CONTROL_CHANNEL, w.ownerBrokerId]);
+}
+
+export async function stopWatching(db: Queryable, id: string): Promise<void> {
+  await db.query(`update console_watchers set ended_at = now() where id = $1 and ended_at is null`, [id]);
+}
+
+/** Who watches each of these sessions now (usernames, from brokers still alive). */
+export async function watchersOf(db: Queryable, sessionIds: readonly string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>(sessionIds.map((id) => [id, []]));
+  if (sessionIds.length === 0) return out;
+  const { rows } = await db.query<{ session_id: string; username: string }>(
+    `select w.session_id, u.username
+       from console_watchers w
+       join users u on u.id = w.user_id
+       join brokers b on b.id = w.broker_id and b.stopped_at is null
+      where w.session_id = any($1) and w.ended_at is null
+      order by w.started_at`,
+    [sessionIds],
+  );
+  for (const r of rows) out.get(r.session_id)?.push(r.username);
+  return out;
+}
+
+/** For a watcher's tail: is the session still live, and the chunks after `afterSeq`. */
+export async function tailRecording(
+  db: Queryable,
+  sessionId: string,
+  afterSeq: number,
+  limit: number,
+): Promise<{ ended: { reason: string } | null; chunks: Array<{ seq: number; data: Buffer }> }> {
+  // Status first: chunks are stored before the session ends, so "ended and no more chunks" is final.
+  const status = await db.query<{ end_reason: string | null }>(`select end_reason from console_sessions where id = $1`, [sessionId]);
+  const { rows } = await db.query<{ seq: number; data: Buffer }>(
+    `select seq, data from recording_chunks where session_id = $1 and seq > $2 order by seq limit $3`,
+    [sessionId, afterSeq, limit],
+  );
+  const reason = status.rows[0]?.end_reason ?? null;
+  return { ended: reason === null ? null : { reason }, chunks: rows };
+}
+
+/** The newest chunks (header excluded), newest first, for a watcher joining mid-session. */
+export async function recentChunks(db: Queryable, sessionId: string, limit: number): Promise<Array<{ seq: number; data: Buffer }>> {
+  const { rows } = await db.query<{ seq: number; data: Buffer }>(
+    `select seq, data from recording_chunks where session_id = $1 and seq > 0 order by seq desc limit $2`,
+    [sessionId, limit],
+  );
+  return rows;
+}
+
+/** Ids of this broker's sessions the database says are live. */
+export async function liveSessionsOf(db: Queryable, brokerId: string): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(`select id from console_sessions where broker_id = $1 and ended_at is null`, [brokerId]);
+  return rows.map((r) => r.id);
+}

@@ -1,0 +1,41 @@
+// GET /api/me: who the user is, the targets they may open now and their CSRF token.
+import type { FastifyInstance } from 'fastify';
+import { usableTargets, type AccessRequests } from '../../access/index.js';
+import type { CatalogStore } from '../../catalog/index.js';
+import type { Config } from '../../config/index.js';
+import type { Identity } from '../../identity/index.js';
+import { sessionIdFrom } from '../session.js';
+
+export function meRoutes(api: FastifyInstance, config: Config, s: { identity: Identity; catalog: CatalogStore; access: AccessRequests }): void {
+const { identity, catalog, access } = s;
+  api.get('/api/me', async (request) => {
+    const p = request.principal!;
+    const targets = usableTargets(p, catalog.current());
+    // Grants that would open a console now, so the home page can offer Open console.
+    const grants = targets.some((t) => t.approval.required) ? (await access.list(p, 'mine')).filter((r) => r.opensConsole.ok) : [];
+    return {
+      user: {
+        username: p.username,
+        displayName: p.displayName,
+        email: p.email,
+        groups: p.groups,
+        roles: p.roles,
+      },
+      targets: targets.map((t) => {
+        const grant = grants.find((g) => g.target === t.name);
+        return {
+          name: t.name,
+          description: t.description,
+          image: t.image,
+          command: t.command,
+          approvalRequired: t.approval.required,
+          approval: t.approval.required
+            ? { maxDurationSeconds: t.approval.maxDuration, ticketPattern: t.approval.ticketPattern ?? null, approvals: t.approval.approvals }
+            : null,
+          grant: grant ? { id: grant.id, expiresAt: grant.expiresAt, sessionsLeft: grant.maxSessions === null ? null : grant.maxSessions - grant.sessionsUsed } : null,
+        };
+      }),
+      csrfToken: identity.csrfToken(sessionIdFrom(request, config)!),
+    };
+  });
+}
