@@ -26,9 +26,13 @@ alter table console_sessions
   add column via                    text not null default 'web',
   add column node                   text not null default 'local',
   add column client_address         text,
+  add column end_code               text,
   add column terminate_requested_at timestamptz,
+  add column terminate_by           text,
   add column terminate_reason       text,
   add constraint console_sessions_via_ck check (via in ('web', 'ssh'));
+comment on column console_sessions.end_code is
+  'Why it ended, from the typed list in consoles/end-reasons.ts; end_reason is its sentence.';
 comment on column console_sessions.terminate_requested_at is
   'Set (once) by whichever broker an admin asked to terminate; the owning broker ends the console.';
 

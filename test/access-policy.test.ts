@@ -2,7 +2,8 @@
 // errors, and the access layer's decisions follow them (who may ask, who may approve — never
 // oneself — on-call auto-approval, reason and duration limits).
 import { describe, expect, it } from 'vitest';
-import { checkAccessRequest, isAutoApproved, mayApprove, mayRequestAccess, type Principal } from '../server/access/index.js';
+import { checkAccessRequest, isAutoApproved, mayApprove, mayRequestAccess } from '../server/access/index.js';
+import type { Principal } from '../server/identity/index.js';
 import { parseCatalog, type Target } from '../server/catalog/index.js';
 import type { Role } from '../server/config/index.js';
 

@@ -7,7 +7,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Principal } from '../server/access/index.js';
+import type { Principal } from '../server/identity/index.js';
 import { freePort } from '../server/dev/index.js';
 import { readMigrations } from '../server/db/index.js';
 import { MIGRATIONS_DIR } from '../server/paths.js';
@@ -207,12 +207,12 @@ describe('brokers side by side', () => {
     // A survivor (lease 3 s, checked every second) ends the session; well within 60 s.
     const row = await waitFor(
       'the session taken over',
-      async () => (await h.broker.db.query(`select end_reason from console_sessions where id = $1 and ended_at is not null`, [id])).rows[0],
+      async () => (await h.broker.db.query(`select end_reason, end_code from console_sessions where id = $1 and ended_at is not null`, [id])).rows[0],
       60_000,
     );
     const takeoverMs = Date.now() - killed;
     console.log(`takeover: a survivor ended the killed broker's session ${takeoverMs} ms after SIGKILL`);
-    expect(row.end_reason).toBe(`broker ${victim.id} stopped answering`);
+    expect(row).toEqual({ end_reason: `broker ${victim.id} stopped answering`, end_code: 'broker_lost' });
     await expectNoContainers(victim.id, 10_000);
 
     // The recording holds what was stored (at most about the last flush interval lost), sealed,

@@ -3,7 +3,7 @@
 // operator changes the target (approvals never carry over to another image or command).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Principal } from '../server/access/index.js';
+import type { Principal } from '../server/identity/index.js';
 import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
 import { connectConsole, PROMPT } from './support/console-client.js';
 import { brokerContainers } from './support/docker.js';

@@ -62,11 +62,11 @@ describe('a browser console', () => {
     c.send({ type: 'input', data: 'exit 7\n' });
     const closed = await c.closed;
     expect(closed.code).toBe(1000);
-    expect(c.messages.at(-1)).toEqual({ type: 'exit', reason: 'process exited', exitCode: 7 });
+    expect(c.messages.at(-1)).toEqual({ type: 'exit', reason: 'process exited', code: 'process_exited', exitCode: 7 });
     await waitNoContainers();
 
     const row = await sessionRow(id);
-    expect(row).toMatchObject({ target: 'shell', end_reason: 'process exited', exit_code: 7 });
+    expect(row).toMatchObject({ target: 'shell', end_reason: 'process exited', end_code: 'process_exited', exit_code: 7 });
     expect(row.image_id).toMatch(/^sha256:/);
 
     // The recording replays exactly what the client saw.

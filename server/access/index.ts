@@ -13,7 +13,6 @@ export {
   mayUseTarget,
   requireRecentLogin,
   usableTargets,
-  type Principal,
 } from './policy.js';
 export {
   createAccessRequests,

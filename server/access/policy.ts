@@ -3,19 +3,7 @@
 import type { Catalog, Target } from '../catalog/index.js';
 import type { Role } from '../config/index.js';
 import { SallyportError } from '../errors.js';
-
-/** Who is asking, as established by identity (a live browser session, later an SSH certificate). */
-export interface Principal {
-  readonly userId: string;
-  readonly issuer: string;
-  readonly subject: string;
-  readonly username: string;
-  readonly displayName: string | null;
-  readonly email: string | null;
-  readonly groups: readonly string[];
-  readonly roles: readonly Role[];
-  readonly authTime: Date;
-}
+import type { Principal } from '../identity/principal.js';
 
 export function hasRole(p: Principal, role: Role): boolean {
   return p.roles.includes(role);

@@ -28,16 +28,8 @@ import {
   type RequestStatus,
 } from '../db/index.js';
 import { invalidInput, SallyportError, type FieldProblem } from '../errors.js';
-import {
-  authorizeConsole,
-  checkAccessRequest,
-  hasRole,
-  isAutoApproved,
-  mayApprove,
-  mayRequestAccess,
-  requireRecentLogin,
-  type Principal,
-} from './policy.js';
+import { authorizeConsole, checkAccessRequest, hasRole, isAutoApproved, mayApprove, mayRequestAccess, requireRecentLogin } from './policy.js';
+import type { Principal } from '../identity/principal.js';
 
 const MAX_COMMENT = 2000;
 /** A request nobody decided within a day expires: a stale ask should be asked again. */

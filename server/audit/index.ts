@@ -50,6 +50,8 @@ export interface AuditEvents {
   'console.ended': {
     target: string | null;
     reason: string;
+    /** The typed end reason (consoles/end-reasons.ts). */
+    code: string;
     exitCode: number | null;
     bytesOut: number | null;
     bytesIn: number | null;

@@ -3,9 +3,11 @@
 // any broker, watchers (on any broker) to tell the user about, and this broker's live rows that
 // belong to no console (a start that failed while the database was away). A NOTIFY on the
 // control channel runs the pass at once; the tick is what guarantees it.
-import { mayUseTarget, type AccessRequests, type Principal } from '../access/index.js';
+import { mayUseTarget, type AccessRequests } from '../access/index.js';
+import type { Principal } from '../identity/index.js';
 import type { CatalogStore } from '../catalog/index.js';
 import { endOrphanedSession, liveSessionsOf, pendingTerminations, watchersOf, type Database } from '../db/index.js';
+import { endMessage, type EndReason } from './end-reasons.js';
 import type { ConsoleSession } from './session.js';
 
 export interface LiveEntry {
@@ -35,12 +37,16 @@ export function controlPass(deps: ControlDeps): () => Promise<void> {
     for (const [, e] of entries) {
       const why = e.grantId ? dead.get(e.grantId) : undefined;
       const target = targets.find((t) => t.name === e.target);
-      if (why) void e.session.end(`grant ${why}`);
-      else if (!target || !mayUseTarget(e.principal, target)) void e.session.end('access removed from the catalogue');
+      if (why) void e.session.end({ code: 'grant_ended', status: why });
+      else if (!target || !mayUseTarget(e.principal, target)) void e.session.end({ code: 'access_removed' });
     }
-    for (const t of await pendingTerminations(db, deps.brokerId)) void live.get(t.id)?.session.end(t.terminate_reason);
+    for (const t of await pendingTerminations(db, deps.brokerId)) {
+      void live.get(t.id)?.session.end({ code: 'terminated', by: t.terminate_by, reason: t.terminate_reason });
+    }
     for (const id of await liveSessionsOf(db, deps.brokerId)) {
-      if (!live.has(id) && !deps.starting.has(id)) await endOrphanedSession(db, id, 'failed to start: DB_UNAVAILABLE');
+      if (live.has(id) || deps.starting.has(id)) continue;
+      const reason: EndReason = { code: 'failed_to_start', error: 'DB_UNAVAILABLE' };
+      await endOrphanedSession(db, id, { reason: endMessage(reason), code: reason.code });
     }
     const watchers = await watchersOf(db, entries.map(([id]) => id));
     for (const [id, e] of entries) e.session.setWatchers(watchers.get(id) ?? []);

@@ -3,3 +3,4 @@ export { createConsoleService, type ConsoleService, type ConsoleServiceDeps, typ
 export { ConsoleSession, type ConsoleClient, type ConsoleObserver, type EndInfo } from './session.js';
 export type { Door } from './open.js';
 export type { Recovered } from './recover.js';
+export { endExitStatus, endMessage, type EndCode, type EndReason } from './end-reasons.js';

@@ -4,7 +4,8 @@
 // `access.grant_used`, then started + `console.opened`. A failed start ends the session and
 // gives the grant's use back in one more.
 import { randomUUID } from 'node:crypto';
-import type { AccessRequests, Principal } from '../access/index.js';
+import type { AccessRequests } from '../access/index.js';
+import type { Principal } from '../identity/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { CatalogStore, Target } from '../catalog/index.js';
 import {
@@ -21,6 +22,7 @@ import {
 import { SallyportError } from '../errors.js';
 import { Recorder, type RecordingStore } from '../recording/index.js';
 import type { RunningConsole, Runtime } from '../runtime/index.js';
+import { endMessage, type EndReason } from './end-reasons.js';
 
 /** Which front door a console came through, and from where. */
 export interface Door {
@@ -134,7 +136,8 @@ export async function openConsole(
       const code = err instanceof SallyportError ? err.code : 'INTERNAL';
       const seal = await recorder.seal().catch(() => null);
       await db.transaction(async (tx) => {
-        await endConsoleSession(tx, id, { reason: `failed to start: ${code}`, exitCode: null, bytesOut: 0, bytesIn: 0 });
+        const why: EndReason = { code: 'failed_to_start', error: code };
+      await endConsoleSession(tx, id, { reason: endMessage(why), code: why.code, exitCode: null, bytesOut: 0, bytesIn: 0 });
         const returned = grantId ? await deps.access.returnGrantUse(grantId, tx) : false;
         await audit.append(
           {

@@ -17,6 +17,7 @@ import {
 } from '../db/index.js';
 import { sealStoredChunks, type RecordingSeal } from '../recording/index.js';
 import type { Runtime } from '../runtime/index.js';
+import { endMessage, type EndReason } from './end-reasons.js';
 
 export interface RecoveryDeps {
   db: Database;
@@ -83,8 +84,10 @@ export async function recoverOrphans(deps: RecoveryDeps): Promise<Recovered> {
 async function endOrphan(tx: Queryable, audit: AuditLog): Promise<{ sessionId: string; seal: RecordingSeal | null } | null> {
   const s = await lockOrphanedSession(tx);
   if (!s) return null;
-  const reason =
-    s.stop_reason === 'lost' ? `broker ${s.broker_id} stopped answering` : s.stop_reason === 'stopped' ? `broker ${s.broker_id} stopped` : `broker ${s.broker_id} is gone`;
+  // A stopped broker that left live rows could not drain (its database was away); one the
+  // database never knew is from before instance ids: both are as good as lost.
+  const why: EndReason = s.stop_reason === 'stopped' ? { code: 'broker_stopped', broker: s.broker_id } : { code: 'broker_lost', broker: s.broker_id };
+  const reason = endMessage(why);
   const rec = await getRecording(tx, s.id);
   let seal: RecordingSeal | null = null;
   if (rec?.sealed_at && rec.sha256 && rec.chain_hash) {
@@ -99,7 +102,7 @@ async function endOrphan(tx: Queryable, audit: AuditLog): Promise<{ sessionId: s
       seal = truncated.seal;
     }
   }
-  await endOrphanedSession(tx, s.id, reason);
+  await endOrphanedSession(tx, s.id, { reason, code: why.code });
   await audit.append(
     {
       actor: 'system',
@@ -108,6 +111,7 @@ async function endOrphan(tx: Queryable, audit: AuditLog): Promise<{ sessionId: s
       details: {
         target: s.target,
         reason,
+        code: why.code,
         exitCode: null,
         bytesOut: null,
         bytesIn: null,

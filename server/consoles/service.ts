@@ -3,7 +3,8 @@
 // (control.ts), and offers live control — list, watch, terminate — of every broker's consoles
 // through the database, so an admin on any broker reaches a console on any other.
 import { randomUUID } from 'node:crypto';
-import { authorizeLiveControl, type AccessRequests, type Principal } from '../access/index.js';
+import { authorizeLiveControl, type AccessRequests } from '../access/index.js';
+import type { Principal } from '../identity/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { CatalogStore } from '../catalog/index.js';
 import {
@@ -20,6 +21,7 @@ import { SallyportError } from '../errors.js';
 import type { RecordingSeal } from '../recording/index.js';
 import type { Runtime } from '../runtime/index.js';
 import { controlPass, runEvery, type LiveEntry } from './control.js';
+import { endMessage } from './end-reasons.js';
 import { openConsole, recordingStore, type Door } from './open.js';
 import { recoverOrphans, type Recovered } from './recover.js';
 import { ConsoleSession, type ConsoleClient, type ConsoleObserver, type EndInfo } from './session.js';
@@ -87,7 +89,8 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
 
   const recordEnd = async (id: string, principal: Principal, target: string, info: EndInfo) => {
     await db.transaction(async (tx) => {
-      if (!(await endConsoleSession(tx, id, info))) return;
+      const reason = endMessage(info.reason);
+      if (!(await endConsoleSession(tx, id, { ...info, reason, code: info.reason.code }))) return;
       await audit.append(
         {
           actor: `user:${principal.userId}`,
@@ -95,7 +98,8 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
           subject: id,
           details: {
             target,
-            reason: info.reason,
+            reason,
+            code: info.reason.code,
             exitCode: info.exitCode,
             bytesOut: info.bytesOut,
             bytesIn: info.bytesIn,
@@ -139,7 +143,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
         // Fail closed: a session whose recording cannot be written does not go on unrecorded.
         onRecordingFailure: () => {
           client.notice('Recording failed; the session is being closed.');
-          void session?.end('recording failed');
+          void session?.end({ code: 'recording_failed' });
         },
       });
       const entry = { principal, target: opened.target.name, grantId: opened.grantId };
@@ -168,13 +172,13 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
     },
 
     async shutdown() {
-      await Promise.all([...live.values()].map((e) => e.session.end('broker shutting down')));
+      await Promise.all([...live.values()].map((e) => e.session.end({ code: 'broker_shutdown' })));
       stopping = true;
       await Promise.all([...ending]);
     },
 
     takenOver() {
-      for (const e of live.values()) void e.session.end('this broker was taken over by another');
+      for (const e of live.values()) void e.session.end({ code: 'taken_over' });
     },
 
     liveCount: () => [...live.values()].filter((e) => e.session.live).length,
@@ -230,15 +234,14 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
       authorizeLiveControl(principal);
       const s = /^[0-9a-f-]{36}$/.test(id) ? await getLiveSession(db, id) : null;
       if (!s) throw new SallyportError('NOT_FOUND', `no live console session ${id}`);
-      const endReason = `terminated by ${principal.username}${reason ? `: ${reason}` : ''}`;
       const requested = await db.transaction(async (tx) => {
-        const r = await requestTermination(tx, id, endReason);
+        const r = await requestTermination(tx, id, principal.username, reason);
         if (r) await audit.append({ actor: `user:${principal.userId}`, action: 'console.terminated', subject: id, details: { by: principal.username, username: s.username, target: s.target, reason } }, tx);
         return r;
       });
       if (!requested) throw new SallyportError('NOT_FOUND', `no live console session ${id}`);
       // Held here: end it now rather than on the next pass.
-      await live.get(id)?.session.end(endReason);
+      await live.get(id)?.session.end({ code: 'terminated', by: principal.username, reason });
     },
   };
   return service;

@@ -4,6 +4,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import { EchoMask, type Recorder, type RecordingSeal } from '../recording/index.js';
 import type { RunningConsole } from '../runtime/index.js';
+import { endExitStatus, endMessage, type EndCode, type EndReason } from './end-reasons.js';
 
 /** What a front door gives the session to talk back to its user. */
 export interface ConsoleClient {
@@ -12,7 +13,11 @@ export interface ConsoleClient {
   /** Registers a callback for when the client has caught up after send() returned false. */
   onDrain(cb: () => void): void;
   notice(message: string): void;
-  end(info: { reason: string; exitCode: number | null }): void;
+  /**
+   * The session ended: why (the sentence and its code), the process's own exit code (null when
+   * it did not exit) and the status a door without one reports (SSH: the reason's status).
+   */
+  end(info: { reason: string; code: EndCode; exitCode: number | null; exitStatus: number }): void;
   /** Who is watching the session now (usernames); the user is always told. */
   watchers(names: readonly string[]): void;
 }
@@ -27,7 +32,7 @@ export interface ConsoleObserver {
 }
 
 export interface EndInfo {
-  reason: string;
+  reason: EndReason;
   exitCode: number | null;
   bytesOut: number;
   bytesIn: number;
@@ -69,10 +74,10 @@ export class ConsoleSession {
     void running.exited.then(({ exitCode }) => {
       this.exitCode = exitCode;
       // Let the last output drain through the pipeline before ending.
-      running.output.once('end', () => void this.end('process exited'));
-      setTimeout(() => void this.end('process exited'), 500).unref();
+      running.output.once('end', () => void this.end({ code: 'process_exited' }));
+      setTimeout(() => void this.end({ code: 'process_exited' }), 500).unref();
     });
-    this.maxTimer = setTimeout(() => void this.end('maximum duration reached'), limits.maxSeconds * 1000);
+    this.maxTimer = setTimeout(() => void this.end({ code: 'max_duration' }), limits.maxSeconds * 1000);
     this.touch();
   }
 
@@ -116,7 +121,7 @@ export class ConsoleSession {
   }
 
   /** Ends the session (idempotent): container removed, recording sealed, client told why. */
-  end(reason: string): Promise<EndInfo> {
+  end(reason: EndReason): Promise<EndInfo> {
     this.ending ??= (async () => {
       clearTimeout(this.idleTimer);
       clearTimeout(this.maxTimer);
@@ -135,7 +140,7 @@ export class ConsoleSession {
       // onEnded keeps trying to store the end itself; a failure here must not reject the many
       // fire-and-forget callers (timers, sockets) and take the process down with it.
       await this.onEnded(info).catch(() => undefined);
-      this.client.end({ reason, exitCode: this.exitCode });
+      this.client.end({ reason: endMessage(reason), code: reason.code, exitCode: this.exitCode, exitStatus: endExitStatus(reason, this.exitCode) });
       return info;
     })();
     return this.ending;
@@ -163,6 +168,6 @@ export class ConsoleSession {
 
   private touch(): void {
     clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => void this.end('idle timeout'), this.limits.idleSeconds * 1000);
+    this.idleTimer = setTimeout(() => void this.end({ code: 'idle_timeout' }), this.limits.idleSeconds * 1000);
   }
 }

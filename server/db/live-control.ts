@@ -46,23 +46,23 @@ export async function getLiveSession(db: Queryable, id: string): Promise<LiveSes
  * Asks the owning broker to end a live console (once); returns null when it is not live.
  * The NOTIFY is delivered when the caller's transaction commits.
  */
-export async function requestTermination(db: Queryable, id: string, endReason: string): Promise<{ broker_id: string } | null> {
+export async function requestTermination(db: Queryable, id: string, by: string, reason: string): Promise<{ broker_id: string } | null> {
   const { rows } = await db.query<{ broker_id: string }>(
     `update console_sessions
-        set terminate_requested_at = now(), terminate_reason = $2
+        set terminate_requested_at = now(), terminate_by = $2, terminate_reason = $3
       where id = $1 and ended_at is null and terminate_requested_at is null
      returning broker_id`,
-    [id, endReason],
+    [id, by, reason],
   );
   const row = rows[0];
   if (row) await db.query(`select pg_notify($1, $2)`, [CONTROL_CHANNEL, row.broker_id]);
   return row ?? null;
 }
 
-/** This broker's live sessions that someone asked to terminate, with the end reason to give. */
-export async function pendingTerminations(db: Queryable, brokerId: string): Promise<Array<{ id: string; terminate_reason: string }>> {
-  const { rows } = await db.query<{ id: string; terminate_reason: string }>(
-    `select id, terminate_reason from console_sessions
+/** This broker's live sessions that someone asked to terminate: who, and why. */
+export async function pendingTerminations(db: Queryable, brokerId: string): Promise<Array<{ id: string; terminate_by: string; terminate_reason: string }>> {
+  const { rows } = await db.query<{ id: string; terminate_by: string; terminate_reason: string }>(
+    `select id, terminate_by, terminate_reason from console_sessions
       where broker_id = $1 and ended_at is null and terminate_requested_at is not null`,
     [brokerId],
   );

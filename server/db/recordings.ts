@@ -16,6 +16,7 @@ export interface ConsoleSessionRow {
   started_at: Date;
   ended_at: Date | null;
   end_reason: string | null;
+  end_code: string | null;
   exit_code: number | null;
   bytes_out: string;
   bytes_in: string;
@@ -59,28 +60,28 @@ export async function linkConsoleGrant(db: Queryable, id: string, grantId: strin
 export async function endConsoleSession(
   db: Queryable,
   id: string,
-  e: { reason: string; exitCode: number | null; bytesOut: number; bytesIn: number },
+  e: { reason: string; code: string; exitCode: number | null; bytesOut: number; bytesIn: number },
 ): Promise<boolean> {
   const { rowCount } = await db.query(
     `update console_sessions
-        set ended_at = now(), end_reason = $2, exit_code = $3, bytes_out = $4, bytes_in = $5
+        set ended_at = now(), end_reason = $2, end_code = $6, exit_code = $3, bytes_out = $4, bytes_in = $5
       where id = $1 and ended_at is null`,
-    [id, e.reason, e.exitCode, e.bytesOut, e.bytesIn],
+    [id, e.reason, e.exitCode, e.bytesOut, e.bytesIn, e.code],
   );
   return (rowCount ?? 0) > 0;
 }
 
 /** Ends a session whose broker is gone (its byte counts died with it); false if already ended. */
-export async function endOrphanedSession(db: Queryable, id: string, reason: string): Promise<boolean> {
+export async function endOrphanedSession(db: Queryable, id: string, e: { reason: string; code: string }): Promise<boolean> {
   const { rowCount } = await db.query(
-    `update console_sessions set ended_at = now(), end_reason = $2 where id = $1 and ended_at is null`,
-    [id, reason],
+    `update console_sessions set ended_at = now(), end_reason = $2, end_code = $3 where id = $1 and ended_at is null`,
+    [id, e.reason, e.code],
   );
   return (rowCount ?? 0) > 0;
 }
 
 const SESSION_COLUMNS = `s.id, s.user_id, u.username, s.target, s.runtime, s.node, s.via, s.image, s.image_id, s.command, s.container_id,
-       s.started_at, s.ended_at, s.end_reason, s.exit_code, s.bytes_out::text, s.bytes_in::text, s.grant_id,
+       s.started_at, s.ended_at, s.end_reason, s.end_code, s.exit_code, s.bytes_out::text, s.bytes_in::text, s.grant_id,
        r.sha256, r.size_bytes::text, r.truncated`;
 
 export async function listConsoleSessions(db: Queryable, filter: { userId?: string; limit: number }): Promise<ConsoleSessionRow[]> {

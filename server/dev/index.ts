@@ -89,7 +89,8 @@ export async function startDev(env: Readonly<Record<string, string | undefined>>
       'dev',
     );
     buildDemoImages((line) => process.stdout.write(`  ${line}\n`));
-    const broker = await startBroker(config, { env });
+    // PGlite serves one connection: no dedicated LISTEN connection there.
+    const broker = await startBroker(config, { env, listen: !pg });
     const devIdp = idp;
     const embedded = pg;
     process.stdout.write(banner(publicUrl, idp.issuer, users, dataDir, !!pg));

@@ -12,6 +12,7 @@ import type { Config } from '../config/index.js';
 import type { ConsoleService } from '../consoles/index.js';
 import type { Identity } from '../identity/index.js';
 import type { Recordings } from '../replay/index.js';
+import { createCsrf } from './csrf.js';
 import { errorHandler } from './errors.js';
 import { accessRoutes } from './routes/access.js';
 import { apiRoutes } from './routes/api.js';
@@ -63,7 +64,8 @@ export async function buildApp(config: Config, services: AppServices, options: {
     },
   });
   registerSessionAuth(app, config, services.identity);
-  registerSecurity(app, config, services.identity);
+  const csrf = createCsrf(config.session.secret);
+  registerSecurity(app, config, csrf);
 
   healthRoutes(app, services.readiness);
   // Public: anyone verifying evidence needs the broker's keys, and nothing else.
@@ -72,7 +74,7 @@ export async function buildApp(config: Config, services: AppServices, options: {
     return services.signer.jwks();
   });
   authRoutes(app, config, services.identity);
-  apiRoutes(app, config, services);
+  apiRoutes(app, config, { ...services, csrf });
   accessRoutes(app, services.access);
   consoleWsRoutes(app, config, services.consoles);
   await webRoutes(app, options.webDir);

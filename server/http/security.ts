@@ -3,12 +3,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config/index.js';
 import { SallyportError } from '../errors.js';
-import type { Identity } from '../identity/index.js';
+import type { Csrf } from './csrf.js';
 import { sessionIdFrom } from './session.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-export function registerSecurity(app: FastifyInstance, config: Config, identity: Identity): void {
+export function registerSecurity(app: FastifyInstance, config: Config, csrf: Csrf): void {
   const idpOrigin = new URL(config.oidc.issuer).origin;
   const csp = [
     "default-src 'none'",
@@ -44,7 +44,7 @@ export function registerSecurity(app: FastifyInstance, config: Config, identity:
     checkSameOrigin(request, config.publicUrl);
     const sessionId = sessionIdFrom(request, config);
     const token = (request.headers['x-csrf-token'] as string | undefined) ?? (request.body as { csrf?: unknown } | undefined)?.csrf;
-    if (!sessionId || typeof token !== 'string' || !identity.checkCsrf(sessionId, token)) {
+    if (!sessionId || typeof token !== 'string' || !csrf.check(sessionId, token)) {
       throw new SallyportError('CSRF_REJECTED', 'missing or invalid CSRF token');
     }
   });

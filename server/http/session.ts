@@ -1,6 +1,6 @@
 // Cookie names and attributes, and the hook that resolves the session cookie to a Principal.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Principal } from '../access/index.js';
+import type { Principal } from '../identity/index.js';
 import type { Config } from '../config/index.js';
 import type { Identity } from '../identity/index.js';
 

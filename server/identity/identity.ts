@@ -1,8 +1,8 @@
 // Identity: turns an OIDC login into a server-side browser session and a session cookie value
 // back into a Principal. Session ids are random 256-bit values; only their keyed hash is
-// stored, and CSRF tokens are derived from them with the same secret.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Principal } from '../access/index.js';
+// stored (CSRF tokens, derived from them, are the front door's: http/csrf.ts).
+import { createHmac, randomBytes } from 'node:crypto';
+import type { Principal } from './principal.js';
 import type { AuditLog } from '../audit/index.js';
 import type { Config, Role } from '../config/index.js';
 import {
@@ -35,8 +35,6 @@ export interface Identity {
   /** The principal of a live session, or null; extends the idle window. */
   authenticate(sessionId: string | undefined): Promise<Principal | null>;
   logout(sessionId: string, principal: Principal): Promise<{ redirectTo: string }>;
-  csrfToken(sessionId: string): string;
-  checkCsrf(sessionId: string, token: string | undefined): boolean;
 }
 
 export function createIdentity(deps: { config: Config; db: Database; audit: AuditLog; rp: RelyingParty }): Identity {
@@ -133,17 +131,6 @@ export function createIdentity(deps: { config: Config; db: Database; audit: Audi
       });
       const loggedOut = `${config.publicUrl}/auth/logged-out`;
       return { redirectTo: (await rp.endSessionUrl(loggedOut)) ?? loggedOut };
-    },
-
-    csrfToken(sessionId) {
-      return keyed('csrf', sessionId).toString('base64url');
-    },
-
-    checkCsrf(sessionId, token) {
-      if (!token) return false;
-      const expected = keyed('csrf', sessionId);
-      const given = Buffer.from(token, 'base64url');
-      return given.length === expected.length && timingSafeEqual(given, expected);
     },
   };
 }

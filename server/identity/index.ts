@@ -2,3 +2,4 @@
 // command imports it (server/dev), so production code cannot start it by accident.
 export { createIdentity, type Identity } from './identity.js';
 export { createRelyingParty, type RelyingParty } from './oidc.js';
+export type { Principal } from './principal.js';

@@ -2,7 +2,8 @@
 // the player's index, chunks and keyframes, the command timeline and search. Every method
 // first decides whether the principal may see the session (NOT_FOUND otherwise: no existence
 // leak); the live side of consoles is consoles/.
-import { maySeeAllSessions, maySeeSession, type Principal } from '../access/index.js';
+import { maySeeAllSessions, maySeeSession } from '../access/index.js';
+import type { Principal } from '../identity/index.js';
 import type { AuditLog } from '../audit/index.js';
 import { getConsoleSession, listConsoleSessions, listRecordingCommands, readRecordingChunks, searchRecordings, type CommandRow, type ConsoleSessionRow, type Database } from '../db/index.js';
 import { SallyportError } from '../errors.js';

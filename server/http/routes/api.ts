@@ -7,8 +7,8 @@ import type { CatalogStore } from '../../catalog/index.js';
 import type { Config } from '../../config/index.js';
 import type { ConsoleService } from '../../consoles/index.js';
 import { SallyportError } from '../../errors.js';
-import type { Identity } from '../../identity/index.js';
 import type { Recordings } from '../../replay/index.js';
+import type { Csrf } from '../csrf.js';
 import { auditRoutes } from './audit.js';
 import { liveRoutes } from './live.js';
 import { meRoutes } from './me.js';
@@ -16,7 +16,7 @@ import { searchRoutes } from './search.js';
 import { sessionRoutes } from './sessions.js';
 
 export interface ApiServices {
-  identity: Identity;
+  csrf: Csrf;
   catalog: CatalogStore;
   consoles: ConsoleService;
   recordings: Recordings;

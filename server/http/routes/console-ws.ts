@@ -162,13 +162,13 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
                 onDrain: (cb) => out.onDrain(cb),
                 notice: (message) => send({ type: 'notice', message }),
                 watchers: (names) => send({ type: 'watchers', names }),
-                end: ({ reason, exitCode }) => {
-                  send({ type: 'exit', reason, exitCode });
+                end: ({ reason, code, exitCode }) => {
+                  send({ type: 'exit', reason, code, exitCode });
                   setTimeout(() => closeWith(1000, reason), 50);
                 },
               }, { via: 'web', clientAddress: request.ip });
               send({ type: 'started', sessionId: session.id });
-              if (socket.readyState !== socket.OPEN) void session.end('client disconnected');
+              if (socket.readyState !== socket.OPEN) void session.end({ code: 'client_disconnected' });
             } catch (err) {
               if (!isSallyportError(err)) request.log.error({ err }, 'console open failed');
               out.fail(err);
@@ -181,10 +181,10 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
         })();
       });
       socket.on('close', () => {
-        void session?.end('client disconnected');
+        void session?.end({ code: 'client_disconnected' });
       });
       socket.on('error', () => {
-        void session?.end('network error');
+        void session?.end({ code: 'network_error' });
       });
     },
   );

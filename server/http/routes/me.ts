@@ -3,11 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import { usableTargets, type AccessRequests } from '../../access/index.js';
 import type { CatalogStore } from '../../catalog/index.js';
 import type { Config } from '../../config/index.js';
-import type { Identity } from '../../identity/index.js';
+import type { Csrf } from '../csrf.js';
 import { sessionIdFrom } from '../session.js';
 
-export function meRoutes(api: FastifyInstance, config: Config, s: { identity: Identity; catalog: CatalogStore; access: AccessRequests }): void {
-const { identity, catalog, access } = s;
+export function meRoutes(api: FastifyInstance, config: Config, s: { csrf: Csrf; catalog: CatalogStore; access: AccessRequests }): void {
+  const { csrf, catalog, access } = s;
   api.get('/api/me', async (request) => {
     const p = request.principal!;
     const targets = usableTargets(p, catalog.current());
@@ -35,7 +35,7 @@ const { identity, catalog, access } = s;
           grant: grant ? { id: grant.id, expiresAt: grant.expiresAt, sessionsLeft: grant.maxSessions === null ? null : grant.maxSessions - grant.sessionsUsed } : null,
         };
       }),
-      csrfToken: identity.csrfToken(sessionIdFrom(request, config)!),
+      csrfToken: csrf.token(sessionIdFrom(request, config)!),
     };
   });
 }

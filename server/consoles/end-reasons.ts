@@ -1,0 +1,55 @@
+// Why a console ended, as a typed list (one code space, like Boundary's termination reasons).
+// Each reason has the sentence the user and the audit log read, and the exit status a front
+// door without its own (the SSH door) reports. The session row stores both the code and the
+// sentence; nothing parses the sentence.
+
+export type EndReason =
+  | { code: 'process_exited' }
+  | { code: 'client_disconnected' }
+  | { code: 'network_error' }
+  | { code: 'idle_timeout' }
+  | { code: 'max_duration' }
+  | { code: 'recording_failed' }
+  | { code: 'broker_shutdown' }
+  | { code: 'grant_ended'; status: string }
+  | { code: 'access_removed' }
+  | { code: 'terminated'; by: string; reason: string }
+  | { code: 'broker_lost'; broker: string }
+  | { code: 'broker_stopped'; broker: string }
+  | { code: 'taken_over' }
+  | { code: 'failed_to_start'; error: string };
+
+export type EndCode = EndReason['code'];
+
+type Of<C extends EndCode> = Extract<EndReason, { code: C }>;
+
+/** A forgotten reason is a compile error: every code says what the user reads and which status. */
+const REASONS: { [C in EndCode]: { message(r: Of<C>): string; exitStatus: number } } = {
+  process_exited: { message: () => 'process exited', exitStatus: 0 },
+  client_disconnected: { message: () => 'client disconnected', exitStatus: 255 },
+  network_error: { message: () => 'network error', exitStatus: 255 },
+  idle_timeout: { message: () => 'idle timeout', exitStatus: 124 },
+  max_duration: { message: () => 'maximum duration reached', exitStatus: 124 },
+  recording_failed: { message: () => 'recording failed', exitStatus: 254 },
+  broker_shutdown: { message: () => 'broker shutting down', exitStatus: 253 },
+  grant_ended: { message: (r) => `grant ${r.status}`, exitStatus: 252 },
+  access_removed: { message: () => 'access removed from the catalogue', exitStatus: 252 },
+  terminated: { message: (r) => `terminated by ${r.by}${r.reason ? `: ${r.reason}` : ''}`, exitStatus: 251 },
+  broker_lost: { message: (r) => `broker ${r.broker} stopped answering`, exitStatus: 253 },
+  broker_stopped: { message: (r) => `broker ${r.broker} stopped`, exitStatus: 253 },
+  taken_over: { message: () => 'this broker was taken over by another', exitStatus: 253 },
+  failed_to_start: { message: (r) => `failed to start: ${r.error}`, exitStatus: 250 },
+};
+
+/** The sentence the user, the Sessions page and the audit log read. */
+export function endMessage(r: EndReason): string {
+  return (REASONS[r.code].message as (r: EndReason) => string)(r);
+}
+
+/**
+ * The exit status to report: the process's own when it exited, otherwise the reason's
+ * (124 for timeouts, as timeout(1); 250–255 for the broker's reasons).
+ */
+export function endExitStatus(r: EndReason, processExit: number | null): number {
+  return r.code === 'process_exited' && processExit !== null ? processExit : REASONS[r.code].exitStatus;
+}
