@@ -2,7 +2,7 @@
 // `sallyport serve | dev | migrate | catalog check FILE`: the process entry point. Reads the
 // environment through loadConfig only, wires signals, and prints errors a person can act on.
 import { loadCatalogFile } from './catalog/index.js';
-import { loadConfig } from './config/index.js';
+import { loadConfig, loadDatabaseConfig, loadVerifierKeys } from './config/index.js';
 import { migrate, openDatabase } from './db/index.js';
 import { existsSync, readFileSync } from 'node:fs';
 import type { JWK } from 'jose';
@@ -43,12 +43,8 @@ async function main(argv: string[]): Promise<number> {
       return -1;
     }
     case 'migrate': {
-      const url = process.env.DATABASE_URL;
-      if (!url) {
-        process.stderr.write('sallyport migrate: DATABASE_URL is required\n');
-        return 2;
-      }
-      const db = openDatabase(url, { poolSize: 1 });
+      const { databaseUrl } = loadDatabaseConfig(process.env);
+      const db = openDatabase(databaseUrl, { poolSize: 1 });
       try {
         const applied = await migrate(db, MIGRATIONS_DIR);
         process.stdout.write(applied.length ? `applied migrations: ${applied.join(', ')}\n` : 'database is up to date\n');
@@ -106,14 +102,10 @@ async function verifyCommand(args: string[]): Promise<number> {
     (report.ok ? process.stdout : process.stderr).write(`${report.ok ? 'OK' : 'TAMPERED'}: ${report.summary}\n`);
     return report.ok ? 0 : 1;
   }
-  const url = process.env.DATABASE_URL;
-  if (!url) {
-    process.stderr.write('sallyport verify: DATABASE_URL is required\n');
-    return 2;
-  }
+  const { databaseUrl } = loadDatabaseConfig(process.env);
   const jwks = await loadJwks(jwksSource);
   const { verifyAuditLog, verifyStoredRecording } = await import('./verify/index.js');
-  const db = openDatabase(url, { poolSize: 1 });
+  const db = openDatabase(databaseUrl, { poolSize: 1 });
   try {
     const report = what === 'audit' ? await verifyAuditLog(db, jwks) : await verifyStoredRecording(db, positional[0]!, jwks);
     (report.ok ? process.stdout : process.stderr).write(`${report.ok ? 'OK' : 'TAMPERED'}: ${report.summary}\n`);
@@ -131,13 +123,8 @@ async function loadJwks(source: string | undefined): Promise<Jwks> {
   }
   if (source) return JSON.parse(readFileSync(source, 'utf8')) as Jwks;
   // No JWKS given: the verifier trusts the keys this environment is configured with.
-  const key = process.env.SALLYPORT_SIGNING_KEY ?? (process.env.SALLYPORT_SIGNING_KEY_FILE ? readFileSync(process.env.SALLYPORT_SIGNING_KEY_FILE, 'utf8') : undefined);
-  if (!key) throw new SallyportError('CONFIG_INVALID', 'give --jwks FILE|URL (or set SALLYPORT_SIGNING_KEY)');
-  const previousText =
-    process.env.SALLYPORT_SIGNING_PREVIOUS_KEYS ??
-    (process.env.SALLYPORT_SIGNING_PREVIOUS_KEYS_FILE ? readFileSync(process.env.SALLYPORT_SIGNING_PREVIOUS_KEYS_FILE, 'utf8') : undefined);
-  const previous = previousText ? (JSON.parse(previousText) as Jwks).keys : [];
-  return { keys: [publicJwk(JSON.parse(key) as JWK), ...previous.map(publicJwk)] };
+  const { current, previous } = loadVerifierKeys(process.env);
+  return { keys: [publicJwk(current as JWK), ...previous.map((k) => publicJwk(k as JWK))] };
 }
 
 /**

@@ -72,6 +72,21 @@ describe('sallyport migrate', () => {
     const second = await runCli(['migrate'], { DATABASE_URL: tdb.url });
     expect(second.stdout).toMatch(/up to date/);
   });
+
+  it('database commands read DATABASE_URL through the configuration and name what is wrong', async () => {
+    for (const args of [['migrate'], ['verify', 'audit']]) {
+      const missing = await runCli(args, {});
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toMatch(/DATABASE_URL: is required \(or DATABASE_URL_FILE\)/);
+      const wrong = await runCli(args, { DATABASE_URL: 'mysql://db/x' });
+      expect(wrong.code).toBe(2);
+      expect(wrong.stderr).toMatch(/DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/);
+    }
+    // verify without --jwks takes the configured keys, validated like the broker's own.
+    const badKey = await runCli(['verify', 'audit'], { DATABASE_URL: tdb.url, SALLYPORT_SIGNING_KEY: '{"kty":"RSA"}' });
+    expect(badKey.code).toBe(2);
+    expect(badKey.stderr).toMatch(/SALLYPORT_SIGNING_KEY: must be an Ed25519 JWK/);
+  });
 });
 
 describe('a serving broker', () => {

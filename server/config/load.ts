@@ -1,0 +1,193 @@
+// loadConfig(env, mode): the broker's whole configuration, validated once, every bad variable
+// reported together, returned frozen and passed down explicitly. loadDatabaseConfig is the part
+// the database-only commands (migrate, verify) need.
+import { deepFreeze } from '../freeze.js';
+import { ed25519Jwk, previousKeys } from './keys.js';
+import { createReader, type Env } from './reader.js';
+
+export type Mode = 'production' | 'dev';
+export type Role = 'developer' | 'approver' | 'auditor' | 'admin';
+export const ROLES: readonly Role[] = ['developer', 'approver', 'auditor', 'admin'];
+
+export interface Config {
+  readonly mode: Mode;
+  readonly host: string;
+  readonly port: number;
+  /** The origin users type (no trailing slash); the only accepted Origin and redirect target. */
+  readonly publicUrl: string;
+  readonly databaseUrl: string;
+  /** Connections in the pool; 1 for PGlite, which has a single session. */
+  readonly databasePoolSize: number;
+  readonly oidc: {
+    readonly issuer: string;
+    readonly clientId: string;
+    readonly clientSecret: string;
+    readonly groupsClaim: string;
+    readonly scopes: readonly string[];
+    /** ID-token signature algorithms we accept; anything else (including `none`) is refused. */
+    readonly idTokenAlg: string;
+    /** Plain-http issuer allowed; validation only lets http through for dev mode or loopback. */
+    readonly allowHttpIssuer: boolean;
+  };
+  readonly roles: Readonly<Record<Role, readonly string[]>>;
+  readonly session: {
+    readonly secret: string;
+    readonly idleTimeoutSeconds: number;
+    readonly absoluteTimeoutSeconds: number;
+    readonly cookieSecure: boolean;
+  };
+  readonly catalogPath: string;
+  readonly access: {
+    /** Deciding or revoking needs an IdP login at most this old; older logins step up with max_age. */
+    readonly reauthMaxAgeSeconds: number;
+  };
+  /** Signs audit checkpoints: the current private key and previous public keys (rotation). */
+  readonly signing: {
+    readonly key: Readonly<Record<string, string>>;
+    readonly previous: ReadonlyArray<Readonly<Record<string, string>>>;
+    /** While audit events arrive, sign a checkpoint at least this often. */
+    readonly checkpointIntervalSeconds: number;
+  };
+  /** Where access-request notifications go; undefined = no webhook. */
+  readonly webhook: { readonly url: string; readonly format: 'json' | 'slack' } | undefined;
+  readonly broker: {
+    /**
+     * A readable prefix for this process's instance id; the id itself is generated at start
+     * (`<prefix>-<random>`), so no two processes ever share one.
+     */
+    readonly prefix: string;
+    /** A broker whose heartbeat is older than this is dead and its consoles are taken over. */
+    readonly leaseSeconds: number;
+  };
+  readonly runtime: {
+    /** Docker Engine address (DOCKER_HOST form); undefined = the local socket. */
+    readonly dockerHost: string | undefined;
+  };
+  /** Production refuses images not pinned by digest. */
+  readonly requireImageDigest: boolean;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const ID_TOKEN_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+
+/**
+ * DATABASE_URL (or DATABASE_URL_FILE) and the pool size, for commands that need only the
+ * database. Throws CONFIG_INVALID naming what is wrong.
+ */
+export function loadDatabaseConfig(env: Env): { databaseUrl: string; databasePoolSize: number } {
+  const r = createReader(env);
+  const databaseUrl = r.required('DATABASE_URL');
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) r.bad('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
+  const databasePoolSize = r.integer('SALLYPORT_DATABASE_POOL_SIZE', 10, 1, 200);
+  r.check();
+  return { databaseUrl, databasePoolSize };
+}
+
+/**
+ * Reads and validates the environment. In production every required variable must be set;
+ * dev mode (`sallyport dev`) passes its embedded defaults in `env` and so runs the same checks.
+ * Throws CONFIG_INVALID naming every missing or malformed variable.
+ */
+export function loadConfig(env: Env, mode: Mode): Config {
+  const r = createReader(env);
+  const { read, required, integer, duration, list, url, bad } = r;
+
+  const port = integer('PORT', 8080, 0, 65535);
+  const host = read('HOST') ?? (mode === 'dev' ? '127.0.0.1' : '0.0.0.0');
+
+  const databaseUrl = required('DATABASE_URL');
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    bad('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
+  }
+  const databasePoolSize = integer('SALLYPORT_DATABASE_POOL_SIZE', 10, 1, 200);
+
+  const publicUrlRaw = required('SALLYPORT_PUBLIC_URL');
+  const publicUrl = url('SALLYPORT_PUBLIC_URL', publicUrlRaw, { allowHttp: mode === 'dev' });
+  if (publicUrl && publicUrl.pathname !== '/') {
+    bad('SALLYPORT_PUBLIC_URL', 'must be an origin without a path, e.g. https://sallyport.example.com');
+  }
+
+  const issuer = required('SALLYPORT_OIDC_ISSUER');
+  url('SALLYPORT_OIDC_ISSUER', issuer, { allowHttp: mode === 'dev' });
+  const clientId = required('SALLYPORT_OIDC_CLIENT_ID');
+  const clientSecret = required('SALLYPORT_OIDC_CLIENT_SECRET');
+  const groupsClaim = read('SALLYPORT_OIDC_GROUPS_CLAIM') ?? 'groups';
+  const scopes = list('SALLYPORT_OIDC_SCOPES', ['openid', 'profile', 'email', 'groups']);
+  if (!scopes.includes('openid')) bad('SALLYPORT_OIDC_SCOPES', 'must include openid');
+  const idTokenAlg = read('SALLYPORT_OIDC_ID_TOKEN_ALG') ?? 'RS256';
+  if (!ID_TOKEN_ALGS.includes(idTokenAlg)) {
+    bad('SALLYPORT_OIDC_ID_TOKEN_ALG', `must be one of ${ID_TOKEN_ALGS.join(', ')} (symmetric and none are refused)`);
+  }
+
+  const roles: Record<Role, string[]> = {
+    developer: list('SALLYPORT_ROLE_DEVELOPER_GROUPS', ['developers']),
+    approver: list('SALLYPORT_ROLE_APPROVER_GROUPS', ['approvers']),
+    auditor: list('SALLYPORT_ROLE_AUDITOR_GROUPS', ['auditors']),
+    admin: list('SALLYPORT_ROLE_ADMIN_GROUPS', ['admins']),
+  };
+
+  const secret = required('SALLYPORT_SESSION_SECRET');
+  if (secret && secret.length < 32) bad('SALLYPORT_SESSION_SECRET', 'must be at least 32 characters');
+  const idleTimeoutSeconds = duration('SALLYPORT_SESSION_IDLE_TIMEOUT', 30 * 60);
+  const absoluteTimeoutSeconds = duration('SALLYPORT_SESSION_MAX_AGE', 12 * 3600);
+  if (idleTimeoutSeconds > absoluteTimeoutSeconds) {
+    bad('SALLYPORT_SESSION_IDLE_TIMEOUT', 'must not exceed SALLYPORT_SESSION_MAX_AGE');
+  }
+
+  const catalogPath = required('SALLYPORT_CATALOG');
+  const reauthMaxAgeSeconds = duration('SALLYPORT_REAUTH_MAX_AGE', 5 * 60);
+  if (reauthMaxAgeSeconds > 3600) bad('SALLYPORT_REAUTH_MAX_AGE', 'must be at most 1h: an approval needs a recent login');
+
+  const signingKey = ed25519Jwk('SALLYPORT_SIGNING_KEY', required('SALLYPORT_SIGNING_KEY'), true, r.bad);
+  const checkpointIntervalSeconds = duration('SALLYPORT_CHECKPOINT_INTERVAL', 25);
+  if (checkpointIntervalSeconds > 30) bad('SALLYPORT_CHECKPOINT_INTERVAL', 'must be at most 30s');
+  const previous = previousKeys(r);
+
+  const webhookUrl = read('SALLYPORT_WEBHOOK_URL');
+  if (webhookUrl !== undefined) url('SALLYPORT_WEBHOOK_URL', webhookUrl, { allowHttp: mode === 'dev', allowQuery: true, secret: true });
+  const webhookFormat = read('SALLYPORT_WEBHOOK_FORMAT') ?? 'json';
+  if (webhookFormat !== 'json' && webhookFormat !== 'slack') bad('SALLYPORT_WEBHOOK_FORMAT', 'must be json or slack');
+  if (webhookUrl === undefined && read('SALLYPORT_WEBHOOK_FORMAT') !== undefined) bad('SALLYPORT_WEBHOOK_FORMAT', 'is set but SALLYPORT_WEBHOOK_URL is not');
+
+  // A fixed id shared by two processes let one reap the other's consoles: ids are generated now.
+  if (read('SALLYPORT_BROKER_ID') !== undefined) bad('SALLYPORT_BROKER_ID', 'is no longer used: each process generates its own instance id; set SALLYPORT_BROKER_PREFIX for a readable prefix');
+  const brokerPrefix = read('SALLYPORT_BROKER_PREFIX') ?? 'b';
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/.test(brokerPrefix)) bad('SALLYPORT_BROKER_PREFIX', 'must be 1-40 letters, digits, dots, dashes or underscores');
+  const leaseSeconds = integer('SALLYPORT_BROKER_LEASE_SECONDS', 30, 3, 3600);
+  const dockerHost = read('DOCKER_HOST');
+  if (dockerHost !== undefined && !/^(unix|tcp|http|https):\/\//.test(dockerHost)) {
+    bad('DOCKER_HOST', 'must be unix:///path, tcp://host:port or https://host:port');
+  }
+
+  const logLevel = (read('SALLYPORT_LOG_LEVEL') ?? 'info') as Config['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) bad('SALLYPORT_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+
+  r.check();
+
+  return deepFreeze({
+    mode,
+    host,
+    port,
+    publicUrl: publicUrl!.origin,
+    databaseUrl,
+    databasePoolSize,
+    oidc: { issuer, clientId, clientSecret, groupsClaim, scopes, idTokenAlg, allowHttpIssuer: issuer.startsWith('http:') },
+    roles,
+    session: {
+      secret,
+      idleTimeoutSeconds,
+      absoluteTimeoutSeconds,
+      cookieSecure: publicUrl!.protocol === 'https:',
+    },
+    catalogPath,
+    access: { reauthMaxAgeSeconds },
+    signing: { key: signingKey!, previous, checkpointIntervalSeconds },
+    webhook: webhookUrl === undefined ? undefined : { url: webhookUrl, format: webhookFormat as 'json' | 'slack' },
+    broker: { prefix: brokerPrefix, leaseSeconds },
+    runtime: { dockerHost },
+    requireImageDigest: mode === 'production',
+    logLevel,
+  });
+}
+
