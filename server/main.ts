@@ -78,7 +78,6 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       runtimes,
       access,
       brokerId: self.id,
-      env: options.env,
       onRecordingSealed: async (recording) => {
         replay.enqueue(recording.sessionId);
         await checkpointer.checkpoint(recording);

@@ -18,7 +18,11 @@ export interface Catalog {
 export interface LoadOptions {
   /** Production: images must be pinned by digest. */
   requireDigest: boolean;
-  /** The broker's environment: `fromEnv` references must resolve in it. Omit to skip that check. */
+  /**
+   * The broker's environment: `fromEnv` references are resolved from it at load (a reference
+   * that does not resolve is a problem). Omit to only check the file (`catalog check`): the
+   * references are then left out of the targets' environment.
+   */
   env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -108,17 +112,15 @@ export function parseCatalog(
     if (a.maxDuration > 7 * 86400) {
       problems.push({ field: `${label}.approval.maxDuration`, message: 'must be at most 7d; just-in-time access is short-lived' });
     }
-    if (options.env) {
-      for (const [key, value] of Object.entries(t.environment)) {
-        if (typeof value === 'object' && options.env[value.fromEnv] === undefined) {
-          problems.push({
-            field: `${label}.environment.${key}`,
-            message: `refers to broker variable ${value.fromEnv}, which is not set`,
-          });
-        }
+    const environment: Record<string, string> = {};
+    for (const [key, value] of Object.entries(t.environment)) {
+      if (typeof value === 'string') environment[key] = value;
+      else if (options.env?.[value.fromEnv] !== undefined) environment[key] = options.env[value.fromEnv]!;
+      else if (options.env) {
+        problems.push({ field: `${label}.environment.${key}`, message: `refers to broker variable ${value.fromEnv}, which is not set` });
       }
     }
-    targets.push(deepFreeze(t));
+    targets.push(deepFreeze({ ...t, environment }));
   });
   return problems.length > 0 ? { ok: false, problems } : { ok: true, targets: Object.freeze(targets) };
 }

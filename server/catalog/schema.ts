@@ -43,23 +43,12 @@ const limits = z.strictObject({
   idleTimeout: duration,
 });
 
-export const targetSchema = z.strictObject({
+/** What every target has, whatever runs it. */
+const commonFields = {
   name: z.string().regex(NAME_RE, 'must be lowercase letters, digits and dashes (1-63), starting with a letter or digit'),
   description: z.string().min(1).max(500),
-  runtime: z.literal('docker', { error: 'must be "docker" (the only runtime so far)' }),
-  image: z.string().min(1).max(500),
   command: z.array(z.string().max(4096), { error: 'must be an argv array of strings, never a shell string' }).min(1).max(64),
-  user: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$/, 'must be "user" or "uid:gid"')
-    .optional(),
-  workdir: z.string().startsWith('/', 'must be an absolute path').optional(),
   environment: z.record(z.string().regex(ENV_NAME_RE, 'must be an environment variable name'), envValue).default({}),
-  limits,
-  network: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must be "none", "bridge" or a network name')
-    .default('none'),
   allow: z.strictObject({ groups: z.array(z.string().min(1)).min(1, 'must name at least one group') }),
   recordInput: z.boolean().default(true),
   approval: z
@@ -81,6 +70,28 @@ export const targetSchema = z.strictObject({
       autoApprove: z.array(z.string().min(1)).min(1).optional(),
     })
     .default({ required: false, approvals: 1, maxDuration: 3600 }),
+};
+
+/** A console in a container on a Docker engine (the broker's own now; fleet nodes next). */
+const dockerTarget = z.strictObject({
+  ...commonFields,
+  runtime: z.literal('docker'),
+  image: z.string().min(1).max(500),
+  user: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$/, 'must be "user" or "uid:gid"')
+    .optional(),
+  workdir: z.string().startsWith('/', 'must be an absolute path').optional(),
+  limits,
+  network: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must be "none", "bridge" or a network name')
+    .default('none'),
+});
+
+/** One schema per runtime, picked by the `runtime` field. */
+export const targetSchema = z.discriminatedUnion('runtime', [dockerTarget], {
+  error: (issue) => (issue.code === 'invalid_union' ? 'must be "docker" (the only runtime so far)' : undefined),
 });
 
 export const catalogSchema = z.strictObject({
@@ -88,7 +99,11 @@ export const catalogSchema = z.strictObject({
   targets: z.array(z.unknown()).min(1, 'must list at least one target'),
 });
 
-export type Target = z.infer<typeof targetSchema>;
+/** A target as written in the file (`fromEnv` references unresolved). */
+export type TargetFile = z.infer<typeof targetSchema>;
+
+/** A target as the broker uses it: `fromEnv` values resolved from its environment at load. */
+export type Target = TargetFile extends infer T ? (T extends unknown ? Omit<T, 'environment'> & { readonly environment: Readonly<Record<string, string>> } : never) : never;
 
 export function isPinnedByDigest(image: string): boolean {
   return DIGEST_RE.test(image);

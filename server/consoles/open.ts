@@ -37,7 +37,6 @@ export interface OpenDeps {
   access: AccessRequests;
   runtimes: ReadonlyMap<string, Runtime>;
   brokerId: string;
-  env: Readonly<Record<string, string | undefined>>;
   recorderFlushMs?: number;
 }
 
@@ -75,7 +74,6 @@ export async function openConsole(
   if (!target) throw new SallyportError('NOT_FOUND', `no target named ${targetName}`);
   const runtime = deps.runtimes.get(target.runtime);
   if (!runtime) throw new SallyportError('RUNTIME_UNAVAILABLE', `${target.name}: runtime ${target.runtime} is not configured on this broker`);
-  const env = environment(target, deps.env);
   const id = randomUUID();
   const steps = async (): Promise<Opened> => {
     // Step 1: admit, session row, recording header, grant use — all or nothing.
@@ -123,7 +121,7 @@ export async function openConsole(
           target: target.name,
           image: target.image,
           command: target.command,
-          env,
+          env: target.environment,
           user: target.user,
           workdir: target.workdir,
           limits: { memoryBytes: target.limits.memory, cpus: target.limits.cpus, pids: target.limits.pids },
@@ -194,16 +192,4 @@ export async function openConsole(
   } finally {
     hooks.starting.delete(id);
   }
-}
-
-/** The target's environment with `fromEnv` values taken from the broker's environment. */
-function environment(t: Target, brokerEnv: Readonly<Record<string, string | undefined>>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(t.environment).map(([k, v]) => {
-      if (typeof v === 'string') return [k, v];
-      const value = brokerEnv[v.fromEnv];
-      if (value === undefined) throw new SallyportError('CATALOG_INVALID', `${t.name}: broker variable ${v.fromEnv} is not set`);
-      return [k, value];
-    }),
-  );
 }

@@ -66,8 +66,6 @@ export interface ConsoleServiceDeps {
   runtimes: ReadonlyMap<string, Runtime>;
   access: AccessRequests;
   brokerId: string;
-  /** The broker's environment, for `fromEnv` values. */
-  env: Readonly<Record<string, string | undefined>>;
   recorderFlushMs?: number;
   /** After a recording is sealed and its session's end committed (keyframes, signed checkpoint). */
   onRecordingSealed?: (evidence: { sessionId: string; sha256: string; chainHash: string; bytes: number; durationSeconds: number }) => Promise<unknown>;
