@@ -2,7 +2,7 @@
 // recorder → runtime), its limits (idle, max duration) and every way it can end. Front doors
 // drive it through write/resize/close and receive through ConsoleClient; they decide nothing.
 import { StringDecoder } from 'node:string_decoder';
-import { EchoMask, type Recorder, type RecordingSeal } from '../recording/index.js';
+import type { Recorder, RecordingSeal } from '../recording/index.js';
 import type { RunningConsole } from '../runtime/index.js';
 import { endExitStatus, endMessage, type EndCode, type EndReason } from './end-reasons.js';
 
@@ -53,8 +53,6 @@ export class ConsoleSession {
   private readonly decoder = new StringDecoder('utf8');
   private exitCode: number | null = null;
   private watching: readonly string[] = [];
-  /** Input is recorded once we know whether the terminal echoed it (password prompts do not). */
-  private readonly mask: EchoMask;
   private resizing: Promise<unknown> | undefined;
   private readonly heldInput: string[] = [];
 
@@ -68,7 +66,6 @@ export class ConsoleSession {
     /** The recorder's usual flush interval, restored when nobody watches any more. */
     private readonly flushMs = 1000,
   ) {
-    this.mask = new EchoMask({ input: (d) => recorder.input(d), masked: (n) => recorder.masked(n) });
     running.output.on('data', (chunk: Buffer) => this.onOutput(chunk));
     client.onDrain(() => this.maybeResume());
     void running.exited.then(({ exitCode }) => {
@@ -88,7 +85,7 @@ export class ConsoleSession {
   write(data: string): void {
     if (!this.live) return;
     this.bytesIn += Buffer.byteLength(data);
-    this.mask.input(data);
+    this.recorder.input(data);
     // Keys typed after a resize must reach the program after it: hold them while one is applied.
     if (this.resizing) this.heldInput.push(data);
     else this.running.input.write(data);
@@ -128,8 +125,7 @@ export class ConsoleSession {
       this.running.output.removeAllListeners('data');
       const rest = this.decoder.end();
       if (rest) this.recorder.output(rest);
-      this.mask.flush();
-      await this.running.destroy().catch(() => {});
+        await this.running.destroy().catch(() => {});
       let recording: EndInfo['recording'] = null;
       try {
         recording = await this.recorder.seal();
@@ -152,7 +148,6 @@ export class ConsoleSession {
     if (!text) return;
     // The recorder sees exactly the text the client sees.
     this.recorder.output(text);
-    this.mask.output(text);
     const keepingUp = this.client.send(text);
     if (!keepingUp) this.running.output.pause();
     if (this.recorder.backlog > RECORDER_BACKLOG_LIMIT) {

@@ -1,10 +1,13 @@
 // Masks input the terminal does not echo. A password prompt turns echo off, so characters the
 // user types never come back as output; we cannot read the container's termios, so we watch:
-// printable input waits (briefly) for its echo in the output. Echoed input is recorded as
-// typed; input still unechoed after `waitMs` is recorded as one MASK per character, with a
-// marker saying masking happened. Errs towards masking: keys a program consumes silently (an
-// editor's commands) are masked too, which costs the timeline detail, never a secret.
-import { keysTyped, MASK } from './transcript.js';
+// printable input waits (briefly) for its echo. It counts as echoed only when the terminal
+// echoes it in place: the very next output (escape sequences aside) begins with exactly the
+// typed characters, within `waitMs`. Anything else — no output, or other output first (a
+// background job printing while a password is typed) — is recorded as one MASK per character,
+// with a marker saying masking happened. Errs towards masking: keys a program consumes
+// silently (an editor's commands) or whose echo another program's output overtakes are masked
+// too, which costs the timeline detail, never a secret.
+import { keysTyped, MASK, screenText } from './transcript.js';
 
 export interface MaskedInputSink {
   input(data: string): void;
@@ -33,8 +36,12 @@ export class EchoMask {
 
   output(text: string): void {
     if (!this.pending) return;
-    this.seen += text;
-    if (echoed(this.pending, this.seen)) this.release();
+    // Line breaks aside: a shell wrapping a long line inserts them into its echo.
+    this.seen += screenText(text).replace(/[\n\t]/g, '');
+    const verdict = echoedInPlace(this.pending, this.seen);
+    if (verdict === 'echoed') this.release();
+    // Other output came first: whatever follows, this input was not echoed in place.
+    else if (verdict === 'not echoed') this.decide();
   }
 
   /** Decides now (session ending). */
@@ -53,7 +60,7 @@ export class EchoMask {
   private decide(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (echoed(this.pending, this.seen)) return this.release();
+    if (echoedInPlace(this.pending, this.seen) === 'echoed') return this.release();
     // Keep controls (Enter, backspace) so the timeline still sees where lines end.
     let masked = '';
     let count = 0;
@@ -72,14 +79,13 @@ export class EchoMask {
   }
 }
 
-/** Did the printable characters of `typed` come back, in order, within `out`? */
-function echoed(typed: string, out: string): boolean {
-  const want = [...keysTyped(typed)].filter((c) => c >= ' ' && c !== '\x7f');
-  if (want.length === 0) return true;
-  let i = 0;
-  for (const c of out) {
-    if (c === want[i]) i++;
-    if (i === want.length) return true;
-  }
-  return false;
+/**
+ * Does the output since the input (escape sequences removed) begin with the typed printable
+ * characters? 'waiting' while it is a prefix of them; 'not echoed' as soon as it differs.
+ */
+function echoedInPlace(typed: string, out: string): 'echoed' | 'waiting' | 'not echoed' {
+  const want = [...keysTyped(typed)].filter((c) => c >= ' ' && c !== '\x7f').join('');
+  if (want.length === 0) return 'echoed';
+  if (out.startsWith(want)) return 'echoed';
+  return want.startsWith(out) ? 'waiting' : 'not echoed';
 }

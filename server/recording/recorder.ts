@@ -1,11 +1,13 @@
 // The session recorder: encodes events as asciicast v2 and streams them to storage in chunks
 // at most ~1 s apart (or sooner when 256 KiB accumulate), so a crash loses at most about a
-// second and nothing is ever held whole in memory. A running SHA-256 over every byte written
+// second and nothing is ever held whole in memory. It sees input and output, so it owns the echo
+// mask (input typed without echo is stored masked). A running SHA-256 over every byte written
 // becomes the recording's seal. Storage failure is reported once through onFailure: the
 // session must then end (fail closed) rather than continue unrecorded.
 import { createHash } from 'node:crypto';
 import { eventLine, headerLine, type AsciicastHeader } from './asciicast.js';
 import { chunkHash, RECORDING_GENESIS } from './chain.js';
+import { EchoMask } from './echo-mask.js';
 import { Transcript, type CommandLine, type TextSegment } from './transcript.js';
 
 export interface RecordingStore {
@@ -54,6 +56,11 @@ export class Recorder {
   private readonly transcript = new Transcript();
   private pendingSpan: { start: number; end: number } | undefined;
   private flushMs: number;
+  /** Input waits here until its echo shows (or not): password prompts are stored masked. */
+  private readonly mask = new EchoMask({
+    input: (d) => this.push('i', d),
+    masked: (n) => this.push('m', `input not echoed: ${n} character${n === 1 ? '' : 's'} masked`),
+  });
 
   private constructor(
     private readonly store: RecordingStore,
@@ -96,15 +103,12 @@ export class Recorder {
 
   output(data: string): void {
     this.push('o', data);
+    this.mask.output(data);
   }
 
+  /** What the user typed: recorded once the echo mask knows whether the terminal echoed it. */
   input(data: string): void {
-    if (this.options.recordInput) this.push('i', data);
-  }
-
-  /** Notes that `count` typed characters were not echoed and are recorded masked. */
-  masked(count: number): void {
-    if (this.options.recordInput) this.push('m', `input not echoed: ${count} character${count === 1 ? '' : 's'} masked`);
+    if (this.options.recordInput) this.mask.input(data);
   }
 
   resize(cols: number, rows: number): void {
@@ -114,6 +118,7 @@ export class Recorder {
   /** Flushes what is pending and records the final hash; idempotent. */
   seal(): Promise<RecordingSeal> {
     this.sealed ??= (async () => {
+      this.mask.flush();
       clearTimeout(this.timer);
       this.flush();
       await this.writing;

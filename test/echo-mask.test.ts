@@ -1,0 +1,125 @@
+// Input typed without echo never reaches a recording in clear text, whatever else the screen
+// shows: input counts as echoed only when the terminal echoes it in place (the next output
+// begins with it). The unit cases drive the mask as the recorder does; the last one is the
+// attack on a real console: a background job printing every character of the password, in
+// order, while the user types it at a prompt with echo off.
+import { describe, expect, inject, it, afterAll, beforeAll } from 'vitest';
+import { EchoMask } from '../server/recording/index.js';
+import { parseAsciicast } from '../server/recording/index.js';
+import { startTestBroker, type TestBroker } from './support/broker.js';
+import { apiSession, type ApiSession } from './support/api-session.js';
+import { connectConsole, PROMPT } from './support/console-client.js';
+import { writeConsoleCatalog } from './support/console-catalog.js';
+
+function mask() {
+  const recorded: string[] = [];
+  let masked = 0;
+  const m = new EchoMask({ input: (d) => recorded.push(d), masked: (n) => (masked += n) }, 100);
+  return { m, recorded, masked: () => masked, text: () => recorded.join('') };
+}
+const settle = () => new Promise((r) => setTimeout(r, 150));
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-';
+
+describe('the echo mask', () => {
+  it('records keys typed one by one and echoed in place as typed', async () => {
+    const { m, text, masked } = mask();
+    for (const ch of 'ls -l') {
+      m.input(ch);
+      m.output(ch);
+    }
+    m.input('\r');
+    expect(text()).toBe('ls -l\r');
+    expect(masked()).toBe(0);
+  });
+
+  it('records a paste echoed in place, even with colour codes around the echo and split over chunks', async () => {
+    const { m, text } = mask();
+    m.input('git status\r');
+    m.output('\x1b[32mgit ');
+    m.output('sta\x1b[0mtus\r\n');
+    expect(text()).toBe('git status\r');
+  });
+
+  it('masks a password typed while a background job prints every character of it, in order', async () => {
+    const { m, text, masked } = mask();
+    for (const ch of 'hunter2') {
+      m.input(ch);
+      m.output(`${ALPHABET}\r\n`);
+    }
+    m.input('\r');
+    await settle();
+    expect(text()).not.toMatch(/[a-z0-9]/);
+    expect(masked()).toBe(7);
+  });
+
+  it("masks a REPL's password prompt: nothing comes back but the next prompt", async () => {
+    const { m, text, masked } = mask();
+    m.output('Password: ');
+    for (const ch of 's3cret') m.input(ch);
+    m.input('\r');
+    m.output('\r\n>>> ');
+    await settle();
+    expect(text()).toBe('••••••\r');
+    expect(masked()).toBe(6);
+  });
+
+  it("masks an editor's commands, which redraw the screen instead of echoing", async () => {
+    const { m, text } = mask();
+    m.input('dd');
+    m.output('\x1b[2;1H\x1b[Kline two\x1b[1;1H');
+    m.input(':wq\r');
+    await settle();
+    expect(text()).not.toContain('dd');
+    expect(text()).not.toContain('wq');
+  });
+
+  it('masks input nothing answers within the window', async () => {
+    const { m, text } = mask();
+    m.input('secret');
+    await settle();
+    m.output('secret'); // too late: not an echo
+    expect(text()).toBe('••••••');
+  });
+});
+
+describe('a password typed while a background job prints, on a real console', () => {
+  let t: TestBroker;
+  let alice: ApiSession;
+  const SECRET = 'zebra-Quartz-42';
+  beforeAll(async () => {
+    t = await startTestBroker({ SALLYPORT_CATALOG: writeConsoleCatalog(inject('consoleImage')), CONSOLE_GREETING: 'x' });
+    alice = await apiSession(t, 'alice');
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('is stored masked in the recording, the timeline and the search index', async () => {
+    const cookie = `sallyport=${alice.browser.cookies(t.url).get('sallyport')}`;
+    const c = await connectConsole(t.url, 'shell', { cookie });
+    await c.waitFor(PROMPT);
+    const id = c.sessionId();
+    c.send({ type: 'input', data: `(i=0; while [ $i -lt 40 ]; do echo "${ALPHABET}"; i=$((i+1)); sleep 0.05; done) & stty -echo; printf "Password: "; read pw; stty echo; echo; echo "got \${#pw} chars"\r` });
+    await c.waitFor(/Password: /);
+    for (const ch of SECRET) {
+      c.send({ type: 'input', data: ch });
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    c.send({ type: 'input', data: '\r' });
+    await c.waitFor(new RegExp(`got ${SECRET.length} chars`), 10_000);
+    c.send({ type: 'input', data: 'wait; exit\r' });
+    await c.closed;
+
+    const cast = await (await fetch(`${t.url}/api/sessions/${id}/recording`, { headers: { cookie } })).text();
+    const typed = parseAsciicast(cast).events.filter((e) => e.code === 'i').map((e) => e.data).join('');
+    expect(typed).not.toContain('zebra');
+    expect(typed).not.toContain('Quartz');
+    expect(cast).toContain(`input not echoed:`);
+    const commands = (await alice.get(`/api/sessions/${id}/commands`)).body.commands as Array<{ line: string; masked: boolean }>;
+    expect(commands.map((x) => x.line).join('\n')).not.toMatch(/zebra|Quartz/);
+    expect(commands.some((x) => x.masked)).toBe(true);
+    const db = t.broker.db;
+    expect((await db.query(`select count(*)::int as n from recording_commands where line like '%zebra%'`)).rows[0].n).toBe(0);
+    expect((await db.query(`select count(*)::int as n from recording_text where text like '%zebra%'`)).rows[0].n).toBe(0);
+  });
+});
