@@ -56,4 +56,12 @@ alter table recordings add column truncated text;
 alter table recordings
   add column keyframes_claimed_by    text,
   add column keyframes_claimed_until timestamptz,
-  add column keyframes_builds        integer not null default 0;
+  add column keyframes_builds        integer not null default 0,
+  -- Likewise the signed checkpoint that carries a sealed recording's hashes: a sealed recording
+  -- of an ended session without checkpointed_at is the job, taken by whichever broker is free.
+  add column checkpointed_at         timestamptz;
+-- Recordings sealed before this migration were checkpointed at once, by the broker that sealed them.
+update recordings set checkpointed_at = sealed_at where sealed_at is not null;
+-- Both job queues are read every second by every broker: keep the reads on the few open jobs.
+create index recordings_keyframes_todo_idx on recordings (sealed_at) where sealed_at is not null and not keyframes_done;
+create index recordings_checkpoint_todo_idx on recordings (sealed_at) where sealed_at is not null and checkpointed_at is null;

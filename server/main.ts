@@ -78,10 +78,6 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       runtimes,
       access,
       brokerId: self.id,
-      onRecordingSealed: async (recording) => {
-        replay.enqueue(recording.sessionId);
-        await checkpointer.checkpoint(recording);
-      },
     });
     const recordings = createRecordings({ db, audit, replay, bundle: (sessionId) => buildBundle(db, sessionId, signer.jwks()) });
     // Brokers that died (this host's previous run, or any other) may have left live sessions
@@ -107,7 +103,6 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     const stopListening = options.listen === false ? undefined : listen(config.databaseUrl, CONTROL_CHANNEL, (broker) => broker === self.id && control.kick());
     const stopInstance = self.start(
       async () => {
-        await replay.catchUp();
         const r = await consoles.recover();
         if (r.brokers.length || r.sessions.length || r.consoles.length) app.log.warn(r, 'took over consoles of brokers that are gone');
       },
@@ -116,7 +111,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     );
     const stopNotifier = notifier?.start(app.log);
     const stopCheckpoints = checkpointer.start(app.log);
-    await replay.catchUp();
+    const stopReplay = replay.start(app.log);
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     return {
@@ -140,11 +135,9 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
         // Drain: live consoles are told, their recordings sealed, their containers removed.
         await consoles.shutdown();
         await self.stop().catch((err: unknown) => app.log.warn(`could not mark this broker stopped: ${(err as Error).message}`));
+        // Signs the drain's recordings and the last events (console.ended, broker.stopped).
         await stopCheckpoints();
-        // The last events (the drain's console.ended, broker.stopped) leave signed, not waiting
-        // for another broker's timer.
-        await checkpointer.checkpoint().catch((err: unknown) => app.log.warn(`final audit checkpoint failed: ${(err as Error).message}`));
-        await replay.idle();
+        await stopReplay();
         await app.close();
         await db.close();
       },

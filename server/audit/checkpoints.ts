@@ -1,9 +1,19 @@
 // Signed checkpoints: the broker signs "the audit chain head is (seq, hash)" with its Ed25519
-// key — on a timer while events arrive, and when a recording is sealed (then the recording's
-// hashes, size and duration are part of the signed payload). A checkpoint fixes everything up
-// to its event: rewriting history before it no longer matches a signature nobody can forge
-// without the key.
-import { insertCheckpoint, latestCheckpoint, readAuditHead, tryTimerCheckpointLock, type CheckpointRow, type Database, type Queryable } from '../db/index.js';
+// key — on a timer while events arrive, and after a recording is sealed and its session's end
+// committed (then the recording's hashes, size and duration are part of the signed payload).
+// A checkpoint fixes everything up to its event: rewriting history before it no longer matches
+// a signature nobody can forge without the key.
+import {
+  claimRecordingsToCheckpoint,
+  insertCheckpoint,
+  latestCheckpoint,
+  markRecordingCheckpointed,
+  readAuditHead,
+  tryTimerCheckpointLock,
+  type CheckpointRow,
+  type Database,
+  type Queryable,
+} from '../db/index.js';
 import type { Signer } from '../signing/index.js';
 import { canonicalJson } from './chain.js';
 
@@ -28,7 +38,12 @@ export interface RecordingEvidence {
 export interface Checkpointer {
   /** Signs the current head now (with a recording's evidence when one was just sealed). */
   checkpoint(recording?: RecordingEvidence): Promise<CheckpointRow>;
-  /** Signs whenever the head has moved and `everyMs` has passed since the last checkpoint. */
+  /**
+   * Every tick: signs the checkpoints of recordings sealed since (one per recording, by one
+   * broker), and the head whenever it has moved and `everyMs` has passed. Returns a stop
+   * function that, once stopped, signs what is pending and the head if it moved (a clean stop
+   * leaves its last events signed).
+   */
   start(log: { warn(obj: object, msg: string): void }): () => Promise<void>;
 }
 
@@ -52,34 +67,44 @@ export function createCheckpointer(deps: { db: Database; signer: Signer; issuer:
     return insertCheckpoint(q, { seq: head.seq, hash: head.hash, signedAt, kid: signer.kid, jws, recordingSession: recording?.sessionId ?? null });
   };
 
+  // A sealed recording's checkpoint is a job its seal's transaction created; one broker claims
+  // each. The timer's checkpoint is one stream for every broker: taken under a shared lock, and
+  // "is one due?" read from the table, not from what this process signed.
+  const pass = (dueAfterMs: number) =>
+    db.transaction(async (tx) => {
+      for (const r of await claimRecordingsToCheckpoint(tx)) {
+        await checkpoint(
+          { sessionId: r.session_id, sha256: r.sha256, chainHash: r.chain_hash, bytes: Number(r.size_bytes), durationSeconds: r.duration_seconds },
+          tx,
+        );
+        await markRecordingCheckpointed(tx, r.session_id);
+      }
+      if (!(await tryTimerCheckpointLock(tx))) return;
+      const prev = await latestCheckpoint(tx);
+      if (prev && Date.now() - prev.signed_at.getTime() < dueAfterMs) return;
+      const head = await readAuditHead(tx);
+      if (head.seq !== (prev?.seq ?? '-1')) await checkpoint(undefined, tx);
+    });
+
   return {
     checkpoint,
     start(log) {
       let stopped = false;
-      let pass: Promise<unknown> | undefined;
-      // One stream for every broker: the timer's checkpoint is taken under a shared lock, and
-      // "is one due?" is read from the table, not from what this process signed last.
-      const tick = () =>
-        db.transaction(async (tx) => {
-          if (!(await tryTimerCheckpointLock(tx))) return;
-          const prev = await latestCheckpoint(tx);
-          if (prev && Date.now() - prev.signed_at.getTime() < everyMs) return;
-          const head = await readAuditHead(tx);
-          if (head.seq !== (prev?.seq ?? '-1')) await checkpoint(undefined, tx);
-        });
+      let running: Promise<unknown> | undefined;
       const timer = setInterval(() => {
-        if (pass || stopped) return;
-        pass = tick()
+        if (running || stopped) return;
+        running = pass(everyMs)
           .catch((err: unknown) => log.warn({}, `audit checkpoint failed, will retry: ${(err as Error).message}`))
           .finally(() => {
-            pass = undefined;
+            running = undefined;
           });
       }, deps.tickMs ?? 1000);
       timer.unref();
       return async () => {
         stopped = true;
         clearInterval(timer);
-        await pass;
+        await running;
+        await pass(0).catch((err: unknown) => log.warn({}, `final audit checkpoint failed: ${(err as Error).message}`));
       };
     },
   };

@@ -26,8 +26,6 @@ export interface RecoveryDeps {
   brokerId: string;
   /** Sessions this broker runs or is starting now: their consoles are never reaped. */
   ownSessions(): ReadonlySet<string>;
-  /** After an orphan's recording is sealed (keyframes, checkpoint). */
-  onSealed(evidence: { sessionId: string; seal: RecordingSeal }): Promise<unknown>;
 }
 
 export interface Recovered {
@@ -57,7 +55,6 @@ export async function recoverOrphans(deps: RecoveryDeps): Promise<Recovered> {
     const ended = await db.transaction((tx) => endOrphan(tx, audit));
     if (!ended) break;
     sessions.push(ended.sessionId);
-    if (ended.seal) await deps.onSealed({ sessionId: ended.sessionId, seal: ended.seal }).catch(() => undefined);
   }
 
   const consoles: string[] = [];

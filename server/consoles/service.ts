@@ -18,7 +18,6 @@ import {
   type Database,
 } from '../db/index.js';
 import { SallyportError } from '../errors.js';
-import type { RecordingSeal } from '../recording/index.js';
 import type { Runtime } from '../runtime/index.js';
 import { controlPass, runEvery, type LiveEntry } from './control.js';
 import { endMessage } from './end-reasons.js';
@@ -67,8 +66,6 @@ export interface ConsoleServiceDeps {
   access: AccessRequests;
   brokerId: string;
   recorderFlushMs?: number;
-  /** After a recording is sealed and its session's end committed (keyframes, signed checkpoint). */
-  onRecordingSealed?: (evidence: { sessionId: string; sha256: string; chainHash: string; bytes: number; durationSeconds: number }) => Promise<unknown>;
 }
 
 /** While the database is away, a finished session's end is retried this often. */
@@ -81,9 +78,6 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
   const store = recordingStore(db);
   // Ending must not overlap with the shutdown that waits for it.
   const ending = new Set<Promise<unknown>>();
-
-  const sealed = async (sessionId: string, r: RecordingSeal) =>
-    deps.onRecordingSealed?.({ sessionId, sha256: r.sha256, chainHash: r.chainHash, bytes: r.size, durationSeconds: r.durationSeconds }).catch(() => undefined);
 
   const recordEnd = async (id: string, principal: Principal, target: string, info: EndInfo) => {
     await db.transaction(async (tx) => {
@@ -122,8 +116,8 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
         await new Promise((r) => setTimeout(r, END_RETRY_MS).unref());
         return attempt();
       }
+      // Keyframes and the recording's signed checkpoint are jobs this end created (replay/, audit/).
       live.delete(id);
-      if (info.recording) await sealed(id, info.recording);
     };
     const p = attempt();
     ending.add(p);
@@ -165,7 +159,6 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
         runtimes: [...deps.runtimes.values()],
         brokerId,
         ownSessions: () => new Set([...live.keys(), ...starting]),
-        onSealed: ({ sessionId, seal }) => sealed(sessionId, seal),
       });
     },
 

@@ -56,6 +56,31 @@ export async function checkpointCovering(db: Queryable, seq: string): Promise<Ch
   return rows[0] ?? null;
 }
 
+/**
+ * Sealed recordings of ended sessions still waiting for their signed checkpoint, locked for the
+ * caller's transaction (`skip locked`: of N brokers, one signs each).
+ */
+export async function claimRecordingsToCheckpoint(
+  tx: Queryable,
+  limit = 20,
+): Promise<Array<{ session_id: string; sha256: string; chain_hash: string; size_bytes: string; duration_seconds: number }>> {
+  const { rows } = await tx.query(
+    `select r.session_id, r.sha256, r.chain_hash, r.size_bytes::text, r.duration_seconds
+       from recordings r
+       join console_sessions s on s.id = r.session_id and s.ended_at is not null
+      where r.sealed_at is not null and r.checkpointed_at is null
+      order by r.sealed_at
+      limit $1
+      for update of r skip locked`,
+    [limit],
+  );
+  return rows;
+}
+
+export async function markRecordingCheckpointed(tx: Queryable, sessionId: string): Promise<void> {
+  await tx.query(`update recordings set checkpointed_at = now() where session_id = $1`, [sessionId]);
+}
+
 /** "ckpt-tim" in ASCII: the lock that makes the timer's checkpoints one stream for all brokers. */
 const TIMER_LOCK = 0x636b70742d74696dn;
 

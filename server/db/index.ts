@@ -71,6 +71,8 @@ export {
   recordingCheckpoint,
   checkpointCovering,
   tryTimerCheckpointLock,
+  claimRecordingsToCheckpoint,
+  markRecordingCheckpointed,
   type CheckpointRow,
 } from './checkpoints.js';
 export {

@@ -25,8 +25,13 @@ export const MAX_CHUNKS_PER_REQUEST = 16;
 export interface Replay {
   /** Builds a sealed recording's keyframes soon (background, one at a time). */
   enqueue(sessionId: string): void;
-  /** Queues every sealed recording still without keyframes (at start). */
+  /** Queues every sealed recording still without keyframes and not claimed by another broker. */
   catchUp(): Promise<void>;
+  /**
+   * Looks for recordings to build every `everyMs` (each seal creates one: the sealed row without
+   * keyframes is the job). Returns a stop function that waits for the build in progress.
+   */
+  start(log: { warn(obj: object, msg: string): void }, everyMs?: number): () => Promise<void>;
   /** Resolves when the queue is empty (tests, shutdown). */
   idle(): Promise<void>;
   index(sessionId: string): Promise<ReplayIndex>;
@@ -79,6 +84,17 @@ export function createReplay(deps: {
     },
     async idle() {
       while (running) await running;
+    },
+    start(log, everyMs = 1000) {
+      const look = () => void this.catchUp().catch((err: unknown) => log.warn({}, `keyframe jobs not read, will retry: ${(err as Error).message}`));
+      look();
+      const timer = setInterval(look, everyMs);
+      timer.unref();
+      return async () => {
+        clearInterval(timer);
+        queue.length = 0;
+        await this.idle();
+      };
     },
     async index(sessionId) {
       const rec = await getRecording(db, sessionId);
