@@ -62,6 +62,24 @@ describe('approval-gated consoles', () => {
     await c.closed;
   });
 
+  it('give the grant use back when the console fails to start, in the same transaction as the failure', async () => {
+    const r = await t.broker.access.request(alice, 'gated-missing', { reason: 'one go', durationSeconds: 600 });
+    await t.broker.access.decide(bob, r.id, 'approve', 'ok');
+    // One session allowed: the failed start must not spend it, so the second try fails the same way.
+    for (let i = 0; i < 2; i++) {
+      const c = await connectConsole(t.url, 'gated-missing', { cookie });
+      await c.closed;
+      expect(c.messages[0]).toMatchObject({ type: 'error', code: 'IMAGE_NOT_FOUND' });
+    }
+    expect((await t.broker.db.query(`select sessions_used from access_requests where id = $1`, [r.id])).rows[0].sessions_used).toBe(0);
+    const failed = (await t.broker.audit.list({ action: 'console.failed', limit: 100 })).filter((e) => e.details.grantId === r.id);
+    expect(failed.map((e) => e.details)).toEqual([
+      expect.objectContaining({ code: 'IMAGE_NOT_FOUND', grantUseReturned: true }),
+      expect.objectContaining({ code: 'IMAGE_NOT_FOUND', grantUseReturned: true }),
+    ]);
+    expect(containers()).toEqual([]);
+  });
+
   it('end within 5 s when the grant is revoked', async () => {
     const grantId = await approvedGrant();
     const c = await openGated();

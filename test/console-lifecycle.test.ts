@@ -82,6 +82,21 @@ describe('in one broker', () => {
     expect(recorded === c.output()).toBe(true);
   }, 90_000);
 
+  it('opens no console when its recording cannot be started: RECORDING_FAILED, no container, no session', async () => {
+    const before = (await t.broker.db.query(`select count(*)::int as n from console_sessions`)).rows[0].n;
+    // A real refusal by PostgreSQL of every new recording header.
+    await t.broker.db.query(`alter table recording_chunks add constraint no_new_recordings check (seq > 0) not valid`);
+    try {
+      const c = await connectConsole(t.url, 'shell', { cookie });
+      await c.closed;
+      expect(c.messages[0]).toMatchObject({ type: 'error', code: 'RECORDING_FAILED', message: expect.stringMatching(/recording could not be started/) });
+      expect(brokerContainers(t.broker.instanceId)).toEqual([]);
+      expect((await t.broker.db.query(`select count(*)::int as n from console_sessions`)).rows[0].n).toBe(before);
+    } finally {
+      await t.broker.db.query(`alter table recording_chunks drop constraint no_new_recordings`).catch(() => {});
+    }
+  });
+
   it('fails closed: when the database refuses the recording, the session ends with a message', async () => {
     const c = await connectConsole(t.url, 'shell', { cookie });
     await c.waitFor(PROMPT);

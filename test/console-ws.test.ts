@@ -59,6 +59,8 @@ describe('a browser console', () => {
     c.send({ type: 'resize', cols: 120, rows: 40 });
     c.send({ type: 'input', data: 'stty size\n' });
     await c.waitFor(/^40 120\r?$/m);
+    // At the prompt: keys typed ahead of it are echoed after other output, and so masked.
+    await c.waitFor(PROMPT);
     c.send({ type: 'input', data: 'exit 7\n' });
     const closed = await c.closed;
     expect(closed.code).toBe(1000);

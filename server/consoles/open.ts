@@ -19,7 +19,7 @@ import {
   type Database,
   type Queryable,
 } from '../db/index.js';
-import { SallyportError } from '../errors.js';
+import { isSallyportError, SallyportError } from '../errors.js';
 import { Recorder, type RecordingStore } from '../recording/index.js';
 import type { RunningConsole, Runtime } from '../runtime/index.js';
 import { endMessage, type EndReason } from './end-reasons.js';
@@ -95,7 +95,7 @@ export async function openConsole(
         await linkConsoleGrant(tx, id, grantId);
         await audit.append({ actor: `user:${principal.userId}`, action: 'access.grant_used', subject: grantId, details: { target: target.name, sessionId: id } }, tx);
       }
-      const recorder = await Recorder.start(
+      const recorder = await startRecording(() => Recorder.start(
         hooks.store,
         id,
         {
@@ -108,7 +108,7 @@ export async function openConsole(
         },
         { recordInput: target.recordInput, flushIntervalMs: deps.recorderFlushMs, onFailure: (err) => hooks.onRecordingFailure(id, err) },
         recordingStore(tx),
-      );
+      ));
       return { grantId, recorder };
     });
 
@@ -191,5 +191,19 @@ export async function openConsole(
     return await steps();
   } finally {
     hooks.starting.delete(id);
+  }
+}
+
+/**
+ * A recording that cannot be started means no console (fail closed): RECORDING_FAILED, unless
+ * the database is simply away (DB_UNAVAILABLE says that better). The transaction rolls back, so
+ * no session row exists and no grant use is taken.
+ */
+async function startRecording(start: () => Promise<Recorder>): Promise<Recorder> {
+  try {
+    return await start();
+  } catch (err) {
+    if (isSallyportError(err, 'DB_UNAVAILABLE')) throw err;
+    throw new SallyportError('RECORDING_FAILED', 'the recording could not be started, so the console was not opened', { cause: err });
   }
 }

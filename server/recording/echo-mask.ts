@@ -5,8 +5,8 @@
 // typed characters, within `waitMs`. Anything else — no output, or other output first (a
 // background job printing while a password is typed) — is recorded as one MASK per character,
 // with a marker saying masking happened. Errs towards masking: keys a program consumes
-// silently (an editor's commands) or whose echo another program's output overtakes are masked
-// too, which costs the timeline detail, never a secret.
+// silently (an editor's commands), and keys typed ahead of output still on its way (a prompt,
+// a running command's output), are masked too, which costs the timeline detail, never a secret.
 import { keysTyped, MASK, screenText } from './transcript.js';
 
 export interface MaskedInputSink {

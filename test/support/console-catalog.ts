@@ -1,6 +1,6 @@
 // A production-valid catalogue of console targets on the locally built test image, pinned by
 // its image ID: a shell, one that idles out fast, one gated by approval, one for another
-// group, and one whose image does not exist.
+// group, and two whose image does not exist (one of them gated).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +28,8 @@ targets:
       limits: ${limits('15m')}, allow: { groups: [ops] } }
   - { name: missing-image, description: image absent, runtime: docker, image: "sha256:${'0'.repeat(64)}", command: [sh],
       limits: ${limits('15m')}, allow: { groups: [developers] } }
+  - { name: gated-missing, description: gated and image absent, runtime: docker, image: "sha256:${'0'.repeat(64)}", command: [sh],
+      limits: ${limits('15m')}, allow: { groups: [developers] }, approval: { required: true, approvers: [approvers], maxSessions: 1 } }
 `,
   );
   return file;
