@@ -6,7 +6,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { SallyportError, type FieldProblem } from '../errors.js';
 import { deepFreeze } from '../freeze.js';
-import { catalogSchema, isPinnedByDigest, targetSchema, type Target } from './schema.js';
+import { catalogSchema, isPinnedByDigest, TARGET_SCHEMAS, targetSchema, type Target } from './schema.js';
 
 export interface Catalog {
   readonly path: string;
@@ -73,6 +73,16 @@ export function parseCatalog(
   top.data.targets.forEach((raw, i) => {
     const rawName = (raw as { name?: unknown } | null)?.name;
     const label = typeof rawName === 'string' && rawName ? `target "${rawName}"` : `targets[${i}]`;
+    const runtime = (raw as { runtime?: unknown } | null)?.runtime;
+    const known = typeof runtime === 'string' ? TARGET_SCHEMAS[runtime] : undefined;
+    if (!known) {
+      // Name the runtime, and still every other problem (checked as the first runtime's fields).
+      const names = Object.keys(TARGET_SCHEMAS).map((r) => `"${r}"`);
+      problems.push({ field: `${label}.runtime`, message: names.length === 1 ? `must be ${names[0]} (the only runtime so far)` : `must be one of ${names.join(', ')}` });
+      const rest = TARGET_SCHEMAS.docker!.omit({ runtime: true }).safeParse(raw);
+      if (!rest.success) problems.push(...toProblems(rest.error, (path) => (path ? `${label}.${path}` : label)).filter((p) => p.field !== `${label}.runtime`));
+      return;
+    }
     const parsed = targetSchema.safeParse(raw);
     if (!parsed.success) {
       problems.push(...toProblems(parsed.error, (path) => (path ? `${label}.${path}` : label)));

@@ -94,6 +94,12 @@ export const targetSchema = z.discriminatedUnion('runtime', [dockerTarget], {
   error: (issue) => (issue.code === 'invalid_union' ? 'must be "docker" (the only runtime so far)' : undefined),
 });
 
+/**
+ * The schema for a target's `runtime`, or undefined for an unknown one; then the file is still
+ * checked against the first runtime's schema, so every other problem is named too.
+ */
+export const TARGET_SCHEMAS: Readonly<Record<string, typeof dockerTarget>> = { docker: dockerTarget };
+
 export const catalogSchema = z.strictObject({
   version: z.literal(1, { error: 'must be 1' }),
   targets: z.array(z.unknown()).min(1, 'must list at least one target'),
