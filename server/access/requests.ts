@@ -1,5 +1,6 @@
-// Just-in-time access requests: ask, decide, withdraw, revoke, expire. Policy comes from the
-// catalogue (policy.ts decisions in index.ts); state lives in PostgreSQL and every transition
+// Just-in-time access requests: ask, decide, withdraw, revoke (grants.ts: use and expiry;
+// views.ts: how requests read to people). Policy comes from the catalogue (policy.ts
+// decisions); state lives in PostgreSQL and every transition
 // is settled there under the request's row lock. Each step is an audit event in the same
 // transaction.
 import { randomUUID } from 'node:crypto';
@@ -7,33 +8,23 @@ import type { AuditLog } from '../audit/index.js';
 import type { CatalogStore, Target } from '../catalog/index.js';
 import {
   countValidApprovals,
-  deadGrants,
-  getAccessRequest,
-  grantSessions,
-  useGrant,
-  returnGrantUse,
-  expireGrants,
   grantAccess,
   insertAccessRequest,
-  listAccessDecisions,
-  listAccessRequests,
   lockAccessRequest,
   recordDecision,
   transitionAccessRequest,
-  usersInGroups,
-  type AccessRequestListRow,
   type AccessRequestRow,
   type Database,
   type Queryable,
   type RequestStatus,
 } from '../db/index.js';
 import { invalidInput, SallyportError, type FieldProblem } from '../errors.js';
-import { authorizeConsole, checkAccessRequest, hasRole, isAutoApproved, mayApprove, mayRequestAccess, requireRecentLogin } from './policy.js';
+import { checkAccessRequest, hasRole, isAutoApproved, mayApprove, mayRequestAccess, requireRecentLogin } from './policy.js';
+import { createGrantUse } from './grants.js';
+import { createRequestViews } from './views.js';
 import type { Principal } from '../identity/principal.js';
 
 const MAX_COMMENT = 2000;
-/** A request nobody decided within a day expires: a stale ask should be asked again. */
-const PENDING_TTL_SECONDS = 24 * 3600;
 
 /** What approvers and requesters are told about; delivered by notify/ after the commit. */
 export interface AccessNotification {
@@ -126,50 +117,6 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
   const actor = (p: Principal) => `user:${p.userId}`;
   const findTarget = (name: string): Target | undefined => deps.catalog.current().targets.find((t) => t.name === name);
   const invalid = (problems: FieldProblem[]) => invalidInput(problems, 'the access request is invalid');
-
-  const maySeeRequest = (p: Principal, r: AccessRequestRow) =>
-    r.requester_id === p.userId || hasRole(p, 'approver') || hasRole(p, 'admin') || hasRole(p, 'auditor');
-
-  /** Would this grant open a console now? Approvals bind to the console as it was approved. */
-  const opensConsole = (r: AccessRequestRow): AccessRequestView['opensConsole'] => {
-    if (r.status !== 'approved') return { ok: false, why: `the request is ${r.status}` };
-    if (r.expires_at && r.expires_at.getTime() <= Date.now()) return { ok: false, why: 'the grant has expired' };
-    if (r.max_sessions !== null && r.sessions_used >= r.max_sessions) return { ok: false, why: `all ${r.max_sessions} session(s) of this grant are used` };
-    const t = findTarget(r.target);
-    if (!t) return { ok: false, why: `the target ${r.target} is no longer in the catalogue` };
-    if (t.image !== r.image) return { ok: false, why: `the target's image changed since approval (approved ${r.image}, now ${t.image}); request access again` };
-    if (t.command.join('\0') !== r.command.join('\0')) {
-      return { ok: false, why: `the target's command changed since approval (approved "${r.command.join(' ')}", now "${t.command.join(' ')}"); request access again` };
-    }
-    return { ok: true, why: null };
-  };
-
-  const view = (p: Principal, r: AccessRequestListRow, alreadyDecided: boolean): AccessRequestView => {
-    const t = findTarget(r.target);
-    return {
-      id: r.id,
-      requester: r.requester_username,
-      target: r.target,
-      image: r.image,
-      command: r.command,
-      reason: r.reason,
-      durationSeconds: r.duration_seconds,
-      approvalsNeeded: r.approvals_needed,
-      maxSessions: r.max_sessions,
-      sessionsUsed: r.sessions_used,
-      status: r.status,
-      statusReason: r.status_reason,
-      createdAt: r.created_at,
-      decidedAt: r.decided_at,
-      expiresAt: r.expires_at,
-      opensConsole: opensConsole(r),
-      youMay: {
-        decide: r.status === 'pending' && !alreadyDecided && t !== undefined && mayApprove(p, t, r.requester_id),
-        withdraw: r.status === 'pending' && r.requester_id === p.userId,
-        revoke: r.status === 'approved' && (hasRole(p, 'approver') || hasRole(p, 'admin')),
-      },
-    };
-  };
 
   return {
     async request(p, targetName, input) {
@@ -287,67 +234,7 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
       });
     },
 
-    async admitConsole(p, target, tx) {
-      authorizeConsole(p, target);
-      if (!target.approval.required) return { grantId: null };
-      const grant = await useGrant(tx ?? db, { requesterId: p.userId, target: target.name, image: target.image, command: target.command });
-      if (!grant) {
-        throw new SallyportError(
-          'APPROVAL_REQUIRED',
-          `${target.name} needs an approved access request for this exact console (image ${target.image}); approvals for another image or command do not carry over`,
-        );
-      }
-      return { grantId: grant.id };
-    },
-
-    returnGrantUse: (grantId, tx) => returnGrantUse(tx, grantId),
-
-    deadGrants: (ids) => deadGrants(db, ids),
-
-    async list(p, scope) {
-      let rows: AccessRequestListRow[];
-      if (scope === 'mine') {
-        rows = await listAccessRequests(db, { requesterId: p.userId, limit: 100 });
-      } else if (scope === 'decide') {
-        const pending = await listAccessRequests(db, { statuses: ['pending'], notDecidedBy: p.userId, limit: 200 });
-        rows = pending.filter((r) => {
-          const t = findTarget(r.target);
-          return t !== undefined && mayApprove(p, t, r.requester_id);
-        });
-      } else {
-        if (!hasRole(p, 'approver') && !hasRole(p, 'admin')) throw new SallyportError('ACCESS_DENIED', 'active grants are for approvers and admins');
-        rows = await listAccessRequests(db, { live: true, limit: 200 });
-      }
-      return rows.map((r) => view(p, r, false));
-    },
-
-    async get(p, requestId) {
-      const row = /^[0-9a-f-]{36}$/.test(requestId) ? await getAccessRequest(db, requestId) : null;
-      if (!row || !maySeeRequest(p, row)) throw new SallyportError('NOT_FOUND', `no access request ${requestId}`);
-      const target = findTarget(row.target);
-      const approverGroups = target?.approval.approvers ?? [];
-      const [decisions, approverUsers, sessions] = await Promise.all([
-        listAccessDecisions(db, requestId),
-        usersInGroups(db, approverGroups, deps.approverRoleGroups, row.requester_id),
-        grantSessions(db, requestId),
-      ]);
-      const alreadyDecided = decisions.some((d) => d.approver_id === p.userId);
-      return {
-        ...view(p, row, alreadyDecided),
-        decisions: decisions.map((d) => ({ approver: d.approver_username, decision: d.decision, comment: d.comment, decidedAt: d.decided_at })),
-        approvers: { groups: [...approverGroups], users: approverUsers },
-        sessions: sessions.map((s) => ({ id: s.id, startedAt: s.started_at, endedAt: s.ended_at })),
-      };
-    },
-
-    async expire() {
-      return db.transaction(async (tx) => {
-        const rows = await expireGrants(tx, PENDING_TTL_SECONDS);
-        for (const r of rows) {
-          await audit.append({ actor: 'system', action: 'access.expired', subject: r.id, details: { target: r.target, reason: r.status_reason ?? 'expired' } }, tx);
-        }
-        return rows;
-      });
-    },
+    ...createGrantUse(deps),
+    ...createRequestViews(deps),
   };
 }

@@ -1,0 +1,110 @@
+// Audit: typed events with stable action codes, appended in the caller's transaction when
+// there is one, each hash-chained to the one before (chain.ts) under the chain head's lock.
+// Audit events are data for auditors; logs are for diagnosis and never carry secrets.
+import {
+  insertChainedAuditEvent,
+  listAuditEvents,
+  listAuditTrail,
+  lockAuditHead,
+  type AuditEventRow,
+  type AuditTrailRow,
+  type Database,
+  type Queryable,
+} from '../db/index.js';
+import { hashEvent } from './chain.js';
+
+/** Stable action codes; details are per action and must never hold secrets or terminal bytes. */
+export interface AuditEvents {
+  'auth.login': { username: string; groups: string[]; roles: string[]; stepUp: boolean; authTime: string | null };
+  'auth.login_failed': { reason: string; stage: 'callback' | 'token' | 'session' };
+  'auth.logout': { username: string };
+  'catalog.loaded': { path: string; sha256: string; targets: number };
+  'catalog.rejected': { path: string; sha256: string | null; problems: number };
+  'broker.started': { version: string; mode: string; leaseSeconds: number };
+  'broker.stopped': { version: string };
+  'broker.lost': { takenOverBy: string; lastHeartbeat: string };
+  'access.requested': { target: string; image: string; command: string[]; reason: string; durationSeconds: number; approvalsNeeded: number };
+  'access.decision': { decision: 'approve' | 'deny'; comment: string; counted: number; needed: number };
+  'access.approved': { target: string; expiresAt: string; auto: boolean };
+  'access.denied': { target: string; comment: string };
+  'access.withdrawn': { target: string };
+  'access.revoked': { target: string; reason: string };
+  'access.expired': { target: string; reason: string };
+  'access.grant_used': { target: string; sessionId: string };
+  'console.opened': {
+    username: string;
+    target: string;
+    image: string;
+    imageId: string;
+    runtime: string;
+    node: string;
+    containerId: string;
+    via: 'web' | 'ssh';
+    clientAddress: string | null;
+    grantId: string | null;
+  };
+  'console.watched': { watcher: string; username: string; target: string };
+  'console.terminated': { by: string; username: string; target: string; reason: string };
+  'evidence.downloaded': { by: string; username: string; target: string };
+  'console.failed': { target: string; image: string; code: string; recordingSha256: string | null; grantId: string | null; grantUseReturned: boolean };
+  'console.ended': {
+    target: string | null;
+    reason: string;
+    /** The typed end reason (consoles/end-reasons.ts). */
+    code: string;
+    exitCode: number | null;
+    bytesOut: number | null;
+    bytesIn: number | null;
+    recordingSha256: string | null;
+    recordingBytes: number | null;
+    recordingChainHash: string | null;
+    recordingDurationSeconds: number | null;
+  };
+}
+export type AuditAction = keyof AuditEvents;
+
+export interface AuditEntry<A extends AuditAction = AuditAction> {
+  /** Who did it: `user:<issuer-subject id>` for people, `system` for the broker. */
+  actor: string;
+  action: A;
+  subject?: string | null;
+  details: AuditEvents[A];
+}
+
+export interface AuditLog {
+  append<A extends AuditAction>(entry: AuditEntry<A>, tx?: Queryable): Promise<AuditEventRow>;
+  list(filter: { action?: AuditAction; afterSeq?: string; limit?: number }): Promise<AuditEventRow[]>;
+  /** For the Audit page: newest first, actors named; filter by action prefix and subject (or grant). */
+  trail(filter: { actionPrefix?: string; subject?: string; beforeSeq?: string; limit?: number }): Promise<AuditTrailRow[]>;
+}
+
+export function createAuditLog(db: Database): AuditLog {
+  return {
+    append(entry, tx) {
+      const write = async (q: Queryable) => {
+        const head = await lockAuditHead(q);
+        // jsonb keeps what JSON keeps: hash exactly what will be read back.
+        const details = JSON.parse(JSON.stringify(entry.details)) as Record<string, unknown>;
+        const fields = {
+          seq: String(BigInt(head.seq) + 1n),
+          // Millisecond precision, so the stored timestamp reads back to the same instant.
+          at: new Date(),
+          actor: entry.actor,
+          action: entry.action,
+          subject: entry.subject ?? null,
+          details,
+          prevHash: head.hash,
+        };
+        return insertChainedAuditEvent(q, { ...fields, hash: hashEvent(fields) });
+      };
+      return tx ? write(tx) : db.transaction(write);
+    },
+    list(filter) {
+      return listAuditEvents(db, { ...filter, limit: Math.min(filter.limit ?? 100, 1000) });
+    },
+    trail(filter) {
+      return listAuditTrail(db, { ...filter, limit: Math.min(filter.limit ?? 100, 500) });
+    },
+  };
+}
+
