@@ -218,7 +218,7 @@ describe('login is refused', () => {
   });
 
   it('when returnTo points to another site', async () => {
-    for (const returnTo of ['https://evil.example/', '//evil.example/x', '/\\evil.example', 'javascript:alert(1)', '/auth/logout']) {
+    for (const returnTo of ['https://evil.example/', '//evil.example/x', '/\\evil.example', 'javascript:alert(1)', '/auth/logout', '/.//evil.example', '/a/..//evil.example/x']) {
       const res = await new Browser().request(`${t.url}/auth/login?returnTo=${encodeURIComponent(returnTo)}`, {
         headers: { accept: 'application/json' },
       });

@@ -1,6 +1,7 @@
 // Where the browser goes after login. Only paths on the broker's own origin are allowed; a
 // protocol-relative or absolute foreign URL is refused, so a login link cannot become an
-// open redirect.
+// open redirect. The value returned is checked, after normalising, not only the raw input:
+// `/.//evil.example` normalises to `//evil.example`, which a browser reads as another host.
 import { invalidInput, type SallyportError } from '../errors.js';
 
 export function safeReturnTo(returnTo: string | undefined, publicUrl: string): string {
@@ -14,8 +15,12 @@ export function safeReturnTo(returnTo: string | undefined, publicUrl: string): s
   } catch {
     throw invalid();
   }
-  if (url.origin !== new URL(publicUrl).origin || url.pathname.startsWith('/auth/')) throw invalid();
-  return `${url.pathname}${url.search}${url.hash}`;
+  const origin = new URL(publicUrl).origin;
+  if (url.origin !== origin || url.pathname.startsWith('/auth/')) throw invalid();
+  const out = `${url.pathname}${url.search}${url.hash}`;
+  // What the Location header will say must itself be a same-origin path, read the way a browser reads it.
+  if (!out.startsWith('/') || out.startsWith('//') || out.startsWith('/\\') || new URL(out, origin).origin !== origin) throw invalid();
+  return out;
 }
 
 function invalid(): SallyportError {
