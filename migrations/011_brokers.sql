@@ -26,6 +26,8 @@ alter table console_sessions
   add column via                    text not null default 'web',
   add column node                   text not null default 'local',
   add column client_address         text,
+  -- The browser session (its keyed hash) a web console was opened with: ending that login ends it.
+  add column browser_session        bytea,
   add column end_code               text,
   add column terminate_requested_at timestamptz,
   add column terminate_by           text,

@@ -1,12 +1,13 @@
 // The live consoles this broker holds, and the once-a-second control pass over them: grants
-// that expired or were revoked, users the catalogue no longer allows, terminations asked for on
+// that expired or were revoked, users the catalogue no longer allows, logins that ended (logout,
+// expiry; a console in use keeps its login from idling out), terminations asked for on
 // any broker, watchers (on any broker) to tell the user about, and this broker's live rows that
 // belong to no console (a start that failed while the database was away). A NOTIFY on the
 // control channel runs the pass at once; the tick is what guarantees it.
 import { mayUseTarget, type AccessRequests } from '../access/index.js';
 import type { Principal } from '../identity/index.js';
 import type { CatalogStore } from '../catalog/index.js';
-import { endOrphanedSession, liveSessionsOf, pendingTerminations, watchersOf, type Database } from '../db/index.js';
+import { consolesOfEndedLogins, endOrphanedSession, liveSessionsOf, pendingTerminations, watchersOf, type Database } from '../db/index.js';
 import { endMessage, type EndReason } from './end-reasons.js';
 import type { ConsoleSession } from './session.js';
 
@@ -40,6 +41,7 @@ export function controlPass(deps: ControlDeps): () => Promise<void> {
       if (why) void e.session.end({ code: 'grant_ended', status: why });
       else if (!target || !mayUseTarget(e.principal, target)) void e.session.end({ code: 'access_removed' });
     }
+    for (const l of await consolesOfEndedLogins(db, deps.brokerId)) void live.get(l.id)?.session.end({ code: 'login_ended', why: l.why });
     for (const t of await pendingTerminations(db, deps.brokerId)) {
       void live.get(t.id)?.session.end({ code: 'terminated', by: t.terminate_by, reason: t.terminate_reason });
     }

@@ -13,6 +13,7 @@ export type EndReason =
   | { code: 'broker_shutdown' }
   | { code: 'grant_ended'; status: string }
   | { code: 'access_removed' }
+  | { code: 'login_ended'; why: string }
   | { code: 'terminated'; by: string; reason: string }
   | { code: 'broker_lost'; broker: string }
   | { code: 'broker_stopped'; broker: string }
@@ -34,6 +35,7 @@ const REASONS: { [C in EndCode]: { message(r: Of<C>): string; exitStatus: number
   broker_shutdown: { message: () => 'broker shutting down', exitStatus: 253 },
   grant_ended: { message: (r) => `grant ${r.status}`, exitStatus: 252 },
   access_removed: { message: () => 'access removed from the catalogue', exitStatus: 252 },
+  login_ended: { message: (r) => (r.why === 'logout' ? 'logged out' : r.why === 'expired' ? 'login expired' : `login ended: ${r.why}`), exitStatus: 252 },
   terminated: { message: (r) => `terminated by ${r.by}${r.reason ? `: ${r.reason}` : ''}`, exitStatus: 251 },
   broker_lost: { message: (r) => `broker ${r.broker} stopped answering`, exitStatus: 253 },
   broker_stopped: { message: (r) => `broker ${r.broker} stopped`, exitStatus: 253 },

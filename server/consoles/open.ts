@@ -90,6 +90,7 @@ export async function openConsole(
         brokerId: deps.brokerId,
         via: door.via,
         clientAddress: door.clientAddress,
+        browserSession: principal.browserSession ? Buffer.from(principal.browserSession, 'hex') : null,
       });
       if (grantId) {
         await linkConsoleGrant(tx, id, grantId);

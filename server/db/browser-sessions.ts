@@ -73,6 +73,34 @@ export async function touchBrowserSession(db: Queryable, idHash: Buffer, idleSec
   };
 }
 
+/** A new login of the same browser takes over the live consoles opened with the old one. */
+export async function moveConsolesToLogin(db: Queryable, from: Buffer, to: Buffer): Promise<void> {
+  await db.query(`update console_sessions set browser_session = $2 where browser_session = $1 and ended_at is null`, [from, to]);
+}
+
+/**
+ * For the control pass of one broker: keeps the logins of its live consoles from idling out
+ * (typing in a console is using the login), then returns its live consoles whose login has
+ * ended (logout, replaced without carrying them, ended by an admin) or passed its absolute expiry.
+ */
+export async function consolesOfEndedLogins(db: Queryable, brokerId: string): Promise<Array<{ id: string; why: string }>> {
+  await db.query(
+    `update browser_sessions b set last_seen_at = now()
+       from console_sessions s
+      where s.broker_id = $1 and s.ended_at is null and b.id_hash = s.browser_session
+        and b.ended_at is null and b.expires_at > now()`,
+    [brokerId],
+  );
+  const { rows } = await db.query<{ id: string; why: string }>(
+    `select s.id, case when b.ended_at is null then 'expired' else b.end_reason end as why
+       from console_sessions s
+       join browser_sessions b on b.id_hash = s.browser_session
+      where s.broker_id = $1 and s.ended_at is null and (b.ended_at is not null or b.expires_at <= now())`,
+    [brokerId],
+  );
+  return rows;
+}
+
 /** Ends a session (logout); returns whether a live one was ended. */
 export async function endBrowserSession(db: Queryable, idHash: Buffer, reason: string): Promise<boolean> {
   const { rowCount } = await db.query(

@@ -2,7 +2,7 @@
 export { openDatabase, type Database, type Queryable } from './database.js';
 export { migrate, pendingMigrations, readMigrations } from './migrate.js';
 export { recordUserSeen, type UserRow } from './users.js';
-export { startBrowserSession, touchBrowserSession, endBrowserSession, type ActiveSessionRow } from './browser-sessions.js';
+export { startBrowserSession, touchBrowserSession, endBrowserSession, moveConsolesToLogin, consolesOfEndedLogins, type ActiveSessionRow } from './browser-sessions.js';
 export { savePendingLogin, takePendingLogin, type PendingLogin } from './oidc-logins.js';
 export {
   lockAuditHead,

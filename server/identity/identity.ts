@@ -7,6 +7,7 @@ import type { AuditLog } from '../audit/index.js';
 import type { Config, Role } from '../config/index.js';
 import {
   endBrowserSession,
+  moveConsolesToLogin,
   recordUserSeen,
   savePendingLogin,
   startBrowserSession,
@@ -108,7 +109,11 @@ export function createIdentity(deps: { config: Config; db: Database; audit: Audi
           },
           tx,
         );
-        return toPrincipal(user, groups, roles, verified.authTime);
+        if (previousSessionId && previousSessionId.length <= 128) {
+          // A step-up login replaces the cookie, not the user's work: live consoles move along.
+          await moveConsolesToLogin(tx, keyed('session', previousSessionId), keyed('session', sessionId));
+        }
+        return toPrincipal(user, groups, roles, verified.authTime, keyed('session', sessionId));
       });
       return { sessionId, principal, returnTo: pending.returnTo };
     },
@@ -117,7 +122,7 @@ export function createIdentity(deps: { config: Config; db: Database; audit: Audi
       if (!sessionId || sessionId.length > 128) return null;
       const row = await touchBrowserSession(db, keyed('session', sessionId), config.session.idleTimeoutSeconds);
       if (!row) return null;
-      return toPrincipal(row.user, row.groups, row.roles as Role[], row.authTime);
+      return toPrincipal(row.user, row.groups, row.roles as Role[], row.authTime, keyed('session', sessionId));
     },
 
     async logout(sessionId, principal) {
@@ -140,8 +145,10 @@ function toPrincipal(
   groups: string[],
   roles: Role[],
   authTime: Date,
+  sessionHash: Buffer,
 ): Principal {
   return Object.freeze({
+    browserSession: sessionHash.toString('hex'),
     userId: user.id,
     issuer: user.issuer,
     subject: user.subject,

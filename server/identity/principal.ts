@@ -12,4 +12,9 @@ export interface Principal {
   readonly groups: readonly string[];
   readonly roles: readonly Role[];
   readonly authTime: Date;
+  /**
+   * The login this principal came from, as the keyed hash of its browser session (hex); a
+   * console opened with it ends when that login ends. Absent for other doors.
+   */
+  readonly browserSession?: string;
 }
