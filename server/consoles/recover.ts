@@ -77,6 +77,25 @@ export async function recoverOrphans(deps: RecoveryDeps): Promise<Recovered> {
   return { brokers, sessions, consoles };
 }
 
+/**
+ * The seal of a recording whose recorder could not seal it (its broker died, or its database was
+ * away): the existing seal if it was sealed after all, else one computed from the stored chunks
+ * with a marker chunk saying why it ends early. In the caller's transaction.
+ */
+export async function sealStoredRecording(tx: Queryable, sessionId: string, why: string): Promise<RecordingSeal | null> {
+  const rec = await getRecording(tx, sessionId);
+  if (!rec) return null;
+  if (rec.sealed_at && rec.sha256 && rec.chain_hash) {
+    return { sha256: rec.sha256, chainHash: rec.chain_hash, size: Number(rec.size_bytes), durationSeconds: rec.duration_seconds ?? 0 };
+  }
+  const truncated = await sealStoredChunks(readStoredChunks(tx, sessionId), why);
+  if (!truncated) return null;
+  const m = truncated.marker;
+  await appendRecordingChunk(tx, sessionId, m.seq, m.data, m.chainHash, { tStart: m.t, tEnd: m.t, output: undefined, commands: [] });
+  await sealRecording(tx, sessionId, truncated.seal, why);
+  return truncated.seal;
+}
+
 /** Ends one orphaned session in one transaction: marker chunk, seal, end row, `console.ended`. */
 async function endOrphan(tx: Queryable, audit: AuditLog): Promise<{ sessionId: string; seal: RecordingSeal | null } | null> {
   const s = await lockOrphanedSession(tx);
@@ -85,20 +104,7 @@ async function endOrphan(tx: Queryable, audit: AuditLog): Promise<{ sessionId: s
   // database never knew is from before instance ids: both are as good as lost.
   const why: EndReason = s.stop_reason === 'stopped' ? { code: 'broker_stopped', broker: s.broker_id } : { code: 'broker_lost', broker: s.broker_id };
   const reason = endMessage(why);
-  const rec = await getRecording(tx, s.id);
-  let seal: RecordingSeal | null = null;
-  if (rec?.sealed_at && rec.sha256 && rec.chain_hash) {
-    // The owner sealed it but died before ending the session.
-    seal = { sha256: rec.sha256, chainHash: rec.chain_hash, size: Number(rec.size_bytes), durationSeconds: rec.duration_seconds ?? 0 };
-  } else if (rec) {
-    const truncated = await sealStoredChunks(readStoredChunks(tx, s.id), reason);
-    if (truncated) {
-      const m = truncated.marker;
-      await appendRecordingChunk(tx, s.id, m.seq, m.data, m.chainHash, { tStart: m.t, tEnd: m.t, output: undefined, commands: [] });
-      await sealRecording(tx, s.id, truncated.seal, reason);
-      seal = truncated.seal;
-    }
-  }
+  const seal = await sealStoredRecording(tx, s.id, reason);
   await endOrphanedSession(tx, s.id, { reason, code: why.code });
   await audit.append(
     {

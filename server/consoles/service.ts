@@ -9,6 +9,7 @@ import type { AuditLog } from '../audit/index.js';
 import type { CatalogStore } from '../catalog/index.js';
 import {
   endConsoleSession,
+  tryInSavepoint,
   getLiveSession,
   getRecording,
   listLiveSessions,
@@ -22,7 +23,7 @@ import type { Runtime } from '../runtime/index.js';
 import { controlPass, runEvery, type LiveEntry } from './control.js';
 import { endMessage } from './end-reasons.js';
 import { openConsole, recordingStore, type Door } from './open.js';
-import { recoverOrphans, type Recovered } from './recover.js';
+import { recoverOrphans, sealStoredRecording, type Recovered } from './recover.js';
 import { ConsoleSession, type ConsoleClient, type ConsoleObserver, type EndInfo } from './session.js';
 import { tailConsole } from './watch.js';
 
@@ -83,6 +84,9 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
     await db.transaction(async (tx) => {
       const reason = endMessage(info.reason);
       if (!(await endConsoleSession(tx, id, { ...info, reason, code: info.reason.code }))) return;
+      // The recorder could not seal (its store failed): seal what reached storage, marked. If
+      // even that is refused, the session still ends; its recording stays unsealed.
+      const recording = info.recording ?? (await tryInSavepoint(tx, () => sealStoredRecording(tx, id, reason))) ?? null;
       await audit.append(
         {
           actor: `user:${principal.userId}`,
@@ -95,10 +99,10 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
             exitCode: info.exitCode,
             bytesOut: info.bytesOut,
             bytesIn: info.bytesIn,
-            recordingSha256: info.recording?.sha256 ?? null,
-            recordingBytes: info.recording?.size ?? null,
-            recordingChainHash: info.recording?.chainHash ?? null,
-            recordingDurationSeconds: info.recording?.durationSeconds ?? null,
+            recordingSha256: recording?.sha256 ?? null,
+            recordingBytes: recording?.size ?? null,
+            recordingChainHash: recording?.chainHash ?? null,
+            recordingDurationSeconds: recording?.durationSeconds ?? null,
           },
         },
         tx,
@@ -106,23 +110,32 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
     });
   };
 
-  /** Stores the end, retrying while the database is away; the entry stays "live" until then. */
-  const storeEnd = (id: string, entry: Omit<LiveEntry, 'session'>, info: EndInfo): Promise<void> => {
-    const attempt = async (): Promise<void> => {
+  /**
+   * Stores the end. Resolves after the first attempt, so the user is told at once; while the
+   * database is away it keeps retrying in the background (the entry stays in `live` until the
+   * end is stored, so nothing else ends the row with a wrong reason meanwhile).
+   */
+  const storeEnd = async (id: string, entry: Omit<LiveEntry, 'session'>, info: EndInfo): Promise<void> => {
+    const attempt = async (): Promise<boolean> => {
       try {
         await recordEnd(id, entry.principal, entry.target, info);
+        // Keyframes and the recording's signed checkpoint are jobs this end created (replay/, audit/).
+        live.delete(id);
+        return true;
       } catch {
-        if (stopping) return; // a survivor (or the next start) ends it as "broker stopped"
-        await new Promise((r) => setTimeout(r, END_RETRY_MS).unref());
-        return attempt();
+        return false;
       }
-      // Keyframes and the recording's signed checkpoint are jobs this end created (replay/, audit/).
-      live.delete(id);
     };
-    const p = attempt();
-    ending.add(p);
-    void p.finally(() => ending.delete(p));
-    return p;
+    if (await attempt()) return;
+    const retry = (async () => {
+      // After a clean stop, a survivor (or the next start) ends it as "broker stopped".
+      while (!stopping) {
+        await new Promise((r) => setTimeout(r, END_RETRY_MS).unref());
+        if (await attempt()) return;
+      }
+    })();
+    ending.add(retry);
+    void retry.finally(() => ending.delete(retry));
   };
   let stopping = false;
 

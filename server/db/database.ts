@@ -74,6 +74,22 @@ export function openDatabase(url: string, options: { poolSize: number }): Databa
 }
 
 /**
+ * Runs fn inside a savepoint of the caller's transaction: if it throws, only its writes are
+ * undone and `undefined` is returned, so the rest of the transaction can still commit.
+ */
+export async function tryInSavepoint<T>(tx: Queryable, fn: () => Promise<T>): Promise<T | undefined> {
+  await tx.query('savepoint sallyport_try');
+  try {
+    const result = await fn();
+    await tx.query('release savepoint sallyport_try');
+    return result;
+  } catch {
+    await tx.query('rollback to savepoint sallyport_try');
+    return undefined;
+  }
+}
+
+/**
  * A connection that answered with an SQL error (it has a SQLSTATE) is healthy and goes back to
  * the pool; pg-pool's default of discarding it would make PGlite, which accepts one connection,
  * refuse the replacement while the old one is still closing.

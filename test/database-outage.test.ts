@@ -1,0 +1,100 @@
+// A database outage on real parts: PostgreSQL (a cluster of this test's own) stopped while a
+// console is live, then started again. The broker stays up and says what is unavailable; the
+// live console ends fail-closed with a message; its end and its recording's seal are written
+// when the database is back (nothing it had stored is lost, the audit chain is contiguous and
+// verifies); then logins and consoles work again without a restart; and no promise was left
+// unhandled anywhere along the way.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { verifyAuditLog } from '../server/verify/index.js';
+import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
+import { connectConsole, PROMPT } from './support/console-client.js';
+import { expectNoContainers } from './support/docker.js';
+import { writeConsoleCatalog } from './support/console-catalog.js';
+import { startPgCluster, type PgCluster } from './support/pg-cluster.js';
+import { waitFor } from './support/process.js';
+
+let pg: PgCluster;
+let t: TestBroker;
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown) => unhandled.push(reason);
+
+beforeAll(async () => {
+  process.on('unhandledRejection', onUnhandled);
+  pg = await startPgCluster();
+  t = await startTestBroker(
+    { SALLYPORT_CATALOG: writeConsoleCatalog(inject('consoleImage')), CONSOLE_GREETING: 'x' },
+    { database: { name: 'postgres', url: pg.url, drop: async () => {} } },
+  );
+});
+afterAll(async () => {
+  process.off('unhandledRejection', onUnhandled);
+  await t?.close();
+  pg?.destroy();
+});
+
+describe('a database outage', () => {
+  it('ends live consoles fail-closed, answers 503 while it lasts, writes what it owes when the database is back, and recovers without a restart', async () => {
+    const browser = new Browser();
+    await t.login(browser, 'alice');
+    const cookie = `sallyport=${browser.cookies(t.url).get('sallyport')}`;
+    const c = await connectConsole(t.url, 'shell', { cookie });
+    await c.waitFor(PROMPT);
+    const id = c.sessionId();
+    c.send({ type: 'input', data: 'echo "before-""outage"\n' });
+    await c.waitFor(/^before-outage\r?$/m);
+    await new Promise((r) => setTimeout(r, 1300)); // flushed to storage
+
+    pg.stop();
+    try {
+      c.send({ type: 'input', data: 'echo "during-""outage"\n' });
+      const closed = await c.closed;
+      expect(closed.reason).toBe('recording failed');
+      expect(c.messages.some((m) => m.type === 'notice' && /Recording failed/.test(String(m.message)))).toBe(true);
+      await expectNoContainers(t.broker.instanceId);
+
+      // Up, and saying what is unavailable.
+      expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
+      const ready = await fetch(`${t.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ reason: 'database unreachable' });
+      const login = await fetch(`${t.url}/auth/login`, { redirect: 'manual', headers: { accept: 'application/json' } });
+      expect(login.status).toBe(503);
+      expect((await login.json()).error.code).toBe('DB_UNAVAILABLE');
+      const api = await browser.request(`${t.url}/api/me`, { headers: { accept: 'application/json' } });
+      expect(api.status).toBe(503);
+      const refused = await connectConsole(t.url, 'shell', { cookie }).catch((err: Error) => err);
+      expect(String(refused)).toMatch(/503/);
+    } finally {
+      pg.start();
+    }
+
+    // Back: the end and the seal it could not write are written, from what was stored.
+    const row = await waitFor(
+      'the session end written',
+      async () => (await t.broker.db.query(`select end_reason, end_code from console_sessions where id = $1 and ended_at is not null`, [id])).rows[0],
+      30_000,
+    );
+    expect(row).toEqual({ end_reason: 'recording failed', end_code: 'recording_failed' });
+    const rec = (await t.broker.db.query(`select sha256, truncated from recordings where session_id = $1`, [id])).rows[0];
+    expect(rec).toEqual({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/), truncated: 'recording failed' });
+    const chunks = (await t.broker.db.query(`select convert_from(data, 'UTF8') as text from recording_chunks where session_id = $1 order by seq`, [id])).rows;
+    expect(chunks.map((r) => r.text).join('')).toContain('before-outage');
+    const ended = (await t.broker.audit.list({ action: 'console.ended', limit: 100 })).filter((e) => e.subject === id);
+    expect(ended).toHaveLength(1);
+    expect(ended[0]!.details.recordingSha256).toBe(rec.sha256);
+
+    // Everything works again, without a restart.
+    await waitFor('ready again', async () => ((await fetch(`${t.url}/readyz`)).status === 200 ? true : undefined), 20_000);
+    const again = new Browser();
+    await t.login(again, 'alice');
+    const c2 = await connectConsole(t.url, 'shell', { cookie: `sallyport=${again.cookies(t.url).get('sallyport')}` });
+    await c2.waitFor(PROMPT);
+    c2.send({ type: 'input', data: 'echo "after-""outage"; exit\n' });
+    await c2.closed;
+    expect(c2.output()).toMatch(/^after-outage\r?$/m);
+
+    const report = await verifyAuditLog(t.broker.db, t.broker.signer.jwks());
+    expect(report.problem).toBeNull();
+    expect(unhandled).toEqual([]);
+  }, 120_000);
+});
