@@ -242,6 +242,9 @@ describe('brokers side by side', () => {
     expect(audit.code).toBe(0);
     const recording = await runCli(['verify', 'recording', id], env);
     expect(recording.code, recording.stdout + recording.stderr).toBe(0);
+    const lastChunk = rows.length - 1;
+    expect(recording.stdout).toContain(`intact`);
+    expect(recording.stdout).toContain(`it ends early at chunk ${lastChunk} (broker ${victim.id} stopped answering)`);
   });
 
   it('builds keyframes for each recording once, whichever broker sealed it', async () => {

@@ -24,6 +24,7 @@ export async function verifyRecordingChunks(
   let prev = RECORDING_GENESIS;
   let expected = 0;
   let bytes = 0;
+  let last: Uint8Array | undefined;
   const file = createHash('sha256');
   const done = (problem: RecordingReport['problem']): RecordingReport => ({
     ok: !problem,
@@ -33,13 +34,14 @@ export async function verifyRecordingChunks(
     problem,
     summary: problem
       ? `recording ${sessionId}: ${problem.message}`
-      : `recording ${sessionId} is intact: ${expected} chunks, ${bytes} bytes, sha256 ${sealed.sha256} as ${source}`,
+      : `recording ${sessionId} is intact: ${expected} chunks, ${bytes} bytes, sha256 ${sealed.sha256} as ${source}${endsEarly(last, expected)}`,
   });
   for await (const c of chunks) {
     if (c.seq !== expected) return done({ chunk: expected, kind: 'removed', message: `chunk ${expected} was removed` });
     const h = chunkHash(prev, c.seq, c.data);
     if (c.hash !== h) return done({ chunk: c.seq, kind: 'changed', message: `chunk ${c.seq} was changed (bytes ${bytes}…${bytes + c.data.length - 1})` });
     prev = h;
+    last = c.data;
     expected++;
     bytes += c.data.length;
     file.update(c.data);
@@ -54,6 +56,16 @@ export async function verifyRecordingChunks(
   const sha256 = file.digest('hex');
   if (sha256 !== sealed.sha256) return done({ chunk: null, kind: 'mismatch', message: `the file hash ${sha256} differs from the sealed ${sealed.sha256}` });
   return done(null);
+}
+
+/**
+ * A recording sealed from storage after its recorder died ends with one marker event saying
+ * why (recording/seal-stored.ts); the verifier says so instead of nothing.
+ */
+function endsEarly(last: Uint8Array | undefined, chunks: number): string {
+  if (!last) return '';
+  const m = /^\[[\d.]+,"m","recording truncated: ((?:[^"\\]|\\.)*)"\]\n$/.exec(Buffer.from(last).toString('utf8'));
+  return m ? `; it ends early at chunk ${chunks - 1} (${JSON.parse(`"${m[1]}"`) as string})` : '';
 }
 
 /** A recording as one file (a download or the .cast in a bundle): hash and size only. */
