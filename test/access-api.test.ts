@@ -168,7 +168,9 @@ describe('every endpoint refuses users without the role', () => {
 describe('deciding needs a recent login', () => {
   it('asks for a step-up login with max_age, after which the approval counts', async () => {
     const id = (await ask(alice)).body.id;
-    await new Promise((r) => setTimeout(r, (REAUTH_SECONDS + 0.5) * 1000));
+    // auth_time has whole-second granularity (the IdP floors it and compares whole seconds):
+    // only past REAUTH + 1 s is the login stale for the IdP and the broker alike, every time.
+    await new Promise((r) => setTimeout(r, (REAUTH_SECONDS + 1.5) * 1000));
     const stale = await bob.post(`/api/access-requests/${id}/decision`, { decision: 'approve', comment: 'ok' });
     expect(stale.status).toBe(401);
     expect(stale.body.error.code).toBe('REAUTH_REQUIRED');
