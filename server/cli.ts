@@ -5,6 +5,7 @@ import { loadCatalogFile } from './catalog/index.js';
 import { loadConfig, loadDatabaseConfig, loadVerifierKeys } from './config/index.js';
 import { migrate, openDatabase } from './db/index.js';
 import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import type { JWK } from 'jose';
 import { isSallyportError, SallyportError } from './errors.js';
 import { publicJwk, type Jwks } from './signing/index.js';
@@ -17,7 +18,9 @@ const USAGE = `usage: sallyport <command>
   dev                   start a self-contained demo: embedded PostgreSQL, dev IdP, demo catalogue
   migrate               apply pending database migrations (DATABASE_URL)
   catalog check FILE    validate a target catalogue with production rules (--dev: allow image tags)
-  verify audit          check the audit hash chain and every signed checkpoint (DATABASE_URL)
+  verify audit          check the audit hash chain and every signed checkpoint (DATABASE_URL);
+                        --checkpoints FILE|URL also checks against checkpoints kept elsewhere,
+                        --unsigned-grace S: older unsigned events are UNVERIFIED (default 120)
   verify recording ID   check one recording against the checkpoint signed when it was sealed
   verify recording FILE check an evidence bundle offline (no database needed)
                         (both take --jwks FILE|URL; default: the keys in SALLYPORT_SIGNING_KEY*)
@@ -86,33 +89,82 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** `verify audit` / `verify recording ID`: exit 0 when intact, 1 when tampering was found. */
+/**
+ * `verify audit` / `verify recording ID|FILE`: exit 0 when intact, 1 when tampering was found or
+ * (audit) events old enough to be signed are covered by no checkpoint (UNVERIFIED).
+ */
 async function verifyCommand(args: string[]): Promise<number> {
-  const [what, ...rest] = args;
-  const jwksAt = rest.indexOf('--jwks');
-  const jwksSource = jwksAt >= 0 ? rest[jwksAt + 1] : undefined;
-  const positional = rest.filter((_a, i) => jwksAt < 0 || (i !== jwksAt && i !== jwksAt + 1));
-  if ((what !== 'audit' && what !== 'recording') || (what === 'recording' && positional.length !== 1) || (jwksAt >= 0 && !jwksSource)) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { jwks: { type: 'string' }, checkpoints: { type: 'string', multiple: true }, 'unsigned-grace': { type: 'string' } },
+    });
+  } catch (err) {
+    process.stderr.write(`sallyport verify: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const [what, ...positional] = parsed.positionals;
+  const { jwks: jwksSource, checkpoints = [], 'unsigned-grace': grace } = parsed.values;
+  if ((what !== 'audit' && what !== 'recording') || (what === 'recording' && positional.length !== 1) || (what === 'audit' && positional.length !== 0)) {
     process.stderr.write(USAGE);
     return 2;
   }
+  if (grace !== undefined && !/^\d{1,6}$/.test(grace)) {
+    process.stderr.write('sallyport verify: --unsigned-grace must be a number of seconds\n');
+    return 2;
+  }
+  const verdict = (report: { ok: boolean; problem?: { kind: string } | null }) => (report.ok ? 'OK' : report.problem?.kind === 'unverified' ? 'UNVERIFIED' : 'TAMPERED');
   if (what === 'recording' && existsSync(positional[0]!)) {
     const { verifyBundle } = await import('./verify/index.js');
     const report = await verifyBundle(readFileSync(positional[0]!), jwksSource ? await loadJwks(jwksSource) : undefined);
-    (report.ok ? process.stdout : process.stderr).write(`${report.ok ? 'OK' : 'TAMPERED'}: ${report.summary}\n`);
+    (report.ok ? process.stdout : process.stderr).write(`${verdict(report)}: ${report.summary}\n`);
     return report.ok ? 0 : 1;
   }
   const { databaseUrl } = loadDatabaseConfig(process.env);
   const jwks = await loadJwks(jwksSource);
+  const external = (await Promise.all(checkpoints.map(loadCheckpoints))).flat();
   const { verifyAuditLog, verifyStoredRecording } = await import('./verify/index.js');
   const db = openDatabase(databaseUrl, { poolSize: 1 });
   try {
-    const report = what === 'audit' ? await verifyAuditLog(db, jwks) : await verifyStoredRecording(db, positional[0]!, jwks);
-    (report.ok ? process.stdout : process.stderr).write(`${report.ok ? 'OK' : 'TAMPERED'}: ${report.summary}\n`);
+    const report =
+      what === 'audit'
+        ? await verifyAuditLog(db, jwks, { external, unsignedGraceSeconds: grace === undefined ? undefined : Number(grace) })
+        : await verifyStoredRecording(db, positional[0]!, jwks);
+    (report.ok ? process.stdout : process.stderr).write(`${verdict(report)}: ${report.summary}\n`);
     return report.ok ? 0 : 1;
   } finally {
     await db.close();
   }
+}
+
+/**
+ * Checkpoints kept outside the database: a URL (the published /.well-known/sallyport/checkpoint)
+ * or a file of JSON values, one per line or one array — the broker's checkpoint log lines, saved
+ * endpoint answers, or webhook bodies. Anything with a `jws` (at the top or under `checkpoint`).
+ */
+async function loadCheckpoints(source: string): Promise<Array<{ jws: string }>> {
+  let text: string;
+  if (/^https?:\/\//.test(source)) {
+    const res = await fetch(source, { signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) throw new SallyportError('SIGNATURE_INVALID', `cannot fetch checkpoints from ${source}: ${res.status}`);
+    text = await res.text();
+  } else {
+    text = readFileSync(source, 'utf8');
+  }
+  const values: unknown[] = [];
+  const trimmed = text.trim();
+  if (trimmed.startsWith('[')) values.push(...(JSON.parse(trimmed) as unknown[]));
+  else for (const line of trimmed.split('\n')) if (line.trim()) values.push(JSON.parse(line));
+  const jwsOf = (v: unknown): string | undefined => {
+    const o = v as { jws?: unknown; checkpoint?: { jws?: unknown } } | null;
+    return typeof o?.jws === 'string' ? o.jws : typeof o?.checkpoint?.jws === 'string' ? o.checkpoint.jws : undefined;
+  };
+  return values.flatMap((v) => {
+    const jws = jwsOf(v);
+    return jws ? [{ jws }] : [];
+  });
 }
 
 async function loadJwks(source: string | undefined): Promise<Jwks> {

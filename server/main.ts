@@ -70,7 +70,15 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     instance = self;
     const replay = createReplay({ db, brokerId: self.id });
     const signer = await createSigner(config.signing.key, config.signing.previous);
-    const checkpointer = createCheckpointer({ db, signer, issuer: config.publicUrl, everyMs: config.signing.checkpointIntervalSeconds * 1000 });
+    // Each checkpoint also leaves as a log line: a copy outside the database, for verify --checkpoints.
+    let log: FastifyInstance['log'] | undefined;
+    const checkpointer = createCheckpointer({
+      db,
+      signer,
+      issuer: config.publicUrl,
+      everyMs: config.signing.checkpointIntervalSeconds * 1000,
+      published: (c) => log?.info({ checkpoint: { n: c.n, seq: c.seq, hash: c.hash, kid: c.kid, jws: c.jws } }, 'audit checkpoint signed'),
+    });
     const consoles = createConsoleService({
       db,
       audit,
@@ -95,7 +103,8 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
         }
       },
     };
-    const app = await buildApp(config, { identity, catalog, readiness, consoles, recordings, access, audit, signer }, { webDir: options.webDir ?? WEB_DIST_DIR });
+    const app = await buildApp(config, { identity, catalog, readiness, consoles, recordings, access, audit, signer, checkpointer }, { webDir: options.webDir ?? WEB_DIST_DIR });
+    log = app.log;
     if ('error' in recovered) app.log.warn(`could not take over orphaned consoles: ${String((recovered.error as Error).message)}`);
     else if (recovered.brokers.length || recovered.sessions.length || recovered.consoles.length) app.log.warn(recovered, 'took over consoles of brokers that are gone');
     await app.listen({ host: config.host, port: config.port });

@@ -24,6 +24,8 @@ let jwks: Jwks;
 let jwksFile: string;
 let signingKey: string;
 let sessionId: string;
+/** The published checkpoint, saved outside the database before any attack. */
+let publishedFile: string;
 const clones: Array<{ db: Database; name: string }> = [];
 
 /** A copy of the evidence database for one attack. */
@@ -42,6 +44,19 @@ async function tamper(db: Database, ...statements: string[]): Promise<void> {
     for (const s of statements) await tx.query(s);
     await tx.query(`alter table audit_events enable trigger user`);
   });
+}
+/** Changes event k and recomputes every later hash exactly as the broker would, moving the head. */
+async function rewriteFrom(db: Database, k: number, ...more: string[]): Promise<void> {
+  await tamper(db, `update audit_events set details = jsonb_set(details, '{username}', '"mallory"') where seq = ${k}`);
+  const rows = (await db.query(`select seq::text, at, actor, action, subject, details, prev_hash, hash from audit_events where seq >= ${k - 1} order by audit_events.seq`)).rows;
+  let prev = rows[0].hash as string;
+  const updates: string[] = [];
+  for (const r of rows.slice(1)) {
+    const h = hashEvent({ seq: r.seq, at: r.at, actor: r.actor, action: r.action, subject: r.subject, details: r.details, prevHash: prev });
+    updates.push(`update audit_events set prev_hash = '${prev}', hash = '${h}' where seq = ${r.seq}`);
+    prev = h;
+  }
+  await tamper(db, ...updates, `update audit_head set hash = '${prev}'`, ...more);
 }
 const lastSeq = async (db: Database) => Number((await db.query(`select max(seq)::int as n from audit_events`)).rows[0].n);
 const seqOf = async (db: Database, action: string) => Number((await db.query(`select min(seq)::int as n from audit_events where action = $1`, [action])).rows[0].n);
@@ -73,6 +88,10 @@ beforeAll(async () => {
     );
     await t.broker.checkpointer.checkpoint();
     jwks = (await (await fetch(`${t.url}/.well-known/jwks.json`)).json()) as Jwks;
+    const published = await fetch(`${t.url}/.well-known/sallyport/checkpoint`);
+    expect(published.status).toBe(200);
+    publishedFile = join(mkdtempSync(join(tmpdir(), 'sallyport-published-')), 'checkpoint.json');
+    writeFileSync(publishedFile, await published.text());
   } finally {
     await t.close();
   }
@@ -157,17 +176,7 @@ describe('an attacker with database access', () => {
   it('rewrites history and recomputes every later hash: the signed checkpoints disagree', async () => {
     const db = await copy();
     const k = await seqOf(db, 'console.opened');
-    await tamper(db, `update audit_events set details = jsonb_set(details, '{username}', '"mallory"') where seq = ${k}`);
-    // Recompute the chain from k on, exactly as the broker would, and move the head.
-    const rows = (await db.query(`select seq::text, at, actor, action, subject, details, prev_hash, hash from audit_events where seq >= ${k - 1} order by audit_events.seq`)).rows;
-    let prev = rows[0].hash as string;
-    const updates: string[] = [];
-    for (const r of rows.slice(1)) {
-      const h = hashEvent({ seq: r.seq, at: r.at, actor: r.actor, action: r.action, subject: r.subject, details: r.details, prevHash: prev });
-      updates.push(`update audit_events set prev_hash = '${prev}', hash = '${h}' where seq = ${r.seq}`);
-      prev = h;
-    }
-    await tamper(db, ...updates, `update audit_head set hash = '${prev}'`);
+    await rewriteFrom(db, k);
     const report = await verifyAuditLog(db, jwks);
     expect(report.problem?.kind).toBe('changed');
     expect(report.summary).toMatch(/history after event (\d+|\(start\)) up to event \d+ was rewritten: checkpoint \d+ signed a different hash/);
@@ -187,11 +196,51 @@ describe('an attacker with database access', () => {
     expect(cli.stderr).toMatch(new RegExp(`^TAMPERED: events from ${n - 2} were removed`));
   });
 
+  it('rewrites event 3, recomputes the chain and deletes every checkpoint: UNVERIFIED, never OK', async () => {
+    const db = await copy();
+    await rewriteFrom(db, 3, `delete from audit_checkpoints`);
+    const report = await verifyAuditLog(db, jwks, { unsignedGraceSeconds: 0 });
+    expect(report.ok).toBe(false);
+    expect(report.problem).toMatchObject({ kind: 'unverified', seq: '1' });
+    const cli = await runCli(['verify', 'audit', '--jwks', jwksFile, '--unsigned-grace', '0'], { DATABASE_URL: databaseUrl(nameOf(db)) });
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toMatch(/^UNVERIFIED: events 1…\d+ are covered by no signed checkpoint/);
+  });
+
+  it('with a checkpoint kept outside the database, finds the rewrite even when every checkpoint row is gone', async () => {
+    const db = await copy();
+    await rewriteFrom(db, 3, `delete from audit_checkpoints`);
+    const cli = await runCli(['verify', 'audit', '--jwks', jwksFile, '--checkpoints', publishedFile], { DATABASE_URL: databaseUrl(nameOf(db)) });
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toMatch(/^TAMPERED: history after event \(start\) up to event \d+ was rewritten: checkpoint external #1 signed a different hash/);
+  });
+
+  it('deletes a checkpoint in the middle: the gap in the signed numbers says so', async () => {
+    const db = await copy();
+    const middle = (await db.query(`select n from audit_checkpoints order by n limit 1 offset 1`)).rows[0].n;
+    await db.query(`delete from audit_checkpoints where n = $1`, [middle]);
+    const report = await verifyAuditLog(db, jwks);
+    expect(report.problem).toMatchObject({ kind: 'checkpoint', message: `signed checkpoint number ${middle} is missing from the database: checkpoints were deleted` });
+  });
+
+  it('deletes the newest checkpoint: the published copy says so, and events left unsigned past the grace are UNVERIFIED', async () => {
+    const db = await copy();
+    // The broker's log line for its newest checkpoint, as an operator's log store keeps it.
+    const newest = (await db.query(`select n::text, seq::text, hash, kid, jws from audit_checkpoints order by n desc limit 1`)).rows[0];
+    const logFile = join(mkdtempSync(join(tmpdir(), 'sallyport-log-')), 'broker.log');
+    writeFileSync(logFile, `${JSON.stringify({ level: 30, msg: 'audit checkpoint signed', checkpoint: newest })}\n`);
+    await db.query(`delete from audit_checkpoints where n = $1`, [newest.n]);
+    expect((await verifyAuditLog(db, jwks, { unsignedGraceSeconds: 0 })).problem?.kind).toBe('unverified');
+    const cli = await runCli(['verify', 'audit', '--jwks', jwksFile, '--checkpoints', logFile], { DATABASE_URL: databaseUrl(nameOf(db)) });
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toMatch(/^TAMPERED: signed checkpoint number \d+ is missing from the database/);
+  });
+
   it('forges a checkpoint without the key: refused', async () => {
     const db = await copy();
     const other = await createSigner(await generateSigningKey('evidence-2026-11'));
     const jws = await other.sign(canonicalJson({ typ: 'sallyport.audit-checkpoint', v: 1, iss: 'x', seq: '1', hash: 'f'.repeat(64), at: new Date().toISOString() }));
-    await db.query(`insert into audit_checkpoints (seq, hash, signed_at, kid, jws) values (1, $1, now(), 'evidence-2026-11', $2)`, ['f'.repeat(64), jws]);
+    await db.query(`insert into audit_checkpoints (n, seq, hash, signed_at, kid, jws) values ((select max(n) + 1 from audit_checkpoints), 1, $1, now(), 'evidence-2026-11', $2)`, ['f'.repeat(64), jws]);
     const report = await verifyAuditLog(db, jwks);
     expect(report.problem).toMatchObject({ kind: 'checkpoint' });
     expect(report.summary).toMatch(/checkpoint \d+ does not verify/);

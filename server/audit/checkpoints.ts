@@ -6,6 +6,8 @@
 import {
   claimRecordingsToCheckpoint,
   insertCheckpoint,
+  lockAuditHead,
+  nextCheckpointNumber,
   latestCheckpoint,
   markRecordingCheckpointed,
   readAuditHead,
@@ -21,6 +23,8 @@ export interface CheckpointPayload {
   typ: 'sallyport.audit-checkpoint';
   v: 1;
   iss: string;
+  /** Consecutive from 1 (absent in checkpoints signed before numbering): a gap is a deletion. */
+  n?: string;
   seq: string;
   hash: string;
   at: string;
@@ -38,6 +42,8 @@ export interface RecordingEvidence {
 export interface Checkpointer {
   /** Signs the current head now (with a recording's evidence when one was just sealed). */
   checkpoint(recording?: RecordingEvidence): Promise<CheckpointRow>;
+  /** The newest checkpoint, as published for copies outside the database. */
+  latest(): Promise<CheckpointRow | null>;
   /**
    * Every tick: signs the checkpoints of recordings sealed since (one per recording, by one
    * broker), and the head whenever it has moved and `everyMs` has passed. Returns a stop
@@ -47,25 +53,39 @@ export interface Checkpointer {
   start(log: { warn(obj: object, msg: string): void }): () => Promise<void>;
 }
 
-export function createCheckpointer(deps: { db: Database; signer: Signer; issuer: string; everyMs?: number; tickMs?: number }): Checkpointer {
+export function createCheckpointer(deps: {
+  db: Database;
+  signer: Signer;
+  issuer: string;
+  everyMs?: number;
+  tickMs?: number;
+  /** Each checkpoint as it is made, so a copy leaves the database (log line, webhook). */
+  published?: (row: CheckpointRow) => void;
+}): Checkpointer {
   const { db, signer } = deps;
   const everyMs = deps.everyMs ?? 25_000;
 
-  const checkpoint = async (recording?: RecordingEvidence, q: Queryable = db): Promise<CheckpointRow> => {
-    const head = await readAuditHead(q);
+  const sign = async (q: Queryable, recording?: RecordingEvidence): Promise<CheckpointRow> => {
+    // Under the head's lock: the head cannot move while it is signed, and numbers stay consecutive.
+    const head = await lockAuditHead(q);
+    const n = await nextCheckpointNumber(q);
     const signedAt = new Date();
     const payload: CheckpointPayload = {
       typ: 'sallyport.audit-checkpoint',
       v: 1,
       iss: deps.issuer,
+      n,
       seq: head.seq,
       hash: head.hash,
       at: signedAt.toISOString(),
       ...(recording ? { recording } : {}),
     };
     const jws = await signer.sign(canonicalJson(payload));
-    return insertCheckpoint(q, { seq: head.seq, hash: head.hash, signedAt, kid: signer.kid, jws, recordingSession: recording?.sessionId ?? null });
+    const row = await insertCheckpoint(q, { n, seq: head.seq, hash: head.hash, signedAt, kid: signer.kid, jws, recordingSession: recording?.sessionId ?? null });
+    deps.published?.(row);
+    return row;
   };
+  const checkpoint = (recording?: RecordingEvidence, q?: Queryable): Promise<CheckpointRow> => (q ? sign(q, recording) : db.transaction((tx) => sign(tx, recording)));
 
   // A sealed recording's checkpoint is a job its seal's transaction created; one broker claims
   // each. The timer's checkpoint is one stream for every broker: taken under a shared lock, and
@@ -88,6 +108,7 @@ export function createCheckpointer(deps: { db: Database; signer: Signer; issuer:
 
   return {
     checkpoint,
+    latest: () => latestCheckpoint(db),
     start(log) {
       let stopped = false;
       let running: Promise<unknown> | undefined;

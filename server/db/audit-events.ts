@@ -46,6 +46,12 @@ export async function readAuditEvents(db: Queryable, afterSeq: string, limit: nu
   return rows;
 }
 
+/** The first event after seq (its number and time), or null. */
+export async function firstEventAfter(db: Queryable, seq: string): Promise<{ seq: string; at: Date } | null> {
+  const { rows } = await db.query<{ seq: string; at: Date }>(`select seq::text, at from audit_events where seq > $1 order by seq limit 1`, [seq]);
+  return rows[0] ?? null;
+}
+
 export async function listAuditEvents(
   db: Queryable,
   filter: { action?: string; afterSeq?: string; limit: number },

@@ -3,6 +3,8 @@ import type { Queryable } from './database.js';
 
 export interface CheckpointRow {
   id: string;
+  /** Consecutive from 1. */
+  n: string;
   seq: string;
   hash: string;
   signed_at: Date;
@@ -11,7 +13,7 @@ export interface CheckpointRow {
   recording_session: string | null;
 }
 
-const COLUMNS = 'id::text, seq::text, hash, signed_at, kid, jws, recording_session';
+const COLUMNS = 'id::text, n::text, seq::text, hash, signed_at, kid, jws, recording_session';
 
 /** The chain head now (no lock: a checkpoint signs a committed state, any recent one will do). */
 export async function readAuditHead(db: Queryable): Promise<{ seq: string; hash: string }> {
@@ -19,25 +21,31 @@ export async function readAuditHead(db: Queryable): Promise<{ seq: string; hash:
   return rows[0]!;
 }
 
+/** The next checkpoint number; call with the audit head locked (lockAuditHead), as inserts are. */
+export async function nextCheckpointNumber(tx: Queryable): Promise<string> {
+  const { rows } = await tx.query<{ n: string }>(`select (coalesce(max(n), 0) + 1)::text as n from audit_checkpoints`);
+  return rows[0]!.n;
+}
+
 export async function insertCheckpoint(
   db: Queryable,
-  c: { seq: string; hash: string; signedAt: Date; kid: string; jws: string; recordingSession: string | null },
+  c: { n: string; seq: string; hash: string; signedAt: Date; kid: string; jws: string; recordingSession: string | null },
 ): Promise<CheckpointRow> {
   const { rows } = await db.query<CheckpointRow>(
-    `insert into audit_checkpoints (seq, hash, signed_at, kid, jws, recording_session)
-     values ($1, $2, $3, $4, $5, $6) returning ${COLUMNS}`,
-    [c.seq, c.hash, c.signedAt, c.kid, c.jws, c.recordingSession],
+    `insert into audit_checkpoints (n, seq, hash, signed_at, kid, jws, recording_session)
+     values ($1, $2, $3, $4, $5, $6, $7) returning ${COLUMNS}`,
+    [c.n, c.seq, c.hash, c.signedAt, c.kid, c.jws, c.recordingSession],
   );
   return rows[0]!;
 }
 
 export async function latestCheckpoint(db: Queryable): Promise<CheckpointRow | null> {
-  const { rows } = await db.query<CheckpointRow>(`select ${COLUMNS} from audit_checkpoints order by id desc limit 1`);
+  const { rows } = await db.query<CheckpointRow>(`select ${COLUMNS} from audit_checkpoints order by n desc limit 1`);
   return rows[0] ?? null;
 }
 
 export async function listCheckpoints(db: Queryable): Promise<CheckpointRow[]> {
-  const { rows } = await db.query<CheckpointRow>(`select ${COLUMNS} from audit_checkpoints order by audit_checkpoints.seq, id`);
+  const { rows } = await db.query<CheckpointRow>(`select ${COLUMNS} from audit_checkpoints order by audit_checkpoints.seq, n`);
   return rows;
 }
 

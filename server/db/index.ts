@@ -8,6 +8,7 @@ export {
   lockAuditHead,
   insertChainedAuditEvent,
   readAuditEvents,
+  firstEventAfter,
   listAuditEvents,
   listAuditTrail,
   type AuditEventRow,
@@ -66,6 +67,7 @@ export {
 export {
   readAuditHead,
   insertCheckpoint,
+  nextCheckpointNumber,
   latestCheckpoint,
   listCheckpoints,
   recordingCheckpoint,

@@ -1,6 +1,7 @@
 // `sallyport dev`: a self-contained demo on embedded defaults. Starts PGlite (unless
 // DATABASE_URL is set), the dev IdP with demo users, and the broker on the demo catalogue,
 // then prints where to go and how to log in. Its secrets live in a local folder it creates.
+import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -136,7 +137,7 @@ async function loadOrCreateState(file: string): Promise<DevState> {
   if (existsSync(file)) {
     const state = JSON.parse(readFileSync(file, 'utf8')) as DevState;
     if (!state.evidenceKey) {
-      state.evidenceKey = await generateSigningKey('dev-evidence-1');
+      state.evidenceKey = await generateSigningKey(`dev-evidence-${randomBytes(6).toString('hex')}`);
       writeFileSync(file, JSON.stringify(state, null, 2), { mode: 0o600 });
     }
     return state;
@@ -148,7 +149,8 @@ async function loadOrCreateState(file: string): Promise<DevState> {
     clientSecret: randomPassword() + randomPassword(),
     cookieKey: randomPassword() + randomPassword(),
     signingKey,
-    evidenceKey: await generateSigningKey('dev-evidence-1'),
+    // A kid of its own: two dev setups must never sign with different keys under the same id.
+    evidenceKey: await generateSigningKey(`dev-evidence-${randomBytes(6).toString('hex')}`),
     passwords: Object.fromEntries(DEMO_USERS.map((u) => [u.username, randomPassword()])),
   };
   writeFileSync(file, JSON.stringify(state, null, 2), { mode: 0o600 });

@@ -6,7 +6,9 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AccessRequests } from '../access/index.js';
 import type { AuditLog } from '../audit/index.js';
+import type { Checkpointer } from '../audit/index.js';
 import type { Signer } from '../signing/index.js';
+import { SallyportError } from '../errors.js';
 import type { CatalogStore } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import type { ConsoleService } from '../consoles/index.js';
@@ -32,6 +34,7 @@ export interface AppServices {
   access: AccessRequests;
   audit: AuditLog;
   signer: Signer;
+  checkpointer: Checkpointer;
 }
 
 export async function buildApp(config: Config, services: AppServices, options: { webDir: string }): Promise<FastifyInstance> {
@@ -69,6 +72,14 @@ export async function buildApp(config: Config, services: AppServices, options: {
 
   healthRoutes(app, services.readiness);
   // Public: anyone verifying evidence needs the broker's keys, and nothing else.
+  // Public too: the newest signed chain head, so copies exist outside the database and a
+  // rewrite is found even if every checkpoint row is deleted (`verify audit --checkpoints URL`).
+  app.get('/.well-known/sallyport/checkpoint', async (_request, reply) => {
+    const c = await services.checkpointer.latest();
+    if (!c) throw new SallyportError('NOT_FOUND', 'no checkpoint signed yet');
+    reply.header('cache-control', 'no-store');
+    return { n: c.n, seq: c.seq, hash: c.hash, at: c.signed_at, kid: c.kid, jws: c.jws };
+  });
   app.get('/.well-known/jwks.json', async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=300').type('application/jwk-set+json');
     return services.signer.jwks();

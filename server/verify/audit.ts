@@ -23,7 +23,8 @@ export interface VerifiedCheckpoint {
   payload: CheckpointPayload;
 }
 
-export type ProblemKind = 'changed' | 'removed' | 'inserted' | 'broken' | 'checkpoint';
+/** `unverified`: nothing was found altered, but events old enough to be signed are covered by no checkpoint. */
+export type ProblemKind = 'changed' | 'removed' | 'inserted' | 'broken' | 'checkpoint' | 'unverified';
 
 export interface AuditReport {
   ok: boolean;

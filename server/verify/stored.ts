@@ -2,7 +2,7 @@
 // recordings against the checkpoint signed when they were sealed. `sallyport verify` and the
 // tests call these; evidence bundles are verified offline by the same functions.
 import type { RecordingEvidence } from '../audit/index.js';
-import { listCheckpoints, readAuditEvents, readAuditHead, readStoredChunks, recordingCheckpoint, type Queryable } from '../db/index.js';
+import { firstEventAfter, listCheckpoints, readAuditEvents, readAuditHead, readStoredChunks, recordingCheckpoint, type Queryable } from '../db/index.js';
 import { SallyportError } from '../errors.js';
 import { verifyJws, type Jwks } from '../signing/index.js';
 import { verifyAuditChain, verifyCheckpoints, type AuditReport, type EventRecord } from './audit.js';
@@ -22,16 +22,55 @@ export async function* storedEvents(db: Queryable, afterSeq = '0', pageSize = 50
   }
 }
 
-export async function verifyAuditLog(db: Queryable, jwks: Jwks): Promise<AuditReport> {
-  const { valid, problem } = await verifyCheckpoints(
-    (await listCheckpoints(db)).map((c) => ({ id: c.id, jws: c.jws })),
-    jwks,
-  );
-  if (problem) {
-    return { ok: false, events: 0, unchained: 0, intactThrough: null, checkpoint: null, problem, summary: problem.message };
-  }
+export interface AuditLogOptions {
+  /** Checkpoints kept outside the database (log lines, the published endpoint, a webhook's copy). */
+  external?: ReadonlyArray<{ jws: string }>;
+  /**
+   * Events older than this with no checkpoint covering them are UNVERIFIED: a broker signs
+   * within its checkpoint interval (at most 30 s), so only deletion leaves old events unsigned.
+   */
+  unsignedGraceSeconds?: number;
+}
+
+export const DEFAULT_UNSIGNED_GRACE_SECONDS = 120;
+
+/**
+ * The chain and every checkpoint, the database's and any held elsewhere: a rewrite is found as
+ * long as one signed checkpoint of the rewritten part survives anywhere; deleted checkpoints
+ * leave a gap in their numbers; and events past the last checkpoint that are older than the
+ * grace are reported UNVERIFIED, never OK.
+ */
+export async function verifyAuditLog(db: Queryable, jwks: Jwks, options: AuditLogOptions = {}): Promise<AuditReport> {
+  const stored = await listCheckpoints(db);
+  const fail = (p: NonNullable<AuditReport['problem']>): AuditReport => ({ ok: false, events: 0, unchained: 0, intactThrough: null, checkpoint: null, problem: p, summary: p.message });
+  const mine = await verifyCheckpoints(stored.map((c) => ({ id: c.id, jws: c.jws })), jwks);
+  if (mine.problem) return fail(mine.problem);
+  const outside = await verifyCheckpoints((options.external ?? []).map((c, i) => ({ id: `external #${i + 1}`, jws: c.jws })), jwks);
+  if (outside.problem) return fail(outside.problem);
+
   const head = await readAuditHead(db);
-  return verifyAuditChain(storedEvents(db), valid, { headSeq: head.seq });
+  const report = await verifyAuditChain(storedEvents(db), [...mine.valid, ...outside.valid], { headSeq: head.seq });
+  if (!report.ok) return report;
+  // Numbers are consecutive and signed: a hole, or a number held outside but gone here, is a deletion.
+  const numbers = new Set(mine.valid.flatMap((c) => (c.payload.n ? [c.payload.n] : [])));
+  const max = [...numbers, ...outside.valid.flatMap((c) => (c.payload.n ? [c.payload.n] : []))].reduce((m, n) => (BigInt(n) > m ? BigInt(n) : m), 0n);
+  // Checkpoints signed before numbering carry no n; the numbered ones follow them.
+  const first = BigInt(mine.valid.filter((c) => !c.payload.n).length) + 1n;
+  for (let n = first; n <= max; n++) {
+    if (!numbers.has(String(n))) {
+      const message = `signed checkpoint number ${n} is missing from the database: checkpoints were deleted`;
+      return { ...report, ok: false, problem: { seq: null, kind: 'checkpoint', message }, summary: `${message}; chain consistent through event ${report.intactThrough}` };
+    }
+  }
+
+  const covered = [...mine.valid, ...outside.valid].reduce((m, c) => (BigInt(c.payload.seq) > m ? BigInt(c.payload.seq) : m), 0n);
+  const uncovered = await firstEventAfter(db, String(covered));
+  const grace = options.unsignedGraceSeconds ?? DEFAULT_UNSIGNED_GRACE_SECONDS;
+  if (uncovered && Date.now() - uncovered.at.getTime() > grace * 1000) {
+    const message = `events ${uncovered.seq}…${head.seq} are covered by no signed checkpoint although the oldest is ${Math.round((Date.now() - uncovered.at.getTime()) / 1000)} s old (a broker signs within 30 s): checkpoints may have been deleted; check against a copy kept elsewhere (--checkpoints)`;
+    return { ...report, ok: false, problem: { seq: uncovered.seq, kind: 'unverified', message }, summary: `${message}; chain consistent through event ${report.intactThrough}` };
+  }
+  return report;
 }
 
 /** The recording's evidence as signed when it was sealed. */
