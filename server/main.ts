@@ -65,6 +65,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       approverRoleGroups: [...config.roles.approver, ...config.roles.admin],
       reauthMaxAgeSeconds: config.access.reauthMaxAgeSeconds,
       notify: notifier?.notify,
+      consoleCaps: config.consoles,
     });
     const self = await registerInstance({ db, audit, prefix: config.broker.prefix, version: VERSION, mode: config.mode, leaseSeconds: config.broker.leaseSeconds });
     instance = self;

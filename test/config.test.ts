@@ -72,6 +72,13 @@ describe('loadConfig', () => {
     expect(p.SALLYPORT_BROKER_LEASE_SECONDS).toMatch(/from 3 to 3600/);
   });
 
+  it('caps live consoles per user and in all, and names a bad cap', () => {
+    expect(loadConfig(good, 'production').consoles).toEqual({ maxPerUser: 5, maxTotal: 300 });
+    const p = problems({ ...good, SALLYPORT_MAX_CONSOLES_PER_USER: '0', SALLYPORT_MAX_CONSOLES: 'many' });
+    expect(p.SALLYPORT_MAX_CONSOLES_PER_USER).toMatch(/from 1 to 1000/);
+    expect(p.SALLYPORT_MAX_CONSOLES).toMatch(/from 1 to 100000/);
+  });
+
   it('names every missing variable in one error', () => {
     const p = problems({});
     expect(Object.keys(p).sort()).toEqual(

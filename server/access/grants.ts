@@ -1,9 +1,9 @@
 // Grants at the moment of use: admitting a console (the access decision, and one session taken
 // from a live grant for exactly this console), giving a use back when the console never
 // started, grants no longer live, and expiry (grants past their time, requests nobody decided).
-import { deadGrants, expireGrants, returnGrantUse, useGrant } from '../db/index.js';
+import { countLiveConsolesLocked, deadGrants, expireGrants, returnGrantUse, useGrant } from '../db/index.js';
 import { SallyportError } from '../errors.js';
-import { authorizeConsole } from './policy.js';
+import { authorizeConsole, checkConsoleCaps } from './policy.js';
 import type { AccessRequests, AccessRequestsDeps } from './requests.js';
 
 /** A request nobody decided within a day expires: a stale ask should be asked again. */
@@ -14,6 +14,8 @@ export function createGrantUse(deps: AccessRequestsDeps): Pick<AccessRequests, '
   return {
     async admitConsole(p, target, tx) {
       authorizeConsole(p, target);
+      // Counted in the transaction that creates the session row, so the count cannot go stale.
+      if (tx && deps.consoleCaps) checkConsoleCaps(await countLiveConsolesLocked(tx, p.userId, target.name), deps.consoleCaps, target);
       if (!target.approval.required) return { grantId: null };
       const grant = await useGrant(tx ?? db, { requesterId: p.userId, target: target.name, image: target.image, command: target.command });
       if (!grant) {

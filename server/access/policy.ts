@@ -77,6 +77,25 @@ export function requireRecentLogin(p: Principal, maxAgeSeconds: number, now = ne
   }
 }
 
+/** Caps on live consoles: what one user, one target and everyone together may have open. */
+export interface ConsoleCaps {
+  maxPerUser: number;
+  maxTotal: number;
+}
+
+/** LIMIT_REACHED naming the cap that is full, or nothing. */
+export function checkConsoleCaps(counts: { user: number; target: number; total: number }, caps: ConsoleCaps, target: Target): void {
+  if (counts.user >= caps.maxPerUser) {
+    throw new SallyportError('LIMIT_REACHED', `you already have ${counts.user} consoles open, the most one user may (SALLYPORT_MAX_CONSOLES_PER_USER=${caps.maxPerUser}); close one first`);
+  }
+  if (target.limits.maxConsoles !== undefined && counts.target >= target.limits.maxConsoles) {
+    throw new SallyportError('LIMIT_REACHED', `${target.name} already has ${counts.target} consoles open, its limit (limits.maxConsoles=${target.limits.maxConsoles}); try again later`);
+  }
+  if (counts.total >= caps.maxTotal) {
+    throw new SallyportError('LIMIT_REACHED', `${counts.total} consoles are open, the most Sallyport allows (SALLYPORT_MAX_CONSOLES=${caps.maxTotal}); try again later`);
+  }
+}
+
 /** Is a request from this principal approved at once by the target's on-call rule? */
 export function isAutoApproved(p: Principal, target: Target): boolean {
   return (target.approval.autoApprove ?? []).some((g) => p.groups.includes(g));

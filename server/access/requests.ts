@@ -19,7 +19,7 @@ import {
   type RequestStatus,
 } from '../db/index.js';
 import { invalidInput, SallyportError, type FieldProblem } from '../errors.js';
-import { checkAccessRequest, hasRole, isAutoApproved, mayApprove, mayRequestAccess, requireRecentLogin } from './policy.js';
+import { checkAccessRequest, hasRole, isAutoApproved, mayApprove, mayRequestAccess, requireRecentLogin, type ConsoleCaps } from './policy.js';
 import { createGrantUse } from './grants.js';
 import { createRequestViews } from './views.js';
 import type { Principal } from '../identity/principal.js';
@@ -109,6 +109,8 @@ export interface AccessRequestsDeps {
   /** Deciding and revoking need a login at most this old. */
   reauthMaxAgeSeconds: number;
   notify?: Notify;
+  /** Caps on live consoles, checked when a console is admitted. */
+  consoleCaps?: ConsoleCaps;
 }
 
 export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {

@@ -41,6 +41,8 @@ const limits = z.strictObject({
   pids: z.number().int().min(8).max(32768),
   maxDuration: duration,
   idleTimeout: duration,
+  /** Consoles of this target open at once, across every user and broker. */
+  maxConsoles: z.number().int().min(1).max(100000).optional(),
 });
 
 /** What every target has, whatever runs it. */

@@ -50,6 +50,11 @@ export interface Config {
   };
   /** Where access-request notifications go; undefined = no webhook. */
   readonly webhook: { readonly url: string; readonly format: 'json' | 'slack' } | undefined;
+  /** Caps on live consoles, across every broker (a target may set its own in the catalogue). */
+  readonly consoles: {
+    readonly maxPerUser: number;
+    readonly maxTotal: number;
+  };
   readonly broker: {
     /**
      * A readable prefix for this process's instance id; the id itself is generated at start
@@ -155,6 +160,8 @@ export function loadConfig(env: Env, mode: Mode): Config {
   const brokerPrefix = read('SALLYPORT_BROKER_PREFIX') ?? 'b';
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/.test(brokerPrefix)) bad('SALLYPORT_BROKER_PREFIX', 'must be 1-40 letters, digits, dots, dashes or underscores');
   const leaseSeconds = integer('SALLYPORT_BROKER_LEASE_SECONDS', 30, 3, 3600);
+  const maxPerUser = integer('SALLYPORT_MAX_CONSOLES_PER_USER', 5, 1, 1000);
+  const maxTotal = integer('SALLYPORT_MAX_CONSOLES', 300, 1, 100000);
   const dockerHost = read('DOCKER_HOST');
   if (dockerHost !== undefined && !/^(unix|tcp|http|https):\/\//.test(dockerHost)) {
     bad('DOCKER_HOST', 'must be unix:///path, tcp://host:port or https://host:port');
@@ -184,6 +191,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
     access: { reauthMaxAgeSeconds },
     signing: { key: signingKey!, previous, checkpointIntervalSeconds },
     webhook: webhookUrl === undefined ? undefined : { url: webhookUrl, format: webhookFormat as 'json' | 'slack' },
+    consoles: { maxPerUser, maxTotal },
     broker: { prefix: brokerPrefix, leaseSeconds },
     runtime: { dockerHost },
     requireImageDigest: mode === 'production',

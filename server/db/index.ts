@@ -102,6 +102,7 @@ export {
   tailRecording,
   recentChunks,
   liveSessionsOf,
+  countLiveConsolesLocked,
   type LiveSessionRow,
 } from './live-control.js';
 export { listen } from './listen.js';

@@ -121,6 +121,27 @@ export async function recentChunks(db: Queryable, sessionId: string, limit: numb
   return rows;
 }
 
+/** "cons-cap" in ASCII: serialises console admission, so two opens never both take the last place. */
+const ADMISSION_LOCK = 0x636f6e732d636170n;
+
+/**
+ * Live consoles of brokers still alive: the user's, the target's and everyone's, counted under
+ * the admission lock (held until the caller's transaction ends).
+ */
+export async function countLiveConsolesLocked(tx: Queryable, userId: string, target: string): Promise<{ user: number; target: number; total: number }> {
+  await tx.query(`select pg_advisory_xact_lock($1)`, [ADMISSION_LOCK.toString()]);
+  const { rows } = await tx.query<{ user: number; target: number; total: number }>(
+    `select count(*) filter (where s.user_id = $1)::int as user,
+            count(*) filter (where s.target = $2)::int as target,
+            count(*)::int as total
+       from console_sessions s
+       join brokers b on b.id = s.broker_id and b.stopped_at is null
+      where s.ended_at is null`,
+    [userId, target],
+  );
+  return rows[0]!;
+}
+
 /** Ids of this broker's sessions the database says are live. */
 export async function liveSessionsOf(db: Queryable, brokerId: string): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(`select id from console_sessions where broker_id = $1 and ended_at is null`, [brokerId]);

@@ -14,6 +14,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   // 401: the user must log in again (at the IdP, with max_age) before this action.
   REAUTH_REQUIRED: 401,
   RECORDING_FAILED: 503,
+  // A cap on what one user (or everyone) may make the broker spend: try again after closing something.
+  LIMIT_REACHED: 429,
   CSRF_REJECTED: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,

@@ -1,0 +1,66 @@
+// Caps on what users can make the broker spend: consoles per user, per target (catalogue) and in
+// all (configuration), counted across every broker. A full cap is a clear error naming it, and
+// nothing is started.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { checkConsoleCaps } from '../server/access/policy.js';
+import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
+import { connectConsole, PROMPT, type ConsoleConnection } from './support/console-client.js';
+import { brokerContainers } from './support/docker.js';
+import { writeConsoleCatalog } from './support/console-catalog.js';
+
+let t: TestBroker;
+let cookie: string;
+
+beforeAll(async () => {
+  const catalog = writeConsoleCatalog(inject('consoleImage'));
+  // The "quiet" target may have one console open at a time.
+  const text = readFileSync(catalog, 'utf8');
+  const capped = text.replace('idleTimeout: 15m }, allow: { groups: [developers] }, recordInput: false', 'idleTimeout: 15m, maxConsoles: 1 }, allow: { groups: [developers] }, recordInput: false');
+  expect(capped).not.toBe(text);
+  writeFileSync(catalog, capped);
+  t = await startTestBroker({ SALLYPORT_CATALOG: catalog, CONSOLE_GREETING: 'x', SALLYPORT_MAX_CONSOLES_PER_USER: '3', SALLYPORT_MAX_CONSOLES: '2' });
+  const b = new Browser();
+  await t.login(b, 'alice');
+  cookie = `sallyport=${b.cookies(t.url).get('sallyport')}`;
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+async function refused(target: string): Promise<Record<string, unknown>> {
+  const c = await connectConsole(t.url, target, { cookie });
+  await c.closed;
+  return c.messages[0]!;
+}
+
+describe('console caps', () => {
+  it('refuse a console past the target’s and the global cap, naming the cap, and start nothing', async () => {
+    const open: ConsoleConnection[] = [];
+    try {
+      open.push(await connectConsole(t.url, 'quiet', { cookie }));
+      await open[0]!.waitFor(PROMPT);
+      expect(await refused('quiet')).toMatchObject({ type: 'error', code: 'LIMIT_REACHED', message: expect.stringMatching(/quiet already has 1 consoles open, its limit \(limits\.maxConsoles=1\)/) });
+
+      open.push(await connectConsole(t.url, 'shell', { cookie }));
+      await open[1]!.waitFor(PROMPT);
+      expect(await refused('shell')).toMatchObject({ type: 'error', code: 'LIMIT_REACHED', message: expect.stringMatching(/2 consoles are open, the most Sallyport allows \(SALLYPORT_MAX_CONSOLES=2\)/) });
+      expect(brokerContainers(t.broker.instanceId)).toHaveLength(2);
+
+      // A place freed is a place to take.
+      open.shift()!.send({ type: 'input', data: 'exit\n' });
+      await expect.poll(async () => (await t.broker.db.query(`select count(*)::int as n from console_sessions where ended_at is null`)).rows[0].n).toBe(1);
+      open.push(await connectConsole(t.url, 'quiet', { cookie }));
+      await open.at(-1)!.waitFor(PROMPT);
+    } finally {
+      for (const c of open) c.ws.close();
+    }
+  });
+
+  it('name the per-user cap first: it is what the user can do something about', () => {
+    const caps = { maxPerUser: 2, maxTotal: 10 };
+    const target = { name: 'shell', limits: { maxConsoles: 1 } } as Parameters<typeof checkConsoleCaps>[2];
+    expect(() => checkConsoleCaps({ user: 2, target: 5, total: 50 }, caps, target)).toThrow(/you already have 2 consoles open, the most one user may \(SALLYPORT_MAX_CONSOLES_PER_USER=2\)/);
+    expect(() => checkConsoleCaps({ user: 1, target: 0, total: 9 }, caps, target)).not.toThrow();
+  });
+});
