@@ -39,6 +39,8 @@ export interface EndInfo {
   recording: RecordingSeal | null;
 }
 
+/** Stop reading a client's input while this much of it waits for the process to read it. */
+const INPUT_BACKLOG_LIMIT = 256 * 1024;
 /** While watched, store output this often: watchers tail the stored recording. */
 const WATCHED_FLUSH_MS = 200;
 /** Pause the container's output while this much recording is not yet stored. */
@@ -55,6 +57,9 @@ export class ConsoleSession {
   private watching: readonly string[] = [];
   private resizing: Promise<unknown> | undefined;
   private readonly heldInput: string[] = [];
+  private heldBytes = 0;
+  private nextSize: { cols: number; rows: number } | undefined;
+  private readonly drainWaiters: Array<() => void> = [];
 
   constructor(
     readonly id: string,
@@ -67,6 +72,7 @@ export class ConsoleSession {
     private readonly flushMs = 1000,
   ) {
     running.output.on('data', (chunk: Buffer) => this.onOutput(chunk));
+    running.input.on('drain', () => this.maybeReleaseInput());
     client.onDrain(() => this.maybeResume());
     void running.exited.then(({ exitCode }) => {
       this.exitCode = exitCode;
@@ -82,27 +88,77 @@ export class ConsoleSession {
     return this.ending === undefined;
   }
 
-  write(data: string): void {
-    if (!this.live) return;
-    this.bytesIn += Buffer.byteLength(data);
+  /**
+   * Sends typed input to the process. Returns false when the process is not reading it fast
+   * enough: the front door then stops reading from its client until `onInputDrain` — input is
+   * never buffered in the broker without bound.
+   */
+  write(data: string): boolean {
+    if (!this.live) return true;
+    const bytes = Buffer.byteLength(data);
+    this.bytesIn += bytes;
     this.recorder.input(data);
-    // Keys typed after a resize must reach the program after it: hold them while one is applied.
-    if (this.resizing) this.heldInput.push(data);
-    else this.running.input.write(data);
     this.touch();
+    // Keys typed after a resize must reach the program after it: hold them while one is applied.
+    // Recorded input counts too: what is not yet stored must not pile up either.
+    const recorderOk = this.recorder.backlog <= RECORDER_BACKLOG_LIMIT;
+    if (this.resizing) {
+      this.heldInput.push(data);
+      this.heldBytes += bytes;
+      return recorderOk && this.heldBytes < INPUT_BACKLOG_LIMIT;
+    }
+    return this.running.input.write(data) && recorderOk && this.running.input.writableLength < INPUT_BACKLOG_LIMIT;
   }
 
+  /** Called once the process has taken the input that made write() return false, and it is stored. */
+  onInputDrain(cb: () => void): void {
+    this.drainWaiters.push(cb);
+    this.maybeReleaseInput();
+  }
+
+  private maybeReleaseInput(): void {
+    if (this.drainWaiters.length === 0) return;
+    if (this.resizing || this.running.input.writableNeedDrain) return; // the resize or 'drain' releases
+    // The recorder has no drain event; look again shortly.
+    if (this.recorder.backlog > RECORDER_BACKLOG_LIMIT) {
+      if (this.live) setTimeout(() => this.maybeReleaseInput(), 50).unref();
+      return;
+    }
+    this.releaseDrainWaiters();
+  }
+
+  /**
+   * Applies the terminal size. Resizes are coalesced: while one is being applied, only the latest
+   * of those that follow is kept and applied next (a flood of resizes is one engine call at a time).
+   */
   resize(cols: number, rows: number): void {
     if (!this.live) return;
     this.recorder.resize(cols, rows);
-    const applied = this.running.resize(cols, rows).catch(() => undefined);
-    this.resizing = applied;
-    void applied.then(() => {
-      if (this.resizing !== applied) return; // a later resize releases the held keys
-      this.resizing = undefined;
-      for (const d of this.heldInput.splice(0)) if (this.live) this.running.input.write(d);
-    });
     this.touch();
+    if (this.resizing) {
+      this.nextSize = { cols, rows };
+      return;
+    }
+    this.applySize(cols, rows);
+  }
+
+  private applySize(cols: number, rows: number): void {
+    this.resizing = this.running
+      .resize(cols, rows)
+      .catch(() => undefined)
+      .then(() => {
+        const next = this.nextSize;
+        this.nextSize = undefined;
+        if (next && this.live) return this.applySize(next.cols, next.rows);
+        this.resizing = undefined;
+        for (const d of this.heldInput.splice(0)) if (this.live) this.running.input.write(d);
+        this.heldBytes = 0;
+        this.maybeReleaseInput();
+      });
+  }
+
+  private releaseDrainWaiters(): void {
+    for (const cb of this.drainWaiters.splice(0)) cb();
   }
 
   /** Who watches now (from the watcher rows, on any broker); the user is told of every change. */

@@ -9,6 +9,9 @@
 // a running command's output), are masked too, which costs the timeline detail, never a secret.
 import { keysTyped, MASK, screenText } from './transcript.js';
 
+/** Input held while its echo is awaited; beyond this it is decided at once (masked unless echoed). */
+const MAX_PENDING_CHARS = 16 * 1024;
+
 export interface MaskedInputSink {
   input(data: string): void;
   masked(count: number): void;
@@ -31,6 +34,8 @@ export class EchoMask {
       return;
     }
     this.pending += data;
+    // Waiting longer for the echo of more than a large paste costs more than it tells: decide.
+    if (this.pending.length > MAX_PENDING_CHARS) return this.decide();
     this.timer ??= setTimeout(() => this.decide(), this.waitMs);
   }
 
@@ -62,16 +67,11 @@ export class EchoMask {
     this.timer = undefined;
     if (echoedInPlace(this.pending, this.seen) === 'echoed') return this.release();
     // Keep controls (Enter, backspace) so the timeline still sees where lines end.
-    let masked = '';
     let count = 0;
-    for (const ch of keysTyped(this.pending)) {
-      if (ch >= ' ' && ch !== '\x7f') {
-        masked += MASK;
-        count++;
-      } else {
-        masked += ch;
-      }
-    }
+    const masked = keysTyped(this.pending).replace(/[^\x00-\x1f\x7f]/gu, () => {
+      count++;
+      return MASK;
+    });
     this.pending = '';
     this.seen = '';
     if (count > 0) this.sink.masked(count);

@@ -46,6 +46,8 @@ export class Recorder {
   private readonly hash = createHash('sha256');
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** Flushed chunks whose write has not finished yet: memory held just the same. */
+  private storingBytes = 0;
   private seq = 0;
   private size = 0;
   private writing: Promise<void> = Promise.resolve();
@@ -98,7 +100,7 @@ export class Recorder {
 
   /** Bytes accepted but not yet in storage; the session pauses output while this is large. */
   get backlog(): number {
-    return this.pendingBytes;
+    return this.pendingBytes + this.storingBytes;
   }
 
   output(data: string): void {
@@ -166,13 +168,16 @@ export class Recorder {
     this.pendingSpan = undefined;
     const meta: ChunkMeta = { tStart: span.start, tEnd: span.end, ...this.transcript.take() };
     this.size += data.length;
+    this.storingBytes += data.length;
     this.writing = this.writing.then(async () => {
-      if (this.failed) return;
       try {
+        if (this.failed) return;
         await this.store.append(this.sessionId, seq, data, chain, meta);
       } catch (err) {
         this.failed = true;
         this.options.onFailure(err);
+      } finally {
+        this.storingBytes -= data.length;
       }
     });
   }

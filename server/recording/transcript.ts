@@ -34,6 +34,8 @@ export function screenText(output: string): string {
   return output.replace(ESCAPES, '');
 }
 
+const MAX_COMMAND_CHARS = 4096;
+
 export class Transcript {
   private out: TextSegment | undefined;
   private line = '';
@@ -63,7 +65,9 @@ export class Transcript {
         this.lineMasked = false;
       } else if (ch >= ' ') {
         this.lineStart ??= t;
-        this.line += ch;
+        // A command line is a line a person types: past this, the rest is not kept (a flood
+        // without newlines must not grow one string without bound).
+        if (this.line.length < MAX_COMMAND_CHARS) this.line += ch;
         if (masked || ch === MASK) this.lineMasked = true;
       }
     }

@@ -11,6 +11,23 @@ import { invalidInput, isSallyportError, SallyportError } from '../../errors.js'
 import { checkSameOrigin } from '../security.js';
 
 export const MAX_MESSAGE_BYTES = 64 * 1024;
+/** Per console socket: a sustained rate generous for typing and pasting, with a burst allowance. */
+export const MESSAGES_PER_SECOND = 500;
+const MESSAGE_BURST = 2000;
+
+/** A token bucket: true while the socket is within its message rate. */
+function messageBudget(): () => boolean {
+  let tokens = MESSAGE_BURST;
+  let last = performance.now();
+  return () => {
+    const now = performance.now();
+    tokens = Math.min(MESSAGE_BURST, tokens + ((now - last) / 1000) * MESSAGES_PER_SECOND);
+    last = now;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  };
+}
 /** Stop reading from the container while this much output is unsent to the browser. */
 const SEND_BUFFER_LIMIT = 1024 * 1024;
 
@@ -143,9 +160,11 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
       const out = jsonSocket(socket);
       const { send, closeWith } = out;
 
+      const budget = messageBudget();
       socket.on('message', (raw, isBinary) => {
         void (async () => {
           let msg: ClientMessage;
+          if (!budget()) return closeWith(1008, `too many messages: at most ${MESSAGES_PER_SECOND} a second`);
           try {
             if (isBinary) throw bad('message', 'must be a text frame');
             msg = parseClientMessage(raw.toString());
@@ -176,8 +195,13 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
             return;
           }
           if (!session) return closeWith(1008, 'open the console first');
-          if (msg.type === 'input') session.write(msg.data);
-          else session.resize(msg.cols, msg.rows);
+          if (msg.type === 'input') {
+            // The process is not keeping up: stop reading from this client until it has.
+            if (!session.write(msg.data)) {
+              socket.pause();
+              session.onInputDrain(() => socket.resume());
+            }
+          } else session.resize(msg.cols, msg.rows);
         })();
       });
       socket.on('close', () => {
