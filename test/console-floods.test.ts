@@ -22,7 +22,8 @@ let child: ChildProcess;
 let url: string;
 let cookie: string;
 
-const BYSTANDER_P99_MS = 500;
+// Under the full suite (two test files at once on two cores) p99 varies 170–350 ms; 944 ms before.
+const BYSTANDER_P99_MS = 800;
 const RSS_GROWTH_MIB = 128;
 const rssMiB = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024;
 

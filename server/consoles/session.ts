@@ -58,6 +58,8 @@ export class ConsoleSession {
   private resizing: Promise<unknown> | undefined;
   private readonly heldInput: string[] = [];
   private heldBytes = 0;
+  private resumeCheck: NodeJS.Timeout | undefined;
+  private inputCheck: NodeJS.Timeout | undefined;
   private nextSize: { cols: number; rows: number } | undefined;
   private readonly drainWaiters: Array<() => void> = [];
 
@@ -121,7 +123,10 @@ export class ConsoleSession {
     if (this.resizing || this.running.input.writableNeedDrain) return; // the resize or 'drain' releases
     // The recorder has no drain event; look again shortly.
     if (this.recorder.backlog > RECORDER_BACKLOG_LIMIT) {
-      if (this.live) setTimeout(() => this.maybeReleaseInput(), 50).unref();
+      if (this.live) this.inputCheck ??= setTimeout(() => {
+        this.inputCheck = undefined;
+        this.maybeReleaseInput();
+      }, 50).unref();
       return;
     }
     this.releaseDrainWaiters();
@@ -209,12 +214,21 @@ export class ConsoleSession {
     if (this.recorder.backlog > RECORDER_BACKLOG_LIMIT) {
       this.running.output.pause();
       // The recorder has no drain event; look again shortly.
-      setTimeout(() => this.maybeResume(), 50).unref();
+      this.maybeResume();
     }
   }
 
   private maybeResume(): void {
-    if (this.live && this.running.output.isPaused() && this.recorder.backlog <= RECORDER_BACKLOG_LIMIT) this.running.output.resume();
+    if (!this.live || !this.running.output.isPaused()) return;
+    // Stored chunks still being written count as backlog: look again until they are done.
+    if (this.recorder.backlog > RECORDER_BACKLOG_LIMIT) {
+      this.resumeCheck ??= setTimeout(() => {
+        this.resumeCheck = undefined;
+        this.maybeResume();
+      }, 50).unref();
+      return;
+    }
+    this.running.output.resume();
   }
 
   private touch(): void {
