@@ -50,6 +50,12 @@ export interface Config {
   };
   /** Where access-request notifications go; undefined = no webhook. */
   readonly webhook: { readonly url: string; readonly format: 'json' | 'slack' } | undefined;
+  readonly limits: {
+    /** Logins one client address may start a minute (per broker). */
+    readonly loginsPerMinute: number;
+    /** Logins in flight (started, not finished, not expired) across every broker. */
+    readonly pendingLogins: number;
+  };
   /** Caps on live consoles, across every broker (a target may set its own in the catalogue). */
   readonly consoles: {
     readonly maxPerUser: number;
@@ -160,6 +166,8 @@ export function loadConfig(env: Env, mode: Mode): Config {
   const brokerPrefix = read('SALLYPORT_BROKER_PREFIX') ?? 'b';
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/.test(brokerPrefix)) bad('SALLYPORT_BROKER_PREFIX', 'must be 1-40 letters, digits, dots, dashes or underscores');
   const leaseSeconds = integer('SALLYPORT_BROKER_LEASE_SECONDS', 30, 3, 3600);
+  const loginsPerMinute = integer('SALLYPORT_LOGINS_PER_MINUTE', 60, 1, 100000);
+  const pendingLogins = integer('SALLYPORT_MAX_PENDING_LOGINS', 10000, 10, 10000000);
   const maxPerUser = integer('SALLYPORT_MAX_CONSOLES_PER_USER', 5, 1, 1000);
   const maxTotal = integer('SALLYPORT_MAX_CONSOLES', 300, 1, 100000);
   const dockerHost = read('DOCKER_HOST');
@@ -191,6 +199,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
     access: { reauthMaxAgeSeconds },
     signing: { key: signingKey!, previous, checkpointIntervalSeconds },
     webhook: webhookUrl === undefined ? undefined : { url: webhookUrl, format: webhookFormat as 'json' | 'slack' },
+    limits: { loginsPerMinute, pendingLogins },
     consoles: { maxPerUser, maxTotal },
     broker: { prefix: brokerPrefix, leaseSeconds },
     runtime: { dockerHost },

@@ -3,7 +3,7 @@ export { openDatabase, tryInSavepoint, type Database, type Queryable } from './d
 export { migrate, pendingMigrations, readMigrations } from './migrate.js';
 export { recordUserSeen, type UserRow } from './users.js';
 export { startBrowserSession, touchBrowserSession, endBrowserSession, moveConsolesToLogin, consolesOfEndedLogins, type ActiveSessionRow } from './browser-sessions.js';
-export { savePendingLogin, takePendingLogin, type PendingLogin } from './oidc-logins.js';
+export { savePendingLogin, takePendingLogin, countPendingLogins, type PendingLogin } from './oidc-logins.js';
 export {
   lockAuditHead,
   insertChainedAuditEvent,

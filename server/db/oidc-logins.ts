@@ -20,6 +20,12 @@ export async function savePendingLogin(db: Queryable, bindingHash: Buffer, p: Pe
   );
 }
 
+/** Logins in flight and not expired. */
+export async function countPendingLogins(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(`select count(*)::int as n from oidc_logins where expires_at > now()`);
+  return rows[0]!.n;
+}
+
 export async function takePendingLogin(db: Queryable, bindingHash: Buffer): Promise<PendingLogin | null> {
   const { rows } = await db.query(
     `delete from oidc_logins where binding_hash = $1 returning state, nonce, code_verifier, return_to, max_age, expires_at > now() as live`,

@@ -6,6 +6,7 @@ import type { Principal } from './principal.js';
 import type { AuditLog } from '../audit/index.js';
 import type { Config, Role } from '../config/index.js';
 import {
+  countPendingLogins,
   endBrowserSession,
   moveConsolesToLogin,
   recordUserSeen,
@@ -51,6 +52,10 @@ export function createIdentity(deps: { config: Config; db: Database; audit: Audi
   return {
     async beginLogin(returnTo, options = {}) {
       const target = safeReturnTo(returnTo, config.publicUrl);
+      // The table of logins in flight must not grow without bound, whoever asks (they expire in 10 min).
+      if ((await countPendingLogins(db)) >= config.limits.pendingLogins) {
+        throw new SallyportError('LIMIT_REACHED', `too many logins in flight (SALLYPORT_MAX_PENDING_LOGINS=${config.limits.pendingLogins}); try again in a few minutes`);
+      }
       const maxAge = options.stepUp ? config.access.reauthMaxAgeSeconds : null;
       const request = await rp.authorizationRequest(maxAge === null ? {} : { maxAgeSeconds: maxAge });
       const binding = randomBytes(32).toString('base64url');

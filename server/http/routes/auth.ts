@@ -5,10 +5,13 @@ import type { Config } from '../../config/index.js';
 import { SallyportError } from '../../errors.js';
 import type { Identity } from '../../identity/index.js';
 import { page } from '../errors.js';
+import { createRateLimiter } from '../rate-limit.js';
 import { clearSessionCookie, LOGIN_COOKIE, sessionIdFrom, setSessionCookie } from '../session.js';
 
 export function authRoutes(app: FastifyInstance, config: Config, identity: Identity): void {
   const loginCookie = { httpOnly: true, secure: config.session.cookieSecure, sameSite: 'lax' as const, path: '/auth/' };
+  // Starting a login needs no account and writes a row: a client address gets a budget.
+  const logins = createRateLimiter({ perMinute: config.limits.loginsPerMinute, burst: config.limits.loginsPerMinute });
 
   app.get<{ Querystring: { returnTo?: string; reauth?: '1' } }>(
     '/auth/login',
@@ -22,6 +25,9 @@ export function authRoutes(app: FastifyInstance, config: Config, identity: Ident
       },
     },
     async (request, reply) => {
+      if (!logins.take(request.ip)) {
+        throw new SallyportError('LIMIT_REACHED', `too many logins started from ${request.ip}: at most ${config.limits.loginsPerMinute} a minute (SALLYPORT_LOGINS_PER_MINUTE)`);
+      }
       // reauth=1: the step-up login a decision asks for (max_age at the IdP).
       const { authorizationUrl, binding } = await identity.beginLogin(request.query.returnTo, { stepUp: request.query.reauth === '1' });
       reply.setCookie(LOGIN_COOKIE, binding, { ...loginCookie, maxAge: 600 });
