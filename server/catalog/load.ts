@@ -56,7 +56,7 @@ export function parseCatalog(
 ): { ok: true; targets: readonly Target[] } | { ok: false; problems: FieldProblem[] } {
   let doc: unknown;
   try {
-    doc = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+    doc = parseYaml(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
   } catch (err) {
     const msg = err instanceof YAMLParseError ? err.message.split('\n')[0]! : String(err);
     return { ok: false, problems: [{ field: 'file', message: `is not valid YAML/JSON: ${msg}` }] };

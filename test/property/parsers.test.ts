@@ -1,0 +1,127 @@
+// Every untrusted parser, property-tested with fast-check: whatever arrives, the answer is a
+// value of the documented shape or the project's own clear error (never a crash, never another
+// error type). Seeds are printed on failure; `npm run fuzz` runs far more cases.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseCatalog } from '../../server/catalog/load.js';
+import { searchRecordings } from '../../server/db/index.js';
+import { isSallyportError } from '../../server/errors.js';
+import { parseClientMessage } from '../../server/http/routes/console-ws.js';
+import { EchoMask } from '../../server/recording/index.js';
+import { verifyBundle } from '../../server/verify/index.js';
+import { useDatabase } from '../support/postgres.js';
+
+const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);
+const few = Math.max(100, Math.floor(RUNS / 20));
+
+describe('console WebSocket messages', () => {
+  const messageLike = fc.oneof(
+    fc.string(),
+    fc.json(),
+    fc.record({ type: fc.constantFrom('open', 'input', 'resize', 'close', ''), cols: fc.anything(), rows: fc.anything(), data: fc.anything() }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
+  );
+  it('are a valid message or a BAD_REQUEST naming the field', () => {
+    fc.assert(
+      fc.property(messageLike, (raw) => {
+        let msg;
+        try {
+          msg = parseClientMessage(raw);
+        } catch (err) {
+          expect(isSallyportError(err, 'BAD_REQUEST')).toBe(true);
+          expect((err as { problems: Array<{ field: string }> }).problems[0]!.field).toBeTruthy();
+          return;
+        }
+        if (msg.type === 'input') expect(typeof msg.data).toBe('string');
+        else {
+          expect(['open', 'resize']).toContain(msg.type);
+          for (const v of [msg.cols, msg.rows]) expect(Number.isInteger(v) && v >= 1 && v <= 1000).toBe(true);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+describe('catalogue files', () => {
+  const target = fc.record(
+    {
+      name: fc.oneof(fc.string(), fc.constantFrom('shell', 'billing-prod', 'Bad Name')),
+      description: fc.oneof(fc.string(), fc.constant('x')),
+      runtime: fc.oneof(fc.constantFrom('docker', 'kubernetes'), fc.anything()),
+      image: fc.oneof(fc.string(), fc.constant(`sha256:${'a'.repeat(64)}`)),
+      command: fc.oneof(fc.array(fc.string()), fc.string()),
+      limits: fc.oneof(fc.anything(), fc.constant({ memory: '64m', cpus: 0.5, pids: 32, maxDuration: '1h', idleTimeout: '15m' })),
+      allow: fc.oneof(fc.anything(), fc.constant({ groups: ['developers'] })),
+      environment: fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.record({ fromEnv: fc.string() }))),
+      approval: fc.anything(),
+    },
+    { requiredKeys: [] },
+  );
+  const file = fc.oneof(
+    fc.string(),
+    fc.record({ version: fc.oneof(fc.constant(1), fc.anything()), targets: fc.oneof(fc.array(target, { maxLength: 3 }), fc.anything()) }).map((d) => JSON.stringify(d)),
+  );
+  it('parse to targets or to problems that each name a field, never throw', () => {
+    fc.assert(
+      fc.property(file, (text) => {
+        const r = parseCatalog(text, { requireDigest: true, env: {} });
+        if (r.ok) {
+          expect(r.targets.length).toBeGreaterThan(0);
+          return;
+        }
+        expect(r.problems.length).toBeGreaterThan(0);
+        for (const p of r.problems) {
+          expect(typeof p.field).toBe('string');
+          expect(p.field.length).toBeGreaterThan(0);
+          expect(typeof p.message).toBe('string');
+        }
+      }),
+      { numRuns: few * 5 },
+    );
+  });
+});
+
+describe('evidence bundles', () => {
+  it('that are not bundles are refused with a reason, never a crash', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 4096 }), async (bytes) => {
+        const report = await verifyBundle(Buffer.from(bytes));
+        expect(report.ok).toBe(false);
+        expect(typeof report.summary).toBe('string');
+      }),
+      { numRuns: few },
+    );
+  });
+});
+
+describe('typed input', () => {
+  it('is recorded masked whenever other output comes before its echo', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 40 }).filter((s) => /[!-~]/.test(s) && !s.startsWith('#')), fc.string({ maxLength: 200 }), (typed, other) => {
+        const recorded: string[] = [];
+        const m = new EchoMask({ input: (d) => recorded.push(d), masked: () => undefined }, 1000);
+        m.input(typed);
+        // Other output first (a background job), then the typed text itself.
+        m.output(`#${other}`);
+        m.output(typed);
+        m.flush();
+        // Only masks and control characters (Enter, backspace) may be left of what was typed.
+        expect([...recorded.join('')].every((c) => c === '•' || c < ' ' || c === '\x7f')).toBe(true);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+describe('search queries', () => {
+  const handle = useDatabase();
+  it('answer rows or nothing for any text, never a database error', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.string({ minLength: 2, maxLength: 200 }), fc.constantFrom('"unclosed', 'a & | !b', "o'reilly", '\\', '%_%', ':* <->', 'or -')), async (q) => {
+        const rows = await searchRecordings(handle.db, { query: q, limit: 5 });
+        expect(Array.isArray(rows)).toBe(true);
+      }),
+      { numRuns: few },
+    );
+  });
+});
