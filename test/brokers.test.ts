@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Principal } from '../server/identity/index.js';
 import { freePort } from '../server/dev/index.js';
 import { readMigrations } from '../server/db/index.js';
+import { parseAsciicast } from '../server/recording/index.js';
 import { MIGRATIONS_DIR } from '../server/paths.js';
 import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
 import { connectConsole, PROMPT, watchConsole } from './support/console-client.js';
@@ -245,6 +246,24 @@ describe('brokers side by side', () => {
     const lastChunk = rows.length - 1;
     expect(recording.stdout).toContain(`intact`);
     expect(recording.stdout).toContain(`it ends early at chunk ${lastChunk} (broker ${victim.id} stopped answering)`);
+  });
+
+  it('a broker stopped with SIGTERM mid-output loses nothing: the recording holds every byte the user saw', async () => {
+    const p = await startProcess();
+    const c = await connectConsole(p.url, 'shell', { cookie: alice, origin: h.url });
+    await c.waitFor(PROMPT);
+    const id = c.sessionId();
+    c.send({ type: 'input', data: 'i=0; while true; do echo "tock-$i"; i=$((i+1)); sleep 0.05; done\n' });
+    await c.waitFor(/tock-15\r?\n/);
+    await p.stop('SIGTERM');
+    await c.closed;
+    expect(c.messages.find((m) => m.type === 'exit')).toMatchObject({ reason: 'broker shutting down', code: 'broker_shutdown' });
+    const { rows } = await h.broker.db.query(`select convert_from(data, 'UTF8') as text from recording_chunks where session_id = $1 order by seq`, [id]);
+    const recorded = parseAsciicast(rows.map((r) => r.text).join('')).events.filter((e) => e.code === 'o').map((e) => e.data).join('');
+    expect(recorded).toBe(c.output());
+    console.log(`SIGTERM mid-output: the client saw ${c.output().length} characters, the recording holds ${recorded.length}`);
+    const rec = (await h.broker.db.query(`select sha256, truncated from recordings where session_id = $1`, [id])).rows[0];
+    expect(rec).toEqual({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/), truncated: null });
   });
 
   it('builds keyframes for each recording once, whichever broker sealed it', async () => {

@@ -3,6 +3,10 @@
 // removed, and a missing image or a dead engine gives a clear error within 5 s, leaving nothing.
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { isSallyportError } from '../server/errors.js';
 import { createDockerRuntime, LABEL_BROKER, type ConsoleSpec, type RunningConsole } from '../server/runtime/index.js';
@@ -151,6 +155,29 @@ describe('failures', () => {
     const err = await dead.start(spec(), brokerId).catch((e: unknown) => e);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(isSallyportError(err, 'RUNTIME_UNAVAILABLE')).toBe(true);
+  });
+});
+
+describe('a hung engine', () => {
+  // A fake, said so: a socket that accepts and never answers, the one engine fault we cannot
+  // cause for real on a healthy dockerd.
+  it('is a clear error within the API timeout, not a console that never starts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sallyport-hung-'));
+    const path = join(dir, 'docker.sock');
+    const held: Socket[] = [];
+    const server = createServer((s) => void held.push(s)).listen(path);
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const hung = createDockerRuntime({ dockerHost: `unix://${path}`, timeoutMs: 2000 });
+      const started = Date.now();
+      const err = await hung.start(spec(), brokerId).catch((e: unknown) => e);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(isSallyportError(err, 'RUNTIME_UNAVAILABLE')).toBe(true);
+      await expect(hung.list()).rejects.toMatchObject({ code: 'RUNTIME_UNAVAILABLE' });
+    } finally {
+      for (const s of held) s.destroy();
+      server.close();
+    }
   });
 });
 
