@@ -78,7 +78,11 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       signer,
       issuer: config.publicUrl,
       everyMs: config.signing.checkpointIntervalSeconds * 1000,
-      published: (c) => log?.info({ checkpoint: { n: c.n, seq: c.seq, hash: c.hash, kid: c.kid, jws: c.jws } }, 'audit checkpoint signed'),
+      published: async (c, tx) => {
+        const copy = { n: c.n, seq: c.seq, hash: c.hash, kid: c.kid, jws: c.jws };
+        log?.info({ checkpoint: copy }, 'audit checkpoint signed');
+        if (notifier && config.webhook?.checkpoints) await notifier.checkpoint(tx, copy);
+      },
     });
     const consoles = createConsoleService({
       db,

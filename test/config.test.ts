@@ -50,7 +50,9 @@ describe('loadConfig', () => {
   it('reads the re-authentication window and the webhook, and refuses bad ones by name', () => {
     const c = loadConfig({ ...good, SALLYPORT_REAUTH_MAX_AGE: '2m', SALLYPORT_WEBHOOK_URL: 'https://hooks.slack.example/services/T0/B0/x?y=1', SALLYPORT_WEBHOOK_FORMAT: 'slack' }, 'production');
     expect(c.access.reauthMaxAgeSeconds).toBe(120);
-    expect(c.webhook).toEqual({ url: 'https://hooks.slack.example/services/T0/B0/x?y=1', format: 'slack' });
+    expect(c.webhook).toEqual({ url: 'https://hooks.slack.example/services/T0/B0/x?y=1', format: 'slack', checkpoints: false });
+    expect(loadConfig({ ...good, SALLYPORT_WEBHOOK_URL: 'https://hooks.example.com/x', SALLYPORT_WEBHOOK_CHECKPOINTS: 'true' }, 'production').webhook?.checkpoints).toBe(true);
+    expect(problems({ ...good, SALLYPORT_WEBHOOK_URL: 'https://hooks.example.com/x', SALLYPORT_WEBHOOK_CHECKPOINTS: 'yes' }).SALLYPORT_WEBHOOK_CHECKPOINTS).toMatch(/true or false/);
     expect(loadConfig(good, 'production')).toMatchObject({ access: { reauthMaxAgeSeconds: 300 }, webhook: undefined });
     const p = problems({ ...good, SALLYPORT_REAUTH_MAX_AGE: '2h', SALLYPORT_WEBHOOK_URL: 'http://hooks.example.com/x', SALLYPORT_WEBHOOK_FORMAT: 'xml' });
     expect(p.SALLYPORT_REAUTH_MAX_AGE).toMatch(/at most 1h/);

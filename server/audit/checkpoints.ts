@@ -59,8 +59,8 @@ export function createCheckpointer(deps: {
   issuer: string;
   everyMs?: number;
   tickMs?: number;
-  /** Each checkpoint as it is made, so a copy leaves the database (log line, webhook). */
-  published?: (row: CheckpointRow) => void;
+  /** Each checkpoint as it is made, in its transaction, so a copy leaves the database (log line, webhook outbox). */
+  published?: (row: CheckpointRow, tx: Queryable) => Promise<void> | void;
 }): Checkpointer {
   const { db, signer } = deps;
   const everyMs = deps.everyMs ?? 25_000;
@@ -82,7 +82,7 @@ export function createCheckpointer(deps: {
     };
     const jws = await signer.sign(canonicalJson(payload));
     const row = await insertCheckpoint(q, { n, seq: head.seq, hash: head.hash, signedAt, kid: signer.kid, jws, recordingSession: recording?.sessionId ?? null });
-    deps.published?.(row);
+    await deps.published?.(row, q);
     return row;
   };
   const checkpoint = (recording?: RecordingEvidence, q?: Queryable): Promise<CheckpointRow> => (q ? sign(q, recording) : db.transaction((tx) => sign(tx, recording)));

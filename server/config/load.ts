@@ -49,7 +49,8 @@ export interface Config {
     readonly checkpointIntervalSeconds: number;
   };
   /** Where access-request notifications go; undefined = no webhook. */
-  readonly webhook: { readonly url: string; readonly format: 'json' | 'slack' } | undefined;
+  /** `checkpoints`: every signed audit checkpoint is posted too, as a copy outside the database. */
+  readonly webhook: { readonly url: string; readonly format: 'json' | 'slack'; readonly checkpoints: boolean } | undefined;
   readonly limits: {
     /** Logins one client address may start a minute (per broker). */
     readonly loginsPerMinute: number;
@@ -159,6 +160,9 @@ export function loadConfig(env: Env, mode: Mode): Config {
   if (webhookUrl !== undefined) url('SALLYPORT_WEBHOOK_URL', webhookUrl, { allowHttp: mode === 'dev', allowQuery: true, secret: true });
   const webhookFormat = read('SALLYPORT_WEBHOOK_FORMAT') ?? 'json';
   if (webhookFormat !== 'json' && webhookFormat !== 'slack') bad('SALLYPORT_WEBHOOK_FORMAT', 'must be json or slack');
+  const webhookCheckpoints = read('SALLYPORT_WEBHOOK_CHECKPOINTS') ?? 'false';
+  if (webhookCheckpoints !== 'true' && webhookCheckpoints !== 'false') bad('SALLYPORT_WEBHOOK_CHECKPOINTS', 'must be true or false');
+  if (webhookUrl === undefined && read('SALLYPORT_WEBHOOK_CHECKPOINTS') !== undefined) bad('SALLYPORT_WEBHOOK_CHECKPOINTS', 'is set but SALLYPORT_WEBHOOK_URL is not');
   if (webhookUrl === undefined && read('SALLYPORT_WEBHOOK_FORMAT') !== undefined) bad('SALLYPORT_WEBHOOK_FORMAT', 'is set but SALLYPORT_WEBHOOK_URL is not');
 
   // A fixed id shared by two processes let one reap the other's consoles: ids are generated now.
@@ -198,7 +202,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
     catalogPath,
     access: { reauthMaxAgeSeconds },
     signing: { key: signingKey!, previous, checkpointIntervalSeconds },
-    webhook: webhookUrl === undefined ? undefined : { url: webhookUrl, format: webhookFormat as 'json' | 'slack' },
+    webhook: webhookUrl === undefined ? undefined : { url: webhookUrl, format: webhookFormat as 'json' | 'slack', checkpoints: webhookCheckpoints === 'true' },
     limits: { loginsPerMinute, pendingLogins },
     consoles: { maxPerUser, maxTotal },
     broker: { prefix: brokerPrefix, leaseSeconds },

@@ -8,7 +8,17 @@ import {
   markNotificationDelivered,
   markNotificationFailed,
   type Database,
+  type Queryable,
 } from '../db/index.js';
+
+/** What a checkpoint copy carries: enough for `sallyport verify audit --checkpoints`. */
+export interface SignedCheckpoint {
+  n: string;
+  seq: string;
+  hash: string;
+  kid: string;
+  jws: string;
+}
 
 export interface WebhookConfig {
   url: string;
@@ -22,6 +32,8 @@ export interface NotifierLog {
 export interface Notifier {
   /** For the access layer: writes the notification into the outbox in the caller's transaction. */
   notify: Notify;
+  /** A signed audit checkpoint, into the outbox in the transaction that stores it (a copy outside the database). */
+  checkpoint(tx: Queryable, c: SignedCheckpoint): Promise<void>;
   /** Starts delivering; returns a stop function that waits for the attempt in flight. */
   start(log: NotifierLog): () => Promise<void>;
   /** One delivery pass now (what the loop does each tick); returns how many were attempted. */
@@ -75,6 +87,11 @@ export function createWebhookNotifier(deps: { db: Database; webhook: WebhookConf
       setTimeout(() => wake?.(), 50).unref();
     },
 
+    async checkpoint(tx, c) {
+      await enqueueNotification(tx, { event: 'audit.checkpoint', subject: `checkpoint:${c.n}`, body: renderCheckpoint(c, webhook.format) });
+      setTimeout(() => wake?.(), 50).unref();
+    },
+
     deliverDue,
 
     start(log) {
@@ -118,6 +135,12 @@ export function render(n: AccessNotification, format: WebhookConfig['format'], p
   if (n.expiresAt) lines.push(`until ${n.expiresAt}`);
   lines.push(`<${url}|Open in Sallyport>`);
   return { text: lines.join('\n') };
+}
+
+/** A checkpoint copy: Sallyport's JSON (with the JWS), or a Slack message carrying the JWS. */
+export function renderCheckpoint(c: SignedCheckpoint, format: WebhookConfig['format']): Record<string, unknown> {
+  if (format === 'json') return { event: 'audit.checkpoint', n: c.n, seq: c.seq, hash: c.hash, kid: c.kid, jws: c.jws };
+  return { text: `*Audit checkpoint ${c.n}* signed event ${c.seq} (key ${slack(c.kid)})\n\`\`\`${c.jws}\`\`\``, jws: c.jws };
 }
 
 /** Slack's mrkdwn treats &, < and > as control characters. */

@@ -1,2 +1,2 @@
 // Public surface of notify.
-export { retryDelaySeconds, createWebhookNotifier, render, type WebhookConfig, type NotifierLog, type Notifier } from './deliver.js';
+export { retryDelaySeconds, createWebhookNotifier, render, renderCheckpoint, type SignedCheckpoint, type WebhookConfig, type NotifierLog, type Notifier } from './deliver.js';

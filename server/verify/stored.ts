@@ -63,6 +63,16 @@ export async function verifyAuditLog(db: Queryable, jwks: Jwks, options: AuditLo
     }
   }
 
+  // A copy held outside must be in the database as it was signed: a number missing, or taken by
+  // another checkpoint (the broker numbers afresh after rows are deleted), is a deletion.
+  const byNumber = new Map(stored.map((c) => [c.n, c.jws]));
+  for (const c of outside.valid) {
+    const jws = options.external![Number(c.id.slice('external #'.length)) - 1]!.jws;
+    if (!c.payload.n || byNumber.get(c.payload.n) === jws) continue;
+    const message = `signed checkpoint number ${c.payload.n} is missing from the database${byNumber.has(c.payload.n) ? ' (another checkpoint now has its number)' : ''}: checkpoints were deleted`;
+    return { ...report, ok: false, problem: { seq: null, kind: 'checkpoint', message }, summary: `${message}; chain consistent through event ${report.intactThrough}` };
+  }
+
   const covered = [...mine.valid, ...outside.valid].reduce((m, c) => (BigInt(c.payload.seq) > m ? BigInt(c.payload.seq) : m), 0n);
   const uncovered = await firstEventAfter(db, String(covered));
   const grace = options.unsignedGraceSeconds ?? DEFAULT_UNSIGNED_GRACE_SECONDS;
