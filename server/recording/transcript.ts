@@ -52,7 +52,16 @@ export class Transcript {
 
   input(t: number, data: string, masked = false): void {
     // Escape sequences (arrows, function keys) move a cursor we do not model: drop them.
-    for (const ch of keysTyped(data)) {
+    const keys = keysTyped(data);
+    // Plain text (a paste, a flood): one append, not a loop over every character.
+    if (!/[\x00-\x1f\x7f]/.test(keys)) {
+      if (!keys) return;
+      this.lineStart ??= t;
+      if (this.line.length < MAX_COMMAND_CHARS) this.line += keys.slice(0, MAX_COMMAND_CHARS - this.line.length);
+      if (masked || keys.includes(MASK)) this.lineMasked = true;
+      return;
+    }
+    for (const ch of keys) {
       if (ch === '\r' || ch === '\n') {
         if (this.line.trim()) this.lines.push({ t: this.lineStart ?? t, line: this.line, masked: this.lineMasked });
         this.line = '';
