@@ -18,6 +18,7 @@ import { brokerContainers, expectNoContainers } from './support/docker.js';
 import { writeConsoleCatalog } from './support/console-catalog.js';
 import { freshDatabase, type TestDatabase } from './support/postgres.js';
 import { runCli, spawnCli, waitFor } from './support/process.js';
+import { replicaEnv } from './support/replica.js';
 
 interface BrokerProcess {
   child: ChildProcess;
@@ -32,24 +33,7 @@ let catalog: string;
 const running: BrokerProcess[] = [];
 
 function brokerEnv(port: number, prefix: string, databaseUrl: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    DATABASE_URL: databaseUrl,
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    // The harness broker's origin: its logins (in the shared database) work on every replica.
-    SALLYPORT_PUBLIC_URL: h.url,
-    SALLYPORT_OIDC_ISSUER: h.idp.issuer,
-    SALLYPORT_OIDC_CLIENT_ID: h.config.oidc.clientId,
-    SALLYPORT_OIDC_CLIENT_SECRET: h.config.oidc.clientSecret,
-    SALLYPORT_SESSION_SECRET: h.config.session.secret,
-    SALLYPORT_SIGNING_KEY: JSON.stringify(h.config.signing.key),
-    SALLYPORT_CATALOG: catalog,
-    SALLYPORT_BROKER_PREFIX: prefix,
-    SALLYPORT_BROKER_LEASE_SECONDS: '3',
-    CONSOLE_GREETING: 'x',
-    SALLYPORT_LOG_LEVEL: 'warn',
-    ...extra,
-  };
+  return replicaEnv(h, { port, databaseUrl, catalog }, { SALLYPORT_BROKER_PREFIX: prefix, SALLYPORT_BROKER_LEASE_SECONDS: '3', ...extra });
 }
 
 async function startProcess(databaseUrl = tdb.url, extra: Record<string, string> = {}): Promise<BrokerProcess> {

@@ -15,6 +15,7 @@ import { connectConsole, PROMPT, type ConsoleConnection } from './support/consol
 import { writeConsoleCatalog } from './support/console-catalog.js';
 import { freshDatabase, type TestDatabase } from './support/postgres.js';
 import { spawnCli, waitFor } from './support/process.js';
+import { replicaEnv } from './support/replica.js';
 
 let tdb: TestDatabase;
 let h: TestBroker;
@@ -33,20 +34,7 @@ beforeAll(async () => {
   h = await startTestBroker({ SALLYPORT_CATALOG: catalog, CONSOLE_GREETING: 'x' }, { database: tdb });
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
-  child = spawnCli(['serve'], {
-    DATABASE_URL: tdb.url,
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    SALLYPORT_PUBLIC_URL: h.url,
-    SALLYPORT_OIDC_ISSUER: h.idp.issuer,
-    SALLYPORT_OIDC_CLIENT_ID: h.config.oidc.clientId,
-    SALLYPORT_OIDC_CLIENT_SECRET: h.config.oidc.clientSecret,
-    SALLYPORT_SESSION_SECRET: h.config.session.secret,
-    SALLYPORT_SIGNING_KEY: JSON.stringify(h.config.signing.key),
-    SALLYPORT_CATALOG: catalog,
-    CONSOLE_GREETING: 'x',
-    SALLYPORT_LOG_LEVEL: 'warn',
-  });
+  child = spawnCli(['serve'], replicaEnv(h, { port, databaseUrl: tdb.url, catalog }));
   await waitFor('broker ready', async () => ((await fetch(`${url}/readyz`).catch(() => null))?.status === 200 ? true : undefined), 40_000);
   const b = new Browser();
   await h.login(b, 'alice');
