@@ -7,7 +7,7 @@
 import { mayUseTarget, type AccessRequests } from '../access/index.js';
 import type { Principal } from '../identity/index.js';
 import type { CatalogStore } from '../catalog/index.js';
-import { consolesOfEndedLogins, endOrphanedSession, liveSessionsOf, pendingTerminations, watchersOf, type Database } from '../db/index.js';
+import { endOrphanedSession, ownLiveSessions, touchLoginsOfConsoles, type Database } from '../db/index.js';
 import { endMessage, type EndReason } from './end-reasons.js';
 import type { ConsoleSession } from './session.js';
 
@@ -25,6 +25,8 @@ export interface ControlDeps {
   brokerId: string;
   live: ReadonlyMap<string, LiveEntry>;
   starting: ReadonlySet<string>;
+  /** Touch a live console's login when it was last touched longer ago than this (under its idle timeout). */
+  loginTouchSeconds: number;
 }
 
 export function controlPass(deps: ControlDeps): () => Promise<void> {
@@ -41,17 +43,18 @@ export function controlPass(deps: ControlDeps): () => Promise<void> {
       if (why) void e.session.end({ code: 'grant_ended', status: why });
       else if (!target || !mayUseTarget(e.principal, target)) void e.session.end({ code: 'access_removed' });
     }
-    for (const l of await consolesOfEndedLogins(db, deps.brokerId)) void live.get(l.id)?.session.end({ code: 'login_ended', why: l.why });
-    for (const t of await pendingTerminations(db, deps.brokerId)) {
-      void live.get(t.id)?.session.end({ code: 'terminated', by: t.terminate_by, reason: t.terminate_reason });
+    await touchLoginsOfConsoles(db, deps.brokerId, deps.loginTouchSeconds);
+    for (const row of await ownLiveSessions(db, deps.brokerId)) {
+      const session = live.get(row.id)?.session;
+      if (!session) {
+        // A row of ours that belongs to no console: its start failed while the database was away.
+        if (deps.starting.has(row.id)) continue;
+        const reason: EndReason = { code: 'failed_to_start', error: 'DB_UNAVAILABLE' };
+        await endOrphanedSession(db, row.id, { reason: endMessage(reason), code: reason.code });
+      } else if (row.terminate_by !== null) void session.end({ code: 'terminated', by: row.terminate_by, reason: row.terminate_reason ?? '' });
+      else if (row.login_ended !== null) void session.end({ code: 'login_ended', why: row.login_ended });
+      else session.setWatchers(row.watchers);
     }
-    for (const id of await liveSessionsOf(db, deps.brokerId)) {
-      if (live.has(id) || deps.starting.has(id)) continue;
-      const reason: EndReason = { code: 'failed_to_start', error: 'DB_UNAVAILABLE' };
-      await endOrphanedSession(db, id, { reason: endMessage(reason), code: reason.code });
-    }
-    const watchers = await watchersOf(db, entries.map(([id]) => id));
-    for (const [id, e] of entries) e.session.setWatchers(watchers.get(id) ?? []);
   };
 }
 

@@ -66,6 +66,8 @@ export interface ConsoleServiceDeps {
   runtimes: ReadonlyMap<string, Runtime>;
   access: AccessRequests;
   brokerId: string;
+  /** The browser session's idle timeout: a console in use keeps its login fresher than this. */
+  loginIdleSeconds: number;
   recorderFlushMs?: number;
 }
 
@@ -188,7 +190,16 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
     liveCount: () => [...live.values()].filter((e) => e.session.live).length,
 
     startControl(intervalMs = 1000) {
-      return runEvery(controlPass({ db, access: deps.access, catalog: deps.catalog, brokerId, live, starting }), intervalMs);
+      return runEvery(controlPass({
+          db,
+          access: deps.access,
+          catalog: deps.catalog,
+          brokerId,
+          live,
+          starting,
+          // Often enough that a login in use never idles out, rarely enough to cost nothing.
+          loginTouchSeconds: Math.max(1, Math.min(60, Math.floor(deps.loginIdleSeconds / 3))),
+        }), intervalMs);
     },
 
     async liveSessions(principal) {

@@ -79,26 +79,17 @@ export async function moveConsolesToLogin(db: Queryable, from: Buffer, to: Buffe
 }
 
 /**
- * For the control pass of one broker: keeps the logins of its live consoles from idling out
- * (typing in a console is using the login), then returns its live consoles whose login has
- * ended (logout, replaced without carrying them, ended by an admin) or passed its absolute expiry.
+ * Typing in a console is using its login: keeps the logins of this broker's live consoles from
+ * idling out. Only rows not touched for a while are written, so a pass a second costs no writes.
  */
-export async function consolesOfEndedLogins(db: Queryable, brokerId: string): Promise<Array<{ id: string; why: string }>> {
+export async function touchLoginsOfConsoles(db: Queryable, brokerId: string, everySeconds: number): Promise<void> {
   await db.query(
     `update browser_sessions b set last_seen_at = now()
        from console_sessions s
       where s.broker_id = $1 and s.ended_at is null and b.id_hash = s.browser_session
-        and b.ended_at is null and b.expires_at > now()`,
-    [brokerId],
+        and b.ended_at is null and b.expires_at > now() and b.last_seen_at < now() - make_interval(secs => $2)`,
+    [brokerId, everySeconds],
   );
-  const { rows } = await db.query<{ id: string; why: string }>(
-    `select s.id, case when b.ended_at is null then 'expired' else b.end_reason end as why
-       from console_sessions s
-       join browser_sessions b on b.id_hash = s.browser_session
-      where s.broker_id = $1 and s.ended_at is null and (b.ended_at is not null or b.expires_at <= now())`,
-    [brokerId],
-  );
-  return rows;
 }
 
 /** Ends a session (logout); returns whether a live one was ended. */

@@ -2,7 +2,7 @@
 export { openDatabase, tryInSavepoint, type Database, type Queryable } from './database.js';
 export { migrate, pendingMigrations, readMigrations } from './migrate.js';
 export { recordUserSeen, type UserRow } from './users.js';
-export { startBrowserSession, touchBrowserSession, endBrowserSession, moveConsolesToLogin, consolesOfEndedLogins, type ActiveSessionRow } from './browser-sessions.js';
+export { startBrowserSession, touchBrowserSession, endBrowserSession, moveConsolesToLogin, touchLoginsOfConsoles, type ActiveSessionRow } from './browser-sessions.js';
 export { savePendingLogin, takePendingLogin, countPendingLogins, type PendingLogin } from './oidc-logins.js';
 export {
   lockAuditHead,
@@ -95,14 +95,13 @@ export {
   listLiveSessions,
   getLiveSession,
   requestTermination,
-  pendingTerminations,
   startWatching,
   stopWatching,
-  watchersOf,
   tailRecording,
   recentChunks,
-  liveSessionsOf,
   countLiveConsolesLocked,
+  ownLiveSessions,
+  type OwnLiveRow,
   type LiveSessionRow,
 } from './live-control.js';
 export { listen } from './listen.js';

@@ -59,16 +59,6 @@ export async function requestTermination(db: Queryable, id: string, by: string, 
   return row ?? null;
 }
 
-/** This broker's live sessions that someone asked to terminate: who, and why. */
-export async function pendingTerminations(db: Queryable, brokerId: string): Promise<Array<{ id: string; terminate_by: string; terminate_reason: string }>> {
-  const { rows } = await db.query<{ id: string; terminate_by: string; terminate_reason: string }>(
-    `select id, terminate_by, terminate_reason from console_sessions
-      where broker_id = $1 and ended_at is null and terminate_requested_at is not null`,
-    [brokerId],
-  );
-  return rows;
-}
-
 export async function startWatching(db: Queryable, w: { id: string; sessionId: string; userId: string; brokerId: string; ownerBrokerId: string }): Promise<void> {
   await db.query(`insert into console_watchers (id, session_id, user_id, broker_id) values ($1, $2, $3, $4)`, [w.id, w.sessionId, w.userId, w.brokerId]);
   await db.query(`select pg_notify($1, $2)`, [CONTROL_CHANNEL, w.ownerBrokerId]);
@@ -76,23 +66,6 @@ export async function startWatching(db: Queryable, w: { id: string; sessionId: s
 
 export async function stopWatching(db: Queryable, id: string): Promise<void> {
   await db.query(`update console_watchers set ended_at = now() where id = $1 and ended_at is null`, [id]);
-}
-
-/** Who watches each of these sessions now (usernames, from brokers still alive). */
-export async function watchersOf(db: Queryable, sessionIds: readonly string[]): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>(sessionIds.map((id) => [id, []]));
-  if (sessionIds.length === 0) return out;
-  const { rows } = await db.query<{ session_id: string; username: string }>(
-    `select w.session_id, u.username
-       from console_watchers w
-       join users u on u.id = w.user_id
-       join brokers b on b.id = w.broker_id and b.stopped_at is null
-      where w.session_id = any($1) and w.ended_at is null
-      order by w.started_at`,
-    [sessionIds],
-  );
-  for (const r of rows) out.get(r.session_id)?.push(r.username);
-  return out;
 }
 
 /** For a watcher's tail: is the session still live, and the chunks after `afterSeq`. */
@@ -142,8 +115,32 @@ export async function countLiveConsolesLocked(tx: Queryable, userId: string, tar
   return rows[0]!;
 }
 
-/** Ids of this broker's sessions the database says are live. */
-export async function liveSessionsOf(db: Queryable, brokerId: string): Promise<string[]> {
-  const { rows } = await db.query<{ id: string }>(`select id from console_sessions where broker_id = $1 and ended_at is null`, [brokerId]);
-  return rows.map((r) => r.id);
+/** What the control pass needs of one of this broker's live rows, read in one statement. */
+export interface OwnLiveRow {
+  id: string;
+  /** Someone asked to terminate it: who, and why. */
+  terminate_by: string | null;
+  terminate_reason: string | null;
+  /** Its login ended ('logout', 'expired', …), or null while the login lives (or it has none). */
+  login_ended: string | null;
+  /** Who watches it now (usernames, from brokers still alive). */
+  watchers: string[];
+}
+
+/** Every session this broker holds according to the database, with what the control pass acts on. */
+export async function ownLiveSessions(db: Queryable, brokerId: string): Promise<OwnLiveRow[]> {
+  const { rows } = await db.query<OwnLiveRow>(
+    `select s.id, s.terminate_by, s.terminate_reason,
+            case when b.ended_at is not null then b.end_reason when b.expires_at <= now() then 'expired' end as login_ended,
+            coalesce((select array_agg(u.username order by w.started_at)
+                        from console_watchers w
+                        join users u on u.id = w.user_id
+                        join brokers wb on wb.id = w.broker_id and wb.stopped_at is null
+                       where w.session_id = s.id and w.ended_at is null), '{}') as watchers
+       from console_sessions s
+       left join browser_sessions b on b.id_hash = s.browser_session
+      where s.broker_id = $1 and s.ended_at is null`,
+    [brokerId],
+  );
+  return rows;
 }
