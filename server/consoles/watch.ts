@@ -2,6 +2,7 @@
 // watcher's broker polls the chunks the owner stores (the owner flushes more often while it is
 // watched), so watching needs no connection to the broker that holds the console.
 import { recentChunks, tailRecording, type Database } from '../db/index.js';
+import { chunkEvents, resizeOf } from '../recording/index.js';
 import type { ConsoleObserver } from './session.js';
 
 /** Recent output shown to a watcher who joins mid-session, so they see the screen, not a blank. */
@@ -20,23 +21,16 @@ export interface Tail {
  * observer until the session ends (observer.end with its end reason) or stop() is called.
  */
 export async function tailConsole(db: Database, sessionId: string, header: { width: number; height: number }, observer: ConsoleObserver): Promise<Tail> {
-  const recent = await recentChunks(db, sessionId, 64);
-  let bytes = 0;
-  const window: Array<{ seq: number; data: Buffer }> = [];
-  for (const c of recent) {
-    if (bytes > 0 && bytes + c.data.length > RECENT_OUTPUT_BYTES) break;
-    window.unshift(c);
-    bytes += c.data.length;
-  }
+  const window = await recentChunks(db, sessionId, RECENT_OUTPUT_BYTES);
   let size = { cols: header.width, rows: header.height };
   let text = '';
   for (const c of window) {
-    for (const e of events(c.data)) {
+    for (const e of chunkEvents(c.data)) {
       if (e.code === 'o') text += e.data;
-      else if (e.code === 'r') size = parseSize(e.data) ?? size;
+      else if (e.code === 'r') size = resizeOf(e.data) ?? size;
     }
   }
-  let last = recent[0]?.seq ?? 0;
+  let last = window.at(-1)?.seq ?? 0;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const poll = async () => {
@@ -45,9 +39,9 @@ export async function tailConsole(db: Database, sessionId: string, header: { wid
       const { ended, chunks } = await tailRecording(db, sessionId, last, 16);
       for (const c of chunks) {
         last = c.seq;
-        for (const e of events(c.data)) {
+        for (const e of chunkEvents(c.data)) {
           if (e.code === 'r') {
-            const s = parseSize(e.data);
+            const s = resizeOf(e.data);
             if (s) observer.resize(s.cols, s.rows);
           } else if (e.code === 'o' && !observer.send(e.data)) {
             stopped = true;
@@ -75,21 +69,4 @@ export async function tailConsole(db: Database, sessionId: string, header: { wid
       clearTimeout(timer);
     },
   };
-}
-
-function* events(chunk: Buffer): Generator<{ code: string; data: string }> {
-  for (const line of chunk.toString('utf8').split('\n')) {
-    if (!line.startsWith('[')) continue;
-    try {
-      const e = JSON.parse(line) as unknown;
-      if (Array.isArray(e) && typeof e[1] === 'string' && typeof e[2] === 'string') yield { code: e[1], data: e[2] };
-    } catch {
-      // Not an event line: skipped, as the player does.
-    }
-  }
-}
-
-function parseSize(s: string): { cols: number; rows: number } | undefined {
-  const m = /^(\d{1,4})x(\d{1,4})$/.exec(s);
-  return m ? { cols: Number(m[1]), rows: Number(m[2]) } : undefined;
 }

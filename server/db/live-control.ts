@@ -85,11 +85,22 @@ export async function tailRecording(
   return { ended: reason === null ? null : { reason }, chunks: rows };
 }
 
-/** The newest chunks (header excluded), newest first, for a watcher joining mid-session. */
-export async function recentChunks(db: Queryable, sessionId: string, limit: number): Promise<Array<{ seq: number; data: Buffer }>> {
+/**
+ * The newest chunks (header excluded), oldest first, that together hold about `maxBytes` (at
+ * least the newest one): sizes are read first, so only those chunks' bytes are loaded.
+ */
+export async function recentChunks(db: Queryable, sessionId: string, maxBytes: number): Promise<Array<{ seq: number; data: Buffer }>> {
   const { rows } = await db.query<{ seq: number; data: Buffer }>(
-    `select seq, data from recording_chunks where session_id = $1 and seq > 0 order by seq desc limit $2`,
-    [sessionId, limit],
+    `with sized as (
+       select seq, sum(octet_length(data)) over (order by seq desc) as newer_and_this
+         from (select seq, data from recording_chunks where session_id = $1 and seq > 0 order by seq desc limit 256) newest
+     )
+     select c.seq, c.data
+       from recording_chunks c
+       join sized s on s.seq = c.seq
+      where c.session_id = $1 and (s.newer_and_this <= $2 or s.seq = (select max(seq) from sized))
+      order by c.seq`,
+    [sessionId, maxBytes],
   );
   return rows;
 }

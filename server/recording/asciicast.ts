@@ -29,6 +29,31 @@ export interface ParsedEvent {
   data: string;
 }
 
+/**
+ * The event lines of one stored chunk (or any slice of a recording that ends at a line end).
+ * Lines that are not events (the header) are skipped, as a player skips them.
+ */
+export function chunkEvents(data: Uint8Array): Array<{ t: number; code: string; data: string }> {
+  const out: Array<{ t: number; code: string; data: string }> = [];
+  for (const line of Buffer.from(data).toString('utf8').split('\n')) {
+    if (!line.startsWith('[')) continue;
+    let e: unknown;
+    try {
+      e = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (Array.isArray(e) && typeof e[0] === 'number' && typeof e[1] === 'string' && typeof e[2] === 'string') out.push({ t: e[0], code: e[1], data: e[2] });
+  }
+  return out;
+}
+
+/** A resize event's data ("120x40") as a size, or undefined. */
+export function resizeOf(data: string): { cols: number; rows: number } | undefined {
+  const m = /^(\d{1,4})x(\d{1,4})$/.exec(data);
+  return m ? { cols: Number(m[1]), rows: Number(m[2]) } : undefined;
+}
+
 /** Parses a whole asciicast text (tests, verifier); throws on malformed lines. */
 export function parseAsciicast(text: string): { header: AsciicastHeader; events: ParsedEvent[] } {
   const lines = text.split('\n').filter((l) => l.length > 0);

@@ -4,4 +4,4 @@ export { Recorder, type ChunkMeta, type RecordingSeal, type RecordingStore, type
 export { EchoMask } from './echo-mask.js';
 export { MASK, screenText, Transcript, type CommandLine, type TextSegment } from './transcript.js';
 export { chunkHash, RECORDING_GENESIS } from './chain.js';
-export { headerLine, eventLine, parseAsciicast, type AsciicastHeader, type ParsedEvent } from './asciicast.js';
+export { headerLine, eventLine, parseAsciicast, chunkEvents, resizeOf, type AsciicastHeader, type ParsedEvent } from './asciicast.js';

@@ -3,6 +3,7 @@
 // output to @xterm/headless (the same xterm version as the browser player) and serializing its
 // screen with addon-serialize — about every 256 KiB of output, and after a resize. Streams the
 // recording chunk by chunk; never holds it whole.
+import { chunkEvents, resizeOf } from './asciicast.js';
 import { SerializeAddon } from '@xterm/addon-serialize';
 import xtermHeadless from '@xterm/headless';
 
@@ -58,18 +59,6 @@ export function headlessScreen(cols: number, rows: number): HeadlessScreen {
   };
 }
 
-/** Parses a chunk's asciicast event lines. */
-export function chunkEvents(data: Uint8Array): Array<{ t: number; code: string; data: string }> {
-  const text = Buffer.from(data).toString('utf8');
-  const out: Array<{ t: number; code: string; data: string }> = [];
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('[')) continue;
-    const [t, code, d] = JSON.parse(line) as [number, string, string];
-    out.push({ t, code, data: d });
-  }
-  return out;
-}
-
 export async function* buildKeyframes(
   header: { width: number; height: number },
   chunks: AsyncIterable<{ seq: number; data: Uint8Array; t_end: number | null }>,
@@ -91,11 +80,11 @@ export async function* buildKeyframes(
           batch += e.data;
           since += Buffer.byteLength(e.data);
         } else if (e.code === 'r') {
-          const [c, r] = e.data.split('x').map(Number);
-          if (c && r) {
+          const size = resizeOf(e.data);
+          if (size) {
             await screen.write(batch);
             batch = '';
-            screen.resize(c, r);
+            screen.resize(size.cols, size.rows);
             resized = true;
           }
         }
