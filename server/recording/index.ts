@@ -1,5 +1,5 @@
 // Public surface of recording.
-export { sealStoredChunks, type TruncatedRecording } from './seal-stored.js';
+export { sealStoredChunks, TRUNCATED_MARKER, type TruncatedRecording } from './seal-stored.js';
 export { Recorder, type ChunkMeta, type RecordingSeal, type RecordingStore, type RecorderOptions } from './recorder.js';
 export { EchoMask } from './echo-mask.js';
 export { MASK, screenText, Transcript, type CommandLine, type TextSegment } from './transcript.js';

@@ -7,6 +7,9 @@ import { eventLine } from './asciicast.js';
 import { chunkHash, RECORDING_GENESIS } from './chain.js';
 import type { RecordingSeal } from './recorder.js';
 
+/** The marker event's text begins with this; the verifier reads the reason after it. */
+export const TRUNCATED_MARKER = 'recording truncated: ';
+
 export interface TruncatedRecording {
   seal: RecordingSeal;
   /** The marker chunk to store before sealing. */
@@ -32,7 +35,7 @@ export async function sealStoredChunks(
     next++;
   }
   if (next === 0) return null; // not even the header was stored
-  const data = Buffer.from(eventLine(t, 'm', `recording truncated: ${why}`));
+  const data = Buffer.from(eventLine(t, 'm', `${TRUNCATED_MARKER}${why}`));
   hash.update(data);
   chain = chunkHash(chain, next, data);
   size += data.length;

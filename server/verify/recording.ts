@@ -4,7 +4,7 @@
 // the database, or on a plain .cast file (then only the file hash and size can be compared).
 import { createHash } from 'node:crypto';
 import type { RecordingEvidence } from '../audit/index.js';
-import { chunkHash, RECORDING_GENESIS } from '../recording/index.js';
+import { chunkEvents, chunkHash, RECORDING_GENESIS, TRUNCATED_MARKER } from '../recording/index.js';
 
 export interface RecordingReport {
   ok: boolean;
@@ -64,8 +64,9 @@ export async function verifyRecordingChunks(
  */
 function endsEarly(last: Uint8Array | undefined, chunks: number): string {
   if (!last) return '';
-  const m = /^\[[\d.]+,"m","recording truncated: ((?:[^"\\]|\\.)*)"\]\n$/.exec(Buffer.from(last).toString('utf8'));
-  return m ? `; it ends early at chunk ${chunks - 1} (${JSON.parse(`"${m[1]}"`) as string})` : '';
+  const events = chunkEvents(last);
+  const marker = events.length === 1 && events[0]!.code === 'm' && events[0]!.data.startsWith(TRUNCATED_MARKER) ? events[0]!.data : undefined;
+  return marker ? `; it ends early at chunk ${chunks - 1} (${marker.slice(TRUNCATED_MARKER.length)})` : '';
 }
 
 /** A recording as one file (a download or the .cast in a bundle): hash and size only. */
