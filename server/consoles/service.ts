@@ -35,7 +35,6 @@ export interface ConsoleService {
   shutdown(): Promise<void>;
   /** This broker was declared lost: its consoles were taken over, end them here too. */
   takenOver(): void;
-  liveCount(): number;
   /** The control pass every intervalMs and on every NOTIFY for this broker. */
   startControl(intervalMs?: number): { kick(): void; stop(): Promise<void> };
   /** Consoles live on any broker now (admins only). */
@@ -187,7 +186,6 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
       for (const e of live.values()) void e.session.end({ code: 'taken_over' });
     },
 
-    liveCount: () => [...live.values()].filter((e) => e.session.live).length,
 
     startControl(intervalMs = 1000) {
       return runEvery(controlPass({

@@ -159,7 +159,9 @@ export class ConsoleSession {
         for (const d of this.heldInput.splice(0)) if (this.live) this.running.input.write(d);
         this.heldBytes = 0;
         this.maybeReleaseInput();
-      });
+      })
+      // Nobody awaits a resize: whatever goes wrong after it must not become an unhandled rejection.
+      .catch(() => undefined);
   }
 
   private releaseDrainWaiters(): void {
@@ -174,10 +176,6 @@ export class ConsoleSession {
     this.client.watchers(this.watching);
   }
 
-  get watcherNames(): readonly string[] {
-    return this.watching;
-  }
-
   /** Ends the session (idempotent): container removed, recording sealed, client told why. */
   end(reason: EndReason): Promise<EndInfo> {
     this.ending ??= (async () => {
@@ -186,7 +184,7 @@ export class ConsoleSession {
       this.running.output.removeAllListeners('data');
       const rest = this.decoder.end();
       if (rest) this.recorder.output(rest);
-        await this.running.destroy().catch(() => {});
+      await this.running.destroy().catch(() => {});
       let recording: EndInfo['recording'] = null;
       try {
         recording = await this.recorder.seal();
@@ -197,7 +195,11 @@ export class ConsoleSession {
       // onEnded keeps trying to store the end itself; a failure here must not reject the many
       // fire-and-forget callers (timers, sockets) and take the process down with it.
       await this.onEnded(info).catch(() => undefined);
-      this.client.end({ reason: endMessage(reason), code: reason.code, exitCode: this.exitCode, exitStatus: endExitStatus(reason, this.exitCode) });
+      try {
+        this.client.end({ reason: endMessage(reason), code: reason.code, exitCode: this.exitCode, exitStatus: endExitStatus(reason, this.exitCode) });
+      } catch {
+        // The client is gone already; the end is stored either way.
+      }
       return info;
     })();
     return this.ending;

@@ -10,7 +10,7 @@ export function listen(url: string, channel: string, onNotify: (payload: string)
   const again = () => {
     if (!stopped && !retry) retry = setTimeout(() => {
       retry = undefined;
-      void connect();
+      void connect().catch(again);
     }, 1000);
   };
   const connect = async () => {
@@ -30,7 +30,8 @@ export function listen(url: string, channel: string, onNotify: (payload: string)
       again();
     }
   };
-  void connect();
+  // connect() handles its own failures; a throw before its try (a malformed URL) is retried too.
+  void connect().catch(again);
   return async () => {
     stopped = true;
     clearTimeout(retry);
