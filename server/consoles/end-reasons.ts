@@ -1,7 +1,11 @@
-// Why a console ended, as a typed list (one code space, like Boundary's termination reasons).
+// Why a console ended, as a typed list (one code space, like Boundary's termination reasons),
+// and the `console.ended` event that says so.
 // Each reason has the sentence the user and the audit log read, and the exit status a front
 // door without its own (the SSH door) reports. The session row stores both the code and the
 // sentence; nothing parses the sentence.
+
+import type { AuditEntry } from '../audit/index.js';
+import type { RecordingSeal } from '../recording/index.js';
 
 export type EndReason =
   | { code: 'process_exited' }
@@ -54,4 +58,35 @@ export function endMessage(r: EndReason): string {
  */
 export function endExitStatus(r: EndReason, processExit: number | null): number {
   return r.code === 'process_exited' && processExit !== null ? processExit : REASONS[r.code].exitStatus;
+}
+
+/**
+ * The `console.ended` event: why, what the process and the user exchanged (null when the broker
+ * that counted died with the counts), and the recording's seal.
+ */
+export function consoleEndedEvent(
+  actor: string,
+  sessionId: string,
+  target: string,
+  reason: EndReason,
+  counts: { exitCode: number | null; bytesOut: number; bytesIn: number } | null,
+  recording: RecordingSeal | null,
+): AuditEntry<'console.ended'> {
+  return {
+    actor,
+    action: 'console.ended',
+    subject: sessionId,
+    details: {
+      target,
+      reason: endMessage(reason),
+      code: reason.code,
+      exitCode: counts?.exitCode ?? null,
+      bytesOut: counts?.bytesOut ?? null,
+      bytesIn: counts?.bytesIn ?? null,
+      recordingSha256: recording?.sha256 ?? null,
+      recordingBytes: recording?.size ?? null,
+      recordingChainHash: recording?.chainHash ?? null,
+      recordingDurationSeconds: recording?.durationSeconds ?? null,
+    },
+  };
 }

@@ -17,7 +17,7 @@ import {
 } from '../db/index.js';
 import { sealStoredChunks, type RecordingSeal } from '../recording/index.js';
 import type { Runtime } from '../runtime/index.js';
-import { endMessage, type EndReason } from './end-reasons.js';
+import { consoleEndedEvent, endMessage, type EndReason } from './end-reasons.js';
 
 export interface RecoveryDeps {
   db: Database;
@@ -106,25 +106,6 @@ async function endOrphan(tx: Queryable, audit: AuditLog): Promise<{ sessionId: s
   const reason = endMessage(why);
   const seal = await sealStoredRecording(tx, s.id, reason);
   await endOrphanedSession(tx, s.id, { reason, code: why.code });
-  await audit.append(
-    {
-      actor: 'system',
-      action: 'console.ended',
-      subject: s.id,
-      details: {
-        target: s.target,
-        reason,
-        code: why.code,
-        exitCode: null,
-        bytesOut: null,
-        bytesIn: null,
-        recordingSha256: seal?.sha256 ?? null,
-        recordingBytes: seal?.size ?? null,
-        recordingChainHash: seal?.chainHash ?? null,
-        recordingDurationSeconds: seal?.durationSeconds ?? null,
-      },
-    },
-    tx,
-  );
+  await audit.append(consoleEndedEvent('system', s.id, s.target, why, null, seal), tx);
   return { sessionId: s.id, seal };
 }

@@ -21,7 +21,7 @@ import {
 import { SallyportError } from '../errors.js';
 import type { Runtime } from '../runtime/index.js';
 import { controlPass, runEvery, type LiveEntry } from './control.js';
-import { endMessage } from './end-reasons.js';
+import { consoleEndedEvent, endMessage } from './end-reasons.js';
 import { openConsole, recordingStore, type Door } from './open.js';
 import { recoverOrphans, sealStoredRecording, type Recovered } from './recover.js';
 import { ConsoleSession, type ConsoleClient, type ConsoleObserver, type EndInfo } from './session.js';
@@ -88,26 +88,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
       // The recorder could not seal (its store failed): seal what reached storage, marked. If
       // even that is refused, the session still ends; its recording stays unsealed.
       const recording = info.recording ?? (await tryInSavepoint(tx, () => sealStoredRecording(tx, id, reason))) ?? null;
-      await audit.append(
-        {
-          actor: `user:${principal.userId}`,
-          action: 'console.ended',
-          subject: id,
-          details: {
-            target,
-            reason,
-            code: info.reason.code,
-            exitCode: info.exitCode,
-            bytesOut: info.bytesOut,
-            bytesIn: info.bytesIn,
-            recordingSha256: recording?.sha256 ?? null,
-            recordingBytes: recording?.size ?? null,
-            recordingChainHash: recording?.chainHash ?? null,
-            recordingDurationSeconds: recording?.durationSeconds ?? null,
-          },
-        },
-        tx,
-      );
+      await audit.append(consoleEndedEvent(`user:${principal.userId}`, id, target, info.reason, info, recording), tx);
     });
   };
 
