@@ -101,6 +101,14 @@ describe('brokers side by side', () => {
   let a: BrokerProcess;
   let b: BrokerProcess;
   let alice: string, bob: string, dave: string;
+  /** Alice's console on broker p, printing `<word>-<n>` every `every` seconds, seen up to n = `seen`. */
+  async function printing(p: BrokerProcess, word: string, every: number, seen: number) {
+    const c = await connectConsole(p.url, 'shell', { cookie: alice, origin: h.url });
+    await c.waitFor(PROMPT);
+    c.send({ type: 'input', data: `i=0; while true; do echo "${word}-$i"; i=$((i+1)); sleep ${every}; done\n` });
+    await c.waitFor(new RegExp(`${word}-${seen}\\r?\\n`));
+    return { c, id: c.sessionId() };
+  }
   beforeAll(async () => {
     [alice, bob, dave] = await Promise.all([cookieOf('alice'), cookieOf('bob'), cookieOf('dave')]);
     a = await startProcess();
@@ -178,11 +186,7 @@ describe('brokers side by side', () => {
 
   it('a broker killed with SIGKILL mid-output is taken over: sessions ended, recordings sealed from what was stored, containers removed', async () => {
     const victim = await startProcess();
-    const c = await connectConsole(victim.url, 'shell', { cookie: alice, origin: h.url });
-    await c.waitFor(PROMPT);
-    const id = c.sessionId();
-    c.send({ type: 'input', data: 'i=0; while true; do echo "tick-$i"; i=$((i+1)); sleep 0.1; done\n' });
-    await c.waitFor(/tick-20\r?\n/);
+    const { c, id } = await printing(victim, 'tick', 0.1, 20);
     const ticks = () => [...c.output().matchAll(/^tick-(\d+)\r?$/gm)].map((m) => Number(m[1]));
     await victim.stop('SIGKILL');
     const killed = Date.now();
@@ -234,11 +238,7 @@ describe('brokers side by side', () => {
 
   it('a broker stopped with SIGTERM mid-output loses nothing: the recording holds every byte the user saw', async () => {
     const p = await startProcess();
-    const c = await connectConsole(p.url, 'shell', { cookie: alice, origin: h.url });
-    await c.waitFor(PROMPT);
-    const id = c.sessionId();
-    c.send({ type: 'input', data: 'i=0; while true; do echo "tock-$i"; i=$((i+1)); sleep 0.05; done\n' });
-    await c.waitFor(/tock-15\r?\n/);
+    const { c, id } = await printing(p, 'tock', 0.05, 15);
     await p.stop('SIGTERM');
     await c.closed;
     expect(c.messages.find((m) => m.type === 'exit')).toMatchObject({ reason: 'broker shutting down', code: 'broker_shutdown' });
