@@ -54,7 +54,7 @@ export async function recoverOrphans(deps: RecoveryDeps): Promise<Recovered> {
   for (let i = 0; i < SESSIONS_PER_PASS; i++) {
     const ended = await db.transaction((tx) => endOrphan(tx, audit));
     if (!ended) break;
-    sessions.push(ended.sessionId);
+    sessions.push(ended);
   }
 
   const consoles: string[] = [];
@@ -97,7 +97,7 @@ export async function sealStoredRecording(tx: Queryable, sessionId: string, why:
 }
 
 /** Ends one orphaned session in one transaction: marker chunk, seal, end row, `console.ended`. */
-async function endOrphan(tx: Queryable, audit: AuditLog): Promise<{ sessionId: string; seal: RecordingSeal | null } | null> {
+async function endOrphan(tx: Queryable, audit: AuditLog): Promise<string | null> {
   const s = await lockOrphanedSession(tx);
   if (!s) return null;
   // A stopped broker that left live rows could not drain (its database was away); one the
@@ -107,5 +107,5 @@ async function endOrphan(tx: Queryable, audit: AuditLog): Promise<{ sessionId: s
   const seal = await sealStoredRecording(tx, s.id, reason);
   await endOrphanedSession(tx, s.id, { reason, code: why.code });
   await audit.append(consoleEndedEvent('system', s.id, s.target, why, null, seal), tx);
-  return { sessionId: s.id, seal };
+  return s.id;
 }

@@ -45,40 +45,48 @@ export async function verifyAuditLog(db: Queryable, jwks: Jwks, options: AuditLo
   const fail = (p: NonNullable<AuditReport['problem']>): AuditReport => ({ ok: false, events: 0, unchained: 0, intactThrough: null, checkpoint: null, problem: p, summary: p.message });
   const mine = await verifyCheckpoints(stored.map((c) => ({ id: c.id, jws: c.jws })), jwks);
   if (mine.problem) return fail(mine.problem);
-  const outside = await verifyCheckpoints((options.external ?? []).map((c, i) => ({ id: `external #${i + 1}`, jws: c.jws })), jwks);
+  const outsideRecords = (options.external ?? []).map((c, i) => ({ id: `external #${i + 1}`, jws: c.jws }));
+  const outside = await verifyCheckpoints(outsideRecords, jwks);
   if (outside.problem) return fail(outside.problem);
 
   const head = await readAuditHead(db);
   const report = await verifyAuditChain(storedEvents(db), [...mine.valid, ...outside.valid], { headSeq: head.seq });
   if (!report.ok) return report;
-  // Numbers are consecutive and signed: a hole, or a number held outside but gone here, is a deletion.
-  const numbers = new Set(mine.valid.flatMap((c) => (c.payload.n ? [c.payload.n] : [])));
-  const max = [...numbers, ...outside.valid.flatMap((c) => (c.payload.n ? [c.payload.n] : []))].reduce((m, n) => (BigInt(n) > m ? BigInt(n) : m), 0n);
-  // Checkpoints signed before numbering carry no n; the numbered ones follow them.
-  const first = BigInt(mine.valid.filter((c) => !c.payload.n).length) + 1n;
-  for (let n = first; n <= max; n++) {
-    if (!numbers.has(String(n))) {
-      const message = `signed checkpoint number ${n} is missing from the database: checkpoints were deleted`;
-      return { ...report, ok: false, problem: { seq: null, kind: 'checkpoint', message }, summary: `${message}; chain consistent through event ${report.intactThrough}` };
-    }
-  }
+  const problem = (kind: 'checkpoint' | 'unverified', seq: string | null, message: string): AuditReport => ({
+    ...report,
+    ok: false,
+    problem: { seq, kind, message },
+    summary: `${message}; chain consistent through event ${report.intactThrough}`,
+  });
 
-  // A copy held outside must be in the database as it was signed: a number missing, or taken by
-  // another checkpoint (the broker numbers afresh after rows are deleted), is a deletion.
+  // Numbers are consecutive and signed: a hole among the database's own is a deletion
+  // (checkpoints signed before numbering carry none; the numbered ones follow them).
+  const numbers = mine.valid.flatMap((c) => (c.payload.n ? [BigInt(c.payload.n)] : []));
+  const have = new Set(numbers);
+  const last = numbers.reduce((m, n) => (n > m ? n : m), 0n);
+  for (let n = BigInt(mine.valid.length - numbers.length) + 1n; n <= last; n++) {
+    if (!have.has(n)) return problem('checkpoint', null, `signed checkpoint number ${n} is missing from the database: checkpoints were deleted`);
+  }
+  // A copy held outside must be in the database as it was signed: its number missing, or taken
+  // by another checkpoint (a broker numbers afresh after rows are deleted), is a deletion.
   const byNumber = new Map(stored.map((c) => [c.n, c.jws]));
+  const jwsOf = new Map(outsideRecords.map((r) => [r.id, r.jws]));
   for (const c of outside.valid) {
-    const jws = options.external![Number(c.id.slice('external #'.length)) - 1]!.jws;
-    if (!c.payload.n || byNumber.get(c.payload.n) === jws) continue;
-    const message = `signed checkpoint number ${c.payload.n} is missing from the database${byNumber.has(c.payload.n) ? ' (another checkpoint now has its number)' : ''}: checkpoints were deleted`;
-    return { ...report, ok: false, problem: { seq: null, kind: 'checkpoint', message }, summary: `${message}; chain consistent through event ${report.intactThrough}` };
+    if (!c.payload.n || byNumber.get(c.payload.n) === jwsOf.get(c.id)) continue;
+    const taken = byNumber.has(c.payload.n) ? ' (another checkpoint now has its number)' : '';
+    return problem('checkpoint', null, `signed checkpoint number ${c.payload.n} is missing from the database${taken}: checkpoints were deleted`);
   }
 
   const covered = [...mine.valid, ...outside.valid].reduce((m, c) => (BigInt(c.payload.seq) > m ? BigInt(c.payload.seq) : m), 0n);
   const uncovered = await firstEventAfter(db, String(covered));
   const grace = options.unsignedGraceSeconds ?? DEFAULT_UNSIGNED_GRACE_SECONDS;
   if (uncovered && Date.now() - uncovered.at.getTime() > grace * 1000) {
-    const message = `events ${uncovered.seq}…${head.seq} are covered by no signed checkpoint although the oldest is ${Math.round((Date.now() - uncovered.at.getTime()) / 1000)} s old (a broker signs within 30 s): checkpoints may have been deleted; check against a copy kept elsewhere (--checkpoints)`;
-    return { ...report, ok: false, problem: { seq: uncovered.seq, kind: 'unverified', message }, summary: `${message}; chain consistent through event ${report.intactThrough}` };
+    const age = Math.round((Date.now() - uncovered.at.getTime()) / 1000);
+    return problem(
+      'unverified',
+      uncovered.seq,
+      `events ${uncovered.seq}…${head.seq} are covered by no signed checkpoint although the oldest is ${age} s old (a broker signs within 30 s): checkpoints may have been deleted; check against a copy kept elsewhere (--checkpoints)`,
+    );
   }
   return report;
 }
