@@ -20,6 +20,7 @@ export interface MaskedInputSink {
 export class EchoMask {
   private pending = '';
   private seen = '';
+  private wanted: string | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -34,6 +35,7 @@ export class EchoMask {
       return;
     }
     this.pending += data;
+    this.wanted = undefined;
     // Waiting longer for the echo of more than a large paste costs more than it tells: decide.
     if (this.pending.length > MAX_PENDING_CHARS) return this.decide();
     this.timer ??= setTimeout(() => this.decide(), this.waitMs);
@@ -43,7 +45,7 @@ export class EchoMask {
     if (!this.pending) return;
     // Line breaks aside: a shell wrapping a long line inserts them into its echo.
     this.seen += screenText(text).replace(/[\n\t]/g, '');
-    const verdict = echoedInPlace(this.pending, this.seen);
+    const verdict = echoedInPlace(this.want(), this.seen);
     if (verdict === 'echoed') this.release();
     // Other output came first: whatever follows, this input was not echoed in place.
     else if (verdict === 'not echoed') this.decide();
@@ -54,18 +56,27 @@ export class EchoMask {
     if (this.pending) this.decide();
   }
 
+  /**
+   * The printable characters of the pending input, worked out once per input rather than once
+   * per output chunk: output arrives in many small chunks while a large paste waits for its echo.
+   */
+  private want(): string {
+    return (this.wanted ??= printableKeys(this.pending));
+  }
+
   private release(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.sink.input(this.pending);
     this.pending = '';
+    this.wanted = undefined;
     this.seen = '';
   }
 
   private decide(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (echoedInPlace(this.pending, this.seen) === 'echoed') return this.release();
+    if (echoedInPlace(this.want(), this.seen) === 'echoed') return this.release();
     // Keep controls (Enter, backspace) so the timeline still sees where lines end.
     let count = 0;
     const masked = keysTyped(this.pending).replace(/[^\x00-\x1f\x7f]/gu, () => {
@@ -73,6 +84,7 @@ export class EchoMask {
       return MASK;
     });
     this.pending = '';
+    this.wanted = undefined;
     this.seen = '';
     if (count > 0) this.sink.masked(count);
     this.sink.input(masked);
@@ -81,11 +93,15 @@ export class EchoMask {
 
 /**
  * Does the output since the input (escape sequences removed) begin with the typed printable
- * characters? 'waiting' while it is a prefix of them; 'not echoed' as soon as it differs.
+ * characters (`printableKeys` of the input)? 'waiting' while it is a prefix of them; 'not echoed' as soon as it differs.
  */
-function echoedInPlace(typed: string, out: string): 'echoed' | 'waiting' | 'not echoed' {
-  const want = [...keysTyped(typed)].filter((c) => c >= ' ' && c !== '\x7f').join('');
+function echoedInPlace(want: string, out: string): 'echoed' | 'waiting' | 'not echoed' {
   if (want.length === 0) return 'echoed';
   if (out.startsWith(want)) return 'echoed';
   return want.startsWith(out) ? 'waiting' : 'not echoed';
+}
+
+/** The keys typed, without controls: what an echo shows. */
+function printableKeys(typed: string): string {
+  return keysTyped(typed).replace(/[\x00-\x1f\x7f]/g, '');
 }
