@@ -59,6 +59,7 @@ export class EchoMask {
   /**
    * The printable characters of the pending input, worked out once per input rather than once
    * per output chunk: output arrives in many small chunks while a large paste waits for its echo.
+   * input() is the only place pending grows, so it alone forgets the cached value.
    */
   private want(): string {
     return (this.wanted ??= printableKeys(this.pending));
@@ -69,7 +70,6 @@ export class EchoMask {
     this.timer = undefined;
     this.sink.input(this.pending);
     this.pending = '';
-    this.wanted = undefined;
     this.seen = '';
   }
 
@@ -84,7 +84,6 @@ export class EchoMask {
       return MASK;
     });
     this.pending = '';
-    this.wanted = undefined;
     this.seen = '';
     if (count > 0) this.sink.masked(count);
     this.sink.input(masked);
@@ -92,8 +91,8 @@ export class EchoMask {
 }
 
 /**
- * Does the output since the input (escape sequences removed) begin with the typed printable
- * characters (`printableKeys` of the input)? 'waiting' while it is a prefix of them; 'not echoed' as soon as it differs.
+ * Does the output since the input (escape sequences removed) begin with `want`, the typed
+ * printable characters? 'waiting' while it is a prefix of them; 'not echoed' as soon as it differs.
  */
 function echoedInPlace(want: string, out: string): 'echoed' | 'waiting' | 'not echoed' {
   if (want.length === 0) return 'echoed';
