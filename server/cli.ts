@@ -11,6 +11,7 @@ import { isSallyportError, SallyportError } from './errors.js';
 import { publicJwk, type Jwks } from './signing/index.js';
 import { startBroker, type Broker } from './main.js';
 import { MIGRATIONS_DIR } from './paths.js';
+import { FLEET_USAGE, nodeConfigCommand, sshCaCommand } from './cli-fleet.js';
 
 const USAGE = `usage: sallyport <command>
 
@@ -25,7 +26,7 @@ const USAGE = `usage: sallyport <command>
   verify recording FILE check an evidence bundle offline (no database needed)
                         (both take --jwks FILE|URL; default: the keys in SALLYPORT_SIGNING_KEY*)
   signing-key new KID   print a new Ed25519 private key (JWK) for SALLYPORT_SIGNING_KEY
-`;
+${FLEET_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -78,6 +79,10 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(await generateSigningKey(kid))}\n`);
       return 0;
     }
+    case 'ssh-ca':
+      return sshCaCommand(rest);
+    case 'node-config':
+      return nodeConfigCommand(rest);
     case undefined:
     case 'help':
     case '--help':

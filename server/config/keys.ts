@@ -1,6 +1,7 @@
 // The Ed25519 evidence keys from the environment: the broker's private signing key and the
 // public keys of earlier ones (rotation); the verifier's public keys from the same variables.
 import { SallyportError } from '../errors.js';
+import { ed25519FromLine, parsePrivateKeyFile, publicKeyLine } from '../signing/index.js';
 import { createReader, parseJson, type Env, type Reader } from './reader.js';
 
 /**
@@ -69,4 +70,46 @@ export function loadVerifierKeys(env: Env): { current: Record<string, string>; p
   const previous = previousKeys(r);
   r.check();
   return { current: current!, previous };
+}
+
+/** The SSH user CA: its private key file's text, and the public lines nodes should trust. */
+export interface SshCaConfig {
+  /** The openssh-key-v1 private key (a secret); undefined = no fleet nodes can be reached. */
+  readonly key: string | undefined;
+  /** The current public key first, then earlier ones still trusted during a rotation. */
+  readonly publicKeys: readonly string[];
+}
+
+/**
+ * SALLYPORT_SSH_CA_KEY[_FILE] and SALLYPORT_SSH_CA_PREVIOUS_KEYS[_FILE] (public key lines, one
+ * per line). Problems go to the reader; the key's text is never echoed.
+ */
+export function sshCa(r: Reader): SshCaConfig {
+  const raw = r.read('SALLYPORT_SSH_CA_KEY');
+  const publicKeys: string[] = [];
+  if (raw !== undefined) {
+    try {
+      const { key } = parsePrivateKeyFile(raw);
+      publicKeys.push(publicKeyLine(key.publicKey, 'sallyport-user-ca'));
+    } catch (err) {
+      r.bad('SALLYPORT_SSH_CA_KEY', (err as Error).message);
+    }
+  }
+  const previous = r.read('SALLYPORT_SSH_CA_PREVIOUS_KEYS');
+  for (const [i, line] of (previous ?? '').split('\n').map((l) => l.trim()).filter(Boolean).entries()) {
+    try {
+      publicKeys.push(publicKeyLine(ed25519FromLine(line), 'sallyport-user-ca-previous'));
+    } catch (err) {
+      r.bad(`SALLYPORT_SSH_CA_PREVIOUS_KEYS[${i}]`, (err as Error).message);
+    }
+  }
+  return { key: raw, publicKeys };
+}
+
+/** For `sallyport node-config` without --ca-pub: the CA public keys this environment holds. */
+export function loadSshCaPublicKeys(env: Env): readonly string[] {
+  const r = createReader(env);
+  const ca = sshCa(r);
+  r.check();
+  return ca.publicKeys;
 }

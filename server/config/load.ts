@@ -2,7 +2,7 @@
 // reported together, returned frozen and passed down explicitly. loadDatabaseConfig is the part
 // the database-only commands (migrate, verify) need.
 import { deepFreeze } from '../freeze.js';
-import { ed25519Jwk, previousKeys } from './keys.js';
+import { ed25519Jwk, previousKeys, sshCa, type SshCaConfig } from './keys.js';
 import { createReader, type Env } from './reader.js';
 
 export type Mode = 'production' | 'dev';
@@ -74,6 +74,15 @@ export interface Config {
   readonly runtime: {
     /** Docker Engine address (DOCKER_HOST form); undefined = the local socket. */
     readonly dockerHost: string | undefined;
+  };
+  /** How the broker reaches fleet nodes: its SSH user CA and the certificates it issues. */
+  readonly fleet: {
+    readonly ca: SshCaConfig;
+    /** The certificates' source-address; undefined = each connection's own local address. */
+    readonly sourceAddresses: readonly string[] | undefined;
+    /** A certificate is valid this long after issue (and as long before, for clock skew). */
+    readonly certificateSeconds: number;
+    readonly connectTimeoutSeconds: number;
   };
   /** Production refuses images not pinned by digest. */
   readonly requireImageDigest: boolean;
@@ -179,6 +188,14 @@ export function loadConfig(env: Env, mode: Mode): Config {
     bad('DOCKER_HOST', 'must be unix:///path, tcp://host:port or https://host:port');
   }
 
+  const ca = sshCa(r);
+  const sourceAddresses = read('SALLYPORT_SSH_SOURCE_ADDRESSES') === undefined ? undefined : list('SALLYPORT_SSH_SOURCE_ADDRESSES', []);
+  for (const a of sourceAddresses ?? []) {
+    if (!/^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(a)) bad('SALLYPORT_SSH_SOURCE_ADDRESSES', `"${a}" is not an IP address or CIDR`);
+  }
+  const certificateSeconds = integer('SALLYPORT_SSH_CERTIFICATE_SECONDS', 60, 10, 600);
+  const connectTimeoutSeconds = integer('SALLYPORT_SSH_CONNECT_TIMEOUT_SECONDS', 10, 1, 120);
+
   const logLevel = (read('SALLYPORT_LOG_LEVEL') ?? 'info') as Config['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) bad('SALLYPORT_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
 
@@ -207,6 +224,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
     consoles: { maxPerUser, maxTotal },
     broker: { prefix: brokerPrefix, leaseSeconds },
     runtime: { dockerHost },
+    fleet: { ca, sourceAddresses, certificateSeconds, connectTimeoutSeconds },
     requireImageDigest: mode === 'production',
     logLevel,
   });

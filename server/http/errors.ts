@@ -23,6 +23,9 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   IDP_UNAVAILABLE: 503,
   RUNTIME_UNAVAILABLE: 503,
   IMAGE_NOT_FOUND: 502,
+  // A fleet node that cannot be reached in time, or that shows a host key other than the pinned one.
+  NODE_UNREACHABLE: 503,
+  HOST_KEY_REJECTED: 502,
   SIGNATURE_INVALID: 422,
   DB_UNAVAILABLE: 503,
   MIGRATION_FAILED: 503,
