@@ -44,13 +44,12 @@ async function main() {
     const spec = () => ({
       sessionId: randomUUID(),
       target: 'shell',
-      image,
+      username: 'bench',
       command: ['sh'],
       env: {},
-      user: '1000:1000',
-      limits: { memoryBytes: 64 * 1024 ** 2, cpus: 1, pids: 32 },
-      network: 'none',
       size: { cols: 80, rows: 24 },
+      nodes: [],
+      container: { image, user: '1000:1000', limits: { memoryBytes: 64 * 1024 ** 2, cpus: 1, pids: 32 }, network: 'none' },
     });
     const waitDirect = (c: RunningConsole, re: RegExp) =>
       new Promise<void>((resolve) => {

@@ -16,7 +16,8 @@ import { createCheckpointer, type Checkpointer } from './audit/index.js';
 import { buildBundle } from './bundle/index.js';
 import { createRecordings, createReplay, type Replay } from './replay/index.js';
 import { registerInstance, type BrokerInstance } from './brokers/index.js';
-import { createDockerRuntime } from './runtime/index.js';
+import { createDockerRuntime, createFleetPool, createSshRuntime, type Runtime } from './runtime/index.js';
+import { parsePrivateKeyFile } from './signing/index.js';
 import { MIGRATIONS_DIR, WEB_DIST_DIR } from './paths.js';
 
 export const VERSION = '0.1.0';
@@ -56,7 +57,21 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     const audit = createAuditLog(db);
     const catalog = await openCatalogStore(config.catalogPath, { requireDigest: config.requireImageDigest, env: options.env }, audit);
     const identity = createIdentity({ config, db, audit, rp: createRelyingParty(config) });
-    const runtimes = new Map([['docker', createDockerRuntime({ dockerHost: config.runtime.dockerHost })]]);
+    const fleet = createFleetPool({
+      ca: config.fleet.ca.key === undefined ? undefined : parsePrivateKeyFile(config.fleet.ca.key).key,
+      sourceAddresses: config.fleet.sourceAddresses,
+      certificateSeconds: config.fleet.certificateSeconds,
+      connectTimeoutMs: config.fleet.connectTimeoutSeconds * 1000,
+      nodes: () => catalog.current().nodes,
+      onRefused: (node, err) =>
+        void audit
+          .append({ actor: 'system', action: 'node.refused', subject: node.name, details: { node: node.name, code: err.code, message: err.message } })
+          .catch(() => undefined),
+    });
+    const runtimes = new Map<string, Runtime>([
+      ['docker', createDockerRuntime({ dockerHost: config.runtime.dockerHost, fleet })],
+      ['ssh', createSshRuntime(fleet)],
+    ]);
     const notifier = config.webhook ? createWebhookNotifier({ db, webhook: config.webhook, publicUrl: config.publicUrl }) : undefined;
     const access = createAccessRequests({
       db,

@@ -57,7 +57,7 @@ let requester = 'alice';
 const ask = (target = 'billing', reason = 'fix OPS-1', durationSeconds = 3600) =>
   jit.request(people[requester]!, target, { reason, durationSeconds });
 const use = (target = 'billing', image = DIGEST, command = ['bin/rails', 'console']) =>
-  useGrant(handle.db, { requesterId: people[requester]!.userId, target, image, command });
+  useGrant(handle.db, { requesterId: people[requester]!.userId, target, image, command, placement: [] });
 
 describe('deciding', () => {
   it('two approvers clicking at once give exactly one approval', async () => {

@@ -31,6 +31,70 @@ function problemsOf(text: string, options = { requireDigest: true }) {
   return r.problems.map((p) => `${p.field}: ${p.message}`);
 }
 
+const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKN33CqhYG3FNJ4qDNjnQarb5HMX8eJ9TIl16dH0vHbH';
+const node = (over: Record<string, unknown> = {}) => ({ name: 'app-1', address: '10.0.0.5', hostKey: HOST_KEY, labels: { pool: 'billing' }, ...over });
+const fleetDoc = (nodes: unknown[], ...targets: unknown[]) => JSON.stringify({ version: 1, nodes, targets });
+const sshTarget = (over: Record<string, unknown> = {}) => ({
+  name: 'legacy',
+  description: 'A process on the node',
+  runtime: 'ssh',
+  nodes: ['app-1'],
+  command: ['bin/rails', 'console'],
+  limits: { maxDuration: '1h', idleTimeout: '15m' },
+  allow: { groups: ['developers'] },
+  ...over,
+});
+
+describe('fleet nodes in the catalogue', () => {
+  it('resolves a target\'s pool (names or labels) to sorted node names; no nodes = the broker\'s engine', () => {
+    const r = parseCatalog(
+      fleetDoc(
+        [node({ name: 'app-2' }), node(), node({ name: 'web-1', labels: { pool: 'web' } })],
+        target({ nodes: { labels: { pool: 'billing' } } }),
+        sshTarget({ nodes: ['web-1', 'app-1'] }),
+        target({ name: 'local' }),
+      ),
+      { requireDigest: true },
+    );
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    expect(r.targets.map((t) => [t.name, t.placement])).toEqual([
+      ['billing', ['app-1', 'app-2']],
+      ['legacy', ['app-1', 'web-1']],
+      ['local', []],
+    ]);
+    expect(r.nodes[1]).toMatchObject({ name: 'app-1', port: 22, login: 'sallyport' });
+    // A plain process has no image: nothing to pin.
+    expect(r.targets[1]).toMatchObject({ runtime: 'ssh', image: '' });
+  });
+
+  it('names the node, target and field for each mistake', () => {
+    const problems = problemsOf(
+      fleetDoc(
+        [node({ hostKey: 'ssh-ed25519 not-base64!' }), node({ name: 'app-2', port: 0, login: 'Root!', address: 'a b' }), node({ name: 'app-2' }), node({ name: 'app-3', hostKey: 'ssh-rsa ' + HOST_KEY.split(' ')[1] })],
+        target({ nodes: ['app-9'] }),
+        target({ name: 'by-label', nodes: { labels: { pool: 'nowhere' } } }),
+        sshTarget({ environment: { SECRET: 'x' } }),
+        sshTarget({ name: 'no-pool', nodes: undefined }),
+        sshTarget({ name: 'with-image', image: 'x' }),
+      ),
+    );
+    const expected = [
+      /node "app-1"\.hostKey: must be an OpenSSH public key line/,
+      /node "app-2"\.port: /,
+      /node "app-2"\.login: must be a user name/,
+      /node "app-2"\.address: must be an IP address or DNS name/,
+      /node "app-2"\.name: duplicates nodes\[1\]/,
+      /node "app-3"\.hostKey: the key says "ssh-rsa" but holds a ssh-ed25519 key/,
+      /target "billing"\.nodes\[0\]: names node "app-9", which is not in the catalogue's nodes/,
+      /target "by-label"\.nodes\.labels: matches no node \(pool=nowhere\)/,
+      /target "legacy"\.environment: is not supported on runtime ssh/,
+      /target "no-pool"\.nodes: /,
+      /target "with-image": unknown field "image"/,
+    ];
+    for (const re of expected) expect(problems.some((p) => re.test(p)), `${re} in\n${problems.join('\n')}`).toBe(true);
+  });
+});
+
 describe('parseCatalog', () => {
   it('loads the test fixture and fills defaults', () => {
     const c = loadCatalogFile(join(FIXTURES, 'catalog.yaml'), { requireDigest: true, env: { BILLING_DATABASE_URL: 'x' } });
@@ -78,7 +142,7 @@ describe('parseCatalog', () => {
       /target "nobody"\.allow\.groups: must name at least one group/,
       /target "Bad Name!"\.name: must be lowercase/,
       /target "billing"\.name: duplicates targets\[9\]/,
-      /target "odd-runtime"\.runtime: must be "docker"/,
+      /target "odd-runtime"\.runtime: must be one of "docker", "ssh"/,
     ];
     for (const re of expected) expect(problems.some((p) => re.test(p)), `${re} in\n${problems.join('\n')}`).toBe(true);
   });

@@ -9,24 +9,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { isSallyportError } from '../server/errors.js';
-import { createDockerRuntime, LABEL_BROKER, type ConsoleSpec, type RunningConsole } from '../server/runtime/index.js';
+import { createDockerRuntime, LABEL_BROKER, type ConsoleSpec, type ContainerSpec, type RunningConsole } from '../server/runtime/index.js';
 import { brokerContainers } from './support/docker.js';
 
 const brokerId = `test-${randomUUID().slice(0, 8)}`;
 const runtime = createDockerRuntime({});
 const image = inject('consoleImage');
 
-function spec(over: Partial<ConsoleSpec> = {}): ConsoleSpec {
+function spec(over: Partial<ConsoleSpec> = {}, container: Partial<ContainerSpec> = {}): ConsoleSpec {
   return {
     sessionId: randomUUID(),
     target: 'shell',
-    image,
+    username: 'alice',
     command: ['sh'],
     env: { APP_ENV: 'test' },
-    user: '1000:1000',
-    limits: { memoryBytes: 64 * 1024 ** 2, cpus: 0.5, pids: 32 },
-    network: 'none',
     size: { cols: 100, rows: 30 },
+    nodes: [],
+    container: { image, user: '1000:1000', limits: { memoryBytes: 64 * 1024 ** 2, cpus: 0.5, pids: 32 }, network: 'none', ...container },
     ...over,
   };
 }
@@ -112,7 +111,7 @@ describe('a console container', () => {
   });
 
   it('keeps a fork bomb within the pids limit', async () => {
-    const c = await runtime.start(spec({ limits: { memoryBytes: 64 * 1024 ** 2, cpus: 0.5, pids: 16 } }), brokerId);
+    const c = await runtime.start(spec({}, { limits: { memoryBytes: 64 * 1024 ** 2, cpus: 0.5, pids: 16 } }), brokerId);
     try {
       c.input.write('i=0; while [ $i -lt 60 ]; do sleep 30 & i=$((i+1)); done\n');
       c.input.write('echo FORK""ED\n');
@@ -142,7 +141,7 @@ describe('a console container', () => {
 describe('failures', () => {
   it('a missing image is a clear error within 5 s and leaves nothing behind', async () => {
     const started = Date.now();
-    const err = await runtime.start(spec({ image: 'sallyport-test/does-not-exist:1' }), brokerId).catch((e: unknown) => e);
+    const err = await runtime.start(spec({}, { image: 'sallyport-test/does-not-exist:1' }), brokerId).catch((e: unknown) => e);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(isSallyportError(err, 'IMAGE_NOT_FOUND')).toBe(true);
     expect((err as Error).message).toMatch(/does-not-exist:1 is not present/);

@@ -17,11 +17,11 @@ export function createGrantUse(deps: AccessRequestsDeps): Pick<AccessRequests, '
       // Counted in the transaction that creates the session row, so the count cannot go stale.
       if (tx && deps.consoleCaps) checkConsoleCaps(await countLiveConsolesLocked(tx, p.userId, target.name), deps.consoleCaps, target);
       if (!target.approval.required) return { grantId: null };
-      const grant = await useGrant(tx ?? db, { requesterId: p.userId, target: target.name, image: target.image, command: target.command });
+      const grant = await useGrant(tx ?? db, { requesterId: p.userId, target: target.name, image: target.image, command: target.command, placement: target.placement });
       if (!grant) {
         throw new SallyportError(
           'APPROVAL_REQUIRED',
-          `${target.name} needs an approved access request for this exact console (image ${target.image}); approvals for another image or command do not carry over`,
+          `${target.name} needs an approved access request for this exact console (image ${target.image}); approvals for another image, command or node pool do not carry over`,
         );
       }
       return { grantId: grant.id };

@@ -49,6 +49,8 @@ export interface AccessRequestView {
   target: string;
   image: string;
   command: string[];
+  /** The node pool the approval binds; empty = the broker's own engine. */
+  nodes: string[];
   reason: string;
   durationSeconds: number;
   approvalsNeeded: number;
@@ -136,6 +138,7 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
           target: target.name,
           image: target.image,
           command: target.command,
+          placement: target.placement,
           catalogSha256: deps.catalog.current().sha256,
           reason: input.reason.trim(),
           durationSeconds: input.durationSeconds,
@@ -151,6 +154,7 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
               target: target.name,
               image: target.image,
               command: [...target.command],
+              ...(target.placement.length ? { nodes: [...target.placement] } : {}),
               reason: row.reason,
               durationSeconds: row.duration_seconds,
               approvalsNeeded: row.approvals_needed,

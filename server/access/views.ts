@@ -23,6 +23,10 @@ export function createRequestViews(deps: AccessRequestsDeps): Pick<AccessRequest
     const t = findTarget(r.target);
     if (!t) return { ok: false, why: `the target ${r.target} is no longer in the catalogue` };
     if (t.image !== r.image) return { ok: false, why: `the target's image changed since approval (approved ${r.image}, now ${t.image}); request access again` };
+    if (t.placement.join(',') !== r.placement.join(',')) {
+      const pool = (xs: readonly string[]) => (xs.length ? xs.join(', ') : "the broker's own engine");
+      return { ok: false, why: `the target's nodes changed since approval (approved ${pool(r.placement)}, now ${pool(t.placement)}); request access again` };
+    }
     if (t.command.join('\0') !== r.command.join('\0')) {
       return { ok: false, why: `the target's command changed since approval (approved "${r.command.join(' ')}", now "${t.command.join(' ')}"); request access again` };
     }
@@ -36,6 +40,7 @@ export function createRequestViews(deps: AccessRequestsDeps): Pick<AccessRequest
       requester: r.requester_username,
       target: r.target,
       image: r.image,
+      nodes: r.placement,
       command: r.command,
       reason: r.reason,
       durationSeconds: r.duration_seconds,

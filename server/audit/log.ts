@@ -23,7 +23,7 @@ export interface AuditEvents {
   'broker.started': { version: string; mode: string; leaseSeconds: number };
   'broker.stopped': { version: string };
   'broker.lost': { takenOverBy: string; lastHeartbeat: string };
-  'access.requested': { target: string; image: string; command: string[]; reason: string; durationSeconds: number; approvalsNeeded: number };
+  'access.requested': { target: string; image: string; command: string[]; nodes?: string[]; reason: string; durationSeconds: number; approvalsNeeded: number };
   'access.decision': { decision: 'approve' | 'deny'; comment: string; counted: number; needed: number };
   'access.approved': { target: string; expiresAt: string; auto: boolean };
   'access.denied': { target: string; comment: string };
@@ -39,10 +39,14 @@ export interface AuditEvents {
     runtime: string;
     node: string;
     containerId: string;
+    /** The one-minute SSH certificate a fleet console's connection logged in with. */
+    certificate?: { serial: string; keyId: string; validBefore: string };
     via: 'web' | 'ssh';
     clientAddress: string | null;
     grantId: string | null;
   };
+  /** A fleet node refused: its host key is not the pinned one, or it could not be reached. */
+  'node.refused': { node: string; code: string; message: string };
   'console.watched': { watcher: string; username: string; target: string };
   'console.terminated': { by: string; username: string; target: string; reason: string };
   'evidence.downloaded': { by: string; username: string; target: string };

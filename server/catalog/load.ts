@@ -6,12 +6,14 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { SallyportError, type FieldProblem } from '../errors.js';
 import { deepFreeze } from '../freeze.js';
-import { catalogSchema, isPinnedByDigest, TARGET_SCHEMAS, targetSchema, type Target } from './schema.js';
+import { catalogSchema, isPinnedByDigest, nodeSchema, TARGET_SCHEMAS, targetSchema, type FleetNode, type Target } from './schema.js';
 
 export interface Catalog {
   readonly path: string;
   readonly sha256: string;
   readonly targets: readonly Target[];
+  /** Fleet nodes, each pinned by its host key. */
+  readonly nodes: readonly FleetNode[];
   readonly loadedAt: Date;
 }
 
@@ -24,6 +26,11 @@ export interface LoadOptions {
    * references are then left out of the targets' environment.
    */
   env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** The nodes a target's consoles may run on (none: the broker's own engine). */
+export function targetNodes(catalog: Catalog, target: Target): readonly FleetNode[] {
+  return catalog.nodes.filter((n) => target.placement.includes(n.name));
 }
 
 /** Reads and validates; throws CATALOG_INVALID (with `sha256` in the message) listing every problem. */
@@ -47,13 +54,13 @@ export function loadCatalogFile(path: string, options: LoadOptions): Catalog {
       { sha256 },
     );
   }
-  return Object.freeze({ path, sha256, targets: result.targets, loadedAt: new Date() });
+  return Object.freeze({ path, sha256, targets: result.targets, nodes: result.nodes, loadedAt: new Date() });
 }
 
 export function parseCatalog(
   text: string,
   options: LoadOptions,
-): { ok: true; targets: readonly Target[] } | { ok: false; problems: FieldProblem[] } {
+): { ok: true; targets: readonly Target[]; nodes: readonly FleetNode[] } | { ok: false; problems: FieldProblem[] } {
   let doc: unknown;
   try {
     doc = parseYaml(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
@@ -68,19 +75,50 @@ export function parseCatalog(
     return { ok: false, problems };
   }
 
+  const nodes: FleetNode[] = [];
+  const seenNodes = new Map<string, number>();
+  top.data.nodes.forEach((raw, i) => {
+    const rawName = (raw as { name?: unknown } | null)?.name;
+    const label = typeof rawName === 'string' && rawName ? `node "${rawName}"` : `nodes[${i}]`;
+    // Known by name even when invalid: its own problems are named once, not again at each use.
+    if (typeof rawName === 'string') {
+      if (seenNodes.has(rawName)) problems.push({ field: `${label}.name`, message: `duplicates nodes[${seenNodes.get(rawName)}]` });
+      else seenNodes.set(rawName, i);
+    }
+    const parsed = nodeSchema.safeParse(raw);
+    if (!parsed.success) {
+      problems.push(...toProblems(parsed.error, (path) => (path ? `${label}.${path}` : label)));
+      return;
+    }
+    nodes.push(deepFreeze(parsed.data));
+  });
+  /** A pool as node names, sorted; problems name the target's field. */
+  const resolvePool = (label: string, pool: string[] | { labels: Record<string, string> }): string[] => {
+    if (Array.isArray(pool)) {
+      pool.forEach((name, j) => {
+        if (!seenNodes.has(name)) problems.push({ field: `${label}.nodes[${j}]`, message: `names node "${name}", which is not in the catalogue's nodes` });
+      });
+      return [...new Set(pool)].sort();
+    }
+    const matched = nodes.filter((n) => Object.entries(pool.labels).every(([k, v]) => n.labels[k] === v)).map((n) => n.name);
+    if (matched.length === 0) problems.push({ field: `${label}.nodes.labels`, message: `matches no node (${Object.entries(pool.labels).map(([k, v]) => `${k}=${v}`).join(', ')})` });
+    return matched.sort();
+  };
+
   const targets: Target[] = [];
   const seen = new Map<string, number>();
   top.data.targets.forEach((raw, i) => {
     const rawName = (raw as { name?: unknown } | null)?.name;
     const label = typeof rawName === 'string' && rawName ? `target "${rawName}"` : `targets[${i}]`;
     const runtime = (raw as { runtime?: unknown } | null)?.runtime;
-    const known = typeof runtime === 'string' ? TARGET_SCHEMAS[runtime] : undefined;
+    const known = typeof runtime === 'string' && Object.hasOwn(TARGET_SCHEMAS, runtime);
     if (!known) {
       // Name the runtime, and still every other problem (checked as the first runtime's fields).
       const names = Object.keys(TARGET_SCHEMAS).map((r) => `"${r}"`);
       problems.push({ field: `${label}.runtime`, message: names.length === 1 ? `must be ${names[0]} (the only runtime so far)` : `must be one of ${names.join(', ')}` });
-      const rest = TARGET_SCHEMAS.docker!.omit({ runtime: true }).safeParse(raw);
-      if (!rest.success) problems.push(...toProblems(rest.error, (path) => (path ? `${label}.${path}` : label)).filter((p) => p.field !== `${label}.runtime`));
+      const { runtime: _unknown, ...others } = (raw ?? {}) as Record<string, unknown>;
+      const rest = TARGET_SCHEMAS.docker.omit({ runtime: true }).safeParse(others);
+      if (!rest.success) problems.push(...toProblems(rest.error, (path) => (path ? `${label}.${path}` : label)));
       return;
     }
     const parsed = targetSchema.safeParse(raw);
@@ -91,15 +129,20 @@ export function parseCatalog(
     const t = parsed.data;
     if (seen.has(t.name)) problems.push({ field: `${label}.name`, message: `duplicates targets[${seen.get(t.name)}]` });
     seen.set(t.name, i);
-    if (options.requireDigest && !isPinnedByDigest(t.image)) {
+    if (t.runtime === 'docker' && options.requireDigest && !isPinnedByDigest(t.image)) {
       problems.push({
         field: `${label}.image`,
         message: `"${t.image}" is a mutable tag; production requires an image pinned by digest (name@sha256:<64 hex> or an image ID sha256:<64 hex>)`,
       });
     }
-    if (t.user !== undefined && /^(root|0)(:|$)/.test(t.user)) {
+    if (t.runtime === 'docker' && t.user !== undefined && /^(root|0)(:|$)/.test(t.user)) {
       problems.push({ field: `${label}.user`, message: 'must not be root; omit it to use the image default' });
     }
+    if (t.runtime === 'ssh' && Object.keys(t.environment).length > 0) {
+      // The node's sshd accepts no environment from the broker (PermitUserEnvironment no, no AcceptEnv).
+      problems.push({ field: `${label}.environment`, message: 'is not supported on runtime ssh: set it on the node (or use runtime docker)' });
+    }
+    const placement = t.nodes === undefined ? [] : resolvePool(label, t.nodes);
     if (t.limits.idleTimeout > t.limits.maxDuration) {
       problems.push({ field: `${label}.limits.idleTimeout`, message: 'must not exceed limits.maxDuration' });
     }
@@ -130,9 +173,10 @@ export function parseCatalog(
         problems.push({ field: `${label}.environment.${key}`, message: `refers to broker variable ${value.fromEnv}, which is not set` });
       }
     }
-    targets.push(deepFreeze({ ...t, environment }));
+    const { nodes: _pool, ...rest } = t;
+    targets.push(deepFreeze({ ...rest, image: t.runtime === 'docker' ? t.image : '', environment, placement }) as Target);
   });
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, targets: Object.freeze(targets) };
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, targets: Object.freeze(targets), nodes: Object.freeze(nodes) };
 }
 
 function toProblems(error: z.ZodError, name: (path: string) => string): FieldProblem[] {

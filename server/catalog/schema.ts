@@ -2,11 +2,14 @@
 // reported with the target's name and the field's path.
 import { z } from 'zod';
 import { parseDuration } from '../config/index.js';
+import { parsePublicKeyLine } from '../signing/index.js';
 
 /** name@sha256:<manifest digest>, or a bare image ID (sha256:<config digest>): both immutable. */
 const DIGEST_RE = /^([^\s@]+@)?sha256:[a-f0-9]{64}$/;
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const LOGIN_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
+const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/;
 
 const duration = z
   .union([z.string(), z.number().int().positive()])
@@ -45,6 +48,32 @@ const limits = z.strictObject({
   maxConsoles: z.number().int().min(1).max(100000).optional(),
 });
 
+/** A fleet node the broker may reach over SSH, pinned by its host key. */
+export const nodeSchema = z.strictObject({
+  name: z.string().regex(NAME_RE, 'must be lowercase letters, digits and dashes (1-63), starting with a letter or digit'),
+  address: z.string().regex(/^[A-Za-z0-9.:-]{1,253}$/, 'must be an IP address or DNS name'),
+  port: z.number().int().min(1).max(65535).default(22),
+  hostKey: z.string().superRefine((v, ctx) => {
+    try {
+      parsePublicKeyLine(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `${(err as Error).message} (the node's /etc/ssh/ssh_host_ed25519_key.pub)` });
+    }
+  }),
+  /** The one account the broker logs in as (the certificate's principal). */
+  login: z.string().regex(LOGIN_RE, 'must be a user name (lowercase letters, digits, _ and -)').default('sallyport'),
+  labels: z.record(z.string().regex(LABEL_RE, 'must be a label name'), z.string().max(63)).default({}),
+});
+
+/** Where a target's consoles run: named nodes, or every node whose labels match. */
+const placement = z.union(
+  [
+    z.array(z.string().regex(NAME_RE, 'must name a node')).min(1, 'must name at least one node'),
+    z.strictObject({ labels: z.record(z.string().regex(LABEL_RE, 'must be a label name'), z.string()).refine((l) => Object.keys(l).length > 0, 'must hold at least one label') }),
+  ],
+  { error: 'must be a list of node names or { labels: { key: value } }' },
+);
+
 /** What every target has, whatever runs it. */
 const commonFields = {
   name: z.string().regex(NAME_RE, 'must be lowercase letters, digits and dashes (1-63), starting with a letter or digit'),
@@ -74,10 +103,12 @@ const commonFields = {
     .default({ required: false, approvals: 1, maxDuration: 3600 }),
 };
 
-/** A console in a container on a Docker engine (the broker's own now; fleet nodes next). */
+/** A console in a container on a Docker engine: the broker's own, or a fleet node's over SSH. */
 const dockerTarget = z.strictObject({
   ...commonFields,
   runtime: z.literal('docker'),
+  /** Fleet nodes to run on; omitted = the broker's own engine. */
+  nodes: placement.optional(),
   image: z.string().min(1).max(500),
   user: z
     .string()
@@ -91,27 +122,53 @@ const dockerTarget = z.strictObject({
     .default('none'),
 });
 
+/**
+ * A plain process under a PTY on a fleet node, for fleets not yet containerised: exactly the
+ * catalogue's argv, nothing from the user. Not disposable: it runs on the node itself.
+ */
+const sshTarget = z.strictObject({
+  ...commonFields,
+  runtime: z.literal('ssh'),
+  nodes: placement,
+  limits: limits.pick({ maxDuration: true, idleTimeout: true, maxConsoles: true }),
+});
+
 /** One schema per runtime, picked by the `runtime` field. */
-export const targetSchema = z.discriminatedUnion('runtime', [dockerTarget], {
-  error: (issue) => (issue.code === 'invalid_union' ? 'must be "docker" (the only runtime so far)' : undefined),
+export const targetSchema = z.discriminatedUnion('runtime', [dockerTarget, sshTarget], {
+  error: (issue) => (issue.code === 'invalid_union' ? 'must be "docker" or "ssh"' : undefined),
 });
 
 /**
  * The schema for a target's `runtime`, or undefined for an unknown one; then the file is still
  * checked against the first runtime's schema, so every other problem is named too.
  */
-export const TARGET_SCHEMAS: Readonly<Record<string, typeof dockerTarget>> = { docker: dockerTarget };
+export const TARGET_SCHEMAS = { docker: dockerTarget, ssh: sshTarget } as const;
 
 export const catalogSchema = z.strictObject({
   version: z.literal(1, { error: 'must be 1' }),
+  nodes: z.array(z.unknown()).default([]),
   targets: z.array(z.unknown()).min(1, 'must list at least one target'),
 });
+
+export type FleetNode = z.infer<typeof nodeSchema>;
 
 /** A target as written in the file (`fromEnv` references unresolved). */
 export type TargetFile = z.infer<typeof targetSchema>;
 
-/** A target as the broker uses it: `fromEnv` values resolved from its environment at load. */
-export type Target = TargetFile extends infer T ? (T extends unknown ? Omit<T, 'environment'> & { readonly environment: Readonly<Record<string, string>> } : never) : never;
+/**
+ * A target as the broker uses it: `fromEnv` values resolved from its environment at load, its
+ * node pool resolved to node names (`placement`: sorted, empty = the broker's own engine, and
+ * part of what an approval binds), and `image` '' for runtimes without one.
+ */
+export type Target = TargetFile extends infer T
+  ? T extends unknown
+    ? Omit<T, 'environment' | 'nodes' | 'image'> & {
+        readonly environment: Readonly<Record<string, string>>;
+        readonly image: string;
+        readonly placement: readonly string[];
+      }
+    : never
+  : never;
 
 export function isPinnedByDigest(image: string): boolean {
   return DIGEST_RE.test(image);

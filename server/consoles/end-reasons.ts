@@ -22,6 +22,7 @@ export type EndReason =
   | { code: 'broker_lost'; broker: string }
   | { code: 'broker_stopped'; broker: string }
   | { code: 'taken_over' }
+  | { code: 'node_lost'; node: string }
   | { code: 'failed_to_start'; error: string };
 
 export type EndCode = EndReason['code'];
@@ -44,6 +45,7 @@ const REASONS: { [C in EndCode]: { message(r: Of<C>): string; exitStatus: number
   broker_lost: { message: (r) => `broker ${r.broker} stopped answering`, exitStatus: 253 },
   broker_stopped: { message: (r) => `broker ${r.broker} stopped`, exitStatus: 253 },
   taken_over: { message: () => 'this broker was taken over by another', exitStatus: 253 },
+  node_lost: { message: (r) => `fleet node ${r.node} stopped answering`, exitStatus: 255 },
   failed_to_start: { message: (r) => `failed to start: ${r.error}`, exitStatus: 250 },
 };
 

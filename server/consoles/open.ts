@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { AccessRequests } from '../access/index.js';
 import type { Principal } from '../identity/index.js';
 import type { AuditLog } from '../audit/index.js';
-import type { CatalogStore, Target } from '../catalog/index.js';
+import { targetNodes, type CatalogStore, type Target } from '../catalog/index.js';
 import {
   appendRecordingChunk,
   createRecording,
@@ -84,7 +84,8 @@ export async function openConsole(
         userId: principal.userId,
         target: target.name,
         runtime: runtime.name,
-        node: 'local',
+        // A fleet console's node is known once it has started (step 3).
+        node: target.placement.length ? 'fleet' : 'local',
         image: target.image,
         command: target.command,
         brokerId: deps.brokerId,
@@ -120,14 +121,21 @@ export async function openConsole(
         {
           sessionId: id,
           target: target.name,
-          image: target.image,
+          username: principal.username,
           command: target.command,
           env: target.environment,
-          user: target.user,
-          workdir: target.workdir,
-          limits: { memoryBytes: target.limits.memory, cpus: target.limits.cpus, pids: target.limits.pids },
-          network: target.network,
           size,
+          nodes: targetNodes(deps.catalog.current(), target),
+          container:
+            target.runtime === 'docker'
+              ? {
+                  image: target.image,
+                  user: target.user,
+                  workdir: target.workdir,
+                  limits: { memoryBytes: target.limits.memory, cpus: target.limits.cpus, pids: target.limits.pids },
+                  network: target.network,
+                }
+              : undefined,
         },
         deps.brokerId,
       );
@@ -154,7 +162,7 @@ export async function openConsole(
     // Step 3: started, with what actually runs where.
     try {
       await db.transaction(async (tx) => {
-        await markConsoleStarted(tx, id, running.handle.id, running.artifactDigest);
+        await markConsoleStarted(tx, id, { containerId: running.handle.id, imageId: running.artifactDigest, node: running.handle.node });
         await audit.append(
           {
             actor: `user:${principal.userId}`,
@@ -168,6 +176,7 @@ export async function openConsole(
               runtime: running.handle.runtime,
               node: running.handle.node,
               containerId: running.handle.id,
+              ...(running.credential ? { certificate: running.credential } : {}),
               via: door.via,
               clientAddress: door.clientAddress,
               grantId,

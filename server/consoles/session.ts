@@ -76,7 +76,9 @@ export class ConsoleSession {
     running.output.on('data', (chunk: Buffer) => this.onOutput(chunk));
     running.input.on('drain', () => this.maybeReleaseInput());
     client.onDrain(() => this.maybeResume());
-    void running.exited.then(({ exitCode }) => {
+    void running.exited.then(({ exitCode, lostNode }) => {
+      // The node's connection died (partition, node down): say so, not "process exited".
+      if (lostNode !== undefined) return void this.end({ code: 'node_lost', node: lostNode });
       this.exitCode = exitCode;
       // Let the last output drain through the pipeline before ending.
       running.output.once('end', () => void this.end({ code: 'process_exited' }));

@@ -10,6 +10,7 @@ export interface AccessRequestRow {
   requester_id: string;
   target: string;
   image: string;
+  placement: string[];
   command: string[];
   catalog_sha256: string;
   reason: string;
@@ -31,6 +32,7 @@ export async function insertAccessRequest(
     requesterId: string;
     target: string;
     image: string;
+    placement: readonly string[];
     command: readonly string[];
     catalogSha256: string;
     reason: string;
@@ -41,10 +43,10 @@ export async function insertAccessRequest(
 ): Promise<AccessRequestRow> {
   const { rows } = await db.query<AccessRequestRow>(
     `insert into access_requests
-       (id, requester_id, target, image, command, catalog_sha256, reason, duration_seconds, approvals_needed, max_sessions)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       (id, requester_id, target, image, command, catalog_sha256, reason, duration_seconds, approvals_needed, max_sessions, placement)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
      returning *`,
-    [r.id, r.requesterId, r.target, r.image, r.command, r.catalogSha256, r.reason, r.durationSeconds, r.approvalsNeeded, r.maxSessions],
+    [r.id, r.requesterId, r.target, r.image, r.command, r.catalogSha256, r.reason, r.durationSeconds, r.approvalsNeeded, r.maxSessions, r.placement],
   );
   return rows[0]!;
 }
@@ -135,25 +137,25 @@ export async function transitionAccessRequest(
 
 /**
  * Uses one session of a live grant for exactly this console; null when there is no such grant
- * (expired, revoked, used up, another target, or a different image or command).
+ * (expired, revoked, used up, another target, or a different image, command or node pool).
  */
 export async function useGrant(
   tx: Queryable,
-  g: { requesterId: string; target: string; image: string; command: readonly string[] },
+  g: { requesterId: string; target: string; image: string; command: readonly string[]; placement: readonly string[] },
 ): Promise<AccessRequestRow | null> {
   const { rows } = await tx.query<AccessRequestRow>(
     `update access_requests
         set sessions_used = sessions_used + 1
       where id = (
               select id from access_requests
-               where requester_id = $1 and target = $2 and image = $3 and command = $4::text[]
+               where requester_id = $1 and target = $2 and image = $3 and command = $4::text[] and placement = $5::text[]
                  and status = 'approved' and expires_at > now()
                  and (max_sessions is null or sessions_used < max_sessions)
                order by expires_at desc
                limit 1
                for update)
      returning *`,
-    [g.requesterId, g.target, g.image, g.command],
+    [g.requesterId, g.target, g.image, g.command, g.placement],
   );
   return rows[0] ?? null;
 }

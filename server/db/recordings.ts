@@ -49,8 +49,9 @@ export async function insertConsoleSession(
   );
 }
 
-export async function markConsoleStarted(db: Queryable, id: string, containerId: string, imageId: string): Promise<void> {
-  await db.query(`update console_sessions set container_id = $2, image_id = $3 where id = $1`, [id, containerId, imageId]);
+/** What runs where: the runtime's id for it, the artifact's digest ('' for none) and its node. */
+export async function markConsoleStarted(db: Queryable, id: string, started: { containerId: string; imageId: string; node: string }): Promise<void> {
+  await db.query(`update console_sessions set container_id = $2, image_id = nullif($3, ''), node = $4 where id = $1`, [id, started.containerId, started.imageId, started.node]);
 }
 
 export async function linkConsoleGrant(db: Queryable, id: string, grantId: string): Promise<void> {

@@ -13,7 +13,7 @@ import { DEMO_CATALOG, PACKAGE_ROOT } from '../paths.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
 import { freePort } from './free-port.js';
 import { randomPassword, startDevIdp, type DevIdp, type DevUser } from './idp.js';
-import { generateSigningKey } from '../signing/index.js';
+import { encodePrivateKeyFile, generateEd25519, generateSigningKey } from '../signing/index.js';
 
 
 export const DEV_CLIENT_ID = 'sallyport-dev';
@@ -34,6 +34,8 @@ interface DevState {
   passwords: Record<string, string>;
   /** Ed25519 private JWK that signs audit checkpoints (added later: older state files lack it). */
   evidenceKey?: JWK;
+  /** The SSH user CA (openssh-key-v1 text) for fleet nodes (added later, like evidenceKey). */
+  sshCaKey?: string;
 }
 
 export interface DevHandle {
@@ -82,6 +84,7 @@ export async function startDev(env: Readonly<Record<string, string | undefined>>
         SALLYPORT_OIDC_CLIENT_SECRET: state.clientSecret,
         SALLYPORT_SESSION_SECRET: state.sessionSecret,
         SALLYPORT_SIGNING_KEY: JSON.stringify(state.evidenceKey),
+        SALLYPORT_SSH_CA_KEY: env.SALLYPORT_SSH_CA_KEY ?? state.sshCaKey,
         SALLYPORT_CATALOG: env.SALLYPORT_CATALOG ?? DEMO_CATALOG,
       },
       'dev',
@@ -136,8 +139,9 @@ function buildDemoImages(say: (line: string) => void): void {
 async function loadOrCreateState(file: string): Promise<DevState> {
   if (existsSync(file)) {
     const state = JSON.parse(readFileSync(file, 'utf8')) as DevState;
-    if (!state.evidenceKey) {
-      state.evidenceKey = await generateSigningKey(`dev-evidence-${randomBytes(6).toString('hex')}`);
+    if (!state.evidenceKey || !state.sshCaKey) {
+      state.evidenceKey ??= await generateSigningKey(`dev-evidence-${randomBytes(6).toString('hex')}`);
+      state.sshCaKey ??= encodePrivateKeyFile(generateEd25519(), 'sallyport-dev-user-ca');
       writeFileSync(file, JSON.stringify(state, null, 2), { mode: 0o600 });
     }
     return state;
@@ -152,6 +156,7 @@ async function loadOrCreateState(file: string): Promise<DevState> {
     // A kid of its own: two dev setups must never sign with different keys under the same id.
     evidenceKey: await generateSigningKey(`dev-evidence-${randomBytes(6).toString('hex')}`),
     passwords: Object.fromEntries(DEMO_USERS.map((u) => [u.username, randomPassword()])),
+    sshCaKey: encodePrivateKeyFile(generateEd25519(), 'sallyport-dev-user-ca'),
   };
   writeFileSync(file, JSON.stringify(state, null, 2), { mode: 0o600 });
   return state;

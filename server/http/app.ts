@@ -84,6 +84,13 @@ export async function buildApp(config: Config, services: AppServices, options: {
     reply.header('cache-control', 'public, max-age=300').type('application/jwk-set+json');
     return services.signer.jwks();
   });
+  // Public: what fleet nodes trust (TrustedUserCAKeys), the current CA first, then earlier ones
+  // still trusted during a rotation.
+  app.get('/.well-known/sallyport/ssh-ca.pub', async (_request, reply) => {
+    if (config.fleet.ca.publicKeys.length === 0) throw new SallyportError('NOT_FOUND', 'this broker has no SSH CA (SALLYPORT_SSH_CA_KEY is not set)');
+    reply.header('cache-control', 'public, max-age=300').type('text/plain; charset=utf-8');
+    return `${config.fleet.ca.publicKeys.join('\n')}\n`;
+  });
   authRoutes(app, config, services.identity);
   apiRoutes(app, config, { ...services, csrf });
   accessRoutes(app, services.access);

@@ -1,3 +1,5 @@
 // Public surface of the runtimes.
-export type { ConsoleSpec, RunningConsole, Runtime } from './types.js';
+export type { ConsoleSpec, ContainerSpec, NodeAddress, RunningConsole, Runtime } from './types.js';
 export { createDockerRuntime, LABEL_BROKER, type DockerRuntimeOptions } from './docker/index.js';
+export { createSshRuntime } from './ssh/index.js';
+export { createFleetPool, type FleetPool, type NodeHealth } from './fleet/index.js';

@@ -1,20 +1,41 @@
-// The Runtime interface: what the console lifecycle needs from whatever runs a task container
-// (the local Docker engine now; a fleet node over SSH or Kubernetes later). Consoles depend on
-// this interface only; main.ts picks the implementation.
+// The Runtime interface: what the console lifecycle needs from whatever runs a console (a task
+// container on the broker's engine or a fleet node's, a plain process on a fleet node).
+// Consoles depend on this interface only; main.ts builds the registry.
 import type { Readable, Writable } from 'node:stream';
+
+/** A fleet node as a runtime reaches it: the catalogue's entry, pinned by its host key. */
+export interface NodeAddress {
+  /** The catalogue's node name, used in every message. */
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  /** The pinned host public key line. */
+  readonly hostKey: string;
+  readonly login: string;
+}
+
+/** What a container runtime needs beyond the command: the image and its lockdown. */
+export interface ContainerSpec {
+  image: string;
+  user?: string;
+  workdir?: string;
+  limits: { memoryBytes: number; cpus: number; pids: number };
+  network: string;
+}
 
 export interface ConsoleSpec {
   /** Names the container and its labels; ties it to the broker's session row. */
   sessionId: string;
   target: string;
-  image: string;
+  /** Who it is for: named, with the session, in a fleet certificate's key id. */
+  username: string;
   command: readonly string[];
   env: Readonly<Record<string, string>>;
-  user?: string;
-  workdir?: string;
-  limits: { memoryBytes: number; cpus: number; pids: number };
-  network: string;
   size: { cols: number; rows: number };
+  /** The fleet nodes it may run on (the runtime picks a healthy one); empty = the broker's own engine. */
+  nodes: readonly NodeAddress[];
+  /** For container runtimes; absent for a plain process. */
+  container?: ContainerSpec;
 }
 
 /** Where a console runs, in words every runtime can fill: which runtime, which node, which thing. */
@@ -30,12 +51,14 @@ export interface RunningConsole {
   readonly handle: ConsoleHandle;
   /** Content address of the artifact actually started (an image's sha256:…), for the audit log. */
   readonly artifactDigest: string;
+  /** The certificate a fleet connection logged in with, for the audit log. */
+  readonly credential?: { readonly serial: string; readonly keyId: string; readonly validBefore: string };
   /** The TTY's output. Pausing it applies backpressure all the way to the container. */
   readonly output: Readable;
   readonly input: Writable;
   resize(cols: number, rows: number): Promise<void>;
-  /** Resolves when the process exits, with its status. */
-  readonly exited: Promise<{ exitCode: number }>;
+  /** Resolves when the process exits, with its status; or when the node it runs on is lost. */
+  readonly exited: Promise<{ exitCode: number; lostNode?: string }>;
   /** Stops (if running) and removes the container; safe to call more than once. */
   destroy(): Promise<void>;
 }

@@ -4,7 +4,9 @@
 import Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
 import { SallyportError } from '../../errors.js';
-import type { RunningConsole, Runtime } from '../types.js';
+import { dialStdioAgent } from '../fleet/docker-engine.js';
+import { fleetKeyId, type FleetPool } from '../fleet/pool.js';
+import type { ConsoleSpec, HeldConsole, RunningConsole, Runtime } from '../types.js';
 
 export const LABEL_BROKER = 'io.sallyport.broker';
 export const LABEL_SESSION = 'io.sallyport.session';
@@ -19,31 +21,109 @@ export interface DockerRuntimeOptions {
   node?: string;
   /** Size of the writable /tmp (and HOME) tmpfs. */
   tmpfsBytes?: number;
+  /** Fleet nodes, for targets that name them; without it only the broker's engine is used. */
+  fleet?: FleetPool;
+  /** Fleet nodes are listed for reaping at most this often (each listing is an SSH login). */
+  fleetListEveryMs?: number;
+}
+
+/** One engine a console runs on: the broker's own, or a fleet node's over SSH. */
+interface Engine {
+  docker: Docker;
+  /** attach and wait live as long as the console: no request timeout for those two. */
+  longLived: Docker;
+  node: string;
+  credential?: RunningConsole['credential'];
+  /** Resolves when the engine's connection is lost (a fleet node's SSH connection). */
+  lost?: Promise<void>;
+  close(): void;
 }
 
 export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
   const timeout = options.timeoutMs ?? 5_000;
-  const docker = new Docker({ ...dockerConnection(options.dockerHost), timeout });
-  // attach and wait live as long as the console: no request timeout for those two.
-  const longLived = new Docker(dockerConnection(options.dockerHost));
-  // Named once the fleet runtime brings remote engines; this one is the broker's own.
-  const node = options.node ?? 'local';
+  const local: Engine = {
+    docker: new Docker({ ...dockerConnection(options.dockerHost), timeout }),
+    longLived: new Docker(dockerConnection(options.dockerHost)),
+    node: options.node ?? 'local',
+    close: () => {},
+  };
   const tmpfs = `rw,nosuid,nodev,noexec,size=${options.tmpfsBytes ?? 64 * 1024 * 1024}`;
+  const fleet = options.fleet;
+
+  const nodeEngine = async (connect: () => ReturnType<FleetPool['connectTo']>): Promise<Engine> => {
+    const conn = await connect();
+    const agent = dialStdioAgent(conn);
+    // host/port only name the engine in request lines: every byte goes through the agent.
+    const over = { protocol: 'http' as const, host: conn.node.name, port: 2375, agent };
+    const lost = new Promise<void>((resolve) => conn.client.once('close', () => resolve()));
+    return { docker: new Docker({ ...over, timeout }), longLived: new Docker(over), node: conn.node.name, credential: conn.certificate, lost, close: () => conn.close() };
+  };
+  const engineFor = (spec: ConsoleSpec): Promise<Engine> => {
+    if (spec.nodes.length === 0) return Promise.resolve(local);
+    if (!fleet) return Promise.reject(new SallyportError('RUNTIME_UNAVAILABLE', `${spec.target}: fleet nodes are not configured on this broker`));
+    return nodeEngine(() => fleet.connect(spec.nodes, fleetKeyId(spec)));
+  };
+  let fleetListedAt = 0;
 
   return {
     name: 'docker',
 
     async start(spec, brokerId) {
+      const c = spec.container;
+      if (!c) throw new SallyportError('INTERNAL', `${spec.target}: a docker console needs an image`);
+      const engine = await engineFor(spec);
+      try {
+        return await startOn(engine, spec, c, brokerId);
+      } catch (err) {
+        engine.close();
+        throw err;
+      }
+    },
+
+    async list() {
+      const held = await listOn(local);
+      // Each fleet listing is an SSH login per node: not on every pass.
+      if (fleet && Date.now() - fleetListedAt >= (options.fleetListEveryMs ?? 30_000)) {
+        fleetListedAt = Date.now();
+        for (const node of fleet.nodes()) {
+          let engine: Engine | undefined;
+          try {
+            engine = await nodeEngine(() => fleet.connectTo(node.name, `sallyport reaper node=${node.name}`));
+            held.push(...(await listOn(engine)));
+          } catch {
+            // An unreachable node is listed on a later pass; its health shows on the Fleet page.
+          } finally {
+            engine?.close();
+          }
+        }
+      }
+      return held;
+    },
+
+    async remove(handle) {
+      if (handle.node === local.node) return removeOn(local, handle.id);
+      if (!fleet) throw new SallyportError('RUNTIME_UNAVAILABLE', `node ${handle.node}: fleet nodes are not configured on this broker`);
+      const engine = await nodeEngine(() => fleet.connectTo(handle.node, `sallyport reaper node=${handle.node}`));
+      try {
+        await removeOn(engine, handle.id);
+      } finally {
+        engine.close();
+      }
+    },
+  };
+
+  async function startOn(engine: Engine, spec: ConsoleSpec, c: NonNullable<ConsoleSpec['container']>, brokerId: string): Promise<RunningConsole> {
+      const { docker, longLived, node } = engine;
       let image: Docker.ImageInspectInfo;
       try {
-        image = await docker.getImage(spec.image).inspect();
+        image = await docker.getImage(c.image).inspect();
       } catch (err) {
-        throw engineError(err, spec.image);
+        throw engineError(err, c.image, node);
       }
       const home = image.Config?.Env?.find((e) => e.startsWith('HOME='))?.slice(5);
       const mounts: Record<string, string> = { '/tmp': tmpfs };
       // A writable HOME for shells and REPL history, owned by the console's user (numeric ids only).
-      const [uid, gid] = (spec.user ?? '').split(':');
+      const [uid, gid] = (c.user ?? '').split(':');
       const owner = uid && /^\d+$/.test(uid) ? `,uid=${uid}${gid && /^\d+$/.test(gid) ? `,gid=${gid}` : ''}` : '';
       if (home && home !== '/' && home !== '/tmp') mounts[home] = tmpfs.replace('noexec,', '') + owner;
 
@@ -54,8 +134,8 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
           Image: image.Id,
           Cmd: [...spec.command],
           Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-          User: spec.user ?? '',
-          WorkingDir: spec.workdir ?? '',
+          User: c.user ?? '',
+          WorkingDir: c.workdir ?? '',
           Tty: true,
           OpenStdin: true,
           StdinOnce: false,
@@ -69,12 +149,12 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
             Privileged: false,
             ReadonlyRootfs: true,
             Tmpfs: mounts,
-            PidsLimit: spec.limits.pids,
-            Memory: spec.limits.memoryBytes,
+            PidsLimit: c.limits.pids,
+            Memory: c.limits.memoryBytes,
             // Equal to Memory: no swap beyond the limit.
-            MemorySwap: spec.limits.memoryBytes,
-            NanoCpus: Math.round(spec.limits.cpus * 1e9),
-            NetworkMode: spec.network,
+            MemorySwap: c.limits.memoryBytes,
+            NanoCpus: Math.round(c.limits.cpus * 1e9),
+            NetworkMode: c.network,
             IpcMode: 'private',
             Binds: [],
             AutoRemove: false,
@@ -84,23 +164,31 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
           },
         });
       } catch (err) {
-        throw engineError(err, spec.image);
+        throw engineError(err, c.image, node);
       }
 
       const destroy = once(async () => {
-        await container.remove({ force: true, v: true }).catch((err: { statusCode?: number }) => {
-          if (err.statusCode !== 404) throw err;
-        });
+        try {
+          await container.remove({ force: true, v: true }).catch((err: { statusCode?: number }) => {
+            if (err.statusCode !== 404) throw err;
+          });
+        } finally {
+          engine.close();
+        }
       });
       try {
         const live = longLived.getContainer(container.id);
         const stream = (await live.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as NodeJS.ReadWriteStream &
           PassThrough;
         // next-exit: the default (not-running) would answer at once for a container not yet started.
-        const exited = live.wait({ condition: 'next-exit' }).then(
+        const waited = live.wait({ condition: 'next-exit' }).then(
           (r: { StatusCode: number }) => ({ exitCode: r.StatusCode }),
           () => ({ exitCode: -1 }),
         );
+        // A fleet node's connection lost first (keepalive, partition) is not an exit.
+        const exited: RunningConsole['exited'] = engine.lost
+          ? Promise.race([waited, engine.lost.then(() => ({ exitCode: -1, lostNode: node }))])
+          : waited;
         await container.start();
         // ConsoleSize at create needs Engine API 1.42; set the size explicitly for older engines.
         await container.resize({ w: spec.size.cols, h: spec.size.rows }).catch(() => {});
@@ -111,6 +199,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
         return {
           handle: { runtime: 'docker', node, id: container.id },
           artifactDigest: image.Id,
+          credential: engine.credential,
           output,
           input: stream,
           async resize(cols, rows) {
@@ -121,33 +210,32 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
         } satisfies RunningConsole;
       } catch (err) {
         await destroy().catch(() => {});
-        throw engineError(err, spec.image);
+        throw engineError(err, c.image, node);
       }
-    },
+    }
+}
 
-    async list() {
-      let list: Docker.ContainerInfo[];
-      try {
-        list = await docker.listContainers({ all: true, filters: { label: [LABEL_BROKER] } });
-      } catch (err) {
-        throw engineError(err, '');
-      }
-      return list.map((c) => ({
-        handle: { runtime: 'docker', node, id: c.Id },
-        brokerId: c.Labels[LABEL_BROKER] ?? '',
-        sessionId: c.Labels[LABEL_SESSION] ?? '',
-      }));
-    },
+async function listOn(engine: Engine): Promise<HeldConsole[]> {
+  let list: Docker.ContainerInfo[];
+  try {
+    list = await engine.docker.listContainers({ all: true, filters: { label: [LABEL_BROKER] } });
+  } catch (err) {
+    throw engineError(err, '', engine.node);
+  }
+  return list.map((c) => ({
+    handle: { runtime: 'docker', node: engine.node, id: c.Id },
+    brokerId: c.Labels[LABEL_BROKER] ?? '',
+    sessionId: c.Labels[LABEL_SESSION] ?? '',
+  }));
+}
 
-    async remove(handle) {
-      await docker
-        .getContainer(handle.id)
-        .remove({ force: true, v: true })
-        .catch((err: { statusCode?: number }) => {
-          if (err.statusCode !== 404) throw engineError(err, '');
-        });
-    },
-  };
+async function removeOn(engine: Engine, id: string): Promise<void> {
+  await engine.docker
+    .getContainer(id)
+    .remove({ force: true, v: true })
+    .catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 404) throw engineError(err, '', engine.node);
+    });
 }
 
 function dockerConnection(host: string | undefined): Docker.DockerOptions {
@@ -157,13 +245,14 @@ function dockerConnection(host: string | undefined): Docker.DockerOptions {
   return { host: u.hostname, port: Number(u.port || 2375), protocol: u.protocol === 'https:' ? 'https' : 'http' };
 }
 
-function engineError(err: unknown, image: string): SallyportError {
+function engineError(err: unknown, image: string, node: string): SallyportError {
   if (err instanceof SallyportError) return err;
   const e = err as { statusCode?: number; code?: string; message?: string };
+  const where = node === 'local' ? 'the container engine' : `the container engine on node ${node}`;
   if (e.statusCode === 404 && image) {
-    return new SallyportError('IMAGE_NOT_FOUND', `image ${image} is not present on the container engine`, { cause: err });
+    return new SallyportError('IMAGE_NOT_FOUND', `image ${image} is not present on ${where}`, { cause: err });
   }
-  return new SallyportError('RUNTIME_UNAVAILABLE', `the container engine cannot be reached or refused the request (${e.code ?? e.statusCode ?? 'error'})`, {
+  return new SallyportError('RUNTIME_UNAVAILABLE', `${where} cannot be reached or refused the request (${e.code ?? e.statusCode ?? 'error'})`, {
     cause: err,
   });
 }

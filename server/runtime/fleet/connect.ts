@@ -8,19 +8,10 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import { SallyportError } from '../../errors.js';
 import { fingerprint, generateEd25519, parsePublicKeyLine, signEd25519, signUserCertificate, type Ed25519Key } from '../../signing/index.js';
+import type { NodeAddress } from '../types.js';
 import { certificateAgent } from './ssh2-certificates.js';
 
 const CLOCK_SKEW_MS = 30_000;
-
-export interface NodeAddress {
-  /** The catalogue's node name, used in every message. */
-  readonly name: string;
-  readonly address: string;
-  readonly port: number;
-  /** The pinned host public key line. */
-  readonly hostKey: string;
-  readonly login: string;
-}
 
 export interface ConnectOptions {
   ca: Ed25519Key;
@@ -36,6 +27,7 @@ export interface ConnectOptions {
 }
 
 export interface NodeConnection {
+  readonly node: NodeAddress;
   readonly client: ssh2.Client;
   /** What goes into the session's audit events. */
   readonly certificate: { readonly serial: string; readonly keyId: string; readonly validBefore: string };
@@ -123,6 +115,7 @@ export async function connectNode(node: NodeAddress, o: ConnectOptions): Promise
     });
   });
   return {
+    node,
     client,
     certificate: { serial: serial.toString(), keyId: o.keyId, validBefore: validBefore.toISOString() },
     close: () => client.end(),

@@ -1,0 +1,2 @@
+// Public surface of runtime/ssh.
+export { createSshRuntime, shellQuote } from './runtime.js';

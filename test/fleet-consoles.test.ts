@@ -1,0 +1,122 @@
+// Consoles on a fleet node through the web front door: a real sshd in a network namespace,
+// locked down with `sallyport node-config`, reached only with the broker's one-minute
+// certificates. Both runtimes: Docker over SSH (the node's `docker system dial-stdio`; here the
+// node's docker CLI talks to this machine's engine) and a plain process under a PTY.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readRecordingChunks } from '../server/db/index.js';
+import { parseAsciicast } from '../server/recording/index.js';
+import type { NodeFile } from '../server/runtime/fleet/node-config.js';
+import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
+import { connectConsole, PROMPT } from './support/console-client.js';
+import { brokerContainers, expectNoContainers } from './support/docker.js';
+import { NODE_LOGIN, startFleetNode, type FleetNode } from './support/fleet-node.js';
+import { runCli } from './support/process.js';
+
+let t: TestBroker;
+let node: FleetNode;
+let cookie: string;
+let caText: string;
+
+async function recordingText(id: string): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const c of readRecordingChunks(t.broker.db, id)) parts.push(c);
+  return Buffer.concat(parts).toString('utf8');
+}
+
+async function auditOf(sessionId: string, action: string): Promise<Record<string, unknown>> {
+  const { rows } = await t.broker.db.query(`select details from audit_events where subject = $1 and action = $2`, [sessionId, action]);
+  return rows[0]?.details;
+}
+
+function writeFleetCatalog(image: string, n: FleetNode): string {
+  const imageId = execFileSync('docker', ['image', 'inspect', '-f', '{{.Id}}', image], { encoding: 'utf8' }).trim();
+  const file = join(mkdtempSync(join(tmpdir(), 'sallyport-fleet-')), 'catalog.yaml');
+  writeFileSync(
+    file,
+    `version: 1
+nodes:
+  - { name: app-1, address: "${n.address}", hostKey: "${n.hostKey}", login: ${NODE_LOGIN}, labels: { pool: billing } }
+targets:
+  - { name: fleet-shell, description: a container on app-1, runtime: docker, nodes: { labels: { pool: billing } }, image: "${imageId}", command: [sh],
+      user: "1000:1000", limits: { memory: 64m, cpus: 0.5, pids: 32, maxDuration: 1h, idleTimeout: 15m }, allow: { groups: [developers] } }
+  - { name: node-shell, description: a shell on the node itself, runtime: ssh, nodes: [app-1], command: [sh],
+      limits: { maxDuration: 1h, idleTimeout: 15m }, allow: { groups: [developers] } }
+`,
+  );
+  return file;
+}
+
+beforeAll(async () => {
+  caText = (await runCli(['ssh-ca', 'new'], {})).stdout;
+  node = await startFleetNode({
+    async files(sshDir, brokerAddress) {
+      const out = await runCli(['node-config', '--broker-address', brokerAddress, '--login', NODE_LOGIN, '--ssh-dir', sshDir, '--format', 'json'], { SALLYPORT_SSH_CA_KEY: caText });
+      expect(out.code, out.stderr).toBe(0);
+      return (JSON.parse(out.stdout) as { files: NodeFile[] }).files;
+    },
+  });
+  t = await startTestBroker({ SALLYPORT_CATALOG: writeFleetCatalog(inject('consoleImage'), node), SALLYPORT_SSH_CA_KEY: caText });
+  const b = new Browser();
+  await t.login(b, 'alice');
+  cookie = `sallyport=${b.cookies(t.url).get('sallyport')}`;
+});
+
+afterAll(async () => {
+  await t?.close();
+  await node?.stop();
+});
+
+describe('a console on a fleet node', () => {
+  it('docker over SSH: echo, resize, exit status, recording and audit as for a local console; container removed', async () => {
+    const c = await connectConsole(t.url, 'fleet-shell', { cookie, open: { cols: 90, rows: 30 } });
+    await c.waitFor(PROMPT, 15_000);
+    const id = c.messages.find((m) => m.type === 'started')!.sessionId as string;
+    expect(brokerContainers(t.broker.instanceId)).toHaveLength(1);
+    c.send({ type: 'input', data: 'echo $((6*7)) fleet\n' });
+    await c.waitFor(/42 fleet/);
+    c.send({ type: 'resize', cols: 120, rows: 40 });
+    c.send({ type: 'input', data: 'stty size\n' });
+    await c.waitFor(/^40 120\r?$/m);
+    await c.waitFor(PROMPT);
+    c.send({ type: 'input', data: 'exit 7\n' });
+    await c.closed;
+    expect(c.messages.at(-1)).toEqual({ type: 'exit', reason: 'process exited', code: 'process_exited', exitCode: 7 });
+    await expectNoContainers(t.broker.instanceId);
+
+    const row = (await t.broker.db.query(`select * from console_sessions where id = $1`, [id])).rows[0];
+    expect(row).toMatchObject({ target: 'fleet-shell', runtime: 'docker', node: 'app-1', exit_code: 7, end_code: 'process_exited' });
+    expect(row.image_id).toMatch(/^sha256:/);
+    const { events } = parseAsciicast(await recordingText(id));
+    expect(events.filter((e) => e.code === 'o').map((e) => e.data).join('')).toBe(c.output());
+
+    const opened = await auditOf(id, 'console.opened');
+    expect(opened).toMatchObject({ runtime: 'docker', node: 'app-1' });
+    const cert = opened.certificate as { serial: string; keyId: string };
+    expect(cert.keyId).toBe(`sallyport session=${id} user=alice target=fleet-shell`);
+    // The node's sshd logged the same certificate: the audit log and the node agree.
+    expect(node.log()).toContain(`ID "${cert.keyId}" (serial ${cert.serial})`);
+  });
+
+  it('runtime ssh: exactly the catalogue argv under a PTY on the node; resize and exit status', async () => {
+    const c = await connectConsole(t.url, 'node-shell', { cookie, open: { cols: 100, rows: 25 } });
+    await c.waitFor(PROMPT, 15_000);
+    const id = c.messages.find((m) => m.type === 'started')!.sessionId as string;
+    c.send({ type: 'input', data: 'id -un; stty size\n' });
+    await c.waitFor(new RegExp(`${NODE_LOGIN}\\r?\\n25 100`));
+    c.send({ type: 'resize', cols: 132, rows: 43 });
+    c.send({ type: 'input', data: 'stty size\n' });
+    await c.waitFor(/^43 132\r?$/m);
+    c.send({ type: 'input', data: 'exit 5\n' });
+    await c.closed;
+    expect(c.messages.at(-1)).toEqual({ type: 'exit', reason: 'process exited', code: 'process_exited', exitCode: 5 });
+    const row = (await t.broker.db.query(`select * from console_sessions where id = $1`, [id])).rows[0];
+    expect(row).toMatchObject({ target: 'node-shell', runtime: 'ssh', node: 'app-1', exit_code: 5, image_id: null });
+    const { events } = parseAsciicast(await recordingText(id));
+    expect(events.filter((e) => e.code === 'o').map((e) => e.data).join('')).toBe(c.output());
+    expect((await auditOf(id, 'console.opened')).certificate).toBeTruthy();
+  });
+});
