@@ -119,4 +119,33 @@ describe('a console on a fleet node', () => {
     expect(events.filter((e) => e.code === 'o').map((e) => e.data).join('')).toBe(c.output());
     expect((await auditOf(id, 'console.opened')).certificate).toBeTruthy();
   });
+
+  it('a partition (the node drops all traffic) ends both kinds of console within 45 s, recorded and audited; the container is reaped once the node is back', async () => {
+    const docker = await connectConsole(t.url, 'fleet-shell', { cookie });
+    const plain = await connectConsole(t.url, 'node-shell', { cookie });
+    await docker.waitFor(PROMPT, 15_000);
+    await plain.waitFor(PROMPT, 15_000);
+    const ids = [docker, plain].map((c) => c.messages.find((m) => m.type === 'started')!.sessionId as string);
+    await node.exec(['nft', 'add', 'table', 'inet', 'partition']);
+    await node.exec(['nft', 'add', 'chain', 'inet', 'partition', 'in', '{ type filter hook input priority -200; policy drop; }']);
+    const cut = Date.now();
+    try {
+      const ended = await Promise.all([docker.closed, plain.closed]);
+      const took = Date.now() - cut;
+      expect(took).toBeLessThan(47_000);
+      for (const c of [docker, plain]) expect(c.messages.at(-1)).toMatchObject({ type: 'exit', code: 'node_lost', reason: 'fleet node app-1 stopped answering' });
+      expect(ended.map((e) => e.code)).toEqual([1000, 1000]);
+      for (const id of ids) {
+        const row = (await t.broker.db.query(`select end_code, node from console_sessions where id = $1`, [id])).rows[0];
+        expect(row).toEqual({ end_code: 'node_lost', node: 'app-1' });
+        expect(await auditOf(id, 'console.ended')).toMatchObject({ code: 'node_lost' });
+      }
+      console.log(`partition noticed after ${(took / 1000).toFixed(1)} s`);
+    } finally {
+      await node.exec(['nft', 'delete', 'table', 'inet', 'partition']);
+    }
+    // The container outlived its lost connection; the next pass removes it now the node answers.
+    await t.broker.consoles.recover();
+    await expectNoContainers(t.broker.instanceId, 10_000);
+  }, 70_000);
 });

@@ -64,6 +64,8 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
     return nodeEngine(() => fleet.connect(spec.nodes, fleetKeyId(spec)));
   };
   let fleetListedAt = 0;
+  /** Nodes where a console's container could not be removed (the node was away): listed every pass. */
+  const unreaped = new Set<string>();
 
   return {
     name: 'docker',
@@ -83,13 +85,15 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
     async list() {
       const held = await listOn(local);
       // Each fleet listing is an SSH login per node: not on every pass.
-      if (fleet && Date.now() - fleetListedAt >= (options.fleetListEveryMs ?? 30_000)) {
-        fleetListedAt = Date.now();
-        for (const node of fleet.nodes()) {
+      if (fleet) {
+        const due = Date.now() - fleetListedAt >= (options.fleetListEveryMs ?? 30_000);
+        if (due) fleetListedAt = Date.now();
+        for (const node of fleet.nodes().filter((n) => due || unreaped.has(n.name))) {
           let engine: Engine | undefined;
           try {
             engine = await nodeEngine(() => fleet.connectTo(node.name, `sallyport reaper node=${node.name}`));
             held.push(...(await listOn(engine)));
+            unreaped.delete(node.name);
           } catch {
             // An unreachable node is listed on a later pass; its health shows on the Fleet page.
           } finally {
@@ -172,6 +176,10 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
           await container.remove({ force: true, v: true }).catch((err: { statusCode?: number }) => {
             if (err.statusCode !== 404) throw err;
           });
+        } catch (err) {
+          // The reaper removes it once the node answers again (see list()).
+          if (engine !== local) unreaped.add(node);
+          throw err;
         } finally {
           engine.close();
         }

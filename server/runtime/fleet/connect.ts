@@ -2,7 +2,8 @@
 // host key that must equal the catalogue's pin (never trust on first use), and authentication
 // with a user certificate made for this connection alone — a fresh in-memory key pair, valid
 // for about a minute, for the node's login only, from the broker's own address only, PTY only.
-// Keepalive 15 s × 3: a partitioned node is noticed within 45 s.
+// Keepalive every 15 s; the third interval without an answer ends the connection, so a
+// partitioned node is noticed within 45 s.
 import { randomBytes } from 'node:crypto';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import ssh2 from 'ssh2';
@@ -95,6 +96,9 @@ export async function connectNode(node: NodeAddress, o: ConnectOptions): Promise
     };
     client.once('ready', () => {
       client.removeListener('error', fail);
+      // Later errors (a keepalive timeout, a reset) end the connection, which its users see as
+      // 'close'; unheard, an 'error' event would take the whole broker down.
+      client.on('error', () => {});
       resolve();
     });
     client.once('error', fail);
@@ -110,7 +114,8 @@ export async function connectNode(node: NodeAddress, o: ConnectOptions): Promise
       algorithms: { serverHostKey: hostKeyAlgorithms(pinned.type) },
       readyTimeout: timeoutMs,
       keepaliveInterval: o.keepaliveIntervalMs ?? 15_000,
-      keepaliveCountMax: o.keepaliveCountMax ?? 3,
+      // ssh2 gives up on the interval after countMax unanswered pings: 2 → at 3 × 15 s = 45 s.
+      keepaliveCountMax: o.keepaliveCountMax ?? 2,
       tryKeyboard: false,
     });
   });

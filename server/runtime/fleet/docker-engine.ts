@@ -11,11 +11,10 @@ export function dialStdioAgent(conn: NodeConnection): Agent {
   const agent = new Agent({ keepAlive: false } satisfies AgentOptions);
   // http.Agent's createConnection may answer through its callback: a channel opens asynchronously.
   (agent as unknown as { createConnection: unknown }).createConnection = (_opts: unknown, done: (err: Error | null, socket?: Duplex) => void) => {
-    conn.client.exec('docker system dial-stdio', (err, channel) => {
-      if (err) {
-        done(new SallyportError('RUNTIME_UNAVAILABLE', `node ${conn.node.name}: cannot reach its Docker engine over SSH (${err.message})`, { cause: err }));
-        return;
-      }
+    const unreachable = (err: Error) => done(new SallyportError('RUNTIME_UNAVAILABLE', `node ${conn.node.name}: cannot reach its Docker engine over SSH (${err.message})`, { cause: err }));
+    try {
+      conn.client.exec('docker system dial-stdio', (err, channel) => {
+      if (err) return unreachable(err);
       // http expects a socket's small API; a channel is a Duplex with these as no-ops.
       const socket = channel as unknown as Duplex & Record<string, unknown>;
       socket.setKeepAlive ??= () => socket;
@@ -24,7 +23,11 @@ export function dialStdioAgent(conn: NodeConnection): Agent {
       socket.ref ??= () => socket;
       socket.unref ??= () => socket;
       done(null, socket);
-    });
+      });
+    } catch (err) {
+      // ssh2 throws when the connection is already gone (a lost node).
+      unreachable(err as Error);
+    }
     return undefined;
   };
   return agent;
