@@ -14,12 +14,16 @@ import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
 import { connectConsole, PROMPT } from './support/console-client.js';
 import { brokerContainers, expectNoContainers } from './support/docker.js';
 import { NODE_LOGIN, startFleetNode, type FleetNode } from './support/fleet-node.js';
-import { runCli } from './support/process.js';
+import { randomBytes } from 'node:crypto';
+import { freePort } from '../server/dev/index.js';
+import { runCli, spawnCli, waitFor } from './support/process.js';
+import { replicaEnv } from './support/replica.js';
 
 let t: TestBroker;
 let node: FleetNode;
 let cookie: string;
 let caText: string;
+let catalog: string;
 
 async function recordingText(id: string): Promise<string> {
   const parts: Buffer[] = [];
@@ -59,7 +63,9 @@ beforeAll(async () => {
       return (JSON.parse(out.stdout) as { files: NodeFile[] }).files;
     },
   });
-  t = await startTestBroker({ SALLYPORT_CATALOG: writeFleetCatalog(inject('consoleImage'), node), SALLYPORT_SSH_CA_KEY: caText });
+  catalog = writeFleetCatalog(inject('consoleImage'), node);
+  // A short lease: the harness is also the survivor that takes over a killed replica.
+  t = await startTestBroker({ SALLYPORT_CATALOG: catalog, SALLYPORT_SSH_CA_KEY: caText, SALLYPORT_BROKER_LEASE_SECONDS: '3' });
   const b = new Browser();
   await t.login(b, 'alice');
   cookie = `sallyport=${b.cookies(t.url).get('sallyport')}`;
@@ -119,6 +125,37 @@ describe('a console on a fleet node', () => {
     expect(events.filter((e) => e.code === 'o').map((e) => e.data).join('')).toBe(c.output());
     expect((await auditOf(id, 'console.opened')).certificate).toBeTruthy();
   });
+
+  it('a broker killed with SIGKILL leaves no orphan on the node: the survivor ends the session and removes the container there', async () => {
+    const port = await freePort();
+    const prefix = `f${randomBytes(3).toString('hex')}`;
+    const child = spawnCli(['serve'], replicaEnv(t, { port, databaseUrl: t.config.databaseUrl, catalog }, { SALLYPORT_SSH_CA_KEY: caText, SALLYPORT_BROKER_PREFIX: prefix, SALLYPORT_BROKER_LEASE_SECONDS: '3' }));
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      await waitFor('the replica ready', async () => ((await fetch(`${url}/readyz`).catch(() => null))?.status === 200 ? true : undefined), 40_000);
+      const victim = (await t.broker.db.query(`select id from brokers where id like $1`, [`${prefix}-%`])).rows[0].id as string;
+      const c = await connectConsole(url, 'fleet-shell', { cookie, origin: t.url });
+      await c.waitFor(PROMPT, 15_000);
+      const id = c.sessionId();
+      expect(brokerContainers(victim)).toHaveLength(1);
+      const mark = node.log().length;
+      const closed = new Promise((r) => child.once('close', r));
+      child.kill('SIGKILL');
+      await closed;
+      const row = await waitFor(
+        'the session taken over',
+        async () => (await t.broker.db.query(`select end_code from console_sessions where id = $1 and ended_at is not null`, [id])).rows[0],
+        30_000,
+      );
+      expect(row).toEqual({ end_code: 'broker_lost' });
+      await expectNoContainers(victim, 15_000);
+      // The survivor went to the node for it at once (here the node's engine is also this
+      // machine's, so the local listing sees the container too; on a real fleet only this one does).
+      expect(node.log().slice(mark)).toMatch(/ID "sallyport reaper node=app-1"/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 90_000);
 
   it('a partition (the node drops all traffic) ends both kinds of console within 45 s, recorded and audited; the container is reaped once the node is back', async () => {
     const docker = await connectConsole(t.url, 'fleet-shell', { cookie });

@@ -59,7 +59,8 @@ export async function recoverOrphans(deps: RecoveryDeps): Promise<Recovered> {
 
   const consoles: string[] = [];
   for (const runtime of deps.runtimes) {
-    const held = await runtime.list();
+    // Something was just taken over: its consoles on fleet nodes are orphans now, not in 30 s.
+    const held = await runtime.list({ everywhere: brokers.length > 0 || sessions.length > 0 });
     const dead = await deadBrokers(
       db,
       [...new Set(held.map((h) => h.brokerId))].filter((b) => b !== deps.brokerId),

@@ -74,8 +74,12 @@ export interface Runtime {
   readonly name: string;
   /** Consoles are labelled with the broker instance that starts them. */
   start(spec: ConsoleSpec, brokerId: string): Promise<RunningConsole>;
-  /** Every console this runtime holds for any Sallyport broker (reaping decides whose are dead). */
-  list(): Promise<HeldConsole[]>;
+  /**
+   * Every console this runtime holds for any Sallyport broker (reaping decides whose are dead).
+   * Remote nodes may be listed less often; `everywhere` asks for all of them now (a broker was
+   * just found dead, so its consoles on fleet nodes are orphans).
+   */
+  list(o?: { everywhere?: boolean }): Promise<HeldConsole[]>;
   /** Stops and removes one console; a console already gone is not an error. */
   remove(handle: ConsoleHandle): Promise<void>;
 }

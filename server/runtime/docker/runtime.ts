@@ -82,11 +82,11 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
       }
     },
 
-    async list() {
+    async list(o) {
       const held = await listOn(local);
       // Each fleet listing is an SSH login per node: not on every pass.
       if (fleet) {
-        const due = Date.now() - fleetListedAt >= (options.fleetListEveryMs ?? 30_000);
+        const due = o?.everywhere === true || Date.now() - fleetListedAt >= (options.fleetListEveryMs ?? 30_000);
         if (due) fleetListedAt = Date.now();
         for (const node of fleet.nodes().filter((n) => due || unreaped.has(n.name))) {
           let engine: Engine | undefined;
