@@ -3,12 +3,14 @@
 // certificates. Both runtimes: Docker over SSH (the node's `docker system dial-stdio`; here the
 // node's docker CLI talks to this machine's engine) and a plain process under a PTY.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readRecordingChunks } from '../server/db/index.js';
 import { parseAsciicast } from '../server/recording/index.js';
+import { fleetKeyId } from '../server/runtime/fleet/pool.js';
+import { fingerprint, parsePublicKeyLine } from '../server/signing/index.js';
 import type { NodeFile } from '../server/runtime/fleet/node-config.js';
 import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
 import { connectConsole, PROMPT } from './support/console-client.js';
@@ -24,6 +26,8 @@ let node: FleetNode;
 let cookie: string;
 let caText: string;
 let catalog: string;
+/** A file that exists only if a word of the argv was run as a command on the node. */
+const PWNED = `/tmp/sallyport-pwned-${process.pid}`;
 
 async function recordingText(id: string): Promise<string> {
   const parts: Buffer[] = [];
@@ -48,6 +52,9 @@ targets:
   - { name: fleet-shell, description: a container on app-1, runtime: docker, nodes: { labels: { pool: billing } }, image: "${imageId}", command: [sh],
       user: "1000:1000", limits: { memory: 64m, cpus: 0.5, pids: 32, maxDuration: 1h, idleTimeout: 15m }, allow: { groups: [developers] } }
   - { name: node-shell, description: a shell on the node itself, runtime: ssh, nodes: [app-1], command: [sh],
+      limits: { maxDuration: 1h, idleTimeout: 15m }, allow: { groups: [developers] } }
+  - { name: argv-exact, description: hostile words in the argv, runtime: ssh, nodes: [app-1],
+      command: [printf, "[%s]", "a b", "$(touch ${PWNED})", "'; touch ${PWNED}; '", "\`touch ${PWNED}\`", 'say "hi"; touch ${PWNED}'],
       limits: { maxDuration: 1h, idleTimeout: 15m }, allow: { groups: [developers] } }
 `,
   );
@@ -126,6 +133,21 @@ describe('a console on a fleet node', () => {
     expect((await auditOf(id, 'console.opened')).certificate).toBeTruthy();
   });
 
+  it('the node runs exactly the catalogue argv: quotes, $(…), backticks and ; stay words, never commands', async () => {
+    const c = await connectConsole(t.url, 'argv-exact', { cookie });
+    await c.closed;
+    expect(c.output()).toBe(`[a b][$(touch ${PWNED})]['; touch ${PWNED}; '][\`touch ${PWNED}\`][say "hi"; touch ${PWNED}]`);
+    expect(existsSync(PWNED)).toBe(false);
+  });
+
+  it('a target name with shell words is not a target: nothing reaches the node', async () => {
+    const mark = node.log().length;
+    // Refused before the socket even opens.
+    await expect(connectConsole(t.url, `node-shell; touch ${PWNED}`, { cookie })).rejects.toThrow(/404/);
+    expect(node.log().slice(mark)).not.toMatch(/Connection from/);
+    expect(existsSync(PWNED)).toBe(false);
+  });
+
   it('a broker killed with SIGKILL leaves no orphan on the node: the survivor ends the session and removes the container there', async () => {
     const port = await freePort();
     const prefix = `f${randomBytes(3).toString('hex')}`;
@@ -185,4 +207,27 @@ describe('a console on a fleet node', () => {
     await t.broker.consoles.recover();
     await expectNoContainers(t.broker.instanceId, 10_000);
   }, 70_000);
+
+  // Last: it leaves the node with a host key the catalogue does not pin.
+  it('a node whose host key changed is refused with both fingerprints, audited; no console, no login', async () => {
+    const before = parsePublicKeyLine(node.hostKey).blob;
+    const rotated = await node.rotateHostKey();
+    const c = await connectConsole(t.url, 'node-shell', { cookie });
+    await c.closed;
+    expect(c.messages[0]).toMatchObject({ type: 'error', code: 'HOST_KEY_REJECTED' });
+    const message = c.messages[0]!.message as string;
+    expect(message).toContain('app-1');
+    expect(message).toContain(fingerprint(before));
+    expect(message).toContain(fingerprint(parsePublicKeyLine(rotated).blob));
+    expect(node.log()).not.toMatch(/Accepted|Failed publickey/);
+    const { rows } = await t.broker.db.query(`select details from audit_events where action = 'node.refused' and subject = 'app-1' and details->>'code' = 'HOST_KEY_REJECTED'`);
+    expect(rows).toHaveLength(1);
+    expect(rows[0].details.message).toBe(message);
+  });
+});
+
+describe('what a certificate says', () => {
+  it('the key id names session, user and target, with nothing from the IdP that could break the node\'s log', () => {
+    expect(fleetKeyId({ sessionId: 's-1', username: 'eve" \n$(reboot)', target: 'billing' })).toBe('sallyport session=s-1 user=eve_____reboot_ target=billing');
+  });
 });

@@ -8,9 +8,14 @@ import type { Ed25519Key } from '../../signing/index.js';
 import type { ConsoleSpec, NodeAddress } from '../types.js';
 import { connectNode, type NodeConnection } from './connect.js';
 
-/** What a fleet certificate's key id says: which session, for whom, on which target. */
+/**
+ * What a fleet certificate's key id says: which session, for whom, on which target. The user
+ * name comes from the IdP and sshd writes the key id into the node's log: anything but a
+ * plain name character becomes `_`, so no quote, space or newline reaches that log.
+ */
 export function fleetKeyId(spec: Pick<ConsoleSpec, 'sessionId' | 'username' | 'target'>): string {
-  return `sallyport session=${spec.sessionId} user=${spec.username} target=${spec.target}`;
+  const safe = (v: string) => v.replace(/[^A-Za-z0-9._@+-]/g, '_').slice(0, 64);
+  return `sallyport session=${safe(spec.sessionId)} user=${safe(spec.username)} target=${safe(spec.target)}`;
 }
 
 export interface NodeHealth {
