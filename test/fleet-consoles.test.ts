@@ -84,6 +84,13 @@ afterAll(async () => {
 });
 
 describe('a console on a fleet node', () => {
+  it('publishes the CA public key nodes trust', async () => {
+    const res = await fetch(`${t.url}/.well-known/sallyport/ssh-ca.pub`);
+    expect(res.status).toBe(200);
+    const { publicKeyLine, parsePrivateKeyFile } = await import('../server/signing/index.js');
+    expect(await res.text()).toBe(`${publicKeyLine(parsePrivateKeyFile(caText).key.publicKey, 'sallyport-user-ca')}\n`);
+  });
+
   it('docker over SSH: echo, resize, exit status, recording and audit as for a local console; container removed', async () => {
     const c = await connectConsole(t.url, 'fleet-shell', { cookie, open: { cols: 90, rows: 30 } });
     await c.waitFor(PROMPT, 15_000);
