@@ -8,7 +8,7 @@ import type { Config } from './config/index.js';
 import { CONTROL_CHANNEL, listen, migrate, openDatabase, pendingMigrations, readMigrations, type Database } from './db/index.js';
 import { buildApp } from './http/index.js';
 import { createIdentity, createRelyingParty } from './identity/index.js';
-import { createConsoleService, type ConsoleService } from './consoles/index.js';
+import { createConsoleService, createFleetView, type ConsoleService } from './consoles/index.js';
 import { createAccessRequests, type AccessRequests } from './access/index.js';
 import { createWebhookNotifier } from './notify/index.js';
 import { createSigner, type Signer } from './signing/index.js';
@@ -124,7 +124,8 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
         }
       },
     };
-    const app = await buildApp(config, { identity, catalog, readiness, consoles, recordings, access, audit, signer, checkpointer }, { webDir: options.webDir ?? WEB_DIST_DIR });
+    const fleetView = createFleetView({ db, catalog, fleet });
+    const app = await buildApp(config, { identity, catalog, readiness, consoles, recordings, access, audit, signer, checkpointer, fleet: fleetView }, { webDir: options.webDir ?? WEB_DIST_DIR });
     log = app.log;
     if ('error' in recovered) app.log.warn(`could not take over orphaned consoles: ${String((recovered.error as Error).message)}`);
     else if (recovered.brokers.length || recovered.sessions.length || recovered.consoles.length) app.log.warn(recovered, 'took over consoles of brokers that are gone');

@@ -19,6 +19,7 @@ import { NODE_LOGIN, startFleetNode, type FleetNode } from './support/fleet-node
 import { randomBytes } from 'node:crypto';
 import { freePort } from '../server/dev/index.js';
 import { runCli, spawnCli, waitFor } from './support/process.js';
+import { launchChromium } from './support/chromium.js';
 import { replicaEnv } from './support/replica.js';
 
 let t: TestBroker;
@@ -214,6 +215,47 @@ describe('a console on a fleet node', () => {
     await t.broker.consoles.recover();
     await expectNoContainers(t.broker.instanceId, 10_000);
   }, 70_000);
+
+  it('the Fleet page shows each node to admins, reachable, with its pinned fingerprint and consoles; home says a plain process is not disposable', async () => {
+    const chromium = await launchChromium();
+    const c = await connectConsole(t.url, 'node-shell', { cookie });
+    try {
+      await c.waitFor(PROMPT, 15_000);
+      const page = await (await chromium.newContext()).newPage();
+      page.setDefaultTimeout(15_000);
+      await page.goto(`${t.url}/`);
+      await page.fill('#username', 'dave');
+      await page.fill('#password', t.users.find((u) => u.username === 'dave')!.password);
+      await page.click('#sign-in');
+      await page.waitForSelector('#profile');
+      await page.click('#nav-fleet');
+      const row = page.locator('[data-node="app-1"]');
+      await row.waitFor();
+      expect(await row.locator('.reachability').innerText()).toBe('reachable');
+      expect(await row.locator('.fingerprint').innerText()).toBe(fingerprint(parsePublicKeyLine(node.hostKey).blob));
+      expect(await row.locator('.live-consoles').innerText()).toBe('1');
+      expect(await page.locator('#fleet-status').innerText()).toBe('1 of 1 node(s) reachable');
+
+      const alice = await (await chromium.newContext()).newPage();
+      alice.setDefaultTimeout(15_000);
+      await alice.goto(`${t.url}/`);
+      await alice.fill('#username', 'alice');
+      await alice.fill('#password', t.users.find((u) => u.username === 'alice')!.password);
+      await alice.click('#sign-in');
+      await alice.waitForSelector('[data-target="node-shell"]');
+      expect(await alice.locator('[data-target="node-shell"] .not-disposable').innerText()).toMatch(/Not disposable/);
+      expect(await alice.locator('[data-target="node-shell"] .nodes').innerText()).toBe('runs on node app-1');
+      expect(await alice.locator('[data-target="fleet-shell"] .not-disposable').count()).toBe(0);
+      expect(await alice.locator('#nav-fleet').isHidden()).toBe(true);
+    } finally {
+      c.send({ type: 'input', data: 'exit\n' });
+      await c.closed;
+      await chromium.close();
+    }
+    // The API behind it is for admins only.
+    const res = await fetch(`${t.url}/api/fleet`, { headers: { cookie, accept: 'application/json' } });
+    expect(res.status).toBe(403);
+  });
 
   // Last: it leaves the node with a host key the catalogue does not pin.
   it('a node whose host key changed is refused with both fingerprints, audited; no console, no login', async () => {

@@ -4,3 +4,4 @@ export { ConsoleSession, type ConsoleClient, type ConsoleObserver, type EndInfo 
 export type { Door } from './open.js';
 export type { Recovered } from './recover.js';
 export { endExitStatus, endMessage, type EndCode, type EndReason } from './end-reasons.js';
+export { createFleetView, type FleetView, type FleetNodeView } from './fleet.js';

@@ -101,6 +101,7 @@ export {
   recentChunks,
   countLiveConsolesLocked,
   ownLiveSessions,
+  countLiveConsolesByNode,
   type OwnLiveRow,
   type LiveSessionRow,
 } from './live-control.js';

@@ -155,3 +155,15 @@ export async function ownLiveSessions(db: Queryable, brokerId: string): Promise<
   );
   return rows;
 }
+
+/** Live consoles per node, on brokers that are alive (the Fleet page). */
+export async function countLiveConsolesByNode(db: Queryable): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ node: string; n: string }>(
+    `select s.node, count(*)::text as n
+       from console_sessions s
+       join brokers b on b.id = s.broker_id and b.stopped_at is null
+      where s.ended_at is null
+      group by s.node`,
+  );
+  return new Map(rows.map((r) => [r.node, Number(r.n)]));
+}

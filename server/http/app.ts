@@ -11,7 +11,7 @@ import type { Signer } from '../signing/index.js';
 import { SallyportError } from '../errors.js';
 import type { CatalogStore } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
-import type { ConsoleService } from '../consoles/index.js';
+import type { ConsoleService, FleetView } from '../consoles/index.js';
 import type { Identity } from '../identity/index.js';
 import type { Recordings } from '../replay/index.js';
 import { createCsrf } from './csrf.js';
@@ -35,6 +35,7 @@ export interface AppServices {
   audit: AuditLog;
   signer: Signer;
   checkpointer: Checkpointer;
+  fleet: FleetView;
 }
 
 export async function buildApp(config: Config, services: AppServices, options: { webDir: string }): Promise<FastifyInstance> {

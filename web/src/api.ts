@@ -6,6 +6,9 @@ export interface Me {
     description: string;
     image: string;
     command: string[];
+    runtime: string;
+    nodes: string[];
+    disposable: boolean;
     approvalRequired: boolean;
     approval: { maxDurationSeconds: number; ticketPattern: string | null; approvals: number } | null;
     grant: { id: string; expiresAt: string; sessionsLeft: number | null } | null;

@@ -44,7 +44,11 @@ export function renderHome(app: HTMLElement, me: Me): void {
         { className: 'target' },
         el('h3', { textContent: t.name }),
         el('p', { textContent: t.description }),
-        el('p', { className: 'meta' }, el('code', { textContent: t.image }), ' · ', el('code', { textContent: t.command.join(' ') })),
+        el('p', { className: 'meta' }, ...(t.image ? [el('code', { textContent: t.image }), ' · '] : []), el('code', { textContent: t.command.join(' ') })),
+        ...(t.nodes.length ? [el('p', { className: 'meta nodes', textContent: `runs on ${t.nodes.length === 1 ? 'node' : 'one of the nodes'} ${t.nodes.join(', ')}` })] : []),
+        ...(t.disposable
+          ? []
+          : [el('p', { className: 'badge warning not-disposable', textContent: 'Not disposable: this console runs directly on the node, not in a throwaway container.' })]),
         ...targetActions(t),
       );
       item.dataset.target = t.name;

@@ -26,6 +26,7 @@ async function main(): Promise<void> {
   document.getElementById('nav-access')!.hidden = !me.targets.some((t) => t.approvalRequired);
   document.getElementById('nav-approvals')!.hidden = !has('approver', 'admin');
   document.getElementById('nav-live')!.hidden = !has('admin');
+  document.getElementById('nav-fleet')!.hidden = !has('admin');
   document.getElementById('nav-audit')!.hidden = !has('auditor', 'admin');
 
   const path = location.pathname;
@@ -52,6 +53,9 @@ async function main(): Promise<void> {
     } else if (path === '/live') {
       const { renderLive } = await import('./live.js');
       await renderLive(app);
+    } else if (path === '/fleet') {
+      const { renderFleet } = await import('./fleet.js');
+      await renderFleet(app);
     } else if (path === '/search') {
       const { renderSearch } = await import('./search.js');
       await renderSearch(app);

@@ -5,11 +5,12 @@ import type { AccessRequests } from '../../access/index.js';
 import type { AuditLog } from '../../audit/index.js';
 import type { CatalogStore } from '../../catalog/index.js';
 import type { Config } from '../../config/index.js';
-import type { ConsoleService } from '../../consoles/index.js';
+import type { ConsoleService, FleetView } from '../../consoles/index.js';
 import { SallyportError } from '../../errors.js';
 import type { Recordings } from '../../replay/index.js';
 import type { Csrf } from '../csrf.js';
 import { auditRoutes } from './audit.js';
+import { fleetRoutes } from './fleet.js';
 import { liveRoutes } from './live.js';
 import { meRoutes } from './me.js';
 import { searchRoutes } from './search.js';
@@ -22,6 +23,7 @@ export interface ApiServices {
   recordings: Recordings;
   access: AccessRequests;
   audit: AuditLog;
+  fleet: FleetView;
 }
 
 export function apiRoutes(app: FastifyInstance, config: Config, services: ApiServices): void {
@@ -34,5 +36,6 @@ export function apiRoutes(app: FastifyInstance, config: Config, services: ApiSer
     searchRoutes(api, services.recordings);
     auditRoutes(api, services.audit);
     liveRoutes(api, services.consoles);
+    fleetRoutes(api, services.fleet);
   });
 }

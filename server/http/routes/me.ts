@@ -28,6 +28,11 @@ export function meRoutes(api: FastifyInstance, config: Config, s: { csrf: Csrf; 
           description: t.description,
           image: t.image,
           command: t.command,
+          runtime: t.runtime,
+          /** Fleet nodes it runs on; empty = the broker's own engine. */
+          nodes: t.placement,
+          /** A plain process on a node is not a throwaway container: say so before it opens. */
+          disposable: t.runtime !== 'ssh',
           approvalRequired: t.approval.required,
           approval: t.approval.required
             ? { maxDurationSeconds: t.approval.maxDuration, ticketPattern: t.approval.ticketPattern ?? null, approvals: t.approval.approvals }
