@@ -56,8 +56,8 @@ beforeAll(async () => {
 let requester = 'alice';
 const ask = (target = 'billing', reason = 'fix OPS-1', durationSeconds = 3600) =>
   jit.request(people[requester]!, target, { reason, durationSeconds });
-const use = (target = 'billing', image = DIGEST, command = ['bin/rails', 'console']) =>
-  useGrant(handle.db, { requesterId: people[requester]!.userId, target, image, command, placement: [] });
+const use = (target = 'billing', image = DIGEST, command = ['bin/rails', 'console'], placement: string[] = []) =>
+  useGrant(handle.db, { requesterId: people[requester]!.userId, target, image, command, placement });
 
 describe('deciding', () => {
   it('two approvers clicking at once give exactly one approval', async () => {
@@ -117,6 +117,7 @@ describe('grants', () => {
     expect(await use('ledger')).toBeNull(); // a grant for billing never opens ledger
     expect(await use('billing', DIGEST.replace(/c{64}/, 'd'.repeat(64)))).toBeNull(); // another image
     expect(await use('billing', DIGEST, ['sh'])).toBeNull(); // another command
+    expect(await use('billing', DIGEST, ['bin/rails', 'console'], ['app-1'])).toBeNull(); // moved to fleet nodes
     expect((await use())?.id).toBe(r.id);
     expect(await use()).toBeNull(); // maxSessions: 1
   });
