@@ -221,13 +221,17 @@ describe('a console on a fleet node', () => {
     const c = await connectConsole(t.url, 'node-shell', { cookie });
     try {
       await c.waitFor(PROMPT, 15_000);
-      const page = await (await chromium.newContext()).newPage();
-      page.setDefaultTimeout(15_000);
-      await page.goto(`${t.url}/`);
-      await page.fill('#username', 'dave');
-      await page.fill('#password', t.users.find((u) => u.username === 'dave')!.password);
-      await page.click('#sign-in');
-      await page.waitForSelector('#profile');
+      const signedIn = async (username: string) => {
+        const p = await (await chromium.newContext()).newPage();
+        p.setDefaultTimeout(15_000);
+        await p.goto(`${t.url}/`);
+        await p.fill('#username', username);
+        await p.fill('#password', t.users.find((u) => u.username === username)!.password);
+        await p.click('#sign-in');
+        await p.waitForSelector('#profile');
+        return p;
+      };
+      const page = await signedIn('dave');
       await page.click('#nav-fleet');
       const row = page.locator('[data-node="app-1"]');
       await row.waitFor();
@@ -236,12 +240,7 @@ describe('a console on a fleet node', () => {
       expect(await row.locator('.live-consoles').innerText()).toBe('1');
       expect(await page.locator('#fleet-status').innerText()).toBe('1 of 1 node(s) reachable');
 
-      const alice = await (await chromium.newContext()).newPage();
-      alice.setDefaultTimeout(15_000);
-      await alice.goto(`${t.url}/`);
-      await alice.fill('#username', 'alice');
-      await alice.fill('#password', t.users.find((u) => u.username === 'alice')!.password);
-      await alice.click('#sign-in');
+      const alice = await signedIn('alice');
       await alice.waitForSelector('[data-target="node-shell"]');
       expect(await alice.locator('[data-target="node-shell"] .not-disposable').innerText()).toMatch(/Not disposable/);
       expect(await alice.locator('[data-target="node-shell"] .nodes').innerText()).toBe('runs on node app-1');

@@ -1,0 +1,105 @@
+// Benchmark: a console on a fleet node through Sallyport (browser WebSocket → broker → its
+// certificate-authenticated SSH connection → the node's sshd, recorded to PostgreSQL) versus a
+// stock OpenSSH client connecting straight to the same sshd, in the same run. The client runs in
+// its own process for both (bench/terminal-client.ts).
+//   keystroke echo — one key, to its echo on screen, 200 keys per round
+//   bulk output    — 16 MiB of terminal output
+// Run: npx tsx bench/fleet.ts   (as root: it makes a network namespace; needs PostgreSQL, sshd, nft)
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { NodeFile } from '../server/runtime/fleet/node-config.js';
+import { encodePrivateKeyFile, generateEd25519, parsePrivateKeyFile, signUserCertificate } from '../server/signing/index.js';
+import { PACKAGE_ROOT } from '../server/paths.js';
+import { Browser, startTestBroker } from '../test/support/broker.js';
+import { NODE_LOGIN, startFleetNode } from '../test/support/fleet-node.js';
+import { runCli } from '../test/support/process.js';
+
+const run = promisify(execFile);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+}
+
+async function client(args: string[]): Promise<{ echo: number[]; bytesPerSecond: number }> {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', join(PACKAGE_ROOT, 'bench', 'terminal-client.ts'), ...args], {
+    cwd: PACKAGE_ROOT,
+    timeout: 300_000,
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!);
+}
+
+async function main() {
+  const caText = (await runCli(['ssh-ca', 'new'], {})).stdout;
+  const ca = parsePrivateKeyFile(caText).key;
+  const node = await startFleetNode({
+    async files(sshDir, brokerAddress) {
+      const out = await runCli(['node-config', '--broker-address', brokerAddress, '--login', NODE_LOGIN, '--ssh-dir', sshDir, '--format', 'json'], { SALLYPORT_SSH_CA_KEY: caText });
+      return (JSON.parse(out.stdout) as { files: NodeFile[] }).files;
+    },
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'sallyport-bench-fleet-'));
+  const catalog = join(dir, 'catalog.yaml');
+  writeFileSync(
+    catalog,
+    `version: 1
+nodes:
+  - { name: app-1, address: "${node.address}", hostKey: "${node.hostKey}", login: ${NODE_LOGIN} }
+targets:
+  - { name: node-shell, description: a shell on the node, runtime: ssh, nodes: [app-1], command: [sh], recordInput: true,
+      limits: { maxDuration: 1h, idleTimeout: 15m }, allow: { groups: [developers] } }
+`,
+  );
+  writeFileSync(join(dir, 'known_hosts'), `${node.address} ${node.hostKey}\n`);
+  const t = await startTestBroker({ SALLYPORT_CATALOG: catalog, SALLYPORT_SSH_CA_KEY: caText, SALLYPORT_LOG_LEVEL: 'warn' });
+  try {
+    const b = new Browser();
+    await t.login(b, 'alice');
+    const cookie = `sallyport=${b.cookies(t.url).get('sallyport')}`;
+    /** A stock OpenSSH login with a fresh broker-style certificate, as the baseline. */
+    const sshArgs = () => {
+      const key = generateEd25519();
+      const base = join(dir, `k${Date.now()}`);
+      writeFileSync(base, encodePrivateKeyFile(key, 'bench'), { mode: 0o600 });
+      const now = Date.now();
+      const cert = signUserCertificate(ca, { publicKey: key.publicKey, serial: BigInt(now), keyId: 'bench direct', principals: [NODE_LOGIN], validAfter: new Date(now - 30_000), validBefore: new Date(now + 60_000), sourceAddresses: [node.brokerAddress], extensions: ['permit-pty'] });
+      writeFileSync(`${base}-cert.pub`, `${cert.line}\n`);
+      return JSON.stringify(['-F', '/dev/null', '-i', base, '-o', `CertificateFile=${base}-cert.pub`, '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-tt', '-b', node.brokerAddress, `${NODE_LOGIN}@${node.address}`, 'sh']);
+    };
+    const broker = { echo: [] as number[], tp: [] as number[] };
+    const direct = { echo: [] as number[], tp: [] as number[] };
+    for (let i = 0; i < ROUNDS; i++) {
+      const d = await client(['ssh', sshArgs()]);
+      direct.echo.push(...d.echo);
+      direct.tp.push(d.bytesPerSecond);
+      const s = await client(['broker', t.url, cookie, 'node-shell']);
+      broker.echo.push(...s.echo);
+      broker.tp.push(s.bytesPerSecond);
+    }
+    const mib = (x: number) => (x / 1024 / 1024).toFixed(1);
+    const ms = (x: number) => x.toFixed(2);
+    const median = (xs: number[]) => percentile(xs, 0.5);
+    const [bp50, dp50] = [percentile(broker.echo, 0.5), percentile(direct.echo, 0.5)];
+    const [bp99, dp99] = [percentile(broker.echo, 0.99), percentile(direct.echo, 0.99)];
+    console.log(`fleet console (runtime ssh) vs direct OpenSSH to the same sshd, ${ROUNDS} rounds, ${broker.echo.length} keys each`);
+    console.log(`  keystroke echo p50: broker ${ms(bp50)} ms, direct ${ms(dp50)} ms — ${(bp50 / dp50).toFixed(2)}x (goal ≤1.3x)`);
+    console.log(`  keystroke echo p99: broker ${ms(bp99)} ms, direct ${ms(dp99)} ms — ${(bp99 / dp99).toFixed(2)}x`);
+    console.log(`  bulk output (16 MiB): broker ${mib(median(broker.tp))} MiB/s, direct ${mib(median(direct.tp))} MiB/s — ${(median(broker.tp) / median(direct.tp)).toFixed(2)}x (goal ≥0.8x)`);
+  } finally {
+    await t.close();
+    await node.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
