@@ -47,6 +47,14 @@ async function main() {
       return (JSON.parse(out.stdout) as { files: NodeFile[] }).files;
     },
   });
+  try {
+    await measure(caText, ca, node);
+  } finally {
+    await node.stop();
+  }
+}
+
+async function measure(caText: string, ca: ReturnType<typeof parsePrivateKeyFile>['key'], node: Awaited<ReturnType<typeof startFleetNode>>) {
   const dir = mkdtempSync(join(tmpdir(), 'sallyport-bench-fleet-'));
   const catalog = join(dir, 'catalog.yaml');
   writeFileSync(
@@ -107,7 +115,6 @@ targets:
     console.log(`  bulk output (16 MiB): broker ${mib(median(broker.tp))} MiB/s, direct ${mib(median(direct.tp))} MiB/s — ${(median(broker.tp) / median(direct.tp)).toFixed(2)}x (goal ≥0.8x)`);
   } finally {
     await t.close();
-    await node.stop();
     await admin.query(`drop database if exists ${dbName} with (force)`);
     await admin.end();
   }

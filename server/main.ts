@@ -14,7 +14,7 @@ import { createWebhookNotifier } from './notify/index.js';
 import { createSigner, type Signer } from './signing/index.js';
 import { createCheckpointer, type Checkpointer } from './audit/index.js';
 import { buildBundle } from './bundle/index.js';
-import { createRecordings, createReplay, type Replay } from './replay/index.js';
+import { createRecordings, createReplay, startWordIndexer, type Replay } from './replay/index.js';
 import { registerInstance, type BrokerInstance } from './brokers/index.js';
 import { createDockerRuntime, createFleetPool, createSshRuntime, type Runtime } from './runtime/index.js';
 import { parsePrivateKeyFile } from './signing/index.js';
@@ -143,6 +143,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     const stopNotifier = notifier?.start(app.log);
     const stopCheckpoints = checkpointer.start(app.log);
     const stopReplay = replay.start(app.log);
+    const stopIndexer = startWordIndexer(db, app.log);
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     return {
@@ -169,6 +170,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
         // Signs the drain's recordings and the last events (console.ended, broker.stopped).
         await stopCheckpoints();
         await stopReplay();
+        await stopIndexer();
         await app.close();
         await db.close();
       },

@@ -121,5 +121,6 @@ describe('a password typed while a background job prints, on a real console', ()
     const db = t.broker.db;
     expect((await db.query(`select count(*)::int as n from recording_commands where line like '%zebra%'`)).rows[0].n).toBe(0);
     expect((await db.query(`select count(*)::int as n from recording_text where text like '%zebra%'`)).rows[0].n).toBe(0);
+    expect((await db.query(`select count(*)::int as n from recording_index_queue where text like '%zebra%' or commands::text like '%zebra%'`)).rows[0].n).toBe(0);
   });
 });

@@ -67,14 +67,20 @@ describe('recordings, in words', () => {
       const col = table === 'recording_text' ? 'text' : 'line';
       expect((await db.query(`select count(*)::int as n from ${table} where ${col} like '%hunter2%'`)).rows[0].n).toBe(0);
     }
+    // Nor in the queue the index is built from.
+    expect((await db.query(`select count(*)::int as n from recording_index_queue where text like '%hunter2%' or commands::text like '%hunter2%'`)).rows[0].n).toBe(0);
     // Echoed input is recorded as typed, so the timeline and replay stay faithful.
     expect(events.filter((e) => e.code === 'i').map((e) => e.data).join('')).toContain('echo "invoice-4711 refunded"X\x7f');
   });
 
   it('are found by search, at the moment they were shown, by whoever may see them', async () => {
-    const words = await carol.get(`/api/search?q=${encodeURIComponent('invoice-4711')}`);
+    // The index is built a moment after the chunk is stored (off the console's path): within 5 s.
+    const search = () => carol.get(`/api/search?q=${encodeURIComponent('invoice-4711')}`);
+    const ofSession = (r: { body: any }) => r.body.results.filter((h: { sessionId: string }) => h.sessionId === sessionId);
+    await expect.poll(async () => ofSession(await search()).length, { timeout: 5000 }).toBe(2);
+    const words = await search();
     expect(words.status).toBe(200);
-    const hits = words.body.results.filter((h: { sessionId: string }) => h.sessionId === sessionId);
+    const hits = ofSession(words);
     expect(hits.map((h: { kind: string }) => h.kind).sort()).toEqual(['input', 'output']);
     const output = hits.find((h: { kind: string }) => h.kind === 'output');
     expect(output).toMatchObject({ username: 'alice', target: 'shell', grantId: null });

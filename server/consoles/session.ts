@@ -44,7 +44,13 @@ const INPUT_BACKLOG_LIMIT = 256 * 1024;
 /** While watched, store output this often: watchers tail the stored recording. */
 const WATCHED_FLUSH_MS = 200;
 /** Pause the container's output while this much recording is not yet stored. */
-const RECORDER_BACKLOG_LIMIT = 1024 * 1024;
+/** Output arriving this soon after the last message is gathered into the next one. */
+const GATHER_MS = 2;
+const GATHER_BYTES = 64 * 1024;
+/** Only after a piece at least this big: an echo, a prompt or a short line is never held. */
+const GATHER_AFTER = 512;
+// Above the recorder's largest chunk (4 × 256 KiB), so a chunk in flight alone never pauses output.
+const RECORDER_BACKLOG_LIMIT = 2 * 1024 * 1024;
 
 export class ConsoleSession {
   private bytesOut = 0;
@@ -58,10 +64,12 @@ export class ConsoleSession {
   private resizing: Promise<unknown> | undefined;
   private readonly heldInput: string[] = [];
   private heldBytes = 0;
-  private resumeCheck: NodeJS.Timeout | undefined;
   private inputCheck: NodeJS.Timeout | undefined;
   private nextSize: { cols: number; rows: number } | undefined;
   private readonly drainWaiters: Array<() => void> = [];
+  private gathered: string[] = [];
+  private gatheredBytes = 0;
+  private gatherTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly id: string,
@@ -76,6 +84,7 @@ export class ConsoleSession {
     running.output.on('data', (chunk: Buffer) => this.onOutput(chunk));
     running.input.on('drain', () => this.maybeReleaseInput());
     client.onDrain(() => this.maybeResume());
+    recorder.onDrain(() => this.maybeResume());
     void running.exited.then(({ exitCode, lostNode }) => {
       // The node's connection died (partition, node down): say so, not "process exited".
       if (lostNode !== undefined) return void this.end({ code: 'node_lost', node: lostNode });
@@ -184,6 +193,8 @@ export class ConsoleSession {
       clearTimeout(this.idleTimer);
       clearTimeout(this.maxTimer);
       this.running.output.removeAllListeners('data');
+      // What was gathered for the next message still reaches the user and the recording.
+      this.flushGathered(false);
       const rest = this.decoder.end();
       if (rest) this.recorder.output(rest);
       await this.running.destroy().catch(() => {});
@@ -211,27 +222,43 @@ export class ConsoleSession {
     this.bytesOut += chunk.length;
     const text = this.decoder.write(chunk);
     if (!text) return;
+    // A stream arrives in small pieces (a PTY read, an SSH packet: ~2 KiB each, thousands a
+    // second): after a piece that size, what follows within GATHER_MS goes as one message. An
+    // echo or a prompt is smaller and goes at once, so typing never waits.
+    if (this.gatherTimer) {
+      this.gathered.push(text);
+      this.gatheredBytes += text.length;
+      if (this.gatheredBytes >= GATHER_BYTES) this.flushGathered(true);
+      return;
+    }
+    this.deliver(text);
+    if (text.length >= GATHER_AFTER) this.gatherTimer = setTimeout(() => this.flushGathered(true), GATHER_MS);
+  }
+
+  /** Sends what was gathered; `keepGathering` keeps the gate closed while output keeps coming. */
+  private flushGathered(keepGathering: boolean): void {
+    clearTimeout(this.gatherTimer);
+    this.gatherTimer = undefined;
+    if (this.gathered.length === 0) return;
+    const text = this.gathered.join('');
+    this.gathered = [];
+    this.gatheredBytes = 0;
+    this.deliver(text);
+    if (keepGathering && this.live) this.gatherTimer = setTimeout(() => this.flushGathered(true), GATHER_MS);
+  }
+
+  private deliver(text: string): void {
     // The recorder sees exactly the text the client sees.
     this.recorder.output(text);
     const keepingUp = this.client.send(text);
     if (!keepingUp) this.running.output.pause();
-    if (this.recorder.backlog > RECORDER_BACKLOG_LIMIT) {
-      this.running.output.pause();
-      // The recorder has no drain event; look again shortly.
-      this.maybeResume();
-    }
+    // The recorder calls back after each write (onDrain above), and output resumes then.
+    if (this.recorder.backlog > RECORDER_BACKLOG_LIMIT) this.running.output.pause();
   }
 
   private maybeResume(): void {
     if (!this.live || !this.running.output.isPaused()) return;
-    // Stored chunks still being written count as backlog: look again until they are done.
-    if (this.recorder.backlog > RECORDER_BACKLOG_LIMIT) {
-      this.resumeCheck ??= setTimeout(() => {
-        this.resumeCheck = undefined;
-        this.maybeResume();
-      }, 50).unref();
-      return;
-    }
+    if (this.recorder.backlog > RECORDER_BACKLOG_LIMIT) return;
     this.running.output.resume();
   }
 

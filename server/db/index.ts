@@ -24,6 +24,7 @@ export {
   getConsoleSession,
   createRecording,
   appendRecordingChunk,
+  indexQueuedWords,
   sealRecording,
   readRecordingChunks,
   readStoredChunks,

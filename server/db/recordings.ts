@@ -116,10 +116,10 @@ export async function createRecording(db: Queryable, sessionId: string, header: 
   await db.query(`insert into recordings (session_id, header) values ($1, $2)`, [sessionId, JSON.stringify(header)]);
 }
 
-/** One write per flush on the console's byte path: the chunk, nothing else. */
 /**
- * One write per flush on the console's byte path: the chunk, and the words it holds for search
- * and the command timeline — one statement, one round trip.
+ * One write per flush on the console's byte path: the chunk, and the words it holds queued for
+ * the search index (unindexed: indexing happens later, in batches, off this path). One
+ * statement, one round trip.
  */
 export async function appendRecordingChunk(
   db: Queryable,
@@ -136,28 +136,38 @@ export async function appendRecordingChunk(
 ): Promise<void> {
   await db.query(
     `with chunk as (
-       insert into recording_chunks (session_id, seq, data, hash, t_start, t_end) values ($1, $2, $3, $4, $10, $11)
+       insert into recording_chunks (session_id, seq, data, hash, t_start, t_end) values ($1, $2, $3, $4, $7, $8)
+     )
+     insert into recording_index_queue (session_id, seq, t, text, commands)
+     select $1::uuid, $2::integer, $5::float8, $6::text, $9::jsonb
+      where $6::text is not null or jsonb_array_length($9::jsonb) > 0`,
+    [sessionId, seq, data, chainHash, meta.output?.t ?? null, meta.output?.text ?? null, meta.tStart, meta.tEnd, JSON.stringify(meta.commands)],
+  );
+}
+
+/**
+ * Moves up to `limit` queued chunks' words into the indexed tables, in one transaction; rows
+ * another broker is indexing are skipped. Returns how many chunks were indexed.
+ */
+export async function indexQueuedWords(db: Queryable, limit: number): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(
+    `with batch as (
+       delete from recording_index_queue q
+        using (select session_id, seq from recording_index_queue order by session_id, seq limit $1 for update skip locked) pick
+        where q.session_id = pick.session_id and q.seq = pick.seq
+       returning q.*
      ), screen as (
        insert into recording_text (session_id, seq, t, kind, text)
-       select $1::uuid, $2::integer, $5::float8, 'output', $6::text where $6::text is not null
+       select session_id, seq, t, 'output', text from batch where text is not null
+     ), typed as (
+       insert into recording_commands (session_id, seq, n, t, line, masked)
+       select b.session_id, b.seq, c.n, c.t, c.line, c.masked
+         from batch b, rows from (jsonb_to_recordset(b.commands) as (t float8, line text, masked boolean)) with ordinality as c(t, line, masked, n)
      )
-     insert into recording_commands (session_id, seq, n, t, line, masked)
-     select $1::uuid, $2::integer, c.n, c.t, c.line, c.masked
-       from unnest($7::float8[], $8::text[], $9::boolean[]) with ordinality as c(t, line, masked, n)`,
-    [
-      sessionId,
-      seq,
-      data,
-      chainHash,
-      meta.output?.t ?? null,
-      meta.output?.text ?? null,
-      meta.commands.map((c) => c.t),
-      meta.commands.map((c) => c.line),
-      meta.commands.map((c) => c.masked),
-      meta.tStart,
-      meta.tEnd,
-    ],
+     select count(*)::text as n from batch`,
+    [limit],
   );
+  return Number(rows[0]?.n ?? 0);
 }
 
 export async function sealRecording(
@@ -223,9 +233,18 @@ export interface CommandRow {
   masked: boolean;
 }
 
+/** The command timeline, complete at once: indexed lines and those still queued for the index. */
 export async function listRecordingCommands(db: Queryable, sessionId: string, limit = 5000): Promise<CommandRow[]> {
   const { rows } = await db.query<CommandRow>(
-    `select t, line, masked from recording_commands where session_id = $1 order by seq, n limit $2`,
+    `select t, line, masked from (
+       select seq, n, t, line, masked from recording_commands where session_id = $1
+       union all
+       select q.seq, c.n, c.t, c.line, c.masked
+         from recording_index_queue q, rows from (jsonb_to_recordset(q.commands) as (t float8, line text, masked boolean)) with ordinality as c(t, line, masked, n)
+        where q.session_id = $1
+     ) lines
+     order by seq, n
+     limit $2`,
     [sessionId, limit],
   );
   return rows;

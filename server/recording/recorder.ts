@@ -48,6 +48,8 @@ export class Recorder {
   private pendingBytes = 0;
   /** Flushed chunks whose write has not finished yet: memory held just the same. */
   private storingBytes = 0;
+  /** Called when a write finishes (the session resumes output paused for the backlog). */
+  private readonly drainWaiters: Array<() => void> = [];
   private seq = 0;
   private size = 0;
   private writing: Promise<void> = Promise.resolve();
@@ -103,6 +105,11 @@ export class Recorder {
     return this.pendingBytes + this.storingBytes;
   }
 
+  /** Calls `cb` after every finished write, so a paused session can look at the backlog again. */
+  onDrain(cb: () => void): void {
+    this.drainWaiters.push(cb);
+  }
+
   output(data: string): void {
     this.push('o', data);
     this.mask.output(data);
@@ -149,7 +156,10 @@ export class Recorder {
     else this.pendingSpan = { start: t, end: t };
     this.pending.push(line);
     this.pendingBytes += line.length;
-    if (this.pendingBytes >= (this.options.flushBytes ?? 256 * 1024)) this.flush();
+    // While a write is in flight, let the next chunk grow (up to 4× flushBytes): when storage is
+    // slower than the output, chunks get bigger instead of queueing up one round trip each.
+    const flushBytes = this.options.flushBytes ?? 256 * 1024;
+    if (this.pendingBytes >= flushBytes && (this.storingBytes === 0 || this.pendingBytes >= 4 * flushBytes)) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.flushMs);
   }
 
@@ -178,6 +188,8 @@ export class Recorder {
         this.options.onFailure(err);
       } finally {
         this.storingBytes -= data.length;
+        if (this.storingBytes === 0 && this.pendingBytes >= (this.options.flushBytes ?? 256 * 1024)) this.flush();
+        for (const cb of this.drainWaiters) cb();
       }
     });
   }
