@@ -13,7 +13,8 @@ import { fleetKeyId } from '../server/runtime/fleet/pool.js';
 import { fingerprint, parsePublicKeyLine } from '../server/signing/index.js';
 import type { NodeFile } from '../server/runtime/fleet/node-config.js';
 import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
-import { connectConsole, PROMPT } from './support/console-client.js';
+import { connectConsole, PROMPT, watchConsole } from './support/console-client.js';
+import { apiSession } from './support/api-session.js';
 import { brokerContainers, expectNoContainers } from './support/docker.js';
 import { NODE_LOGIN, startFleetNode, type FleetNode } from './support/fleet-node.js';
 import { randomBytes } from 'node:crypto';
@@ -139,6 +140,25 @@ describe('a console on a fleet node', () => {
     const { events } = parseAsciicast(await recordingText(id));
     expect(events.filter((e) => e.code === 'o').map((e) => e.data).join('')).toBe(c.output());
     expect((await auditOf(id, 'console.opened')).certificate).toBeTruthy();
+  });
+
+  it('an admin watches a fleet console live and terminates it, as for a local one; the container on the node is removed', async () => {
+    const dave = await apiSession(t, 'dave');
+    const daveCookie = `sallyport=${dave.browser.cookies(t.url).get('sallyport')}`;
+    const c = await connectConsole(t.url, 'fleet-shell', { cookie });
+    await c.waitFor(PROMPT, 15_000);
+    const id = c.sessionId();
+    c.send({ type: 'input', data: 'echo "on-""the-node"\n' });
+    await c.waitFor(/^on-the-node\r?$/m);
+    expect((await dave.get('/api/live')).body.sessions).toEqual([expect.objectContaining({ id, target: 'fleet-shell', node: 'app-1' })]);
+    const w = await watchConsole(t.url, id, { cookie: daveCookie });
+    await w.waitFor(/on-the-node/);
+    const r = await dave.post(`/api/sessions/${id}/terminate`, { reason: 'enough' });
+    expect(r.status).toBe(200);
+    await c.closed;
+    expect(c.messages.find((m) => m.type === 'exit')).toMatchObject({ code: 'terminated', reason: 'terminated by dave: enough' });
+    await w.closed;
+    await expectNoContainers(t.broker.instanceId);
   });
 
   it('the node runs exactly the catalogue argv: quotes, $(…), backticks and ; stay words, never commands', async () => {
