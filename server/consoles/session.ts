@@ -110,6 +110,9 @@ export class ConsoleSession {
     if (!this.live) return true;
     const bytes = Buffer.byteLength(data);
     this.bytesIn += bytes;
+    // Output that came before this key is recorded (and shown) before it: the echo mask
+    // decides by what the terminal printed after the key.
+    this.flushGathered(true);
     this.recorder.input(data);
     this.touch();
     // Keys typed after a resize must reach the program after it: hold them while one is applied.
@@ -149,6 +152,7 @@ export class ConsoleSession {
    */
   resize(cols: number, rows: number): void {
     if (!this.live) return;
+    this.flushGathered(true);
     this.recorder.resize(cols, rows);
     this.touch();
     if (this.resizing) {

@@ -42,7 +42,8 @@ function hostKeyAlgorithms(type: string): ssh2.ServerHostKeyAlgorithm[] {
 
 function openTcp(node: NodeAddress, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const sock = tcpConnect({ host: node.address, port: node.port });
+    // noDelay: keystrokes are single bytes; Nagle would hold each behind the previous one's ACK.
+    const sock = tcpConnect({ host: node.address, port: node.port, noDelay: true });
     const timer = setTimeout(() => {
       sock.destroy();
       reject(new SallyportError('NODE_UNREACHABLE', `node ${node.name} (${node.address}:${node.port}) did not answer within ${timeoutMs / 1000} s`));
