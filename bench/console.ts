@@ -5,15 +5,12 @@
 // Run: npx tsx bench/console.ts   (needs PostgreSQL and dockerd as .ci/run sets them up)
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { migrate, openDatabase } from '../server/db/index.js';
-import { MIGRATIONS_DIR, PACKAGE_ROOT } from '../server/paths.js';
+import { PACKAGE_ROOT } from '../server/paths.js';
 import { createDockerRuntime, type RunningConsole } from '../server/runtime/index.js';
 import { Browser, startTestBroker } from '../test/support/broker.js';
 import { connectConsole, PROMPT } from '../test/support/console-client.js';
 import { writeConsoleCatalog } from '../test/support/console-catalog.js';
-import { ADMIN_URL, databaseUrl } from '../test/support/pg-admin.js';
-import { stats } from './support.js';
+import { scratchBrokerDatabase, stats } from './support.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const BYTES = 16 * 1024 * 1024;
@@ -23,17 +20,10 @@ const OUTPUT_CMD = `head -c ${(BYTES * 3) / 4} /dev/zero | base64 -w 76; echo "D
 
 async function main() {
   const image = execFileSync('bash', [`${PACKAGE_ROOT}/images/build-busybox.sh`], { encoding: 'utf8' }).trim();
-  const dbName = `sallyport_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`create database ${dbName}`);
-  const url = databaseUrl(dbName);
-  const mig = openDatabase(url, { poolSize: 1 });
-  await migrate(mig, MIGRATIONS_DIR);
-  await mig.close();
+  const database = await scratchBrokerDatabase();
   const t = await startTestBroker(
     { SALLYPORT_CATALOG: writeConsoleCatalog(image), CONSOLE_GREETING: 'bench' },
-    { database: { name: dbName, url, drop: async () => {} } },
+    { database: { ...database, drop: async () => {} } },
   );
   try {
     const b = new Browser();
@@ -108,8 +98,7 @@ async function main() {
     console.log(`  ratio               ${(med(tpBroker) / med(tpDocker)).toFixed(2)}x`);
   } finally {
     await t.close();
-    await admin.query(`drop database if exists ${dbName} with (force)`);
-    await admin.end();
+    await database.drop();
   }
 }
 

@@ -12,14 +12,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { NodeFile } from '../server/runtime/fleet/node-config.js';
 import { encodePrivateKeyFile, generateEd25519, parsePrivateKeyFile, signUserCertificate } from '../server/signing/index.js';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { migrate, openDatabase } from '../server/db/index.js';
-import { MIGRATIONS_DIR, PACKAGE_ROOT } from '../server/paths.js';
-import { ADMIN_URL, databaseUrl } from '../test/support/pg-admin.js';
+import { PACKAGE_ROOT } from '../server/paths.js';
 import { Browser, startTestBroker } from '../test/support/broker.js';
 import { NODE_LOGIN, startFleetNode } from '../test/support/fleet-node.js';
 import { runCli } from '../test/support/process.js';
+import { scratchBrokerDatabase } from './support.js';
 
 const run = promisify(execFile);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -68,17 +65,10 @@ targets:
 `,
   );
   writeFileSync(join(dir, 'known_hosts'), `${node.address} ${node.hostKey}\n`);
-  const dbName = `sallyport_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`create database ${dbName}`);
-  const url = databaseUrl(dbName);
-  const mig = openDatabase(url, { poolSize: 1 });
-  await migrate(mig, MIGRATIONS_DIR);
-  await mig.close();
+  const database = await scratchBrokerDatabase();
   const t = await startTestBroker(
     { SALLYPORT_CATALOG: catalog, SALLYPORT_SSH_CA_KEY: caText, SALLYPORT_LOG_LEVEL: 'warn' },
-    { database: { name: dbName, url, drop: async () => {} } },
+    { database: { ...database, drop: async () => {} } },
   );
   try {
     const b = new Browser();
@@ -115,8 +105,7 @@ targets:
     console.log(`  bulk output (16 MiB): broker ${mib(median(broker.tp))} MiB/s, direct ${mib(median(direct.tp))} MiB/s — ${(median(broker.tp) / median(direct.tp)).toFixed(2)}x (goal ≥0.8x)`);
   } finally {
     await t.close();
-    await admin.query(`drop database if exists ${dbName} with (force)`);
-    await admin.end();
+    await database.drop();
   }
 }
 

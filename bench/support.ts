@@ -26,3 +26,23 @@ export async function withScratchDatabase<T>(fn: (db: Database) => Promise<T>): 
     await admin.end();
   }
 }
+
+/** A migrated scratch database for a benchmark's broker (startTestBroker's `database`); drop() removes it. */
+export async function scratchBrokerDatabase(): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+  const name = `sallyport_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  const url = databaseUrl(name);
+  const mig = openDatabase(url, { poolSize: 1 });
+  await migrate(mig, MIGRATIONS_DIR);
+  await mig.close();
+  return {
+    name,
+    url,
+    async drop() {
+      await admin.query(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}

@@ -20,6 +20,8 @@ import { replicaEnv } from './support/replica.js';
 let tdb: TestDatabase;
 let h: TestBroker;
 let child: ChildProcess;
+let brokerStderr = '';
+let stopping = false;
 let url: string;
 let cookie: string;
 
@@ -35,14 +37,23 @@ beforeAll(async () => {
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
   child = spawnCli(['serve'], replicaEnv(h, { port, databaseUrl: tdb.url, catalog }));
+  // A broker that dies under a flood is a failure to see, with its last words.
+  child.stderr!.on('data', (d) => (brokerStderr = (brokerStderr + d).slice(-4000)));
+  child.once('exit', (code, signal) => {
+    if (!stopping) console.error(`the flooded broker exited (${code ?? signal}):\n${brokerStderr}`);
+  });
   await waitFor('broker ready', async () => ((await fetch(`${url}/readyz`).catch(() => null))?.status === 200 ? true : undefined), 40_000);
   const b = new Browser();
   await h.login(b, 'alice');
   cookie = `sallyport=${b.cookies(h.url).get('sallyport')}`;
 });
 afterAll(async () => {
-  child?.kill('SIGTERM');
-  if (child) await new Promise((r) => child.once('close', r));
+  stopping = true;
+  if (child && child.exitCode === null && child.signalCode === null) {
+    const closed = new Promise((r) => child.once('close', r));
+    child.kill('SIGTERM');
+    await closed;
+  }
   await h?.close();
   await tdb?.drop();
 });
