@@ -12,3 +12,9 @@ create table recording_index_queue (
 );
 comment on table recording_index_queue is
   'Screen text and command lines of stored chunks not yet in recording_text/recording_commands; claimed with skip locked, deleted when indexed.';
+
+-- A chunk's screen text is indexed in parts of at most 256 KiB: a tsvector holds at most 1 MiB,
+-- and a chunk (which grows while storage is slow) can hold more text than that.
+alter table recording_text add column part integer not null default 0;
+alter table recording_text drop constraint recording_text_pk;
+alter table recording_text add constraint recording_text_pk primary key (session_id, seq, kind, part);

@@ -110,4 +110,15 @@ describe('recordings, in words', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error.problems[0].field).toBe('q');
   });
+
+  it('index a chunk holding more screen text than one tsvector can (in parts), and search finds its last words', async () => {
+    // A chunk grows while storage is slow; here one with ~1.9 MB of distinct words, queued as
+    // the recorder queues them (seq 0, the header chunk, has no words of its own).
+    const words = Array.from({ length: 300_000 }, (_, i) => `w${i}`).join(' ');
+    await t.broker.db.query(`insert into recording_index_queue (session_id, seq, t, text) values ($1, 0, 0, $2)`, [sessionId, words]);
+    const found = async (q: string) => (await carol.get(`/api/search?q=${q}`)).body.results.filter((h: { sessionId: string }) => h.sessionId === sessionId).length;
+    await expect.poll(() => found('w299999'), { timeout: 5000 }).toBeGreaterThan(0);
+    expect(await found('w150000')).toBeGreaterThan(0);
+    expect((await t.broker.db.query(`select count(*)::int as n from recording_index_queue where session_id = $1`, [sessionId])).rows[0].n).toBe(0);
+  });
 });

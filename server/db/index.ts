@@ -25,6 +25,7 @@ export {
   createRecording,
   appendRecordingChunk,
   indexQueuedWords,
+  skipQueuedWords,
   sealRecording,
   readRecordingChunks,
   readStoredChunks,

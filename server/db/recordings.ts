@@ -157,17 +157,36 @@ export async function indexQueuedWords(db: Queryable, limit: number): Promise<nu
         where q.session_id = pick.session_id and q.seq = pick.seq
        returning q.*
      ), screen as (
-       insert into recording_text (session_id, seq, t, kind, text)
-       select session_id, seq, t, 'output', text from batch where text is not null
+       insert into recording_text (session_id, seq, t, kind, part, text)
+       select session_id, seq, t, 'output', p.part, substr(text, p.part * $2 + 1, $2)
+         from batch, generate_series(0, (length(text) - 1) / $2) as p(part)
+        where text is not null and text <> ''
      ), typed as (
        insert into recording_commands (session_id, seq, n, t, line, masked)
        select b.session_id, b.seq, c.n, c.t, c.line, c.masked
          from batch b, rows from (jsonb_to_recordset(b.commands) as (t float8, line text, masked boolean)) with ordinality as c(t, line, masked, n)
      )
      select count(*)::text as n from batch`,
-    [limit],
+    [limit, TEXT_PART_CHARS],
   );
   return Number(rows[0]?.n ?? 0);
+}
+
+/** Screen text is indexed in parts this long: a tsvector holds at most 1 MiB. */
+const TEXT_PART_CHARS = 256 * 1024;
+
+/**
+ * Drops the oldest queued chunk from the queue without indexing it: only for a row the index
+ * refuses (the caller logs which); the recording itself is untouched.
+ */
+export async function skipQueuedWords(db: Queryable): Promise<{ session_id: string; seq: number } | null> {
+  const { rows } = await db.query<{ session_id: string; seq: number }>(
+    `delete from recording_index_queue q
+      using (select session_id, seq from recording_index_queue order by session_id, seq limit 1 for update skip locked) pick
+      where q.session_id = pick.session_id and q.seq = pick.seq
+     returning q.session_id, q.seq`,
+  );
+  return rows[0] ?? null;
 }
 
 export async function sealRecording(
