@@ -5,35 +5,17 @@
 //   keystroke echo — one key, to its echo on screen, 200 keys per round
 //   bulk output    — 16 MiB of terminal output
 // Run: npx tsx bench/fleet.ts   (as root: it makes a network namespace; needs PostgreSQL, sshd, nft)
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { NodeFile } from '../server/runtime/fleet/node-config.js';
 import { encodePrivateKeyFile, generateEd25519, parsePrivateKeyFile, signUserCertificate } from '../server/signing/index.js';
-import { PACKAGE_ROOT } from '../server/paths.js';
 import { Browser, startTestBroker } from '../test/support/broker.js';
 import { NODE_LOGIN, startFleetNode } from '../test/support/fleet-node.js';
 import { runCli } from '../test/support/process.js';
-import { scratchBrokerDatabase } from './support.js';
+import { percentile, scratchBrokerDatabase, terminalClient } from './support.js';
 
-const run = promisify(execFile);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
-}
-
-async function client(args: string[]): Promise<{ echo: number[]; bytesPerSecond: number }> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', join(PACKAGE_ROOT, 'bench', 'terminal-client.ts'), ...args], {
-    cwd: PACKAGE_ROOT,
-    timeout: 300_000,
-    maxBuffer: 1 << 20,
-  });
-  return JSON.parse(stdout.trim().split('\n').at(-1)!);
-}
 
 async function main() {
   const caText = (await runCli(['ssh-ca', 'new'], {})).stdout;
@@ -87,10 +69,10 @@ targets:
     const broker = { echo: [] as number[], tp: [] as number[] };
     const direct = { echo: [] as number[], tp: [] as number[] };
     for (let i = 0; i < ROUNDS; i++) {
-      const d = await client(['ssh', sshArgs()]);
+      const d = await terminalClient(['ssh', sshArgs()]);
       direct.echo.push(...d.echo);
       direct.tp.push(d.bytesPerSecond);
-      const s = await client(['broker', t.url, cookie, 'node-shell']);
+      const s = await terminalClient(['broker', t.url, cookie, 'node-shell']);
       broker.echo.push(...s.echo);
       broker.tp.push(s.bytesPerSecond);
     }

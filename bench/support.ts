@@ -1,8 +1,11 @@
 // Shared by the benchmarks: percentiles, and a migrated scratch database dropped afterwards.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { migrate, openDatabase, type Database } from '../server/db/index.js';
-import { MIGRATIONS_DIR } from '../server/paths.js';
+import { MIGRATIONS_DIR, PACKAGE_ROOT } from '../server/paths.js';
 import { ADMIN_URL, databaseUrl } from '../test/support/pg-admin.js';
 
 export function stats(xs: number[]): { p50: number; p95: number } {
@@ -45,4 +48,19 @@ export async function scratchBrokerDatabase(): Promise<{ name: string; url: stri
       await admin.end();
     },
   };
+}
+
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+}
+
+/** Runs bench/terminal-client.ts in its own process: keystroke echo times and output throughput. */
+export async function terminalClient(args: string[]): Promise<{ echo: number[]; bytesPerSecond: number }> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(PACKAGE_ROOT, 'bench', 'terminal-client.ts'), ...args], {
+    cwd: PACKAGE_ROOT,
+    timeout: 300_000,
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!);
 }

@@ -3,8 +3,11 @@
 // keystroke echo times and bulk output throughput as one JSON line.
 //   tsx bench/terminal-client.ts broker <url> <cookie> <target>
 //   tsx bench/terminal-client.ts ssh <ssh argv as JSON>
+//   tsx bench/terminal-client.ts docker <image>   (the same hardened container over the Engine API)
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
+import { createDockerRuntime } from '../server/runtime/index.js';
 
 const KEYS = Number(process.env.BENCH_KEYS ?? 200);
 const BYTES = Number(process.env.BENCH_BYTES ?? 16 * 1024 * 1024);
@@ -46,9 +49,32 @@ function viaSsh(argv: string[]): Terminal {
   };
 }
 
+/** Create, attach, start over the Engine API (what `docker run -it` does), with the broker's hardening. */
+async function viaDocker(image: string): Promise<Terminal> {
+  const c = await createDockerRuntime({}).start(
+    {
+      sessionId: randomUUID(),
+      target: 'bench',
+      username: 'bench',
+      command: ['sh'],
+      env: {},
+      size: { cols: 80, rows: 24 },
+      nodes: [],
+      container: { image, user: '1000:1000', limits: { memoryBytes: 64 * 1024 ** 2, cpus: 1, pids: 32 }, network: 'none' },
+    },
+    `bench-direct-${process.pid}`,
+  );
+  return {
+    write: (data) => c.input.write(data),
+    onData: (fn) => c.output.on('data', (d: Buffer) => fn(d.toString('latin1'))),
+    close: () => void c.destroy(),
+  };
+}
+
 async function main() {
   const [via, ...rest] = process.argv.slice(2);
-  const term = via === 'broker' ? await viaBroker(rest[0]!, rest[1]!, rest[2]!) : viaSsh(JSON.parse(rest[0]!) as string[]);
+  const term =
+    via === 'broker' ? await viaBroker(rest[0]!, rest[1]!, rest[2]!) : via === 'docker' ? await viaDocker(rest[0]!) : viaSsh(JSON.parse(rest[0]!) as string[]);
   let tail = '';
   let waiter: { test: (tail: string) => boolean; resolve: () => void } | undefined;
   let bytes = 0;
@@ -68,7 +94,8 @@ async function main() {
       const timer = setTimeout(() => reject(new Error(`timed out; tail: ${JSON.stringify(tail)}`)), ms);
       waiter = { test, resolve: () => (clearTimeout(timer), resolve()) };
     });
-  await until((t) => /\$ $/.test(t));
+  // busybox's prompt may end with a cursor-position query.
+  await until((t) => /\$ (\x1b\[6n)?$/.test(t));
   const echo: number[] = [];
   for (let i = 0; i < KEYS; i++) {
     const key = String.fromCharCode(97 + (i % 26));
@@ -94,6 +121,7 @@ async function main() {
   term.write('exit\n');
   await new Promise((r) => setTimeout(r, 200));
   term.close();
+  await new Promise((r) => setTimeout(r, 500));
   process.stdout.write(`${JSON.stringify({ echo, bytesPerSecond: (bytes - before) / seconds })}\n`);
   process.exit(0);
 }
