@@ -64,7 +64,8 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       const catalog = loadCatalogFile(file, { requireDigest: !flags.includes('--dev') });
-      process.stdout.write(`catalogue ${file} is valid: ${catalog.targets.length} target(s), sha256 ${catalog.sha256}\n`);
+      const nodes = catalog.nodes.length ? `, ${catalog.nodes.length} fleet node(s)` : '';
+      process.stdout.write(`catalogue ${file} is valid: ${catalog.targets.length} target(s)${nodes}, sha256 ${catalog.sha256}\n`);
       return 0;
     }
     case 'verify':

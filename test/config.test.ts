@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../server/config/index.js';
 import { SallyportError } from '../server/errors.js';
 import { testSigningKey } from './support/signing-key.js';
+import { encodePrivateKeyFile, generateEd25519, publicKeyLine } from '../server/signing/index.js';
 
 const good = {
   DATABASE_URL: 'postgres://sallyport@db.internal/sallyport',
@@ -79,6 +80,31 @@ describe('loadConfig', () => {
     const p = problems({ ...good, SALLYPORT_MAX_CONSOLES_PER_USER: '0', SALLYPORT_MAX_CONSOLES: 'many' });
     expect(p.SALLYPORT_MAX_CONSOLES_PER_USER).toMatch(/from 1 to 1000/);
     expect(p.SALLYPORT_MAX_CONSOLES).toMatch(/from 1 to 100000/);
+  });
+
+  it('reads the SSH CA for fleet nodes, its previous public keys and the certificate settings, and names bad ones', () => {
+    expect(loadConfig(good, 'production').fleet).toEqual({ ca: { key: undefined, publicKeys: [] }, sourceAddresses: undefined, certificateSeconds: 60, connectTimeoutSeconds: 10 });
+    const ca = generateEd25519();
+    const previous = generateEd25519();
+    const c = loadConfig(
+      { ...good, SALLYPORT_SSH_CA_KEY: encodePrivateKeyFile(ca, 'x'), SALLYPORT_SSH_CA_PREVIOUS_KEYS: `${publicKeyLine(previous.publicKey, 'old')}\n`, SALLYPORT_SSH_SOURCE_ADDRESSES: '10.0.0.10,10.0.1.0/24' },
+      'production',
+    );
+    expect(c.fleet.ca.publicKeys).toEqual([publicKeyLine(ca.publicKey, 'sallyport-user-ca'), publicKeyLine(previous.publicKey, 'sallyport-user-ca-previous')]);
+    expect(c.fleet.sourceAddresses).toEqual(['10.0.0.10', '10.0.1.0/24']);
+    const secret = encodePrivateKeyFile(ca, 'x');
+    const p = problems({
+      ...good,
+      SALLYPORT_SSH_CA_KEY: secret.replace('OPENSSH PRIVATE KEY', 'RSA PRIVATE KEY'),
+      SALLYPORT_SSH_CA_PREVIOUS_KEYS: 'ssh-rsa AAAA',
+      SALLYPORT_SSH_SOURCE_ADDRESSES: 'broker.example.com',
+      SALLYPORT_SSH_CERTIFICATE_SECONDS: '3600',
+    });
+    expect(p.SALLYPORT_SSH_CA_KEY).toMatch(/must be an OpenSSH private key .*sallyport ssh-ca new/);
+    expect(p['SALLYPORT_SSH_CA_PREVIOUS_KEYS[0]']).toMatch(/key type must be one of ssh-ed25519/);
+    expect(p.SALLYPORT_SSH_SOURCE_ADDRESSES).toMatch(/"broker.example.com" is not an IP address or CIDR/);
+    expect(p.SALLYPORT_SSH_CERTIFICATE_SECONDS).toMatch(/from 10 to 600/);
+    expect(JSON.stringify(p)).not.toContain(secret.split('\n')[1]!.slice(0, 30));
   });
 
   it('names every missing variable in one error', () => {

@@ -128,7 +128,7 @@ describe('a console on a fleet node', () => {
     await c.waitFor(PROMPT, 15_000);
     const id = c.messages.find((m) => m.type === 'started')!.sessionId as string;
     c.send({ type: 'input', data: 'id -un; stty size\n' });
-    await c.waitFor(new RegExp(`${NODE_LOGIN}\\r?\\n25 100`));
+    await c.waitFor(new RegExp(`${NODE_LOGIN}\\r?\\n25 100\\r?\\n\\$ $`));
     c.send({ type: 'resize', cols: 132, rows: 43 });
     c.send({ type: 'input', data: 'stty size\n' });
     await c.waitFor(/^43 132\r?$/m);

@@ -36,28 +36,42 @@ async function fleetStatus(deps: { db: Database; catalog: CatalogStore; fleet: F
   authorizeLiveControl(p);
   const catalog = deps.catalog.current();
   const live = await countLiveConsolesByNode(deps.db);
-  return Promise.all(
-    catalog.nodes.map(async (n) => {
-      const probe = await deps.fleet.connectTo(n.name, `sallyport probe by=${p.username.replace(/[^A-Za-z0-9._@+-]/g, '_')}`).then(
-        (conn) => {
-          conn.close();
-          return null;
-        },
-        (err: Error) => err.message,
-      );
-      return {
-        name: n.name,
-        address: n.address,
-        port: n.port,
-        login: n.login,
-        labels: { ...n.labels },
-        hostKeyFingerprint: fingerprint(parsePublicKeyLine(n.hostKey).blob),
-        reachable: probe === null,
-        error: probe,
-        checkedAt: new Date().toISOString(),
-        liveConsoles: live.get(n.name) ?? 0,
-        targets: catalog.targets.filter((t) => t.placement.includes(n.name)).map((t) => t.name),
-      };
-    }),
-  );
+  return mapBounded(catalog.nodes, PROBES_AT_ONCE, async (n) => {
+    const probe = await deps.fleet.connectTo(n.name, `sallyport probe by=${p.username.replace(/[^A-Za-z0-9._@+-]/g, '_')}`).then(
+      (conn) => {
+        conn.close();
+        return null;
+      },
+      (err: Error) => err.message,
+    );
+    return {
+      name: n.name,
+      address: n.address,
+      port: n.port,
+      login: n.login,
+      labels: { ...n.labels },
+      hostKeyFingerprint: fingerprint(parsePublicKeyLine(n.hostKey).blob),
+      reachable: probe === null,
+      error: probe,
+      checkedAt: new Date().toISOString(),
+      liveConsoles: live.get(n.name) ?? 0,
+      targets: catalog.targets.filter((t) => t.placement.includes(n.name)).map((t) => t.name),
+    };
+  });
+}
+
+/** Probes run this many at a time: a large fleet is checked without opening hundreds of connections at once. */
+const PROBES_AT_ONCE = 8;
+
+async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }

@@ -117,110 +117,110 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
   };
 
   async function startOn(engine: Engine, spec: ConsoleSpec, c: NonNullable<ConsoleSpec['container']>, brokerId: string): Promise<RunningConsole> {
-      const { docker, longLived, node } = engine;
-      let image: Docker.ImageInspectInfo;
-      try {
-        image = await docker.getImage(c.image).inspect();
-      } catch (err) {
-        throw engineError(err, c.image, node);
-      }
-      const home = image.Config?.Env?.find((e) => e.startsWith('HOME='))?.slice(5);
-      const mounts: Record<string, string> = { '/tmp': tmpfs };
-      // A writable HOME for shells and REPL history, owned by the console's user (numeric ids only).
-      const [uid, gid] = (c.user ?? '').split(':');
-      const owner = uid && /^\d+$/.test(uid) ? `,uid=${uid}${gid && /^\d+$/.test(gid) ? `,gid=${gid}` : ''}` : '';
-      if (home && home !== '/' && home !== '/tmp') mounts[home] = tmpfs.replace('noexec,', '') + owner;
+    const { docker, longLived, node } = engine;
+    let image: Docker.ImageInspectInfo;
+    try {
+      image = await docker.getImage(c.image).inspect();
+    } catch (err) {
+      throw engineError(err, c.image, node);
+    }
+    const home = image.Config?.Env?.find((e) => e.startsWith('HOME='))?.slice(5);
+    const mounts: Record<string, string> = { '/tmp': tmpfs };
+    // A writable HOME for shells and REPL history, owned by the console's user (numeric ids only).
+    const [uid, gid] = (c.user ?? '').split(':');
+    const owner = uid && /^\d+$/.test(uid) ? `,uid=${uid}${gid && /^\d+$/.test(gid) ? `,gid=${gid}` : ''}` : '';
+    if (home && home !== '/' && home !== '/tmp') mounts[home] = tmpfs.replace('noexec,', '') + owner;
 
-      let container: Docker.Container;
+    let container: Docker.Container;
+    try {
+      container = await docker.createContainer({
+        name: `sallyport-${spec.sessionId}`,
+        Image: image.Id,
+        Cmd: [...spec.command],
+        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+        User: c.user ?? '',
+        WorkingDir: c.workdir ?? '',
+        Tty: true,
+        OpenStdin: true,
+        StdinOnce: false,
+        AttachStdin: true,
+        AttachStdout: true,
+        AttachStderr: true,
+        Labels: { [LABEL_BROKER]: brokerId, [LABEL_SESSION]: spec.sessionId, [LABEL_TARGET]: spec.target },
+        HostConfig: {
+          CapDrop: ['ALL'],
+          SecurityOpt: ['no-new-privileges'],
+          Privileged: false,
+          ReadonlyRootfs: true,
+          Tmpfs: mounts,
+          PidsLimit: c.limits.pids,
+          Memory: c.limits.memoryBytes,
+          // Equal to Memory: no swap beyond the limit.
+          MemorySwap: c.limits.memoryBytes,
+          NanoCpus: Math.round(c.limits.cpus * 1e9),
+          NetworkMode: c.network,
+          IpcMode: 'private',
+          Binds: [],
+          AutoRemove: false,
+          Init: false,
+          LogConfig: { Type: 'none', Config: {} },
+          ConsoleSize: [spec.size.rows, spec.size.cols],
+        },
+      });
+    } catch (err) {
+      throw engineError(err, c.image, node);
+    }
+
+    const destroy = once(async () => {
       try {
-        container = await docker.createContainer({
-          name: `sallyport-${spec.sessionId}`,
-          Image: image.Id,
-          Cmd: [...spec.command],
-          Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-          User: c.user ?? '',
-          WorkingDir: c.workdir ?? '',
-          Tty: true,
-          OpenStdin: true,
-          StdinOnce: false,
-          AttachStdin: true,
-          AttachStdout: true,
-          AttachStderr: true,
-          Labels: { [LABEL_BROKER]: brokerId, [LABEL_SESSION]: spec.sessionId, [LABEL_TARGET]: spec.target },
-          HostConfig: {
-            CapDrop: ['ALL'],
-            SecurityOpt: ['no-new-privileges'],
-            Privileged: false,
-            ReadonlyRootfs: true,
-            Tmpfs: mounts,
-            PidsLimit: c.limits.pids,
-            Memory: c.limits.memoryBytes,
-            // Equal to Memory: no swap beyond the limit.
-            MemorySwap: c.limits.memoryBytes,
-            NanoCpus: Math.round(c.limits.cpus * 1e9),
-            NetworkMode: c.network,
-            IpcMode: 'private',
-            Binds: [],
-            AutoRemove: false,
-            Init: false,
-            LogConfig: { Type: 'none', Config: {} },
-            ConsoleSize: [spec.size.rows, spec.size.cols],
-          },
+        await container.remove({ force: true, v: true }).catch((err: { statusCode?: number }) => {
+          if (err.statusCode !== 404) throw err;
         });
       } catch (err) {
-        throw engineError(err, c.image, node);
+        // The reaper removes it once the node answers again (see list()).
+        if (engine !== local) unreaped.add(node);
+        throw err;
+      } finally {
+        engine.close();
       }
-
-      const destroy = once(async () => {
-        try {
-          await container.remove({ force: true, v: true }).catch((err: { statusCode?: number }) => {
-            if (err.statusCode !== 404) throw err;
-          });
-        } catch (err) {
-          // The reaper removes it once the node answers again (see list()).
-          if (engine !== local) unreaped.add(node);
-          throw err;
-        } finally {
-          engine.close();
-        }
-      });
-      try {
-        const live = longLived.getContainer(container.id);
-        const stream = (await live.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as NodeJS.ReadWriteStream &
-          PassThrough;
-        // next-exit: the default (not-running) would answer at once for a container not yet started.
-        const waited = live.wait({ condition: 'next-exit' }).then(
-          (r: { StatusCode: number }) => ({ exitCode: r.StatusCode }),
-          () => ({ exitCode: -1 }),
-        );
-        // A fleet node's connection lost first (keepalive, partition) is not an exit.
-        const exited: RunningConsole['exited'] = engine.lost
-          ? Promise.race([waited, engine.lost.then(() => ({ exitCode: -1, lostNode: node }))])
-          : waited;
-        await container.start();
-        // ConsoleSize at create needs Engine API 1.42; set the size explicitly for older engines.
-        await container.resize({ w: spec.size.cols, h: spec.size.rows }).catch(() => {});
-        const output = new PassThrough({ highWaterMark: 64 * 1024 });
-        // pipe() pauses the engine's socket when `output` is not being read: backpressure
-        // reaches the container's TTY instead of piling up in the broker.
-        stream.pipe(output);
-        return {
-          handle: { runtime: 'docker', node, id: container.id },
-          artifactDigest: image.Id,
-          credential: engine.credential,
-          output,
-          input: stream,
-          async resize(cols, rows) {
-            await container.resize({ w: cols, h: rows }).catch(() => {});
-          },
-          exited,
-          destroy,
-        } satisfies RunningConsole;
-      } catch (err) {
-        await destroy().catch(() => {});
-        throw engineError(err, c.image, node);
-      }
+    });
+    try {
+      const live = longLived.getContainer(container.id);
+      const stream = (await live.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as NodeJS.ReadWriteStream &
+        PassThrough;
+      // next-exit: the default (not-running) would answer at once for a container not yet started.
+      const waited = live.wait({ condition: 'next-exit' }).then(
+        (r: { StatusCode: number }) => ({ exitCode: r.StatusCode }),
+        () => ({ exitCode: -1 }),
+      );
+      // A fleet node's connection lost first (keepalive, partition) is not an exit.
+      const exited: RunningConsole['exited'] = engine.lost
+        ? Promise.race([waited, engine.lost.then(() => ({ exitCode: -1, lostNode: node }))])
+        : waited;
+      await container.start();
+      // ConsoleSize at create needs Engine API 1.42; set the size explicitly for older engines.
+      await container.resize({ w: spec.size.cols, h: spec.size.rows }).catch(() => {});
+      const output = new PassThrough({ highWaterMark: 64 * 1024 });
+      // pipe() pauses the engine's socket when `output` is not being read: backpressure
+      // reaches the container's TTY instead of piling up in the broker.
+      stream.pipe(output);
+      return {
+        handle: { runtime: 'docker', node, id: container.id },
+        artifactDigest: image.Id,
+        credential: engine.credential,
+        output,
+        input: stream,
+        async resize(cols, rows) {
+          await container.resize({ w: cols, h: rows }).catch(() => {});
+        },
+        exited,
+        destroy,
+      } satisfies RunningConsole;
+    } catch (err) {
+      await destroy().catch(() => {});
+      throw engineError(err, c.image, node);
     }
+  }
 }
 
 async function listOn(engine: Engine): Promise<HeldConsole[]> {
