@@ -24,20 +24,15 @@ export {
   getConsoleSession,
   createRecording,
   appendRecordingChunk,
-  indexQueuedWords,
-  skipQueuedWords,
   sealRecording,
   readRecordingChunks,
   readStoredChunks,
   type StoredChunk,
   getRecording,
-  listRecordingCommands,
-  searchRecordings,
-  type CommandRow,
-  type SearchHit,
   type RecordingRow,
   type ConsoleSessionRow,
 } from './recordings.js';
+export { indexQueuedWords, skipQueuedWords, listRecordingCommands, searchRecordings, type CommandRow, type SearchHit } from './recording-words.js';
 export {
   insertAccessRequest,
   lockAccessRequest,

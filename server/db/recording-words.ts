@@ -1,0 +1,118 @@
+// Repository: what recordings say in words — the queue the recorder fills with each chunk, the
+// indexed screen text and command lines it is moved into, the command timeline and search.
+import type { Queryable } from './database.js';
+
+/**
+ * Moves up to `limit` queued chunks' words into the indexed tables, in one transaction; rows
+ * another broker is indexing are skipped. Returns how many chunks were indexed.
+ */
+export async function indexQueuedWords(db: Queryable, limit: number): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(
+    `with batch as (
+       delete from recording_index_queue q
+        using (select session_id, seq from recording_index_queue order by session_id, seq limit $1 for update skip locked) pick
+        where q.session_id = pick.session_id and q.seq = pick.seq
+       returning q.*
+     ), screen as (
+       insert into recording_text (session_id, seq, t, kind, part, text)
+       select session_id, seq, t, 'output', p.part, substr(text, p.part * $2 + 1, $2)
+         from batch, generate_series(0, (length(text) - 1) / $2) as p(part)
+        where text is not null and text <> ''
+     ), typed as (
+       insert into recording_commands (session_id, seq, n, t, line, masked)
+       select b.session_id, b.seq, c.n, c.t, c.line, c.masked
+         from batch b, rows from (jsonb_to_recordset(b.commands) as (t float8, line text, masked boolean)) with ordinality as c(t, line, masked, n)
+     )
+     select count(*)::text as n from batch`,
+    [limit, TEXT_PART_CHARS],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** Screen text is indexed in parts this long: a tsvector holds at most 1 MiB. */
+const TEXT_PART_CHARS = 256 * 1024;
+
+/**
+ * Drops the oldest queued chunk from the queue without indexing it: only for a row the index
+ * refuses (the caller logs which); the recording itself is untouched.
+ */
+export async function skipQueuedWords(db: Queryable): Promise<{ session_id: string; seq: number } | null> {
+  const { rows } = await db.query<{ session_id: string; seq: number }>(
+    `delete from recording_index_queue q
+      using (select session_id, seq from recording_index_queue order by session_id, seq limit 1 for update skip locked) pick
+      where q.session_id = pick.session_id and q.seq = pick.seq
+     returning q.session_id, q.seq`,
+  );
+  return rows[0] ?? null;
+}
+
+export interface CommandRow {
+  t: number;
+  line: string;
+  masked: boolean;
+}
+
+/** The command timeline, complete at once: indexed lines and those still queued for the index. */
+export async function listRecordingCommands(db: Queryable, sessionId: string, limit = 5000): Promise<CommandRow[]> {
+  const { rows } = await db.query<CommandRow>(
+    `select t, line, masked from (
+       select seq, n, t, line, masked from recording_commands where session_id = $1
+       union all
+       select q.seq, c.n, c.t, c.line, c.masked
+         from recording_index_queue q, rows from (jsonb_to_recordset(q.commands) as (t float8, line text, masked boolean)) with ordinality as c(t, line, masked, n)
+        where q.session_id = $1
+     ) lines
+     order by seq, n
+     limit $2`,
+    [sessionId, limit],
+  );
+  return rows;
+}
+
+export interface SearchHit {
+  session_id: string;
+  t: number;
+  kind: 'output' | 'input';
+  text: string;
+  username: string;
+  target: string;
+  started_at: Date;
+  grant_id: string | null;
+}
+
+/**
+ * Full-text (simple) or substring (trigram) matches in screen text and typed commands, newest
+ * sessions first. `userId` limits to one owner (a user who may only see their own).
+ */
+export async function searchRecordings(
+  db: Queryable,
+  f: { query: string; userId?: string; username?: string; target?: string; from?: Date; to?: Date; approvedOnly?: boolean; grantId?: string; limit: number },
+): Promise<SearchHit[]> {
+  const like = `%${f.query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const { rows } = await db.query<SearchHit>(
+    `with hits as (
+       select session_id, seq, 'output' as kind, text from recording_text
+        where tsv @@ websearch_to_tsquery('simple', $1) or text ilike $2
+       union all
+       select session_id, seq, 'input' as kind, line from recording_commands
+        where tsv @@ websearch_to_tsquery('simple', $1) or line ilike $2
+     )
+     -- The end of the chunk that holds the hit: by then the words are on screen.
+     select h.session_id, c.t_end as t, h.kind, h.text, u.username, s.target, s.started_at, s.grant_id
+       from hits h
+       join recording_chunks c on c.session_id = h.session_id and c.seq = h.seq
+       join console_sessions s on s.id = h.session_id
+       join users u on u.id = s.user_id
+      where ($3::uuid is null or s.user_id = $3)
+        and ($4::text is null or u.username = $4)
+        and ($5::text is null or s.target = $5)
+        and ($6::timestamptz is null or s.started_at >= $6)
+        and ($7::timestamptz is null or s.started_at < $7)
+        and (not $8::boolean or s.grant_id is not null)
+        and ($9::uuid is null or s.grant_id = $9)
+      order by s.started_at desc, c.t_end
+      limit $10`,
+    [f.query, like, f.userId ?? null, f.username ?? null, f.target ?? null, f.from ?? null, f.to ?? null, f.approvedOnly ?? false, f.grantId ?? null, f.limit],
+  );
+  return rows;
+}
