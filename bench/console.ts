@@ -6,13 +6,13 @@
 // Echo and throughput run the client in its own process for both paths (bench/terminal-client.ts).
 // Run: npx tsx bench/console.ts   (needs PostgreSQL and dockerd as .ci/run sets them up)
 import { execFileSync } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { PACKAGE_ROOT } from '../server/paths.js';
 import { createDockerRuntime, type RunningConsole } from '../server/runtime/index.js';
 import { Browser, startTestBroker } from '../test/support/broker.js';
 import { connectConsole, PROMPT } from '../test/support/console-client.js';
 import { writeConsoleCatalog } from '../test/support/console-catalog.js';
-import { percentile, scratchBrokerDatabase, stats, terminalClient } from './support.js';
+import { benchConsoleSpec, percentile, scratchBrokerDatabase, stats, terminalClient } from './support.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 
@@ -30,16 +30,7 @@ async function main() {
     const cookie = `sallyport=${b.cookies(t.url).get('sallyport')}`;
     const direct = createDockerRuntime({});
     const directBroker = `bench-${randomBytes(3).toString('hex')}`;
-    const spec = () => ({
-      sessionId: randomUUID(),
-      target: 'shell',
-      username: 'bench',
-      command: ['sh'],
-      env: {},
-      size: { cols: 80, rows: 24 },
-      nodes: [],
-      container: { image, user: '1000:1000', limits: { memoryBytes: 64 * 1024 ** 2, cpus: 1, pids: 32 }, network: 'none' },
-    });
+    const spec = () => benchConsoleSpec(image);
     const waitDirect = (c: RunningConsole, re: RegExp) =>
       new Promise<void>((resolve) => {
         let seen = '';

@@ -1,11 +1,12 @@
 // Shared by the benchmarks: percentiles, and a migrated scratch database dropped afterwards.
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { migrate, openDatabase, type Database } from '../server/db/index.js';
 import { MIGRATIONS_DIR, PACKAGE_ROOT } from '../server/paths.js';
+import type { ConsoleSpec } from '../server/runtime/index.js';
 import { ADMIN_URL, databaseUrl } from '../test/support/pg-admin.js';
 
 export function stats(xs: number[]): { p50: number; p95: number } {
@@ -63,4 +64,18 @@ export async function terminalClient(args: string[]): Promise<{ echo: number[]; 
     maxBuffer: 1 << 20,
   });
   return JSON.parse(stdout.trim().split('\n').at(-1)!);
+}
+
+/** The direct baseline's console: the test image's shell, locked down as the broker would. */
+export function benchConsoleSpec(image: string): ConsoleSpec {
+  return {
+    sessionId: randomUUID(),
+    target: 'bench',
+    username: 'bench',
+    command: ['sh'],
+    env: {},
+    size: { cols: 80, rows: 24 },
+    nodes: [],
+    container: { image, user: '1000:1000', limits: { memoryBytes: 64 * 1024 ** 2, cpus: 1, pids: 32 }, network: 'none' },
+  };
 }

@@ -5,9 +5,9 @@
 //   tsx bench/terminal-client.ts ssh <ssh argv as JSON>
 //   tsx bench/terminal-client.ts docker <image>   (the same hardened container over the Engine API)
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { createDockerRuntime } from '../server/runtime/index.js';
+import { benchConsoleSpec } from './support.js';
 
 const KEYS = Number(process.env.BENCH_KEYS ?? 200);
 const BYTES = Number(process.env.BENCH_BYTES ?? 16 * 1024 * 1024);
@@ -51,19 +51,7 @@ function viaSsh(argv: string[]): Terminal {
 
 /** Create, attach, start over the Engine API (what `docker run -it` does), with the broker's hardening. */
 async function viaDocker(image: string): Promise<Terminal> {
-  const c = await createDockerRuntime({}).start(
-    {
-      sessionId: randomUUID(),
-      target: 'bench',
-      username: 'bench',
-      command: ['sh'],
-      env: {},
-      size: { cols: 80, rows: 24 },
-      nodes: [],
-      container: { image, user: '1000:1000', limits: { memoryBytes: 64 * 1024 ** 2, cpus: 1, pids: 32 }, network: 'none' },
-    },
-    `bench-direct-${process.pid}`,
-  );
+  const c = await createDockerRuntime({}).start(benchConsoleSpec(image), `bench-direct-${process.pid}`);
   return {
     write: (data) => c.input.write(data),
     onData: (fn) => c.output.on('data', (d: Buffer) => fn(d.toString('latin1'))),
