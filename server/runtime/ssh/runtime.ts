@@ -38,7 +38,12 @@ export function createSshRuntime(fleet: FleetPool): Runtime {
           channel.once('exit', (code: number | null, signal?: string) => {
             status = code ?? (signal ? 128 + (SIGNALS[signal] ?? 0) : -1);
           });
-          channel.once('close', () => (status === undefined ? undefined : resolve({ exitCode: status })));
+          channel.once('close', () => {
+            if (status !== undefined) return resolve({ exitCode: status });
+            // Closed without a status: the connection going down says so first (node lost);
+            // otherwise sshd ended the channel without telling how the process ended.
+            setTimeout(() => resolve({ exitCode: -1 }), 200).unref();
+          });
           // The connection went before the process said how it ended: the node is lost.
           conn.client.once('close', () => resolve(status === undefined ? { exitCode: -1, lostNode: node } : { exitCode: status }));
         });
