@@ -43,13 +43,15 @@ export interface EndInfo {
 const INPUT_BACKLOG_LIMIT = 256 * 1024;
 /** While watched, store output this often: watchers tail the stored recording. */
 const WATCHED_FLUSH_MS = 200;
-/** Pause the container's output while this much recording is not yet stored. */
 /** Output arriving this soon after the last message is gathered into the next one. */
 const GATHER_MS = 2;
 const GATHER_BYTES = 64 * 1024;
 /** Only after a piece at least this big: an echo, a prompt or a short line is never held. */
 const GATHER_AFTER = 512;
-// Above the recorder's largest chunk (4 × 256 KiB), so a chunk in flight alone never pauses output.
+/**
+ * Pause the container's output while this much recording is not yet stored: above the
+ * recorder's largest chunk (4 × 256 KiB), so a chunk in flight alone never pauses output.
+ */
 const RECORDER_BACKLOG_LIMIT = 2 * 1024 * 1024;
 
 export class ConsoleSession {

@@ -60,6 +60,7 @@ export class Recorder {
   private readonly transcript = new Transcript();
   private pendingSpan: { start: number; end: number } | undefined;
   private flushMs: number;
+  private readonly flushBytes: number;
   /** Input waits here until its echo shows (or not): password prompts are stored masked. */
   private readonly mask = new EchoMask({
     input: (d) => this.push('i', d),
@@ -72,6 +73,7 @@ export class Recorder {
     private readonly options: RecorderOptions,
   ) {
     this.flushMs = options.flushIntervalMs ?? 1000;
+    this.flushBytes = options.flushBytes ?? 256 * 1024;
   }
 
   /**
@@ -158,8 +160,7 @@ export class Recorder {
     this.pendingBytes += line.length;
     // While a write is in flight, let the next chunk grow (up to 4× flushBytes): when storage is
     // slower than the output, chunks get bigger instead of queueing up one round trip each.
-    const flushBytes = this.options.flushBytes ?? 256 * 1024;
-    if (this.pendingBytes >= flushBytes && (this.storingBytes === 0 || this.pendingBytes >= 4 * flushBytes)) this.flush();
+    if (this.pendingBytes >= this.flushBytes && (this.storingBytes === 0 || this.pendingBytes >= 4 * this.flushBytes)) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.flushMs);
   }
 
@@ -188,7 +189,7 @@ export class Recorder {
         this.options.onFailure(err);
       } finally {
         this.storingBytes -= data.length;
-        if (this.storingBytes === 0 && this.pendingBytes >= (this.options.flushBytes ?? 256 * 1024)) this.flush();
+        if (this.storingBytes === 0 && this.pendingBytes >= this.flushBytes) this.flush();
         for (const cb of this.drainWaiters) cb();
       }
     });
