@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSallyportError } from '../server/errors.js';
 import { connectNode } from '../server/runtime/fleet/connect.js';
+import { createFleetPool } from '../server/runtime/fleet/pool.js';
 import type { NodeAddress } from '../server/runtime/types.js';
 import type { NodeFile } from '../server/runtime/fleet/node-config.js';
 import { encodePrivateKeyFile, generateEd25519, parsePrivateKeyFile, signUserCertificate, type Ed25519Key } from '../server/signing/index.js';
@@ -119,6 +120,19 @@ describe('the broker logs in to a fleet node with a one-minute certificate', () 
     expect(message).toContain(fingerprint(parsePublicKeyLine(node.hostKey).blob));
     // Nothing was sent to the impostor: no authentication attempt reached its log.
     expect(node.log()).not.toMatch(/Accepted certificate ID "k"/);
+  });
+
+  it('audits a node going down once per outage, and every host-key refusal', async () => {
+    const refused: string[] = [];
+    const down = { ...target(), name: 'down-1', port: 2 };
+    const impostor = { ...target(), name: 'impostor-1', hostKey: (await import('../server/signing/index.js')).publicKeyLine(generateEd25519().publicKey) };
+    const pool = createFleetPool({ ca, sourceAddresses: undefined, certificateSeconds: 60, connectTimeoutMs: 2_000, nodes: () => [down, impostor, target()], onRefused: (n, e) => refused.push(`${n.name} ${e.code}`) });
+    for (let i = 0; i < 3; i++) await expect(pool.connectTo('down-1', 'k')).rejects.toThrow(/unreachable/);
+    for (let i = 0; i < 2; i++) await expect(pool.connectTo('impostor-1', 'k')).rejects.toThrow(/host key/);
+    expect(refused).toEqual(['down-1 NODE_UNREACHABLE', 'impostor-1 HOST_KEY_REJECTED', 'impostor-1 HOST_KEY_REJECTED']);
+    expect(pool.health('down-1')).toMatchObject({ reachable: false });
+    (await pool.connectTo('app-1', 'k')).close();
+    expect(pool.health('app-1')).toMatchObject({ reachable: true, error: undefined });
   });
 
   it('reports an unreachable node within the connect timeout', async () => {

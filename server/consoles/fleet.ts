@@ -5,7 +5,7 @@ import { authorizeLiveControl } from '../access/index.js';
 import type { CatalogStore } from '../catalog/index.js';
 import { countLiveConsolesByNode, type Database } from '../db/index.js';
 import type { Principal } from '../identity/index.js';
-import type { FleetPool } from '../runtime/index.js';
+import { keyIdWord, type FleetPool } from '../runtime/index.js';
 import { fingerprint, parsePublicKeyLine } from '../signing/index.js';
 
 export interface FleetNodeView {
@@ -37,7 +37,7 @@ async function fleetStatus(deps: { db: Database; catalog: CatalogStore; fleet: F
   const catalog = deps.catalog.current();
   const live = await countLiveConsolesByNode(deps.db);
   return mapBounded(catalog.nodes, PROBES_AT_ONCE, async (n) => {
-    const probe = await deps.fleet.connectTo(n.name, `sallyport probe by=${p.username.replace(/[^A-Za-z0-9._@+-]/g, '_')}`).then(
+    const probe = await deps.fleet.connectTo(n.name, `sallyport probe by=${keyIdWord(p.username)}`).then(
       (conn) => {
         conn.close();
         return null;

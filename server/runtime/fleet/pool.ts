@@ -14,8 +14,12 @@ import { connectNode, type NodeConnection } from './connect.js';
  * plain name character becomes `_`, so no quote, space or newline reaches that log.
  */
 export function fleetKeyId(spec: Pick<ConsoleSpec, 'sessionId' | 'username' | 'target'>): string {
-  const safe = (v: string) => v.replace(/[^A-Za-z0-9._@+-]/g, '_').slice(0, 64);
-  return `sallyport session=${safe(spec.sessionId)} user=${safe(spec.username)} target=${safe(spec.target)}`;
+  return `sallyport session=${keyIdWord(spec.sessionId)} user=${keyIdWord(spec.username)} target=${keyIdWord(spec.target)}`;
+}
+
+/** One word of a certificate key id: plain name characters only, at most 64. */
+export function keyIdWord(v: string): string {
+  return v.replace(/[^A-Za-z0-9._@+-]/g, '_').slice(0, 64);
 }
 
 export interface NodeHealth {
@@ -35,7 +39,10 @@ export interface FleetPoolOptions {
   keepaliveCountMax?: number;
   /** Every node of the current catalogue (for reaping and the Fleet page). */
   nodes(): readonly NodeAddress[];
-  /** A node refused for its host key, or unreachable: for the audit log. */
+  /**
+   * For the audit log: every host-key refusal, and a node becoming unreachable (once per outage,
+   * not once per attempt: reapers and the Fleet page keep trying a node that is down).
+   */
   onRefused(node: NodeAddress, err: SallyportError): void;
 }
 
@@ -66,8 +73,9 @@ export function createFleetPool(o: FleetPoolOptions): FleetPool {
       return conn;
     } catch (err) {
       const e = isSallyportError(err) ? err : new SallyportError('NODE_UNREACHABLE', `node ${node.name}: ${(err as Error).message}`, { cause: err });
+      const wasDown = health.get(node.name)?.reachable === false;
       health.set(node.name, { reachable: false, checkedAt: new Date(), error: e.message });
-      o.onRefused(node, e);
+      if (e.code === 'HOST_KEY_REJECTED' || !wasDown) o.onRefused(node, e);
       throw e;
     }
   };
