@@ -5,7 +5,7 @@ import { authorizeLiveControl } from '../access/index.js';
 import type { CatalogStore } from '../catalog/index.js';
 import { countLiveConsolesByNode, type Database } from '../db/index.js';
 import type { Principal } from '../identity/index.js';
-import { keyIdWord, type FleetPool } from '../runtime/index.js';
+import { keyIdWord, mapBounded, NODES_AT_ONCE, type FleetPool } from '../runtime/index.js';
 import { fingerprint, parsePublicKeyLine } from '../signing/index.js';
 
 export interface FleetNodeView {
@@ -36,7 +36,7 @@ async function fleetStatus(deps: { db: Database; catalog: CatalogStore; fleet: F
   authorizeLiveControl(p);
   const catalog = deps.catalog.current();
   const live = await countLiveConsolesByNode(deps.db);
-  return mapBounded(catalog.nodes, PROBES_AT_ONCE, async (n) => {
+  return mapBounded(catalog.nodes, NODES_AT_ONCE, async (n) => {
     const probe = await deps.fleet.connectTo(n.name, `sallyport probe by=${keyIdWord(p.username)}`).then(
       (conn) => {
         conn.close();
@@ -58,20 +58,4 @@ async function fleetStatus(deps: { db: Database; catalog: CatalogStore; fleet: F
       targets: catalog.targets.filter((t) => t.placement.includes(n.name)).map((t) => t.name),
     };
   });
-}
-
-/** Probes run this many at a time: a large fleet is checked without opening hundreds of connections at once. */
-const PROBES_AT_ONCE = 8;
-
-async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

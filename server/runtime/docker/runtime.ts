@@ -5,6 +5,7 @@ import Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
 import { SallyportError } from '../../errors.js';
 import { dialStdioAgent } from '../fleet/docker-engine.js';
+import { mapBounded, NODES_AT_ONCE } from '../fleet/bounded.js';
 import { fleetKeyId, type FleetPool } from '../fleet/pool.js';
 import type { ConsoleSpec, HeldConsole, RunningConsole, Runtime } from '../types.js';
 
@@ -88,18 +89,21 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
       if (fleet) {
         const due = o?.everywhere === true || Date.now() - fleetListedAt >= (options.fleetListEveryMs ?? 30_000);
         if (due) fleetListedAt = Date.now();
-        for (const node of fleet.nodes().filter((n) => due || unreaped.has(n.name))) {
+        const lists = await mapBounded(fleet.nodes().filter((n) => due || unreaped.has(n.name)), NODES_AT_ONCE, async (node) => {
           let engine: Engine | undefined;
           try {
             engine = await nodeEngine(() => fleet.connectTo(node.name, `sallyport reaper node=${node.name}`));
-            held.push(...(await listOn(engine)));
+            const found = await listOn(engine);
             unreaped.delete(node.name);
+            return found;
           } catch {
             // An unreachable node is listed on a later pass; its health shows on the Fleet page.
+            return [];
           } finally {
             engine?.close();
           }
-        }
+        });
+        held.push(...lists.flat());
       }
       return held;
     },

@@ -2,3 +2,4 @@
 export { connectNode, type ConnectOptions, type NodeConnection } from './connect.js';
 export { createFleetPool, fleetKeyId, keyIdWord, type FleetPool, type FleetPoolOptions, type NodeHealth } from './pool.js';
 export { nodeConfigFiles, formatFiles, formatPacker, formatTerraform, brokerCidrs, type NodeConfigOptions, type NodeFile } from './node-config.js';
+export { mapBounded, NODES_AT_ONCE } from './bounded.js';
