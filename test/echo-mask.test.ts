@@ -80,6 +80,32 @@ describe('the echo mask', () => {
     m.output('secret'); // too late: not an echo
     expect(text()).toBe('••••••');
   });
+
+  it('records a burst of keys whose echo trickles back slower than the window, as a loaded machine echoes', async () => {
+    const { m, text, masked } = mask();
+    m.input('echo "slow"');
+    // 11 characters, one every 60 ms: 660 ms in all, six windows of 100 ms, each echo in place.
+    for (const ch of 'echo "slow"') {
+      await new Promise((r) => setTimeout(r, 60));
+      m.output(ch);
+    }
+    expect(text()).toBe('echo "slow"');
+    expect(masked()).toBe(0);
+  });
+
+  it('still masks keys whose echo never finishes within two seconds of the first', async () => {
+    const { m, text, masked } = mask();
+    m.input('abcdefghijklmnopqrstuvwxyz');
+    const started = Date.now();
+    for (const ch of 'abcdefghijklmnopqrstuvwxyz') {
+      await new Promise((r) => setTimeout(r, 90));
+      m.output(ch);
+      if (text()) break;
+    }
+    expect(text()).toBe('•'.repeat(26));
+    expect(masked()).toBe(26);
+    expect(Date.now() - started).toBeLessThan(2600);
+  });
 });
 
 describe('a password typed while a background job prints, on a real console', () => {

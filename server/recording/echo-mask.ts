@@ -2,15 +2,21 @@
 // user types never come back as output; we cannot read the container's termios, so we watch:
 // printable input waits (briefly) for its echo. It counts as echoed only when the terminal
 // echoes it in place: the very next output (escape sequences aside) begins with exactly the
-// typed characters, within `waitMs`. Anything else — no output, or other output first (a
-// background job printing while a password is typed) — is recorded as one MASK per character,
-// with a marker saying masking happened. Errs towards masking: keys a program consumes
+// typed characters, within `waitMs` of the last key or of the last piece of that echo. Anything
+// else — no output, or other output first (a background job printing while a password is
+// typed) — is recorded as one MASK per character, with a marker saying masking happened. Errs towards masking: keys a program consumes
 // silently (an editor's commands), and keys typed ahead of output still on its way (a prompt,
 // a running command's output), are masked too, which costs the timeline detail, never a secret.
 import { keysTyped, MASK, screenText } from './transcript.js';
 
 /** Input held while its echo is awaited; beyond this it is decided at once (masked unless echoed). */
 const MAX_PENDING_CHARS = 16 * 1024;
+/**
+ * An echo that keeps arriving in place (each output a longer prefix of what was typed) renews the
+ * wait, so a loaded machine echoing a burst of keys slowly does not mask them; never beyond this
+ * from the first pending key, so held input is bounded in time as well as size.
+ */
+const MAX_WAIT_MS = 2000;
 
 export interface MaskedInputSink {
   input(data: string): void;
@@ -22,6 +28,7 @@ export class EchoMask {
   private seen = '';
   private wanted: string | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private since = 0;
 
   constructor(
     private readonly sink: MaskedInputSink,
@@ -38,17 +45,22 @@ export class EchoMask {
     this.wanted = undefined;
     // Waiting longer for the echo of more than a large paste costs more than it tells: decide.
     if (this.pending.length > MAX_PENDING_CHARS) return this.decide();
-    this.timer ??= setTimeout(() => this.decide(), this.waitMs);
+    if (!this.timer) {
+      this.since = Date.now();
+      this.timer = setTimeout(() => this.decide(), this.waitMs);
+    } else this.renew();
   }
 
   output(text: string): void {
     if (!this.pending) return;
     // Line breaks aside: a shell wrapping a long line inserts them into its echo.
+    const before = this.seen.length;
     this.seen += screenText(text).replace(/[\n\t]/g, '');
     const verdict = echoedInPlace(this.want(), this.seen);
     if (verdict === 'echoed') this.release();
     // Other output came first: whatever follows, this input was not echoed in place.
     else if (verdict === 'not echoed') this.decide();
+    else if (this.seen.length > before) this.renew();
   }
 
   /** Decides now (session ending). */
@@ -63,6 +75,14 @@ export class EchoMask {
    */
   private want(): string {
     return (this.wanted ??= printableKeys(this.pending));
+  }
+
+  /** More keys, or more of their echo: wait the window again, within MAX_WAIT_MS of the first key. */
+  private renew(): void {
+    const left = this.since + MAX_WAIT_MS - Date.now();
+    if (left <= 0) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.decide(), Math.min(this.waitMs, left));
   }
 
   private release(): void {
