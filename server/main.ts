@@ -7,7 +7,8 @@ import { openCatalogStore, type CatalogStore } from './catalog/index.js';
 import type { Config } from './config/index.js';
 import { CONTROL_CHANNEL, listen, migrate, openDatabase, pendingMigrations, readMigrations, type Database } from './db/index.js';
 import { buildApp } from './http/index.js';
-import { createIdentity, createRelyingParty } from './identity/index.js';
+import { createIdentity, createRelyingParty, createSshLogins } from './identity/index.js';
+import { startSshDoor, type SshDoor } from './ssh/index.js';
 import { createConsoleService, createFleetView, type ConsoleService } from './consoles/index.js';
 import { createAccessRequests, type AccessRequests } from './access/index.js';
 import { createWebhookNotifier } from './notify/index.js';
@@ -35,6 +36,8 @@ export interface Broker {
   readonly replay: Replay;
   /** This process's instance id (`brokers.id`, the label on its containers). */
   readonly instanceId: string;
+  /** The SSH front door's port, when it listens. */
+  readonly sshPort: number | undefined;
   close(): Promise<void>;
 }
 
@@ -125,11 +128,19 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       },
     };
     const fleetView = createFleetView({ db, catalog, fleet });
-    const app = await buildApp(config, { identity, catalog, readiness, consoles, recordings, access, audit, signer, checkpointer, fleet: fleetView }, { webDir: options.webDir ?? WEB_DIST_DIR });
+    const sshLogins = createSshLogins({ config, db, audit, brokerId: self.id });
+    let sshDoor: SshDoor | undefined;
+    const sshDoorInfo = { current: () => sshDoor && { port: sshDoor.port, hostKey: sshDoor.hostKey.line, fingerprint: sshDoor.hostKey.fingerprint } };
+    const app = await buildApp(
+      config,
+      { identity, catalog, readiness, consoles, recordings, access, audit, signer, checkpointer, fleet: fleetView, sshLogins, sshDoor: sshDoorInfo },
+      { webDir: options.webDir ?? WEB_DIST_DIR },
+    );
     log = app.log;
     if ('error' in recovered) app.log.warn(`could not take over orphaned consoles: ${String((recovered.error as Error).message)}`);
     else if (recovered.brokers.length || recovered.sessions.length || recovered.consoles.length) app.log.warn(recovered, 'took over consoles of brokers that are gone');
     await app.listen({ host: config.host, port: config.port });
+    if (config.sshDoor.listen) sshDoor = await startSshDoor({ config, consoles, logins: sshLogins, audit, catalog, log: app.log });
     const control = consoles.startControl();
     const stopListening = options.listen === false ? undefined : listen(config.databaseUrl, CONTROL_CHANNEL, (broker) => broker === self.id && control.kick());
     const stopInstance = self.start(
@@ -158,7 +169,10 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       checkpointer,
       replay,
       instanceId: self.id,
+      sshPort: sshDoor?.port,
       async close() {
+        // No new SSH connections; live ones are told why with the drain below, then closed.
+        sshDoor?.stopAccepting();
         await stopInstance();
         await control.stop();
         await stopListening?.();
@@ -166,6 +180,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
         // Drain first (sealing recordings signs checkpoints), then stop the timer.
         // Drain: live consoles are told, their recordings sealed, their containers removed.
         await consoles.shutdown();
+        await sshDoor?.close();
         await self.stop().catch((err: unknown) => app.log.warn(`could not mark this broker stopped: ${(err as Error).message}`));
         // Signs the drain's recordings and the last events (console.ended, broker.stopped).
         await stopCheckpoints();

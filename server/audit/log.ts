@@ -43,10 +43,19 @@ export interface AuditEvents {
     certificate?: { serial: string; keyId: string; validBefore: string };
     via: 'web' | 'ssh';
     clientAddress: string | null;
+    /** The SSH client's version string (SSH door only). */
+    clientVersion?: string;
     grantId: string | null;
   };
   /** A fleet node refused: its host key is not the pinned one, or it could not be reached. */
   'node.refused': { node: string; code: string; message: string };
+  /** The SSH front door showed a connection a login link (the code itself is not logged). */
+  'ssh.login.issued': { target: string; clientAddress: string; clientVersion: string; expiresAt: string };
+  'ssh.login.confirmed': { username: string; target: string; clientAddress: string; clientVersion: string };
+  /** The connection stopped waiting for its link: it expired, or the client went away. */
+  'ssh.login.abandoned': { target: string; clientAddress: string; clientVersion: string; why: 'expired' | 'disconnected' };
+  /** The SSH front door refused a request (forwarding, agent, X11, exec, subsystem, env, weak algorithm). */
+  'ssh.refused': { request: string; detail: string; username: string | null; clientAddress: string; clientVersion: string };
   'console.watched': { watcher: string; username: string; target: string };
   'console.terminated': { by: string; username: string; target: string; reason: string };
   'evidence.downloaded': { by: string; username: string; target: string };

@@ -4,6 +4,7 @@
 import { deepFreeze } from '../freeze.js';
 import { ed25519Jwk, previousKeys, sshCa, type SshCaConfig } from './keys.js';
 import { createReader, type Env } from './reader.js';
+import { parsePrivateKeyFile } from '../signing/index.js';
 
 export type Mode = 'production' | 'dev';
 export type Role = 'developer' | 'approver' | 'auditor' | 'admin';
@@ -83,6 +84,18 @@ export interface Config {
     /** A certificate is valid this long after issue (and as long before, for clock skew). */
     readonly certificateSeconds: number;
     readonly connectTimeoutSeconds: number;
+  };
+  /**
+   * The SSH front door: where it listens (undefined = off), its persistent host key, how long a
+   * login link lives, and the bounds on connections that have not logged in yet.
+   */
+  readonly sshDoor: {
+    readonly listen: { readonly host: string; readonly port: number } | undefined;
+    /** The openssh-key-v1 Ed25519 host key (a secret); set whenever `listen` is. */
+    readonly hostKey: string | undefined;
+    readonly loginSeconds: number;
+    readonly unauthenticatedPerAddress: number;
+    readonly unauthenticatedTotal: number;
   };
   /** Production refuses images not pinned by digest. */
   readonly requireImageDigest: boolean;
@@ -196,6 +209,27 @@ export function loadConfig(env: Env, mode: Mode): Config {
   const certificateSeconds = integer('SALLYPORT_SSH_CERTIFICATE_SECONDS', 60, 10, 600);
   const connectTimeoutSeconds = integer('SALLYPORT_SSH_CONNECT_TIMEOUT_SECONDS', 10, 1, 120);
 
+  const sshListenRaw = read('SALLYPORT_SSH_LISTEN');
+  let sshListen: { host: string; port: number } | undefined;
+  if (sshListenRaw !== undefined && sshListenRaw !== 'off') {
+    const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(sshListenRaw);
+    const listenPort = m ? Number(m[3]) : NaN;
+    if (!m || listenPort > 65535) bad('SALLYPORT_SSH_LISTEN', 'must be host:port (e.g. 0.0.0.0:2222 or [::]:2222) or off');
+    else sshListen = { host: m[1] ?? m[2]!, port: listenPort };
+  }
+  const sshHostKey = read('SALLYPORT_SSH_HOST_KEY');
+  if (sshHostKey !== undefined) {
+    try {
+      parsePrivateKeyFile(sshHostKey);
+    } catch (err) {
+      bad('SALLYPORT_SSH_HOST_KEY', (err as Error).message);
+    }
+  } else if (sshListen) bad('SALLYPORT_SSH_HOST_KEY', 'is required when SALLYPORT_SSH_LISTEN is set (sallyport ssh-ca new prints a key)');
+  const sshLoginSeconds = duration('SALLYPORT_SSH_LOGIN_TIMEOUT', 5 * 60);
+  if (sshLoginSeconds < 30 || sshLoginSeconds > 30 * 60) bad('SALLYPORT_SSH_LOGIN_TIMEOUT', 'must be from 30s to 30m');
+  const unauthenticatedPerAddress = integer('SALLYPORT_SSH_MAX_UNAUTHENTICATED_PER_ADDRESS', 10, 1, 10000);
+  const unauthenticatedTotal = integer('SALLYPORT_SSH_MAX_UNAUTHENTICATED', 256, 1, 100000);
+
   const logLevel = (read('SALLYPORT_LOG_LEVEL') ?? 'info') as Config['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) bad('SALLYPORT_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
 
@@ -225,6 +259,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
     broker: { prefix: brokerPrefix, leaseSeconds },
     runtime: { dockerHost },
     fleet: { ca, sourceAddresses, certificateSeconds, connectTimeoutSeconds },
+    sshDoor: { listen: sshListen, hostKey: sshHostKey, loginSeconds: sshLoginSeconds, unauthenticatedPerAddress, unauthenticatedTotal },
     requireImageDigest: mode === 'production',
     logLevel,
   });

@@ -28,6 +28,8 @@ import { endMessage, type EndReason } from './end-reasons.js';
 export interface Door {
   via: 'web' | 'ssh';
   clientAddress: string | null;
+  /** The SSH client's version string; the browser door has none. */
+  clientVersion?: string;
 }
 
 export interface OpenDeps {
@@ -91,6 +93,7 @@ export async function openConsole(
         brokerId: deps.brokerId,
         via: door.via,
         clientAddress: door.clientAddress,
+        clientVersion: door.clientVersion ?? null,
         browserSession: principal.browserSession ? Buffer.from(principal.browserSession, 'hex') : null,
       });
       if (grantId) {
@@ -179,6 +182,7 @@ export async function openConsole(
               ...(running.credential ? { certificate: running.credential } : {}),
               via: door.via,
               clientAddress: door.clientAddress,
+              ...(door.clientVersion ? { clientVersion: door.clientVersion } : {}),
               grantId,
             },
           },

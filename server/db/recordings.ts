@@ -39,13 +39,14 @@ export async function insertConsoleSession(
     brokerId: string;
     via: 'web' | 'ssh';
     clientAddress: string | null;
+    clientVersion: string | null;
     browserSession: Buffer | null;
   },
 ): Promise<void> {
   await db.query(
-    `insert into console_sessions (id, user_id, target, runtime, node, image, command, broker_id, via, client_address, browser_session)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-    [s.id, s.userId, s.target, s.runtime, s.node, s.image, s.command, s.brokerId, s.via, s.clientAddress, s.browserSession],
+    `insert into console_sessions (id, user_id, target, runtime, node, image, command, broker_id, via, client_address, client_version, browser_session)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+    [s.id, s.userId, s.target, s.runtime, s.node, s.image, s.command, s.brokerId, s.via, s.clientAddress, s.clientVersion, s.browserSession],
   );
 }
 

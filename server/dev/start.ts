@@ -36,6 +36,8 @@ interface DevState {
   evidenceKey?: JWK;
   /** The SSH user CA (openssh-key-v1 text) for fleet nodes (added later, like evidenceKey). */
   sshCaKey?: string;
+  /** The SSH front door's host key: kept, so its fingerprint stays what users verified. */
+  sshHostKey?: string;
 }
 
 export interface DevHandle {
@@ -85,6 +87,9 @@ export async function startDev(env: Readonly<Record<string, string | undefined>>
         SALLYPORT_SESSION_SECRET: state.sessionSecret,
         SALLYPORT_SIGNING_KEY: JSON.stringify(state.evidenceKey),
         SALLYPORT_SSH_CA_KEY: env.SALLYPORT_SSH_CA_KEY ?? state.sshCaKey,
+        SALLYPORT_SSH_HOST_KEY: env.SALLYPORT_SSH_HOST_KEY ?? state.sshHostKey,
+        // The README's `ssh -p 2222 shell@127.0.0.1`; tests (PORT=0) take a free port instead.
+        SALLYPORT_SSH_LISTEN: env.SALLYPORT_SSH_LISTEN ?? `${host.includes(':') ? `[${host}]` : host}:${env.PORT === '0' ? 0 : 2222}`,
         SALLYPORT_CATALOG: env.SALLYPORT_CATALOG ?? DEMO_CATALOG,
       },
       'dev',
@@ -139,9 +144,10 @@ function buildDemoImages(say: (line: string) => void): void {
 async function loadOrCreateState(file: string): Promise<DevState> {
   if (existsSync(file)) {
     const state = JSON.parse(readFileSync(file, 'utf8')) as DevState;
-    if (!state.evidenceKey || !state.sshCaKey) {
+    if (!state.evidenceKey || !state.sshCaKey || !state.sshHostKey) {
       state.evidenceKey ??= await generateSigningKey(`dev-evidence-${randomBytes(6).toString('hex')}`);
       state.sshCaKey ??= encodePrivateKeyFile(generateEd25519(), 'sallyport-dev-user-ca');
+      state.sshHostKey ??= encodePrivateKeyFile(generateEd25519(), 'sallyport-dev-host');
       writeFileSync(file, JSON.stringify(state, null, 2), { mode: 0o600 });
     }
     return state;
@@ -157,6 +163,7 @@ async function loadOrCreateState(file: string): Promise<DevState> {
     evidenceKey: await generateSigningKey(`dev-evidence-${randomBytes(6).toString('hex')}`),
     passwords: Object.fromEntries(DEMO_USERS.map((u) => [u.username, randomPassword()])),
     sshCaKey: encodePrivateKeyFile(generateEd25519(), 'sallyport-dev-user-ca'),
+    sshHostKey: encodePrivateKeyFile(generateEd25519(), 'sallyport-dev-host'),
   };
   writeFileSync(file, JSON.stringify(state, null, 2), { mode: 0o600 });
   return state;

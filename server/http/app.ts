@@ -12,7 +12,7 @@ import { SallyportError } from '../errors.js';
 import type { CatalogStore } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import type { ConsoleService, FleetView } from '../consoles/index.js';
-import type { Identity } from '../identity/index.js';
+import type { Identity, SshLogins } from '../identity/index.js';
 import type { Recordings } from '../replay/index.js';
 import { createCsrf } from './csrf.js';
 import { errorHandler } from './errors.js';
@@ -22,6 +22,7 @@ import { authRoutes } from './routes/auth.js';
 import { consoleWsRoutes, MAX_MESSAGE_BYTES } from './routes/console-ws.js';
 import { healthRoutes, type Readiness } from './routes/health.js';
 import { webRoutes } from './routes/web.js';
+import { sshLoginRoutes, type SshDoorInfo } from './routes/ssh-logins.js';
 import { registerSecurity } from './security.js';
 import { registerSessionAuth } from './session.js';
 
@@ -36,6 +37,8 @@ export interface AppServices {
   signer: Signer;
   checkpointer: Checkpointer;
   fleet: FleetView;
+  sshLogins: SshLogins;
+  sshDoor: SshDoorInfo;
 }
 
 export async function buildApp(config: Config, services: AppServices, options: { webDir: string }): Promise<FastifyInstance> {
@@ -44,7 +47,8 @@ export async function buildApp(config: Config, services: AppServices, options: {
       level: config.logLevel,
       serializers: {
         // Never log query strings: the OIDC callback carries the authorization code.
-        req: (req: { method: string; url: string; id: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
+        // Nor an SSH login link's token, which is in its path.
+        req: (req: { method: string; url: string; id: string }) => ({ id: req.id, method: req.method, path: loggedPath(req.url) }),
       },
     },
     bodyLimit: 64 * 1024,
@@ -95,7 +99,13 @@ export async function buildApp(config: Config, services: AppServices, options: {
   authRoutes(app, config, services.identity);
   apiRoutes(app, config, { ...services, csrf });
   accessRoutes(app, services.access);
+  sshLoginRoutes(app, services.sshLogins, services.sshDoor);
   consoleWsRoutes(app, config, services.consoles);
   await webRoutes(app, options.webDir);
   return app;
+}
+
+/** A request's path as logged: no query string, no SSH login token. */
+function loggedPath(url: string): string {
+  return url.split('?')[0]!.replace(/^\/(ssh|api\/ssh-logins)\/[^/]+/, '/$1/[token]');
 }

@@ -2,7 +2,7 @@
 // back into a Principal. Session ids are random 256-bit values; only their keyed hash is
 // stored (CSRF tokens, derived from them, are the front door's: http/csrf.ts).
 import { createHmac, randomBytes } from 'node:crypto';
-import type { Principal } from './principal.js';
+import { toPrincipal, type Principal } from './principal.js';
 import type { AuditLog } from '../audit/index.js';
 import type { Config, Role } from '../config/index.js';
 import {
@@ -143,25 +143,4 @@ export function createIdentity(deps: { config: Config; db: Database; audit: Audi
       return { redirectTo: (await rp.endSessionUrl(loggedOut)) ?? loggedOut };
     },
   };
-}
-
-function toPrincipal(
-  user: { id: string; issuer: string; subject: string; username: string; display_name: string | null; email: string | null },
-  groups: string[],
-  roles: Role[],
-  authTime: Date,
-  sessionHash: Buffer,
-): Principal {
-  return Object.freeze({
-    browserSession: sessionHash.toString('hex'),
-    userId: user.id,
-    issuer: user.issuer,
-    subject: user.subject,
-    username: user.username,
-    displayName: user.display_name,
-    email: user.email,
-    groups: Object.freeze([...groups]),
-    roles: Object.freeze([...roles]),
-    authTime,
-  });
 }

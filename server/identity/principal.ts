@@ -18,3 +18,25 @@ export interface Principal {
    */
   readonly browserSession?: string;
 }
+
+/** A frozen Principal from a user row and the browser login it came through. */
+export function toPrincipal(
+  user: { id: string; issuer: string; subject: string; username: string; display_name: string | null; email: string | null },
+  groups: string[],
+  roles: Role[],
+  authTime: Date,
+  sessionHash: Buffer,
+): Principal {
+  return Object.freeze({
+    browserSession: sessionHash.toString('hex'),
+    userId: user.id,
+    issuer: user.issuer,
+    subject: user.subject,
+    username: user.username,
+    displayName: user.display_name,
+    email: user.email,
+    groups: Object.freeze([...groups]),
+    roles: Object.freeze([...roles]),
+    authTime,
+  });
+}

@@ -1,0 +1,125 @@
+// Logins for the SSH front door. A stock `ssh` client cannot do OIDC, so the connection is shown
+// a link and a short code; whoever opens the link in a browser (logged in, through the IdP as
+// usual), checks the code and confirms becomes the user the connection continues as. The
+// link's token is a secret: only its keyed hash is stored. The row is in the database, so the
+// link works on any broker; the connection's broker takes the confirmed row once.
+import { createHmac, randomBytes, randomInt } from 'node:crypto';
+import type { AuditLog } from '../audit/index.js';
+import type { Config, Role } from '../config/index.js';
+import { confirmSshLogin, getSshLogin, saveSshLogin, takeSshLogins, type Database, type SshLoginRow } from '../db/index.js';
+import { SallyportError } from '../errors.js';
+import { toPrincipal, type Principal } from './principal.js';
+
+/** Letters only, no vowels (no words), none that read alike. */
+const CODE_LETTERS = 'BCDFGHJKLMNPQRSTVWXZ';
+
+export interface SshLoginStart {
+  target: string;
+  clientAddress: string;
+  clientVersion: string;
+}
+
+/** What the confirming page shows: what is asking to start, from where, and its state. */
+export interface SshLoginView {
+  code: string;
+  target: string;
+  clientAddress: string;
+  clientVersion: string;
+  createdAt: string;
+  expiresAt: string;
+  state: SshLoginRow['state'];
+  confirmedBy: string | null;
+}
+
+export interface SshLogins {
+  begin(start: SshLoginStart): Promise<{ token: string; code: string; url: string; expiresAt: Date }>;
+  view(token: string): Promise<SshLoginView>;
+  confirm(token: string, principal: Principal): Promise<SshLoginView>;
+  /** The principals of those of `tokens` confirmed since the last call (null: its browser login ended). */
+  take(tokens: readonly string[]): Promise<Map<string, Principal | null>>;
+  /** The connection gave up waiting (link expired, client gone): audited. */
+  abandoned(token: string, start: SshLoginStart, why: 'expired' | 'disconnected'): Promise<void>;
+}
+
+export function createSshLogins(deps: {
+  config: Config;
+  db: Database;
+  audit: AuditLog;
+  brokerId: string;
+}): SshLogins {
+  const { config, db, audit } = deps;
+  // Keyed like browser session ids (identity.ts): a copy of the table confirms nothing.
+  const hash = (token: string) => createHmac('sha256', config.session.secret).update(`ssh-login\0${token}`).digest();
+  // Tokens are 32 base64url characters; anything else is not one of ours.
+  const wellFormed = (token: string) => /^[A-Za-z0-9_-]{32}$/.test(token);
+  const find = async (token: string) => {
+    const row = wellFormed(token) ? await getSshLogin(db, hash(token)) : null;
+    if (!row) throw new SallyportError('NOT_FOUND', 'no such SSH login: the link is wrong or too old');
+    return row;
+  };
+  const view = (r: SshLoginRow): SshLoginView => ({
+    code: r.code,
+    target: r.target,
+    clientAddress: r.clientAddress,
+    clientVersion: r.clientVersion,
+    createdAt: r.createdAt.toISOString(),
+    expiresAt: r.expiresAt.toISOString(),
+    state: r.state,
+    confirmedBy: r.confirmedBy,
+  });
+
+  return {
+    async begin(start) {
+      const token = randomBytes(24).toString('base64url');
+      const letters = Array.from({ length: 8 }, () => CODE_LETTERS[randomInt(CODE_LETTERS.length)]).join('');
+      const code = `${letters.slice(0, 4)}-${letters.slice(4)}`;
+      const expiresAt = await db.transaction(async (tx) => {
+        const at = await saveSshLogin(tx, { tokenHash: hash(token), code, ...start, brokerId: deps.brokerId, seconds: config.sshDoor.loginSeconds });
+        await audit.append({ actor: 'anonymous', action: 'ssh.login.issued', subject: start.target, details: { ...start, expiresAt: at.toISOString() } }, tx);
+        return at;
+      });
+      return { token, code, url: `${config.publicUrl}/ssh/${token}`, expiresAt };
+    },
+
+    async view(token) {
+      return view(await find(token));
+    },
+
+    async confirm(token, principal) {
+      if (!principal.browserSession) throw new SallyportError('UNAUTHENTICATED', 'confirm an SSH login from a browser login');
+      const row = await find(token);
+      const done = await db.transaction(async (tx) => {
+        if (!(await confirmSshLogin(tx, hash(token), principal.userId, Buffer.from(principal.browserSession!, 'hex')))) return false;
+        await audit.append(
+          {
+            actor: `user:${principal.userId}`,
+            action: 'ssh.login.confirmed',
+            subject: row.target,
+            details: { username: principal.username, target: row.target, clientAddress: row.clientAddress, clientVersion: row.clientVersion },
+          },
+          tx,
+        );
+        return true;
+      });
+      if (!done) {
+        throw new SallyportError('CONFLICT', row.state === 'confirmed' ? 'this SSH login was already confirmed: a link works once' : 'this SSH login has expired: connect again for a new link');
+      }
+      return view(await find(token));
+    },
+
+    async take(tokens) {
+      const byHash = new Map(tokens.map((t) => [hash(t).toString('hex'), t]));
+      const taken = await takeSshLogins(db, tokens.map(hash));
+      return new Map(
+        taken.map((t) => [
+          byHash.get(t.tokenHash.toString('hex'))!,
+          t.login && toPrincipal(t.login.user, t.login.groups, t.login.roles as Role[], t.login.authTime, t.login.browserSession),
+        ]),
+      );
+    },
+
+    async abandoned(_token, start, why) {
+      await audit.append({ actor: 'anonymous', action: 'ssh.login.abandoned', subject: start.target, details: { ...start, why } });
+    },
+  };
+}

@@ -1,0 +1,250 @@
+// The SSH front door: a stock OpenSSH client reaches a console with `ssh -p 2222 TARGET@broker`.
+// It only authenticates and adapts: the login is the browser's (identity/ssh-logins.ts shows a
+// link and a code during keyboard-interactive, and the user confirming it in a browser is who
+// the connection becomes); the console is the console service's, through the same pipeline and
+// policy as the WebSocket door. Everything but one session channel with a PTY and a shell is
+// refused and audited — port forwarding, agent, X11, exec, subsystems (sftp), env — so no tunnel
+// can bypass the recording. Modern algorithms only, strict key exchange (Terrapin), and every
+// resource a client can make it hold is bounded: connections not logged in (per address and in
+// all), authentication attempts, time to log in.
+import type { AddressInfo } from 'node:net';
+import ssh2 from 'ssh2';
+import type { AuditLog } from '../audit/index.js';
+import type { CatalogStore } from '../catalog/index.js';
+import type { Config } from '../config/index.js';
+import type { ConsoleService } from '../consoles/index.js';
+import type { Principal, SshLogins } from '../identity/index.js';
+import { fingerprint, parsePrivateKeyFile, publicKeyLine, ed25519Blob } from '../signing/index.js';
+import { createLoginWaiter } from './login-waiter.js';
+import { runConsoleChannel, type ChannelContext } from './console-channel.js';
+
+/** Curve25519 key exchange, Ed25519 host key, AEAD ciphers only: no CBC, no SHA-1, no CTR+MAC. */
+export const SSH_ALGORITHMS = {
+  kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org'],
+  serverHostKey: ['ssh-ed25519'],
+  cipher: ['chacha20-poly1305@openssh.com', 'aes256-gcm@openssh.com', 'aes128-gcm@openssh.com'],
+  // Unused with AEAD ciphers, but the handshake needs a list: only encrypt-then-MAC SHA-2.
+  hmac: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com'],
+  compress: ['none'],
+} as const;
+
+/** Authentication requests one connection may make (each key an agent offers is one). */
+const MAX_AUTH_ATTEMPTS = 12;
+/** From TCP accept to the first authentication request. */
+const HANDSHAKE_MS = 20_000;
+/** Global requests that are forwarding: refused and audited. Others (keepalives) are just refused. */
+const FORWARDING_REQUESTS = new Set(['tcpip-forward', 'cancel-tcpip-forward', 'streamlocal-forward@openssh.com', 'cancel-streamlocal-forward@openssh.com']);
+/** The SSH user name names the target; anything else is shown the list. */
+const TARGET_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export interface SshDoorDeps {
+  config: Config;
+  consoles: ConsoleService;
+  logins: SshLogins;
+  audit: AuditLog;
+  catalog: CatalogStore;
+  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+}
+
+export interface SshDoor {
+  readonly port: number;
+  /** The host key as an OpenSSH public key line, and its SHA256 fingerprint, for users to verify. */
+  readonly hostKey: { line: string; fingerprint: string };
+  /** No new connections, no more waiting logins; consoles already open go on until drained. */
+  stopAccepting(): void;
+  /** Closes every connection left (after the consoles were drained and told why). */
+  close(): Promise<void>;
+}
+
+export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
+  const { config, audit, log } = deps;
+  const door = config.sshDoor;
+  const hostKeyText = door.hostKey!;
+  const { key } = parsePrivateKeyFile(hostKeyText);
+  const hostKey = { line: publicKeyLine(key.publicKey, 'sallyport-host'), fingerprint: fingerprint(ed25519Blob(key.publicKey)) };
+  const waiter = createLoginWaiter(deps.logins, (err) => log.warn({ err: (err as Error).message }, 'ssh door: cannot read SSH logins; connections keep waiting'));
+  const unauthenticated = new Map<string, number>();
+  let unauthenticatedTotal = 0;
+  const clients = new Set<ssh2.Connection>();
+  // A refused handshake is audited at most once a minute per address: a scan must not fill the log.
+  const lastHandshakeAudit = new Map<string, number>();
+  let port = door.listen!.port;
+  let closed: Promise<void> | undefined;
+
+  const refused = (actor: string, ctx: { username: string | null; clientAddress: string; clientVersion: string }, request: string, detail: string) =>
+    void audit
+      .append({ actor, action: 'ssh.refused', subject: request, details: { request, detail: detail.slice(0, 200), ...ctx } })
+      .catch(() => undefined);
+
+  const server = new ssh2.Server(
+    {
+      hostKeys: [hostKeyText],
+      algorithms: SSH_ALGORITHMS as unknown as ssh2.Algorithms,
+      ident: 'Sallyport',
+    },
+    (client, info) => {
+      const clientAddress = info.ip;
+      const clientVersion = (info.header?.identRaw ?? '').slice(0, 200);
+      const who = { username: null as string | null, clientAddress, clientVersion };
+      // Bounded before anything else: connections not logged in, per address and in all.
+      const mine = (unauthenticated.get(clientAddress) ?? 0) + 1;
+      if (mine > door.unauthenticatedPerAddress || unauthenticatedTotal + 1 > door.unauthenticatedTotal) {
+        client.on('error', () => undefined);
+        client.end();
+        return;
+      }
+      unauthenticated.set(clientAddress, mine);
+      unauthenticatedTotal++;
+      let counted = true;
+      const uncount = () => {
+        if (!counted) return;
+        counted = false;
+        unauthenticatedTotal--;
+        const n = (unauthenticated.get(clientAddress) ?? 1) - 1;
+        if (n <= 0) unauthenticated.delete(clientAddress);
+        else unauthenticated.set(clientAddress, n);
+      };
+      clients.add(client);
+      const aborted = new AbortController();
+      let principal: Principal | undefined;
+      let attempts = 0;
+      let loginStarted = false;
+      /** The target the SSH user name named ('' for none, or a name that cannot be one). */
+      let requested = '';
+      const handshake = setTimeout(() => client.end(), HANDSHAKE_MS);
+      // The whole login, link included, must finish in time.
+      const loginDeadline = setTimeout(() => client.end(), (door.loginSeconds + 15) * 1000);
+
+      client.on('error', (err) => {
+        // A failed negotiation (a client forced to weak algorithms) is a refusal worth a line.
+        if (/handshake|no matching/i.test(err.message)) {
+          const last = lastHandshakeAudit.get(clientAddress) ?? 0;
+          if (Date.now() - last > 60_000) {
+            lastHandshakeAudit.set(clientAddress, Date.now());
+            refused('anonymous', who, 'handshake', err.message);
+          }
+        }
+      });
+      client.on('close', () => {
+        clients.delete(client);
+        clearTimeout(handshake);
+        clearTimeout(loginDeadline);
+        aborted.abort();
+        uncount();
+      });
+
+      client.on('authentication', (ctx) => {
+        clearTimeout(handshake);
+        attempts++;
+        who.username = ctx.username.slice(0, 64);
+        if (attempts > MAX_AUTH_ATTEMPTS) {
+          ctx.reject([]);
+          client.end();
+          return;
+        }
+        if (ctx.method !== 'keyboard-interactive' || loginStarted) return ctx.reject(['keyboard-interactive']);
+        loginStarted = true;
+        const target = TARGET_NAME.test(ctx.username) ? ctx.username : '';
+        requested = target;
+        const start = { target, clientAddress, clientVersion };
+        void (async () => {
+          let link: Awaited<ReturnType<SshLogins['begin']>>;
+          try {
+            link = await deps.logins.begin(start);
+          } catch (err) {
+            log.warn({ err: (err as Error).message }, 'ssh door: cannot start an SSH login');
+            return ctx.reject([]);
+          }
+          const instructions = [
+            '',
+            `  Sallyport: to open ${target ? `a console on ${target}` : 'a console'}, confirm this login in your browser:`,
+            '',
+            `    ${link.url}`,
+            '',
+            `  and check that it shows the code  ${link.code}`,
+            `  The link works once, for ${Math.round(door.loginSeconds / 60)} minutes. This connection continues when you confirm.`,
+            '',
+          ].join('\n');
+          // No prompts: OpenSSH prints the instructions and answers at once; the answer to it is
+          // held until the link is confirmed (or expires), so the session starts by itself.
+          ctx.prompt([], 'Sallyport login', instructions, () => {
+            void waiter.wait(link.token, link.expiresAt, aborted.signal).then((outcome) => {
+              if ('principal' in outcome) {
+                principal = outcome.principal;
+                uncount();
+                clearTimeout(loginDeadline);
+                return ctx.accept();
+              }
+              const why = aborted.signal.aborted ? 'disconnected' : 'expired';
+              void deps.logins.abandoned(link.token, start, why).catch(() => undefined);
+              if (!aborted.signal.aborted) {
+                ctx.reject([]);
+                client.end();
+              }
+            });
+          });
+        })();
+      });
+
+      client.on('ready', () => {
+        const signedIn = principal!;
+        who.username = signedIn.username;
+        const actor = `user:${signedIn.userId}`;
+        let sessions = 0;
+        client.on('request', (_accept, reject, name, info) => {
+          if (FORWARDING_REQUESTS.has(name)) refused(actor, who, name, `${(info as { bindAddr?: string }).bindAddr ?? ''}:${(info as { bindPort?: number }).bindPort ?? ''}`);
+          reject?.();
+        });
+        client.on('tcpip', (_accept, reject, info) => {
+          refused(actor, who, 'direct-tcpip', `${info.destIP}:${info.destPort}`);
+          reject();
+        });
+        client.on('openssh.streamlocal', (_accept, reject, info) => {
+          refused(actor, who, 'direct-streamlocal', info.socketPath);
+          reject();
+        });
+        client.on('session', (accept, reject) => {
+          // One console per connection: a multiplexed second session is refused.
+          if (++sessions > 1) {
+            refused(actor, who, 'session', 'a second session on one connection');
+            return reject();
+          }
+          const ctx: ChannelContext = {
+            principal: signedIn,
+            target: requested,
+            clientAddress,
+            clientVersion,
+            refused: (request, detail) => refused(actor, who, request, detail),
+          };
+          runConsoleChannel(accept(), ctx, { ...deps, sshPort: () => port });
+        });
+      });
+    },
+  );
+  server.on('error', (err: Error) => log.warn({ err: err.message }, 'ssh door: listener error'));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(door.listen!.port, door.listen!.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  port = (server.address() as AddressInfo).port;
+  log.info({ port, fingerprint: hostKey.fingerprint }, 'ssh door listening');
+
+  const stopAccepting = () => {
+    waiter.stop();
+    closed ??= new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return {
+    port,
+    hostKey,
+    stopAccepting,
+    async close() {
+      stopAccepting();
+      for (const c of clients) c.end();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,154 @@
+// The SSH front door with the stock OpenSSH client in a terminal, on real parts (the broker's
+// ssh2 server, PostgreSQL, Docker consoles, the dev IdP): the client is shown a link and a code,
+// alice confirms the link in the browser's API, and the same connection continues into the
+// console — typed into, read back, recorded (asciinema plays it), listed as from SSH with the
+// client's version; end reasons and exit statuses reach the client; a link works once, for the
+// user who confirms it; and everything but a PTY shell is refused and audited.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { encodePrivateKeyFile, generateEd25519 } from '../server/signing/index.js';
+import { startTestBroker, type TestBroker } from './support/broker.js';
+import { apiSession, type ApiSession } from './support/api-session.js';
+import { writeConsoleCatalog } from './support/console-catalog.js';
+import { knownHostsFile, sshClient, type SshClient } from './support/ssh-client.js';
+
+const PROMPT = /~ \$ /;
+
+let t: TestBroker;
+let alice: ApiSession, bob: ApiSession;
+let port: number;
+let knownHosts: string;
+
+beforeAll(async () => {
+  t = await startTestBroker({
+    SALLYPORT_CATALOG: writeConsoleCatalog(inject('consoleImage')),
+    CONSOLE_GREETING: 'x',
+    SALLYPORT_SSH_LISTEN: '127.0.0.1:0',
+    SALLYPORT_SSH_HOST_KEY: encodePrivateKeyFile(generateEd25519(), 'test-host'),
+  });
+  port = t.broker.sshPort!;
+  const hostKey = await (await fetch(`${t.url}/.well-known/sallyport/ssh-host-key.pub`)).text();
+  knownHosts = knownHostsFile(port, hostKey.trim());
+  [alice, bob] = await Promise.all([apiSession(t, 'alice'), apiSession(t, 'bob')]);
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+/** The link and code the client shows; the token is the link's last path segment. */
+async function linkOf(c: SshClient): Promise<{ token: string; code: string }> {
+  const [, token] = await c.waitFor(/\/ssh\/([A-Za-z0-9_-]{32})/);
+  const [, code] = await c.waitFor(/code\s+([A-Z]{4}-[A-Z]{4})/);
+  return { token: token!, code: code! };
+}
+
+async function confirm(as: ApiSession, token: string) {
+  return as.post(`/api/ssh-logins/${token}/confirm`, {});
+}
+
+const auditOf = async (action: string) =>
+  (await t.broker.db.query(`select details from audit_events where action = $1 order by seq`, [action])).rows.map((r) => r.details);
+
+describe('the SSH front door', () => {
+  it('shows a link and a code, continues into the console once alice confirms it, and records the session', async () => {
+    const c = sshClient(port, 'shell', knownHosts, ['-t']);
+    const { token, code } = await linkOf(c);
+    // The page shows what is asking to start, from where, with the same code.
+    const view = await alice.get(`/api/ssh-logins/${token}`);
+    expect(view.status).toBe(200);
+    expect(view.body).toMatchObject({ target: 'shell', clientAddress: '127.0.0.1', code, state: 'waiting' });
+    expect(view.body.clientVersion).toMatch(/^SSH-2\.0-OpenSSH/);
+    const confirmedAt = Date.now();
+    expect((await confirm(alice, token)).status).toBe(200);
+    await c.waitFor(PROMPT, 10_000);
+    // Within a second of the confirmation (the console's own start included, it stays well under 3 s).
+    expect(Date.now() - confirmedAt).toBeLessThan(3000);
+    c.type('echo "ssh-$((6*7))-works"\r');
+    await c.waitFor(/ssh-42-works/);
+    c.type('exit 3\r');
+    expect(await c.exited).toBe(3);
+
+    const sessions = await t.broker.db.query(`select s.id, via, client_address, client_version, u.username from console_sessions s join users u on u.id = s.user_id where via = 'ssh'`);
+    expect(sessions.rows).toHaveLength(1);
+    const s = sessions.rows[0];
+    expect(s).toMatchObject({ via: 'ssh', client_address: '127.0.0.1', username: 'alice' });
+    expect(s.client_version).toMatch(/^SSH-2\.0-OpenSSH/);
+    const cast = await (await fetch(`${t.url}/api/sessions/${s.id}/recording`, { headers: { cookie: `sallyport=${alice.browser.cookies(t.url).get('sallyport')}` } })).text();
+    const file = join(mkdtempSync(join(tmpdir(), 'sallyport-cast-')), 'ssh.cast');
+    writeFileSync(file, cast);
+    // asciinema insists on a terminal: a PTY in raw mode, so no byte is rewritten.
+    const played = execFileSync('script', ['-qec', `stty raw -echo; asciinema cat ${file}`, '/dev/null'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(played).toContain('ssh-42-works');
+    const confirmed = await auditOf('ssh.login.confirmed');
+    expect(confirmed.at(-1)).toMatchObject({ username: 'alice', target: 'shell', clientAddress: '127.0.0.1' });
+  });
+
+  it("works once, and for whoever confirms it: bob confirming alice's link does not log alice in", async () => {
+    const consoles = async () => (await t.broker.db.query(`select count(*)::int as n from console_sessions where via = 'ssh'`)).rows[0].n;
+    const before = await consoles();
+    const c = sshClient(port, 'shell', knownHosts, ['-t']);
+    const { token } = await linkOf(c);
+    // Bob confirms the link alice's terminal shows: the connection is bob's, under bob's policy.
+    expect((await confirm(bob, token)).status).toBe(200);
+    const again = await confirm(alice, token);
+    expect(again.status).toBe(409);
+    expect(again.body.error.message).toMatch(/works once/);
+    await c.waitFor(/no target named shell that you \(bob\) may open/);
+    expect(await c.exited).toBe(2);
+    expect(await consoles()).toBe(before);
+    expect((await alice.get(`/api/ssh-logins/${token}`)).body).toMatchObject({ state: 'confirmed', confirmedBy: 'bob' });
+  });
+
+  it('lists the targets the user may open when the user name names none', async () => {
+    const c = sshClient(port, 'nowhere', knownHosts, ['-t']);
+    const { token } = await linkOf(c);
+    await confirm(alice, token);
+    await c.waitFor(/Targets you may open:/);
+    await c.waitFor(/ssh -t -p \d+ \S+@127\.0\.0\.1/);
+    expect(c.output()).toMatch(/no target named nowhere/);
+    expect(c.output()).toMatch(/^\s+shell\s+a shell/m);
+    expect(c.output()).not.toMatch(/ops-only/);
+    expect(await c.exited).toBe(2);
+  });
+
+  it('refuses a command, sftp, port forwarding and agent forwarding, and audits each', async () => {
+    const before = (await auditOf('ssh.refused')).length;
+    // A command instead of a shell.
+    const exec = sshClient(port, 'shell', knownHosts, ['-T'], { command: ['cat', '/etc/passwd'] });
+    await confirm(alice, (await linkOf(exec)).token);
+    expect(await exec.exited).not.toBe(0);
+    // sftp, as `ssh -s host sftp` asks for it.
+    const sftp = sshClient(port, 'shell', knownHosts, ['-T', '-s'], { command: ['sftp'] });
+    await confirm(alice, (await linkOf(sftp)).token);
+    expect(await sftp.exited).not.toBe(0);
+    // Remote forwarding and agent forwarding with a console: the console opens, the tunnels do not.
+    const fwd = sshClient(port, 'shell', knownHosts, ['-t', '-R', '0:127.0.0.1:9', '-A', '-o', 'ExitOnForwardFailure=no'], { agent: true });
+    await confirm(alice, (await linkOf(fwd)).token);
+    await fwd.waitFor(PROMPT, 10_000);
+    fwd.type('exit\r');
+    await fwd.exited;
+    // Refusals are audited as they happen; the last may land just after the client exits.
+    await expect.poll(async () => (await auditOf('ssh.refused')).length - before).toBeGreaterThanOrEqual(4);
+    const refused = (await auditOf('ssh.refused')).slice(before);
+    const kinds = refused.map((d) => `${d.request}:${d.detail}`);
+    expect(kinds).toContain('exec:cat');
+    expect(kinds).toContain('subsystem:sftp');
+    expect(kinds.some((k) => k.startsWith('tcpip-forward:'))).toBe(true);
+    expect(kinds).toContain('auth-agent:agent forwarding');
+    // Nothing of the command line past its first word is kept.
+    expect(JSON.stringify(refused)).not.toContain('/etc/passwd');
+    for (const d of refused) expect(d.username).toBe('alice');
+  });
+
+  it('refuses a client forced to weak algorithms before anything else happens', async () => {
+    for (const args of [['-o', 'Ciphers=aes128-ctr'], ['-o', 'KexAlgorithms=diffie-hellman-group14-sha256'], ['-o', 'MACs=hmac-sha1', '-o', 'Ciphers=aes256-ctr']]) {
+      const c = sshClient(port, 'shell', knownHosts, args);
+      expect(await c.exited).toBe(255);
+      expect(c.output()).toMatch(/no matching|Unable to negotiate/i);
+      expect(c.output()).not.toMatch(/\/ssh\//);
+    }
+  });
+});
