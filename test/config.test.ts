@@ -107,6 +107,22 @@ describe('loadConfig', () => {
     expect(JSON.stringify(p)).not.toContain(secret.split('\n')[1]!.slice(0, 30));
   });
 
+  it('reads the SSH front door: off unless asked for, needs a host key, and names bad values', () => {
+    expect(loadConfig(good, 'production').sshDoor).toEqual({ listen: undefined, hostKey: undefined, loginSeconds: 300, unauthenticatedPerAddress: 10, unauthenticatedTotal: 256 });
+    const hostKey = encodePrivateKeyFile(generateEd25519(), 'host');
+    expect(loadConfig({ ...good, SALLYPORT_SSH_LISTEN: '[::]:2222', SALLYPORT_SSH_HOST_KEY: hostKey }, 'production').sshDoor.listen).toEqual({ host: '::', port: 2222 });
+    expect(loadConfig({ ...good, SALLYPORT_SSH_LISTEN: '0.0.0.0:22', SALLYPORT_SSH_HOST_KEY: hostKey, SALLYPORT_SSH_LOGIN_TIMEOUT: '2m' }, 'production').sshDoor).toMatchObject({
+      listen: { host: '0.0.0.0', port: 22 },
+      loginSeconds: 120,
+    });
+    expect(problems({ ...good, SALLYPORT_SSH_LISTEN: '0.0.0.0:2222' }).SALLYPORT_SSH_HOST_KEY).toMatch(/required when SALLYPORT_SSH_LISTEN is set/);
+    const p = problems({ ...good, SALLYPORT_SSH_LISTEN: '2222', SALLYPORT_SSH_HOST_KEY: hostKey.replace('OPENSSH', 'DSA'), SALLYPORT_SSH_LOGIN_TIMEOUT: '2h' });
+    expect(p.SALLYPORT_SSH_LISTEN).toMatch(/must be host:port/);
+    expect(p.SALLYPORT_SSH_HOST_KEY).toMatch(/must be an OpenSSH private key/);
+    expect(p.SALLYPORT_SSH_LOGIN_TIMEOUT).toMatch(/from 30s to 30m/);
+    expect(JSON.stringify(p)).not.toContain(hostKey.split('\n')[1]!.slice(0, 30));
+  });
+
   it('names every missing variable in one error', () => {
     const p = problems({});
     expect(Object.keys(p).sort()).toEqual(

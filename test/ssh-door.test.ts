@@ -8,7 +8,9 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Browser as Chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { launchChromium } from './support/chromium.js';
 import { encodePrivateKeyFile, generateEd25519 } from '../server/signing/index.js';
 import { startTestBroker, type TestBroker } from './support/broker.js';
 import { apiSession, type ApiSession } from './support/api-session.js';
@@ -21,6 +23,8 @@ let t: TestBroker;
 let alice: ApiSession, bob: ApiSession;
 let port: number;
 let knownHosts: string;
+let hostKey: string;
+let chromium: Chromium | undefined;
 
 beforeAll(async () => {
   t = await startTestBroker({
@@ -30,11 +34,12 @@ beforeAll(async () => {
     SALLYPORT_SSH_HOST_KEY: encodePrivateKeyFile(generateEd25519(), 'test-host'),
   });
   port = t.broker.sshPort!;
-  const hostKey = await (await fetch(`${t.url}/.well-known/sallyport/ssh-host-key.pub`)).text();
+  hostKey = await (await fetch(`${t.url}/.well-known/sallyport/ssh-host-key.pub`)).text();
   knownHosts = knownHostsFile(port, hostKey.trim());
   [alice, bob] = await Promise.all([apiSession(t, 'alice'), apiSession(t, 'bob')]);
 });
 afterAll(async () => {
+  await chromium?.close();
   await t?.close();
 });
 
@@ -150,5 +155,41 @@ describe('the SSH front door', () => {
       expect(c.output()).toMatch(/no matching|Unable to negotiate/i);
       expect(c.output()).not.toMatch(/\/ssh\//);
     }
+  });
+});
+
+describe('the SSH login link in Chromium', () => {
+  it('sends a logged-out user through the IdP to the page, which shows the code; confirming there continues the terminal', async () => {
+    chromium = await launchChromium();
+    const page = await (await chromium.newContext({ viewport: { width: 1100, height: 700 } })).newPage();
+    page.setDefaultTimeout(10_000);
+    const c = sshClient(port, 'shell', knownHosts, ['-t']);
+    const [url] = await c.waitFor(/http:\/\/127\.0\.0\.1:\d+\/ssh\/[A-Za-z0-9_-]{32}/);
+    const [, code] = await c.waitFor(/code\s+([A-Z]{4}-[A-Z]{4})/);
+    await page.goto(url!);
+    await page.fill('#username', 'alice');
+    await page.fill('#password', t.users.find((u) => u.username === 'alice')!.password);
+    await page.click('#sign-in');
+    await page.waitForSelector('#confirm-ssh-login');
+    expect(page.url()).toBe(url);
+    expect(await page.locator('#ssh-login-code').innerText()).toBe(code);
+    expect(await page.locator('#ssh-login-target').innerText()).toBe('shell');
+    expect(await page.locator('#ssh-login-client').innerText()).toMatch(/^127\.0\.0\.1 \(SSH-2\.0-OpenSSH/);
+    await page.click('#confirm-ssh-login');
+    await page.waitForSelector('#ssh-login-state:has-text("Confirmed by alice")');
+    await c.waitFor(PROMPT, 10_000);
+    c.type('echo from-chromium-$((1+1))\r');
+    await c.waitFor(/from-chromium-2/);
+    c.type('exit\r');
+    expect(await c.exited).toBe(0);
+
+    // The home page shows the command and the fingerprint OpenSSH itself computes for the host key.
+    await page.goto(`${t.url}/`);
+    await page.waitForSelector('#ssh-fingerprint');
+    const dir = mkdtempSync(join(tmpdir(), 'sallyport-hostkey-'));
+    writeFileSync(join(dir, 'host.pub'), hostKey);
+    const openssh = execFileSync('ssh-keygen', ['-lf', join(dir, 'host.pub')], { encoding: 'utf8' }).split(' ')[1];
+    expect(await page.locator('#ssh-fingerprint').innerText()).toBe(openssh);
+    expect(await page.locator('[data-target="shell"] .ssh-command').innerText()).toBe(`From a terminal: ssh -t -p ${port} shell@127.0.0.1`);
   });
 });

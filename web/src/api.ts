@@ -13,6 +13,8 @@ export interface Me {
     approval: { maxDurationSeconds: number; ticketPattern: string | null; approvals: number } | null;
     grant: { id: string; expiresAt: string; sessionsLeft: number | null } | null;
   }>;
+  /** The SSH front door, when it listens: `command` has TARGET where a target's name goes. */
+  ssh: { command: string; fingerprint: string } | null;
   csrfToken: string;
 }
 

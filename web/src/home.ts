@@ -50,11 +50,22 @@ export function renderHome(app: HTMLElement, me: Me): void {
           ? []
           : [el('p', { className: 'badge warning not-disposable', textContent: 'Not disposable: this console runs directly on the node, not in a throwaway container.' })]),
         ...targetActions(t),
+        ...(me.ssh ? [el('p', { className: 'meta ssh-command' }, 'From a terminal: ', el('code', { textContent: me.ssh.command.replace('TARGET', t.name) }))] : []),
       );
       item.dataset.target = t.name;
       list.append(item);
     }
     targets.append(list);
   }
-  app.replaceChildren(profile, targets);
+  // The fingerprint `ssh` shows on first connection: compare it before typing yes.
+  const ssh = me.ssh
+    ? el(
+        'section',
+        { className: 'ssh-door', id: 'ssh-door' },
+        el('h2', { textContent: 'From your terminal' }),
+        el('p', {}, 'Any OpenSSH client reaches your consoles: ', el('code', { textContent: me.ssh.command })),
+        el('p', {}, 'The broker’s host key fingerprint is ', el('code', { id: 'ssh-fingerprint', textContent: me.ssh.fingerprint })),
+      )
+    : '';
+  app.replaceChildren(profile, targets, ssh);
 }

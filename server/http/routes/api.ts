@@ -15,6 +15,7 @@ import { liveRoutes } from './live.js';
 import { meRoutes } from './me.js';
 import { searchRoutes } from './search.js';
 import { sessionRoutes } from './sessions.js';
+import type { SshDoorInfo } from './ssh-logins.js';
 
 export interface ApiServices {
   csrf: Csrf;
@@ -24,6 +25,7 @@ export interface ApiServices {
   access: AccessRequests;
   audit: AuditLog;
   fleet: FleetView;
+  sshDoor: SshDoorInfo;
 }
 
 export function apiRoutes(app: FastifyInstance, config: Config, services: ApiServices): void {

@@ -5,8 +5,9 @@ import type { CatalogStore } from '../../catalog/index.js';
 import type { Config } from '../../config/index.js';
 import type { Csrf } from '../csrf.js';
 import { sessionIdFrom } from '../session.js';
+import type { SshDoorInfo } from './ssh-logins.js';
 
-export function meRoutes(api: FastifyInstance, config: Config, s: { csrf: Csrf; catalog: CatalogStore; access: AccessRequests }): void {
+export function meRoutes(api: FastifyInstance, config: Config, s: { csrf: Csrf; catalog: CatalogStore; access: AccessRequests; sshDoor: SshDoorInfo }): void {
   const { csrf, catalog, access } = s;
   api.get('/api/me', async (request) => {
     const p = request.principal!;
@@ -40,7 +41,16 @@ export function meRoutes(api: FastifyInstance, config: Config, s: { csrf: Csrf; 
           grant: grant ? { id: grant.id, expiresAt: grant.expiresAt, sessionsLeft: grant.maxSessions === null ? null : grant.maxSessions - grant.sessionsUsed } : null,
         };
       }),
+      ssh: sshCommand(config, s.sshDoor),
       csrfToken: csrf.token(sessionIdFrom(request, config)!),
     };
   });
+}
+
+/** `ssh -t -p PORT TARGET@HOST` (the port left out when it is 22), and the host key's fingerprint. */
+function sshCommand(config: Config, door: SshDoorInfo): { command: string; fingerprint: string } | null {
+  const d = door.current();
+  if (!d) return null;
+  const host = new URL(config.publicUrl).hostname;
+  return { command: `ssh -t ${d.port === 22 ? '' : `-p ${d.port} `}TARGET@${host}`, fingerprint: d.fingerprint };
 }
