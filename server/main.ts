@@ -140,7 +140,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     if ('error' in recovered) app.log.warn(`could not take over orphaned consoles: ${String((recovered.error as Error).message)}`);
     else if (recovered.brokers.length || recovered.sessions.length || recovered.consoles.length) app.log.warn(recovered, 'took over consoles of brokers that are gone');
     await app.listen({ host: config.host, port: config.port });
-    if (config.sshDoor.listen) sshDoor = await startSshDoor({ config, consoles, logins: sshLogins, audit, catalog, log: app.log });
+    if (config.sshDoor.listen) sshDoor = await startSshDoor({ config, consoles, access, logins: sshLogins, audit, catalog, log: app.log });
     const control = consoles.startControl();
     const stopListening = options.listen === false ? undefined : listen(config.databaseUrl, CONTROL_CHANNEL, (broker) => broker === self.id && control.kick());
     const stopInstance = self.start(

@@ -158,6 +158,94 @@ describe('the SSH front door', () => {
   });
 });
 
+describe('consoles through the SSH door', () => {
+  it('pass Ctrl-C and the terminal size to the process, print why a console ended and map it to the exit status', async () => {
+    const c = sshClient(port, 'shell', knownHosts, ['-t'], { size: { cols: 117, rows: 33 } });
+    await confirm(alice, (await linkOf(c)).token);
+    await c.waitFor(PROMPT, 10_000);
+    c.type('stty size\r');
+    await c.waitFor(/^33 117\r?$/m);
+    c.type('sleep 30; echo slept\r');
+    await new Promise((r) => setTimeout(r, 500));
+    const interrupted = Date.now();
+    c.type('\x03');
+    c.type('echo after-$((2+2))\r');
+    await c.waitFor(/after-4/);
+    expect(Date.now() - interrupted).toBeLessThan(3000);
+    expect(c.output()).not.toMatch(/^slept/m);
+    c.type('exit\r');
+    expect(await c.exited).toBe(0);
+
+    // A target whose consoles last 3 s: the end is said and the status is the reason's.
+    const brief = sshClient(port, 'brief', knownHosts, ['-t']);
+    await confirm(alice, (await linkOf(brief)).token);
+    await brief.waitFor(PROMPT, 10_000);
+    await brief.waitFor(/console ended: (maximum duration reached|idle timeout)/, 10_000);
+    expect(await brief.exited).toBe(124);
+  });
+
+  it("end when the browser login that confirmed them ends (logout)", async () => {
+    const login = await apiSession(t, 'alice');
+    const c = sshClient(port, 'shell', knownHosts, ['-t']);
+    await confirm(login, (await linkOf(c)).token);
+    await c.waitFor(PROMPT, 10_000);
+    await login.browser.request(`${t.url}/auth/logout`, { form: { csrf: login.csrf }, headers: { origin: t.url } });
+    await c.waitFor(/console ended: logged out/, 8000);
+    expect(await c.exited).toBe(252);
+  });
+
+  it('ask for approval from the terminal: alice types a reason, bob approves in the browser, the console starts', async () => {
+    const c = sshClient(port, 'gated', knownHosts, ['-t']);
+    await confirm(alice, (await linkOf(c)).token);
+    await c.waitFor(/gated needs an approval you have not got/);
+    await c.waitFor(/Reason \(Enter to send, Ctrl-C to cancel\): $/);
+    c.type('look at invoice 4711X\x7f\r');
+    await c.waitFor(/For how many minutes \(at most \d+\) \[\d+\]: $/);
+    c.type('20\r');
+    await c.waitFor(/Who can approve: bob \(groups: approvers\); 1 approval\(s\) needed/);
+    const [, id] = await c.waitFor(/\/access\/([0-9a-f-]{36})/);
+    await c.waitFor(/Waiting for a decision/);
+    const request = await bob.get(`/api/access-requests/${id}`);
+    expect(request.body).toMatchObject({ requester: 'alice', target: 'gated', reason: 'look at invoice 4711', durationSeconds: 1200, status: 'pending' });
+    expect((await bob.post(`/api/access-requests/${id}/decision`, { decision: 'approve', comment: 'go ahead' })).status).toBe(200);
+    await c.waitFor(PROMPT, 10_000);
+    c.type('echo gated-$((3*3))\r');
+    await c.waitFor(/gated-9/);
+    c.type('exit\r');
+    expect(await c.exited).toBe(0);
+    const grant = await t.broker.db.query(`select grant_id from console_sessions where target = 'gated' and via = 'ssh'`);
+    expect(grant.rows).toHaveLength(1);
+    expect(grant.rows[0].grant_id).toBe(id);
+  });
+
+  it('close with the decision when the approver denies, and withdraw on Ctrl-C', async () => {
+    const denied = sshClient(port, 'gated-missing', knownHosts, ['-t']);
+    await confirm(alice, (await linkOf(denied)).token);
+    await denied.waitFor(/Reason \(Enter to send, Ctrl-C to cancel\): $/);
+    denied.type('need it\r');
+    await denied.waitFor(/For how many minutes/);
+    denied.type('\r');
+    const [, id] = await denied.waitFor(/\/access\/([0-9a-f-]{36})/);
+    await denied.waitFor(/Waiting for a decision/);
+    await bob.post(`/api/access-requests/${id}/decision`, { decision: 'deny', comment: 'not today' });
+    await denied.waitFor(/The request was denied by bob: “not today”\./, 8000);
+    expect(await denied.exited).toBe(1);
+
+    const cancelled = sshClient(port, 'gated-missing', knownHosts, ['-t']);
+    await confirm(alice, (await linkOf(cancelled)).token);
+    await cancelled.waitFor(/Reason/);
+    cancelled.type('second try\r');
+    await cancelled.waitFor(/For how many minutes/);
+    cancelled.type('5\r');
+    const [, id2] = await cancelled.waitFor(/\/access\/([0-9a-f-]{36})/);
+    await cancelled.waitFor(/Waiting for a decision/);
+    cancelled.type('\x03');
+    await cancelled.waitFor(/Request withdrawn\./, 5000);
+    expect(await cancelled.exited).toBe(1);
+    expect((await alice.get(`/api/access-requests/${id2}`)).body.status).toBe('withdrawn');
+  });
+});
+
 describe('the SSH login link in Chromium', () => {
   it('sends a logged-out user through the IdP to the page, which shows the code; confirming there continues the terminal', async () => {
     chromium = await launchChromium();

@@ -94,6 +94,8 @@ export interface Config {
     /** The openssh-key-v1 Ed25519 host key (a secret); set whenever `listen` is. */
     readonly hostKey: string | undefined;
     readonly loginSeconds: number;
+    /** How long a terminal waits for an approval it asked for before withdrawing it. */
+    readonly approvalWaitSeconds: number;
     readonly unauthenticatedPerAddress: number;
     readonly unauthenticatedTotal: number;
   };
@@ -227,6 +229,8 @@ export function loadConfig(env: Env, mode: Mode): Config {
   } else if (sshListen) bad('SALLYPORT_SSH_HOST_KEY', 'is required when SALLYPORT_SSH_LISTEN is set (sallyport ssh-ca new prints a key)');
   const sshLoginSeconds = duration('SALLYPORT_SSH_LOGIN_TIMEOUT', 5 * 60);
   if (sshLoginSeconds < 30 || sshLoginSeconds > 30 * 60) bad('SALLYPORT_SSH_LOGIN_TIMEOUT', 'must be from 30s to 30m');
+  const approvalWaitSeconds = duration('SALLYPORT_SSH_APPROVAL_WAIT', 15 * 60);
+  if (approvalWaitSeconds < 10 || approvalWaitSeconds > 24 * 3600) bad('SALLYPORT_SSH_APPROVAL_WAIT', 'must be from 10s to 24h');
   const unauthenticatedPerAddress = integer('SALLYPORT_SSH_MAX_UNAUTHENTICATED_PER_ADDRESS', 10, 1, 10000);
   const unauthenticatedTotal = integer('SALLYPORT_SSH_MAX_UNAUTHENTICATED', 256, 1, 100000);
 
@@ -259,7 +263,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
     broker: { prefix: brokerPrefix, leaseSeconds },
     runtime: { dockerHost },
     fleet: { ca, sourceAddresses, certificateSeconds, connectTimeoutSeconds },
-    sshDoor: { listen: sshListen, hostKey: sshHostKey, loginSeconds: sshLoginSeconds, unauthenticatedPerAddress, unauthenticatedTotal },
+    sshDoor: { listen: sshListen, hostKey: sshHostKey, loginSeconds: sshLoginSeconds, approvalWaitSeconds, unauthenticatedPerAddress, unauthenticatedTotal },
     requireImageDigest: mode === 'production',
     logLevel,
   });

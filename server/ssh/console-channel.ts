@@ -4,11 +4,12 @@
 // request (exec, subsystem, agent, X11, env) is refused and audited.
 import { StringDecoder } from 'node:string_decoder';
 import type ssh2 from 'ssh2';
-import { usableTargets } from '../access/index.js';
+import { usableTargets, type AccessRequests } from '../access/index.js';
 import type { CatalogStore } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
-import type { ConsoleService, ConsoleSession } from '../consoles/index.js';
+import type { ConsoleClient, ConsoleService, ConsoleSession } from '../consoles/index.js';
 import { isSallyportError } from '../errors.js';
+import { approveFromTerminal } from './terminal-approval.js';
 import type { Principal } from '../identity/index.js';
 
 export interface ChannelContext {
@@ -27,7 +28,7 @@ export const EXIT_NO_TARGET = 2;
 export function runConsoleChannel(
   session: ssh2.Session,
   ctx: ChannelContext,
-  deps: { consoles: ConsoleService; catalog: CatalogStore; config: Config; sshPort: () => number },
+  deps: { consoles: ConsoleService; catalog: CatalogStore; access: AccessRequests; config: Config; sshPort: () => number },
 ): void {
   let size: { cols: number; rows: number } | undefined;
   let started = false;
@@ -93,6 +94,8 @@ export function runConsoleChannel(
 
   async function openConsole(channel: ssh2.ServerChannel, sz: { cols: number; rows: number }) {
     const { principal } = ctx;
+    let channelClosed = false;
+    channel.once('close', () => (channelClosed = true));
     const usable = usableTargets(principal, deps.catalog.current());
     if (!usable.some((t) => t.name === ctx.target)) {
       const host = new URL(deps.config.publicUrl).hostname;
@@ -104,34 +107,56 @@ export function runConsoleChannel(
       ];
       return finish(channel, lines.join('\r\n'), ctx.target ? EXIT_NO_TARGET : 0);
     }
-    // Keys typed while the console starts wait in the channel (its window), not in the broker.
-    channel.pause();
-    let console: ConsoleSession;
-    try {
-      console = await deps.consoles.open(principal, ctx.target, sz, {
-        send: (data) => channel.write(data),
-        onDrain: (cb) => channel.on('drain', cb),
-        notice: (message) => void channel.stderr.write(`\r\n[sallyport] ${message}\r\n`),
-        watchers: (names) =>
-          void channel.stderr.write(`\r\n[sallyport] ${names.length ? `watched live by ${names.join(', ')}` : 'no longer watched'}\r\n`),
-        end: ({ reason, code, exitStatus }) => finish(channel, code === 'process_exited' ? '' : reason, exitStatus),
-      }, { via: 'ssh', clientAddress: ctx.clientAddress, clientVersion: ctx.clientVersion });
-    } catch (err) {
-      const message = isSallyportError(err) ? err.message : 'the console could not be started';
-      return finish(channel, `sallyport: ${message}`, EXIT_REFUSED);
+    let console: ConsoleSession | undefined;
+    for (let asked = false; !console; ) {
+      // Keys typed while the console starts wait in the channel (its window), not in the broker.
+      channel.pause();
+      try {
+        console = await open(channel, sz);
+      } catch (err) {
+        const target = deps.catalog.current().targets.find((t) => t.name === ctx.target);
+        if (isSallyportError(err, 'APPROVAL_REQUIRED') && target && !asked) {
+          asked = true;
+          channel.resume();
+          const outcome = await approveFromTerminal(channel, principal, target, {
+            access: deps.access,
+            publicUrl: deps.config.publicUrl,
+            waitSeconds: deps.config.sshDoor.approvalWaitSeconds,
+          }).catch((e: unknown) => ({ approved: false as const, message: `sallyport: ${isSallyportError(e) ? e.message : 'the approval could not be asked for'}` }));
+          if (outcome.approved) continue;
+          return finish(channel, outcome.message, EXIT_REFUSED);
+        }
+        const message = isSallyportError(err) ? err.message : 'the console could not be started';
+        return finish(channel, `sallyport: ${message}`, EXIT_REFUSED);
+      }
     }
+    const opened = console;
+    // The client left while the console started: end it now, not at its idle timeout.
+    if (channelClosed) return void opened.end({ code: 'client_disconnected' });
     const decoder = new StringDecoder('utf8');
     channel.on('data', (chunk: Buffer) => {
       const text = decoder.write(chunk);
       // The process is not keeping up: stop reading; the SSH window holds the client back.
-      if (text && !console.write(text)) {
+      if (text && !opened.write(text)) {
         channel.pause();
-        console.onInputDrain(() => channel.resume());
+        opened.onInputDrain(() => channel.resume());
       }
     });
-    live = console;
-    channel.on('close', () => void console.end({ code: 'client_disconnected' }));
+    live = opened;
+    channel.on('close', () => void opened.end({ code: 'client_disconnected' }));
     channel.resume();
+  }
+
+  function open(channel: ssh2.ServerChannel, sz: { cols: number; rows: number }): Promise<ConsoleSession> {
+    const client: ConsoleClient = {
+      send: (data) => channel.write(data),
+      onDrain: (cb) => void channel.on('drain', cb),
+      notice: (message) => void channel.stderr.write(`\r\n[sallyport] ${message}\r\n`),
+      watchers: (names) => void channel.stderr.write(`\r\n[sallyport] ${names.length ? `watched live by ${names.join(', ')}` : 'no longer watched'}\r\n`),
+      // A process that exited says why itself; any other end is printed (idle, revoked, terminated…).
+      end: ({ reason, code, exitStatus }) => finish(channel, code === 'process_exited' ? '' : `[sallyport] console ended: ${reason}`, exitStatus),
+    };
+    return deps.consoles.open(ctx.principal, ctx.target, size ?? sz, client, { via: 'ssh', clientAddress: ctx.clientAddress, clientVersion: ctx.clientVersion });
   }
 }
 

@@ -9,6 +9,7 @@
 // all), authentication attempts, time to log in.
 import type { AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
+import type { AccessRequests } from '../access/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { CatalogStore } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
@@ -40,6 +41,7 @@ const TARGET_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export interface SshDoorDeps {
   config: Config;
   consoles: ConsoleService;
+  access: AccessRequests;
   logins: SshLogins;
   audit: AuditLog;
   catalog: CatalogStore;
