@@ -119,7 +119,7 @@ describe('loadConfig', () => {
     const p = problems({ ...good, SALLYPORT_SSH_LISTEN: '2222', SALLYPORT_SSH_HOST_KEY: hostKey.replace('OPENSSH', 'DSA'), SALLYPORT_SSH_LOGIN_TIMEOUT: '2h' });
     expect(p.SALLYPORT_SSH_LISTEN).toMatch(/must be host:port/);
     expect(p.SALLYPORT_SSH_HOST_KEY).toMatch(/must be an OpenSSH private key/);
-    expect(p.SALLYPORT_SSH_LOGIN_TIMEOUT).toMatch(/from 30s to 30m/);
+    expect(p.SALLYPORT_SSH_LOGIN_TIMEOUT).toMatch(/from 10s to 30m/);
     expect(JSON.stringify(p)).not.toContain(hostKey.split('\n')[1]!.slice(0, 30));
   });
 

@@ -228,7 +228,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
     }
   } else if (sshListen) bad('SALLYPORT_SSH_HOST_KEY', 'is required when SALLYPORT_SSH_LISTEN is set (sallyport ssh-ca new prints a key)');
   const sshLoginSeconds = duration('SALLYPORT_SSH_LOGIN_TIMEOUT', 5 * 60);
-  if (sshLoginSeconds < 30 || sshLoginSeconds > 30 * 60) bad('SALLYPORT_SSH_LOGIN_TIMEOUT', 'must be from 30s to 30m');
+  if (sshLoginSeconds < 10 || sshLoginSeconds > 30 * 60) bad('SALLYPORT_SSH_LOGIN_TIMEOUT', 'must be from 10s to 30m');
   const approvalWaitSeconds = duration('SALLYPORT_SSH_APPROVAL_WAIT', 15 * 60);
   if (approvalWaitSeconds < 10 || approvalWaitSeconds > 24 * 3600) bad('SALLYPORT_SSH_APPROVAL_WAIT', 'must be from 10s to 24h');
   const unauthenticatedPerAddress = integer('SALLYPORT_SSH_MAX_UNAUTHENTICATED_PER_ADDRESS', 10, 1, 10000);

@@ -7,7 +7,7 @@
 // can bypass the recording. Modern algorithms only, strict key exchange (Terrapin), and every
 // resource a client can make it hold is bounded: connections not logged in (per address and in
 // all), authentication attempts, time to log in.
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
 import type { AccessRequests } from '../access/index.js';
 import type { AuditLog } from '../audit/index.js';
@@ -88,24 +88,10 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
       const clientAddress = info.ip;
       const clientVersion = (info.header?.identRaw ?? '').slice(0, 200);
       const who = { username: null as string | null, clientAddress, clientVersion };
-      // Bounded before anything else: connections not logged in, per address and in all.
-      const mine = (unauthenticated.get(clientAddress) ?? 0) + 1;
-      if (mine > door.unauthenticatedPerAddress || unauthenticatedTotal + 1 > door.unauthenticatedTotal) {
-        client.on('error', () => undefined);
-        client.end();
-        return;
-      }
-      unauthenticated.set(clientAddress, mine);
-      unauthenticatedTotal++;
-      let counted = true;
-      const uncount = () => {
-        if (!counted) return;
-        counted = false;
-        unauthenticatedTotal--;
-        const n = (unauthenticated.get(clientAddress) ?? 1) - 1;
-        if (n <= 0) unauthenticated.delete(clientAddress);
-        else unauthenticated.set(clientAddress, n);
-      };
+      const socket = accepted.get(`${info.ip}|${info.port}`);
+      accepted.delete(`${info.ip}|${info.port}`);
+      const uncount = socket?.uncount ?? (() => undefined);
+      const handshake = socket?.handshake;
       clients.add(client);
       const aborted = new AbortController();
       let principal: Principal | undefined;
@@ -113,7 +99,6 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
       let loginStarted = false;
       /** The target the SSH user name named ('' for none, or a name that cannot be one). */
       let requested = '';
-      const handshake = setTimeout(() => client.end(), HANDSHAKE_MS);
       // The whole login, link included, must finish in time.
       const loginDeadline = setTimeout(() => client.end(), (door.loginSeconds + 15) * 1000);
 
@@ -129,7 +114,6 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
       });
       client.on('close', () => {
         clients.delete(client);
-        clearTimeout(handshake);
         clearTimeout(loginDeadline);
         aborted.abort();
         uncount();
@@ -223,21 +207,56 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
       });
     },
   );
-  server.on('error', (err: Error) => log.warn({ err: err.message }, 'ssh door: listener error'));
+
+  // Bounded at the TCP accept, before ssh2 sees a byte: a client that never sends its version,
+  // or never logs in, holds one of a few places for its address (and of the total) for a
+  // bounded time. ssh2 gets the socket afterwards (injectSocket).
+  const accepted = new Map<string, { uncount: () => void; handshake: NodeJS.Timeout }>();
+  const tcp = createServer((socket) => {
+    const address = socket.remoteAddress ?? '';
+    const mine = (unauthenticated.get(address) ?? 0) + 1;
+    if (mine > door.unauthenticatedPerAddress || unauthenticatedTotal + 1 > door.unauthenticatedTotal) {
+      socket.destroy();
+      return;
+    }
+    unauthenticated.set(address, mine);
+    unauthenticatedTotal++;
+    let counted = true;
+    const uncount = () => {
+      if (!counted) return;
+      counted = false;
+      unauthenticatedTotal--;
+      const n = (unauthenticated.get(address) ?? 1) - 1;
+      if (n <= 0) unauthenticated.delete(address);
+      else unauthenticated.set(address, n);
+    };
+    const key = `${address}|${socket.remotePort}`;
+    // Until the first authentication request: version exchange and key exchange included.
+    const handshake = setTimeout(() => socket.destroy(), HANDSHAKE_MS);
+    socket.once('close', () => {
+      clearTimeout(handshake);
+      accepted.delete(key);
+      uncount();
+    });
+    socket.on('error', () => undefined);
+    accepted.set(key, { uncount, handshake });
+    server.injectSocket(socket);
+  });
+  tcp.on('error', (err: Error) => log.warn({ err: err.message }, 'ssh door: listener error'));
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(door.listen!.port, door.listen!.host, () => {
-      server.off('error', reject);
+    tcp.once('error', reject);
+    tcp.listen(door.listen!.port, door.listen!.host, () => {
+      tcp.off('error', reject);
       resolve();
     });
   });
-  port = (server.address() as AddressInfo).port;
+  port = (tcp.address() as AddressInfo).port;
   log.info({ port, fingerprint: hostKey.fingerprint }, 'ssh door listening');
 
   const stopAccepting = () => {
     waiter.stop();
-    closed ??= new Promise<void>((resolve) => server.close(() => resolve()));
+    closed ??= new Promise<void>((resolve) => tcp.close(() => resolve()));
   };
   return {
     port,
