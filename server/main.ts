@@ -140,7 +140,18 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     if ('error' in recovered) app.log.warn(`could not take over orphaned consoles: ${String((recovered.error as Error).message)}`);
     else if (recovered.brokers.length || recovered.sessions.length || recovered.consoles.length) app.log.warn(recovered, 'took over consoles of brokers that are gone');
     await app.listen({ host: config.host, port: config.port });
-    if (config.sshDoor.listen) sshDoor = await startSshDoor({ config, consoles, access, logins: sshLogins, audit, catalog, log: app.log });
+    if (config.sshDoor.listen) {
+      const doorDeps = { config, consoles, access, logins: sshLogins, audit, catalog, log: app.log };
+      try {
+        sshDoor = await startSshDoor(doorDeps);
+      } catch (err) {
+        // Dev mode's 2222 may be another checkout's: take a free port and say which. In
+        // production the configured address is the contract, so failing to bind fails the start.
+        if (config.mode !== 'dev' || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+        app.log.warn(`SSH port ${config.sshDoor.listen.port} is in use; the SSH door takes a free port instead`);
+        sshDoor = await startSshDoor({ ...doorDeps, config: { ...config, sshDoor: { ...config.sshDoor, listen: { ...config.sshDoor.listen, port: 0 } } } });
+      }
+    }
     const control = consoles.startControl();
     const stopListening = options.listen === false ? undefined : listen(config.databaseUrl, CONTROL_CHANNEL, (broker) => broker === self.id && control.kick());
     const stopInstance = self.start(

@@ -2,6 +2,7 @@
 // exact dev command from the README, a login as alice with the password it prints. Also ties
 // the README's test command to what CI runs.
 import { spawn, execFileSync } from 'node:child_process';
+import { knownHostsFile, sshClient } from './support/ssh-client.js';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -83,6 +84,17 @@ describe('README quick start', () => {
       const me = JSON.parse((await browser.request(`${url}/api/me`, { headers: { accept: 'application/json' } })).body);
       expect(me.user).toMatchObject({ username: 'alice', roles: ['developer'] });
       expect(me.targets.map((t: { name: string }) => t.name)).toEqual(['php-console', 'shell', 'billing-prod']);
+
+      // The banner's ssh line works with the stock client: after alice confirms its link, a
+      // user name that names no target lists hers.
+      const [, sshPort] = /ssh -t -p (\d+) shell@127\.0\.0\.1/.exec(out)!;
+      const hostKey = await (await fetch(`${url}/.well-known/sallyport/ssh-host-key.pub`)).text();
+      const ssh = sshClient(Number(sshPort), 'help', knownHostsFile(Number(sshPort), hostKey.trim()), ['-t']);
+      const [, token] = await ssh.waitFor(/\/ssh\/([A-Za-z0-9_-]{32})/, 20_000);
+      const confirmed = await browser.request(`${url}/api/ssh-logins/${token}/confirm`, { method: 'POST', json: {}, headers: { origin: url, 'x-csrf-token': me.csrfToken, accept: 'application/json' } });
+      expect(confirmed.status).toBe(200);
+      await ssh.waitFor(/Targets you may open:[\s\S]*shell/);
+      expect(await ssh.exited).toBe(2);
     } finally {
       try {
         process.kill(-child.pid!, 'SIGTERM');

@@ -16,6 +16,7 @@ export const FILE_CAPABLE = [
   'SALLYPORT_SIGNING_PREVIOUS_KEYS',
   'SALLYPORT_SSH_CA_KEY',
   'SALLYPORT_SSH_CA_PREVIOUS_KEYS',
+  'SALLYPORT_SSH_HOST_KEY',
 ] as const;
 
 export interface Reader {

@@ -99,7 +99,7 @@ export async function startDev(env: Readonly<Record<string, string | undefined>>
     const broker = await startBroker(config, { env, listen: !pg });
     const devIdp = idp;
     const embedded = pg;
-    process.stdout.write(banner(publicUrl, idp.issuer, users, dataDir, !!pg));
+    process.stdout.write(banner(publicUrl, idp.issuer, users, dataDir, !!pg, broker.sshPort));
     return {
       broker,
       idp: devIdp,
@@ -169,14 +169,14 @@ async function loadOrCreateState(file: string): Promise<DevState> {
   return state;
 }
 
-function banner(url: string, issuer: string, users: DevUser[], dataDir: string, embedded: boolean): string {
+function banner(url: string, issuer: string, users: DevUser[], dataDir: string, embedded: boolean, sshPort: number | undefined): string {
   const rows = users.map((u) => `    ${u.username.padEnd(6)} ${u.password.padEnd(18)} ${u.groups.join(', ')}`).join('\n');
   return `
   Sallyport is running in DEV MODE (not for production)
 
     open       ${url}
     dev IdP    ${issuer}
-    database   ${embedded ? `embedded PGlite in ${join(dataDir, 'pgdata')}` : 'DATABASE_URL'}
+${sshPort === undefined ? '' : `    ssh        ssh -t -p ${sshPort} shell@${new URL(url).hostname}\n`}    database   ${embedded ? `embedded PGlite in ${join(dataDir, 'pgdata')}` : 'DATABASE_URL'}
 
   demo users (user / password / groups):
 ${rows}
