@@ -1,8 +1,7 @@
 // Shared by the benchmarks: percentiles, and a migrated scratch database dropped afterwards.
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { migrate, openDatabase, type Database } from '../server/db/index.js';
 import { MIGRATIONS_DIR, PACKAGE_ROOT } from '../server/paths.js';
@@ -57,13 +56,27 @@ export function percentile(xs: number[], p: number): number {
 }
 
 /** Runs bench/terminal-client.ts in its own process: keystroke echo times and output throughput. */
-export async function terminalClient(args: string[]): Promise<{ echo: number[]; bytesPerSecond: number }> {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(PACKAGE_ROOT, 'bench', 'terminal-client.ts'), ...args], {
-    cwd: PACKAGE_ROOT,
-    timeout: 300_000,
-    maxBuffer: 1 << 20,
+/**
+ * Runs bench/terminal-client.ts in its own process and returns its figures. `onStderr` sees what
+ * the client's terminal printed to stderr (the SSH door's login link, say) as it arrives.
+ */
+export function terminalClient(args: string[], onStderr?: (text: string) => void): Promise<{ echo: number[]; bytesPerSecond: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(PACKAGE_ROOT, 'bench', 'terminal-client.ts'), ...args], { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => child.kill(), 300_000);
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-4000);
+      onStderr?.(d.toString());
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`terminal client exited ${code}: ${err}`));
+      resolve(JSON.parse(out.trim().split('\n').at(-1)!));
+    });
   });
-  return JSON.parse(stdout.trim().split('\n').at(-1)!);
 }
 
 /** The direct baseline's console: the test image's shell, locked down as the broker would. */

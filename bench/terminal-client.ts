@@ -41,6 +41,7 @@ function viaBroker(url: string, cookie: string, target: string): Promise<Termina
 }
 
 function viaSsh(argv: string[]): Terminal {
+  // stderr passes through: the SSH door's login link is there, for the bench to confirm.
   const child = spawn('ssh', argv, { stdio: ['pipe', 'pipe', 'inherit'] });
   return {
     write: (data) => child.stdin.write(data),
@@ -83,7 +84,7 @@ async function main() {
       waiter = { test, resolve: () => (clearTimeout(timer), resolve()) };
     });
   // busybox's prompt may end with a cursor-position query.
-  await until((t) => /\$ (\x1b\[6n)?$/.test(t));
+  await until((t) => /\$ (\x1b\[6n)?$/.test(t), 60_000);
   const echo: number[] = [];
   for (let i = 0; i < KEYS; i++) {
     const key = String.fromCharCode(97 + (i % 26));

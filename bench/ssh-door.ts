@@ -1,0 +1,109 @@
+// Benchmark: the SSH front door — a stock OpenSSH client → the broker's ssh2 server → a local
+// Docker console, recorded to PostgreSQL — versus the same stock client talking straight to an
+// sshd on this machine (a shell under its PTY), in the same run. The client runs in its own
+// process for both (bench/terminal-client.ts); the door's login link is confirmed through the
+// API as soon as the client prints it.
+//   keystroke echo — one key, to its echo on screen, 200 keys per round
+//   bulk output    — 16 MiB of terminal output
+// Run: npx tsx bench/ssh-door.ts   (as root: it starts an sshd on loopback; needs PostgreSQL, dockerd)
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, chmodSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../server/dev/index.js';
+import { PACKAGE_ROOT } from '../server/paths.js';
+import { encodePrivateKeyFile, generateEd25519 } from '../server/signing/index.js';
+import { apiSession } from '../test/support/api-session.js';
+import { startTestBroker } from '../test/support/broker.js';
+import { writeConsoleCatalog } from '../test/support/console-catalog.js';
+import { percentile, scratchBrokerDatabase, terminalClient } from './support.js';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+/** An sshd on loopback for root with one key, running until stop(); the direct baseline. */
+async function startLocalSshd(dir: string) {
+  const port = await freePort();
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host')]);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'user')]);
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'user.pub')));
+  chmodSync(join(dir, 'authorized_keys'), 0o600);
+  writeFileSync(
+    join(dir, 'sshd_config'),
+    [`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${join(dir, 'host')}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'PermitRootLogin prohibit-password',
+      'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', `PidFile ${join(dir, 'sshd.pid')}`].join('\n') + '\n',
+  );
+  const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 500));
+  const hostLine = readFileSync(join(dir, 'host.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+  writeFileSync(join(dir, 'known_hosts_direct'), `[127.0.0.1]:${port} ${hostLine}\n`);
+  return { port, stop: () => sshd.kill() };
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'sallyport-bench-ssh-'));
+  const image = execFileSync('bash', [`${PACKAGE_ROOT}/images/build-busybox.sh`], { encoding: 'utf8' }).trim();
+  const database = await scratchBrokerDatabase();
+  const sshd = await startLocalSshd(dir);
+  const t = await startTestBroker(
+    {
+      SALLYPORT_CATALOG: writeConsoleCatalog(image),
+      CONSOLE_GREETING: 'bench',
+      SALLYPORT_SSH_LISTEN: '127.0.0.1:0',
+      SALLYPORT_SSH_HOST_KEY: encodePrivateKeyFile(generateEd25519(), 'bench-host'),
+      SALLYPORT_LOG_LEVEL: 'warn',
+    },
+    { database: { ...database, drop: async () => {} } },
+  );
+  try {
+    const alice = await apiSession(t, 'alice');
+    const doorPort = t.broker.sshPort!;
+    const hostKey = (await (await fetch(`${t.url}/.well-known/sallyport/ssh-host-key.pub`)).text()).trim().split(' ').slice(0, 2).join(' ');
+    writeFileSync(join(dir, 'known_hosts_door'), `[127.0.0.1]:${doorPort} ${hostKey}\n`);
+    const common = ['-F', '/dev/null', '-o', 'StrictHostKeyChecking=yes', '-tt'];
+    const directArgs = JSON.stringify([...common, '-o', `UserKnownHostsFile=${join(dir, 'known_hosts_direct')}`, '-i', join(dir, 'user'), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-p', String(sshd.port), 'root@127.0.0.1', "PS1='$ ' exec sh"]);
+    const doorArgs = JSON.stringify([...common, '-o', `UserKnownHostsFile=${join(dir, 'known_hosts_door')}`, '-o', 'PubkeyAuthentication=no', '-p', String(doorPort), 'shell@127.0.0.1']);
+    const viaDoor = () => {
+      let confirmed = false;
+      let seen = '';
+      return terminalClient(['ssh', doorArgs], (text) => {
+        seen += text;
+        const m = /\/ssh\/([A-Za-z0-9_-]{32})/.exec(seen);
+        if (m && !confirmed) {
+          confirmed = true;
+          void alice.post(`/api/ssh-logins/${m[1]}/confirm`, {});
+        }
+      });
+    };
+    const door = { echo: [] as number[], tp: [] as number[] };
+    const direct = { echo: [] as number[], tp: [] as number[] };
+    for (let i = 0; i < ROUNDS; i++) {
+      const d = await terminalClient(['ssh', directArgs]);
+      direct.echo.push(...d.echo);
+      direct.tp.push(d.bytesPerSecond);
+      const s = await viaDoor();
+      door.echo.push(...s.echo);
+      door.tp.push(s.bytesPerSecond);
+    }
+    const mib = (x: number) => (x / 1024 / 1024).toFixed(1);
+    const ms = (x: number) => x.toFixed(2);
+    const median = (xs: number[]) => percentile(xs, 0.5);
+    const [bp50, dp50] = [percentile(door.echo, 0.5), percentile(direct.echo, 0.5)];
+    const [bp99, dp99] = [percentile(door.echo, 0.99), percentile(direct.echo, 0.99)];
+    console.log(`SSH door (stock ssh → broker → Docker console, recorded) vs stock ssh → local sshd, ${ROUNDS} rounds, ${door.echo.length / ROUNDS} keys each`);
+    console.log(`  keystroke echo p50: door ${ms(bp50)} ms, direct ${ms(dp50)} ms — ${(bp50 / dp50).toFixed(2)}x (goal ≤1.3x)`);
+    console.log(`  keystroke echo p99: door ${ms(bp99)} ms, direct ${ms(dp99)} ms — ${(bp99 / dp99).toFixed(2)}x`);
+    console.log(`  bulk output (16 MiB): door ${mib(median(door.tp))} MiB/s, direct ${mib(median(direct.tp))} MiB/s — ${(median(door.tp) / median(direct.tp)).toFixed(2)}x (goal ≥0.8x)`);
+  } finally {
+    await t.close();
+    sshd.stop();
+    await database.drop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
