@@ -77,9 +77,11 @@ async function main() {
     const door = { echo: [] as number[], tp: [] as number[] };
     const direct = { echo: [] as number[], tp: [] as number[] };
     for (let i = 0; i < ROUNDS; i++) {
+      process.stderr.write(`round ${i + 1}: direct\n`);
       const d = await terminalClient(['ssh', directArgs]);
       direct.echo.push(...d.echo);
       direct.tp.push(d.bytesPerSecond);
+      process.stderr.write(`round ${i + 1}: through the door\n`);
       const s = await viaDoor();
       door.echo.push(...s.echo);
       door.tp.push(s.bytesPerSecond);

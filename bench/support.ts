@@ -71,10 +71,14 @@ export function terminalClient(args: string[], onStderr?: (text: string) => void
       err = (err + d.toString()).slice(-4000);
       onStderr?.(d.toString());
     });
-    child.once('close', (code) => {
+    // Not 'close': an ssh the client started may hold the inherited stderr open after it exits.
+    const ended = new Promise((r) => child.stdout.once('end', r));
+    child.once('exit', (code) => {
       clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`terminal client exited ${code}: ${err}`));
-      resolve(JSON.parse(out.trim().split('\n').at(-1)!));
+      void ended.then(() => {
+        if (code !== 0) return reject(new Error(`terminal client exited ${code}: ${err}`));
+        resolve(JSON.parse(out.trim().split('\n').at(-1)!));
+      });
     });
   });
 }

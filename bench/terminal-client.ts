@@ -83,8 +83,8 @@ async function main() {
       const timer = setTimeout(() => reject(new Error(`timed out; tail: ${JSON.stringify(tail)}`)), ms);
       waiter = { test, resolve: () => (clearTimeout(timer), resolve()) };
     });
-  // busybox's prompt may end with a cursor-position query.
-  await until((t) => /\$ (\x1b\[6n)?$/.test(t), 60_000);
+  // busybox's prompt may end with a cursor-position query, or (unanswered) its redraw and erase.
+  await until((t) => /\$ (\x1b\[(6n|J))?$/.test(t), 60_000);
   const echo: number[] = [];
   for (let i = 0; i < KEYS; i++) {
     const key = String.fromCharCode(97 + (i % 26));

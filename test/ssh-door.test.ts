@@ -4,7 +4,9 @@
 // console — typed into, read back, recorded (asciinema plays it), listed as from SSH with the
 // client's version; end reasons and exit statuses reach the client; a link works once, for the
 // user who confirms it; and everything but a PTY shell is refused and audited.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import { freePort } from '../server/dev/index.js';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +89,10 @@ describe('the SSH front door', () => {
     // asciinema insists on a terminal: a PTY in raw mode, so no byte is rewritten.
     const played = execFileSync('script', ['-qec', `stty raw -echo; asciinema cat ${file}`, '/dev/null'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     expect(played).toContain('ssh-42-works');
+    // The Sessions API marks it as from SSH, with the client's address and version.
+    const listed = (await alice.get('/api/sessions')).body.sessions.find((x: { id: string }) => x.id === s.id);
+    expect(listed).toMatchObject({ via: 'ssh', clientAddress: '127.0.0.1' });
+    expect(listed.clientVersion).toMatch(/^SSH-2\.0-OpenSSH/);
     const confirmed = await auditOf('ssh.login.confirmed');
     expect(confirmed.at(-1)).toMatchObject({ username: 'alice', target: 'shell', clientAddress: '127.0.0.1' });
   });
@@ -119,7 +125,7 @@ describe('the SSH front door', () => {
     expect(await c.exited).toBe(2);
   });
 
-  it('refuses a command, sftp, port forwarding and agent forwarding, and audits each', async () => {
+  it('refuses a command, sftp, scp, local and remote port forwarding and agent forwarding, and audits each', async () => {
     const before = (await auditOf('ssh.refused')).length;
     // A command instead of a shell.
     const exec = sshClient(port, 'shell', knownHosts, ['-T'], { command: ['cat', '/etc/passwd'] });
@@ -135,14 +141,35 @@ describe('the SSH front door', () => {
     await fwd.waitFor(PROMPT, 10_000);
     fwd.type('exit\r');
     await fwd.exited;
+    // Local forwarding (-L; -D asks the same way): the tunnel opens only when something connects.
+    const localPort = await freePort();
+    const local = sshClient(port, 'shell', knownHosts, ['-t', '-L', `${localPort}:127.0.0.1:9`]);
+    await confirm(alice, (await linkOf(local)).token);
+    await local.waitFor(PROMPT, 10_000);
+    const probe = connect(localPort, '127.0.0.1');
+    probe.on('error', () => undefined);
+    await new Promise((r) => probe.once('close', r));
+    local.type('exit\r');
+    await local.exited;
+    // scp, the legacy protocol (an exec of `scp -t`).
+    const file = join(mkdtempSync(join(tmpdir(), 'sallyport-scp-')), 'f');
+    writeFileSync(file, 'x');
+    const scp = spawn('script', ['-qfec', `scp -O -F /dev/null -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes -o PubkeyAuthentication=no -P ${port} ${file} shell@127.0.0.1:/tmp/f`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let scpOut = '';
+    scp.stdout!.on('data', (d) => (scpOut += d));
+    await expect.poll(() => /\/ssh\/([A-Za-z0-9_-]{32})/.exec(scpOut)?.[1], { timeout: 10_000 }).toBeTruthy();
+    await confirm(alice, /\/ssh\/([A-Za-z0-9_-]{32})/.exec(scpOut)![1]!);
+    expect(await new Promise((r) => scp.once('close', r))).not.toBe(0);
     // Refusals are audited as they happen; the last may land just after the client exits.
-    await expect.poll(async () => (await auditOf('ssh.refused')).length - before).toBeGreaterThanOrEqual(4);
+    await expect.poll(async () => (await auditOf('ssh.refused')).length - before).toBeGreaterThanOrEqual(6);
     const refused = (await auditOf('ssh.refused')).slice(before);
     const kinds = refused.map((d) => `${d.request}:${d.detail}`);
     expect(kinds).toContain('exec:cat');
     expect(kinds).toContain('subsystem:sftp');
     expect(kinds.some((k) => k.startsWith('tcpip-forward:'))).toBe(true);
     expect(kinds).toContain('auth-agent:agent forwarding');
+    expect(kinds).toContain('direct-tcpip:127.0.0.1:9');
+    expect(kinds).toContain('exec:scp');
     // Nothing of the command line past its first word is kept.
     expect(JSON.stringify(refused)).not.toContain('/etc/passwd');
     for (const d of refused) expect(d.username).toBe('alice');
@@ -182,6 +209,45 @@ describe('consoles through the SSH door', () => {
     await brief.waitFor(PROMPT, 10_000);
     await brief.waitFor(/console ended: (maximum duration reached|idle timeout)/, 10_000);
     expect(await brief.exited).toBe(124);
+  });
+
+  it('follow the terminal window when it is resized (tmux), and record the resize', async () => {
+    const server = `sallyport-test-${process.pid}`;
+    const tmux = (...args: string[]) => execFileSync('tmux', ['-L', server, '-f', '/dev/null', ...args], { encoding: 'utf8' });
+    const screen = () => tmux('capture-pane', '-p', '-J', '-t', 'door', '-S', '-200');
+    const until = async (re: RegExp) => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const m = re.exec(screen());
+        if (m) return m;
+        if (Date.now() > deadline) throw new Error(`tmux: no ${re} on screen:\n${screen()}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const ssh = ['ssh', '-F', '/dev/null', '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'PubkeyAuthentication=no', '-t', '-p', String(port), 'shell@127.0.0.1'];
+    tmux('new-session', '-d', '-s', 'door', '-x', '100', '-y', '30', `${ssh.join(' ')}; sleep 30`);
+    try {
+      const [, token] = await until(/\/ssh\/([A-Za-z0-9_-]{32})/);
+      await confirm(alice, token!);
+      await until(/~ \$ $/m);
+      tmux('send-keys', '-t', 'door', 'stty size', 'Enter');
+      await until(/^30 100$/m);
+      tmux('resize-window', '-t', 'door', '-x', '132', '-y', '43');
+      await new Promise((r) => setTimeout(r, 300));
+      tmux('send-keys', '-t', 'door', 'clear; stty size', 'Enter');
+      await until(/^43 132$/m);
+      tmux('send-keys', '-t', 'door', 'exit', 'Enter');
+      await until(/Connection to 127\.0\.0\.1 closed/);
+    } finally {
+      try {
+        tmux('kill-server');
+      } catch {
+        // already gone
+      }
+    }
+    const id = (await t.broker.db.query(`select id from console_sessions where via = 'ssh' order by started_at desc limit 1`)).rows[0].id;
+    const cast = await (await fetch(`${t.url}/api/sessions/${id}/recording`, { headers: { cookie: `sallyport=${alice.browser.cookies(t.url).get('sallyport')}` } })).text();
+    expect(cast).toMatch(/"r","132x43"/);
   });
 
   it("end when the browser login that confirmed them ends (logout)", async () => {
@@ -279,5 +345,11 @@ describe('the SSH login link in Chromium', () => {
     const openssh = execFileSync('ssh-keygen', ['-lf', join(dir, 'host.pub')], { encoding: 'utf8' }).split(' ')[1];
     expect(await page.locator('#ssh-fingerprint').innerText()).toBe(openssh);
     expect(await page.locator('[data-target="shell"] .ssh-command').innerText()).toBe(`From a terminal: ssh -t -p ${port} shell@127.0.0.1`);
+    // The Sessions page says which door each console came through.
+    await page.goto(`${t.url}/sessions`);
+    await page.waitForSelector('#sessions');
+    expect(await page.locator('#sessions td.door-ssh').count()).toBeGreaterThan(0);
+    expect(await page.locator('#sessions td.door-ssh').first().innerText()).toBe('SSH, 127.0.0.1');
+    expect(await page.locator('#sessions td.door-ssh').first().getAttribute('title')).toMatch(/^SSH-2\.0-OpenSSH/);
   });
 });

@@ -9,6 +9,8 @@ export interface ConsoleSessionRow {
   runtime: string;
   node: string;
   via: 'web' | 'ssh';
+  client_address: string | null;
+  client_version: string | null;
   image: string;
   image_id: string | null;
   command: string[];
@@ -83,7 +85,7 @@ export async function endOrphanedSession(db: Queryable, id: string, e: { reason:
   return (rowCount ?? 0) > 0;
 }
 
-const SESSION_COLUMNS = `s.id, s.user_id, u.username, s.target, s.runtime, s.node, s.via, s.image, s.image_id, s.command, s.container_id,
+const SESSION_COLUMNS = `s.id, s.user_id, u.username, s.target, s.runtime, s.node, s.via, s.client_address, s.client_version, s.image, s.image_id, s.command, s.container_id,
        s.started_at, s.ended_at, s.end_reason, s.end_code, s.exit_code, s.bytes_out::text, s.bytes_in::text, s.grant_id,
        r.sha256, r.size_bytes::text, r.truncated`;
 

@@ -94,6 +94,10 @@ export interface SessionSummary {
   id: string;
   username: string;
   target: string;
+  /** The front door: 'web' (browser) or 'ssh' (a stock ssh client, with its version). */
+  via: 'web' | 'ssh';
+  clientAddress: string | null;
+  clientVersion: string | null;
   image: string;
   imageId: string | null;
   command: string[];

@@ -4,13 +4,18 @@ import { el, link } from './dom.js';
 
 export async function renderSessions(app: HTMLElement): Promise<void> {
   const { sessions } = await getJson<{ sessions: SessionSummary[] }>('/api/sessions');
-  const head = el('tr', {}, ...['Who', 'Target', 'Image', 'Started', 'Ended', 'Duration', 'Exit', 'Bytes', ''].map((h) => el('th', { textContent: h })));
+  const head = el('tr', {}, ...['Who', 'Target', 'From', 'Image', 'Started', 'Ended', 'Duration', 'Exit', 'Bytes', ''].map((h) => el('th', { textContent: h })));
   const rows = sessions.map((s) => {
     const row = el(
       'tr',
       { className: 'session' },
       el('td', { textContent: s.username }),
       el('td', { textContent: s.target }),
+      el('td', {
+        className: `door door-${s.via}`,
+        textContent: `${s.via === 'ssh' ? 'SSH' : 'browser'}${s.clientAddress ? `, ${s.clientAddress}` : ''}`,
+        title: s.clientVersion ?? '',
+      }),
       el('td', {}, el('code', { textContent: (s.imageId ?? s.image).slice(0, 19), title: s.imageId ?? s.image })),
       el('td', { textContent: new Date(s.startedAt).toLocaleString() }),
       el('td', { textContent: s.endedAt ? new Date(s.endedAt).toLocaleString() : 'live' }),

@@ -12,6 +12,8 @@ function sessionJson(s: ConsoleSessionRow) {
     username: s.username,
     target: s.target,
     via: s.via,
+    clientAddress: s.client_address,
+    clientVersion: s.client_version,
     node: s.node,
     image: s.image,
     imageId: s.image_id,
