@@ -52,8 +52,8 @@ export interface AuditEvents {
   /** The SSH front door showed a connection a login link (the code itself is not logged). */
   'ssh.login.issued': { target: string; clientAddress: string; clientVersion: string; expiresAt: string };
   'ssh.login.confirmed': { username: string; target: string; clientAddress: string; clientVersion: string };
-  /** The connection stopped waiting for its link: it expired, or the client went away. */
-  'ssh.login.abandoned': { target: string; clientAddress: string; clientVersion: string; why: 'expired' | 'disconnected' };
+  /** The connection stopped waiting for its link: it expired, the client went away, the confirming login ended, the broker stopped. */
+  'ssh.login.abandoned': { target: string; clientAddress: string; clientVersion: string; why: 'expired' | 'disconnected' | 'login_ended' | 'stopping' };
   /** The SSH front door refused a request (forwarding, agent, X11, exec, subsystem, env, weak algorithm). */
   'ssh.refused': { request: string; detail: string; username: string | null; clientAddress: string; clientVersion: string };
   'console.watched': { watcher: string; username: string; target: string };

@@ -3,4 +3,4 @@
 export { createIdentity, type Identity } from './identity.js';
 export { createRelyingParty, type RelyingParty } from './oidc.js';
 export type { Principal } from './principal.js';
-export { createSshLogins, type SshLogins, type SshLoginStart, type SshLoginView } from './ssh-logins.js';
+export { createSshLogins, type SshLogins, type SshLoginAbandoned, type SshLoginStart, type SshLoginView } from './ssh-logins.js';

@@ -13,6 +13,8 @@ import { toPrincipal, type Principal } from './principal.js';
 /** Letters only, no vowels (no words), none that read alike. */
 const CODE_LETTERS = 'BCDFGHJKLMNPQRSTVWXZ';
 
+export type SshLoginAbandoned = 'expired' | 'disconnected' | 'login_ended' | 'stopping';
+
 export interface SshLoginStart {
   target: string;
   clientAddress: string;
@@ -37,8 +39,8 @@ export interface SshLogins {
   confirm(token: string, principal: Principal): Promise<SshLoginView>;
   /** The principals of those of `tokens` confirmed since the last call (null: its browser login ended). */
   take(tokens: readonly string[]): Promise<Map<string, Principal | null>>;
-  /** The connection gave up waiting (link expired, client gone): audited. */
-  abandoned(token: string, start: SshLoginStart, why: 'expired' | 'disconnected'): Promise<void>;
+  /** The connection stopped waiting (link expired, client gone, its login ended, broker stopping): audited. */
+  abandoned(start: SshLoginStart, why: SshLoginAbandoned): Promise<void>;
 }
 
 export function createSshLogins(deps: {
@@ -104,7 +106,7 @@ export function createSshLogins(deps: {
       if (!done) {
         throw new SallyportError('CONFLICT', row.state === 'confirmed' ? 'this SSH login was already confirmed: a link works once' : 'this SSH login has expired: connect again for a new link');
       }
-      return view(await find(token));
+      return view({ ...row, state: 'confirmed', confirmedBy: principal.username });
     },
 
     async take(tokens) {
@@ -118,7 +120,7 @@ export function createSshLogins(deps: {
       );
     },
 
-    async abandoned(_token, start, why) {
+    async abandoned(start, why) {
       await audit.append({ actor: 'anonymous', action: 'ssh.login.abandoned', subject: start.target, details: { ...start, why } });
     },
   };

@@ -154,22 +154,25 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
           // No prompts: OpenSSH prints the instructions and answers at once; the answer to it is
           // held until the link is confirmed (or expires), so the session starts by itself.
           ctx.prompt([], 'Sallyport login', instructions, () => {
-            void waiter.wait(link.token, link.expiresAt, aborted.signal).then((outcome) => {
-              if ('principal' in outcome) {
-                principal = outcome.principal;
-                uncount();
-                clearTimeout(loginDeadline);
-                return ctx.accept();
-              }
-              const why = aborted.signal.aborted ? 'disconnected' : 'expired';
-              void deps.logins.abandoned(link.token, start, why).catch(() => undefined);
-              if (!aborted.signal.aborted) {
-                ctx.reject([]);
-                client.end();
-              }
-            });
+            void waiter
+              .wait(link.token, link.expiresAt, aborted.signal)
+              .then((outcome) => {
+                if ('principal' in outcome) {
+                  principal = outcome.principal;
+                  uncount();
+                  clearTimeout(loginDeadline);
+                  return ctx.accept();
+                }
+                void deps.logins.abandoned(start, outcome.why).catch(() => undefined);
+                if (outcome.why !== 'disconnected') {
+                  ctx.reject([]);
+                  client.end();
+                }
+              })
+              // The connection may be gone by the time the answer is sent.
+              .catch(() => client.end());
           });
-        })();
+        })().catch(() => client.end());
       });
 
       client.on('ready', () => {

@@ -5,7 +5,7 @@ import type { Principal, SshLogins } from '../identity/index.js';
 
 const POLL_MS = 250;
 
-export type LoginOutcome = { principal: Principal } | { refused: string };
+export type LoginOutcome = { principal: Principal } | { refused: string; why: 'expired' | 'disconnected' | 'login_ended' | 'stopping' };
 
 export interface LoginWaiter {
   /** Resolves when the login is confirmed, or refused (its browser login ended, it expired). */
@@ -26,7 +26,7 @@ export function createLoginWaiter(logins: SshLogins, onError: (err: unknown) => 
       const taken = await logins.take([...waiting.keys()]);
       failing = false;
       for (const [token, principal] of taken) {
-        waiting.get(token)?.(principal ? { principal } : { refused: 'the browser login that confirmed it has ended; connect again' });
+        waiting.get(token)?.(principal ? { principal } : { refused: 'the browser login that confirmed it has ended; connect again', why: 'login_ended' });
       }
     } catch (err) {
       // The database is away: keep waiting (the link may still be confirmed); say so once.
@@ -39,9 +39,11 @@ export function createLoginWaiter(logins: SshLogins, onError: (err: unknown) => 
 
   return {
     wait(token, expiresAt, signal) {
+      // The client may have gone before its (empty) answer arrived: nothing to wait for.
+      if (signal.aborted) return Promise.resolve({ refused: 'the client went away', why: 'disconnected' });
       return new Promise((resolve) => {
-        const expiry = setTimeout(() => done({ refused: 'the link expired before anyone confirmed it' }), Math.max(0, expiresAt.getTime() - Date.now()));
-        const onAbort = () => done({ refused: 'the client went away' });
+        const expiry = setTimeout(() => done({ refused: 'the link expired before anyone confirmed it', why: 'expired' }), Math.max(0, expiresAt.getTime() - Date.now()));
+        const onAbort = () => done({ refused: 'the client went away', why: 'disconnected' });
         function done(o: LoginOutcome) {
           if (!waiting.delete(token)) return;
           clearTimeout(expiry);
@@ -60,7 +62,7 @@ export function createLoginWaiter(logins: SshLogins, onError: (err: unknown) => 
     stop() {
       clearInterval(timer);
       timer = undefined;
-      for (const done of [...waiting.values()]) done({ refused: 'the broker is stopping' });
+      for (const done of [...waiting.values()]) done({ refused: 'the broker is stopping', why: 'stopping' });
     },
   };
 }
