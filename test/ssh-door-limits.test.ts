@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../server/dev/index.js';
 import { encodePrivateKeyFile, generateEd25519 } from '../server/signing/index.js';
 import { startTestBroker, type TestBroker } from './support/broker.js';
 import { apiSession, type ApiSession } from './support/api-session.js';
@@ -13,6 +14,7 @@ import { knownHostsFile, sshClient, type SshClient } from './support/ssh-client.
 
 const PER_ADDRESS = 4;
 const LOGIN_SECONDS = 10;
+const LOGINS_PER_MINUTE = 4;
 const PROMPT = /~ \$ /;
 let t: TestBroker;
 let alice: ApiSession;
@@ -27,6 +29,7 @@ beforeAll(async () => {
     SALLYPORT_SSH_HOST_KEY: encodePrivateKeyFile(generateEd25519(), 'test-host'),
     SALLYPORT_SSH_MAX_UNAUTHENTICATED_PER_ADDRESS: String(PER_ADDRESS),
     SALLYPORT_SSH_LOGIN_TIMEOUT: `${LOGIN_SECONDS}s`,
+    SALLYPORT_LOGINS_PER_MINUTE: String(LOGINS_PER_MINUTE),
   });
   port = t.broker.sshPort!;
   knownHosts = knownHostsFile(port, (await (await fetch(`${t.url}/.well-known/sallyport/ssh-host-key.pub`)).text()).trim());
@@ -118,4 +121,46 @@ describe('the SSH door under abuse', () => {
     expect(rss() - before).toBeLessThan(64);
     console.log(`ssh fuzz: ${sent} hostile connections in ${((Date.now() - began) / 1000).toFixed(1)}s; rss ${before.toFixed(0)} → ${rss().toFixed(0)} MiB`);
   }, 40_000);
+
+  it('closes a logged-in connection that keeps asking for refused tunnels, so the audit log stays bounded', async () => {
+    const before = (await t.broker.db.query(`select count(*)::int as n from audit_events where action = 'ssh.refused'`)).rows[0].n;
+    const localPort = await freePort();
+    const c = sshClient(port, 'shell', knownHosts, ['-t', '-L', `${localPort}:127.0.0.1:9`]);
+    const [, token] = await c.waitFor(/\/ssh\/([A-Za-z0-9_-]{32})/);
+    await alice.post(`/api/ssh-logins/${token}/confirm`, {});
+    await c.waitFor(PROMPT, 10_000);
+    for (let i = 0; i < 40 && c.child.exitCode === null; i++) {
+      const probe = connect(localPort, '127.0.0.1');
+      probe.on('error', () => undefined);
+      await new Promise((r) => probe.once('close', r));
+    }
+    expect(await c.exited).toBe(255);
+    const refusals = async () => (await t.broker.db.query(`select count(*)::int as n from audit_events where action = 'ssh.refused'`)).rows[0].n - before;
+    // Audited as they happen (the last ones land just after the close): 32, and no more.
+    await expect.poll(refusals).toBe(32);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await refusals()).toBe(32);
+  });
+
+  // Last: it spends this broker's SSH login budget for 127.0.0.1.
+  it('gives each address a budget of SSH logins a minute, so connecting in a loop cannot fill the database', async () => {
+    const issued = async () => (await t.broker.db.query(`select count(*)::int as n from audit_events where action = 'ssh.login.issued'`)).rows[0].n;
+    let refusedClient: SshClient | undefined;
+    let issuedBefore = 0;
+    for (let i = 0; i < LOGINS_PER_MINUTE + 2 && !refusedClient; i++) {
+      issuedBefore = await issued();
+      const c = sshClient(port, 'shell', knownHosts, ['-t']);
+      const shown = await Promise.race([c.waitFor(/\/ssh\/[A-Za-z0-9_-]{32}/).then(() => true), c.exited.then(() => false)]);
+      if (shown) c.child.kill();
+      else refusedClient = c;
+      await c.exited;
+    }
+    expect(refusedClient).toBeDefined();
+    expect(await refusedClient!.exited).toBe(255);
+    expect(refusedClient!.output()).toMatch(/Permission denied/);
+    // The refused connection wrote nothing; in all, the file's few dozen seconds allowed the
+    // budget plus what refilled meanwhile (4 a minute).
+    expect(await issued()).toBe(issuedBefore);
+    expect(issuedBefore).toBeLessThanOrEqual(LOGINS_PER_MINUTE + 2);
+  });
 });

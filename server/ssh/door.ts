@@ -16,6 +16,7 @@ import type { Config } from '../config/index.js';
 import type { ConsoleService } from '../consoles/index.js';
 import type { Principal, SshLogins } from '../identity/index.js';
 import { fingerprint, parsePrivateKeyFile, publicKeyLine, ed25519Blob } from '../signing/index.js';
+import { createRateLimiter } from '../rate-limit.js';
 import { createLoginWaiter } from './login-waiter.js';
 import { runConsoleChannel, type ChannelContext } from './console-channel.js';
 
@@ -35,6 +36,8 @@ const MAX_AUTH_ATTEMPTS = 12;
 const HANDSHAKE_MS = 20_000;
 /** Global requests that are forwarding: refused and audited. Others (keepalives) are just refused. */
 const FORWARDING_REQUESTS = new Set(['tcpip-forward', 'cancel-tcpip-forward', 'streamlocal-forward@openssh.com', 'cancel-streamlocal-forward@openssh.com']);
+/** Refused requests audited on one connection before it is closed. */
+const MAX_REFUSALS = 32;
 /** The SSH user name names the target; anything else is shown the list. */
 const TARGET_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
@@ -69,14 +72,25 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
   let unauthenticatedTotal = 0;
   const clients = new Set<ssh2.Connection>();
   // A refused handshake is audited at most once a minute per address: a scan must not fill the log.
-  const lastHandshakeAudit = new Map<string, number>();
+  const handshakeAudits = createRateLimiter({ perMinute: 1, burst: 1 });
+  // Each login writes a row and its audit events: the same budget per address as the browser's.
+  const loginStarts = createRateLimiter({ perMinute: config.limits.loginsPerMinute, burst: config.limits.loginsPerMinute });
   let port = door.listen!.port;
   let closed: Promise<void> | undefined;
 
-  const refused = (actor: string, ctx: { username: string | null; clientAddress: string; clientVersion: string }, request: string, detail: string) =>
+  const audited = new WeakMap<ssh2.Connection, number>();
+  /**
+   * Audits a refused request. A client asking again and again (a tunnel retried in a loop) must
+   * not grow the audit log without bound: past MAX_REFUSALS on one connection, it is closed.
+   */
+  const refused = (client: ssh2.Connection, actor: string, ctx: { username: string | null; clientAddress: string; clientVersion: string }, request: string, detail: string) => {
+    const n = (audited.get(client) ?? 0) + 1;
+    audited.set(client, n);
+    if (n > MAX_REFUSALS) return void client.end();
     void audit
       .append({ actor, action: 'ssh.refused', subject: request, details: { request, detail: detail.slice(0, 200), ...ctx } })
       .catch(() => undefined);
+  };
 
   const server = new ssh2.Server(
     {
@@ -104,13 +118,7 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
 
       client.on('error', (err) => {
         // A failed negotiation (a client forced to weak algorithms) is a refusal worth a line.
-        if (/handshake|no matching/i.test(err.message)) {
-          const last = lastHandshakeAudit.get(clientAddress) ?? 0;
-          if (Date.now() - last > 60_000) {
-            lastHandshakeAudit.set(clientAddress, Date.now());
-            refused('anonymous', who, 'handshake', err.message);
-          }
-        }
+        if (/handshake|no matching/i.test(err.message) && handshakeAudits.take(clientAddress)) refused(client, 'anonymous', who, 'handshake', err.message);
       });
       client.on('close', () => {
         clients.delete(client);
@@ -130,6 +138,11 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
         }
         if (ctx.method !== 'keyboard-interactive' || loginStarted) return ctx.reject(['keyboard-interactive']);
         loginStarted = true;
+        if (!loginStarts.take(clientAddress)) {
+          ctx.reject([]);
+          client.end();
+          return;
+        }
         const target = TARGET_NAME.test(ctx.username) ? ctx.username : '';
         requested = target;
         const start = { target, clientAddress, clientVersion };
@@ -181,21 +194,21 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
         const actor = `user:${signedIn.userId}`;
         let sessions = 0;
         client.on('request', (_accept, reject, name, info) => {
-          if (FORWARDING_REQUESTS.has(name)) refused(actor, who, name, `${(info as { bindAddr?: string }).bindAddr ?? ''}:${(info as { bindPort?: number }).bindPort ?? ''}`);
+          if (FORWARDING_REQUESTS.has(name)) refused(client, actor, who, name, `${(info as { bindAddr?: string }).bindAddr ?? ''}:${(info as { bindPort?: number }).bindPort ?? ''}`);
           reject?.();
         });
         client.on('tcpip', (_accept, reject, info) => {
-          refused(actor, who, 'direct-tcpip', `${info.destIP}:${info.destPort}`);
+          refused(client, actor, who, 'direct-tcpip', `${info.destIP}:${info.destPort}`);
           reject();
         });
         client.on('openssh.streamlocal', (_accept, reject, info) => {
-          refused(actor, who, 'direct-streamlocal', info.socketPath);
+          refused(client, actor, who, 'direct-streamlocal', info.socketPath);
           reject();
         });
         client.on('session', (accept, reject) => {
           // One console per connection: a multiplexed second session is refused.
           if (++sessions > 1) {
-            refused(actor, who, 'session', 'a second session on one connection');
+            refused(client, actor, who, 'session', 'a second session on one connection');
             return reject();
           }
           const ctx: ChannelContext = {
@@ -203,7 +216,7 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
             target: requested,
             clientAddress,
             clientVersion,
-            refused: (request, detail) => refused(actor, who, request, detail),
+            refused: (request, detail) => refused(client, actor, who, request, detail),
           };
           runConsoleChannel(accept(), ctx, { ...deps, sshPort: () => port });
         });

@@ -5,7 +5,7 @@ import type { Config } from '../../config/index.js';
 import { SallyportError } from '../../errors.js';
 import type { Identity } from '../../identity/index.js';
 import { page } from '../errors.js';
-import { createRateLimiter } from '../rate-limit.js';
+import { createRateLimiter } from '../../rate-limit.js';
 import { clearSessionCookie, LOGIN_COOKIE, sessionIdFrom, setSessionCookie } from '../session.js';
 
 export function authRoutes(app: FastifyInstance, config: Config, identity: Identity): void {

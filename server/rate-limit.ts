@@ -1,5 +1,6 @@
-// A per-key token bucket for front-door endpoints anyone can call without logging in (the login
-// start). Bounded: at most `maxKeys` buckets are kept; when full, the oldest are forgotten.
+// A per-key token bucket for what anyone can make a front door do without logging in (start a
+// login over HTTP or SSH, write a refusal to the audit log). Shared by both doors, so it sits
+// beside errors.ts. Bounded: at most `maxKeys` buckets are kept; when full, the oldest go.
 export interface RateLimiter {
   /** Takes one token for `key`; false when its bucket is empty. */
   take(key: string): boolean;
