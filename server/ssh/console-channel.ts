@@ -72,47 +72,37 @@ export function runConsoleChannel(
   session.on('exec', (accept, reject, info) => {
     flushEnv();
     // An exec of nothing is a shell; a command would run unrecorded in spirit (no terminal): refused.
-    if (info.command.trim() === '') return shell(accept);
+    if (info.command.trim() === '') return started ? reject?.() : shell(accept);
     // The first word only: the rest of a command line may hold a secret.
     refuse('exec', info.command.trim().split(/\s+/)[0]!.slice(0, 64), reject);
   });
-  session.on('shell', (accept) => {
+  session.on('shell', (accept, reject) => {
     flushEnv();
+    if (started) return reject?.();
     shell(accept);
   });
 
   function shell(accept: () => ssh2.ServerChannel) {
-    if (started) return;
     started = true;
     const channel = accept();
     if (!size) {
       ctx.refused('shell', 'without a terminal');
       return finish(channel, 'Sallyport consoles need a terminal: connect with ssh -t.', EXIT_REFUSED);
     }
-    void openConsole(channel, size);
+    // Every step inside catches what it expects; anything else still closes the channel, never the broker.
+    openConsole(channel).catch(() => finish(channel, 'sallyport: the console could not be started', EXIT_REFUSED));
   }
 
-  async function openConsole(channel: ssh2.ServerChannel, sz: { cols: number; rows: number }) {
+  async function openConsole(channel: ssh2.ServerChannel) {
     const { principal } = ctx;
     let channelClosed = false;
     channel.once('close', () => (channelClosed = true));
-    const usable = usableTargets(principal, deps.catalog.current());
-    if (!usable.some((t) => t.name === ctx.target)) {
-      const host = new URL(deps.config.publicUrl).hostname;
-      const lines = [
-        ctx.target ? `There is no target named ${ctx.target} that you (${principal.username}) may open.` : `Logged in as ${principal.username}.`,
-        usable.length ? 'Targets you may open:' : 'There are no targets you may open.',
-        ...usable.map((t) => `  ${t.name.padEnd(24)} ${t.description ?? ''}`.trimEnd()),
-        ...(usable.length ? ['', `Open one with:  ssh -t -p ${deps.sshPort()} ${usable[0]!.name}@${host}`] : []),
-      ];
-      return finish(channel, lines.join('\r\n'), ctx.target ? EXIT_NO_TARGET : 0);
-    }
     let console: ConsoleSession | undefined;
     for (let asked = false; !console; ) {
       // Keys typed while the console starts wait in the channel (its window), not in the broker.
       channel.pause();
       try {
-        console = await open(channel, sz);
+        console = await open(channel);
       } catch (err) {
         const target = deps.catalog.current().targets.find((t) => t.name === ctx.target);
         if (isSallyportError(err, 'APPROVAL_REQUIRED') && target && !asked) {
@@ -126,6 +116,9 @@ export function runConsoleChannel(
           if (outcome.approved) continue;
           return finish(channel, outcome.message, EXIT_REFUSED);
         }
+        // No such target, or not one for this user (the access layer's answer): the list, without
+        // saying which of the two it was.
+        if (isSallyportError(err, 'NOT_FOUND') || isSallyportError(err, 'ACCESS_DENIED')) return listTargets(channel);
         const message = isSallyportError(err) ? err.message : 'the console could not be started';
         return finish(channel, `sallyport: ${message}`, EXIT_REFUSED);
       }
@@ -147,7 +140,21 @@ export function runConsoleChannel(
     channel.resume();
   }
 
-  function open(channel: ssh2.ServerChannel, sz: { cols: number; rows: number }): Promise<ConsoleSession> {
+  function listTargets(channel: ssh2.ServerChannel) {
+    const { principal } = ctx;
+    const usable = usableTargets(principal, deps.catalog.current());
+    const host = new URL(deps.config.publicUrl).hostname;
+    const lines = [
+      ctx.target ? `There is no target named ${ctx.target} that you (${principal.username}) may open.` : `Logged in as ${principal.username}.`,
+      usable.length ? 'Targets you may open:' : 'There are no targets you may open.',
+      ...usable.map((t) => `  ${t.name.padEnd(24)} ${t.description ?? ''}`.trimEnd()),
+      ...(usable.length ? ['', `Open one with:  ssh -t -p ${deps.sshPort()} ${usable[0]!.name}@${host}`] : []),
+    ];
+    finish(channel, lines.join('\r\n'), ctx.target ? EXIT_NO_TARGET : 0);
+  }
+
+  /** Opens with the latest size: the window may have changed while an approval was awaited. */
+  function open(channel: ssh2.ServerChannel): Promise<ConsoleSession> {
     const client: ConsoleClient = {
       send: (data) => channel.write(data),
       onDrain: (cb) => void channel.on('drain', cb),
@@ -156,7 +163,7 @@ export function runConsoleChannel(
       // A process that exited says why itself; any other end is printed (idle, revoked, terminated…).
       end: ({ reason, code, exitStatus }) => finish(channel, code === 'process_exited' ? '' : `[sallyport] console ended: ${reason}`, exitStatus),
     };
-    return deps.consoles.open(ctx.principal, ctx.target, size ?? sz, client, { via: 'ssh', clientAddress: ctx.clientAddress, clientVersion: ctx.clientVersion });
+    return deps.consoles.open(ctx.principal, ctx.target, size!, client, { via: 'ssh', clientAddress: ctx.clientAddress, clientVersion: ctx.clientVersion });
   }
 }
 
