@@ -13,7 +13,7 @@ import { encodePrivateKeyFile, generateEd25519, parsePrivateKeyFile, signUserCer
 import { Browser, startTestBroker } from '../test/support/broker.js';
 import { NODE_LOGIN, startFleetNode } from '../test/support/fleet-node.js';
 import { runCli } from '../test/support/process.js';
-import { percentile, scratchBrokerDatabase, terminalClient } from './support.js';
+import { compareTerminals, scratchBrokerDatabase, terminalClient } from './support.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
@@ -66,25 +66,12 @@ targets:
       writeFileSync(`${base}-cert.pub`, `${cert.line}\n`);
       return JSON.stringify(['-F', '/dev/null', '-i', base, '-o', `CertificateFile=${base}-cert.pub`, '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-tt', '-b', node.brokerAddress, `${NODE_LOGIN}@${node.address}`, 'sh']);
     };
-    const broker = { echo: [] as number[], tp: [] as number[] };
-    const direct = { echo: [] as number[], tp: [] as number[] };
-    for (let i = 0; i < ROUNDS; i++) {
-      const d = await terminalClient(['ssh', sshArgs()]);
-      direct.echo.push(...d.echo);
-      direct.tp.push(d.bytesPerSecond);
-      const s = await terminalClient(['broker', t.url, cookie, 'node-shell']);
-      broker.echo.push(...s.echo);
-      broker.tp.push(s.bytesPerSecond);
-    }
-    const mib = (x: number) => (x / 1024 / 1024).toFixed(1);
-    const ms = (x: number) => x.toFixed(2);
-    const median = (xs: number[]) => percentile(xs, 0.5);
-    const [bp50, dp50] = [percentile(broker.echo, 0.5), percentile(direct.echo, 0.5)];
-    const [bp99, dp99] = [percentile(broker.echo, 0.99), percentile(direct.echo, 0.99)];
-    console.log(`fleet console (runtime ssh) vs direct OpenSSH to the same sshd, ${ROUNDS} rounds, ${broker.echo.length} keys each`);
-    console.log(`  keystroke echo p50: broker ${ms(bp50)} ms, direct ${ms(dp50)} ms — ${(bp50 / dp50).toFixed(2)}x (goal ≤1.3x)`);
-    console.log(`  keystroke echo p99: broker ${ms(bp99)} ms, direct ${ms(dp99)} ms — ${(bp99 / dp99).toFixed(2)}x`);
-    console.log(`  bulk output (16 MiB): broker ${mib(median(broker.tp))} MiB/s, direct ${mib(median(direct.tp))} MiB/s — ${(median(broker.tp) / median(direct.tp)).toFixed(2)}x (goal ≥0.8x)`);
+    await compareTerminals(
+      'fleet console (runtime ssh) vs direct OpenSSH to the same sshd',
+      ROUNDS,
+      { name: 'direct', run: () => terminalClient(['ssh', sshArgs()]) },
+      { name: 'broker', run: () => terminalClient(['broker', t.url, cookie, 'node-shell']) },
+    );
   } finally {
     await t.close();
     await database.drop();

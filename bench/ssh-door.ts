@@ -16,7 +16,7 @@ import { encodePrivateKeyFile, generateEd25519 } from '../server/signing/index.j
 import { apiSession } from '../test/support/api-session.js';
 import { startTestBroker } from '../test/support/broker.js';
 import { writeConsoleCatalog } from '../test/support/console-catalog.js';
-import { percentile, scratchBrokerDatabase, terminalClient } from './support.js';
+import { compareTerminals, scratchBrokerDatabase, terminalClient } from './support.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
@@ -74,27 +74,12 @@ async function main() {
         }
       });
     };
-    const door = { echo: [] as number[], tp: [] as number[] };
-    const direct = { echo: [] as number[], tp: [] as number[] };
-    for (let i = 0; i < ROUNDS; i++) {
-      process.stderr.write(`round ${i + 1}: direct\n`);
-      const d = await terminalClient(['ssh', directArgs]);
-      direct.echo.push(...d.echo);
-      direct.tp.push(d.bytesPerSecond);
-      process.stderr.write(`round ${i + 1}: through the door\n`);
-      const s = await viaDoor();
-      door.echo.push(...s.echo);
-      door.tp.push(s.bytesPerSecond);
-    }
-    const mib = (x: number) => (x / 1024 / 1024).toFixed(1);
-    const ms = (x: number) => x.toFixed(2);
-    const median = (xs: number[]) => percentile(xs, 0.5);
-    const [bp50, dp50] = [percentile(door.echo, 0.5), percentile(direct.echo, 0.5)];
-    const [bp99, dp99] = [percentile(door.echo, 0.99), percentile(direct.echo, 0.99)];
-    console.log(`SSH door (stock ssh → broker → Docker console, recorded) vs stock ssh → local sshd, ${ROUNDS} rounds, ${door.echo.length / ROUNDS} keys each`);
-    console.log(`  keystroke echo p50: door ${ms(bp50)} ms, direct ${ms(dp50)} ms — ${(bp50 / dp50).toFixed(2)}x (goal ≤1.3x)`);
-    console.log(`  keystroke echo p99: door ${ms(bp99)} ms, direct ${ms(dp99)} ms — ${(bp99 / dp99).toFixed(2)}x`);
-    console.log(`  bulk output (16 MiB): door ${mib(median(door.tp))} MiB/s, direct ${mib(median(direct.tp))} MiB/s — ${(median(door.tp) / median(direct.tp)).toFixed(2)}x (goal ≥0.8x)`);
+    await compareTerminals(
+      'SSH door (stock ssh → broker → Docker console, recorded) vs stock ssh → local sshd',
+      ROUNDS,
+      { name: 'direct', run: () => terminalClient(['ssh', directArgs]) },
+      { name: 'door', run: viaDoor },
+    );
   } finally {
     await t.close();
     sshd.stop();

@@ -96,3 +96,29 @@ export function benchConsoleSpec(image: string): ConsoleSpec {
     container: { image, user: '1000:1000', limits: { memoryBytes: 64 * 1024 ** 2, cpus: 1, pids: 32 }, network: 'none' },
   };
 }
+
+type TerminalRun = () => Promise<{ echo: number[]; bytesPerSecond: number }>;
+
+/**
+ * Runs the baseline and Sallyport one after the other, `rounds` times, and prints echo p50/p99
+ * and bulk output (median) with their ratios against the goals the issues name.
+ */
+export async function compareTerminals(title: string, rounds: number, baseline: { name: string; run: TerminalRun }, sallyport: { name: string; run: TerminalRun }): Promise<void> {
+  const runs = { base: { echo: [] as number[], tp: [] as number[] }, ours: { echo: [] as number[], tp: [] as number[] } };
+  for (let i = 0; i < rounds; i++) {
+    for (const [key, side] of [['base', baseline], ['ours', sallyport]] as const) {
+      process.stderr.write(`round ${i + 1}: ${side.name}\n`);
+      const r = await side.run();
+      runs[key].echo.push(...r.echo);
+      runs[key].tp.push(r.bytesPerSecond);
+    }
+  }
+  const mib = (x: number) => (x / 1024 / 1024).toFixed(1);
+  const ms = (x: number) => x.toFixed(2);
+  const line = (what: string, ours: number, base: number, fmt: (x: number) => string, unit: string, goal = '') =>
+    console.log(`  ${what}: ${sallyport.name} ${fmt(ours)} ${unit}, ${baseline.name} ${fmt(base)} ${unit} — ${(ours / base).toFixed(2)}x${goal}`);
+  console.log(`${title}, ${rounds} rounds, ${runs.ours.echo.length / rounds} keys each`);
+  line('keystroke echo p50', percentile(runs.ours.echo, 0.5), percentile(runs.base.echo, 0.5), ms, 'ms', ' (goal ≤1.3x)');
+  line('keystroke echo p99', percentile(runs.ours.echo, 0.99), percentile(runs.base.echo, 0.99), ms, 'ms');
+  line(`bulk output (${mib(Number(process.env.BENCH_BYTES ?? 16 * 1024 * 1024))} MiB)`, percentile(runs.ours.tp, 0.5), percentile(runs.base.tp, 0.5), mib, 'MiB/s', ' (goal ≥0.8x)');
+}

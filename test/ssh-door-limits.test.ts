@@ -6,11 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../server/dev/index.js';
-import { encodePrivateKeyFile, generateEd25519 } from '../server/signing/index.js';
-import { startTestBroker, type TestBroker } from './support/broker.js';
+import type { TestBroker } from './support/broker.js';
 import { apiSession, type ApiSession } from './support/api-session.js';
-import { writeConsoleCatalog } from './support/console-catalog.js';
-import { knownHostsFile, sshClient, type SshClient } from './support/ssh-client.js';
+import { sshClient, startSshDoorBroker, type SshClient } from './support/ssh-client.js';
 
 const PER_ADDRESS = 4;
 const LOGIN_SECONDS = 10;
@@ -22,17 +20,11 @@ let port: number;
 let knownHosts: string;
 
 beforeAll(async () => {
-  t = await startTestBroker({
-    SALLYPORT_CATALOG: writeConsoleCatalog(inject('consoleImage')),
-    CONSOLE_GREETING: 'x',
-    SALLYPORT_SSH_LISTEN: '127.0.0.1:0',
-    SALLYPORT_SSH_HOST_KEY: encodePrivateKeyFile(generateEd25519(), 'test-host'),
+  ({ t, port, knownHosts } = await startSshDoorBroker(inject('consoleImage'), {
     SALLYPORT_SSH_MAX_UNAUTHENTICATED_PER_ADDRESS: String(PER_ADDRESS),
     SALLYPORT_SSH_LOGIN_TIMEOUT: `${LOGIN_SECONDS}s`,
     SALLYPORT_LOGINS_PER_MINUTE: String(LOGINS_PER_MINUTE),
-  });
-  port = t.broker.sshPort!;
-  knownHosts = knownHostsFile(port, (await (await fetch(`${t.url}/.well-known/sallyport/ssh-host-key.pub`)).text()).trim());
+  }));
   alice = await apiSession(t, 'alice');
 });
 afterAll(async () => {

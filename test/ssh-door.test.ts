@@ -5,19 +5,17 @@
 // client's version; end reasons and exit statuses reach the client; a link works once, for the
 // user who confirms it; and everything but a PTY shell is refused and audited.
 import { execFileSync, spawn } from 'node:child_process';
-import { connect } from 'node:net';
-import { freePort } from '../server/dev/index.js';
 import { writeFileSync, mkdtempSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser as Chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../server/dev/index.js';
 import { launchChromium } from './support/chromium.js';
-import { encodePrivateKeyFile, generateEd25519 } from '../server/signing/index.js';
-import { startTestBroker, type TestBroker } from './support/broker.js';
+import type { TestBroker } from './support/broker.js';
 import { apiSession, type ApiSession } from './support/api-session.js';
-import { writeConsoleCatalog } from './support/console-catalog.js';
-import { knownHostsFile, sshClient, type SshClient } from './support/ssh-client.js';
+import { sshClient, startSshDoorBroker, type SshClient } from './support/ssh-client.js';
 
 const PROMPT = /~ \$ /;
 
@@ -29,15 +27,7 @@ let hostKey: string;
 let chromium: Chromium | undefined;
 
 beforeAll(async () => {
-  t = await startTestBroker({
-    SALLYPORT_CATALOG: writeConsoleCatalog(inject('consoleImage')),
-    CONSOLE_GREETING: 'x',
-    SALLYPORT_SSH_LISTEN: '127.0.0.1:0',
-    SALLYPORT_SSH_HOST_KEY: encodePrivateKeyFile(generateEd25519(), 'test-host'),
-  });
-  port = t.broker.sshPort!;
-  hostKey = await (await fetch(`${t.url}/.well-known/sallyport/ssh-host-key.pub`)).text();
-  knownHosts = knownHostsFile(port, hostKey.trim());
+  ({ t, port, hostKey, knownHosts } = await startSshDoorBroker(inject('consoleImage')));
   [alice, bob] = await Promise.all([apiSession(t, 'alice'), apiSession(t, 'bob')]);
 });
 afterAll(async () => {

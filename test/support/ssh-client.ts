@@ -5,6 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodePrivateKeyFile, generateEd25519 } from '../../server/signing/index.js';
+import { startTestBroker, type TestBroker } from './broker.js';
+import { writeConsoleCatalog } from './console-catalog.js';
 
 export interface SshClient {
   readonly child: ChildProcess;
@@ -81,4 +84,24 @@ export function sshClient(
       });
     },
   };
+}
+
+/**
+ * A test broker with the SSH door on a free port, its console catalogue, and a known_hosts file
+ * pinning the host key it publishes (so every client checks it).
+ */
+export async function startSshDoorBroker(
+  image: string,
+  overrides: Record<string, string> = {},
+): Promise<{ t: TestBroker; port: number; hostKey: string; knownHosts: string }> {
+  const t = await startTestBroker({
+    SALLYPORT_CATALOG: writeConsoleCatalog(image),
+    CONSOLE_GREETING: 'x',
+    SALLYPORT_SSH_LISTEN: '127.0.0.1:0',
+    SALLYPORT_SSH_HOST_KEY: encodePrivateKeyFile(generateEd25519(), 'test-host'),
+    ...overrides,
+  });
+  const port = t.broker.sshPort!;
+  const hostKey = (await (await fetch(`${t.url}/.well-known/sallyport/ssh-host-key.pub`)).text()).trim();
+  return { t, port, hostKey, knownHosts: knownHostsFile(port, hostKey) };
 }
