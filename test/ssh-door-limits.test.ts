@@ -18,8 +18,10 @@ let t: TestBroker;
 let alice: ApiSession;
 let port: number;
 let knownHosts: string;
+let brokerStarted = 0;
 
 beforeAll(async () => {
+  brokerStarted = Date.now();
   ({ t, port, knownHosts } = await startSshDoorBroker(inject('consoleImage'), {
     SALLYPORT_SSH_MAX_UNAUTHENTICATED_PER_ADDRESS: String(PER_ADDRESS),
     SALLYPORT_SSH_LOGIN_TIMEOUT: `${LOGIN_SECONDS}s`,
@@ -134,6 +136,17 @@ describe('the SSH door under abuse', () => {
     expect(await refusals()).toBe(32);
   });
 
+  it('ends a logged-in connection that opens no session (ssh -N), so it cannot hold a place unrecorded', async () => {
+    const c = sshClient(port, 'shell', knownHosts, ['-N']);
+    const [, token] = await c.waitFor(/\/ssh\/([A-Za-z0-9_-]{32})/);
+    await alice.post(`/api/ssh-logins/${token}/confirm`, {});
+    const loggedIn = Date.now();
+    expect(await c.exited).toBe(255);
+    const seconds = (Date.now() - loggedIn) / 1000;
+    expect(seconds).toBeGreaterThan(25);
+    expect(seconds).toBeLessThan(40);
+  }, 60_000);
+
   // Last: it spends this broker's SSH login budget for 127.0.0.1.
   it('gives each address a budget of SSH logins a minute, so connecting in a loop cannot fill the database', async () => {
     const issued = async () => (await t.broker.db.query(`select count(*)::int as n from audit_events where action = 'ssh.login.issued'`)).rows[0].n;
@@ -150,9 +163,10 @@ describe('the SSH door under abuse', () => {
     expect(refusedClient).toBeDefined();
     expect(await refusedClient!.exited).toBe(255);
     expect(refusedClient!.output()).toMatch(/Permission denied/);
-    // The refused connection wrote nothing; in all, the file's few dozen seconds allowed the
-    // budget plus what refilled meanwhile (4 a minute).
+    // The refused connection wrote nothing; in all, the broker allowed the budget plus what
+    // refilled since it started (4 a minute).
     expect(await issued()).toBe(issuedBefore);
-    expect(issuedBefore).toBeLessThanOrEqual(LOGINS_PER_MINUTE + 2);
+    const refilled = Math.ceil(((Date.now() - brokerStarted) / 60_000) * LOGINS_PER_MINUTE);
+    expect(issuedBefore).toBeLessThanOrEqual(LOGINS_PER_MINUTE + refilled);
   });
 });

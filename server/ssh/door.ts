@@ -36,6 +36,8 @@ const MAX_AUTH_ATTEMPTS = 12;
 const HANDSHAKE_MS = 20_000;
 /** Global requests that are forwarding: refused and audited. Others (keepalives) are just refused. */
 const FORWARDING_REQUESTS = new Set(['tcpip-forward', 'cancel-tcpip-forward', 'streamlocal-forward@openssh.com', 'cancel-streamlocal-forward@openssh.com']);
+/** From login to the session channel a console needs. */
+const SESSION_WAIT_MS = 30_000;
 /** Refused requests audited on one connection before it is closed. */
 const MAX_REFUSALS = 32;
 /** The SSH user name names the target; anything else is shown the list. */
@@ -193,6 +195,10 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
         who.username = signedIn.username;
         const actor = `user:${signedIn.userId}`;
         let sessions = 0;
+        // A logged-in connection is for one console: without a session soon, or once it closes,
+        // the connection ends (it must not linger, holding a place, with nothing recorded).
+        const noSession = setTimeout(() => client.end(), SESSION_WAIT_MS);
+        client.once('close', () => clearTimeout(noSession));
         client.on('request', (_accept, reject, name, info) => {
           if (FORWARDING_REQUESTS.has(name)) refused(client, actor, who, name, `${(info as { bindAddr?: string }).bindAddr ?? ''}:${(info as { bindPort?: number }).bindPort ?? ''}`);
           reject?.();
@@ -218,7 +224,10 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
             clientVersion,
             refused: (request, detail) => refused(client, actor, who, request, detail),
           };
-          runConsoleChannel(accept(), ctx, { ...deps, sshPort: () => port });
+          clearTimeout(noSession);
+          const session = accept();
+          session.once('close', () => client.end());
+          runConsoleChannel(session, ctx, { ...deps, sshPort: () => port });
         });
       });
     },
