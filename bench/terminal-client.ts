@@ -6,6 +6,7 @@
 //   tsx bench/terminal-client.ts docker <image>   (the same hardened container over the Engine API)
 import { spawn } from 'node:child_process';
 import WebSocket from 'ws';
+import { encodeInput } from '../server/http/console-wire.js';
 import { createDockerRuntime } from '../server/runtime/index.js';
 import { benchConsoleSpec } from './support.js';
 
@@ -23,16 +24,18 @@ interface Terminal {
 function viaBroker(url: string, cookie: string, target: string): Promise<Terminal> {
   const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/api/consoles/${target}/connect`, { headers: { cookie }, origin: url });
   const listeners: Array<(t: string) => void> = [];
-  ws.on('message', (raw) => {
-    const m = JSON.parse(raw.toString()) as { type: string; data?: string };
-    if (m.type === 'output') for (const l of listeners) l(m.data!);
+  // Output arrives as binary frames (the shared wire protocol); control messages are ignored here.
+  ws.on('message', (raw: Buffer, isBinary) => {
+    if (isBinary) for (const l of listeners) l(raw.toString('latin1'));
   });
   return new Promise((resolve, reject) => {
     ws.once('error', reject);
     ws.once('open', () => {
       ws.send(JSON.stringify({ type: 'open', cols: 80, rows: 24 }));
       resolve({
-        write: (data) => ws.send(JSON.stringify({ type: 'input', data })),
+        write: (data) => {
+          for (const f of encodeInput(data)) ws.send(f, { binary: true });
+        },
         onData: (fn) => listeners.push(fn),
         close: () => ws.close(),
       });

@@ -72,7 +72,7 @@ beforeAll(async () => {
     const c = await connectConsole(t.url, 'shell', { cookie: `sallyport=${b.cookies(t.url).get('sallyport')}` });
     await c.waitFor(PROMPT);
     sessionId = c.sessionId();
-    c.send({ type: 'input', data: 'for i in 1 2 3 4 5 6 7; do echo "line-$i"; sleep 0.4; done; exit\n' });
+    c.type('for i in 1 2 3 4 5 6 7; do echo "line-$i"; sleep 0.4; done; exit\n');
     await c.closed;
     // The recording's checkpoint is signed right after the session's end is committed.
     for (let i = 0; i < 50 && !(await t.broker.db.query(`select 1 from audit_checkpoints where recording_session = $1`, [sessionId])).rowCount; i++) {

@@ -105,7 +105,7 @@ describe('brokers side by side', () => {
   async function printing(p: BrokerProcess, word: string, every: number, seen: number) {
     const c = await connectConsole(p.url, 'shell', { cookie: alice, origin: h.url });
     await c.waitFor(PROMPT);
-    c.send({ type: 'input', data: `i=0; while true; do echo "${word}-$i"; i=$((i+1)); sleep ${every}; done\n` });
+    c.type(`i=0; while true; do echo "${word}-$i"; i=$((i+1)); sleep ${every}; done\n`);
     await c.waitFor(new RegExp(`${word}-${seen}\\r?\\n`));
     return { c, id: c.sessionId() };
   }
@@ -118,12 +118,12 @@ describe('brokers side by side', () => {
     const c = await connectConsole(a.url, 'shell', { cookie: alice, origin: h.url });
     await c.waitFor(PROMPT);
     const id = c.sessionId();
-    c.send({ type: 'input', data: 'echo "before-""b"\n' });
+    c.type('echo "before-""b"\n');
     await c.waitFor(/^before-b\r?$/m);
 
     b = await startProcess();
     expect(b.id).not.toBe(a.id);
-    c.send({ type: 'input', data: 'echo "still-""alive"\n' });
+    c.type('echo "still-""alive"\n');
     await c.waitFor(/^still-alive\r?$/m);
     expect(brokerContainers(a.id)).toHaveLength(1);
     expect(c.messages.some((m) => m.type === 'exit')).toBe(false);
@@ -146,7 +146,7 @@ describe('brokers side by side', () => {
     await expect.poll(() => c.messages.find((m) => m.type === 'watchers'), { timeout: 3000 }).toEqual({ type: 'watchers', names: ['dave'] });
     expect((await api(a.url, dave, '/api/live')).body.sessions[0].watchers).toEqual(['dave']);
     const typed = Date.now();
-    c.send({ type: 'input', data: 'echo "while-""watched"\n' });
+    c.type('echo "while-""watched"\n');
     await w.waitFor(/^while-watched\r?$/m, 3000);
     const watchLatency = Date.now() - typed;
     console.log(`watch across brokers: output reached the watcher ${watchLatency} ms after it was typed`);

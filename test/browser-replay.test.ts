@@ -20,14 +20,13 @@ beforeAll(async () => {
   const c = await connectConsole(t.url, 'shell', { cookie: `sallyport=${alice.browser.cookies(t.url).get('sallyport')}` });
   await c.waitFor(PROMPT);
   sessionId = c.sessionId();
-  c.send({ type: 'input', data: 'echo "ledger-""reconciled"\n' });
+  c.type('echo "ledger-""reconciled"\n');
   await c.waitFor(/^ledger-reconciled\r?$/m);
   await new Promise((r) => setTimeout(r, 1200));
   // Hostile output: clipboard write, title change, cursor report request, javascript: link.
-  c.send({
-    type: 'input',
-    data: `printf '\\033]52;c;cHduZWQ=\\007\\033]0;HACKED\\007\\033[6n\\033[c\\033]8;;javascript:alert(document.cookie)\\033\\\\CLICK-ME\\033]8;;\\033\\\\\\n'; sleep 1; exit\n`,
-  });
+  c.type(
+    `printf '\\033]52;c;cHduZWQ=\\007\\033]0;HACKED\\007\\033[6n\\033[c\\033]8;;javascript:alert(document.cookie)\\033\\\\CLICK-ME\\033]8;;\\033\\\\\\n'; sleep 1; exit\n`,
+  );
   await c.closed;
 });
 afterAll(async () => {

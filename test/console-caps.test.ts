@@ -48,7 +48,7 @@ describe('console caps', () => {
       expect(brokerContainers(t.broker.instanceId)).toHaveLength(2);
 
       // A place freed is a place to take.
-      open.shift()!.send({ type: 'input', data: 'exit\n' });
+      open.shift()!.type('exit\n');
       await expect.poll(async () => (await t.broker.db.query(`select count(*)::int as n from console_sessions where ended_at is null`)).rows[0].n, { timeout: 10_000 }).toBe(1);
       open.push(await connectConsole(t.url, 'quiet', { cookie }));
       await open.at(-1)!.waitFor(PROMPT);

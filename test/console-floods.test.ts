@@ -64,7 +64,7 @@ async function echoTimes(c: ConsoleConnection, n: number, tag: string): Promise<
   for (let i = 0; i < n; i++) {
     const key = `q${tag}${i}q`;
     const t0 = performance.now();
-    c.send({ type: 'input', data: key });
+    c.type(key);
     await c.waitFor(new RegExp(key), 5000);
     times.push(performance.now() - t0);
     await new Promise((r) => setTimeout(r, 20));
@@ -76,7 +76,7 @@ const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length -
 async function bystander(): Promise<ConsoleConnection> {
   const c = await connectConsole(url, 'shell', { cookie, origin: h.url });
   await c.waitFor(PROMPT);
-  c.send({ type: 'input', data: 'cat\n' });
+  c.type('cat\n');
   await new Promise((r) => setTimeout(r, 300));
   return c;
 }
@@ -86,12 +86,12 @@ describe('floods from one user', () => {
     const b = await bystander();
     const flooder = await connectConsole(url, 'shell', { cookie, origin: h.url });
     await flooder.waitFor(PROMPT);
-    flooder.send({ type: 'input', data: 'sleep 600\n' });
+    flooder.type('sleep 600\n');
     await new Promise((r) => setTimeout(r, 300));
     await echoTimes(b, 10, 'w'); // warm
     const baseline = rssMiB();
     const frame = 'x'.repeat(60 * 1024);
-    for (let i = 0; i < 300; i++) flooder.send({ type: 'input', data: frame });
+    for (let i = 0; i < 300; i++) flooder.type(frame);
     const during = await echoTimes(b, 60, 'a');
     const peak = rssMiB();
     console.log(`input flood (300 × 60 KiB to a process not reading): bystander echo p99 ${p99(during).toFixed(1)} ms; broker RSS ${baseline.toFixed(0)} → ${peak.toFixed(0)} MiB; ${(flooder.ws.bufferedAmount / 2 ** 20).toFixed(1)} MiB held back at the client`);
@@ -119,7 +119,7 @@ describe('floods from one user', () => {
     const closedBeforeTiny = flooder.messages.some((m) => m.type === 'exit');
     let i = 0;
     const tiny = setInterval(() => {
-      for (let k = 0; k < 500 && i < 20000 && flooder.ws.readyState === flooder.ws.OPEN; k++, i++) flooder.send({ type: 'input', data: 'y' });
+      for (let k = 0; k < 500 && i < 20000 && flooder.ws.readyState === flooder.ws.OPEN; k++, i++) flooder.type('y');
     }, 5);
     const duringTiny = await echoTimes(b, 40, 't');
     clearInterval(tiny);

@@ -58,7 +58,7 @@ describe('approval-gated consoles', () => {
     expect(row.grant_id).toBe(grantId);
     const opened = (await t.broker.audit.list({ action: 'console.opened' })).find((e) => e.subject === id)!;
     expect(opened.details.grantId).toBe(grantId);
-    c.send({ type: 'input', data: 'exit\n' });
+    c.type('exit\n');
     await c.closed;
   });
 

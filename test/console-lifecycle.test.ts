@@ -36,7 +36,7 @@ describe('in one broker', () => {
   it('ends a console at its maximum duration even while it is in use', async () => {
     const c = await connectConsole(t.url, 'brief', { cookie });
     await c.waitFor(PROMPT);
-    const typing = setInterval(() => c.send({ type: 'input', data: 'true\n' }), 500);
+    const typing = setInterval(() => c.type('true\n'), 500);
     try {
       const closed = await c.closed;
       expect(closed.reason).toBe('maximum duration reached');
@@ -52,7 +52,7 @@ describe('in one broker', () => {
     const id = c.sessionId();
     const container = containers(t.broker.instanceId)[0]!;
     // 12 MiB in → 16 MiB of base64 out: far more than the 1 MiB the broker lets pile up.
-    c.send({ type: 'input', data: 'head -c 12582912 /dev/zero | base64 -w 76; echo "DO""NE"\n' });
+    c.type('head -c 12582912 /dev/zero | base64 -w 76; echo "DO""NE"\n');
     await c.waitFor(/AAAA/);
     c.ws.pause();
     global.gc?.();
@@ -64,7 +64,7 @@ describe('in one broker', () => {
     expect(grown).toBeLessThan(40 * 1024 * 1024);
     c.ws.resume();
     await c.waitFor(/^DONE/m, 60_000);
-    c.send({ type: 'input', data: 'exit\n' });
+    c.type('exit\n');
     await c.closed;
     // Nothing was lost on the way: the recording holds exactly what the client received.
     const parts: string[] = [];
@@ -104,7 +104,7 @@ describe('in one broker', () => {
     // A real refusal by PostgreSQL, as a full disk or a revoked grant would cause.
     await t.broker.db.query(`alter table recording_chunks add constraint no_more_chunks check (session_id <> '${id}') not valid`);
     try {
-      c.send({ type: 'input', data: 'echo "more output"\n' });
+      c.type('echo "more output"\n');
       const closed = await c.closed;
       expect(closed.reason).toBe('recording failed');
       expect(c.messages.some((m) => m.type === 'notice' && /Recording failed/.test(String(m.message)))).toBe(true);

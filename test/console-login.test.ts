@@ -57,7 +57,7 @@ describe('a console and its login', () => {
     expect(browser.cookies(t.url).get('sallyport')).not.toBe(cookie.slice('sallyport='.length));
     await new Promise((r) => setTimeout(r, 2000));
     expect(c.messages.some((m) => m.type === 'exit')).toBe(false);
-    c.send({ type: 'input', data: 'echo "still-""here"\n' });
+    c.type('echo "still-""here"\n');
     await c.waitFor(/^still-here\r?$/m);
     const csrf = JSON.parse((await me(browser)).body).csrfToken as string;
     await browser.request(`${t.url}/auth/logout`, { form: { csrf }, headers: { origin: t.url } });
@@ -69,7 +69,7 @@ describe('a console and its login', () => {
     const c = await connectConsole(t.url, 'shell', { cookie });
     await c.waitFor(PROMPT);
     // Longer than the idle timeout with no HTTP request at all: only the console is in use.
-    const typing = setInterval(() => c.send({ type: 'input', data: 'true\n' }), 500);
+    const typing = setInterval(() => c.type('true\n'), 500);
     try {
       await new Promise((r) => setTimeout(r, (IDLE_S + 2) * 1000));
       expect(c.messages.some((m) => m.type === 'exit')).toBe(false);

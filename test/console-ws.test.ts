@@ -54,14 +54,14 @@ describe('a browser console', () => {
     const id = started.sessionId as string;
     expect(containers()).toHaveLength(1);
 
-    c.send({ type: 'input', data: 'echo "$GREETING" $((6*7)) "h\u00e9llo-w\u00f6rld"\n' });
+    c.type('echo "$GREETING" $((6*7)) "h\u00e9llo-w\u00f6rld"\n');
     await c.waitFor(/hello-from-catalogue 42 héllo-wörld/);
     c.send({ type: 'resize', cols: 120, rows: 40 });
-    c.send({ type: 'input', data: 'stty size\n' });
+    c.type('stty size\n');
     await c.waitFor(/^40 120\r?$/m);
     // At the prompt: keys typed ahead of it are echoed after other output, and so masked.
     await c.waitFor(PROMPT);
-    c.send({ type: 'input', data: 'exit 7\n' });
+    c.type('exit 7\n');
     const closed = await c.closed;
     expect(closed.code).toBe(1000);
     expect(c.messages.at(-1)).toEqual({ type: 'exit', reason: 'process exited', code: 'process_exited', exitCode: 7 });
@@ -76,6 +76,8 @@ describe('a browser console', () => {
     const { header, events } = parseAsciicast(text);
     expect(header).toMatchObject({ version: 2, width: 90, height: 30, command: 'sh' });
     expect(events.filter((e) => e.code === 'o').map((e) => e.data).join('')).toBe(c.output());
+    // Output went as binary frames: the bytes received are the recording's output, byte for byte.
+    expect(c.outputBytes().equals(Buffer.from(events.filter((e) => e.code === 'o').map((e) => e.data).join('')))).toBe(true);
     expect(events.filter((e) => e.code === 'i').map((e) => e.data).join('')).toContain('exit 7\n');
     expect(events.some((e) => e.code === 'r' && e.data === '120x40')).toBe(true);
     expect(events.every((e, i) => i === 0 || e.time >= events[i - 1]!.time)).toBe(true);
@@ -95,7 +97,7 @@ describe('a browser console', () => {
     const c = await connectConsole(t.url, 'quiet', { cookie });
     await c.waitFor(PROMPT);
     const id = c.sessionId();
-    c.send({ type: 'input', data: 'echo "vis""ible"; exit\n' });
+    c.type('echo "vis""ible"; exit\n');
     await c.closed;
     const { events } = parseAsciicast(await recordingText(id));
     expect(events.some((e) => e.code === 'i')).toBe(false);
@@ -120,6 +122,38 @@ describe('a browser console', () => {
     await waitNoContainers();
   });
 
+  it('takes a 100 KiB paste of two-byte characters whole, in frames the browser splits between characters', async () => {
+    const c = await connectConsole(t.url, 'shell', { cookie });
+    await c.waitFor(PROMPT);
+    c.type('stty -echo; cat | wc -c; stty echo\n');
+    await new Promise((r) => setTimeout(r, 300));
+    const line = `${'\u00e9'.repeat(50)}\n`;
+    c.type(line.repeat(1000));
+    c.type('\x04');
+    await c.waitFor(/^101000\r?$/m, 15_000);
+    c.type('exit\n');
+    expect((await c.closed).code).toBe(1000);
+  });
+
+  it('refuses typed input that is JSON, is not UTF-8 or comes before the open, naming what is wrong', async () => {
+    const cases: Array<[(c: Awaited<ReturnType<typeof connectConsole>>) => void, RegExp]> = [
+      [(c) => c.send({ type: 'input', data: 'ls\n' }), /binary frames/],
+      [(c) => c.ws.send(Buffer.from([0x6c, 0xff, 0x0a]), { binary: true }), /input must be UTF-8/],
+    ];
+    for (const [send, reason] of cases) {
+      const c = await connectConsole(t.url, 'shell', { cookie });
+      await c.waitFor(PROMPT);
+      send(c);
+      const closed = await c.closed;
+      expect(closed.code).toBe(1008);
+      expect(closed.reason).toMatch(reason);
+    }
+    const early = await connectConsole(t.url, 'shell', { cookie, open: false });
+    early.type('ls\n');
+    expect(await early.closed).toMatchObject({ code: 1008, reason: 'open the console first' });
+    await waitNoContainers();
+  });
+
   it('is closed with a reason on a malformed message, and its container removed', async () => {
     const c = await connectConsole(t.url, 'shell', { cookie });
     await c.waitFor(PROMPT);
@@ -141,7 +175,7 @@ describe('sessions and recordings', () => {
     const c = await connectConsole(t.url, 'shell', { cookie });
     await c.waitFor(PROMPT);
     const id = c.sessionId();
-    c.send({ type: 'input', data: 'printf "\\033[1;32mgreen\\033[0m done\\n"; exit\n' });
+    c.type('printf "\\033[1;32mgreen\\033[0m done\\n"; exit\n');
     await c.closed;
     await waitNoContainers();
 

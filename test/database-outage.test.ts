@@ -40,13 +40,13 @@ describe('a database outage', () => {
     const c = await connectConsole(t.url, 'shell', { cookie });
     await c.waitFor(PROMPT);
     const id = c.sessionId();
-    c.send({ type: 'input', data: 'echo "before-""outage"\n' });
+    c.type('echo "before-""outage"\n');
     await c.waitFor(/^before-outage\r?$/m);
     await new Promise((r) => setTimeout(r, 1300)); // flushed to storage
 
     pg.stop();
     try {
-      c.send({ type: 'input', data: 'echo "during-""outage"\n' });
+      c.type('echo "during-""outage"\n');
       const closed = await c.closed;
       expect(closed.reason).toBe('recording failed');
       expect(c.messages.some((m) => m.type === 'notice' && /Recording failed/.test(String(m.message)))).toBe(true);
@@ -89,7 +89,7 @@ describe('a database outage', () => {
     await t.login(again, 'alice');
     const c2 = await connectConsole(t.url, 'shell', { cookie: `sallyport=${again.cookies(t.url).get('sallyport')}` });
     await c2.waitFor(PROMPT);
-    c2.send({ type: 'input', data: 'echo "after-""outage"; exit\n' });
+    c2.type('echo "after-""outage"; exit\n');
     await c2.closed;
     expect(c2.output()).toMatch(/^after-outage\r?$/m);
 

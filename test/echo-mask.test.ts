@@ -125,15 +125,15 @@ describe('a password typed while a background job prints, on a real console', ()
     const c = await connectConsole(t.url, 'shell', { cookie });
     await c.waitFor(PROMPT);
     const id = c.sessionId();
-    c.send({ type: 'input', data: `(i=0; while [ $i -lt 40 ]; do echo "${ALPHABET}"; i=$((i+1)); sleep 0.05; done) & stty -echo; printf "Password: "; read pw; stty echo; echo; echo "got \${#pw} chars"\r` });
+    c.type(`(i=0; while [ $i -lt 40 ]; do echo "${ALPHABET}"; i=$((i+1)); sleep 0.05; done) & stty -echo; printf "Password: "; read pw; stty echo; echo; echo "got \${#pw} chars"\r`);
     await c.waitFor(/Password: /);
     for (const ch of SECRET) {
-      c.send({ type: 'input', data: ch });
+      c.type(ch);
       await new Promise((r) => setTimeout(r, 30));
     }
-    c.send({ type: 'input', data: '\r' });
+    c.type('\r');
     await c.waitFor(new RegExp(`got ${SECRET.length} chars`), 10_000);
-    c.send({ type: 'input', data: 'wait; exit\r' });
+    c.type('wait; exit\r');
     await c.closed;
 
     const cast = await (await fetch(`${t.url}/api/sessions/${id}/recording`, { headers: { cookie } })).text();

@@ -33,7 +33,7 @@ beforeAll(async () => {
   const c = await connectConsole(t.url, 'shell', { cookie: `sallyport=${alice.browser.cookies(t.url).get('sallyport')}` });
   await c.waitFor(PROMPT);
   sessionId = c.sessionId();
-  c.send({ type: 'input', data: 'echo "evidence-""$((7*6))"; exit\n' });
+  c.type('echo "evidence-""$((7*6))"; exit\n');
   await c.closed;
   for (let i = 0; i < 50 && !(await t.broker.db.query(`select 1 from audit_checkpoints where recording_session = $1`, [sessionId])).rowCount; i++) {
     await new Promise((r) => setTimeout(r, 100));

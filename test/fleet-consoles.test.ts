@@ -98,13 +98,13 @@ describe('a console on a fleet node', () => {
     await c.waitFor(PROMPT, 15_000);
     const id = c.messages.find((m) => m.type === 'started')!.sessionId as string;
     expect(brokerContainers(t.broker.instanceId)).toHaveLength(1);
-    c.send({ type: 'input', data: 'echo $((6*7)) fleet\n' });
+    c.type('echo $((6*7)) fleet\n');
     await c.waitFor(/42 fleet/);
     c.send({ type: 'resize', cols: 120, rows: 40 });
-    c.send({ type: 'input', data: 'stty size\n' });
+    c.type('stty size\n');
     await c.waitFor(/^40 120\r?$/m);
     await c.waitFor(PROMPT);
-    c.send({ type: 'input', data: 'exit 7\n' });
+    c.type('exit 7\n');
     await c.closed;
     expect(c.messages.at(-1)).toEqual({ type: 'exit', reason: 'process exited', code: 'process_exited', exitCode: 7 });
     await expectNoContainers(t.broker.instanceId);
@@ -127,12 +127,12 @@ describe('a console on a fleet node', () => {
     const c = await connectConsole(t.url, 'node-shell', { cookie, open: { cols: 100, rows: 25 } });
     await c.waitFor(PROMPT, 15_000);
     const id = c.messages.find((m) => m.type === 'started')!.sessionId as string;
-    c.send({ type: 'input', data: 'id -un; stty size\n' });
+    c.type('id -un; stty size\n');
     await c.waitFor(new RegExp(`${NODE_LOGIN}\\r?\\n25 100\\r?\\n\\$ $`));
     c.send({ type: 'resize', cols: 132, rows: 43 });
-    c.send({ type: 'input', data: 'stty size\n' });
+    c.type('stty size\n');
     await c.waitFor(/^43 132\r?$/m);
-    c.send({ type: 'input', data: 'exit 5\n' });
+    c.type('exit 5\n');
     await c.closed;
     expect(c.messages.at(-1)).toEqual({ type: 'exit', reason: 'process exited', code: 'process_exited', exitCode: 5 });
     const row = (await t.broker.db.query(`select * from console_sessions where id = $1`, [id])).rows[0];
@@ -148,7 +148,7 @@ describe('a console on a fleet node', () => {
     const c = await connectConsole(t.url, 'fleet-shell', { cookie });
     await c.waitFor(PROMPT, 15_000);
     const id = c.sessionId();
-    c.send({ type: 'input', data: 'echo "on-""the-node"\n' });
+    c.type('echo "on-""the-node"\n');
     await c.waitFor(/^on-the-node\r?$/m);
     expect((await dave.get('/api/live')).body.sessions).toEqual([expect.objectContaining({ id, target: 'fleet-shell', node: 'app-1' })]);
     const w = await watchConsole(t.url, id, { cookie: daveCookie });
@@ -267,7 +267,7 @@ describe('a console on a fleet node', () => {
       expect(await alice.locator('[data-target="fleet-shell"] .not-disposable').count()).toBe(0);
       expect(await alice.locator('#nav-fleet').isHidden()).toBe(true);
     } finally {
-      c.send({ type: 'input', data: 'exit\n' });
+      c.type('exit\n');
       await c.closed;
       await chromium.close();
     }

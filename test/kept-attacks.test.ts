@@ -22,7 +22,7 @@ beforeAll(async () => {
   const c = await connectConsole(t.url, 'shell', { cookie: cookieOf(alice) });
   await c.waitFor(PROMPT);
   aliceSession = c.sessionId();
-  c.send({ type: 'input', data: 'echo "alice-""private-words"; exit\n' });
+  c.type('echo "alice-""private-words"; exit\n');
   await c.closed;
 });
 afterAll(async () => {

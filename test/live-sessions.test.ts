@@ -26,7 +26,7 @@ describe('live sessions', () => {
     const c = await connectConsole(t.url, 'shell', { cookie: cookieOf(alice) });
     await c.waitFor(PROMPT);
     const id = c.sessionId();
-    c.send({ type: 'input', data: 'echo "before-""watch"\n' });
+    c.type('echo "before-""watch"\n');
     await c.waitFor(/^before-watch\r?$/m);
 
     const live = await dave.get('/api/live');
@@ -47,15 +47,15 @@ describe('live sessions', () => {
     await w.waitFor(/before-watch/);
     expect(w.messages.find((m) => m.type === 'watching')).toMatchObject({ sessionId: id, cols: 80, rows: 24 });
     await expect.poll(() => c.messages.find((m) => m.type === 'watchers')).toEqual({ type: 'watchers', names: ['dave'] });
-    c.send({ type: 'input', data: 'echo "while-""watched"\n' });
+    c.type('echo "while-""watched"\n');
     await w.waitFor(/^while-watched\r?$/m);
     expect((await dave.get('/api/live')).body.sessions[0].watchers).toEqual(['dave']);
 
     // Watching is read-only: input from the watcher closes the watch and reaches nothing.
-    w.send({ type: 'input', data: 'touch /tmp/pwned\n' });
+    w.type('touch /tmp/pwned\n');
     expect((await w.closed).reason).toBe('watching is read-only');
     await expect.poll(() => c.messages.filter((m) => m.type === 'watchers').at(-1)).toEqual({ type: 'watchers', names: [] });
-    c.send({ type: 'input', data: 'ls /tmp/pwned || echo "not-""there"\n' });
+    c.type('ls /tmp/pwned || echo "not-""there"\n');
     await c.waitFor(/^not-there\r?$/m);
 
     // Terminate needs CSRF and the admin role.

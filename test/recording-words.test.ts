@@ -22,16 +22,16 @@ beforeAll(async () => {
   await c.waitFor(PROMPT);
   sessionId = c.sessionId();
   // Typed key by key, as a person would, with a typo fixed by backspace.
-  for (const ch of 'echo "invoice-4711 refunded"X\x7f\r') c.send({ type: 'input', data: ch });
+  for (const ch of 'echo "invoice-4711 refunded"X\x7f\r') c.type(ch);
   await c.waitFor(/^invoice-4711 refunded\r?$/m);
   await new Promise((r) => setTimeout(r, 1100));
   // A password prompt: echo off, type the secret, echo back on.
-  c.send({ type: 'input', data: 'stty -echo; printf "Password: "; read pw; stty echo; echo; echo "got ${#pw} chars"\r' });
+  c.type('stty -echo; printf "Password: "; read pw; stty echo; echo; echo "got ${#pw} chars"\r');
   await c.waitFor(/Password: $/);
-  for (const ch of `${SECRET}\r`) c.send({ type: 'input', data: ch });
+  for (const ch of `${SECRET}\r`) c.type(ch);
   await c.waitFor(/got 17 chars/);
   await new Promise((r) => setTimeout(r, 400));
-  c.send({ type: 'input', data: 'exit\r' });
+  c.type('exit\r');
   await c.closed;
 });
 afterAll(async () => {

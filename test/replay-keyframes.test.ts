@@ -102,7 +102,7 @@ describe('the replay API', () => {
     const c = await connectConsole(t.url, 'shell', { cookie: `sallyport=${alice.browser.cookies(t.url).get('sallyport')}` });
     await c.waitFor(PROMPT);
     id = c.sessionId();
-    c.send({ type: 'input', data: 'seq 1 120000; exit\n' });
+    c.type('seq 1 120000; exit\n');
     await c.closed;
     // Keyframes are built in the background once the recording is sealed.
     for (let i = 0; i < 200 && !(await carol.get(`/api/sessions/${id}/index`)).body.keyframesReady; i++) await new Promise((r) => setTimeout(r, 100));

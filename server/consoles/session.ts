@@ -8,8 +8,11 @@ import { endExitStatus, endMessage, type EndCode, type EndReason } from './end-r
 
 /** What a front door gives the session to talk back to its user. */
 export interface ConsoleClient {
-  /** Sends terminal output; returns false when the client is not keeping up. */
-  send(data: string): boolean;
+  /**
+   * Sends terminal output as the process wrote it (UTF-8, possibly split mid-character: terminals
+   * decode across writes); returns false when the client is not keeping up.
+   */
+  send(bytes: Buffer): boolean;
   /** Registers a callback for when the client has caught up after send() returned false. */
   onDrain(cb: () => void): void;
   notice(message: string): void;
@@ -59,6 +62,7 @@ export class ConsoleSession {
   private bytesIn = 0;
   private ending: Promise<EndInfo> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  private lastActivity = 0;
   private readonly maxTimer: NodeJS.Timeout;
   private readonly decoder = new StringDecoder('utf8');
   private exitCode: number | null = null;
@@ -69,7 +73,7 @@ export class ConsoleSession {
   private inputCheck: NodeJS.Timeout | undefined;
   private nextSize: { cols: number; rows: number } | undefined;
   private readonly drainWaiters: Array<() => void> = [];
-  private gathered: string[] = [];
+  private gathered: Buffer[] = [];
   private gatheredBytes = 0;
   private gatherTimer: NodeJS.Timeout | undefined;
 
@@ -226,19 +230,17 @@ export class ConsoleSession {
 
   private onOutput(chunk: Buffer): void {
     this.bytesOut += chunk.length;
-    const text = this.decoder.write(chunk);
-    if (!text) return;
     // A stream arrives in small pieces (a PTY read, an SSH packet: ~2 KiB each, thousands a
     // second): after a piece that size, what follows within GATHER_MS goes as one message. An
     // echo or a prompt is smaller and goes at once, so typing never waits.
     if (this.gatherTimer) {
-      this.gathered.push(text);
-      this.gatheredBytes += text.length;
+      this.gathered.push(chunk);
+      this.gatheredBytes += chunk.length;
       if (this.gatheredBytes >= GATHER_BYTES) this.flushGathered(true);
       return;
     }
-    this.deliver(text);
-    if (text.length >= GATHER_AFTER) this.gatherTimer = setTimeout(() => this.flushGathered(true), GATHER_MS);
+    this.deliver(chunk);
+    if (chunk.length >= GATHER_AFTER) this.gatherTimer = setTimeout(() => this.flushGathered(true), GATHER_MS);
   }
 
   /** Sends what was gathered; `keepGathering` keeps the gate closed while output keeps coming. */
@@ -246,17 +248,19 @@ export class ConsoleSession {
     clearTimeout(this.gatherTimer);
     this.gatherTimer = undefined;
     if (this.gathered.length === 0) return;
-    const text = this.gathered.join('');
+    const bytes = this.gathered.length === 1 ? this.gathered[0]! : Buffer.concat(this.gathered, this.gatheredBytes);
     this.gathered = [];
     this.gatheredBytes = 0;
-    this.deliver(text);
+    this.deliver(bytes);
     if (keepGathering && this.live) this.gatherTimer = setTimeout(() => this.flushGathered(true), GATHER_MS);
   }
 
-  private deliver(text: string): void {
-    // The recorder sees exactly the text the client sees.
-    this.recorder.output(text);
-    const keepingUp = this.client.send(text);
+  private deliver(bytes: Buffer): void {
+    // The recorder sees exactly what the client sees, decoded once (a character split across
+    // pieces is recorded whole, with the piece that completes it); the client gets the bytes.
+    const text = this.decoder.write(bytes);
+    if (text) this.recorder.output(text);
+    const keepingUp = this.client.send(bytes);
     if (!keepingUp) this.running.output.pause();
     // The recorder calls back after each write (onDrain above), and output resumes then.
     if (this.recorder.backlog > RECORDER_BACKLOG_LIMIT) this.running.output.pause();
@@ -268,8 +272,18 @@ export class ConsoleSession {
     this.running.output.resume();
   }
 
+  /**
+   * Marks activity. One idle timer per session, not one per key: when it fires it looks at the
+   * last activity and sleeps again for what is left.
+   */
   private touch(): void {
-    clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => void this.end({ code: 'idle_timeout' }), this.limits.idleSeconds * 1000);
+    this.lastActivity = performance.now();
+    this.idleTimer ??= setTimeout(() => this.idleCheck(), this.limits.idleSeconds * 1000);
+  }
+
+  private idleCheck(): void {
+    const left = this.lastActivity + this.limits.idleSeconds * 1000 - performance.now();
+    if (left > 0) this.idleTimer = setTimeout(() => this.idleCheck(), left);
+    else void this.end({ code: 'idle_timeout' });
   }
 }

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { parseCatalog } from '../../server/catalog/load.js';
 import { searchRecordings } from '../../server/db/index.js';
 import { isSallyportError } from '../../server/errors.js';
-import { parseClientMessage } from '../../server/http/routes/console-ws.js';
+import { encodeInput } from '../../server/http/console-wire.js';
+import { parseClientFrame } from '../../server/http/routes/console-ws.js';
 import { EchoMask } from '../../server/recording/index.js';
 import { verifyBundle } from '../../server/verify/index.js';
 import { useDatabase } from '../support/postgres.js';
@@ -14,30 +15,60 @@ import { useDatabase } from '../support/postgres.js';
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);
 const few = Math.max(100, Math.floor(RUNS / 20));
 
-describe('console WebSocket messages', () => {
+describe('console WebSocket frames', () => {
   const messageLike = fc.oneof(
     fc.string(),
     fc.json(),
     fc.record({ type: fc.constantFrom('open', 'input', 'resize', 'close', ''), cols: fc.anything(), rows: fc.anything(), data: fc.anything() }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
   );
-  it('are a valid message or a BAD_REQUEST naming the field', () => {
+  const expectBadRequest = (err: unknown) => {
+    expect(isSallyportError(err, 'BAD_REQUEST')).toBe(true);
+    expect((err as { problems: Array<{ field: string }> }).problems[0]!.field).toBeTruthy();
+  };
+  it('text frames are an open or a resize, or a BAD_REQUEST naming the field', () => {
     fc.assert(
       fc.property(messageLike, (raw) => {
         let msg;
         try {
-          msg = parseClientMessage(raw);
+          msg = parseClientFrame(Buffer.from(raw), false);
         } catch (err) {
-          expect(isSallyportError(err, 'BAD_REQUEST')).toBe(true);
-          expect((err as { problems: Array<{ field: string }> }).problems[0]!.field).toBeTruthy();
-          return;
+          return expectBadRequest(err);
         }
-        if (msg.type === 'input') expect(typeof msg.data).toBe('string');
-        else {
-          expect(['open', 'resize']).toContain(msg.type);
-          for (const v of [msg.cols, msg.rows]) expect(Number.isInteger(v) && v >= 1 && v <= 1000).toBe(true);
-        }
+        expect(['open', 'resize']).toContain(msg.type);
+        if (msg.type !== 'input') for (const v of [msg.cols, msg.rows]) expect(Number.isInteger(v) && v >= 1 && v <= 1000).toBe(true);
       }),
       { numRuns: RUNS },
+    );
+  });
+  it('binary frames are typed text when they are UTF-8, a BAD_REQUEST naming input when not', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        let msg;
+        try {
+          msg = parseClientFrame(Buffer.from(bytes), true);
+        } catch (err) {
+          expectBadRequest(err);
+          expect(Buffer.from(Buffer.from(bytes).toString('utf8')).equals(Buffer.from(bytes))).toBe(false);
+          return;
+        }
+        expect(msg).toEqual({ type: 'input', data: Buffer.from(bytes).toString('utf8') });
+      }),
+      { numRuns: RUNS },
+    );
+  });
+  it('a paste of any size is split into frames that each decode on their own and add up to it', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40_000 }), (text) => {
+        const frames = encodeInput(text);
+        let joined = '';
+        for (const f of frames) {
+          expect(f.length).toBeLessThanOrEqual(16 * 1024);
+          const msg = parseClientFrame(Buffer.from(f), true);
+          if (msg.type === 'input') joined += msg.data;
+        }
+        expect(joined).toBe(text);
+      }),
+      { numRuns: few },
     );
   });
 });

@@ -1,10 +1,12 @@
 // The full-window browser console: xterm.js fitted to the window, connected to the broker's
-// WebSocket. The first message opens the console with the terminal's size; input, resizes and
-// output then flow until the process exits, and the exit status is shown.
+// WebSocket (the wire protocol shared with the broker). The first message opens the console with
+// the terminal's size; input and output then flow as binary frames, resizes as JSON, until the
+// process exits, and the exit status is shown.
 import './csp-styles.js';
 import '@xterm/xterm/css/xterm.css';
 import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
+import { encodeControl, encodeInput, parseServerControl, type ClientControl } from '../../server/http/console-wire.js';
 import { el } from './dom.js';
 
 export function renderConsole(app: HTMLElement, target: string): void {
@@ -22,42 +24,42 @@ export function renderConsole(app: HTMLElement, target: string): void {
   term.focus();
 
   const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/consoles/${encodeURIComponent(target)}/connect`);
+  ws.binaryType = 'arraybuffer';
   let ended = false;
-  const send = (msg: object) => {
-    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+  const send = (msg: ClientControl) => {
+    if (ws.readyState === WebSocket.OPEN) ws.send(encodeControl(msg));
   };
   ws.addEventListener('open', () => send({ type: 'open', cols: term.cols, rows: term.rows }));
   ws.addEventListener('message', (ev) => {
-    const m = JSON.parse(String(ev.data)) as { type: string; [k: string]: unknown };
-    switch (m.type) {
+    // Output: the bytes as the process wrote them; xterm decodes UTF-8 across writes.
+    if (ev.data instanceof ArrayBuffer) return term.write(new Uint8Array(ev.data));
+    const m = parseServerControl(String(ev.data));
+    switch (m?.type) {
       case 'started':
         status.textContent = 'connected';
-        status.dataset.sessionId = String(m.sessionId);
-        break;
-      case 'output':
-        term.write(String(m.data));
+        status.dataset.sessionId = m.sessionId;
         break;
       case 'watchers': {
         // Being watched is never silent: the bar says who, and the terminal notes each change.
-        const names = (m.names as string[]) ?? [];
+        const names = m.names ?? [];
         watchers.textContent = names.length ? `watched by ${names.join(', ')}` : '';
         term.write(`\r\n\x1b[33m[sallyport] ${names.length ? `${names.join(', ')} is watching this session` : 'nobody is watching now'}\x1b[0m\r\n`);
         break;
       }
       case 'notice':
-        term.write(`\r\n\x1b[33m[sallyport] ${String(m.message)}\x1b[0m\r\n`);
+        term.write(`\r\n\x1b[33m[sallyport] ${m.message}\x1b[0m\r\n`);
         break;
       case 'error':
         ended = true;
-        status.textContent = `error: ${String(m.message)}`;
+        status.textContent = `error: ${m.message}`;
         status.className = 'status error';
         break;
       case 'exit': {
         ended = true;
         const code = m.exitCode === null ? '' : ` with status ${String(m.exitCode)}`;
-        status.textContent = `ended (${String(m.reason)})${code}`;
+        status.textContent = `ended (${m.reason})${code}`;
         status.className = 'status ended';
-        term.write(`\r\n\x1b[2m[session ended: ${String(m.reason)}${code}]\x1b[0m\r\n`);
+        term.write(`\r\n\x1b[2m[session ended: ${m.reason}${code}]\x1b[0m\r\n`);
         term.options.disableStdin = true;
         break;
       }
@@ -70,7 +72,9 @@ export function renderConsole(app: HTMLElement, target: string): void {
     }
     term.options.disableStdin = true;
   });
-  term.onData((data) => send({ type: 'input', data }));
+  term.onData((data) => {
+    if (ws.readyState === WebSocket.OPEN) for (const frame of encodeInput(data)) ws.send(frame);
+  });
   term.onResize(({ cols, rows }) => send({ type: 'resize', cols, rows }));
   window.addEventListener('resize', () => fit.fit());
 }

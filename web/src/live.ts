@@ -5,6 +5,7 @@ import '@xterm/xterm/css/xterm.css';
 import { Terminal } from '@xterm/xterm';
 import { getJson, postJson } from './api.js';
 import { when } from './access-view.js';
+import { parseServerControl } from '../../server/http/console-wire.js';
 import { el } from './dom.js';
 
 interface LiveSession {
@@ -32,12 +33,13 @@ export async function renderLive(app: HTMLElement): Promise<() => void> {
     const term = new Terminal({ disableStdin: true, fontSize: 13, scrollback: 2000, cursorBlink: false });
     term.open(host);
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/sessions/${s.id}/watch`);
+    ws.binaryType = 'arraybuffer';
     ws.addEventListener('message', (ev) => {
-      const m = JSON.parse(String(ev.data)) as { type: string; [k: string]: unknown };
-      if (m.type === 'watching' || m.type === 'resize') term.resize(Number(m.cols), Number(m.rows));
-      else if (m.type === 'output') term.write(String(m.data));
-      else if (m.type === 'exit') status.textContent = `session ended (${String(m.reason)})`;
-      else if (m.type === 'error') status.textContent = `cannot watch: ${String(m.message)}`;
+      if (ev.data instanceof ArrayBuffer) return term.write(new Uint8Array(ev.data));
+      const m = parseServerControl(String(ev.data));
+      if (m?.type === 'watching' || m?.type === 'resize') term.resize(m.cols, m.rows);
+      else if (m?.type === 'exit') status.textContent = `session ended (${m.reason})`;
+      else if (m?.type === 'error') status.textContent = `cannot watch: ${m.message}`;
     });
     watching = {
       id: s.id,

@@ -1,16 +1,18 @@
-// The browser console's WebSocket: a thin adapter between JSON messages and a ConsoleSession.
-// Before the upgrade: Origin must be the public URL and the browser session live. The first
-// message must be {type:"open", cols, rows}; only then is a container started, so a refused
-// or malformed start leaves nothing behind. Every message is validated; bad input closes the
-// socket with a reason (1008), an oversized one is closed by the protocol layer (1009).
+// The browser console's WebSocket: a thin adapter between the wire protocol (../console-wire.ts,
+// shared with the browser) and a ConsoleSession. Before the upgrade: Origin must be the public
+// URL and the browser session live. The first message must be {type:"open", cols, rows}; only
+// then is a container started, so a refused or malformed start leaves nothing behind. Terminal
+// bytes go as binary frames both ways; every frame is validated; bad input closes the socket
+// with a reason (1008), an oversized one is closed by the protocol layer (1009).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import type { Config } from '../../config/index.js';
 import type { ConsoleService, ConsoleSession } from '../../consoles/index.js';
 import { invalidInput, isSallyportError, SallyportError } from '../../errors.js';
+import { decodeInput, encodeControl, isWireProblem, MAX_FRAME_BYTES, parseClientControl, type ClientControl, type ServerControl, type WireProblem } from '../console-wire.js';
 import { checkSameOrigin } from '../security.js';
 
-export const MAX_MESSAGE_BYTES = 64 * 1024;
+export const MAX_MESSAGE_BYTES = MAX_FRAME_BYTES;
 /** Per console socket: a sustained rate generous for typing and pasting, with a burst allowance. */
 export const MESSAGES_PER_SECOND = 500;
 const MESSAGE_BURST = 2000;
@@ -31,37 +33,15 @@ function messageBudget(): () => boolean {
 /** Stop reading from the container while this much output is unsent to the browser. */
 const SEND_BUFFER_LIMIT = 1024 * 1024;
 
-type ClientMessage = { type: 'open'; cols: number; rows: number } | { type: 'input'; data: string } | { type: 'resize'; cols: number; rows: number };
+/** One browser frame: a control message (text) or typed input (binary). */
+export type ClientFrame = ClientControl | { type: 'input'; data: string };
 
-export function parseClientMessage(raw: string): ClientMessage {
-  let m: unknown;
-  try {
-    m = JSON.parse(raw);
-  } catch {
-    throw bad('message', 'must be JSON');
-  }
-  if (typeof m !== 'object' || m === null || Array.isArray(m)) throw bad('message', 'must be a JSON object');
-  const o = m as Record<string, unknown>;
-  const size = () => {
-    for (const f of ['cols', 'rows'] as const) {
-      const v = o[f];
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 1000) throw bad(f, 'must be an integer from 1 to 1000');
-    }
-    if (Object.keys(o).some((k) => !['type', 'cols', 'rows'].includes(k))) throw bad('message', 'has unknown fields');
-    return { cols: o.cols as number, rows: o.rows as number };
-  };
-  switch (o.type) {
-    case 'open':
-      return { type: 'open', ...size() };
-    case 'resize':
-      return { type: 'resize', ...size() };
-    case 'input':
-      if (typeof o.data !== 'string') throw bad('data', 'must be a string');
-      if (Object.keys(o).length !== 2) throw bad('message', 'has unknown fields');
-      return { type: 'input', data: o.data };
-    default:
-      throw bad('type', 'must be one of open, input, resize');
-  }
+/** Validates one frame as the socket receives it; the error names the field that is wrong. */
+export function parseClientFrame(raw: RawData, isBinary: boolean): ClientFrame {
+  const bytes = Buffer.isBuffer(raw) ? raw : Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw);
+  const parsed: ClientControl | string | WireProblem = isBinary ? decodeInput(bytes) : parseClientControl(bytes.toString());
+  if (isWireProblem(parsed)) throw bad(parsed.problem.field, parsed.problem.message);
+  return typeof parsed === 'string' ? { type: 'input', data: parsed } : parsed;
 }
 
 function bad(field: string, message: string): SallyportError {
@@ -69,24 +49,31 @@ function bad(field: string, message: string): SallyportError {
 }
 
 /**
- * JSON messages over a socket, with how much is still unsent (for backpressure), drain
- * callbacks, and closing with a reason. Shared by the console and the watch sockets.
+ * Output (binary) and control messages (JSON) over a socket, with how much is still unsent (for
+ * backpressure), drain callbacks, and closing with a reason. Shared by the console and the
+ * watch sockets.
  */
-function jsonSocket(socket: WebSocket) {
+function wireSocket(socket: WebSocket) {
   let unsent = 0;
   const drainWaiters: Array<() => void> = [];
+  const sendFrame = (frame: string | Uint8Array, size: number): boolean => {
+    if (socket.readyState !== socket.OPEN) return false;
+    unsent += size;
+    socket.send(frame, { binary: typeof frame !== 'string' }, () => {
+      unsent -= size;
+      // Listeners stay registered: the pipeline may stall and resume many times.
+      if (unsent < SEND_BUFFER_LIMIT / 2) drainWaiters.forEach((cb) => cb());
+    });
+    return unsent < SEND_BUFFER_LIMIT;
+  };
   return {
-    /** Sends one message; false once more than SEND_BUFFER_LIMIT is waiting. */
-    send(msg: object): boolean {
-      if (socket.readyState !== socket.OPEN) return false;
-      const text = JSON.stringify(msg);
-      unsent += text.length;
-      socket.send(text, () => {
-        unsent -= text.length;
-        // Listeners stay registered: the pipeline may stall and resume many times.
-        if (unsent < SEND_BUFFER_LIMIT / 2) drainWaiters.forEach((cb) => cb());
-      });
-      return unsent < SEND_BUFFER_LIMIT;
+    /** Terminal bytes as they came; false once more than SEND_BUFFER_LIMIT is waiting. */
+    output(bytes: Uint8Array): boolean {
+      return sendFrame(bytes, bytes.length);
+    },
+    control(msg: ServerControl): boolean {
+      const text = encodeControl(msg);
+      return sendFrame(text, text.length);
     },
     onDrain(cb: () => void): void {
       drainWaiters.push(cb);
@@ -98,7 +85,7 @@ function jsonSocket(socket: WebSocket) {
     /** Reports a failure to start as an error message, then closes. */
     fail(err: unknown): void {
       const code = isSallyportError(err) ? err.code : 'INTERNAL';
-      this.send({ type: 'error', code, message: isSallyportError(err) ? err.message : 'internal error' });
+      this.control({ type: 'error', code, message: isSallyportError(err) ? err.message : 'internal error' });
       this.closeWith(1011, code);
     },
   };
@@ -122,25 +109,25 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
     },
     (socket: WebSocket, request) => {
       let stop: (() => void) | undefined;
-      const out = jsonSocket(socket);
-      const { send, closeWith } = out;
+      const out = wireSocket(socket);
+      const { closeWith } = out;
       socket.on('message', () => closeWith(1008, 'watching is read-only'));
       socket.on('close', () => stop?.());
       void consoles
         .watch(request.principal!, request.params.id, {
           name: request.principal!.username,
-          send: (data) => send({ type: 'output', data }),
-          resize: (cols, rows) => void send({ type: 'resize', cols, rows }),
+          send: (data) => out.output(Buffer.from(data)),
+          resize: (cols, rows) => void out.control({ type: 'resize', cols, rows }),
           end: (reason) => {
-            send({ type: 'exit', reason, exitCode: null });
+            out.control({ type: 'exit', reason, exitCode: null });
             setTimeout(() => closeWith(1000, reason), 50);
           },
         })
         .then((w) => {
           stop = w.stop;
           if (socket.readyState !== socket.OPEN) return w.stop();
-          send({ type: 'watching', sessionId: request.params.id, cols: w.cols, rows: w.rows });
-          if (w.recent) send({ type: 'output', data: w.recent });
+          out.control({ type: 'watching', sessionId: request.params.id, cols: w.cols, rows: w.rows });
+          if (w.recent) out.output(Buffer.from(w.recent));
         })
         .catch((err: unknown) => out.fail(err));
     },
@@ -157,17 +144,16 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
       const principal = request.principal!;
       let session: ConsoleSession | undefined;
       let opening = false;
-      const out = jsonSocket(socket);
-      const { send, closeWith } = out;
+      const out = wireSocket(socket);
+      const { closeWith } = out;
 
       const budget = messageBudget();
       socket.on('message', (raw, isBinary) => {
         void (async () => {
-          let msg: ClientMessage;
+          let msg: ClientFrame;
           if (!budget()) return closeWith(1008, `too many messages: at most ${MESSAGES_PER_SECOND} a second`);
           try {
-            if (isBinary) throw bad('message', 'must be a text frame');
-            msg = parseClientMessage(raw.toString());
+            msg = parseClientFrame(raw, isBinary);
           } catch (err) {
             closeWith(1008, (err as Error).message);
             return;
@@ -177,16 +163,16 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
             opening = true;
             try {
               session = await consoles.open(principal, request.params.target, { cols: msg.cols, rows: msg.rows }, {
-                send: (data) => send({ type: 'output', data }),
+                send: (bytes) => out.output(bytes),
                 onDrain: (cb) => out.onDrain(cb),
-                notice: (message) => send({ type: 'notice', message }),
-                watchers: (names) => send({ type: 'watchers', names }),
+                notice: (message) => void out.control({ type: 'notice', message }),
+                watchers: (names) => void out.control({ type: 'watchers', names: [...names] }),
                 end: ({ reason, code, exitCode }) => {
-                  send({ type: 'exit', reason, code, exitCode });
+                  out.control({ type: 'exit', reason, code, exitCode });
                   setTimeout(() => closeWith(1000, reason), 50);
                 },
               }, { via: 'web', clientAddress: request.ip });
-              send({ type: 'started', sessionId: session.id });
+              out.control({ type: 'started', sessionId: session.id });
               if (socket.readyState !== socket.OPEN) void session.end({ code: 'client_disconnected' });
             } catch (err) {
               if (!isSallyportError(err)) request.log.error({ err }, 'console open failed');
