@@ -165,7 +165,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     const stopNotifier = notifier?.start(app.log);
     const stopCheckpoints = checkpointer.start(app.log);
     const stopReplay = replay.start(app.log);
-    const stopIndexer = startWordIndexer(db, app.log);
+    const stopIndexer = startWordIndexer(db, app.log, config.search.indexMsPerSecond);
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     return {

@@ -58,6 +58,8 @@ export interface Config {
     /** Logins in flight (started, not finished, not expired) across every broker. */
     readonly pendingLogins: number;
   };
+  /** Database time a second this broker may spend building the search index (ms, 10–1000). */
+  readonly search: { readonly indexMsPerSecond: number };
   /** Caps on live consoles, across every broker (a target may set its own in the catalogue). */
   readonly consoles: {
     readonly maxPerUser: number;
@@ -198,6 +200,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
   const pendingLogins = integer('SALLYPORT_MAX_PENDING_LOGINS', 10000, 10, 10000000);
   const maxPerUser = integer('SALLYPORT_MAX_CONSOLES_PER_USER', 5, 1, 1000);
   const maxTotal = integer('SALLYPORT_MAX_CONSOLES', 300, 1, 100000);
+  const indexMsPerSecond = integer('SALLYPORT_SEARCH_INDEX_MS_PER_SECOND', 500, 10, 1000);
   const dockerHost = read('DOCKER_HOST');
   if (dockerHost !== undefined && !/^(unix|tcp|http|https):\/\//.test(dockerHost)) {
     bad('DOCKER_HOST', 'must be unix:///path, tcp://host:port or https://host:port');
@@ -259,6 +262,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
     signing: { key: signingKey!, previous, checkpointIntervalSeconds },
     webhook: webhookUrl === undefined ? undefined : { url: webhookUrl, format: webhookFormat as 'json' | 'slack', checkpoints: webhookCheckpoints === 'true' },
     limits: { loginsPerMinute, pendingLogins },
+    search: { indexMsPerSecond },
     consoles: { maxPerUser, maxTotal },
     broker: { prefix: brokerPrefix, leaseSeconds },
     runtime: { dockerHost },

@@ -3,6 +3,16 @@
 import type { Queryable } from './database.js';
 
 /**
+ * The queued chunks to index next: the oldest of each console (its head), the longest-waiting
+ * heads first. A console printing a flood has one chunk in each pass, like every other, so a
+ * word typed elsewhere is searchable after one pass however large that backlog is. A head another
+ * broker holds is skipped (its console waits for the next pass), never indexed twice.
+ */
+const HEADS_FIRST = `select q.session_id, q.seq from recording_index_queue q
+  where q.seq = (select min(h.seq) from recording_index_queue h where h.session_id = q.session_id)
+  order by q.queued_at, q.session_id`;
+
+/**
  * Moves up to `limit` queued chunks' words into the indexed tables, in one transaction; rows
  * another broker is indexing are skipped. Returns how many chunks were indexed.
  */
@@ -10,7 +20,7 @@ export async function indexQueuedWords(db: Queryable, limit: number): Promise<nu
   const { rows } = await db.query<{ n: string }>(
     `with batch as (
        delete from recording_index_queue q
-        using (select session_id, seq from recording_index_queue order by session_id, seq limit $1 for update skip locked) pick
+        using (${HEADS_FIRST} limit $1 for update skip locked) pick
         where q.session_id = pick.session_id and q.seq = pick.seq
        returning q.*
      ), screen as (
@@ -39,7 +49,7 @@ const TEXT_PART_CHARS = 256 * 1024;
 export async function skipQueuedWords(db: Queryable): Promise<{ session_id: string; seq: number } | null> {
   const { rows } = await db.query<{ session_id: string; seq: number }>(
     `delete from recording_index_queue q
-      using (select session_id, seq from recording_index_queue order by session_id, seq limit 1 for update skip locked) pick
+      using (${HEADS_FIRST} limit 1 for update skip locked) pick
       where q.session_id = pick.session_id and q.seq = pick.seq
      returning q.session_id, q.seq`,
   );

@@ -1,19 +1,35 @@
-// The search index, built off the console's path: every broker looks for queued chunks about
-// twice a second and moves them, a batch at a time, into the indexed tables (claimed with skip
-// locked, so several brokers share the work and never index a chunk twice). Search lags the
-// screen by about that long; the command timeline reads the queue too, so it never lags.
+// The search index, built off the console's path: every broker looks for queued chunks five
+// times a second and moves them, a batch at a time, into the indexed tables (claimed with skip
+// locked, so several brokers share the work and never index a chunk twice). Each batch takes the
+// oldest chunk of each console (db/recording-words.ts), so a console printing a flood does not
+// hold up the words of every other. The work is bounded: a broker spends at most
+// `msPerSecond` of database time a second on it (a token bucket, SALLYPORT_SEARCH_INDEX_MS_PER_SECOND),
+// so indexing never takes the database from the consoles; under more output than that, search
+// lags and catches up later — the recording itself is stored at once and never waits for it.
+// The command timeline reads the queue too, so it never lags.
 import { indexQueuedWords, skipQueuedWords, type Database } from '../db/index.js';
 
-const BATCH = 64;
+/** Chunks per statement: small, so one batch cannot overshoot the budget by much. */
+const BATCH = 8;
+const TICK_MS = 200;
 
-export function startWordIndexer(db: Database, log: { warn(obj: object, msg: string): void }, everyMs = 500): () => Promise<void> {
+export function startWordIndexer(db: Database, log: { warn(obj: object, msg: string): void }, msPerSecond: number): () => Promise<void> {
   let running: Promise<void> | undefined;
   let stopped = false;
+  // Milliseconds of database time this broker may still spend; refilled as time passes, never
+  // above one second's worth. A batch that overshoots leaves it below zero: the next waits.
+  let tokens = msPerSecond;
+  let refilledAt = performance.now();
   const pass = async () => {
-    // Drain what is queued now; a full batch means there may be more.
+    // Drain what is queued now, while the budget lasts; a full batch means there may be more.
     for (;;) {
       if (stopped) return;
+      const now = performance.now();
+      tokens = Math.min(msPerSecond, tokens + ((now - refilledAt) / 1000) * msPerSecond);
+      refilledAt = now;
+      if (tokens <= 0) return;
       let n: number;
+      const t0 = performance.now();
       try {
         n = await indexQueuedWords(db, BATCH);
       } catch (err) {
@@ -24,6 +40,8 @@ export function startWordIndexer(db: Database, log: { warn(obj: object, msg: str
           log.warn({ ...skipped, err: (err as Error).message }, 'a chunk\'s screen text could not be indexed for search; skipped (the recording is intact)');
         }
         continue;
+      } finally {
+        tokens -= performance.now() - t0;
       }
       if (n < BATCH) return;
     }
@@ -34,7 +52,7 @@ export function startWordIndexer(db: Database, log: { warn(obj: object, msg: str
       .catch((err: unknown) => log.warn({}, `search index not updated, will retry: ${(err as Error).message}`))
       .finally(() => (running = undefined));
   };
-  const timer = setInterval(tick, everyMs);
+  const timer = setInterval(tick, TICK_MS);
   timer.unref();
   tick();
   return async () => {

@@ -1,0 +1,83 @@
+// The search indexer under a flood, on real PostgreSQL: one console's backlog of screen text does
+// not hold up another console's words (each pass takes every console's oldest chunk), and the
+// indexer spends no more database time a second than its budget, however much is queued — the
+// rest waits in the queue, nothing is lost, and it drains when there is time.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { searchRecordings, type Database } from '../server/db/index.js';
+import { startWordIndexer } from '../server/replay/index.js';
+import { useDatabase } from './support/postgres.js';
+
+const quiet = { warn: () => {} };
+
+/** A user, an ended console and its recording with `chunks` chunk rows (so search can join them). */
+async function consoleWithChunks(db: Database, chunks: number): Promise<string> {
+  const id = randomUUID();
+  const user = (
+    await db.query<{ id: string }>(`insert into users (issuer, subject, username) values ('https://idp.test', $1, $1) returning id`, [`u-${id}`])
+  ).rows[0]!.id;
+  await db.query(
+    `insert into console_sessions (id, user_id, target, runtime, image, command, broker_id, ended_at, end_reason)
+     values ($1, $2, 'shell', 'docker', 'img', '{sh}', 'b-test', now(), 'exited')`,
+    [id, user],
+  );
+  await db.query(`insert into recordings (session_id, header) values ($1, '{}')`, [id]);
+  await db.query(
+    `insert into recording_chunks (session_id, seq, data, hash, t_start, t_end)
+     select $1, g, '\\x'::bytea, 'x', g, g from generate_series(0, $2 - 1) g`,
+    [id, chunks],
+  );
+  return id;
+}
+
+/** Queued screen text as the recorder queues it: `n` chunks of ~192 KiB of base64 that never repeats. */
+async function queueFlood(db: Database, sessionId: string, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    await db.query(`insert into recording_index_queue (session_id, seq, t, text) values ($1, $2, $3, $4)`, [sessionId, i, i, randomBytes(144 * 1024).toString('base64')]);
+  }
+}
+
+const queued = async (db: Database, sessionId: string) =>
+  (await db.query<{ n: number }>(`select count(*)::int as n from recording_index_queue where session_id = $1`, [sessionId])).rows[0]!.n;
+
+describe('the search indexer under a flood', () => {
+  const h = useDatabase();
+
+  it("finds a quiet console's words at once while another console's flood waits, and drains the flood at its budget", async () => {
+    const db = h.db;
+    const flood = await consoleWithChunks(db, 40);
+    const quietConsole = await consoleWithChunks(db, 1);
+    await queueFlood(db, flood, 40);
+    await db.query(`insert into recording_index_queue (session_id, seq, t, text) values ($1, 0, 0, 'deploy finished: invoice-9921 refunded')`, [quietConsole]);
+
+    // A tiny budget: 20 ms of database time a second (each flood chunk costs tens of ms).
+    const stop = startWordIndexer(db, quiet, 20);
+    try {
+      const t0 = performance.now();
+      await expect
+        .poll(async () => (await searchRecordings(db, { query: 'invoice-9921', limit: 10 })).map((r) => r.session_id), { timeout: 5000, interval: 50 })
+        .toEqual([quietConsole]);
+      const foundMs = performance.now() - t0;
+      // Four seconds at 20 ms a second is 80 ms of work (plus the first second's allowance and
+      // one batch's overshoot): most of the flood is still queued, none of it lost.
+      await new Promise((r) => setTimeout(r, 4000));
+      const left = await queued(db, flood);
+      const indexed = (await db.query<{ n: number }>(`select count(distinct seq)::int as n from recording_text where session_id = $1`, [flood])).rows[0]!.n;
+      console.log(`quiet console's words searchable after ${foundMs.toFixed(0)} ms; flood after 4 s at 20 ms/s: ${indexed} of 40 chunks indexed, ${left} queued`);
+      expect(foundMs).toBeLessThan(3000);
+      expect(indexed + left).toBe(40);
+      expect(left).toBeGreaterThanOrEqual(24);
+    } finally {
+      await stop();
+    }
+
+    // With a full budget the rest drains, every chunk exactly once.
+    const stopFast = startWordIndexer(db, quiet, 1000);
+    try {
+      await expect.poll(() => queued(db, flood), { timeout: 60_000, interval: 200 }).toBe(0);
+    } finally {
+      await stopFast();
+    }
+    expect((await db.query<{ n: number }>(`select count(distinct seq)::int as n from recording_text where session_id = $1`, [flood])).rows[0]!.n).toBe(40);
+  });
+});
