@@ -93,7 +93,15 @@ class Client {
 /** A percentile, or NaN when nothing was measured (every console refused, say). */
 const percentile = (xs: number[], p: number) => (xs.length ? pct(xs, p) : Number.NaN);
 const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
-const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+/** Resident memory in MiB; NaN once the process is gone (its exit is reported on its own). */
+const rssMiB = (pid: number) => {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+};
 /** User + system CPU seconds of a process. */
 function cpuSeconds(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -133,6 +141,11 @@ async function main() {
   );
   let brokerStderr = '';
   broker.stderr!.on('data', (d) => (brokerStderr = (brokerStderr + d).slice(-4000)));
+  broker.stdout!.on('data', (d) => (brokerStderr = (brokerStderr + d).slice(-4000)));
+  let stopping = false;
+  broker.once('exit', (code, signal) => {
+    if (!stopping) console.error(`the broker under load exited (${code ?? signal}):\n${brokerStderr}`);
+  });
   const stats = new pg.Client({ connectionString: database.url });
   await stats.connect();
   const clients: Client[] = [];
@@ -256,6 +269,7 @@ async function main() {
     console.error(`broker's last words:\n${brokerStderr}`);
     throw err;
   } finally {
+    stopping = true;
     for (const c of clients) c.stop();
     const closed = new Promise((r) => broker.once('close', r));
     broker.kill('SIGTERM');

@@ -3,14 +3,16 @@
 import type { Queryable } from './database.js';
 
 /**
- * The queued chunks to index next: the oldest of each console (its head), the longest-waiting
- * heads first. A console printing a flood has one chunk in each pass, like every other, so a
- * word typed elsewhere is searchable after one pass however large that backlog is. A head another
- * broker holds is skipped (its console waits for the next pass), never indexed twice.
+ * The queued chunks to index next: only the oldest of each console (its head), so a console
+ * printing a flood has one chunk in each batch, like every other; small heads (a prompt, a few
+ * lines: ≤ 4 KiB stored) before large ones, and within each, the longest-waiting first. A
+ * console people type in is then searchable after one batch however much bulk output waits,
+ * and the bulk drains in order at the indexer's budget. A head another broker holds is skipped
+ * (its console waits for the next batch), never indexed twice.
  */
 const HEADS_FIRST = `select q.session_id, q.seq from recording_index_queue q
   where q.seq = (select min(h.seq) from recording_index_queue h where h.session_id = q.session_id)
-  order by q.queued_at, q.session_id`;
+  order by coalesce(pg_column_size(q.text), 0) > 4096, q.queued_at, q.session_id`;
 
 /**
  * Moves up to `limit` queued chunks' words into the indexed tables, in one transaction; rows
