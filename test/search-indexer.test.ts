@@ -53,8 +53,10 @@ describe('the search indexer under a flood', () => {
       floods.push(await consoleWithChunks(db, 4));
       await queueFlood(db, floods[i]!, 4);
     }
-    const quietConsole = await consoleWithChunks(db, 1);
-    await db.query(`insert into recording_index_queue (session_id, seq, t, text) values ($1, 0, 0, 'deploy finished: invoice-9921 refunded')`, [quietConsole]);
+    // A person's console: a few small chunks (a second of typing each), the word in the last.
+    const quietConsole = await consoleWithChunks(db, 5);
+    for (let seq = 0; seq < 4; seq++) await db.query(`insert into recording_index_queue (session_id, seq, t, text) values ($1, $2, $3, $4)`, [quietConsole, seq, seq, `~ $ ls\nnotes-${seq}.txt`]);
+    await db.query(`insert into recording_index_queue (session_id, seq, t, text) values ($1, 4, 4, 'deploy finished: invoice-9921 refunded')`, [quietConsole]);
 
     // A tiny budget: 20 ms of database time a second (each flood chunk costs tens of ms).
     const stop = startWordIndexer(db, quiet, 20);

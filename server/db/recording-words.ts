@@ -2,17 +2,23 @@
 // indexed screen text and command lines it is moved into, the command timeline and search.
 import type { Queryable } from './database.js';
 
+/** A queued chunk this small (stored bytes) is a prompt or a few lines: it never waits for bulk. */
+const SMALL_CHUNK = 4096;
+const stored = (alias: string) => `coalesce(pg_column_size(${alias}.text), 0)`;
+
 /**
- * The queued chunks to index next: only the oldest of each console (its head), so a console
- * printing a flood has one chunk in each batch, like every other; small heads (a prompt, a few
- * lines: ≤ 4 KiB stored) before large ones, and within each, the longest-waiting first. A
- * console people type in is then searchable after one batch however much bulk output waits,
- * and the bulk drains in order at the indexer's budget. A head another broker holds is skipped
- * (its console waits for the next batch), never indexed twice.
+ * The queued chunks to index next, longest-waiting first. While any small chunk waits (what a
+ * person types and reads), only small ones: they are cheap, and a word on a quiet console is
+ * searchable within a batch or two however much bulk output is queued. Otherwise only the
+ * oldest chunk of each console (its head), so a console printing a flood has one chunk in each
+ * batch, like every other, and the bulk drains in order at the indexer's budget. A chunk another
+ * broker holds is skipped, never indexed twice.
  */
-const HEADS_FIRST = `select q.session_id, q.seq from recording_index_queue q
-  where q.seq = (select min(h.seq) from recording_index_queue h where h.session_id = q.session_id)
-  order by coalesce(pg_column_size(q.text), 0) > 4096, q.queued_at, q.session_id`;
+const NEXT_CHUNKS = `select q.session_id, q.seq from recording_index_queue q
+  where case when exists (select 1 from recording_index_queue s where ${stored('s')} <= ${SMALL_CHUNK})
+             then ${stored('q')} <= ${SMALL_CHUNK}
+             else q.seq = (select min(h.seq) from recording_index_queue h where h.session_id = q.session_id) end
+  order by q.queued_at, q.session_id`;
 
 /**
  * Moves up to `limit` queued chunks' words into the indexed tables, in one transaction; rows
@@ -22,7 +28,7 @@ export async function indexQueuedWords(db: Queryable, limit: number): Promise<nu
   const { rows } = await db.query<{ n: string }>(
     `with batch as (
        delete from recording_index_queue q
-        using (${HEADS_FIRST} limit $1 for update skip locked) pick
+        using (${NEXT_CHUNKS} limit $1 for update skip locked) pick
         where q.session_id = pick.session_id and q.seq = pick.seq
        returning q.*
      ), screen as (
@@ -51,7 +57,7 @@ const TEXT_PART_CHARS = 256 * 1024;
 export async function skipQueuedWords(db: Queryable): Promise<{ session_id: string; seq: number } | null> {
   const { rows } = await db.query<{ session_id: string; seq: number }>(
     `delete from recording_index_queue q
-      using (${HEADS_FIRST} limit 1 for update skip locked) pick
+      using (${NEXT_CHUNKS} limit 1 for update skip locked) pick
       where q.session_id = pick.session_id and q.seq = pick.seq
      returning q.session_id, q.seq`,
   );
