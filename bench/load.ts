@@ -21,12 +21,13 @@ import { openDatabase, readRecordingChunks } from '../server/db/index.js';
 import { freePort } from '../server/dev/index.js';
 import { PACKAGE_ROOT } from '../server/paths.js';
 import { chunkEvents } from '../server/recording/index.js';
+import { createDockerRuntime } from '../server/runtime/index.js';
 import { Browser, startTestBroker } from '../test/support/broker.js';
 import { writeConsoleCatalog } from '../test/support/console-catalog.js';
 import { spawnCli, waitFor } from '../test/support/process.js';
 import { replicaEnv } from '../test/support/replica.js';
 import type { Order, Report } from './load-client.js';
-import { percentile as pct, scratchBrokerDatabase } from './support.js';
+import { benchConsoleSpec, percentile as pct, scratchBrokerDatabase } from './support.js';
 
 const IDLE = Number(process.env.LOAD_IDLE ?? 300);
 const BUSY = Number(process.env.LOAD_BUSY ?? 30);
@@ -171,6 +172,31 @@ async function main() {
     const baseRss = rssMiB(pid);
     console.log(`broker idle baseline: ${baseRss.toFixed(0)} MiB RSS`);
 
+    // The baseline for 30 at once: the same containers started together over the Engine API
+    // (create, attach, start, first prompt), as many `docker run -it` at the same moment.
+    const direct = createDockerRuntime({});
+    const directMs = await Promise.all(
+      Array.from({ length: BUSY }, async () => {
+        const t = performance.now();
+        const c = await direct.start(benchConsoleSpec(image), `bench-load-${process.pid}`);
+        await new Promise<void>((resolve) => {
+          let seen = '';
+          const on = (d: Buffer) => {
+            seen = (seen + d.toString('latin1')).slice(-200);
+            if (/\$ /.test(seen)) {
+              c.output.off('data', on);
+              resolve();
+            }
+          };
+          c.output.on('data', on);
+        });
+        const ms = performance.now() - t;
+        await c.destroy();
+        return ms;
+      }),
+    );
+    console.log(`${BUSY} containers started at once directly over the Engine API: prompt p50 ${percentile(directMs, 0.5).toFixed(0)} ms, p95 ${percentile(directMs, 0.95).toFixed(0)} ms`);
+
     // 30 at once.
     const atOnce = opened(await busy.do({ op: 'open', ids: ids('busy', BUSY), target: 'shell' }, BUSY, 180_000));
     console.log(
@@ -262,7 +288,7 @@ async function main() {
     const bigEnd = await person.do({ op: 'close', ids: ['big'] }, 1, 120_000);
     const bigVerdict = await compareRecordings(db, bigEnd);
     console.log(
-      `one console printing ${BIG_MIB} MiB: ${bigSeconds.toFixed(0)} s (${(BIG_MIB / bigSeconds).toFixed(1)} MiB/s); broker RSS every 5 s: ${bigCurve.map(([, m]) => m.toFixed(0)).join(' ')} MiB; ` +
+      `one console printing ${(bigEnd[0]?.ev === 'closed' ? bigEnd[0].bytes / 2 ** 20 : BIG_MIB).toFixed(0)} MiB: ${bigSeconds.toFixed(0)} s (${((bigEnd[0]?.ev === 'closed' ? bigEnd[0].bytes / 2 ** 20 : BIG_MIB) / bigSeconds).toFixed(1)} MiB/s); broker RSS every 5 s: ${bigCurve.map(([, m]) => m.toFixed(0)).join(' ')} MiB; ` +
         `recording ${bigVerdict.same === 1 ? 'byte-identical' : `NOT identical: ${bigVerdict.problems.join('; ')}`} (${(bigVerdict.bytes / 1024 / 1024).toFixed(0)} MiB)`,
     );
   } catch (err) {
