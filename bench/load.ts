@@ -9,7 +9,9 @@
 //   complete        — every recording byte-compared with what its client received (SHA-256)
 //   1 GiB           — one console printing 1 GiB: broker RSS every few seconds (the curve), and
 //                     its recording byte-compared too
-// Run: npx tsx bench/load.ts   (PostgreSQL and dockerd as .ci/run sets them up; ~6 minutes)
+// Run: npm run bench:load   (PostgreSQL and dockerd as .ci/run sets them up; ~8 minutes)
+// Profile the broker meanwhile: LOAD_CPU_PROF=/tmp/prof npm run bench:load, then
+//   npx tsx bench/profile-summary.ts /tmp/prof/*.cpuprofile
 // Smaller: LOAD_IDLE=50 LOAD_BUSY=5 LOAD_SECONDS=10 LOAD_BIG_MIB=64 npx tsx bench/load.ts
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -138,7 +140,12 @@ async function main() {
   const total = IDLE + BUSY + 2;
   const broker = spawnCli(
     ['serve'],
-    replicaEnv(h, { port, databaseUrl: database.url, catalog }, { SALLYPORT_MAX_CONSOLES_PER_USER: '1000', SALLYPORT_MAX_CONSOLES: String(total + 10) }),
+    replicaEnv(h, { port, databaseUrl: database.url, catalog }, {
+      SALLYPORT_MAX_CONSOLES_PER_USER: '1000',
+      SALLYPORT_MAX_CONSOLES: String(total + 10),
+      // LOAD_CPU_PROF=<dir>: the broker writes a V8 CPU profile there when it stops (bench/profile-summary.ts reads it).
+      ...(process.env.LOAD_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.LOAD_CPU_PROF}` } : {}),
+    }),
   );
   let brokerStderr = '';
   broker.stderr!.on('data', (d) => (brokerStderr = (brokerStderr + d).slice(-4000)));
