@@ -26,7 +26,7 @@ import { chunkEvents } from '../server/recording/index.js';
 import { createDockerRuntime } from '../server/runtime/index.js';
 import { Browser, startTestBroker } from '../test/support/broker.js';
 import { writeConsoleCatalog } from '../test/support/console-catalog.js';
-import { spawnCli, waitFor } from '../test/support/process.js';
+import { CLI, spawnCli, waitFor } from '../test/support/process.js';
 import { replicaEnv } from '../test/support/replica.js';
 import type { Order, Report } from './load-client.js';
 import { benchConsoleSpec, percentile as pct, scratchBrokerDatabase } from './support.js';
@@ -138,15 +138,15 @@ async function main() {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const total = IDLE + BUSY + 2;
-  const broker = spawnCli(
-    ['serve'],
-    replicaEnv(h, { port, databaseUrl: database.url, catalog }, {
-      SALLYPORT_MAX_CONSOLES_PER_USER: '1000',
-      SALLYPORT_MAX_CONSOLES: String(total + 10),
-      // LOAD_CPU_PROF=<dir>: the broker writes a V8 CPU profile there when it stops (bench/profile-summary.ts reads it).
-      ...(process.env.LOAD_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.LOAD_CPU_PROF}` } : {}),
-    }),
-  );
+  const env = replicaEnv(h, { port, databaseUrl: database.url, catalog }, { SALLYPORT_MAX_CONSOLES_PER_USER: '1000', SALLYPORT_MAX_CONSOLES: String(total + 10) });
+  // LOAD_CPU_PROF=<dir>: the broker writes a V8 CPU profile there when it stops (bench/profile-summary.ts reads it).
+  const broker = process.env.LOAD_CPU_PROF
+    ? spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${process.env.LOAD_CPU_PROF}`, '--import', 'tsx', CLI, 'serve'], {
+        cwd: PACKAGE_ROOT,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+    : spawnCli(['serve'], env);
   let brokerStderr = '';
   broker.stderr!.on('data', (d) => (brokerStderr = (brokerStderr + d).slice(-4000)));
   broker.stdout!.on('data', (d) => (brokerStderr = (brokerStderr + d).slice(-4000)));

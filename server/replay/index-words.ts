@@ -9,8 +9,12 @@
 // The command timeline reads the queue too, so it never lags.
 import { indexQueuedWords, skipQueuedWords, type Database } from '../db/index.js';
 
-/** Chunks per statement: small, so one batch cannot overshoot the budget by much. */
-const BATCH = 8;
+/**
+ * Chunks per statement: two, so one statement cannot overshoot the budget by much (two bulk
+ * chunks under load take up to half a second, which the bucket then pays back before small
+ * chunks — a person's words — may go again).
+ */
+const BATCH = 2;
 const TICK_MS = 200;
 
 export function startWordIndexer(db: Database, log: { warn(obj: object, msg: string): void }, msPerSecond: number): () => Promise<void> {
