@@ -6,6 +6,7 @@
 // Echo and throughput run the client in its own process for both paths (bench/terminal-client.ts).
 // Run: npx tsx bench/console.ts   (needs PostgreSQL and dockerd as .ci/run sets them up)
 import { execFileSync } from 'node:child_process';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { PACKAGE_ROOT } from '../server/paths.js';
 import { createDockerRuntime, type RunningConsole } from '../server/runtime/index.js';
@@ -65,14 +66,34 @@ async function main() {
     // Echo and throughput with the client in its own process, for both (bench/terminal-client.ts).
     const echoBroker: number[] = [];
     const echoDocker: number[] = [];
+    // The broker runs in this process: its garbage collection while it serves the client (the
+    // allocations per byte of the output path, measured as GC time) is counted apart.
+    let counting = false;
+    const gc = { n: 0, ms: 0 };
+    const gcObserver = new PerformanceObserver((list) => {
+      if (!counting) return;
+      for (const e of list.getEntries()) {
+        gc.n++;
+        gc.ms += e.duration;
+      }
+    });
+    gcObserver.observe({ entryTypes: ['gc'] });
+    const cpu0 = process.cpuUsage();
+    let brokerCpu = 0;
     for (let i = 0; i < 3; i++) {
       const dd = await terminalClient(['docker', image]);
       echoDocker.push(...dd.echo);
       tpDocker.push(dd.bytesPerSecond);
+      counting = true;
+      const c0 = process.cpuUsage(cpu0);
       const bb = await terminalClient(['broker', t.url, cookie, 'shell']);
+      const c1 = process.cpuUsage(cpu0);
+      counting = false;
+      brokerCpu += (c1.user + c1.system - c0.user - c0.system) / 1000;
       echoBroker.push(...bb.echo);
       tpBroker.push(bb.bytesPerSecond);
     }
+    gcObserver.disconnect();
     const a = stats(viaBroker);
     const d = stats(viaDocker);
     const mb = (x: number) => (x / 1024 / 1024).toFixed(1);
@@ -91,6 +112,8 @@ async function main() {
     console.log(`  direct Docker API   ${mb(med(tpDocker))} MiB/s`);
     console.log(`  Sallyport console   ${mb(med(tpBroker))} MiB/s   (recorded to PostgreSQL)`);
     console.log(`  ratio               ${(med(tpBroker) / med(tpDocker)).toFixed(2)}x`);
+    const mib = (3 * Number(process.env.BENCH_BYTES ?? 16 * 1024 * 1024)) / 2 ** 20;
+    console.log(`broker process while serving (3 rounds of echo + ${mib / 3} MiB): CPU ${(brokerCpu / mib).toFixed(1)} ms per MiB, GC ${gc.n} collections, ${(gc.ms / mib).toFixed(2)} ms per MiB`);
   } finally {
     await t.close();
     await database.drop();
