@@ -24,6 +24,11 @@ export function openDatabase(url: string, options: { poolSize: number }): Databa
   });
   // An idle client losing its server must not crash the broker; the next query reports it.
   pool.on('error', () => {});
+  // Nor may a checked-out one between two statements (inside a transaction, say): the pool
+  // listens only to idle clients, and an 'error' nobody listens to is an uncaught exception —
+  // seen when PostgreSQL is stopped (57P01, "terminating connection due to administrator
+  // command"). The statement in flight, or the next one, fails with DB_UNAVAILABLE instead.
+  pool.on('connect', (client) => client.on('error', () => {}));
 
   const query: Database['query'] = async (sql, params) => {
     let client: pg.PoolClient;
