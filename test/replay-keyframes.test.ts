@@ -11,6 +11,7 @@ import { eventLine } from '../server/recording/index.js';
 import { chunkEvents } from '../server/recording/asciicast.js';
 import { buildKeyframes, headlessScreen } from '../server/recording/keyframes.js';
 import { PACKAGE_ROOT } from '../server/paths.js';
+import { keyframeProcess } from '../server/replay/keyframe-process.js';
 import { apiSession, type ApiSession } from './support/api-session.js';
 import { startTestBroker, type TestBroker } from './support/broker.js';
 import { connectConsole, PROMPT } from './support/console-client.js';
@@ -84,6 +85,41 @@ describe('keyframes', () => {
       }
     }
     expect(compared).toBeGreaterThan(20);
+  });
+
+  it('built in the builder process are the same as built in the broker, and a builder that dies fails only its build', async () => {
+    const header = { width: 80, height: 24 };
+    const chunks = syntheticChunks();
+    async function* stream(upTo = chunks.length) {
+      yield* chunks.slice(0, upTo);
+    }
+    const inline = [];
+    for await (const k of buildKeyframes(header, stream(), { everyBytes: 32 * 1024 })) inline.push(k);
+    const builder = keyframeProcess();
+    try {
+      const apart = [];
+      for await (const k of builder.build(header, stream(), { everyBytes: 32 * 1024 })) apart.push(k);
+      expect(apart).toEqual(inline);
+      // The same builder takes the next recording.
+      const again = [];
+      for await (const k of builder.build(header, stream(40), { everyBytes: 32 * 1024 })) again.push(k);
+      expect(again).toEqual(inline.filter((k) => k.afterChunk < 40));
+      // Its process killed mid-build: that build fails with a reason; the next one works.
+      const killing = (async function* () {
+        for (const [i, c] of chunks.entries()) {
+          if (i === 30) process.kill(builder.pid!, 'SIGKILL');
+          yield c;
+        }
+      })();
+      await expect(async () => {
+        for await (const _ of builder.build(header, killing, { everyBytes: 32 * 1024 })) void _;
+      }).rejects.toThrow(/keyframe builder exited/);
+      const after = [];
+      for await (const k of builder.build(header, stream(20), { everyBytes: 32 * 1024 })) after.push(k);
+      expect(after).toEqual(inline.filter((k) => k.afterChunk < 20));
+    } finally {
+      await builder.close();
+    }
   });
 
   it('come from the same xterm version as the browser player', () => {

@@ -7,6 +7,7 @@
 import { claimKeyframeBuild, getRecording, insertKeyframe, listChunkSpans, listKeyframes, getKeyframe, markKeyframesDone, readChunkRange, readStoredChunks, recordingsWithoutKeyframes, type Database } from '../db/index.js';
 import { SallyportError } from '../errors.js';
 import { buildKeyframes } from '../recording/keyframes.js';
+import { keyframeProcess } from './keyframe-process.js';
 
 export interface ReplayIndex {
   width: number;
@@ -44,9 +45,15 @@ export function createReplay(deps: {
   /** Claims keyframe builds under this broker's name, so each recording is built once. */
   brokerId: string;
   everyBytes?: number;
+  /** Recordings larger than this are built in the builder's own process (keyframe-process.ts). */
+  offProcessAboveBytes?: number;
   log?: { warn(obj: object, msg: string): void };
 }): Replay {
   const { db } = deps;
+  const builder = keyframeProcess();
+  // A small recording builds in milliseconds: not worth a process hop, nor a process for a
+  // broker that only ever sees short consoles.
+  const offProcessAbove = deps.offProcessAboveBytes ?? 256 * 1024;
   const queue: string[] = [];
   let running: Promise<void> | undefined;
 
@@ -55,7 +62,8 @@ export function createReplay(deps: {
     const rec = await getRecording(db, sessionId);
     if (!rec?.sealed_at || !rec.header) return;
     const header = rec.header as { width: number; height: number };
-    for await (const k of buildKeyframes(header, readStoredChunks(db, sessionId), { everyBytes: deps.everyBytes })) {
+    const keyframesOf = Number(rec.size_bytes ?? 0) > offProcessAbove ? builder.build.bind(builder) : buildKeyframes;
+    for await (const k of keyframesOf(header, readStoredChunks(db, sessionId), { everyBytes: deps.everyBytes })) {
       await insertKeyframe(db, sessionId, k);
     }
     await markKeyframesDone(db, sessionId);
@@ -94,6 +102,7 @@ export function createReplay(deps: {
         clearInterval(timer);
         queue.length = 0;
         await this.idle();
+        await builder.close();
       };
     },
     async index(sessionId) {
