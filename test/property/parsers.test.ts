@@ -9,6 +9,7 @@ import { isSallyportError } from '../../server/errors.js';
 import { encodeInput } from '../../server/http/console-wire.js';
 import { parseClientFrame } from '../../server/http/routes/console-ws.js';
 import { EchoMask } from '../../server/recording/index.js';
+import { keysTyped } from '../../server/recording/transcript.js';
 import { verifyBundle } from '../../server/verify/index.js';
 import { useDatabase } from '../support/postgres.js';
 
@@ -138,6 +139,27 @@ describe('typed input', () => {
         m.flush();
         // Only masks and control characters (Enter, backspace) may be left of what was typed.
         expect([...recorded.join('')].every((c) => c === '•' || c < ' ' || c === '\x7f')).toBe(true);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+describe('masked input', () => {
+  it('is one mask per character typed, with every control kept in its place', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }), fc.constantFrom('\r', '\x7f', '\x15', '\t', '😀', '\ud800', '\udc00x')), { maxLength: 8 }), (parts) => {
+        const typed = parts.join('');
+        const recorded: string[] = [];
+        let counted = 0;
+        const m = new EchoMask({ input: (d) => recorded.push(d), masked: (n) => (counted += n) }, 1000);
+        m.input(`${typed}a`);
+        m.flush();
+        const keys = keysTyped(`${typed}a`);
+        // The reference: each code point that is not a control becomes a mask.
+        const expected = [...keys].map((c) => (/^[\x00-\x1f\x7f]$/.test(c) ? c : '•')).join('');
+        expect(recorded.join('')).toBe(expected);
+        expect(counted).toBe([...expected].filter((c) => c === '•').length);
       }),
       { numRuns: RUNS },
     );
