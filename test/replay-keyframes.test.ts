@@ -100,6 +100,11 @@ describe('keyframes', () => {
       const apart = [];
       for await (const k of builder.build(header, stream(), { everyBytes: 32 * 1024 })) apart.push(k);
       expect(apart).toEqual(inline);
+      // One build at a time: a second one while the first runs is refused, not mixed into it.
+      const first = builder.build(header, stream(), { everyBytes: 32 * 1024 });
+      await first.next();
+      await expect(builder.build(header, stream()).next()).rejects.toThrow(/busy/);
+      await first.return(undefined);
       // The same builder takes the next recording.
       const again = [];
       for await (const k of builder.build(header, stream(40), { everyBytes: 32 * 1024 })) again.push(k);
