@@ -19,7 +19,8 @@ import { errorHandler } from './errors.js';
 import { accessRoutes } from './routes/access.js';
 import { apiRoutes } from './routes/api.js';
 import { authRoutes } from './routes/auth.js';
-import { consoleWsRoutes, MAX_MESSAGE_BYTES } from './routes/console-ws.js';
+import { MAX_FRAME_BYTES } from './console-wire.js';
+import { consoleWsRoutes } from './routes/console-ws.js';
 import { healthRoutes, type Readiness } from './routes/health.js';
 import { webRoutes } from './routes/web.js';
 import { sshLoginRoutes, type SshDoorInfo } from './routes/ssh-logins.js';
@@ -63,7 +64,7 @@ export async function buildApp(config: Config, services: AppServices, options: {
   await app.register(fastifyCookie);
   await app.register(fastifyFormbody, { bodyLimit: 16 * 1024 });
   await app.register(fastifyWebsocket, {
-    options: { maxPayload: MAX_MESSAGE_BYTES },
+    options: { maxPayload: MAX_FRAME_BYTES },
     // Socket errors are usually the client's doing (oversized frame, abrupt disconnect):
     // note them at info level; the console route ends its session on 'error' itself.
     errorHandler: (error, socket, request) => {

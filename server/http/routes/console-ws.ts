@@ -9,10 +9,9 @@ import type { RawData, WebSocket } from 'ws';
 import type { Config } from '../../config/index.js';
 import type { ConsoleService, ConsoleSession } from '../../consoles/index.js';
 import { invalidInput, isSallyportError, SallyportError } from '../../errors.js';
-import { decodeInput, encodeControl, isWireProblem, MAX_FRAME_BYTES, parseClientControl, type ClientControl, type ServerControl, type WireProblem } from '../console-wire.js';
+import { decodeInput, encodeControl, isWireProblem, parseClientControl, type ClientControl, type ServerControl, type WireProblem } from '../console-wire.js';
 import { checkSameOrigin } from '../security.js';
 
-export const MAX_MESSAGE_BYTES = MAX_FRAME_BYTES;
 /** Per console socket: a sustained rate generous for typing and pasting, with a burst allowance. */
 export const MESSAGES_PER_SECOND = 500;
 const MESSAGE_BURST = 2000;
@@ -117,7 +116,9 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
         .watch(request.principal!, request.params.id, {
           name: request.principal!.username,
           send: (data) => out.output(Buffer.from(data)),
-          resize: (cols, rows) => void out.control({ type: 'resize', cols, rows }),
+          resize: (cols, rows) => {
+            out.control({ type: 'resize', cols, rows });
+          },
           end: (reason) => {
             out.control({ type: 'exit', reason, exitCode: null });
             setTimeout(() => closeWith(1000, reason), 50);
@@ -165,8 +166,12 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
               session = await consoles.open(principal, request.params.target, { cols: msg.cols, rows: msg.rows }, {
                 send: (bytes) => out.output(bytes),
                 onDrain: (cb) => out.onDrain(cb),
-                notice: (message) => void out.control({ type: 'notice', message }),
-                watchers: (names) => void out.control({ type: 'watchers', names: [...names] }),
+                notice: (message) => {
+                  out.control({ type: 'notice', message });
+                },
+                watchers: (names) => {
+                  out.control({ type: 'watchers', names: [...names] });
+                },
                 end: ({ reason, code, exitCode }) => {
                   out.control({ type: 'exit', reason, code, exitCode });
                   setTimeout(() => closeWith(1000, reason), 50);
