@@ -9,11 +9,11 @@ import { execFileSync } from 'node:child_process';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { PACKAGE_ROOT } from '../server/paths.js';
-import { createDockerRuntime, type RunningConsole } from '../server/runtime/index.js';
+import { createDockerRuntime } from '../server/runtime/index.js';
 import { Browser, startTestBroker } from '../test/support/broker.js';
 import { connectConsole, PROMPT } from '../test/support/console-client.js';
 import { writeConsoleCatalog } from '../test/support/console-catalog.js';
-import { benchConsoleSpec, percentile, scratchBrokerDatabase, stats, terminalClient } from './support.js';
+import { benchConsoleSpec, percentile, scratchBrokerDatabase, stats, terminalClient, untilDirectOutput } from './support.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 
@@ -32,18 +32,6 @@ async function main() {
     const direct = createDockerRuntime({});
     const directBroker = `bench-${randomBytes(3).toString('hex')}`;
     const spec = () => benchConsoleSpec(image);
-    const waitDirect = (c: RunningConsole, re: RegExp) =>
-      new Promise<void>((resolve) => {
-        let seen = '';
-        const on = (d: Buffer) => {
-          seen = (seen + d.toString('latin1')).slice(-200);
-          if (re.test(seen)) {
-            c.output.off('data', on);
-            resolve();
-          }
-        };
-        c.output.on('data', on);
-      });
 
     const viaBroker: number[] = [];
     const viaDocker: number[] = [];
@@ -52,7 +40,7 @@ async function main() {
     for (let i = 0; i < RUNS; i++) {
       let t0 = performance.now();
       const d = await direct.start(spec(), directBroker);
-      await waitDirect(d, /\$ /);
+      await untilDirectOutput(d, /\$ /);
       viaDocker.push(performance.now() - t0);
       await d.destroy();
 

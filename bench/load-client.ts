@@ -7,10 +7,9 @@ import { createHash, type Hash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 import { encodeInput, parseServerControl } from '../server/http/console-wire.js';
+import { PROMPT } from '../test/support/console-client.js';
 
 const [url, cookie, origin] = process.argv.slice(2) as [string, string, string];
-// busybox's prompt may end with a cursor-position query, or (unanswered) its redraw and erase.
-const PROMPT = /\$ (\x1b\[(6n|J))?$/;
 
 export type Order =
   | { op: 'open'; ids: string[]; target: string }

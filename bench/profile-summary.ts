@@ -32,8 +32,8 @@ profile.samples.forEach((id, i) => {
   const key = `${f.functionName || '(anonymous)'} ${where}`.trim();
   selfUs.set(key, (selfUs.get(key) ?? 0) + dt);
 });
-const idle = ['(idle)', '(program)', '(garbage collector)'];
-const busy = total - idle.reduce((s, k) => s + (selfUs.get(k) ?? 0), 0) + (selfUs.get('(garbage collector)') ?? 0);
+// Idle time and V8's own bookkeeping are not the program's work; garbage collection is.
+const busy = total - (selfUs.get('(idle)') ?? 0) - (selfUs.get('(program)') ?? 0);
 console.log(`${(total / 1e6).toFixed(1)} s profiled, ${(busy / 1e6).toFixed(1)} s on the CPU (GC ${(((selfUs.get('(garbage collector)') ?? 0) / 1e6)).toFixed(2)} s)`);
 for (const [k, us] of [...selfUs].filter(([k]) => k !== '(idle)' && k !== '(program)').sort((a, b) => b[1] - a[1]).slice(0, Number(topArg ?? 25))) {
   console.log(`${((us / busy) * 100).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { migrate, openDatabase, type Database } from '../server/db/index.js';
 import { MIGRATIONS_DIR, PACKAGE_ROOT } from '../server/paths.js';
-import type { ConsoleSpec } from '../server/runtime/index.js';
+import type { ConsoleSpec, RunningConsole } from '../server/runtime/index.js';
 import { ADMIN_URL, databaseUrl } from '../test/support/pg-admin.js';
 
 export function stats(xs: number[]): { p50: number; p95: number } {
@@ -80,6 +80,25 @@ export function terminalClient(args: string[], onStderr?: (text: string) => void
         resolve(JSON.parse(out.trim().split('\n').at(-1)!));
       });
     });
+  });
+}
+
+/** Resolves once a direct baseline console's output shows `re` (its prompt); fails after `ms`. */
+export function untilDirectOutput(c: RunningConsole, re: RegExp, ms = 60_000): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => {
+      c.output.off('data', on);
+      reject(new Error(`no ${re} from the direct console within ${ms} ms; last: ${JSON.stringify(seen)}`));
+    }, ms);
+    const on = (d: Buffer) => {
+      seen = (seen + d.toString('latin1')).slice(-200);
+      if (!re.test(seen)) return;
+      clearTimeout(timer);
+      c.output.off('data', on);
+      resolve();
+    };
+    c.output.on('data', on);
   });
 }
 

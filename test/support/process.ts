@@ -17,8 +17,9 @@ export function runCli(args: string[], env: Record<string, string | undefined>):
   });
 }
 
-export function spawnCli(args: string[], env: Record<string, string | undefined>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+/** `nodeArgs` go to node itself, before the script (a profiler's flags, say). */
+export function spawnCli(args: string[], env: Record<string, string | undefined>, nodeArgs: string[] = []): ChildProcess {
+  return spawn(process.execPath, [...nodeArgs, '--import', 'tsx', CLI, ...args], {
     cwd: PACKAGE_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
