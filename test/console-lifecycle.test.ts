@@ -82,6 +82,31 @@ describe('in one broker', () => {
     expect(recorded === c.output()).toBe(true);
   }, 90_000);
 
+  it('survives its container vanishing while input is still being written to it, and ends that console', async () => {
+    const c = await connectConsole(t.url, 'shell', { cookie });
+    await c.waitFor(PROMPT);
+    const id = c.sessionId();
+    c.type('cat > /dev/null\n');
+    await new Promise((r) => setTimeout(r, 300));
+    // Keys keep coming while the container goes (an operator's `docker rm -f`, an engine
+    // restart): some are written to the engine's socket after it has closed.
+    const typing = setInterval(() => c.ws.readyState === c.ws.OPEN && c.type('y'), 1);
+    await new Promise((r) => setTimeout(r, 200));
+    execFileSync('docker', ['rm', '-f', `sallyport-${id}`]);
+    const closed = await c.closed.finally(() => clearInterval(typing));
+    expect(closed.code).toBe(1000);
+    expect(c.messages.some((m) => m.type === 'exit')).toBe(true);
+    // The broker is still there for everyone else.
+    const other = await connectConsole(t.url, 'shell', { cookie });
+    await other.waitFor(PROMPT);
+    other.type('echo still-here\n');
+    await other.waitFor(/^still-here\r?$/m);
+    other.type('exit\n');
+    await other.closed;
+    const row = (await t.broker.db.query(`select ended_at, end_code from console_sessions where id = $1`, [id])).rows[0];
+    expect(row.ended_at).not.toBeNull();
+  }, 60_000);
+
   it('opens no console when its recording cannot be started: RECORDING_FAILED, no container, no session', async () => {
     const before = (await t.broker.db.query(`select count(*)::int as n from console_sessions`)).rows[0].n;
     // A real refusal by PostgreSQL of every new recording header.

@@ -89,6 +89,13 @@ export class ConsoleSession {
   ) {
     running.output.on('data', (chunk: Buffer) => this.onOutput(chunk));
     running.input.on('drain', () => this.maybeReleaseInput());
+    // The process's streams are sockets to an engine or a node. Keys written after the other end
+    // closed (the container removed under the console, an engine restart) fail with EPIPE; an
+    // 'error' nobody listens to would end the broker and every console on it. A broken stream
+    // ends this console alone; if the process's exit is known first, that is the reason given.
+    const broken = () => void this.end({ code: 'network_error' });
+    running.input.on('error', broken);
+    running.output.on('error', broken);
     client.onDrain(() => this.maybeResume());
     recorder.onDrain(() => this.maybeResume());
     void running.exited.then(({ exitCode, lostNode }) => {
