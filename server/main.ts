@@ -110,6 +110,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       access,
       brokerId: self.id,
       loginIdleSeconds: config.session.idleTimeoutSeconds,
+      inputBytesPerSecond: config.consoles.inputBytesPerSecond,
     });
     const recordings = createRecordings({ db, audit, replay, bundle: (sessionId) => buildBundle(db, sessionId, signer.jwks()) });
     // Brokers that died (this host's previous run, or any other) may have left live sessions

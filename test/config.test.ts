@@ -76,10 +76,11 @@ describe('loadConfig', () => {
   });
 
   it('caps live consoles per user and in all, and names a bad cap', () => {
-    expect(loadConfig(good, 'production').consoles).toEqual({ maxPerUser: 5, maxTotal: 300 });
-    const p = problems({ ...good, SALLYPORT_MAX_CONSOLES_PER_USER: '0', SALLYPORT_MAX_CONSOLES: 'many' });
+    expect(loadConfig(good, 'production').consoles).toEqual({ maxPerUser: 5, maxTotal: 300, inputBytesPerSecond: 262144 });
+    const p = problems({ ...good, SALLYPORT_MAX_CONSOLES_PER_USER: '0', SALLYPORT_MAX_CONSOLES: 'many', SALLYPORT_CONSOLE_INPUT_BYTES_PER_SECOND: '100' });
     expect(p.SALLYPORT_MAX_CONSOLES_PER_USER).toMatch(/from 1 to 1000/);
     expect(p.SALLYPORT_MAX_CONSOLES).toMatch(/from 1 to 100000/);
+    expect(p.SALLYPORT_CONSOLE_INPUT_BYTES_PER_SECOND).toMatch(/from 1024 to 67108864/);
   });
 
   it('reads the SSH CA for fleet nodes, its previous public keys and the certificate settings, and names bad ones', () => {

@@ -1,6 +1,6 @@
 // Caps on what users can make the broker spend: consoles per user, per target (catalogue) and in
 // all (configuration), counted across every broker. A full cap is a clear error naming it, and
-// nothing is started.
+// nothing is started. Input a console takes is paced (a burst, then a rate), never dropped.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { checkConsoleCaps } from '../server/access/policy.js';
@@ -19,7 +19,7 @@ beforeAll(async () => {
   const capped = text.replace('idleTimeout: 15m }, allow: { groups: [developers] }, recordInput: false', 'idleTimeout: 15m, maxConsoles: 1 }, allow: { groups: [developers] }, recordInput: false');
   expect(capped).not.toBe(text);
   writeFileSync(catalog, capped);
-  t = await startTestBroker({ SALLYPORT_CATALOG: catalog, CONSOLE_GREETING: 'x', SALLYPORT_MAX_CONSOLES_PER_USER: '3', SALLYPORT_MAX_CONSOLES: '2' });
+  t = await startTestBroker({ SALLYPORT_CATALOG: catalog, CONSOLE_GREETING: 'x', SALLYPORT_MAX_CONSOLES_PER_USER: '3', SALLYPORT_MAX_CONSOLES: '2', SALLYPORT_CONSOLE_INPUT_BYTES_PER_SECOND: '65536' });
   const b = new Browser();
   await t.login(b, 'alice');
   cookie = `sallyport=${b.cookies(t.url).get('sallyport')}`;
@@ -54,6 +54,34 @@ describe('console caps', () => {
       await open.at(-1)!.waitFor(PROMPT);
     } finally {
       for (const c of open) c.ws.close();
+    }
+  });
+
+  it('pace input past a burst of four seconds’ worth, and deliver every byte of it', async () => {
+    // The consoles the test before closed must have ended: the global cap is 2.
+    await expect.poll(async () => (await t.broker.db.query(`select count(*)::int as n from console_sessions where ended_at is null`)).rows[0].n, { timeout: 10_000 }).toBe(0);
+    const c = await connectConsole(t.url, 'shell', { cookie });
+    try {
+      await c.waitFor(PROMPT);
+      c.type('wc -c\n');
+      await new Promise((r) => setTimeout(r, 300));
+      // 640,000 bytes at 64 KiB/s after a 256 KiB burst: about 6 s. The terminal echoes each line
+      // as the process receives it, so the echo shows the pace.
+      const paste = `${'y'.repeat(99)}\n`.repeat(6400);
+      const echoed = () => c.outputBytes().length;
+      c.type(paste);
+      c.type('\x04');
+      await new Promise((r) => setTimeout(r, 2000));
+      const at2s = echoed();
+      await new Promise((r) => setTimeout(r, 2000));
+      const perSecond = (echoed() - at2s) / 2;
+      // Unpaced, all of it is echoed within a second; paced, it goes on at about the rate (the
+      // front door stops reading a socket, so it may run ahead by a read or two).
+      expect(perSecond).toBeGreaterThan(32 * 1024);
+      expect(perSecond).toBeLessThan(128 * 1024);
+      await c.waitFor(/^\s*640000\s*$/m, 15_000);
+    } finally {
+      c.ws.close();
     }
   });
 

@@ -1,19 +1,24 @@
 // One user flooding the broker must not cost anyone else, nor grow the broker without bound:
 // input to a process that does not read it (backpressure to the client, never a buffer in the
 // broker), thousands of resizes (coalesced: one engine call at a time), and tens of thousands
-// of tiny frames (a per-socket message rate). The broker is a real `sallyport serve` process,
-// so its memory is measured apart from the clients'; a bystander's keystroke echo is measured
-// throughout. Figures are printed. The review's goal is p99 ≤ 50 ms and RSS ≤ +64 MiB; the bounds
-// asserted here are what holds today (before the fixes: p99 944 ms and +1015 MiB under the input
-// flood), and docs/performance.md tracks the gap.
-import type { ChildProcess } from 'node:child_process';
+// of tiny frames (a per-socket message rate). The broker is a real `sallyport serve` process and
+// the flooder a client process of its own (as an attacker is on another machine), so the
+// broker's memory is measured apart from the clients' and the flood's sending does not stall
+// the bystander's own measurement; a bystander's keystroke echo is measured throughout, at the
+// review's goals: p99 ≤ 50 ms, RSS ≤ +64 MiB. This file runs after the rest of the suite, alone
+// (vitest.config.ts): the figure is the broker's, not a second test file's share of two cores.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../server/dev/index.js';
+import { PACKAGE_ROOT } from '../server/paths.js';
 import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
 import { connectConsole, PROMPT, type ConsoleConnection } from './support/console-client.js';
 import { writeConsoleCatalog } from './support/console-catalog.js';
 import { freshDatabase, type TestDatabase } from './support/postgres.js';
+import type { FloodOrder, FloodReport } from './support/flood-client.js';
 import { spawnCli, waitFor } from './support/process.js';
 import { replicaEnv } from './support/replica.js';
 
@@ -25,10 +30,20 @@ let stopping = false;
 let url: string;
 let cookie: string;
 
-// Under the full suite (two test files at once on two cores) p99 varies 170–350 ms; 944 ms before.
-const BYSTANDER_P99_MS = 800;
-const RSS_GROWTH_MIB = 128;
+// The review's goals (before the fixes: p99 944 ms and +1015 MiB under the input flood).
+const BYSTANDER_P99_MS = 50;
+const RSS_GROWTH_MIB = 64;
+// The one key typed as the flood starts shares the two cores with the flooder's own sending
+// (seen up to 86 ms); a stall users would notice is far above this.
+const BYSTANDER_MAX_MS = 300;
+const flooders: ChildProcess[] = [];
 const rssMiB = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024;
+/** The broker's highest RSS from now until stop(), looked at every 100 ms. */
+function rssPeak(): { stop(): number } {
+  let peak = rssMiB();
+  const timer = setInterval(() => (peak = Math.max(peak, rssMiB())), 100);
+  return { stop: () => (clearInterval(timer), Math.max(peak, rssMiB())) };
+}
 
 beforeAll(async () => {
   const catalog = writeConsoleCatalog(inject('consoleImage'));
@@ -36,7 +51,7 @@ beforeAll(async () => {
   h = await startTestBroker({ SALLYPORT_CATALOG: catalog, CONSOLE_GREETING: 'x' }, { database: tdb });
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
-  child = spawnCli(['serve'], replicaEnv(h, { port, databaseUrl: tdb.url, catalog }));
+  child = spawnCli(['serve'], replicaEnv(h, { port, databaseUrl: tdb.url, catalog }), process.env.FLOOD_NODE_ARGS ? process.env.FLOOD_NODE_ARGS.split(' ') : []);
   // A broker that dies under a flood is a failure to see, with its last words.
   child.stderr!.on('data', (d) => (brokerStderr = (brokerStderr + d).slice(-4000)));
   child.once('exit', (code, signal) => {
@@ -49,6 +64,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   stopping = true;
+  for (const f of flooders) f.kill();
   if (child && child.exitCode === null && child.signalCode === null) {
     const closed = new Promise((r) => child.once('close', r));
     child.kill('SIGTERM');
@@ -73,6 +89,42 @@ async function echoTimes(c: ConsoleConnection, n: number, tag: string): Promise<
 }
 const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(xs.length * 0.99) - 1)]!;
 
+/** The flooding user's console, driven from a process of its own (test/support/flood-client.ts). */
+async function flooder() {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(PACKAGE_ROOT, 'test', 'support', 'flood-client.ts'), url, cookie, h.url], {
+    cwd: PACKAGE_ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  flooders.push(proc);
+  const reports: FloodReport[] = [];
+  const waiting = new Set<() => void>();
+  createInterface({ input: proc.stdout! }).on('line', (line) => {
+    reports.push(JSON.parse(line) as FloodReport);
+    for (const w of waiting) w();
+  });
+  const next = <E extends FloodReport['ev']>(ev: E, ms = 30_000) =>
+    new Promise<Extract<FloodReport, { ev: E }>>((resolve, reject) => {
+      const check = () => {
+        const failed = reports.find((r) => r.ev === 'failed');
+        if (failed) return reject(new Error(`flood client: ${JSON.stringify(failed)}`));
+        const i = reports.findIndex((r) => r.ev === ev);
+        if (i < 0) return;
+        waiting.delete(check);
+        clearTimeout(timer);
+        resolve(reports.splice(i, 1)[0] as Extract<FloodReport, { ev: E }>);
+      };
+      const timer = setTimeout(() => {
+        waiting.delete(check);
+        reject(new Error(`flood client did not report ${ev}: ${JSON.stringify(reports)}`));
+      }, ms);
+      waiting.add(check);
+      check();
+    });
+  const order = (o: FloodOrder) => proc.stdin!.write(`${JSON.stringify(o)}\n`);
+  await next('ready');
+  return { order, next };
+}
+
 async function bystander(): Promise<ConsoleConnection> {
   const c = await connectConsole(url, 'shell', { cookie, origin: h.url });
   await c.waitFor(PROMPT);
@@ -84,22 +136,28 @@ async function bystander(): Promise<ConsoleConnection> {
 describe('floods from one user', () => {
   it('input to a process that does not read it: backpressure reaches the client, the broker stays bounded, others keep working', async () => {
     const b = await bystander();
-    const flooder = await connectConsole(url, 'shell', { cookie, origin: h.url });
-    await flooder.waitFor(PROMPT);
-    flooder.type('sleep 600\n');
+    const f = await flooder();
+    f.order({ op: 'type', text: 'sleep 600\n' });
     await new Promise((r) => setTimeout(r, 300));
     await echoTimes(b, 10, 'w'); // warm
     const baseline = rssMiB();
-    const frame = 'x'.repeat(60 * 1024);
-    for (let i = 0; i < 300; i++) flooder.type(frame);
-    const during = await echoTimes(b, 60, 'a');
-    const peak = rssMiB();
-    console.log(`input flood (300 × 60 KiB to a process not reading): bystander echo p99 ${p99(during).toFixed(1)} ms; broker RSS ${baseline.toFixed(0)} → ${peak.toFixed(0)} MiB; ${(flooder.ws.bufferedAmount / 2 ** 20).toFixed(1)} MiB held back at the client`);
+    const peak = rssPeak();
+    f.order({ op: 'input', frames: 300, bytes: 60 * 1024 });
+    // From when the flooder's process has framed it all: on this 2-core machine the flooder's own
+    // CPU would otherwise be in the figure, and an attacker's client is not on the broker's host.
+    await f.next('sent');
+    // 200 keys, about 5 s: the flood stays outstanding (held back at the client) throughout.
+    const during = await echoTimes(b, 200, 'a');
+    const peakMiB = peak.stop();
+    f.order({ op: 'report' });
+    const { bufferedAmount } = await f.next('report');
+    console.log(`input flood (300 × 60 KiB to a process not reading): bystander echo p99 ${p99(during).toFixed(1)} ms (max ${Math.max(...during).toFixed(1)}); broker RSS ${baseline.toFixed(0)} → peak ${peakMiB.toFixed(0)} MiB; ${(bufferedAmount / 2 ** 20).toFixed(1)} MiB held back at the client`);
     expect(p99(during)).toBeLessThanOrEqual(BYSTANDER_P99_MS);
-    expect(peak - baseline).toBeLessThanOrEqual(RSS_GROWTH_MIB);
+    expect(Math.max(...during)).toBeLessThanOrEqual(BYSTANDER_MAX_MS);
+    expect(peakMiB - baseline).toBeLessThanOrEqual(RSS_GROWTH_MIB);
     // The 18 MiB were not taken into the broker: most of it is still waiting at the client.
-    expect(flooder.ws.bufferedAmount).toBeGreaterThan(8 * 2 ** 20);
-    flooder.ws.terminate();
+    expect(bufferedAmount).toBeGreaterThan(8 * 2 ** 20);
+    f.order({ op: 'terminate' });
     b.ws.close();
     // Let the broker finish ending the flooder's console before the next measurement.
     await new Promise((r) => setTimeout(r, 2000));
@@ -107,31 +165,28 @@ describe('floods from one user', () => {
 
   it('thousands of resizes are coalesced, and tiny frames past the rate close only the flooder’s socket', async () => {
     const b = await bystander();
-    const flooder = await connectConsole(url, 'shell', { cookie, origin: h.url });
-    await flooder.waitFor(PROMPT);
+    const f = await flooder();
     await echoTimes(b, 10, 'v');
     const baseline = rssMiB();
-    for (let i = 0; i < 5000; i++) flooder.send({ type: 'resize', cols: 80 + (i % 40), rows: 24 + (i % 10) });
-    const duringResizes = await echoTimes(b, 40, 'r');
+    const peak = rssPeak();
+    f.order({ op: 'resizes', n: 5000 });
+    const duringResizes = await echoTimes(b, 100, 'r');
     // The last size is the one that holds.
-    flooder.send({ type: 'resize', cols: 133, rows: 41 });
+    f.order({ op: 'resize', cols: 133, rows: 41 });
     await new Promise((r) => setTimeout(r, 500));
-    const closedBeforeTiny = flooder.messages.some((m) => m.type === 'exit');
-    let i = 0;
-    const tiny = setInterval(() => {
-      for (let k = 0; k < 500 && i < 20000 && flooder.ws.readyState === flooder.ws.OPEN; k++, i++) flooder.type('y');
-    }, 5);
+    f.order({ op: 'report' });
+    const closedBeforeTiny = (await f.next('report')).exited;
+    f.order({ op: 'tiny', n: 20_000 });
     const duringTiny = await echoTimes(b, 40, 't');
-    clearInterval(tiny);
-    const closed = await flooder.closed;
-    const peak = rssMiB();
-    console.log(`resize flood (5000) and tiny-frame flood: bystander echo p99 ${p99(duringResizes).toFixed(1)} / ${p99(duringTiny).toFixed(1)} ms; broker RSS ${baseline.toFixed(0)} → ${peak.toFixed(0)} MiB; flooder closed: ${closed.reason}`);
+    const closed = await f.next('closed');
+    const peakMiB = peak.stop();
+    console.log(`resize flood (5000) and tiny-frame flood: bystander echo p99 ${p99(duringResizes).toFixed(1)} / ${p99(duringTiny).toFixed(1)} ms; broker RSS ${baseline.toFixed(0)} → peak ${peakMiB.toFixed(0)} MiB; flooder closed: ${closed.reason}`);
     expect(closedBeforeTiny).toBe(false);
     expect(closed.code).toBe(1008);
     expect(closed.reason).toMatch(/too many messages/);
     expect(p99(duringResizes)).toBeLessThanOrEqual(BYSTANDER_P99_MS);
     expect(p99(duringTiny)).toBeLessThanOrEqual(BYSTANDER_P99_MS);
-    expect(peak - baseline).toBeLessThanOrEqual(RSS_GROWTH_MIB);
+    expect(peakMiB - baseline).toBeLessThanOrEqual(RSS_GROWTH_MIB);
     // The bystander is untouched.
     expect(b.messages.some((m) => m.type === 'exit')).toBe(false);
     b.ws.close();

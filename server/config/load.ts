@@ -64,6 +64,8 @@ export interface Config {
   readonly consoles: {
     readonly maxPerUser: number;
     readonly maxTotal: number;
+    /** Input one console takes a second after a burst of four seconds' worth (backpressure, never dropped). */
+    readonly inputBytesPerSecond: number;
   };
   readonly broker: {
     /**
@@ -200,6 +202,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
   const pendingLogins = integer('SALLYPORT_MAX_PENDING_LOGINS', 10000, 10, 10000000);
   const maxPerUser = integer('SALLYPORT_MAX_CONSOLES_PER_USER', 5, 1, 1000);
   const maxTotal = integer('SALLYPORT_MAX_CONSOLES', 300, 1, 100000);
+  const inputBytesPerSecond = integer('SALLYPORT_CONSOLE_INPUT_BYTES_PER_SECOND', 256 * 1024, 1024, 64 * 1024 * 1024);
   const indexMsPerSecond = integer('SALLYPORT_SEARCH_INDEX_MS_PER_SECOND', 500, 10, 1000);
   const dockerHost = read('DOCKER_HOST');
   if (dockerHost !== undefined && !/^(unix|tcp|http|https):\/\//.test(dockerHost)) {
@@ -263,7 +266,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
     webhook: webhookUrl === undefined ? undefined : { url: webhookUrl, format: webhookFormat as 'json' | 'slack', checkpoints: webhookCheckpoints === 'true' },
     limits: { loginsPerMinute, pendingLogins },
     search: { indexMsPerSecond },
-    consoles: { maxPerUser, maxTotal },
+    consoles: { maxPerUser, maxTotal, inputBytesPerSecond },
     broker: { prefix: brokerPrefix, leaseSeconds },
     runtime: { dockerHost },
     fleet: { ca, sourceAddresses, certificateSeconds, connectTimeoutSeconds },

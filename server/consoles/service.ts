@@ -67,6 +67,8 @@ export interface ConsoleServiceDeps {
   brokerId: string;
   /** The browser session's idle timeout: a console in use keeps its login fresher than this. */
   loginIdleSeconds: number;
+  /** Input one console takes a second, beyond a burst (config.consoles.inputBytesPerSecond). */
+  inputBytesPerSecond: number;
   recorderFlushMs?: number;
 }
 
@@ -139,7 +141,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
         opened.running,
         opened.recorder,
         client,
-        { idleSeconds: opened.target.limits.idleTimeout, maxSeconds: opened.target.limits.maxDuration },
+        { idleSeconds: opened.target.limits.idleTimeout, maxSeconds: opened.target.limits.maxDuration, inputBytesPerSecond: deps.inputBytesPerSecond },
         (info) => storeEnd(opened.id, entry, info),
         deps.recorderFlushMs,
       );

@@ -44,6 +44,12 @@ export interface EndInfo {
 
 /** Stop reading a client's input while this much of it waits for the process to read it. */
 const INPUT_BACKLOG_LIMIT = 256 * 1024;
+/**
+ * A paste this many seconds' worth of the input rate goes through at once; beyond it, input is
+ * read at the rate. A terminal echoes what it is sent and the recorder stores both, so unbounded
+ * input is work the broker does for one user at everyone else's expense (the input flood).
+ */
+const INPUT_BURST_SECONDS = 4;
 /** While watched, store output this often: watchers tail the stored recording. */
 const WATCHED_FLUSH_MS = 200;
 /** Output arriving this soon after the last message is gathered into the next one. */
@@ -71,6 +77,8 @@ export class ConsoleSession {
   private readonly heldInput: string[] = [];
   private heldBytes = 0;
   private inputCheck: NodeJS.Timeout | undefined;
+  private inputTokens: number;
+  private inputRefilledAt = performance.now();
   private nextSize: { cols: number; rows: number } | undefined;
   private readonly drainWaiters: Array<() => void> = [];
   private gathered: Buffer[] = [];
@@ -82,11 +90,12 @@ export class ConsoleSession {
     private readonly running: RunningConsole,
     private readonly recorder: Recorder,
     private readonly client: ConsoleClient,
-    private readonly limits: { idleSeconds: number; maxSeconds: number },
+    private readonly limits: { idleSeconds: number; maxSeconds: number; inputBytesPerSecond: number },
     private readonly onEnded: (info: EndInfo) => Promise<void>,
     /** The recorder's usual flush interval, restored when nobody watches any more. */
     private readonly flushMs = 1000,
   ) {
+    this.inputTokens = limits.inputBytesPerSecond * INPUT_BURST_SECONDS;
     running.output.on('data', (chunk: Buffer) => this.onOutput(chunk));
     running.input.on('drain', () => this.maybeReleaseInput());
     // The process's streams are sockets to an engine or a node. Keys written after the other end
@@ -123,6 +132,8 @@ export class ConsoleSession {
     if (!this.live) return true;
     const bytes = Buffer.byteLength(data);
     this.bytesIn += bytes;
+    // Input past the rate is still taken (never dropped): the front door just stops reading.
+    const withinRate = this.spendInput(bytes);
     // Output that came before this key is recorded (and shown) before it: the echo mask
     // decides by what the terminal printed after the key.
     this.flushGathered(true);
@@ -134,9 +145,23 @@ export class ConsoleSession {
     if (this.resizing) {
       this.heldInput.push(data);
       this.heldBytes += bytes;
-      return recorderOk && this.heldBytes < INPUT_BACKLOG_LIMIT;
+      return recorderOk && withinRate && this.heldBytes < INPUT_BACKLOG_LIMIT;
     }
-    return this.running.input.write(data) && recorderOk && this.running.input.writableLength < INPUT_BACKLOG_LIMIT;
+    return this.running.input.write(data) && recorderOk && withinRate && this.running.input.writableLength < INPUT_BACKLOG_LIMIT;
+  }
+
+  /** Takes `bytes` from the input budget; false once it is spent (it refills at the input rate). */
+  private spendInput(bytes: number): boolean {
+    this.refillInput();
+    this.inputTokens -= bytes;
+    return this.inputTokens >= 0;
+  }
+
+  private refillInput(): void {
+    const now = performance.now();
+    const rate = this.limits.inputBytesPerSecond;
+    this.inputTokens = Math.min(rate * INPUT_BURST_SECONDS, this.inputTokens + ((now - this.inputRefilledAt) / 1000) * rate);
+    this.inputRefilledAt = now;
   }
 
   /** Called once the process has taken the input that made write() return false, and it is stored. */
@@ -148,12 +173,14 @@ export class ConsoleSession {
   private maybeReleaseInput(): void {
     if (this.drainWaiters.length === 0) return;
     if (this.resizing || this.running.input.writableNeedDrain) return; // the resize or 'drain' releases
-    // The recorder has no drain event; look again shortly.
-    if (this.recorder.backlog > RECORDER_BACKLOG_LIMIT) {
+    // The recorder has no drain event, nor has the input budget: look again when it may have.
+    this.refillInput();
+    const wait = this.recorder.backlog > RECORDER_BACKLOG_LIMIT ? 50 : this.inputTokens < 0 ? Math.ceil((-this.inputTokens / this.limits.inputBytesPerSecond) * 1000) : 0;
+    if (wait > 0) {
       if (this.live) this.inputCheck ??= setTimeout(() => {
         this.inputCheck = undefined;
         this.maybeReleaseInput();
-      }, 50).unref();
+      }, wait).unref();
       return;
     }
     this.releaseDrainWaiters();
