@@ -50,6 +50,8 @@ const INPUT_BACKLOG_LIMIT = 256 * 1024;
  * input is work the broker does for one user at everyone else's expense (the input flood).
  */
 const INPUT_BURST_SECONDS = 4;
+/** Sizes that follow each other are applied at most this often (the latest wins). */
+const RESIZE_INTERVAL_MS = 100;
 /** While watched, store output this often: watchers tail the stored recording. */
 const WATCHED_FLUSH_MS = 200;
 /** Output arriving this soon after the last message is gathered into the next one. */
@@ -203,10 +205,15 @@ export class ConsoleSession {
   }
 
   private applySize(cols: number, rows: number): void {
+    const startedAt = performance.now();
     this.resizing = this.running
       .resize(cols, rows)
       .catch(() => undefined)
-      .then(() => {
+      .then(async () => {
+        // A window dragged makes tens of sizes a second and only the last matters: apply at most
+        // one every RESIZE_INTERVAL_MS, so a flood of them is a few engine calls a second.
+        const wait = RESIZE_INTERVAL_MS - (performance.now() - startedAt);
+        if (this.nextSize && wait > 0) await new Promise((r) => setTimeout(r, wait));
         const next = this.nextSize;
         this.nextSize = undefined;
         if (next && this.live) return this.applySize(next.cols, next.rows);

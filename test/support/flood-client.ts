@@ -10,10 +10,13 @@ export type FloodOrder =
   | { op: 'type'; text: string }
   /** `frames` input frames of `bytes` characters each, all at once; answered with `sent`. */
   | { op: 'input'; frames: number; bytes: number }
+  /** Answered with `sent`. */
   | { op: 'resizes'; n: number }
   | { op: 'resize'; cols: number; rows: number }
   /** `n` one-key frames, 500 every 5 ms, while the socket is open. */
   | { op: 'tiny'; n: number }
+  /** Answered with `seen` once the output shows `pattern` (a regular expression's source). */
+  | { op: 'see'; pattern: string; ms: number }
   | { op: 'report' }
   | { op: 'terminate' };
 
@@ -21,7 +24,8 @@ export type FloodReport =
   | { ev: 'ready' }
   /** The input flood is handed to the socket (framed and masked; the rest is the network's). */
   | { ev: 'sent' }
-  | { ev: 'report'; bufferedAmount: number; exited: boolean }
+  | { ev: 'report'; bufferedAmount: number; exited: boolean; open: boolean }
+  | { ev: 'seen' }
   | { ev: 'closed'; code: number; reason: string }
   | { ev: 'failed'; why: string };
 
@@ -42,6 +46,7 @@ try {
       say({ ev: 'sent' });
     } else if (o.op === 'resizes') {
       for (let i = 0; i < o.n; i++) c.send({ type: 'resize', cols: 80 + (i % 40), rows: 24 + (i % 10) });
+      say({ ev: 'sent' });
     } else if (o.op === 'resize') c.send({ type: 'resize', cols: o.cols, rows: o.rows });
     else if (o.op === 'tiny') {
       let i = 0;
@@ -49,7 +54,12 @@ try {
         for (let k = 0; k < 500 && i < o.n && c.ws.readyState === c.ws.OPEN; k++, i++) c.type('y');
         if (i >= o.n || c.ws.readyState !== c.ws.OPEN) clearInterval(tick);
       }, 5);
-    } else if (o.op === 'report') say({ ev: 'report', bufferedAmount: c.ws.bufferedAmount, exited: c.messages.some((m) => m.type === 'exit') });
+    } else if (o.op === 'see') {
+      c.waitFor(new RegExp(o.pattern, 'm'), o.ms).then(
+        () => say({ ev: 'seen' }),
+        (err: unknown) => say({ ev: 'failed', why: String(err) }),
+      );
+    } else if (o.op === 'report') say({ ev: 'report', bufferedAmount: c.ws.bufferedAmount, exited: c.messages.some((m) => m.type === 'exit'), open: c.ws.readyState === c.ws.OPEN });
     else if (o.op === 'terminate') {
       c.ws.terminate();
       break;

@@ -12,9 +12,14 @@ import { invalidInput, isSallyportError, SallyportError } from '../../errors.js'
 import { decodeInput, encodeControl, isWireProblem, parseClientControl, type ClientControl, type ServerControl, type WireProblem } from '../console-wire.js';
 import { checkSameOrigin } from '../security.js';
 
-/** Per console socket: a sustained rate generous for typing and pasting, with a burst allowance. */
+/**
+ * Per console socket: a sustained rate generous for typing, pasting (16 KiB a frame) and dragging
+ * a window, with a burst of one second's worth — the frames of one socket read are handled in one
+ * go, so the burst is how long one client can hold up everyone else's keys (2,000 tiny frames
+ * were 40–55 ms).
+ */
 export const MESSAGES_PER_SECOND = 500;
-const MESSAGE_BURST = 2000;
+const MESSAGE_BURST = 500;
 
 /** A token bucket: true while the socket is within its message rate. */
 function messageBudget(): () => boolean {
