@@ -1,7 +1,7 @@
 # Sallyport broker image. Build: docker build -t sallyport .
 # The runtime stage runs as the unprivileged `node` user and keeps no state on its own disk,
 # so the container can (and in docker-compose.yml does) run with a read-only root filesystem.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -11,7 +11,7 @@ COPY web ./web
 COPY migrations ./migrations
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0
 WORKDIR /app
 COPY --from=build /src/package.json ./

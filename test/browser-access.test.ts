@@ -75,7 +75,9 @@ describe('just-in-time access in Chromium', () => {
     await bob.page.waitForSelector(`#pending-requests tr[data-request-id="${requestId}"]`);
     await bob.page.click(`tr[data-request-id="${requestId}"] .review`);
     await bob.page.waitForSelector('#approve');
-    await new Promise((r) => setTimeout(r, Math.max(0, REAUTH_SECONDS * 1000 + 500 - (Date.now() - bobLoggedIn))));
+    // auth_time has whole-second granularity (the IdP floors it and compares whole seconds): only
+    // past REAUTH + 1 s is bob's login stale for the IdP as well as the broker, every time.
+    await new Promise((r) => setTimeout(r, Math.max(0, REAUTH_SECONDS * 1000 + 1500 - (Date.now() - bobLoggedIn))));
     await bob.page.fill('#decision-comment', 'ok for 20 min');
     await bob.page.click('#approve');
     // The broker asks for a fresh login: the IdP shows its form again although bob has a session there.
