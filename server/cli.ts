@@ -10,7 +10,8 @@ import type { JWK } from 'jose';
 import { isSallyportError, SallyportError } from './errors.js';
 import { publicJwk, type Jwks } from './signing/index.js';
 import { startBroker, type Broker } from './main.js';
-import { MIGRATIONS_DIR } from './paths.js';
+import { join } from 'node:path';
+import { MIGRATIONS_DIR, PACKAGE_ROOT } from './paths.js';
 import { FLEET_USAGE, nodeConfigCommand, sshCaCommand } from './cli-fleet.js';
 
 const USAGE = `usage: sallyport <command>
@@ -26,6 +27,7 @@ const USAGE = `usage: sallyport <command>
   verify recording FILE check an evidence bundle offline (no database needed)
                         (both take --jwks FILE|URL; default: the keys in SALLYPORT_SIGNING_KEY*)
   signing-key new KID   print a new Ed25519 private key (JWK) for SALLYPORT_SIGNING_KEY
+  --version             print the version
 ${FLEET_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
@@ -84,6 +86,12 @@ async function main(argv: string[]): Promise<number> {
       return sshCaCommand(rest);
     case 'node-config':
       return nodeConfigCommand(rest);
+    case 'version':
+    case '--version': {
+      const { version } = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
+      process.stdout.write(`sallyport ${version}\n`);
+      return 0;
+    }
     case undefined:
     case 'help':
     case '--help':

@@ -2,13 +2,13 @@
 // `catalog check` and `migrate` work, and a serving broker reloads its catalogue on SIGHUP
 // (keeping the old one when the new file is bad) and stops cleanly on SIGTERM.
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../server/dev/index.js';
 import { openDatabase } from '../server/db/index.js';
-import { DEMO_CATALOG } from '../server/paths.js';
+import { DEMO_CATALOG, PACKAGE_ROOT } from '../server/paths.js';
 import { FIXTURES } from './support/broker.js';
 import { freshDatabase, type TestDatabase } from './support/postgres.js';
 import { runCli, spawnCli, waitFor } from './support/process.js';
@@ -31,6 +31,14 @@ describe('sallyport serve', () => {
       expect(r.stderr).toContain(`- ${name}: is required`);
     }
     expect(r.stderr).toMatch(/configuration is invalid \(8 problems\)/);
+  });
+});
+
+describe('sallyport --version', () => {
+  it('prints the package version and starts nothing', async () => {
+    const { version } = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
+    const r = await runCli(['--version'], {});
+    expect(r).toMatchObject({ code: 0, stdout: `sallyport ${version}\n`, stderr: '' });
   });
 });
 

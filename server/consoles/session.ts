@@ -139,17 +139,19 @@ export class ConsoleSession {
     // Output that came before this key is recorded (and shown) before it: the echo mask
     // decides by what the terminal printed after the key.
     this.flushGathered(true);
-    this.recorder.input(data);
-    this.touch();
+    // The key goes to the process before it is recorded: recording is the broker's work, not
+    // the user's wait (the echo cannot come back before this synchronous block ends).
     // Keys typed after a resize must reach the program after it: hold them while one is applied.
-    // Recorded input counts too: what is not yet stored must not pile up either.
-    const recorderOk = this.recorder.backlog <= RECORDER_BACKLOG_LIMIT;
+    let taken: boolean;
     if (this.resizing) {
       this.heldInput.push(data);
       this.heldBytes += bytes;
-      return recorderOk && withinRate && this.heldBytes < INPUT_BACKLOG_LIMIT;
-    }
-    return this.running.input.write(data) && recorderOk && withinRate && this.running.input.writableLength < INPUT_BACKLOG_LIMIT;
+      taken = this.heldBytes < INPUT_BACKLOG_LIMIT;
+    } else taken = this.running.input.write(data) && this.running.input.writableLength < INPUT_BACKLOG_LIMIT;
+    this.recorder.input(data);
+    this.touch();
+    // Recorded input counts too: what is not yet stored must not pile up either.
+    return taken && withinRate && this.recorder.backlog <= RECORDER_BACKLOG_LIMIT;
   }
 
   /** Takes `bytes` from the input budget; false once it is spent (it refills at the input rate). */
@@ -297,11 +299,12 @@ export class ConsoleSession {
   }
 
   private deliver(bytes: Buffer): void {
-    // The recorder sees exactly what the client sees, decoded once (a character split across
-    // pieces is recorded whole, with the piece that completes it); the client gets the bytes.
+    // The client gets the bytes first (an echo waits for nothing the broker does); the recorder
+    // sees exactly the same, decoded once (a character split across pieces is recorded whole,
+    // with the piece that completes it). The recording is stored later either way.
+    const keepingUp = this.client.send(bytes);
     const text = this.decoder.write(bytes);
     if (text) this.recorder.output(text);
-    const keepingUp = this.client.send(bytes);
     if (!keepingUp) this.running.output.pause();
     // The recorder calls back after each write (onDrain above), and output resumes then.
     if (this.recorder.backlog > RECORDER_BACKLOG_LIMIT) this.running.output.pause();
