@@ -10,8 +10,7 @@ import type { JWK } from 'jose';
 import { isSallyportError, SallyportError } from './errors.js';
 import { publicJwk, type Jwks } from './signing/index.js';
 import { startBroker, type Broker } from './main.js';
-import { join } from 'node:path';
-import { MIGRATIONS_DIR, PACKAGE_ROOT } from './paths.js';
+import { MIGRATIONS_DIR, PACKAGE_VERSION } from './paths.js';
 import { FLEET_USAGE, nodeConfigCommand, sshCaCommand } from './cli-fleet.js';
 
 const USAGE = `usage: sallyport <command>
@@ -88,8 +87,7 @@ async function main(argv: string[]): Promise<number> {
       return nodeConfigCommand(rest);
     case 'version':
     case '--version': {
-      const { version } = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
-      process.stdout.write(`sallyport ${version}\n`);
+      process.stdout.write(`sallyport ${PACKAGE_VERSION}\n`);
       return 0;
     }
     case undefined:

@@ -19,9 +19,7 @@ import { createRecordings, createReplay, startWordIndexer, type Replay } from '.
 import { registerInstance, type BrokerInstance } from './brokers/index.js';
 import { createDockerRuntime, createFleetPool, createSshRuntime, type Runtime } from './runtime/index.js';
 import { parsePrivateKeyFile } from './signing/index.js';
-import { MIGRATIONS_DIR, WEB_DIST_DIR } from './paths.js';
-
-export const VERSION = '0.1.0';
+import { MIGRATIONS_DIR, PACKAGE_VERSION, WEB_DIST_DIR } from './paths.js';
 
 export interface Broker {
   readonly url: string;
@@ -85,7 +83,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       notify: notifier?.notify,
       consoleCaps: config.consoles,
     });
-    const self = await registerInstance({ db, audit, prefix: config.broker.prefix, version: VERSION, mode: config.mode, leaseSeconds: config.broker.leaseSeconds });
+    const self = await registerInstance({ db, audit, prefix: config.broker.prefix, version: PACKAGE_VERSION, mode: config.mode, leaseSeconds: config.broker.leaseSeconds });
     instance = self;
     const replay = createReplay({ db, brokerId: self.id });
     const signer = await createSigner(config.signing.key, config.signing.previous);
