@@ -8,6 +8,8 @@ export default defineConfig({
   test: {
     globalSetup: ['test/support/global-setup.ts'],
     pool: 'forks',
+    // Memory assertions collect garbage first (global.gc), so they measure what is held.
+    execArgv: ['--expose-gc'],
     testTimeout: 30_000,
     hookTimeout: 120_000,
     reporters: ['default'],

@@ -7,8 +7,9 @@ import { SallyportError } from './errors.js';
 import { formatFiles, formatPacker, formatTerraform, nodeConfigFiles } from './runtime/fleet/node-config.js';
 import { ed25519FromLine, encodePrivateKeyFile, generateEd25519, publicKeyLine } from './signing/index.js';
 
-export const FLEET_USAGE = `  ssh-ca new            print a new SSH user-CA private key for SALLYPORT_SSH_CA_KEY (public key on stderr)
-  node-config           print what a fleet node needs to accept only the broker:
+export const SSH_CA_USAGE = `  ssh-ca new            print a new SSH user-CA private key for SALLYPORT_SSH_CA_KEY (public key on stderr)
+`;
+export const NODE_CONFIG_USAGE = `  node-config           print what a fleet node needs to accept only the broker:
                         --broker-address ADDR[,ADDR] (required), --login NAME (default sallyport),
                         --ca-pub FILE|URL (default: SALLYPORT_SSH_CA_KEY*), --port N (22),
                         --ssh-dir DIR (/etc/ssh), --format files|json|packer|terraform
@@ -65,12 +66,12 @@ export async function nodeConfigCommand(args: string[]): Promise<number> {
       },
     });
   } catch (err) {
-    process.stderr.write(`sallyport node-config: ${(err as Error).message}\n${FLEET_USAGE}`);
+    process.stderr.write(`sallyport node-config: ${(err as Error).message}\n${NODE_CONFIG_USAGE}`);
     return 2;
   }
   const v = parsed.values;
   if (v.help) {
-    process.stdout.write(`usage: sallyport node-config --broker-address ADDR[,ADDR] [options]\n${FLEET_USAGE}`);
+    process.stdout.write(`usage: sallyport node-config --broker-address ADDR[,ADDR] [options]\n${NODE_CONFIG_USAGE}`);
     return 0;
   }
   const brokerAddresses = (v['broker-address'] ?? []).flatMap((a) => a.split(',')).map((a) => a.trim()).filter(Boolean);

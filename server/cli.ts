@@ -11,26 +11,44 @@ import { isSallyportError, SallyportError } from './errors.js';
 import { publicJwk, type Jwks } from './signing/index.js';
 import { startBroker, type Broker } from './main.js';
 import { MIGRATIONS_DIR, PACKAGE_VERSION } from './paths.js';
-import { FLEET_USAGE, nodeConfigCommand, sshCaCommand } from './cli-fleet.js';
+import { NODE_CONFIG_USAGE, nodeConfigCommand, SSH_CA_USAGE, sshCaCommand } from './cli-fleet.js';
 
-const USAGE = `usage: sallyport <command>
-
-  serve                 start the broker in production mode (configuration from the environment)
-  dev                   start a self-contained demo: embedded PostgreSQL, dev IdP, demo catalogue
-  migrate               apply pending database migrations (DATABASE_URL)
-  catalog check FILE    validate a target catalogue with production rules (--dev: allow image tags)
-  verify audit          check the audit hash chain and every signed checkpoint (DATABASE_URL);
+/** Each command's usage: `sallyport COMMAND --help` prints its own, `sallyport --help` all. */
+const HELP: Record<string, string> = {
+  serve: `  serve                 start the broker in production mode (configuration from the environment)
+`,
+  dev: `  dev                   start a self-contained demo: embedded PostgreSQL, dev IdP, demo catalogue
+                        (needs the development dependencies: npm ci, not --omit=dev)
+`,
+  migrate: `  migrate               apply pending database migrations (DATABASE_URL)
+`,
+  catalog: `  catalog check FILE    validate a target catalogue with production rules (--dev: allow image tags)
+`,
+  verify: `  verify audit          check the audit hash chain and every signed checkpoint (DATABASE_URL);
                         --checkpoints FILE|URL also checks against checkpoints kept elsewhere,
                         --unsigned-grace S: older unsigned events are UNVERIFIED (default 120)
   verify recording ID   check one recording against the checkpoint signed when it was sealed
   verify recording FILE check an evidence bundle offline (no database needed)
                         (both take --jwks FILE|URL; default: the keys in SALLYPORT_SIGNING_KEY*)
-  signing-key new KID   print a new Ed25519 private key (JWK) for SALLYPORT_SIGNING_KEY
-  --version             print the version
-${FLEET_USAGE}`;
+`,
+  'signing-key': `  signing-key new KID   print a new Ed25519 private key (JWK) for SALLYPORT_SIGNING_KEY
+`,
+  'ssh-ca': SSH_CA_USAGE,
+  'node-config': NODE_CONFIG_USAGE,
+  '--version': `  --version             print the version
+`,
+};
+const USAGE = `usage: sallyport <command> [--help]
+
+${Object.values(HELP).join('')}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // Asked for help: say how, and start nothing (not even a configuration check).
+  if (command !== undefined && HELP[command] !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(`usage:\n${HELP[command]}`);
+    return 0;
+  }
   switch (command) {
     case 'serve': {
       const config = loadConfig(process.env, 'production');
@@ -41,7 +59,11 @@ async function main(argv: string[]): Promise<number> {
       return -1;
     }
     case 'dev': {
-      const { startDev } = await import('./dev/index.js');
+      const { startDev } = await import('./dev/index.js').catch((err: unknown) => {
+        // A production install (npm ci --omit=dev, the broker image) has no dev IdP or PGlite.
+        if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+        throw new SallyportError('CONFIG_INVALID', `sallyport dev needs the development dependencies (oidc-provider, PGlite), which this install left out: run npm ci without --omit=dev (${(err as Error).message.split('\n')[0]})`);
+      });
       const signals = handleSignals();
       const dev = await startDev(process.env);
       signals.ready(dev.broker, dev.close);
@@ -101,6 +123,8 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /**
  * `verify audit` / `verify recording ID|FILE`: exit 0 when intact, 1 when tampering was found or
  * (audit) events old enough to be signed are covered by no checkpoint (UNVERIFIED).
@@ -128,7 +152,14 @@ async function verifyCommand(args: string[]): Promise<number> {
     return 2;
   }
   const verdict = (report: { ok: boolean; problem?: { kind: string } | null }) => (report.ok ? 'OK' : report.problem?.kind === 'unverified' ? 'UNVERIFIED' : 'TAMPERED');
-  if (what === 'recording' && existsSync(positional[0]!)) {
+  // A recording is named by its session id; anything else is a bundle file, which must exist
+  // (a mistyped path is "no such file", not a demand for DATABASE_URL).
+  const bundleFile = what === 'recording' && !UUID.test(positional[0]!);
+  if (bundleFile && !existsSync(positional[0]!)) {
+    process.stderr.write(`sallyport verify: no such file: ${positional[0]}\n`);
+    return 2;
+  }
+  if (bundleFile) {
     const { verifyBundle } = await import('./verify/index.js');
     const report = await verifyBundle(readFileSync(positional[0]!), jwksSource ? await loadJwks(jwksSource) : undefined);
     (report.ok ? process.stdout : process.stderr).write(`${verdict(report)}: ${report.summary}\n`);
@@ -248,6 +279,10 @@ main(process.argv.slice(2)).then(
     if (isSallyportError(err)) {
       process.stderr.write(`sallyport: ${err.describe()}\n`);
       process.exitCode = err.code === 'CONFIG_INVALID' || err.code === 'CATALOG_INVALID' ? 2 : 1;
+    } else if (typeof (err as { code?: unknown })?.code === 'string' || (err as Error)?.message?.startsWith('no PostgreSQL user name')) {
+      // The database or the system said no (refused, no such role or database, …): its words, no stack.
+      process.stderr.write(`sallyport: ${(err as Error).message}${(err as { code?: string }).code ? ` (${(err as { code?: string }).code})` : ''}\n`);
+      process.exitCode = 1;
     } else {
       process.stderr.write(`sallyport: ${(err as Error)?.stack ?? String(err)}\n`);
       process.exitCode = 1;

@@ -5,13 +5,14 @@ import type { FastifyInstance } from 'fastify';
 import { createAuditLog, type AuditLog } from './audit/index.js';
 import { openCatalogStore, type CatalogStore } from './catalog/index.js';
 import type { Config } from './config/index.js';
-import { CONTROL_CHANNEL, listen, migrate, openDatabase, pendingMigrations, readMigrations, type Database } from './db/index.js';
+import { CONTROL_CHANNEL, listen, migrate, openDatabase, pendingMigrations, readMigrations, type AuditEventRow, type Database } from './db/index.js';
 import { buildApp } from './http/index.js';
 import { createIdentity, createRelyingParty, createSshLogins } from './identity/index.js';
 import { startSshDoor, type SshDoor } from './ssh/index.js';
 import { createConsoleService, createFleetView, type ConsoleService } from './consoles/index.js';
 import { createAccessRequests, type AccessRequests } from './access/index.js';
 import { createWebhookNotifier } from './notify/index.js';
+import { createMetrics } from './metrics/index.js';
 import { createSigner, type Signer } from './signing/index.js';
 import { createCheckpointer, type Checkpointer } from './audit/index.js';
 import { buildBundle } from './bundle/index.js';
@@ -52,10 +53,15 @@ export interface BrokerOptions {
 
 export async function startBroker(config: Config, options: BrokerOptions): Promise<Broker> {
   const db = openDatabase(config.databaseUrl, { poolSize: config.databasePoolSize });
+  let closing: Promise<void> | undefined;
   let instance: BrokerInstance | undefined;
   try {
     await migrate(db, MIGRATIONS_DIR);
-    const audit = createAuditLog(db);
+    const metrics = createMetrics({ db });
+    // Every audit event, once committed, is also one structured log line for a SIEM; those
+    // committed before the logger exists (catalogue loaded, broker started) wait for it.
+    const securityLog = securityLogLines();
+    const audit = createAuditLog(db, { onAppended: metrics.auditAppended, onCommitted: securityLog.write });
     const catalog = await openCatalogStore(config.catalogPath, { requireDigest: config.requireImageDigest, env: options.env }, audit);
     const identity = createIdentity({ config, db, audit, rp: createRelyingParty(config) });
     const fleet = createFleetPool({
@@ -70,10 +76,10 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
           .catch(() => undefined),
     });
     const runtimes = new Map<string, Runtime>([
-      ['docker', createDockerRuntime({ dockerHost: config.runtime.dockerHost, fleet })],
+      ['docker', createDockerRuntime({ dockerHost: config.runtime.dockerHost, dockerTls: config.runtime.dockerTls, fleet })],
       ['ssh', createSshRuntime(fleet)],
     ]);
-    const notifier = config.webhook ? createWebhookNotifier({ db, webhook: config.webhook, publicUrl: config.publicUrl }) : undefined;
+    const notifier = config.webhook ? createWebhookNotifier({ db, webhook: config.webhook, publicUrl: config.publicUrl, onFailure: metrics.webhookFailed }) : undefined;
     const access = createAccessRequests({
       db,
       audit,
@@ -109,7 +115,9 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       brokerId: self.id,
       loginIdleSeconds: config.session.idleTimeoutSeconds,
       inputBytesPerSecond: config.consoles.inputBytesPerSecond,
+      metrics,
     });
+    metrics.readConsoles(() => consoles.levels());
     const recordings = createRecordings({ db, audit, replay, bundle: (sessionId) => buildBundle(db, sessionId, signer.jwks()) });
     // Brokers that died (this host's previous run, or any other) may have left live sessions
     // and their containers: take them over before serving.
@@ -132,10 +140,11 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     const sshDoorInfo = { current: () => sshDoor && { port: sshDoor.port, hostKey: sshDoor.hostKey.line, fingerprint: sshDoor.hostKey.fingerprint } };
     const app = await buildApp(
       config,
-      { identity, catalog, readiness, consoles, recordings, access, audit, signer, checkpointer, fleet: fleetView, sshLogins, sshDoor: sshDoorInfo },
+      { identity, catalog, readiness, consoles, recordings, access, audit, signer, checkpointer, fleet: fleetView, sshLogins, sshDoor: sshDoorInfo, metrics: metrics.registry },
       { webDir: options.webDir ?? WEB_DIST_DIR },
     );
     log = app.log;
+    securityLog.to(app.log);
     if ('error' in recovered) app.log.warn(`could not take over orphaned consoles: ${String((recovered.error as Error).message)}`);
     else if (recovered.brokers.length || recovered.sessions.length || recovered.consoles.length) app.log.warn(recovered, 'took over consoles of brokers that are gone');
     await app.listen({ host: config.host, port: config.port });
@@ -167,6 +176,25 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     const stopIndexer = startWordIndexer(db, app.log, config.search.indexMsPerSecond);
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
+    const closeBroker = async (): Promise<void> => {
+      // No new SSH connections; live ones are told why with the drain below, then closed.
+      sshDoor?.stopAccepting();
+      await stopInstance();
+      await control.stop();
+      await stopListening?.();
+      await stopNotifier?.();
+      // Drain first (sealing recordings signs checkpoints), then stop the timer.
+      // Drain: live consoles are told, their recordings sealed, their containers removed.
+      await consoles.shutdown();
+      await sshDoor?.close();
+      await self.stop().catch((err: unknown) => app.log.warn(`could not mark this broker stopped: ${(err as Error).message}`));
+      // Signs the drain's recordings and the last events (console.ended, broker.stopped).
+      await stopCheckpoints();
+      await stopReplay();
+      await stopIndexer();
+      await app.close();
+      await db.close();
+    };
     return {
       url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
       app,
@@ -180,25 +208,9 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       replay,
       instanceId: self.id,
       sshPort: sshDoor?.port,
-      async close() {
-        // No new SSH connections; live ones are told why with the drain below, then closed.
-        sshDoor?.stopAccepting();
-        await stopInstance();
-        await control.stop();
-        await stopListening?.();
-        await stopNotifier?.();
-        // Drain first (sealing recordings signs checkpoints), then stop the timer.
-        // Drain: live consoles are told, their recordings sealed, their containers removed.
-        await consoles.shutdown();
-        await sshDoor?.close();
-        await self.stop().catch((err: unknown) => app.log.warn(`could not mark this broker stopped: ${(err as Error).message}`));
-        // Signs the drain's recordings and the last events (console.ended, broker.stopped).
-        await stopCheckpoints();
-        await stopReplay();
-        await stopIndexer();
-        await app.close();
-        await db.close();
-      },
+      // Once, however many ask (the signal handler and dev mode's own close both do): a second
+      // run on a closed pool failed the final checkpoint and made a clean stop exit 1.
+      close: () => (closing ??= closeBroker()),
     };
   } catch (err) {
     // Registered but never served: say so, rather than leave a row to be declared lost.
@@ -206,4 +218,26 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     await db.close().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * The security log: one line per audit event, `{ security: { seq, at, action, actor, subject,
+ * details } }` with the message `security event <action>` (details never hold secrets or
+ * terminal bytes: audit/log.ts). Lines written before the logger is there are kept, at most 200.
+ */
+function securityLogLines(): { write(row: AuditEventRow): void; to(log: FastifyInstance['log']): void } {
+  let log: FastifyInstance['log'] | undefined;
+  const early: AuditEventRow[] = [];
+  const line = (l: FastifyInstance['log'], row: AuditEventRow) =>
+    l.info({ security: { seq: row.seq, at: row.at, action: row.action, actor: row.actor, subject: row.subject, details: row.details } }, `security event ${row.action}`);
+  return {
+    write(row) {
+      if (log) line(log, row);
+      else if (early.length < 200) early.push(row);
+    },
+    to(l) {
+      log = l;
+      for (const row of early.splice(0)) line(l, row);
+    },
+  };
 }

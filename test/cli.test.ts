@@ -2,7 +2,7 @@
 // `catalog check` and `migrate` work, and a serving broker reloads its catalogue on SIGHUP
 // (keeping the old one when the new file is bad) and stops cleanly on SIGTERM.
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,6 +95,68 @@ describe('sallyport migrate', () => {
     expect(badKey.code).toBe(2);
     expect(badKey.stderr).toMatch(/SALLYPORT_SIGNING_KEY: must be an Ed25519 JWK/);
   });
+
+  it('explains a database URL without a user, and a database that says no, in one line', async () => {
+    // runCli's environment has no USER or PGUSER, as in a container.
+    const noUser = await runCli(['migrate'], { DATABASE_URL: 'postgres://127.0.0.1/sallyport' });
+    expect(noUser.code).toBe(2);
+    expect(noUser.stderr).toMatch(/DATABASE_URL: names no user, and neither PGUSER nor USER is set/);
+    const refused = await runCli(['migrate'], { DATABASE_URL: `postgres://someone@127.0.0.1:${await freePort()}/sallyport` });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim()).toMatch(/^sallyport: connect ECONNREFUSED 127\.0\.0\.1:\d+ \(ECONNREFUSED\)$/);
+  });
+});
+
+describe('sallyport COMMAND --help', () => {
+  it('prints the command’s usage and starts nothing, for every command', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'sallyport-help-'));
+    for (const command of ['serve', 'dev', 'migrate', 'catalog', 'verify', 'signing-key', 'ssh-ca', 'node-config']) {
+      for (const flag of ['--help', '-h']) {
+        // No configuration at all: asked for help, nothing is checked, opened or created.
+        const r = await runCli([command, flag], { SALLYPORT_DEV_DIR: join(work, 'dev') });
+        expect(r, `${command} ${flag}`).toMatchObject({ code: 0, stderr: '' });
+        expect(r.stdout).toMatch(new RegExp(`^usage:\n  ${command}\\b`));
+      }
+    }
+    expect(existsSync(join(work, 'dev'))).toBe(false);
+    const all = await runCli(['--help'], {});
+    expect(all.code).toBe(0);
+    for (const command of ['serve', 'dev', 'migrate', 'catalog check', 'verify audit', 'verify recording', 'signing-key new', 'ssh-ca new', 'node-config', '--version']) expect(all.stdout).toContain(`  ${command}`);
+  });
+
+  it('says a missing evidence bundle is no such file, without asking for a database', async () => {
+    const r = await runCli(['verify', 'recording', '/nonexistent/bundle.tar'], {});
+    expect(r).toMatchObject({ code: 2, stderr: 'sallyport verify: no such file: /nonexistent/bundle.tar\n' });
+  });
+});
+
+describe('sallyport dev', () => {
+  it('refuses a second instance on the same data directory, and takes over a lock left by a dead one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sallyport-dev-lock-'));
+    const env = { SALLYPORT_DEV_DIR: dir, PORT: '0', DOCKER_HOST: 'unix:///nonexistent.sock' };
+    const startDev = async () => {
+      const child = spawnCli(['dev'], env);
+      let out = '';
+      child.stdout!.on('data', (d) => (out += d));
+      child.stderr!.on('data', (d) => (out += d));
+      await waitFor('the dev banner', async () => (/DEV MODE/.test(out) ? true : undefined), 90_000);
+      return { child, stop: () => new Promise<number | null>((r) => (child.once('close', (code) => r(code)), child.kill('SIGTERM'))) };
+    };
+    const first = await startDev();
+    try {
+      const second = await runCli(['dev'], env);
+      expect(second.code).toBe(2);
+      expect(second.stderr).toContain(`another sallyport dev (pid ${first.child.pid}) is using ${dir}`);
+    } finally {
+      // A clean stop, and the lock is gone with it.
+      expect(await first.stop()).toBe(0);
+    }
+    expect(existsSync(join(dir, 'dev.lock'))).toBe(false);
+    // A lock whose owner is gone (a SIGKILL) does not keep dev mode from starting.
+    writeFileSync(join(dir, 'dev.lock'), '2147483646\n');
+    const again = await startDev();
+    expect(await again.stop()).toBe(0);
+  }, 240_000);
 });
 
 describe('a serving broker', () => {

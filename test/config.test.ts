@@ -1,6 +1,6 @@
 // Configuration: production refuses to start on a bad environment and names every problem
 // at once; secrets may come from files; dev mode passes its defaults through the same checks.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -185,11 +185,11 @@ describe('loadConfig', () => {
   it('reads secrets from NAME_FILE and refuses both forms at once', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sallyport-config-'));
     writeFileSync(join(dir, 'secret'), 'y'.repeat(40) + '\n');
-    writeFileSync(join(dir, 'db'), 'postgres://from-file/db\n');
+    writeFileSync(join(dir, 'db'), 'postgres://app@from-file/db\n');
     const { SALLYPORT_SESSION_SECRET: _s, DATABASE_URL: _d, ...rest } = good;
     const c = loadConfig({ ...rest, SALLYPORT_SESSION_SECRET_FILE: join(dir, 'secret'), DATABASE_URL_FILE: join(dir, 'db') }, 'production');
     expect(c.session.secret).toBe('y'.repeat(40));
-    expect(c.databaseUrl).toBe('postgres://from-file/db');
+    expect(c.databaseUrl).toBe('postgres://app@from-file/db');
 
     const { SALLYPORT_OIDC_CLIENT_SECRET: _c, ...withoutClientSecret } = good;
     const p = problems({
@@ -234,7 +234,7 @@ describe('docker-compose.yml', () => {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(service.environment as Record<string, string>)) {
       let value = String(v).replace(/\$\{(\w+)(:-([^}]*)|:\?[^}]*)?\}/g, (_m, name: string, _d, def?: string) =>
-        def ?? ({ SALLYPORT_PUBLIC_URL: 'https://sallyport.example.com', SALLYPORT_OIDC_ISSUER: 'https://idp.example.com' }[name] ?? 'example'),
+        def ?? ({ SALLYPORT_PUBLIC_URL: 'https://sallyport.example.com', SALLYPORT_OIDC_ISSUER: 'https://idp.example.com', SALLYPORT_DOCKER_HOST: 'tcp://docker-engine:2376' }[name] ?? 'example'),
       );
       if (k.endsWith('_FILE')) {
         const f = join(dir, k);
@@ -243,7 +243,15 @@ describe('docker-compose.yml', () => {
       }
       env[k] = value;
     }
+    // The mounted ./secrets/docker: the engine's CA and the broker's client pair (PEM).
+    expect(env.DOCKER_CERT_PATH).toBe('/etc/sallyport/docker-tls');
+    expect(service.volumes).toContain('./secrets/docker:/etc/sallyport/docker-tls:ro');
+    env.DOCKER_CERT_PATH = join(dir, 'docker-tls');
+    mkdirSync(env.DOCKER_CERT_PATH);
+    for (const [f, kind] of [['ca.pem', 'CERTIFICATE'], ['cert.pem', 'CERTIFICATE'], ['key.pem', 'PRIVATE KEY']]) wr(join(env.DOCKER_CERT_PATH, f!), `-----BEGIN ${kind}-----\nx\n-----END ${kind}-----\n`);
     const c = loadConfig(env, 'production');
+    expect(c.runtime.dockerHost).toBe('tcp://docker-engine:2376');
+    expect(c.runtime.dockerTls).toBeDefined();
     expect(c.catalogPath).toBe('/etc/sallyport/catalog.yaml');
     expect(c.databaseUrl).toMatch(/^postgres:\/\/sallyport/);
   });

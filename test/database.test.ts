@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../server/audit/index.js';
-import { migrate, openDatabase, pendingMigrations, readMigrations } from '../server/db/index.js';
+import { migrate, openDatabase, pendingMigrations, readMigrations, tryInSavepoint } from '../server/db/index.js';
 import { MIGRATIONS_DIR } from '../server/paths.js';
 import { freshDatabase, useDatabase, type TestDatabase } from './support/postgres.js';
 
@@ -99,5 +99,30 @@ describe('audit log', () => {
     ).rejects.toThrow('state change failed');
     const { rows } = await handle.db.query(`select count(*)::int as n from audit_events where details->>'version' = 'rollback'`);
     expect(rows[0].n).toBe(0);
+  });
+
+  it('tells of an event once it is committed, never of one rolled back (the security log)', async () => {
+    const told: string[] = [];
+    const audit = createAuditLog(handle.db, { onCommitted: (row) => told.push(row.details.version as string) });
+    const started = (version: string) => ({ actor: 'system', action: 'broker.started' as const, details: { version, mode: 'x', leaseSeconds: 30 } });
+    await audit.append(started('alone'));
+    expect(told).toEqual(['alone']);
+    await handle.db.transaction(async (tx) => {
+      await audit.append(started('in-tx'), tx);
+      // Inside the savepoint and rolled back with it: not committed, not told.
+      await tryInSavepoint(tx, async () => {
+        await audit.append(started('in-savepoint'), tx);
+        throw new Error('undone');
+      });
+      expect(told).toEqual(['alone']); // not before the commit
+    });
+    expect(told).toEqual(['alone', 'in-tx']);
+    await expect(
+      handle.db.transaction(async (tx) => {
+        await audit.append(started('rolled-back'), tx);
+        throw new Error('state change failed');
+      }),
+    ).rejects.toThrow('state change failed');
+    expect(told).toEqual(['alone', 'in-tx']);
   });
 });

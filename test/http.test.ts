@@ -45,6 +45,19 @@ describe('every response', () => {
     }
   });
 
+  it('carries a request id: a random one, or the caller’s X-Request-Id when it is a plain token', async () => {
+    const a = (await fetch(`${t.url}/healthz`)).headers.get('x-request-id');
+    const b = (await fetch(`${t.url}/healthz`)).headers.get('x-request-id');
+    expect(a).toMatch(/^[0-9a-f-]{36}$/);
+    expect(b).not.toBe(a);
+    const given = 'lb-7f3a9c2e.42';
+    expect((await fetch(`${t.url}/nope`, { headers: { 'x-request-id': given } })).headers.get('x-request-id')).toBe(given);
+    // A value that could forge a log line, or is merely long, is not taken.
+    for (const hostile of ['x"}{"level":60,"msg":"forged', 'short', 'a'.repeat(129)]) {
+      expect((await fetch(`${t.url}/healthz`, { headers: { 'x-request-id': hostile } })).headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
+
   it('answers unknown routes with a JSON 404', async () => {
     const res = await fetch(`${t.url}/no/such/thing`);
     expect(res.status).toBe(404);
@@ -92,7 +105,7 @@ describe('session cookie', () => {
   it('is HttpOnly, SameSite=Lax, Secure and __Host- prefixed when the public URL is https', async () => {
     const config = loadConfig(
       {
-        DATABASE_URL: 'postgres://x/y',
+        DATABASE_URL: 'postgres://u@x/y',
         SALLYPORT_PUBLIC_URL: 'https://sallyport.example.com',
         SALLYPORT_OIDC_ISSUER: 'https://idp.example.com',
         SALLYPORT_OIDC_CLIENT_ID: 'c',

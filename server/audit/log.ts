@@ -2,6 +2,7 @@
 // there is one, each hash-chained to the one before (chain.ts) under the chain head's lock.
 // Audit events are data for auditors; logs are for diagnosis and never carry secrets.
 import {
+  afterCommit,
   insertChainedAuditEvent,
   listAuditEvents,
   listAuditTrail,
@@ -91,9 +92,14 @@ export interface AuditLog {
   trail(filter: { actionPrefix?: string; subject?: string; beforeSeq?: string; limit?: number }): Promise<AuditTrailRow[]>;
 }
 
-export function createAuditLog(db: Database): AuditLog {
+/**
+ * `onAppended` hears how long each append took (the head's lock wait included), for /metrics;
+ * `onCommitted` hears each event once it is committed (never one rolled back): the security log.
+ */
+export function createAuditLog(db: Database, options: { onAppended?: (seconds: number) => void; onCommitted?: (row: AuditEventRow) => void } = {}): AuditLog {
   return {
-    append(entry, tx) {
+    async append(entry, tx) {
+      const t0 = performance.now();
       const write = async (q: Queryable) => {
         const head = await lockAuditHead(q);
         // jsonb keeps what JSON keeps: hash exactly what will be read back.
@@ -108,9 +114,14 @@ export function createAuditLog(db: Database): AuditLog {
           details,
           prevHash: head.hash,
         };
-        return insertChainedAuditEvent(q, { ...fields, hash: hashEvent(fields) });
+        const row = await insertChainedAuditEvent(q, { ...fields, hash: hashEvent(fields) });
+        const committed = options.onCommitted;
+        if (committed) afterCommit(q, () => committed(row));
+        return row;
       };
-      return tx ? write(tx) : db.transaction(write);
+      const row = await (tx ? write(tx) : db.transaction(write));
+      options.onAppended?.((performance.now() - t0) / 1000);
+      return row;
     },
     list(filter) {
       return listAuditEvents(db, { ...filter, limit: Math.min(filter.limit ?? 100, 1000) });

@@ -1,6 +1,8 @@
 // loadConfig(env, mode): the broker's whole configuration, validated once, every bad variable
 // reported together, returned frozen and passed down explicitly. loadDatabaseConfig is the part
 // the database-only commands (migrate, verify) need.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { deepFreeze } from '../freeze.js';
 import { ed25519Jwk, previousKeys, sshCa, type SshCaConfig } from './keys.js';
 import { createReader, type Env } from './reader.js';
@@ -79,6 +81,8 @@ export interface Config {
   readonly runtime: {
     /** Docker Engine address (DOCKER_HOST form); undefined = the local socket. */
     readonly dockerHost: string | undefined;
+    /** TLS to a tcp:// engine (DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH): PEM contents, secrets. */
+    readonly dockerTls: { readonly ca: string; readonly cert: string; readonly key: string } | undefined;
   };
   /** How the broker reaches fleet nodes: its SSH user CA and the certificates it issues. */
   readonly fleet: {
@@ -105,6 +109,8 @@ export interface Config {
   };
   /** Production refuses images not pinned by digest. */
   readonly requireImageDigest: boolean;
+  /** /metrics: served only with this bearer token; off when unset (a secret, never logged). */
+  readonly metrics: { readonly token: string | undefined };
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -117,10 +123,63 @@ const ID_TOKEN_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES
  */
 export function loadDatabaseConfig(env: Env): { databaseUrl: string; databasePoolSize: number } {
   const r = createReader(env);
+  const settings = databaseSettings(r, env);
+  r.check();
+  return settings;
+}
+
+/**
+ * TLS to a remote engine, as the docker CLI reads it: DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH
+ * holding ca.pem, cert.pem and key.pem. The engine's API is root on its host, so production
+ * refuses a tcp:// engine without TLS unless it is on this machine's loopback.
+ */
+function engineTls(r: ReturnType<typeof createReader>, host: string | undefined, mode: Mode): Config['runtime']['dockerTls'] {
+  const verify = r.read('DOCKER_TLS_VERIFY');
+  const certPath = r.read('DOCKER_CERT_PATH');
+  const remote = host !== undefined && /^(tcp|https):\/\//.test(host);
+  if (verify !== undefined && verify !== '1' && verify !== '0' && verify !== '') r.bad('DOCKER_TLS_VERIFY', 'must be 1 (verify the engine and present a client certificate) or unset');
+  if (verify !== '1') {
+    if (certPath !== undefined) r.bad('DOCKER_CERT_PATH', 'is set but DOCKER_TLS_VERIFY is not 1');
+    if (remote && mode === 'production' && !/^(tcp|https):\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/|$)/.test(host)) {
+      r.bad('DOCKER_HOST', 'is a network engine without TLS, which gives root on its host to anyone who reaches it: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem)');
+    }
+    return undefined;
+  }
+  if (!remote) r.bad('DOCKER_TLS_VERIFY', 'needs DOCKER_HOST=tcp://HOST:2376');
+  if (certPath === undefined) {
+    r.bad('DOCKER_CERT_PATH', 'is required with DOCKER_TLS_VERIFY=1 (a directory with ca.pem, cert.pem, key.pem)');
+    return undefined;
+  }
+  const pem = (file: string, kind: RegExp): string => {
+    let text = '';
+    try {
+      text = readFileSync(join(certPath, file), 'utf8');
+    } catch (err) {
+      r.bad('DOCKER_CERT_PATH', `cannot read ${join(certPath, file)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      return '';
+    }
+    if (!kind.test(text)) r.bad('DOCKER_CERT_PATH', `${join(certPath, file)} is not a PEM ${file === 'key.pem' ? 'private key' : 'certificate'}`);
+    return text;
+  };
+  return { ca: pem('ca.pem', /-----BEGIN CERTIFICATE-----/), cert: pem('cert.pem', /-----BEGIN CERTIFICATE-----/), key: pem('key.pem', /-----BEGIN (RSA |EC )?PRIVATE KEY-----/) };
+}
+
+/** DATABASE_URL and the pool size, checked the same way for every command that needs them. */
+function databaseSettings(r: ReturnType<typeof createReader>, env: Env): { databaseUrl: string; databasePoolSize: number } {
   const databaseUrl = r.required('DATABASE_URL');
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) r.bad('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
+  else if (databaseUrl) {
+    let user: string | null = null;
+    try {
+      const u = new URL(databaseUrl.replace(/^postgres(ql)?:/, 'http:'));
+      user = u.username || u.searchParams.get('user');
+    } catch {
+      r.bad('DATABASE_URL', 'is not a valid URL');
+    }
+    // The driver would fall back to PGUSER or USER, and without either fails with a stack trace.
+    if (!user && !env.PGUSER && !env.USER) r.bad('DATABASE_URL', 'names no user, and neither PGUSER nor USER is set: write postgres://USER[:PASSWORD]@HOST/DATABASE');
+  }
   const databasePoolSize = r.integer('SALLYPORT_DATABASE_POOL_SIZE', 10, 1, 200);
-  r.check();
   return { databaseUrl, databasePoolSize };
 }
 
@@ -136,11 +195,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
   const port = integer('PORT', 8080, 0, 65535);
   const host = read('HOST') ?? (mode === 'dev' ? '127.0.0.1' : '0.0.0.0');
 
-  const databaseUrl = required('DATABASE_URL');
-  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    bad('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
-  }
-  const databasePoolSize = integer('SALLYPORT_DATABASE_POOL_SIZE', 10, 1, 200);
+  const { databaseUrl, databasePoolSize } = databaseSettings(r, env);
 
   const publicUrlRaw = required('SALLYPORT_PUBLIC_URL');
   const publicUrl = url('SALLYPORT_PUBLIC_URL', publicUrlRaw, { allowHttp: mode === 'dev' });
@@ -208,6 +263,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
   if (dockerHost !== undefined && !/^(unix|tcp|http|https):\/\//.test(dockerHost)) {
     bad('DOCKER_HOST', 'must be unix:///path, tcp://host:port or https://host:port');
   }
+  const dockerTls = engineTls(r, dockerHost, mode);
 
   const ca = sshCa(r);
   const sourceAddresses = read('SALLYPORT_SSH_SOURCE_ADDRESSES') === undefined ? undefined : list('SALLYPORT_SSH_SOURCE_ADDRESSES', []);
@@ -240,6 +296,9 @@ export function loadConfig(env: Env, mode: Mode): Config {
   const unauthenticatedPerAddress = integer('SALLYPORT_SSH_MAX_UNAUTHENTICATED_PER_ADDRESS', 10, 1, 10000);
   const unauthenticatedTotal = integer('SALLYPORT_SSH_MAX_UNAUTHENTICATED', 256, 1, 100000);
 
+  const metricsToken = read('SALLYPORT_METRICS_TOKEN');
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{32,256}$/.test(metricsToken)) bad('SALLYPORT_METRICS_TOKEN', 'must be 32-256 printable characters without spaces');
+
   const logLevel = (read('SALLYPORT_LOG_LEVEL') ?? 'info') as Config['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) bad('SALLYPORT_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
 
@@ -268,10 +327,11 @@ export function loadConfig(env: Env, mode: Mode): Config {
     search: { indexMsPerSecond },
     consoles: { maxPerUser, maxTotal, inputBytesPerSecond },
     broker: { prefix: brokerPrefix, leaseSeconds },
-    runtime: { dockerHost },
+    runtime: { dockerHost, dockerTls },
     fleet: { ca, sourceAddresses, certificateSeconds, connectTimeoutSeconds },
     sshDoor: { listen: sshListen, hostKey: sshHostKey, loginSeconds: sshLoginSeconds, approvalWaitSeconds, unauthenticatedPerAddress, unauthenticatedTotal },
     requireImageDigest: mode === 'production',
+    metrics: { token: metricsToken },
     logLevel,
   });
 }

@@ -18,13 +18,15 @@ import {
   stopWatching,
   type Database,
 } from '../db/index.js';
-import { SallyportError } from '../errors.js';
+import { isSallyportError, SallyportError } from '../errors.js';
+import type { ConsoleLevels, Metrics } from '../metrics/index.js';
 import type { Runtime } from '../runtime/index.js';
 import { controlPass, runEvery, type LiveEntry } from './control.js';
 import { consoleEndedEvent, endMessage } from './end-reasons.js';
 import { openConsole, recordingStore, type Door } from './open.js';
 import { recoverOrphans, sealStoredRecording, type Recovered } from './recover.js';
 import { ConsoleSession, type ConsoleClient, type ConsoleObserver, type EndInfo } from './session.js';
+import type { RecordingStore } from '../recording/index.js';
 import { tailConsole } from './watch.js';
 
 export interface ConsoleService {
@@ -43,6 +45,8 @@ export interface ConsoleService {
   watch(principal: Principal, id: string, observer: ConsoleObserver): Promise<{ recent: string; cols: number; rows: number; stop: () => void }>;
   /** End a live session on whichever broker holds it (admins only; audited; the user is told who). */
   terminate(principal: Principal, id: string, reason: string): Promise<void>;
+  /** This broker's consoles now, for /metrics. */
+  levels(): ConsoleLevels;
 }
 
 export interface LiveSession {
@@ -70,6 +74,23 @@ export interface ConsoleServiceDeps {
   /** Input one console takes a second, beyond a burst (config.consoles.inputBytesPerSecond). */
   inputBytesPerSecond: number;
   recorderFlushMs?: number;
+  metrics?: Metrics;
+}
+
+/** The recording store, with each chunk write timed for /metrics. */
+function timedStore(store: RecordingStore, metrics: Metrics | undefined): RecordingStore {
+  if (!metrics) return store;
+  return {
+    ...store,
+    async append(...args) {
+      const t0 = performance.now();
+      try {
+        return await store.append(...args);
+      } finally {
+        metrics.chunkWritten((performance.now() - t0) / 1000);
+      }
+    },
+  };
 }
 
 /** While the database is away, a finished session's end is retried this often. */
@@ -79,7 +100,9 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
   const { db, audit, brokerId } = deps;
   const live = new Map<string, LiveEntry>();
   const starting = new Set<string>();
-  const store = recordingStore(db);
+  const store = timedStore(recordingStore(db), deps.metrics);
+  // Bytes through every console this broker has held, live or ended (sessions add to it).
+  const totals = { bytesIn: 0, bytesOut: 0 };
   // Ending must not overlap with the shutdown that waits for it.
   const ending = new Set<Promise<unknown>>();
 
@@ -100,6 +123,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
    * end is stored, so nothing else ends the row with a wrong reason meanwhile).
    */
   const storeEnd = async (id: string, entry: Omit<LiveEntry, 'session'>, info: EndInfo): Promise<void> => {
+    deps.metrics?.consoleEnded(entry.target, info.reason.code);
     const attempt = async (): Promise<boolean> => {
       try {
         await recordEnd(id, entry.principal, entry.target, info);
@@ -126,6 +150,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
   const service: ConsoleService = {
     async open(principal, targetName, size, client, door) {
       let session: ConsoleSession | undefined;
+      const t0 = performance.now();
       const opened = await openConsole(deps, principal, targetName, size, door, {
         starting,
         store,
@@ -134,7 +159,11 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
           client.notice('Recording failed; the session is being closed.');
           void session?.end({ code: 'recording_failed' });
         },
+      }).catch((err: unknown) => {
+        deps.metrics?.consoleRefused(targetName, door.via, isSallyportError(err) ? err.code : 'INTERNAL');
+        throw err;
       });
+      deps.metrics?.consoleOpened(opened.target.name, door.via, (performance.now() - t0) / 1000);
       const entry = { principal, target: opened.target.name, grantId: opened.grantId };
       session = new ConsoleSession(
         opened.id,
@@ -144,9 +173,20 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
         { idleSeconds: opened.target.limits.idleTimeout, maxSeconds: opened.target.limits.maxDuration, inputBytesPerSecond: deps.inputBytesPerSecond },
         (info) => storeEnd(opened.id, entry, info),
         deps.recorderFlushMs,
+        totals,
       );
       live.set(opened.id, { ...entry, session });
       return session;
+    },
+
+    levels() {
+      const liveByTarget = new Map<string, number>();
+      let recordingBacklog = 0;
+      for (const { target, session } of live.values()) {
+        liveByTarget.set(target, (liveByTarget.get(target) ?? 0) + 1);
+        recordingBacklog += session.recordingBacklog;
+      }
+      return { liveByTarget, bytesIn: totals.bytesIn, bytesOut: totals.bytesOut, recordingBacklog };
     },
 
     recover() {

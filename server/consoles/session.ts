@@ -86,6 +86,8 @@ export class ConsoleSession {
   private gathered: Buffer[] = [];
   private gatheredBytes = 0;
   private gatherTimer: NodeJS.Timeout | undefined;
+  /** The client has more unsent than it allows; cleared by its drain. */
+  private clientBehind = false;
 
   constructor(
     readonly id: string,
@@ -96,6 +98,8 @@ export class ConsoleSession {
     private readonly onEnded: (info: EndInfo) => Promise<void>,
     /** The recorder's usual flush interval, restored when nobody watches any more. */
     private readonly flushMs = 1000,
+    /** Bytes through all of a broker's consoles (for /metrics); this session adds to it. */
+    private readonly totals: { bytesIn: number; bytesOut: number } = { bytesIn: 0, bytesOut: 0 },
   ) {
     this.inputTokens = limits.inputBytesPerSecond * INPUT_BURST_SECONDS;
     running.output.on('data', (chunk: Buffer) => this.onOutput(chunk));
@@ -107,7 +111,10 @@ export class ConsoleSession {
     const broken = () => void this.end({ code: 'network_error' });
     running.input.on('error', broken);
     running.output.on('error', broken);
-    client.onDrain(() => this.maybeResume());
+    client.onDrain(() => {
+      this.clientBehind = false;
+      this.maybeResume();
+    });
     recorder.onDrain(() => this.maybeResume());
     void running.exited.then(({ exitCode, lostNode }) => {
       // The node's connection died (partition, node down): say so, not "process exited".
@@ -125,6 +132,11 @@ export class ConsoleSession {
     return this.ending === undefined;
   }
 
+  /** Recording accepted but not yet stored. */
+  get recordingBacklog(): number {
+    return this.recorder.backlog;
+  }
+
   /**
    * Sends typed input to the process. Returns false when the process is not reading it fast
    * enough: the front door then stops reading from its client until `onInputDrain` — input is
@@ -134,6 +146,7 @@ export class ConsoleSession {
     if (!this.live) return true;
     const bytes = Buffer.byteLength(data);
     this.bytesIn += bytes;
+    this.totals.bytesIn += bytes;
     // Input past the rate is still taken (never dropped): the front door just stops reading.
     const withinRate = this.spendInput(bytes);
     // Output that came before this key is recorded (and shown) before it: the echo mask
@@ -273,6 +286,7 @@ export class ConsoleSession {
 
   private onOutput(chunk: Buffer): void {
     this.bytesOut += chunk.length;
+    this.totals.bytesOut += chunk.length;
     // A stream arrives in small pieces (a PTY read, an SSH packet: ~2 KiB each, thousands a
     // second): after a piece that size, what follows within GATHER_MS goes as one message. An
     // echo or a prompt is smaller and goes at once, so typing never waits.
@@ -303,6 +317,7 @@ export class ConsoleSession {
     // sees exactly the same, decoded once (a character split across pieces is recorded whole,
     // with the piece that completes it). The recording is stored later either way.
     const keepingUp = this.client.send(bytes);
+    if (!keepingUp) this.clientBehind = true;
     const text = this.decoder.write(bytes);
     if (text) this.recorder.output(text);
     if (!keepingUp) this.running.output.pause();
@@ -310,9 +325,14 @@ export class ConsoleSession {
     if (this.recorder.backlog > RECORDER_BACKLOG_LIMIT) this.running.output.pause();
   }
 
+  /**
+   * Output resumes only when both ends allow: the client has taken what was sent (its drain) and
+   * the recording is stored. Either drain alone must not resume it — a recorder write finishing
+   * while the client still lags let output pile up in the send buffer (34 MB in 4 s).
+   */
   private maybeResume(): void {
     if (!this.live || !this.running.output.isPaused()) return;
-    if (this.recorder.backlog > RECORDER_BACKLOG_LIMIT) return;
+    if (this.clientBehind || this.recorder.backlog > RECORDER_BACKLOG_LIMIT) return;
     this.running.output.resume();
   }
 

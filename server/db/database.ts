@@ -15,6 +15,20 @@ export interface Database extends Queryable {
   close(): Promise<void>;
 }
 
+const AFTER_COMMIT = Symbol('sallyport.afterCommit');
+type Committable = { [AFTER_COMMIT]?: Array<() => void> };
+
+/**
+ * Runs `cb` once what `q` wrote is committed: at the end of its transaction when `q` is one,
+ * at once when it is not (a statement on its own commits by itself). Never after a rollback.
+ * For what must only be said of stored facts (the security log line of an audit event).
+ */
+export function afterCommit(q: Queryable, cb: () => void): void {
+  const queue = (q as Committable)[AFTER_COMMIT];
+  if (queue) queue.push(cb);
+  else cb();
+}
+
 export function openDatabase(url: string, options: { poolSize: number }): Database {
   const pool = new pg.Pool({
     connectionString: url,
@@ -52,6 +66,7 @@ export function openDatabase(url: string, options: { poolSize: number }): Databa
     pool,
     query,
     async transaction(fn) {
+      let afterCommit: Array<() => void> | undefined;
       let client: pg.PoolClient;
       try {
         client = await pool.connect();
@@ -61,11 +76,22 @@ export function openDatabase(url: string, options: { poolSize: number }): Databa
       let failure: unknown;
       try {
         await client.query('begin');
+        afterCommit = [];
+        (client as Committable)[AFTER_COMMIT] = afterCommit;
         const result = await fn(client);
         await client.query('commit');
+        delete (client as Committable)[AFTER_COMMIT];
+        for (const cb of afterCommit) {
+          try {
+            cb();
+          } catch {
+            // Committed is committed: a failing listener must not make it look rolled back.
+          }
+        }
         return result;
       } catch (err) {
         failure = err;
+        delete (client as Committable)[AFTER_COMMIT];
         await client.query('rollback').catch(() => {});
         throw wrap(err);
       } finally {
@@ -84,12 +110,16 @@ export function openDatabase(url: string, options: { poolSize: number }): Databa
  */
 export async function tryInSavepoint<T>(tx: Queryable, fn: () => Promise<T>): Promise<T | undefined> {
   await tx.query('savepoint sallyport_try');
+  // What was written inside and rolled back is not committed: nor are its after-commit calls.
+  const queue = (tx as Committable)[AFTER_COMMIT];
+  const queued = queue?.length ?? 0;
   try {
     const result = await fn();
     await tx.query('release savepoint sallyport_try');
     return result;
   } catch {
     await tx.query('rollback to savepoint sallyport_try');
+    queue?.splice(queued);
     return undefined;
   }
 }

@@ -1,5 +1,5 @@
 // Public surface of the database adapter.
-export { openDatabase, tryInSavepoint, type Database, type Queryable } from './database.js';
+export { afterCommit, openDatabase, tryInSavepoint, type Database, type Queryable } from './database.js';
 export { migrate, pendingMigrations, readMigrations } from './migrate.js';
 export { recordUserSeen, type UserRow } from './users.js';
 export { startBrowserSession, touchBrowserSession, endBrowserSession, moveConsolesToLogin, touchLoginsOfConsoles, type ActiveSessionRow } from './browser-sessions.js';

@@ -3,11 +3,12 @@
 // then prints where to go and how to log in. Its secrets live in a local folder it creates.
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
 import type { JWK } from 'oidc-provider';
 import { loadConfig } from '../config/index.js';
+import { SallyportError } from '../errors.js';
 import { startBroker, type Broker } from '../main.js';
 import { DEMO_CATALOG, PACKAGE_ROOT } from '../paths.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
@@ -51,6 +52,7 @@ export interface DevHandle {
 export async function startDev(env: Readonly<Record<string, string | undefined>>): Promise<DevHandle> {
   const dataDir = resolve(env.SALLYPORT_DEV_DIR ?? '.sallyport-dev');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const unlock = lockDataDir(dataDir);
   const state = await loadOrCreateState(join(dataDir, 'dev-state.json'));
   const users = DEMO_USERS.map((u) => ({ ...u, groups: [...u.groups], password: state.passwords[u.username]! }));
 
@@ -109,12 +111,49 @@ export async function startDev(env: Readonly<Record<string, string | undefined>>
         await broker.close();
         await devIdp.close();
         await embedded?.close();
+        unlock();
       },
     };
   } catch (err) {
     await idp?.close().catch(() => {});
     await pg?.close().catch(() => {});
+    unlock();
     throw err;
+  }
+}
+
+/**
+ * One dev instance per data directory: two would share one PGlite directory (which corrupts it)
+ * and one dev state. A lock file holds the owner's pid; one left by a process that is gone (a
+ * SIGKILL) is taken over. Returns the release.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const file = join(dataDir, 'dev.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      const release = () => rmSync(file, { force: true });
+      // However the process ends (a failing close, process.exit), the lock goes with it.
+      process.once('exit', release);
+      return release;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
+        throw new SallyportError('CONFIG_INVALID', `another sallyport dev (pid ${owner}) is using ${dataDir}: stop it first, or give this one its own SALLYPORT_DEV_DIR`);
+      }
+      rmSync(file, { force: true });
+    }
+  }
+  throw new SallyportError('CONFIG_INVALID', `cannot lock ${dataDir} for sallyport dev`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

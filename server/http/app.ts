@@ -1,5 +1,6 @@
 // The HTTP front door as a fastify app: plugins, security, session auth and routes. It holds
 // no policy; it adapts requests to the services it is given. Listening is main.ts's job.
+import { randomUUID } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import fastifyWebsocket from '@fastify/websocket';
@@ -22,6 +23,7 @@ import { authRoutes } from './routes/auth.js';
 import { MAX_FRAME_BYTES } from './console-wire.js';
 import { consoleWsRoutes } from './routes/console-ws.js';
 import { healthRoutes, type Readiness } from './routes/health.js';
+import { metricsRoutes, type MetricsRegistry } from './routes/metrics.js';
 import { webRoutes } from './routes/web.js';
 import { sshLoginRoutes, type SshDoorInfo } from './routes/ssh-logins.js';
 import { registerSecurity } from './security.js';
@@ -40,6 +42,7 @@ export interface AppServices {
   fleet: FleetView;
   sshLogins: SshLogins;
   sshDoor: SshDoorInfo;
+  metrics: MetricsRegistry;
 }
 
 export async function buildApp(config: Config, services: AppServices, options: { webDir: string }): Promise<FastifyInstance> {
@@ -53,9 +56,19 @@ export async function buildApp(config: Config, services: AppServices, options: {
       },
     },
     bodyLimit: 64 * 1024,
+    // Request ids are random, or the caller's X-Request-Id when it is a plain token (a proxy's
+    // id ties its logs to ours); anything else is replaced, so nothing is injected into a log.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
     // Unknown fields are an error, not silently dropped: a typo must not pass as success.
     ajv: { customOptions: { removeAdditional: false, allErrors: true } },
     trustProxy: false,
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {
@@ -77,6 +90,7 @@ export async function buildApp(config: Config, services: AppServices, options: {
   registerSecurity(app, config, csrf);
 
   healthRoutes(app, services.readiness);
+  metricsRoutes(app, config, services.metrics);
   // Public: anyone verifying evidence needs the broker's keys, and nothing else.
   // Public too: the newest signed chain head, so copies exist outside the database and a
   // rewrite is found even if every checkpoint row is deleted (`verify audit --checkpoints URL`).
@@ -105,6 +119,8 @@ export async function buildApp(config: Config, services: AppServices, options: {
   await webRoutes(app, options.webDir);
   return app;
 }
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
 /** A request's path as logged: no query string, no SSH login token. */
 function loggedPath(url: string): string {

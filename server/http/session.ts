@@ -38,8 +38,9 @@ export function clearSessionCookie(reply: FastifyReply, config: Config): void {
 export function registerSessionAuth(app: FastifyInstance, config: Config, identity: Identity): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
-    // Probes and static assets need no identity; skip the database round trip for them.
-    if (request.url.startsWith('/healthz') || request.url.startsWith('/readyz') || request.url.startsWith('/assets/') || request.url.startsWith('/.well-known/')) return;
+    // Probes, the metrics scrape (its own token) and static assets need no identity; skip the
+    // database round trip for them.
+    if (request.url.startsWith('/healthz') || request.url.startsWith('/readyz') || request.url.startsWith('/metrics') || request.url.startsWith('/assets/') || request.url.startsWith('/.well-known/')) return;
     const sessionId = sessionIdFrom(request, config);
     if (sessionId) request.principal = await identity.authenticate(sessionId);
   });

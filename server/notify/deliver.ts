@@ -48,7 +48,7 @@ export function retryDelaySeconds(attempts: number): number | null {
 
 const TIMEOUT_MS = 5000;
 
-export function createWebhookNotifier(deps: { db: Database; webhook: WebhookConfig; publicUrl: string; pollMs?: number }): Notifier {
+export function createWebhookNotifier(deps: { db: Database; webhook: WebhookConfig; publicUrl: string; pollMs?: number; onFailure?: () => void }): Notifier {
   const { db, webhook } = deps;
   let wake: (() => void) | undefined;
 
@@ -69,6 +69,7 @@ export function createWebhookNotifier(deps: { db: Database; webhook: WebhookConf
           if (!res.ok) throw new Error(`receiver answered ${res.status}`);
           await markNotificationDelivered(db, n.id);
         } catch (err) {
+          deps.onFailure?.();
           const retry = retryDelaySeconds(n.attempts);
           const reason = (err as Error).name === 'TimeoutError' ? `no answer within ${TIMEOUT_MS} ms` : (err as Error).message;
           await markNotificationFailed(db, n.id, reason, retry);

@@ -16,6 +16,8 @@ export const LABEL_TARGET = 'io.sallyport.target';
 export interface DockerRuntimeOptions {
   /** DOCKER_HOST-style address; default: the local socket. */
   dockerHost?: string;
+  /** TLS to a tcp:// engine: its CA, and this broker's client certificate and key (PEM). */
+  dockerTls?: { ca: string; cert: string; key: string };
   /** Engine API call timeout; a dead engine is reported within this. */
   timeoutMs?: number;
   /** The node name recorded with each console (default `local`). */
@@ -43,8 +45,8 @@ interface Engine {
 export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
   const timeout = options.timeoutMs ?? 5_000;
   const local: Engine = {
-    docker: new Docker({ ...dockerConnection(options.dockerHost), timeout }),
-    longLived: new Docker(dockerConnection(options.dockerHost)),
+    docker: new Docker({ ...dockerConnection(options.dockerHost, options.dockerTls), timeout }),
+    longLived: new Docker(dockerConnection(options.dockerHost, options.dockerTls)),
     node: options.node ?? 'local',
     close: () => {},
   };
@@ -250,10 +252,13 @@ async function removeOn(engine: Engine, id: string): Promise<void> {
     });
 }
 
-function dockerConnection(host: string | undefined): Docker.DockerOptions {
+function dockerConnection(host: string | undefined, tls: DockerRuntimeOptions['dockerTls']): Docker.DockerOptions {
   if (!host) return { socketPath: '/var/run/docker.sock' };
   if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
   const u = new URL(host.replace(/^tcp:/, 'http:'));
+  // With TLS (the docker CLI's DOCKER_TLS_VERIFY): verify the engine against the CA, present
+  // this broker's certificate; 2376 is the TLS port, as for the CLI.
+  if (tls) return { host: u.hostname, port: Number(u.port || 2376), protocol: 'https', ca: tls.ca, cert: tls.cert, key: tls.key };
   return { host: u.hostname, port: Number(u.port || 2375), protocol: u.protocol === 'https:' ? 'https' : 'http' };
 }
 

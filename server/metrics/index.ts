@@ -1,0 +1,1 @@
+export { createMetrics, type ConsoleLevels, type Metrics } from './registry.js';

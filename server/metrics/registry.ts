@@ -1,0 +1,141 @@
+// What an operator monitors, in the Prometheus text format: one registry per broker (a test
+// process may run several brokers). Events are counted where they happen (opens, ends, chunk
+// writes, audit appends, webhook failures); levels are read when scraped (live consoles, bytes,
+// recording backlog, pool use, pending approvals), so the consoles' hot path does no metric work.
+import client from 'prom-client';
+import type { Database } from '../db/index.js';
+
+/** What the console service knows at the moment of a scrape. */
+export interface ConsoleLevels {
+  /** Live consoles on this broker, by target. */
+  liveByTarget: ReadonlyMap<string, number>;
+  /** Bytes typed and shown through this broker's consoles since it started (ended and live). */
+  bytesIn: number;
+  bytesOut: number;
+  /** Recording accepted but not yet stored, over this broker's live consoles. */
+  recordingBacklog: number;
+}
+
+export interface Metrics {
+  readonly registry: client.Registry;
+  consoleOpened(target: string, door: string, seconds: number): void;
+  consoleRefused(target: string, door: string, code: string): void;
+  consoleEnded(target: string, reason: string): void;
+  chunkWritten(seconds: number): void;
+  auditAppended(seconds: number): void;
+  webhookFailed(): void;
+  /** Where scrape-time levels come from; set once the console service exists. */
+  readConsoles(levels: () => ConsoleLevels): void;
+}
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+const OPEN_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30];
+
+export function createMetrics(deps: { db: Database }): Metrics {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  let consoles: (() => ConsoleLevels) | undefined;
+  const levels = () => consoles?.() ?? { liveByTarget: new Map(), bytesIn: 0, bytesOut: 0, recordingBacklog: 0 };
+
+  const opens = new client.Counter({ name: 'sallyport_console_opens_total', help: 'Console open attempts on this broker, by target, door and result (opened or the error code).', labelNames: ['target', 'door', 'result'], registers: [registry] });
+  const openSeconds = new client.Histogram({ name: 'sallyport_console_open_seconds', help: 'From an open request to a running, recorded console.', labelNames: ['door'], buckets: OPEN_BUCKETS, registers: [registry] });
+  const ends = new client.Counter({ name: 'sallyport_console_ends_total', help: 'Consoles ended on this broker, by target and end reason.', labelNames: ['target', 'reason'], registers: [registry] });
+  const chunkSeconds = new client.Histogram({ name: 'sallyport_recording_chunk_write_seconds', help: 'Storing one recording chunk (hash chain, index queue) in PostgreSQL.', buckets: LATENCY_BUCKETS, registers: [registry] });
+  const auditSeconds = new client.Histogram({ name: 'sallyport_audit_append_seconds', help: 'Appending one audit event to the hash chain (inside its transaction).', buckets: LATENCY_BUCKETS, registers: [registry] });
+  const webhookFailures = new client.Counter({ name: 'sallyport_webhook_failures_total', help: 'Webhook deliveries that failed (each is retried with backoff).', registers: [registry] });
+
+  new client.Gauge({
+    name: 'sallyport_consoles_live',
+    help: 'Live consoles on this broker, by target.',
+    labelNames: ['target'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [target, n] of levels().liveByTarget) this.set({ target }, n);
+    },
+  });
+  new client.Counter({
+    name: 'sallyport_console_input_bytes_total',
+    help: 'Bytes typed into consoles through this broker.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(levels().bytesIn);
+    },
+  });
+  new client.Counter({
+    name: 'sallyport_console_output_bytes_total',
+    help: 'Bytes of console output shown through this broker.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(levels().bytesOut);
+    },
+  });
+  new client.Gauge({
+    name: 'sallyport_recording_backlog_bytes',
+    help: 'Recording accepted but not yet stored, over this broker’s live consoles.',
+    registers: [registry],
+    collect() {
+      this.set(levels().recordingBacklog);
+    },
+  });
+  new client.Gauge({
+    name: 'sallyport_db_pool_connections',
+    help: 'This broker’s PostgreSQL pool: connections open, idle, and requests waiting for one.',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const { pool } = deps.db;
+      this.set({ state: 'total' }, pool.totalCount);
+      this.set({ state: 'idle' }, pool.idleCount);
+      this.set({ state: 'waiting' }, pool.waitingCount);
+    },
+  });
+  // Across every broker (one database): the same figure from each, so alert on max(), not sum().
+  new client.Gauge({
+    name: 'sallyport_access_requests_pending',
+    help: 'Access requests waiting for a decision (all brokers).',
+    registers: [registry],
+    async collect() {
+      this.set(await countOrNaN(deps.db, `select count(*)::int as n from access_requests where status = 'pending'`));
+    },
+  });
+  new client.Gauge({
+    name: 'sallyport_webhook_undelivered',
+    help: 'Webhook notifications not yet delivered (all brokers).',
+    registers: [registry],
+    async collect() {
+      this.set(await countOrNaN(deps.db, `select count(*)::int as n from notifications where delivered_at is null`));
+    },
+  });
+
+  return {
+    registry,
+    consoleOpened(target, door, seconds) {
+      opens.inc({ target, door, result: 'opened' });
+      openSeconds.observe({ door }, seconds);
+    },
+    consoleRefused(target, door, code) {
+      opens.inc({ target, door, result: code });
+    },
+    consoleEnded(target, reason) {
+      ends.inc({ target, reason });
+    },
+    chunkWritten: (seconds) => chunkSeconds.observe(seconds),
+    auditAppended: (seconds) => auditSeconds.observe(seconds),
+    webhookFailed: () => webhookFailures.inc(),
+    readConsoles(read) {
+      consoles = read;
+    },
+  };
+}
+
+/** A scrape while the database is away still answers: the database's figures are NaN. */
+async function countOrNaN(db: Database, sql: string): Promise<number> {
+  try {
+    return (await db.query<{ n: number }>(sql)).rows[0]!.n;
+  } catch {
+    return Number.NaN;
+  }
+}
