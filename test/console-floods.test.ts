@@ -12,23 +12,18 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort } from '../server/dev/index.js';
 import { PACKAGE_ROOT } from '../server/paths.js';
-import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
+import { Browser, type TestBroker } from './support/broker.js';
 import { connectConsole, PROMPT, type ConsoleConnection } from './support/console-client.js';
-import { writeConsoleCatalog } from './support/console-catalog.js';
-import { freshDatabase, type TestDatabase } from './support/postgres.js';
 import type { FloodOrder, FloodReport } from './support/flood-client.js';
-import { spawnCli, waitFor } from './support/process.js';
-import { replicaEnv } from './support/replica.js';
+import { startServeBeside } from './support/replica.js';
 
-let tdb: TestDatabase;
 let h: TestBroker;
 let child: ChildProcess;
-let brokerStderr = '';
 let stopping = false;
 let url: string;
 let cookie: string;
+let stop: () => Promise<void>;
 
 // The review's goals (before the fixes: p99 944 ms and +1015 MiB under the input flood).
 const BYSTANDER_P99_MS = 50;
@@ -49,18 +44,12 @@ function rssPeak(): { stop(): number } {
 }
 
 beforeAll(async () => {
-  const catalog = writeConsoleCatalog(inject('consoleImage'));
-  tdb = await freshDatabase();
-  h = await startTestBroker({ SALLYPORT_CATALOG: catalog, CONSOLE_GREETING: 'x' }, { database: tdb });
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  child = spawnCli(['serve'], replicaEnv(h, { port, databaseUrl: tdb.url, catalog }), process.env.FLOOD_NODE_ARGS ? process.env.FLOOD_NODE_ARGS.split(' ') : []);
+  const started = await startServeBeside(inject('consoleImage'));
+  ({ h, child, url, stop } = started);
   // A broker that dies under a flood is a failure to see, with its last words.
-  child.stderr!.on('data', (d) => (brokerStderr = (brokerStderr + d).slice(-4000)));
   child.once('exit', (code, signal) => {
-    if (!stopping) console.error(`the flooded broker exited (${code ?? signal}):\n${brokerStderr}`);
+    if (!stopping) console.error(`the flooded broker exited (${code ?? signal}):\n${started.stderrTail()}`);
   });
-  await waitFor('broker ready', async () => ((await fetch(`${url}/readyz`).catch(() => null))?.status === 200 ? true : undefined), 40_000);
   const b = new Browser();
   await h.login(b, 'alice');
   cookie = `sallyport=${b.cookies(h.url).get('sallyport')}`;
@@ -68,13 +57,7 @@ beforeAll(async () => {
 afterAll(async () => {
   stopping = true;
   for (const f of flooders) f.kill();
-  if (child && child.exitCode === null && child.signalCode === null) {
-    const closed = new Promise((r) => child.once('close', r));
-    child.kill('SIGTERM');
-    await closed;
-  }
-  await h?.close();
-  await tdb?.drop();
+  await stop?.();
 });
 
 /** A bystander typing into `cat`: the time from a key to its echo, n times, one after another. */

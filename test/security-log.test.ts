@@ -2,16 +2,12 @@
 // line per audit event once it is committed — with the user, the target and the session id —
 // and every line it writes is an event the audit table holds (that a rolled-back event is never
 // told is database.test.ts's). Request ids travel in X-Request-Id.
-import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort } from '../server/dev/index.js';
-import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
+import { Browser, type TestBroker } from './support/broker.js';
 import { connectConsole, PROMPT } from './support/console-client.js';
-import { writeConsoleCatalog } from './support/console-catalog.js';
-import { freshDatabase, type TestDatabase } from './support/postgres.js';
-import { spawnCli, waitFor } from './support/process.js';
-import { replicaEnv } from './support/replica.js';
+import { waitFor } from './support/process.js';
+import { startServeBeside } from './support/replica.js';
 
 interface LogLine {
   level: number;
@@ -20,40 +16,28 @@ interface LogLine {
   security?: { seq: string; action: string; actor: string; subject: string | null; details: Record<string, unknown> };
 }
 
-let tdb: TestDatabase;
 let h: TestBroker;
-let child: ChildProcess;
 let url: string;
 let cookie: string;
+let stop: () => Promise<void>;
 const lines: LogLine[] = [];
 
 beforeAll(async () => {
-  const catalog = writeConsoleCatalog(inject('consoleImage'));
-  tdb = await freshDatabase();
-  h = await startTestBroker({ SALLYPORT_CATALOG: catalog, CONSOLE_GREETING: 'x' }, { database: tdb });
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  child = spawnCli(['serve'], replicaEnv(h, { port, databaseUrl: tdb.url, catalog }, { SALLYPORT_LOG_LEVEL: 'info' }));
-  createInterface({ input: child.stdout! }).on('line', (l) => {
+  const started = await startServeBeside(inject('consoleImage'), { SALLYPORT_LOG_LEVEL: 'info' });
+  ({ h, url, stop } = started);
+  createInterface({ input: started.child.stdout! }).on('line', (l) => {
     try {
       lines.push(JSON.parse(l) as LogLine);
     } catch {
       // not a log line
     }
   });
-  await waitFor('replica ready', async () => ((await fetch(`${url}/readyz`).catch(() => null))?.status === 200 ? true : undefined), 40_000);
   const b = new Browser();
   await h.login(b, 'alice');
   cookie = `sallyport=${b.cookies(h.url).get('sallyport')}`;
 });
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const closed = new Promise((r) => child.once('close', r));
-    child.kill('SIGTERM');
-    await closed;
-  }
-  await h?.close();
-  await tdb?.drop();
+  await stop?.();
 });
 
 const security = (action: string) => lines.filter((l) => l.security?.action === action).map((l) => l.security!);
