@@ -1,16 +1,18 @@
 // The evidence bundle, end to end: carol downloads one for alice's console session (audited),
 // the system `tar` reads it, and `sallyport verify recording BUNDLE` checks it offline — with
-// no database in its environment — and finds a changed recording or a changed event.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+// no database in its environment — and finds a changed recording or a changed event; also with
+// the CLI from a packed tarball installed in a clean directory.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readTar, tarStream } from '../server/bundle/index.js';
 import { apiSession, type ApiSession } from './support/api-session.js';
 import { startTestBroker, type TestBroker } from './support/broker.js';
 import { connectConsole, PROMPT } from './support/console-client.js';
 import { writeConsoleCatalog } from './support/console-catalog.js';
+import { PACKAGE_ROOT } from '../server/paths.js';
 import { runCli } from './support/process.js';
 
 let t: TestBroker;
@@ -84,4 +86,38 @@ describe('evidence bundle', () => {
     expect((await runCli(['verify', 'recording', bundle, '--jwks', published], {})).code).toBe(0);
     expect(readFileSync(published, 'utf8')).toContain('"kid":"test-key"');
   });
+
+  it('verifies with the CLI from a packed tarball, installed in a clean directory, as an auditor elsewhere would', async () => {
+    // A clean copy of the checkout (the build writes its dist/ there, not under the running suite).
+    const src = join(dir, 'src');
+    const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: PACKAGE_ROOT }).toString().split('\0').filter(Boolean);
+    for (const f of files) {
+      mkdirSync(dirname(join(src, f)), { recursive: true });
+      try {
+        cpSync(join(PACKAGE_ROOT, f), join(src, f));
+      } catch {
+        // deleted in the work tree, still in the index
+      }
+    }
+    symlinkSync(join(PACKAGE_ROOT, 'node_modules'), join(src, 'node_modules'));
+    const npm = (args: string[], cwd: string) => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_prefer_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false' } });
+    const tarball = npm(['pack', '--silent', '--pack-destination', dir], src).trim().split('\n').at(-1)!;
+    const listed = execFileSync('tar', ['-tzf', join(dir, tarball)], { encoding: 'utf8' });
+    expect(listed).toContain('package/dist/server/cli.js');
+    expect(listed).not.toMatch(/package\/server\/.*\.ts\n/); // the sources stay home
+    const auditor = join(dir, 'auditor');
+    mkdirSync(auditor);
+    writeFileSync(join(auditor, 'package.json'), '{"name":"auditor","private":true}\n');
+    npm(['install', '--omit=dev', join(dir, tarball)], auditor);
+    const cli = join(auditor, 'node_modules', '.bin', 'sallyport');
+    const run = (args: string[]) => spawnSync(cli, args, { cwd: auditor, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: process.env.HOME } });
+    expect(run(['--version']).stdout).toMatch(/^sallyport \d+\.\d+\.\d+\n$/);
+    const ok = run(['verify', 'recording', join(dir, 'bundle.tar')]);
+    expect(ok.stdout).toMatch(new RegExp(`^OK: bundle for session ${sessionId} is intact`));
+    expect(ok.status).toBe(0);
+    // Dev mode is not in an installed package: it says what is missing instead of a stack trace.
+    const dev = run(['dev']);
+    expect(dev.status).not.toBe(0);
+    expect(dev.stderr).toMatch(/^sallyport: sallyport dev needs the development dependencies/);
+  }, 300_000);
 });
