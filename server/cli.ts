@@ -22,7 +22,8 @@ const HELP: Record<string, string> = {
 `,
   migrate: `  migrate               apply pending database migrations (DATABASE_URL)
 `,
-  catalog: `  catalog check FILE    validate a target catalogue with production rules (--dev: allow image tags)
+  catalog: `  catalog check FILE    validate a target catalogue with production rules (--dev: allow image tags);
+                        fromEnv values must be set in this environment, as for the broker
 `,
   verify: `  verify audit          check the audit hash chain and every signed checkpoint (DATABASE_URL);
                         --checkpoints FILE|URL also checks against checkpoints kept elsewhere,
@@ -86,7 +87,9 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(USAGE);
         return 2;
       }
-      const catalog = loadCatalogFile(file, { requireDigest: !flags.includes('--dev') });
+      // The broker's own validator, with this environment for `fromEnv` values: what the broker
+      // would refuse at load is refused here too (run it where the broker's variables are set).
+      const catalog = loadCatalogFile(file, { requireDigest: !flags.includes('--dev'), env: process.env });
       const nodes = catalog.nodes.length ? `, ${catalog.nodes.length} fleet node(s)` : '';
       process.stdout.write(`catalogue ${file} is valid: ${catalog.targets.length} target(s)${nodes}, sha256 ${catalog.sha256}\n`);
       return 0;

@@ -44,7 +44,7 @@ describe('sallyport --version', () => {
 
 describe('sallyport catalog check', () => {
   it('accepts a valid catalogue and prints its hash', async () => {
-    const r = await runCli(['catalog', 'check', join(FIXTURES, 'catalog.yaml')], {});
+    const r = await runCli(['catalog', 'check', join(FIXTURES, 'catalog.yaml')], { BILLING_DATABASE_URL: 'postgres://billing@db/billing' });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/is valid: 2 target\(s\), sha256 [0-9a-f]{64}/);
   });
@@ -55,6 +55,13 @@ describe('sallyport catalog check', () => {
     expect(r.stderr).toMatch(/target "php-console"\.image: "sallyport-demo\/php:latest" is a mutable tag/);
     expect(r.stderr).toMatch(/target "shell"\.image/);
     expect((await runCli(['catalog', 'check', DEMO_CATALOG, '--dev'], {})).code).toBe(0);
+  });
+
+  it('refuses what the broker would refuse at load: a fromEnv value this environment does not set', async () => {
+    // The fixture's billing-console takes DATABASE_URL from the broker's BILLING_DATABASE_URL.
+    const unset = await runCli(['catalog', 'check', join(FIXTURES, 'catalog.yaml')], {});
+    expect(unset.code).toBe(2);
+    expect(unset.stderr).toMatch(/environment\.DATABASE_URL: refers to broker variable BILLING_DATABASE_URL, which is not set/);
   });
 
   it('reports an unreadable file', async () => {
