@@ -8,8 +8,9 @@ export default defineConfig({
   test: {
     globalSetup: ['test/support/global-setup.ts'],
     pool: 'forks',
-    // Memory assertions collect garbage first (global.gc), so they measure what is held.
-    execArgv: ['--expose-gc'],
+    // Memory assertions collect garbage first (global.gc), so they measure what is held; and no
+    // promise may be left unhandled anywhere — every fault scenario runs under strict rejections.
+    execArgv: ['--expose-gc', '--unhandled-rejections=strict'],
     testTimeout: 30_000,
     hookTimeout: 120_000,
     reporters: ['default'],

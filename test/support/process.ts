@@ -17,9 +17,12 @@ export function runCli(args: string[], env: Record<string, string | undefined>):
   });
 }
 
-/** `nodeArgs` go to node itself, before the script (a profiler's flags, say). */
+/**
+ * `nodeArgs` go to node itself, before the script (a profiler's flags, say). Every broker a test
+ * starts runs with strict unhandled rejections: a promise nobody handles ends it, and the test.
+ */
 export function spawnCli(args: string[], env: Record<string, string | undefined>, nodeArgs: string[] = []): ChildProcess {
-  return spawn(process.execPath, [...nodeArgs, '--import', 'tsx', CLI, ...args], {
+  return spawn(process.execPath, ['--unhandled-rejections=strict', ...nodeArgs, '--import', 'tsx', CLI, ...args], {
     cwd: PACKAGE_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
