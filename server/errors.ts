@@ -33,6 +33,8 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 export interface FieldProblem {
   field: string;
   message: string;
+  /** The line of the file the field is on, when the input is a file (the catalogue). */
+  line?: number;
 }
 
 export class SallyportError extends Error {
@@ -50,7 +52,7 @@ export class SallyportError extends Error {
   /** The message followed by one line per problem; what a CLI prints. */
   describe(): string {
     if (this.problems.length === 0) return this.message;
-    return [this.message, ...this.problems.map((p) => `  - ${p.field}: ${p.message}`)].join('\n');
+    return [this.message, ...this.problems.map((p) => `  - ${p.line === undefined ? '' : `line ${p.line}: `}${p.field}: ${p.message}`)].join('\n');
   }
 }
 

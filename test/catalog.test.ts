@@ -153,7 +153,40 @@ describe('parseCatalog', () => {
       env: {},
     });
     expect(r.ok).toBe(false);
-    expect(!r.ok && r.problems).toEqual([{ field: 'target "billing".environment.DATABASE_URL', message: 'refers to broker variable BILLING_DB, which is not set' }]);
+    // A JSON catalogue on one line: that line.
+    expect(!r.ok && r.problems).toEqual([{ field: 'target "billing".environment.DATABASE_URL', message: 'refers to broker variable BILLING_DB, which is not set', line: 1 }]);
+  });
+
+  it('gives every problem of a file at once, each with its line', () => {
+    const text = [
+      'version: 1', // 1
+      'targets:', // 2
+      '  - name: billing', // 3
+      '    description: Rails console', // 4
+      '    runtime: docker', // 5
+      '    image: "registry.example.test/billing:latest"', // 6
+      '    command: [bin/rails, console]', // 7
+      '    limits: { memory: 512m, cpus: 1, pids: 128, maxDuration: 1h, idleTimeout: 2h }', // 8
+      '    allow: { groups: [developers] }', // 9
+      '  - name: reports', // 10
+      '    description: psql', // 11
+      '    runtime: docker', // 12
+      `    image: "sha256:${'a'.repeat(64)}"`, // 13
+      '    command: [psql]', // 14
+      '    colour: blue', // 15
+      '    limits: { memory: 512m, cpus: 1, pids: 128, maxDuration: 1h, idleTimeout: 15m }', // 16
+      '    allow: { groups: [developers] }', // 17
+    ].join('\n');
+    const r = parseCatalog(text, { requireDigest: true });
+    expect(r.ok).toBe(false);
+    const got = !r.ok ? r.problems.map((p) => [p.line, p.field, p.message.split(';')[0]]) : [];
+    expect(got).toEqual(
+      expect.arrayContaining([
+        [6, 'target "billing".image', '"registry.example.test/billing:latest" is a mutable tag'],
+        [8, 'target "billing".limits.idleTimeout', 'must not exceed limits.maxDuration'],
+        [15, 'target "reports"', 'unknown field "colour"'],
+      ]),
+    );
   });
 
   it('reports YAML syntax errors, a wrong version and an empty list', () => {

@@ -2,7 +2,7 @@
 // by target and field. Used at start, on SIGHUP and by `sallyport catalog check`.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { LineCounter, parse as parseYaml, parseDocument, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { SallyportError, type FieldProblem } from '../errors.js';
 import { deepFreeze } from '../freeze.js';
@@ -69,10 +69,12 @@ export function parseCatalog(
     return { ok: false, problems: [{ field: 'file', message: `is not valid YAML/JSON: ${msg}` }] };
   }
   const problems: FieldProblem[] = [];
+  // Where each named entry sits in the file, so every problem can say its line.
+  const entries = new Map<string, Array<string | number>>();
   const top = catalogSchema.safeParse(doc);
   if (!top.success) {
     problems.push(...toProblems(top.error, (path) => path || '(top level)'));
-    return { ok: false, problems };
+    return { ok: false, problems: withLines(text, problems, entries) };
   }
 
   const nodes: FleetNode[] = [];
@@ -80,6 +82,7 @@ export function parseCatalog(
   top.data.nodes.forEach((raw, i) => {
     const rawName = (raw as { name?: unknown } | null)?.name;
     const label = typeof rawName === 'string' && rawName ? `node "${rawName}"` : `nodes[${i}]`;
+    entries.set(label, ['nodes', i]);
     // Known by name even when invalid: its own problems are named once, not again at each use.
     if (typeof rawName === 'string') {
       if (seenNodes.has(rawName)) problems.push({ field: `${label}.name`, message: `duplicates nodes[${seenNodes.get(rawName)}]` });
@@ -110,6 +113,7 @@ export function parseCatalog(
   top.data.targets.forEach((raw, i) => {
     const rawName = (raw as { name?: unknown } | null)?.name;
     const label = typeof rawName === 'string' && rawName ? `target "${rawName}"` : `targets[${i}]`;
+    entries.set(label, ['targets', i]);
     const runtime = (raw as { runtime?: unknown } | null)?.runtime;
     const known = typeof runtime === 'string' && Object.hasOwn(TARGET_SCHEMAS, runtime);
     if (!known) {
@@ -176,7 +180,38 @@ export function parseCatalog(
     const { nodes: _pool, ...rest } = t;
     targets.push(deepFreeze({ ...rest, image: t.runtime === 'docker' ? t.image : '', environment, placement }) as Target);
   });
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, targets: Object.freeze(targets), nodes: Object.freeze(nodes) };
+  return problems.length > 0 ? { ok: false, problems: withLines(text, problems, entries) } : { ok: true, targets: Object.freeze(targets), nodes: Object.freeze(nodes) };
+}
+
+/**
+ * Adds the file's line to each problem: the field's own line where the file has it, else the
+ * nearest enclosing one (a missing field: its entry's line). `entries` maps a problem's leading
+ * label (`target "billing"`) to its place in the document.
+ */
+function withLines(text: string, problems: FieldProblem[], entries: ReadonlyMap<string, Array<string | number>>): FieldProblem[] {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  return problems.map((p) => {
+    let path: Array<string | number> = [];
+    let rest = p.field;
+    for (const [label, at] of entries) {
+      if (rest === label || rest.startsWith(`${label}.`) || rest.startsWith(`${label}[`)) {
+        path = [...at];
+        rest = rest.slice(label.length);
+        break;
+      }
+    }
+    for (const m of rest.matchAll(/\.?([^.[\]]+)|\[(\d+)\]/g)) path.push(m[2] !== undefined ? Number(m[2]) : m[1]!);
+    // One unknown field: its own line, not its entry's.
+    const unknown = /^unknown field "([^"]+)"$/.exec(p.message);
+    if (unknown) path.push(unknown[1]!);
+    for (; path.length > 0; path.pop()) {
+      const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+      // A scalar value's line, or a key whose value is a map: the line where it starts.
+      if (node?.range) return { ...p, line: lines.linePos(node.range[0]).line };
+    }
+    return p;
+  });
 }
 
 function toProblems(error: z.ZodError, name: (path: string) => string): FieldProblem[] {
