@@ -66,11 +66,15 @@ describe('/metrics', () => {
     await c.closed;
     const refused = await connectConsole(t.url, 'ops-only', { cookie });
     await refused.closed;
+    // Names that are no target share one label: asking for made-up ones grows nothing.
+    for (const name of ['made-up-1', 'made-up-2']) await (await connectConsole(t.url, name, { cookie })).closed;
 
     await expect.poll(async () => (await samples()).get('sallyport_console_ends_total{target="shell",reason="process_exited"}'), { timeout: 10_000 }).toBe(1);
     const after = await samples();
     expect(after.get('sallyport_console_opens_total{target="shell",door="web",result="opened"}')).toBe(1);
     expect(after.get(`sallyport_console_opens_total{target="ops-only",door="web",result="${refused.messages[0]!.code}"}`)).toBe(1);
+    expect(after.get('sallyport_console_opens_total{target="(unknown)",door="web",result="NOT_FOUND"}')).toBe(2);
+    expect([...after.keys()].some((k) => k.includes('made-up'))).toBe(false);
     expect(after.get('sallyport_console_open_seconds_count{door="web"}')).toBe(1);
     expect(after.get('sallyport_console_open_seconds_sum{door="web"}')).toBeGreaterThan(0);
     expect(after.has('sallyport_consoles_live{target="shell"}')).toBe(false);

@@ -160,7 +160,10 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
           void session?.end({ code: 'recording_failed' });
         },
       }).catch((err: unknown) => {
-        deps.metrics?.consoleRefused(targetName, door.via, isSallyportError(err) ? err.code : 'INTERNAL');
+        // The name is the user's (a URL, an SSH user name): only a catalogue target is a label of
+        // its own, or anyone could grow the metrics without bound by asking for made-up ones.
+        const known = deps.catalog.current().targets.some((t) => t.name === targetName);
+        deps.metrics?.consoleRefused(known ? targetName : '(unknown)', door.via, isSallyportError(err) ? err.code : 'INTERNAL');
         throw err;
       });
       deps.metrics?.consoleOpened(opened.target.name, door.via, (performance.now() - t0) / 1000);
