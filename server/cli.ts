@@ -282,9 +282,10 @@ main(process.argv.slice(2)).then(
     if (isSallyportError(err)) {
       process.stderr.write(`sallyport: ${err.describe()}\n`);
       process.exitCode = err.code === 'CONFIG_INVALID' || err.code === 'CATALOG_INVALID' ? 2 : 1;
-    } else if (typeof (err as { code?: unknown })?.code === 'string' || (err as Error)?.message?.startsWith('no PostgreSQL user name')) {
-      // The database or the system said no (refused, no such role or database, …): its words, no stack.
-      process.stderr.write(`sallyport: ${(err as Error).message}${(err as { code?: string }).code ? ` (${(err as { code?: string }).code})` : ''}\n`);
+    } else if (typeof (err as { code?: unknown })?.code === 'string') {
+      // The database or the system said no (refused, no such role or database, …): its words, no
+      // stack. (A URL naming no user is the configuration's to explain, before any connection.)
+      process.stderr.write(`sallyport: ${(err as Error).message} (${(err as { code: string }).code})\n`);
       process.exitCode = 1;
     } else {
       process.stderr.write(`sallyport: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -83,6 +83,17 @@ describe('loadConfig', () => {
     expect(p.SALLYPORT_CONSOLE_INPUT_BYTES_PER_SECOND).toMatch(/from 1024 to 67108864/);
   });
 
+  it('reads a TLS engine as the docker CLI does, and refuses a network engine without TLS in production', () => {
+    const noTls = problems({ ...good, DOCKER_HOST: 'tcp://10.0.0.5:2375' });
+    expect(noTls.DOCKER_HOST).toMatch(/is a network engine without TLS/);
+    expect(problems({ ...good, DOCKER_HOST: 'tcp://10.0.0.5:2376', DOCKER_TLS_VERIFY: '1' }).DOCKER_CERT_PATH).toMatch(/is required with DOCKER_TLS_VERIFY=1/);
+    const empty = mkdtempSync(join(tmpdir(), 'sallyport-no-certs-'));
+    expect(problems({ ...good, DOCKER_HOST: 'tcp://10.0.0.5:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: empty }).DOCKER_CERT_PATH).toMatch(/cannot read .*\.pem \(ENOENT\)/);
+    expect(problems({ ...good, DOCKER_CERT_PATH: empty }).DOCKER_CERT_PATH).toMatch(/DOCKER_TLS_VERIFY is not 1/);
+    // On this machine's loopback, or in dev mode, a plain engine is allowed.
+    expect(loadConfig({ ...good, DOCKER_HOST: 'tcp://127.0.0.1:2375' }, 'production').runtime.dockerTls).toBeUndefined();
+  });
+
   it('reads the SSH CA for fleet nodes, its previous public keys and the certificate settings, and names bad ones', () => {
     expect(loadConfig(good, 'production').fleet).toEqual({ ca: { key: undefined, publicKeys: [] }, sourceAddresses: undefined, certificateSeconds: 60, connectTimeoutSeconds: 10 });
     const ca = generateEd25519();

@@ -2,7 +2,8 @@
 // DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH): the broker verifies the engine against the CA and
 // presents its own client certificate. The engine is this machine's real dockerd; the TLS end in
 // front of its socket is the test's (a second dockerd with --tlsverify would need its own data
-// root and images), and it admits only clients with a certificate from the test's CA.
+// root and images), and it admits only clients with a certificate from the test's CA. How the
+// variables are read and refused is config.test.ts's.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -10,8 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadConfig } from '../server/config/index.js';
-import type { SallyportError } from '../server/errors.js';
 import { createDockerRuntime } from '../server/runtime/index.js';
 import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
 import { connectConsole, PROMPT } from './support/console-client.js';
@@ -93,22 +92,5 @@ describe('a remote engine over TLS', () => {
       const runtime = createDockerRuntime({ dockerHost: `tcp://127.0.0.1:${port}`, dockerTls: tls(p), timeoutMs: 3000 });
       await expect(runtime.list()).rejects.toMatchObject({ code: 'RUNTIME_UNAVAILABLE' });
     }
-  });
-
-  it('is configured as the docker CLI is, and a network engine without TLS is refused in production', () => {
-    const base = { DATABASE_URL: 'postgres://u@db/x', SALLYPORT_PUBLIC_URL: 'https://s.example.com', SALLYPORT_OIDC_ISSUER: 'https://idp.example.com', SALLYPORT_OIDC_CLIENT_ID: 'c', SALLYPORT_OIDC_CLIENT_SECRET: 's', SALLYPORT_SESSION_SECRET: 'x'.repeat(32), SALLYPORT_CATALOG: '/c.yaml', SALLYPORT_SIGNING_KEY: t.config.signing.key ? JSON.stringify(t.config.signing.key) : '' };
-    const problems = (env: Record<string, string>) => {
-      try {
-        loadConfig({ ...base, ...env }, 'production');
-        return '';
-      } catch (err) {
-        return (err as SallyportError).describe();
-      }
-    };
-    expect(loadConfig({ ...base, DOCKER_HOST: 'tcp://10.0.0.5:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certPath('good', 'good') }, 'production').runtime.dockerTls?.ca).toMatch(/BEGIN CERTIFICATE/);
-    expect(problems({ DOCKER_HOST: 'tcp://10.0.0.5:2375' })).toMatch(/DOCKER_HOST: is a network engine without TLS/);
-    expect(problems({ DOCKER_HOST: 'tcp://10.0.0.5:2376', DOCKER_TLS_VERIFY: '1' })).toMatch(/DOCKER_CERT_PATH: is required with DOCKER_TLS_VERIFY=1/);
-    expect(problems({ DOCKER_HOST: 'tcp://10.0.0.5:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: dir })).toMatch(/cannot read .*ca\.pem/);
-    expect(problems({ DOCKER_HOST: 'tcp://127.0.0.1:2375' })).toBe('');
   });
 });

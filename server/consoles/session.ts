@@ -317,10 +317,12 @@ export class ConsoleSession {
     // sees exactly the same, decoded once (a character split across pieces is recorded whole,
     // with the piece that completes it). The recording is stored later either way.
     const keepingUp = this.client.send(bytes);
-    if (!keepingUp) this.clientBehind = true;
     const text = this.decoder.write(bytes);
     if (text) this.recorder.output(text);
-    if (!keepingUp) this.running.output.pause();
+    if (!keepingUp) {
+      this.clientBehind = true;
+      this.running.output.pause();
+    }
     // The recorder calls back after each write (onDrain above), and output resumes then.
     if (this.recorder.backlog > RECORDER_BACKLOG_LIMIT) this.running.output.pause();
   }

@@ -66,7 +66,6 @@ export function openDatabase(url: string, options: { poolSize: number }): Databa
     pool,
     query,
     async transaction(fn) {
-      let afterCommit: Array<() => void> | undefined;
       let client: pg.PoolClient;
       try {
         client = await pool.connect();
@@ -76,12 +75,12 @@ export function openDatabase(url: string, options: { poolSize: number }): Databa
       let failure: unknown;
       try {
         await client.query('begin');
-        afterCommit = [];
-        (client as Committable)[AFTER_COMMIT] = afterCommit;
+        const committed: Array<() => void> = [];
+        (client as Committable)[AFTER_COMMIT] = committed;
         const result = await fn(client);
         await client.query('commit');
         delete (client as Committable)[AFTER_COMMIT];
-        for (const cb of afterCommit) {
+        for (const cb of committed) {
           try {
             cb();
           } catch {
