@@ -120,24 +120,37 @@ type TerminalRun = () => Promise<{ echo: number[]; bytesPerSecond: number }>;
 
 /**
  * Runs the baseline and Sallyport one after the other, `rounds` times, and prints echo p50/p99
- * and bulk output (median) with their ratios against the goals the issues name.
+ * and bulk output (median) with their ratios against the goals the issues name. `floors` are
+ * further paths measured in the same rounds and printed with their ratio to the baseline: what
+ * a path of that shape costs before Sallyport's own work (a bare relay in the middle, say).
  */
-export async function compareTerminals(title: string, rounds: number, baseline: { name: string; run: TerminalRun }, sallyport: { name: string; run: TerminalRun }): Promise<void> {
-  const runs = { base: { echo: [] as number[], tp: [] as number[] }, ours: { echo: [] as number[], tp: [] as number[] } };
+export async function compareTerminals(
+  title: string,
+  rounds: number,
+  baseline: { name: string; run: TerminalRun },
+  sallyport: { name: string; run: TerminalRun },
+  floors: Array<{ name: string; run: TerminalRun }> = [],
+): Promise<void> {
+  const sides = [baseline, sallyport, ...floors].map((side) => ({ side, echo: [] as number[], tp: [] as number[] }));
   for (let i = 0; i < rounds; i++) {
-    for (const [key, side] of [['base', baseline], ['ours', sallyport]] as const) {
-      process.stderr.write(`round ${i + 1}: ${side.name}\n`);
-      const r = await side.run();
-      runs[key].echo.push(...r.echo);
-      runs[key].tp.push(r.bytesPerSecond);
+    for (const s of sides) {
+      process.stderr.write(`round ${i + 1}: ${s.side.name}
+`);
+      const r = await s.side.run();
+      s.echo.push(...r.echo);
+      s.tp.push(r.bytesPerSecond);
     }
   }
+  const [base, ours, ...rest] = sides as [(typeof sides)[0], (typeof sides)[0], ...typeof sides];
   const mib = (x: number) => (x / 1024 / 1024).toFixed(1);
   const ms = (x: number) => x.toFixed(2);
-  const line = (what: string, ours: number, base: number, fmt: (x: number) => string, unit: string, goal = '') =>
-    console.log(`  ${what}: ${sallyport.name} ${fmt(ours)} ${unit}, ${baseline.name} ${fmt(base)} ${unit} — ${(ours / base).toFixed(2)}x${goal}`);
-  console.log(`${title}, ${rounds} rounds, ${runs.ours.echo.length / rounds} keys each`);
-  line('keystroke echo p50', percentile(runs.ours.echo, 0.5), percentile(runs.base.echo, 0.5), ms, 'ms', ' (goal ≤1.3x)');
-  line('keystroke echo p99', percentile(runs.ours.echo, 0.99), percentile(runs.base.echo, 0.99), ms, 'ms');
-  line(`bulk output (${mib(Number(process.env.BENCH_BYTES ?? 16 * 1024 * 1024))} MiB)`, percentile(runs.ours.tp, 0.5), percentile(runs.base.tp, 0.5), mib, 'MiB/s', ' (goal ≥0.8x)');
+  const bytes = mib(Number(process.env.BENCH_BYTES ?? 16 * 1024 * 1024));
+  console.log(`${title}, ${rounds} rounds, ${ours.echo.length / rounds} keys each`);
+  for (const s of [ours, ...rest]) {
+    const line = (what: string, pick: (x: typeof s) => number, fmt: (x: number) => string, unit: string, goal = '') =>
+      console.log(`  ${what}: ${s.side.name} ${fmt(pick(s))} ${unit}, ${baseline.name} ${fmt(pick(base))} ${unit} — ${(pick(s) / pick(base)).toFixed(2)}x${s === ours ? goal : ''}`);
+    line('keystroke echo p50', (x) => percentile(x.echo, 0.5), ms, 'ms', ' (goal ≤1.3x)');
+    line('keystroke echo p99', (x) => percentile(x.echo, 0.99), ms, 'ms');
+    line(`bulk output (${bytes} MiB)`, (x) => percentile(x.tp, 0.5), mib, 'MiB/s', ' (goal ≥0.8x)');
+  }
 }

@@ -132,6 +132,11 @@ describe('just-in-time access in Chromium', () => {
     await carol.page.waitForSelector('#audit-events');
     const actions = await carol.page.$$eval('#audit-events .action', (cells) => cells.map((c) => c.textContent));
     expect(actions).toEqual(['console.opened', 'access.grant_used', 'access.approved', 'access.decision', 'access.requested']);
+    // The same trail as a download: the page's export link keeps the filter; the file reads oldest first.
+    const csvHref = await carol.page.getAttribute('#audit-export-csv', 'href');
+    expect(csvHref).toBe(`/api/audit/export?format=csv&subject=${requestId}`);
+    const csv = await carol.page.evaluate(async (href) => (await fetch(href!)).text(), csvHref);
+    expect(csv.trimEnd().split('\r\n').slice(1).map((line) => line.split(',')[4])).toEqual([...actions].reverse());
 
     for (const p of [alice, bob, dave, carol]) expect(p.errors).toEqual([]);
   });

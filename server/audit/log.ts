@@ -13,6 +13,7 @@ import {
   type Queryable,
 } from '../db/index.js';
 import { hashEvent } from './chain.js';
+import { exportAuditTrail, type AuditExport, type AuditExportFormat } from './export.js';
 
 /** Stable action codes; details are per action and must never hold secrets or terminal bytes. */
 export interface AuditEvents {
@@ -60,6 +61,8 @@ export interface AuditEvents {
   'console.watched': { watcher: string; username: string; target: string };
   'console.terminated': { by: string; username: string; target: string; reason: string };
   'evidence.downloaded': { by: string; username: string; target: string };
+  /** An auditor downloaded the audit trail (its filter, as given): the export ends at this event. */
+  'audit.exported': { by: string; format: 'jsonl' | 'csv'; action: string | null; subject: string | null };
   'console.failed': { target: string; image: string; code: string; recordingSha256: string | null; grantId: string | null; grantUseReturned: boolean };
   'console.ended': {
     target: string | null;
@@ -90,6 +93,8 @@ export interface AuditLog {
   list(filter: { action?: AuditAction; afterSeq?: string; limit?: number }): Promise<AuditEventRow[]>;
   /** For the Audit page: newest first, actors named; filter by action prefix and subject (or grant). */
   trail(filter: { actionPrefix?: string; subject?: string; beforeSeq?: string; limit?: number }): Promise<AuditTrailRow[]>;
+  /** The trail's filter as a download, oldest first, audited (export.ts); the caller has authorized the reader. */
+  exportTrail(by: { userId: string; username: string }, filter: { actionPrefix?: string; subject?: string }, format: AuditExportFormat): Promise<AuditExport>;
 }
 
 /**
@@ -97,7 +102,7 @@ export interface AuditLog {
  * `onCommitted` hears each event once it is committed (never one rolled back): the security log.
  */
 export function createAuditLog(db: Database, options: { onAppended?: (seconds: number) => void; onCommitted?: (row: AuditEventRow) => void } = {}): AuditLog {
-  return {
+  const log: AuditLog = {
     async append(entry, tx) {
       const t0 = performance.now();
       const write = async (q: Queryable) => {
@@ -129,6 +134,10 @@ export function createAuditLog(db: Database, options: { onAppended?: (seconds: n
     trail(filter) {
       return listAuditTrail(db, { ...filter, limit: Math.min(filter.limit ?? 100, 500) });
     },
+    exportTrail(by, filter, format) {
+      return exportAuditTrail(db, (details, actor) => log.append({ actor, action: 'audit.exported', details }), by, filter, format);
+    },
   };
+  return log;
 }
 

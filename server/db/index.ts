@@ -12,6 +12,7 @@ export {
   firstEventAfter,
   listAuditEvents,
   listAuditTrail,
+  listAuditTrailForward,
   type AuditEventRow,
   type AuditTrailRow,
 } from './audit-events.js';

@@ -1,5 +1,6 @@
 // The Audit page (auditors, admins): the audit log newest first, filtered by action prefix and
 // subject (a request, a session or a grant), so one request's whole story reads top to bottom.
+// The same filter downloads as JSON lines or CSV (oldest first; the export is itself audited).
 import { getJson } from './api.js';
 import { when } from './access-view.js';
 import { el, link } from './dom.js';
@@ -43,10 +44,24 @@ export async function renderAudit(app: HTMLElement): Promise<void> {
     return row;
   });
   const head = el('tr', {}, ...['#', 'When', 'Who', 'What', 'Subject', 'Details'].map((h) => el('th', { textContent: h })));
+  const exportQuery = (format: string) => {
+    const q = new URLSearchParams({ format });
+    for (const k of ['action', 'subject']) if (params.get(k)) q.set(k, params.get(k)!);
+    return `/api/audit/export?${q}`;
+  };
+  const exports = el(
+    'p',
+    { className: 'controls', id: 'audit-export' },
+    'Export what this filter matches, oldest first: ',
+    el('a', { id: 'audit-export-jsonl', href: exportQuery('jsonl'), download: '', textContent: 'JSON lines' }),
+    ' · ',
+    el('a', { id: 'audit-export-csv', href: exportQuery('csv'), download: '', textContent: 'CSV' }),
+  );
   const older = events.length === 100 ? link(`/audit?${new URLSearchParams({ ...Object.fromEntries(query), before: events.at(-1)!.seq })}`, 'Older events') : '';
   app.replaceChildren(
     el('h1', { textContent: 'Audit log' }),
     form,
+    exports,
     rows.length ? el('table', { className: 'sessions audit', id: 'audit-events' }, el('thead', {}, head), el('tbody', {}, ...rows)) : el('p', { className: 'empty', textContent: 'No events match.' }),
     older,
   );
