@@ -12,6 +12,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../server/dev/index.js';
+import { PACKAGE_ROOT } from '../server/paths.js';
 import type { NodeFile } from '../server/runtime/fleet/node-config.js';
 import { encodePrivateKeyFile, generateEd25519, parsePrivateKeyFile, signUserCertificate } from '../server/signing/index.js';
 import { Browser, startTestBroker } from '../test/support/broker.js';
@@ -30,6 +31,19 @@ async function startRelay(kind: 'socat' | 'node', node: { address: string; broke
       : spawn(process.execPath, ['-e', `const net=require('node:net');net.createServer((a)=>{a.setNoDelay(true);const b=net.connect({host:${JSON.stringify(node.address)},port:22,localAddress:${JSON.stringify(node.brokerAddress)},noDelay:true});a.pipe(b);b.pipe(a);a.on('error',()=>b.destroy());b.on('error',()=>a.destroy());}).listen(${port},'127.0.0.1');`], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 300));
   return { port, stop: () => child.kill() };
+}
+
+/** bench/ws-ssh-bridge.ts in its own process, listening on 127.0.0.1. */
+async function startBridge(caText: string, node: { address: string; hostKey: string }): Promise<{ url: string; stop(): void }> {
+  const port = await freePort();
+  const nodeJson = JSON.stringify({ name: 'app-1', address: node.address, port: 22, hostKey: node.hostKey, login: NODE_LOGIN });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(PACKAGE_ROOT, 'bench', 'ws-ssh-bridge.ts'), String(port), nodeJson], {
+    cwd: PACKAGE_ROOT,
+    env: { ...process.env, SALLYPORT_SSH_CA_KEY: caText },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
 }
 
 async function main() {
@@ -84,6 +98,7 @@ targets:
     };
     const socat = await startRelay('socat', node);
     const relay = await startRelay('node', node);
+    const bridge = await startBridge(caText, node);
     try {
       await compareTerminals(
         'fleet console (runtime ssh) vs direct OpenSSH to the same sshd',
@@ -93,11 +108,13 @@ targets:
         [
           { name: 'ssh via a socat relay', run: () => terminalClient(['ssh', sshArgs(socat.port)]) },
           { name: 'ssh via a Node relay', run: () => terminalClient(['ssh', sshArgs(relay.port)]) },
+          { name: 'a bare ws → ssh2 bridge', run: () => terminalClient(['broker', bridge.url, 'none', 'bridge']) },
         ],
       );
     } finally {
       socat.stop();
       relay.stop();
+      bridge.stop();
     }
   } finally {
     await t.close();

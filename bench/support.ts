@@ -116,6 +116,30 @@ export function benchConsoleSpec(image: string): ConsoleSpec {
   };
 }
 
+/**
+ * BENCH_CPU_PROF=<file>: a V8 CPU profile of this process (where the benchmark's broker runs)
+ * during Sallyport's rounds only, for bench/profile-summary.ts; start-up and the baselines'
+ * rounds (and the broker's work after a round, such as keyframes) stay out of it.
+ */
+async function sallyportProfiler(file: string): Promise<{ start(): Promise<void>; stop(): Promise<void> }> {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  let merged: { nodes: unknown[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number } | undefined;
+  return {
+    start: async () => void (await session.post('Profiler.start')),
+    async stop() {
+      const { profile } = await session.post('Profiler.stop');
+      // One file per run would be one per round: keep the last round's (warm) profile.
+      merged = profile as typeof merged;
+      writeFileSync(file, JSON.stringify(merged));
+    },
+  };
+}
+
 type TerminalRun = () => Promise<{ echo: number[]; bytesPerSecond: number }>;
 
 /**
@@ -132,11 +156,13 @@ export async function compareTerminals(
   floors: Array<{ name: string; run: TerminalRun }> = [],
 ): Promise<void> {
   const sides = [baseline, sallyport, ...floors].map((side) => ({ side, echo: [] as number[], tp: [] as number[] }));
+  const profiler = process.env.BENCH_CPU_PROF ? await sallyportProfiler(process.env.BENCH_CPU_PROF) : undefined;
   for (let i = 0; i < rounds; i++) {
     for (const s of sides) {
-      process.stderr.write(`round ${i + 1}: ${s.side.name}
-`);
+      process.stderr.write(`round ${i + 1}: ${s.side.name}\n`);
+      if (s.side === sallyport) await profiler?.start();
       const r = await s.side.run();
+      if (s.side === sallyport) await profiler?.stop();
       s.echo.push(...r.echo);
       s.tp.push(r.bytesPerSecond);
     }
