@@ -2,7 +2,9 @@
 // Docker console, recorded to PostgreSQL — versus the same stock client talking straight to an
 // sshd on this machine (a shell under its PTY), in the same run. The client runs in its own
 // process for both (bench/terminal-client.ts); the door's login link is confirmed through the
-// API as soon as the client prints it.
+// API as soon as the client prints it. A floor is measured in the same rounds: the same hardened
+// container driven straight over the Docker Engine API (no SSH, no broker) — what the console
+// behind the door costs against the baseline before the door does anything.
 //   keystroke echo — one key, to its echo on screen, 200 keys per round
 //   bulk output    — 16 MiB of terminal output
 // Run: npx tsx bench/ssh-door.ts   (as root: it starts an sshd on loopback; needs PostgreSQL, dockerd)
@@ -79,6 +81,7 @@ async function main() {
       ROUNDS,
       { name: 'direct', run: () => terminalClient(['ssh', directArgs]) },
       { name: 'door', run: viaDoor },
+      [{ name: 'the container alone, direct Engine API attach', run: () => terminalClient(['docker', image]) }],
     );
   } finally {
     await t.close();

@@ -4,7 +4,7 @@
 // reconstructed from input; input typed without echo (a password prompt) is stored masked
 // and the recording says masking happened.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { parseAsciicast } from '../server/recording/index.js';
+import { eventLine, parseAsciicast } from '../server/recording/index.js';
 import { startTestBroker, type TestBroker } from './support/broker.js';
 import { apiSession, type ApiSession } from './support/api-session.js';
 import { connectConsole, PROMPT } from './support/console-client.js';
@@ -112,13 +112,24 @@ describe('recordings, in words', () => {
   });
 
   it('index a chunk holding more screen text than one tsvector can (in parts), and search finds its last words', async () => {
-    // A chunk grows while storage is slow; here one with ~1.9 MB of distinct words, queued as
-    // the recorder queues them (seq 0, the header chunk, has no words of its own).
+    // A chunk grows while storage is slow; here one with ~1.9 MB of distinct words in 64 KiB
+    // output events, stored and queued as the recorder does (the indexer reads it back).
     const words = Array.from({ length: 300_000 }, (_, i) => `w${i}`).join(' ');
-    await t.broker.db.query(`insert into recording_index_queue (session_id, seq, t, text) values ($1, 0, 0, $2)`, [sessionId, words]);
+    const events = Array.from({ length: Math.ceil(words.length / 65536) }, (_, i) => eventLine(1000 + i / 1000, 'o', words.slice(i * 65536, (i + 1) * 65536))).join('');
+    const data = Buffer.from(events);
+    await t.broker.db.query(
+      `with chunk as (insert into recording_chunks (session_id, seq, data, hash, t_start, t_end) values ($1, 100000, $2, 'x', 1000, 1001))
+       insert into recording_index_queue (session_id, seq, output_bytes) values ($1, 100000, $3)`,
+      [sessionId, data, data.length],
+    );
     const found = async (q: string) => (await carol.get(`/api/search?q=${q}`)).body.results.filter((h: { sessionId: string }) => h.sessionId === sessionId).length;
     await expect.poll(() => found('w299999'), { timeout: 5000 }).toBeGreaterThan(0);
     expect(await found('w150000')).toBeGreaterThan(0);
     expect((await t.broker.db.query(`select count(*)::int as n from recording_index_queue where session_id = $1`, [sessionId])).rows[0].n).toBe(0);
+  });
+
+  it('index a row queued before migration 018, which carries its screen text itself', async () => {
+    await t.broker.db.query(`insert into recording_index_queue (session_id, seq, t, text) values ($1, 0, 0, 'queued-by-an-older-broker')`, [sessionId]);
+    await expect.poll(async () => (await carol.get(`/api/search?q=queued-by-an-older-broker`)).body.results.length, { timeout: 5000 }).toBeGreaterThan(0);
   });
 });

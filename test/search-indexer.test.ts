@@ -5,13 +5,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { searchRecordings, type Database } from '../server/db/index.js';
+import { eventLine } from '../server/recording/index.js';
 import { startWordIndexer } from '../server/replay/index.js';
 import { useDatabase } from './support/postgres.js';
 
 const quiet = { warn: () => {} };
 
-/** A user, an ended console and its recording with `chunks` chunk rows (so search can join them). */
-async function consoleWithChunks(db: Database, chunks: number): Promise<string> {
+/** A user, an ended console and its recording, with no chunks yet. */
+async function consoleWithRecording(db: Database): Promise<string> {
   const id = randomUUID();
   const user = (
     await db.query<{ id: string }>(`insert into users (issuer, subject, username) values ('https://idp.test', $1, $1) returning id`, [`u-${id}`])
@@ -22,18 +23,24 @@ async function consoleWithChunks(db: Database, chunks: number): Promise<string> 
     [id, user],
   );
   await db.query(`insert into recordings (session_id, header) values ($1, '{}')`, [id]);
-  await db.query(
-    `insert into recording_chunks (session_id, seq, data, hash, t_start, t_end)
-     select $1, g, '\\x'::bytea, 'x', g, g from generate_series(0, $2 - 1) g`,
-    [id, chunks],
-  );
   return id;
 }
 
-/** Queued screen text as the recorder queues it: `n` chunks of ~192 KiB of base64 that never repeats. */
+/** A stored chunk of output events, queued as the recorder queues it (its size; the indexer reads it back). */
+async function storeOutputChunk(db: Database, sessionId: string, seq: number, outputs: string[]): Promise<void> {
+  const data = Buffer.from(outputs.map((o, i) => eventLine(seq + i / 1000, 'o', o)).join(''));
+  await db.query(
+    `with chunk as (insert into recording_chunks (session_id, seq, data, hash, t_start, t_end) values ($1, $2::integer, $3, 'x', $2::integer, $2::integer))
+     insert into recording_index_queue (session_id, seq, output_bytes) values ($1, $2::integer, $4)`,
+    [sessionId, seq, data, data.length],
+  );
+}
+
+/** `n` chunks of ~192 KiB of base64 that never repeats, in 64 KiB output events with escapes between. */
 async function queueFlood(db: Database, sessionId: string, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
-    await db.query(`insert into recording_index_queue (session_id, seq, t, text) values ($1, $2, $3, $4)`, [sessionId, i, i, randomBytes(144 * 1024).toString('base64')]);
+    const text = randomBytes(144 * 1024).toString('base64');
+    await storeOutputChunk(db, sessionId, i, [0, 1, 2].map((k) => `\x1b[32m${text.slice(k * 65536, (k + 1) * 65536)}\x1b[0m`));
   }
 }
 
@@ -50,13 +57,14 @@ describe('the search indexer under a flood', () => {
     // Ten consoles printing floods, queued before the quiet one: more heads than one batch takes.
     const floods: string[] = [];
     for (let i = 0; i < 10; i++) {
-      floods.push(await consoleWithChunks(db, 4));
+      floods.push(await consoleWithRecording(db));
       await queueFlood(db, floods[i]!, 4);
     }
     // A person's console: a few small chunks (a second of typing each), the word in the last.
-    const quietConsole = await consoleWithChunks(db, 5);
-    for (let seq = 0; seq < 4; seq++) await db.query(`insert into recording_index_queue (session_id, seq, t, text) values ($1, $2, $3, $4)`, [quietConsole, seq, seq, `~ $ ls\nnotes-${seq}.txt`]);
-    await db.query(`insert into recording_index_queue (session_id, seq, t, text) values ($1, 4, 4, 'deploy finished: invoice-9921 refunded')`, [quietConsole]);
+    const quietConsole = await consoleWithRecording(db);
+    for (let seq = 0; seq < 4; seq++) await storeOutputChunk(db, quietConsole, seq, ['~ $ ls\r\n', `notes-${seq}.txt\r\n`]);
+    // The word split by a colour change across two output events: found whole.
+    await storeOutputChunk(db, quietConsole, 4, ['deploy finished: \x1b[1minvoice-', '9921\x1b[0m refunded']);
 
     // A tiny budget: 20 ms of database time a second (each flood chunk costs tens of ms).
     const stop = startWordIndexer(db, quiet, 20);
@@ -66,6 +74,9 @@ describe('the search indexer under a flood', () => {
         .poll(async () => (await searchRecordings(db, { query: 'invoice-9921', limit: 10 })).map((r) => r.session_id), { timeout: 5000, interval: 50 })
         .toEqual([quietConsole]);
       const foundMs = performance.now() - t0;
+      // What is indexed is what the screen showed: escapes gone, the split word whole.
+      const stored = await db.query<{ text: string }>(`select text from recording_text where session_id = $1 and seq = 4`, [quietConsole]);
+      expect(stored.rows.map((r) => r.text)).toEqual(['deploy finished: invoice-9921 refunded']);
       // Four seconds at 20 ms a second is 80 ms of work (plus the first second's allowance and
       // one batch's overshoot): most of the flood is still queued, none of it lost.
       await new Promise((r) => setTimeout(r, 4000));

@@ -92,7 +92,7 @@ export async function sealStoredRecording(tx: Queryable, sessionId: string, why:
   const truncated = await sealStoredChunks(readStoredChunks(tx, sessionId), why);
   if (!truncated) return null;
   const m = truncated.marker;
-  await appendRecordingChunk(tx, sessionId, m.seq, m.data, m.chainHash, { tStart: m.t, tEnd: m.t, output: undefined, commands: [] });
+  await appendRecordingChunk(tx, sessionId, m.seq, m.data, m.chainHash, { tStart: m.t, tEnd: m.t, hasOutput: false, commands: [] });
   await sealRecording(tx, sessionId, truncated.seal, why);
   return truncated.seal;
 }

@@ -34,7 +34,7 @@ export {
   type RecordingRow,
   type ConsoleSessionRow,
 } from './recordings.js';
-export { indexQueuedWords, skipQueuedWords, listRecordingCommands, searchRecordings, type CommandRow, type SearchHit } from './recording-words.js';
+export { claimQueuedWords, storeIndexedWords, skipQueuedWords, wordsQueued, type QueuedWords, listRecordingCommands, searchRecordings, type CommandRow, type SearchHit } from './recording-words.js';
 export {
   insertAccessRequest,
   lockAccessRequest,

@@ -2,9 +2,9 @@
 // indexed screen text and command lines it is moved into, the command timeline and search.
 import type { Queryable } from './database.js';
 
-/** A queued chunk this small (stored bytes) is a prompt or a few lines: it never waits for bulk. */
+/** A queued chunk this small (its bytes) is a prompt or a few lines: it never waits for bulk. */
 const SMALL_CHUNK = 4096;
-const stored = (alias: string) => `coalesce(pg_column_size(${alias}.text), 0)`;
+const stored = (alias: string) => `coalesce(${alias}.output_bytes, pg_column_size(${alias}.text), 0)`;
 
 /**
  * The queued chunks to index next, longest-waiting first. While any small chunk waits (what a
@@ -20,31 +20,74 @@ const NEXT_CHUNKS = `select q.session_id, q.seq from recording_index_queue q
              else q.seq = (select min(h.seq) from recording_index_queue h where h.session_id = q.session_id) end
   order by q.queued_at, q.session_id`;
 
+/** A claimed queue row: its text as queued before migration 018, or its chunk's bytes as text. */
+export interface QueuedWords {
+  session_id: string;
+  seq: number;
+  /** Screen text carried by the row itself (rows queued before 018), with its time. */
+  text: string | null;
+  t: number | null;
+  /** The stored chunk (asciicast event lines), when the indexer must work out its screen text. */
+  chunk: string | null;
+}
+
 /**
- * Moves up to `limit` queued chunks' words into the indexed tables, in one transaction; rows
- * another broker is indexing are skipped. Returns how many chunks were indexed.
+ * Claims up to `limit` queued chunks for the caller's transaction (rows another broker holds are
+ * skipped, never indexed twice), with what the indexer needs to work out their screen text.
  */
-export async function indexQueuedWords(db: Queryable, limit: number): Promise<number> {
-  const { rows } = await db.query<{ n: string }>(
-    `with batch as (
-       delete from recording_index_queue q
-        using (${NEXT_CHUNKS} limit $1 for update skip locked) pick
-        where q.session_id = pick.session_id and q.seq = pick.seq
-       returning q.*
+export async function claimQueuedWords(tx: Queryable, limit: number): Promise<QueuedWords[]> {
+  const { rows } = await tx.query<QueuedWords>(
+    `select q.session_id, q.seq, q.text, q.t,
+            case when q.text is null and q.output_bytes is not null then convert_from(c.data, 'UTF8') end as chunk
+       from (${NEXT_CHUNKS} limit $1 for update skip locked) pick
+       join recording_index_queue q on q.session_id = pick.session_id and q.seq = pick.seq
+       left join recording_chunks c on c.session_id = q.session_id and c.seq = q.seq`,
+    [limit],
+  );
+  return rows;
+}
+
+/**
+ * Moves claimed chunks into the indexed tables, with the screen text the indexer worked out for
+ * each (null: none), and off the queue. Returns how many chunks were indexed.
+ */
+export async function storeIndexedWords(tx: Queryable, chunks: Array<{ session_id: string; seq: number; t: number | null; text: string | null }>): Promise<number> {
+  if (chunks.length === 0) return 0;
+  // One row of parameters per chunk, not arrays: pg escapes every character of a text[] literal
+  // in JavaScript, which for a megabyte of screen text costs more than the insert.
+  const params: unknown[] = [TEXT_PART_CHARS];
+  const rows = chunks.map((c) => {
+    params.push(c.session_id, c.seq, c.t, c.text);
+    const n = params.length;
+    return `($${n - 3}::uuid, $${n - 2}::integer, $${n - 1}::float8, $${n}::text)`;
+  });
+  const { rows: counted } = await tx.query<{ n: string }>(
+    `with picked (session_id, seq, t, text) as (
+       values ${rows.join(', ')}
+     ), batch as (
+       delete from recording_index_queue q using picked p
+        where q.session_id = p.session_id and q.seq = p.seq
+       returning q.session_id, q.seq, q.commands
      ), screen as (
        insert into recording_text (session_id, seq, t, kind, part, text)
-       select session_id, seq, t, 'output', p.part, substr(text, p.part * $2 + 1, $2)
-         from batch, generate_series(0, (length(text) - 1) / $2) as p(part)
-        where text is not null and text <> ''
+       select p.session_id, p.seq, p.t, 'output', g.part, substr(p.text, g.part * $1 + 1, $1)
+         from picked p, generate_series(0, (length(p.text) - 1) / $1) as g(part)
+        where p.text is not null and p.text <> ''
      ), typed as (
        insert into recording_commands (session_id, seq, n, t, line, masked)
        select b.session_id, b.seq, c.n, c.t, c.line, c.masked
          from batch b, rows from (jsonb_to_recordset(b.commands) as (t float8, line text, masked boolean)) with ordinality as c(t, line, masked, n)
      )
      select count(*)::text as n from batch`,
-    [limit, TEXT_PART_CHARS],
+    params,
   );
-  return Number(rows[0]?.n ?? 0);
+  return Number(counted[0]?.n ?? 0);
+}
+
+/** Anything queued for the index at all: one cheap look before a transaction is begun for it. */
+export async function wordsQueued(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query<{ queued: boolean }>(`select exists (select 1 from recording_index_queue) as queued`);
+  return rows[0]?.queued ?? false;
 }
 
 /** Screen text is indexed in parts this long: a tsvector holds at most 1 MiB. */

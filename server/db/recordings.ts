@@ -120,9 +120,9 @@ export async function createRecording(db: Queryable, sessionId: string, header: 
 }
 
 /**
- * One write per flush on the console's byte path: the chunk, and the words it holds queued for
- * the search index (unindexed: indexing happens later, in batches, off this path). One
- * statement, one round trip.
+ * One write per flush on the console's byte path: the chunk, and a row queuing it for the search
+ * index (unindexed: the indexer reads the chunk's output back later, in batches, off this path).
+ * One statement, one round trip, the chunk's bytes sent once.
  */
 export async function appendRecordingChunk(
   db: Queryable,
@@ -133,18 +133,18 @@ export async function appendRecordingChunk(
   meta: {
     tStart: number;
     tEnd: number;
-    output: { t: number; text: string } | undefined;
+    hasOutput: boolean;
     commands: Array<{ t: number; line: string; masked: boolean }>;
   },
 ): Promise<void> {
   await db.query(
     `with chunk as (
-       insert into recording_chunks (session_id, seq, data, hash, t_start, t_end) values ($1, $2, $3, $4, $7, $8)
+       insert into recording_chunks (session_id, seq, data, hash, t_start, t_end) values ($1, $2, $3, $4, $6, $7)
      )
-     insert into recording_index_queue (session_id, seq, t, text, commands)
-     select $1::uuid, $2::integer, $5::float8, $6::text, $9::jsonb
-      where $6::text is not null or jsonb_array_length($9::jsonb) > 0`,
-    [sessionId, seq, data, chainHash, meta.output?.t ?? null, meta.output?.text ?? null, meta.tStart, meta.tEnd, JSON.stringify(meta.commands)],
+     insert into recording_index_queue (session_id, seq, output_bytes, commands)
+     select $1::uuid, $2::integer, $5::integer, $8::jsonb
+      where $5::integer is not null or jsonb_array_length($8::jsonb) > 0`,
+    [sessionId, seq, data, chainHash, meta.hasOutput ? data.length : null, meta.tStart, meta.tEnd, JSON.stringify(meta.commands)],
   );
 }
 

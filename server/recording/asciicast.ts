@@ -33,9 +33,10 @@ export interface ParsedEvent {
  * The event lines of one stored chunk (or any slice of a recording that ends at a line end).
  * Lines that are not events (the header) are skipped, as a player skips them.
  */
-export function chunkEvents(data: Uint8Array): Array<{ t: number; code: string; data: string }> {
+export function chunkEvents(data: Uint8Array | string): Array<{ t: number; code: string; data: string }> {
   const out: Array<{ t: number; code: string; data: string }> = [];
-  for (const line of Buffer.from(data).toString('utf8').split('\n')) {
+  const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
+  for (const line of text.split('\n')) {
     if (!line.startsWith('[')) continue;
     let e: unknown;
     try {

@@ -8,11 +8,11 @@ import { createHash } from 'node:crypto';
 import { eventLine, headerLine, type AsciicastHeader } from './asciicast.js';
 import { chunkHash, RECORDING_GENESIS } from './chain.js';
 import { EchoMask } from './echo-mask.js';
-import { Transcript, type CommandLine, type TextSegment } from './transcript.js';
+import { Transcript, type CommandLine } from './transcript.js';
 
 export interface RecordingStore {
   create(sessionId: string, header: AsciicastHeader): Promise<void>;
-  /** One chunk, with its time span and the screen text and command lines it holds. */
+  /** One chunk, with its time span, whether it holds output (for the search index) and its command lines. */
   append(sessionId: string, seq: number, data: Buffer, chainHash: string, meta: ChunkMeta): Promise<void>;
   seal(sessionId: string, seal: RecordingSeal): Promise<void>;
 }
@@ -21,7 +21,8 @@ export interface ChunkMeta {
   /** Seconds from the start of the recording of the chunk's first and last event. */
   tStart: number;
   tEnd: number;
-  output: TextSegment | undefined;
+  /** The chunk holds output events: the search indexer works out their screen text later. */
+  hasOutput: boolean;
   commands: CommandLine[];
 }
 
@@ -59,6 +60,7 @@ export class Recorder {
   private chain = RECORDING_GENESIS;
   private readonly transcript = new Transcript();
   private pendingSpan: { start: number; end: number } | undefined;
+  private pendingOutput = false;
   private flushMs: number;
   private readonly flushBytes: number;
   /** Input waits here until its echo shows (or not): password prompts are stored masked. */
@@ -91,7 +93,7 @@ export class Recorder {
     await headerStore.create(sessionId, header);
     const line = Buffer.from(headerLine(header));
     r.chain = chunkHash(r.chain, r.seq, line);
-    await headerStore.append(sessionId, r.seq++, line, r.chain, { tStart: 0, tEnd: 0, output: undefined, commands: [] });
+    await headerStore.append(sessionId, r.seq++, line, r.chain, { tStart: 0, tEnd: 0, hasOutput: false, commands: [] });
     r.hash.update(line);
     r.size += line.length;
     return r;
@@ -150,7 +152,7 @@ export class Recorder {
     if (this.sealed || this.failed) return;
     // Rounded as eventLine writes it, so chunk spans and search times match the file exactly.
     const t = Math.round(((performance.now() - this.started) / 1000) * 1e6) / 1e6;
-    if (code === 'o') this.transcript.output(t, data);
+    if (code === 'o') this.pendingOutput = true;
     else if (code === 'i') this.transcript.input(t, data);
     // Encoded once, here; flush only concatenates.
     const line = Buffer.from(eventLine(t, code, data));
@@ -177,7 +179,8 @@ export class Recorder {
     const chain = this.chain;
     const span = this.pendingSpan!;
     this.pendingSpan = undefined;
-    const meta: ChunkMeta = { tStart: span.start, tEnd: span.end, ...this.transcript.take() };
+    const meta: ChunkMeta = { tStart: span.start, tEnd: span.end, hasOutput: this.pendingOutput, ...this.transcript.take() };
+    this.pendingOutput = false;
     this.size += data.length;
     this.storingBytes += data.length;
     this.writing = this.writing.then(async () => {

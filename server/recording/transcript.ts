@@ -1,7 +1,8 @@
-// What a recording says in words, built while recording: the text shown on screen (escape
-// sequences removed) per chunk, and the command lines the user entered (reconstructed from
-// input: typing, backspace, Ctrl-U, Enter). Both are stored beside the chunk they came from,
-// so search and the command timeline never re-read a long recording.
+// What a recording says in words: the command lines the user entered (reconstructed from input
+// while recording: typing, backspace, Ctrl-U, Enter), stored beside the chunk they came from, and
+// the text shown on screen (escape sequences removed), worked out per stored chunk by the search
+// indexer, off the console's path. Search and the command timeline never re-read a long recording.
+import { chunkEvents } from './asciicast.js';
 
 /** Masked input is stored as this character, one per key. */
 export const MASK = '•';
@@ -34,21 +35,25 @@ export function screenText(output: string): string {
   return output.replace(ESCAPES, '');
 }
 
+/**
+ * The screen text of a stored chunk (its output events, escapes removed), with the time of its
+ * first output; undefined when it shows no text. A sequence split between two events of the
+ * chunk is removed whole.
+ */
+export function chunkScreenText(chunk: string): TextSegment | undefined {
+  const outputs = chunkEvents(chunk).filter((e) => e.code === 'o');
+  if (outputs.length === 0) return undefined;
+  const text = screenText(outputs.map((e) => e.data).join(''));
+  return text ? { t: outputs[0]!.t, text } : undefined;
+}
+
 const MAX_COMMAND_CHARS = 4096;
 
 export class Transcript {
-  private out: TextSegment | undefined;
   private line = '';
   private lineStart: number | undefined;
   private lineMasked = false;
   private lines: CommandLine[] = [];
-
-  output(t: number, data: string): void {
-    const text = screenText(data);
-    if (!text) return;
-    if (this.out) this.out.text += text;
-    else this.out = { t, text };
-  }
 
   input(t: number, data: string, masked = false): void {
     // Escape sequences (arrows, function keys) move a cursor we do not model: drop them.
@@ -82,10 +87,9 @@ export class Transcript {
     }
   }
 
-  /** What accumulated since the last take: at most one output segment and the finished lines. */
-  take(): { output: TextSegment | undefined; commands: CommandLine[] } {
-    const taken = { output: this.out, commands: this.lines };
-    this.out = undefined;
+  /** The lines finished since the last take. */
+  take(): { commands: CommandLine[] } {
+    const taken = { commands: this.lines };
     this.lines = [];
     return taken;
   }

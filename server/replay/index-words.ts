@@ -1,13 +1,31 @@
 // The search index, built off the console's path: every broker looks for queued chunks five
-// times a second and moves them, a batch at a time, into the indexed tables (claimed with skip
+// times a second, reads their output back from the stored chunk, works out its screen text
+// (escapes removed) and moves it, a batch at a time, into the indexed tables (claimed with skip
 // locked, so several brokers share the work and never index a chunk twice). Each batch takes the
 // oldest chunk of each console (db/recording-words.ts), so a console printing a flood does not
 // hold up the words of every other. The work is bounded: a broker spends at most
-// `msPerSecond` of database time a second on it (a token bucket, SALLYPORT_SEARCH_INDEX_MS_PER_SECOND),
+// `msPerSecond` of time a second on it (the database's and its own) (a token bucket, SALLYPORT_SEARCH_INDEX_MS_PER_SECOND),
 // so indexing never takes the database from the consoles; under more output than that, search
 // lags and catches up later — the recording itself is stored at once and never waits for it.
 // The command timeline reads the queue too, so it never lags.
-import { indexQueuedWords, skipQueuedWords, type Database } from '../db/index.js';
+import { claimQueuedWords, skipQueuedWords, storeIndexedWords, wordsQueued, type Database } from '../db/index.js';
+import { chunkScreenText } from '../recording/index.js';
+
+/** Indexes up to `limit` queued chunks in one transaction; returns how many were claimed. */
+async function indexQueuedWords(db: Database, limit: number): Promise<number> {
+  // Five times a second on every broker: an empty queue costs one query, not a transaction.
+  if (!(await wordsQueued(db))) return 0;
+  return db.transaction(async (tx) => {
+    const claimed = await claimQueuedWords(tx, limit);
+    const words = claimed.map((c) => {
+      // Rows queued before migration 018 carry their text; the rest is read from the chunk.
+      const screen = c.chunk !== null ? chunkScreenText(c.chunk) : c.text !== null ? { t: c.t ?? 0, text: c.text } : undefined;
+      return { session_id: c.session_id, seq: c.seq, t: screen?.t ?? null, text: screen?.text ?? null };
+    });
+    await storeIndexedWords(tx, words);
+    return claimed.length;
+  });
+}
 
 /**
  * Chunks per statement: two, so one statement cannot overshoot the budget by much (two bulk
