@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `sallyport serve | dev | migrate | catalog check FILE`: the process entry point. Reads the
-// environment through loadConfig only, wires signals, and prints errors a person can act on.
+// `sallyport serve | dev | migrate | catalog check FILE | admin …`: the process entry point. Reads the
+// broker's environment through loadConfig only (`admin` is a client of a broker, with its own few
+// settings: cli-admin.ts), wires signals, and prints errors a person can act on.
 import { loadCatalogFile } from './catalog/index.js';
 import { loadConfig, loadDatabaseConfig, loadVerifierKeys } from './config/index.js';
 import { migrate, openDatabase } from './db/index.js';
@@ -12,6 +13,7 @@ import { publicJwk, type Jwks } from './signing/index.js';
 import { startBroker, type Broker } from './main.js';
 import { MIGRATIONS_DIR, PACKAGE_VERSION } from './paths.js';
 import { NODE_CONFIG_USAGE, nodeConfigCommand, SSH_CA_USAGE, sshCaCommand } from './cli-fleet.js';
+import { ADMIN_USAGE, adminCommand } from './cli-admin.js';
 
 /** Each command's usage: `sallyport COMMAND --help` prints its own, `sallyport --help` all. */
 const HELP: Record<string, string> = {
@@ -34,6 +36,7 @@ const HELP: Record<string, string> = {
 `,
   'signing-key': `  signing-key new KID   print a new Ed25519 private key (JWK) for SALLYPORT_SIGNING_KEY
 `,
+  admin: ADMIN_USAGE,
   'ssh-ca': SSH_CA_USAGE,
   'node-config': NODE_CONFIG_USAGE,
   '--version': `  --version             print the version
@@ -106,6 +109,8 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(await generateSigningKey(kid))}\n`);
       return 0;
     }
+    case 'admin':
+      return adminCommand(rest, process.env, process.stdout, process.stderr);
     case 'ssh-ca':
       return sshCaCommand(rest);
     case 'node-config':

@@ -23,6 +23,8 @@ export const ERROR_CODES = [
   'HOST_KEY_REJECTED',
   'SIGNATURE_INVALID',
   'DB_UNAVAILABLE',
+  /** A client of the broker (`sallyport admin`) could not reach it, or what answered is not one. */
+  'BROKER_UNREACHABLE',
   'MIGRATION_FAILED',
   'INTERNAL',
 ] as const;

@@ -7,7 +7,7 @@ import { openCatalogStore, type CatalogStore } from './catalog/index.js';
 import type { Config } from './config/index.js';
 import { CONTROL_CHANNEL, listen, migrate, openDatabase, pendingMigrations, readMigrations, type AuditEventRow, type Database } from './db/index.js';
 import { buildApp } from './http/index.js';
-import { createIdentity, createRelyingParty, createSshLogins } from './identity/index.js';
+import { createCliLogins, createIdentity, createRelyingParty, createSshLogins } from './identity/index.js';
 import { startSshDoor, type SshDoor } from './ssh/index.js';
 import { createConsoleService, createFleetView, type ConsoleService } from './consoles/index.js';
 import { createAccessRequests, type AccessRequests } from './access/index.js';
@@ -136,11 +136,12 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     };
     const fleetView = createFleetView({ db, catalog, fleet });
     const sshLogins = createSshLogins({ config, db, audit, brokerId: self.id });
+    const cliLogins = createCliLogins({ config, db, audit });
     let sshDoor: SshDoor | undefined;
     const sshDoorInfo = { current: () => sshDoor && { port: sshDoor.port, hostKey: sshDoor.hostKey.line, fingerprint: sshDoor.hostKey.fingerprint } };
     const app = await buildApp(
       config,
-      { identity, catalog, readiness, consoles, recordings, access, audit, signer, checkpointer, fleet: fleetView, sshLogins, sshDoor: sshDoorInfo, metrics: metrics.registry },
+      { identity, catalog, readiness, consoles, recordings, access, audit, signer, checkpointer, fleet: fleetView, sshLogins, cliLogins, sshDoor: sshDoorInfo, metrics: metrics.registry },
       { webDir: options.webDir ?? WEB_DIST_DIR },
     );
     log = app.log;

@@ -53,6 +53,11 @@ export interface AuditEvents {
   'node.refused': { node: string; code: string; message: string };
   /** The SSH front door showed a connection a login link (the code itself is not logged). */
   'ssh.login.issued': { target: string; clientAddress: string; clientVersion: string; expiresAt: string };
+  /** `sallyport admin login` was shown a link (the code and secrets are not logged). */
+  'cli.login.issued': { clientAddress: string; clientName: string; expiresAt: string };
+  'cli.login.confirmed': { username: string; clientAddress: string; clientName: string };
+  /** The polling CLI got its login: a session of its own, ending when the confirming login would. */
+  'cli.login.taken': { username: string; expiresAt: string };
   'ssh.login.confirmed': { username: string; target: string; clientAddress: string; clientVersion: string };
   /** The connection stopped waiting for its link: it expired, the client went away, the confirming login ended, the broker stopped. */
   'ssh.login.abandoned': { target: string; clientAddress: string; clientVersion: string; why: 'expired' | 'disconnected' | 'login_ended' | 'stopping' };
@@ -92,7 +97,7 @@ export interface AuditLog {
   append<A extends AuditAction>(entry: AuditEntry<A>, tx?: Queryable): Promise<AuditEventRow>;
   list(filter: { action?: AuditAction; afterSeq?: string; limit?: number }): Promise<AuditEventRow[]>;
   /** For the Audit page: newest first, actors named; filter by action prefix and subject (or grant). */
-  trail(filter: { actionPrefix?: string; subject?: string; beforeSeq?: string; limit?: number }): Promise<AuditTrailRow[]>;
+  trail(filter: { actionPrefix?: string; subject?: string; beforeSeq?: string; afterSeq?: string; limit?: number }): Promise<AuditTrailRow[]>;
   /** The trail's filter as a download, oldest first, audited (export.ts); the caller has authorized the reader. */
   exportTrail(by: { userId: string; username: string }, filter: { actionPrefix?: string; subject?: string }, format: AuditExportFormat): Promise<AuditExport>;
 }

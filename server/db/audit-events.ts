@@ -76,11 +76,12 @@ export interface AuditTrailRow extends AuditEventRow {
 
 /**
  * Newest first, for people: actor user ids resolved to usernames. `actionPrefix` matches
- * "access." as well as "access.approved"; `beforeSeq` pages backwards.
+ * "access." as well as "access.approved"; `beforeSeq` pages backwards. With `afterSeq`, the
+ * events after it oldest first instead, for following the log as it grows (`sallyport admin audit --follow`).
  */
 export async function listAuditTrail(
   db: Queryable,
-  f: { actionPrefix?: string; subject?: string; beforeSeq?: string; limit: number },
+  f: { actionPrefix?: string; subject?: string; beforeSeq?: string; afterSeq?: string; limit: number },
 ): Promise<AuditTrailRow[]> {
   const { rows } = await db.query<AuditTrailRow>(
     `select e.seq::text, e.at, e.actor, u.username as actor_name, e.action, e.subject, e.details, e.prev_hash, e.hash
@@ -89,9 +90,10 @@ export async function listAuditTrail(
       where ($1::text is null or starts_with(e.action, $1))
         and ($2::text is null or e.subject = $2 or e.details->>'grantId' = $2)
         and ($3::bigint is null or e.seq < $3)
-      order by e.seq desc
+        and ($5::bigint is null or e.seq > $5)
+      order by case when $5::bigint is null then -e.seq else e.seq end
       limit $4`,
-    [f.actionPrefix ?? null, f.subject ?? null, f.beforeSeq ?? null, f.limit],
+    [f.actionPrefix ?? null, f.subject ?? null, f.beforeSeq ?? null, f.limit, f.afterSeq ?? null],
   );
   return rows;
 }

@@ -13,7 +13,7 @@ import { SallyportError } from '../errors.js';
 import type { CatalogStore } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import type { ConsoleService, FleetView } from '../consoles/index.js';
-import type { Identity, SshLogins } from '../identity/index.js';
+import type { CliLogins, Identity, SshLogins } from '../identity/index.js';
 import type { Recordings } from '../replay/index.js';
 import { createCsrf } from './csrf.js';
 import { errorHandler } from './errors.js';
@@ -26,6 +26,7 @@ import { healthRoutes, type Readiness } from './routes/health.js';
 import { metricsRoutes, type MetricsRegistry } from './routes/metrics.js';
 import { webRoutes } from './routes/web.js';
 import { sshLoginRoutes, type SshDoorInfo } from './routes/ssh-logins.js';
+import { cliLoginRoutes } from './routes/cli-logins.js';
 import { registerSecurity } from './security.js';
 import { registerSessionAuth } from './session.js';
 
@@ -41,6 +42,7 @@ export interface AppServices {
   checkpointer: Checkpointer;
   fleet: FleetView;
   sshLogins: SshLogins;
+  cliLogins: CliLogins;
   sshDoor: SshDoorInfo;
   metrics: MetricsRegistry;
 }
@@ -115,6 +117,7 @@ export async function buildApp(config: Config, services: AppServices, options: {
   apiRoutes(app, config, { ...services, csrf });
   accessRoutes(app, services.access);
   sshLoginRoutes(app, services.sshLogins, services.sshDoor);
+  cliLoginRoutes(app, config, services);
   consoleWsRoutes(app, config, services.consoles);
   await webRoutes(app, options.webDir);
   return app;
@@ -122,7 +125,7 @@ export async function buildApp(config: Config, services: AppServices, options: {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
-/** A request's path as logged: no query string, no SSH login token. */
+/** A request's path as logged: no query string, no login link's token. */
 function loggedPath(url: string): string {
-  return url.split('?')[0]!.replace(/^\/(ssh|api\/ssh-logins)\/[^/]+/, '/$1/[token]');
+  return url.split('?')[0]!.replace(/^\/(ssh|cli|api\/ssh-logins|api\/cli-logins)\/[^/]+/, '/$1/[token]');
 }

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config/index.js';
 import { SallyportError } from '../errors.js';
 import type { Csrf } from './csrf.js';
-import { sessionIdFrom } from './session.js';
+import { bearerFrom, sessionIdFrom } from './session.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -41,8 +41,13 @@ export function registerSecurity(app: FastifyInstance, config: Config, csrf: Csr
 
   app.addHook('preHandler', async (request) => {
     if (SAFE_METHODS.has(request.method)) return;
-    checkSameOrigin(request, config.publicUrl);
+    // CSRF rides on what a browser sends by itself (the cookie). A route that acts for nobody,
+    // or a request that carries its own bearer token and no cookie, has nothing to ride on:
+    // another site's page cannot set an Authorization header on a request to us.
+    if (request.routeOptions.config.csrfExempt) return;
     const sessionId = sessionIdFrom(request, config);
+    if (!sessionId && bearerFrom(request)) return;
+    checkSameOrigin(request, config.publicUrl);
     const token = (request.headers['x-csrf-token'] as string | undefined) ?? (request.body as { csrf?: unknown } | undefined)?.csrf;
     if (!sessionId || typeof token !== 'string' || !csrf.check(sessionId, token)) {
       throw new SallyportError('CSRF_REJECTED', 'missing or invalid CSRF token');

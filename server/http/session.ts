@@ -8,6 +8,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
   }
+  interface FastifyContextConfig {
+    /** The route acts for no ambient identity (the CLI's login start and poll): no CSRF gate. */
+    csrfExempt?: boolean;
+  }
 }
 
 export function sessionCookieName(config: Config): string {
@@ -16,8 +20,20 @@ export function sessionCookieName(config: Config): string {
 }
 export const LOGIN_COOKIE = 'sallyport_login';
 
+/** The browser's session cookie. */
 export function sessionIdFrom(request: FastifyRequest, config: Config): string | undefined {
   return request.cookies[sessionCookieName(config)];
+}
+
+/** A command-line login's token (`sallyport admin`), sent as `Authorization: Bearer …`. */
+export function bearerFrom(request: FastifyRequest): string | undefined {
+  const m = /^Bearer ([A-Za-z0-9_-]{1,128})$/.exec(request.headers.authorization ?? '');
+  return m?.[1];
+}
+
+/** The session a request speaks for: the cookie, or else a bearer token. */
+export function credentialFrom(request: FastifyRequest, config: Config): string | undefined {
+  return sessionIdFrom(request, config) ?? bearerFrom(request);
 }
 
 export function setSessionCookie(reply: FastifyReply, config: Config, sessionId: string): void {
@@ -41,7 +57,7 @@ export function registerSessionAuth(app: FastifyInstance, config: Config, identi
     // Probes, the metrics scrape (its own token) and static assets need no identity; skip the
     // database round trip for them.
     if (request.url.startsWith('/healthz') || request.url.startsWith('/readyz') || request.url.startsWith('/metrics') || request.url.startsWith('/assets/') || request.url.startsWith('/.well-known/')) return;
-    const sessionId = sessionIdFrom(request, config);
+    const sessionId = credentialFrom(request, config);
     if (sessionId) request.principal = await identity.authenticate(sessionId);
   });
 }

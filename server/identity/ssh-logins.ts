@@ -3,15 +3,13 @@
 // usual), checks the code and confirms becomes the user the connection continues as. The
 // link's token is a secret: only its keyed hash is stored. The row is in the database, so the
 // link works on any broker; the connection's broker takes the confirmed row once.
-import { createHmac, randomBytes, randomInt } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { AuditLog } from '../audit/index.js';
 import type { Config, Role } from '../config/index.js';
 import { confirmSshLogin, getSshLogin, saveSshLogin, takeSshLogins, type Database, type SshLoginRow } from '../db/index.js';
 import { SallyportError } from '../errors.js';
+import { loginCode } from './login-code.js';
 import { toPrincipal, type Principal } from './principal.js';
-
-/** Letters only, no vowels (no words), none that read alike. */
-const CODE_LETTERS = 'BCDFGHJKLMNPQRSTVWXZ';
 
 export type SshLoginAbandoned = 'expired' | 'disconnected' | 'login_ended' | 'stopping';
 
@@ -73,8 +71,7 @@ export function createSshLogins(deps: {
   return {
     async begin(start) {
       const token = randomBytes(24).toString('base64url');
-      const letters = Array.from({ length: 8 }, () => CODE_LETTERS[randomInt(CODE_LETTERS.length)]).join('');
-      const code = `${letters.slice(0, 4)}-${letters.slice(4)}`;
+      const code = loginCode();
       const expiresAt = await db.transaction(async (tx) => {
         const at = await saveSshLogin(tx, { tokenHash: hash(token), code, ...start, brokerId: deps.brokerId, seconds: config.sshDoor.loginSeconds });
         await audit.append({ actor: 'anonymous', action: 'ssh.login.issued', subject: start.target, details: { ...start, expiresAt: at.toISOString() } }, tx);

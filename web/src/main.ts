@@ -59,6 +59,9 @@ async function main(): Promise<void> {
     } else if ((m = /^\/ssh\/([A-Za-z0-9_-]{32})$/.exec(path))) {
       const { renderSshLogin } = await import('./ssh-login.js');
       await renderSshLogin(app, m[1]!, me);
+    } else if ((m = /^\/cli\/([A-Za-z0-9_-]{32})$/.exec(path))) {
+      const { renderCliLogin } = await import('./cli-login.js');
+      await renderCliLogin(app, m[1]!, me);
     } else if (path === '/search') {
       const { renderSearch } = await import('./search.js');
       await renderSearch(app);

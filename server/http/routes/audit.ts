@@ -11,21 +11,22 @@ const filterFields = {
 } as const;
 
 export function auditRoutes(api: FastifyInstance, audit: AuditLog): void {
-  api.get<{ Querystring: { action?: string; subject?: string; before?: string } }>(
+  api.get<{ Querystring: { action?: string; subject?: string; before?: string; after?: string } }>(
     '/api/audit',
     {
       schema: {
         querystring: {
           type: 'object',
-          properties: { ...filterFields, before: { type: 'string', pattern: '^[0-9]{1,19}$' } },
+          // after: the events after that one, oldest first (to follow the log); else newest first.
+          properties: { ...filterFields, before: { type: 'string', pattern: '^[0-9]{1,19}$' }, after: { type: 'string', pattern: '^[0-9]{1,19}$' } },
           additionalProperties: false,
         },
       },
     },
     async (request) => {
       authorizeAuditRead(request.principal!);
-      const { action, subject, before } = request.query;
-      const events = await audit.trail({ actionPrefix: action, subject: subject || undefined, beforeSeq: before, limit: 100 });
+      const { action, subject, before, after } = request.query;
+      const events = await audit.trail({ actionPrefix: action, subject: subject || undefined, beforeSeq: before, afterSeq: after, limit: 100 });
       return {
         events: events.map((e) => ({ seq: e.seq, at: e.at, actor: e.actor_name ?? e.actor, action: e.action, subject: e.subject, details: e.details })),
       };

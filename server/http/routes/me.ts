@@ -4,7 +4,7 @@ import { usableTargets, type AccessRequests } from '../../access/index.js';
 import type { CatalogStore } from '../../catalog/index.js';
 import type { Config } from '../../config/index.js';
 import type { Csrf } from '../csrf.js';
-import { sessionIdFrom } from '../session.js';
+import { credentialFrom } from '../session.js';
 import type { SshDoorInfo } from './ssh-logins.js';
 
 export function meRoutes(api: FastifyInstance, config: Config, s: { csrf: Csrf; catalog: CatalogStore; access: AccessRequests; sshDoor: SshDoorInfo }): void {
@@ -42,7 +42,7 @@ export function meRoutes(api: FastifyInstance, config: Config, s: { csrf: Csrf; 
         };
       }),
       ssh: sshCommand(config, s.sshDoor),
-      csrfToken: csrf.token(sessionIdFrom(request, config)!),
+      csrfToken: csrf.token(credentialFrom(request, config)!),
     };
   });
 }

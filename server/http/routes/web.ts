@@ -6,7 +6,7 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
 import { SallyportError } from '../../errors.js';
 
-const APP_ROUTES = ['/', '/ssh/:token', '/console/:target', '/sessions', '/sessions/:id', '/access', '/access/:id', '/approvals', '/live', '/fleet', '/audit', '/search'];
+const APP_ROUTES = ['/', '/ssh/:token', '/cli/:token', '/console/:target', '/sessions', '/sessions/:id', '/access', '/access/:id', '/approvals', '/live', '/fleet', '/audit', '/search'];
 
 export async function webRoutes(app: FastifyInstance, webDir: string): Promise<void> {
   const indexFile = join(webDir, 'index.html');

@@ -1,0 +1,127 @@
+// Logins for the command line (`sallyport admin login`). The CLI cannot do OIDC in a terminal, so
+// it is given a link and a short code to show, and a poll secret of its own. Whoever opens the
+// link in a browser (logged in through the IdP as usual), checks the code and confirms, gives the
+// polling CLI a login of its own for that user: a bearer token for the same API, with the same
+// roles, that ends when the confirming browser login would have ended — never later. The token
+// is handed out once and never stored (only its keyed hash, like every session id). Who may do
+// what with it is the access layer's, exactly as for the browser.
+import { createHmac, randomBytes } from 'node:crypto';
+import type { AuditLog } from '../audit/index.js';
+import type { Config } from '../config/index.js';
+import { confirmCliLogin, countWaitingCliLogins, getCliLogin, saveCliLogin, takeCliLogin, type CliLoginRow, type Database } from '../db/index.js';
+import { SallyportError } from '../errors.js';
+import { loginCode } from './login-code.js';
+import type { Principal } from './principal.js';
+
+/** How long a link waits for its confirmation. */
+export const CLI_LOGIN_SECONDS = 300;
+
+/** What the confirming page shows: who is asking, from where, and its state. */
+export interface CliLoginView {
+  code: string;
+  clientAddress: string;
+  clientName: string;
+  createdAt: string;
+  expiresAt: string;
+  state: CliLoginRow['state'];
+  confirmedBy: string | null;
+}
+
+export type CliPoll = { state: 'waiting' } | { state: 'confirmed'; token: string; username: string; expiresAt: string };
+
+export interface CliLogins {
+  begin(start: { clientAddress: string; clientName: string }): Promise<{ pollSecret: string; code: string; url: string; expiresAt: Date }>;
+  view(token: string): Promise<CliLoginView>;
+  confirm(token: string, principal: Principal): Promise<CliLoginView>;
+  /** The CLI's poll: waiting, or (once) its session token. Throws for an unknown, expired or spent login. */
+  poll(pollSecret: string): Promise<CliPoll>;
+}
+
+export function createCliLogins(deps: { config: Config; db: Database; audit: AuditLog }): CliLogins {
+  const { config, db, audit } = deps;
+  // Keyed like browser session ids (identity.ts): a copy of the table confirms and takes nothing.
+  const keyed = (purpose: string, value: string) => createHmac('sha256', config.session.secret).update(`${purpose}\0${value}`).digest();
+  // Tokens and secrets are 32 base64url characters; anything else is not one of ours.
+  const wellFormed = (token: string) => /^[A-Za-z0-9_-]{32}$/.test(token);
+  const find = async (token: string) => {
+    const row = wellFormed(token) ? await getCliLogin(db, keyed('cli-login', token)) : null;
+    if (!row) throw new SallyportError('NOT_FOUND', 'no such command-line login: the link is wrong or too old');
+    return row;
+  };
+  const view = (r: CliLoginRow): CliLoginView => ({
+    code: r.code,
+    clientAddress: r.clientAddress,
+    clientName: r.clientName,
+    createdAt: r.createdAt.toISOString(),
+    expiresAt: r.expiresAt.toISOString(),
+    state: r.state,
+    confirmedBy: r.confirmedBy,
+  });
+
+  return {
+    async begin(start) {
+      if ((await countWaitingCliLogins(db)) >= config.limits.pendingLogins) {
+        throw new SallyportError('LIMIT_REACHED', `too many command-line logins waiting (SALLYPORT_MAX_PENDING_LOGINS=${config.limits.pendingLogins}); try again in a few minutes`);
+      }
+      const token = randomBytes(24).toString('base64url');
+      const pollSecret = randomBytes(24).toString('base64url');
+      const code = loginCode();
+      const expiresAt = await db.transaction(async (tx) => {
+        const at = await saveCliLogin(tx, { tokenHash: keyed('cli-login', token), pollHash: keyed('cli-poll', pollSecret), code, ...start, seconds: CLI_LOGIN_SECONDS });
+        await audit.append({ actor: 'anonymous', action: 'cli.login.issued', details: { ...start, expiresAt: at.toISOString() } }, tx);
+        return at;
+      });
+      return { pollSecret, code, url: `${config.publicUrl}/cli/${token}`, expiresAt };
+    },
+
+    async view(token) {
+      return view(await find(token));
+    },
+
+    async confirm(token, principal) {
+      if (!principal.browserSession) throw new SallyportError('UNAUTHENTICATED', 'confirm a command-line login from a browser login');
+      const row = await find(token);
+      const done = await db.transaction(async (tx) => {
+        if (!(await confirmCliLogin(tx, keyed('cli-login', token), principal.userId, Buffer.from(principal.browserSession!, 'hex')))) return false;
+        await audit.append(
+          { actor: `user:${principal.userId}`, action: 'cli.login.confirmed', subject: principal.username, details: { username: principal.username, clientAddress: row.clientAddress, clientName: row.clientName } },
+          tx,
+        );
+        return true;
+      });
+      if (!done) {
+        throw new SallyportError('CONFLICT', row.state === 'confirmed' ? 'this command-line login was already confirmed: a link works once' : 'this command-line login has expired: run sallyport admin login again');
+      }
+      return view({ ...row, state: 'confirmed', confirmedBy: principal.username });
+    },
+
+    async poll(pollSecret) {
+      if (!wellFormed(pollSecret)) throw new SallyportError('NOT_FOUND', 'no such command-line login');
+      const token = randomBytes(32).toString('base64url');
+      const polled = await db.transaction(async (tx) => {
+        const p = await takeCliLogin(tx, keyed('cli-poll', pollSecret), keyed('session', token));
+        if (p.state === 'confirmed') {
+          await audit.append(
+            { actor: `user:${p.userId}`, action: 'cli.login.taken', subject: p.username, details: { username: p.username, expiresAt: p.expiresAt.toISOString() } },
+            tx,
+          );
+        }
+        return p;
+      });
+      switch (polled.state) {
+        case 'waiting':
+          return { state: 'waiting' };
+        case 'confirmed':
+          return { state: 'confirmed', token, username: polled.username, expiresAt: polled.expiresAt.toISOString() };
+        case 'unknown':
+          throw new SallyportError('NOT_FOUND', 'no such command-line login');
+        case 'expired':
+          throw new SallyportError('CONFLICT', 'the login link expired before anyone confirmed it: run sallyport admin login again');
+        case 'taken':
+          throw new SallyportError('CONFLICT', 'this login was already handed out: a link gives one login');
+        case 'login_ended':
+          throw new SallyportError('CONFLICT', 'the browser login that confirmed this link has ended: log in again');
+      }
+    },
+  };
+}

@@ -1,0 +1,71 @@
+// The page a login link opens (a stock `ssh` client's, or `sallyport admin login`'s): what is
+// asking to log in, from where, with the code, and one button to confirm it. Confirming makes the
+// waiting client continue as you, so the page says so plainly and asks you to compare the code.
+import { getJson, postJson } from './api.js';
+import { el, link } from './dom.js';
+
+export interface LinkLoginView {
+  code: string;
+  createdAt: string;
+  expiresAt: string;
+  state: 'waiting' | 'confirmed' | 'expired';
+  confirmedBy: string | null;
+}
+
+export interface LoginLinkPage<V extends LinkLoginView> {
+  title: string;
+  /** Element id prefix: `${prefix}-state`, `${prefix}-code`, `confirm-${prefix}`, `${prefix}-error`. */
+  prefix: string;
+  api: string;
+  /** What is asking, beside the code: [label, element id, text]. */
+  rows(view: V): Array<[string, string, string]>;
+  confirmed: string;
+  expired: string;
+  /** Who the client will act as, in the warning. */
+  actsAs: string;
+}
+
+export async function renderLoginLink<V extends LinkLoginView>(app: HTMLElement, page: LoginLinkPage<V>, me: { user: { username: string } }): Promise<void> {
+  const problem = el('p', { className: 'error', id: `${page.prefix}-error`, role: 'alert' });
+  const draw = (l: V) => {
+    const confirm = el('button', {
+      id: `confirm-${page.prefix}`,
+      textContent: `Confirm: continue as ${me.user.username}`,
+      onclick: () => {
+        confirm.disabled = true;
+        void postJson<V>(`${page.api}/confirm`, {})
+          .then(draw)
+          .catch((err: Error) => {
+            problem.textContent = err.message;
+            confirm.disabled = false;
+          });
+      },
+    });
+    const stateId = `${page.prefix}-state`;
+    const state =
+      l.state === 'confirmed'
+        ? el('p', { id: stateId, className: 'state state-approved', textContent: `Confirmed by ${l.confirmedBy ?? 'someone'}. ${page.confirmed}` })
+        : l.state === 'expired'
+          ? el('p', { id: stateId, className: 'state state-expired', textContent: page.expired })
+          : el('p', { id: stateId, className: 'state state-pending', textContent: `Waiting for confirmation until ${new Date(l.expiresAt).toLocaleTimeString()}.` });
+    app.replaceChildren(
+      el('h1', { textContent: page.title }),
+      state,
+      el(
+        'dl',
+        {},
+        el('dt', { textContent: 'Code' }),
+        el('dd', { id: `${page.prefix}-code`, className: 'code', textContent: l.code }),
+        ...page.rows(l).flatMap(([label, id, text]) => [el('dt', { textContent: label }), el('dd', { id, textContent: text })]),
+        el('dt', { textContent: 'Asked at' }),
+        el('dd', { textContent: new Date(l.createdAt).toLocaleString() }),
+      ),
+      l.state === 'waiting'
+        ? el('p', { className: 'warning' }, 'Only confirm if you started this yourself and your terminal shows the same code. ', `${page.actsAs} will act as you (${me.user.username}), with your access.`)
+        : '',
+      l.state === 'waiting' ? el('div', { className: 'controls' }, confirm) : link('/', 'Home'),
+      problem,
+    );
+  };
+  draw(await getJson<V>(page.api));
+}
