@@ -6,6 +6,10 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/rootfs.sh"
 name="${1:-sallyport-demo/php}"
+if ! command -v php >/dev/null; then
+  echo "the PHP demo needs Debian's PHP on this machine: apt-get install php-cli (then run $0 again)" >&2
+  exit 1
+fi
 php="$(readlink -f "$(command -v php)")"
 hash="$(sha256sum "$0" "$here/rootfs.sh" "$php" /bin/busybox | sha256sum | cut -c1-12)"
 if docker image inspect "$name:$hash" >/dev/null 2>&1; then docker tag "$name:$hash" "$name:latest"; echo "$name:$hash"; exit 0; fi

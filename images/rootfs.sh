@@ -18,11 +18,13 @@ rootfs_app_user() {
   chown 1000:1000 "$root/home/app"
 }
 
-# Imports the rootfs as NAME:TAG (also tagged NAME:latest); PATH and CMD (JSON array) given.
+# Imports the rootfs as NAME:TAG (also tagged NAME:latest); PATH and CMD (JSON array) given, and
+# optionally one more environment variable (NAME=value).
 rootfs_import() {
-  local root="$1" name="$2" tag="$3" path="$4" cmd="$5"
-  tar -C "$root" --numeric-owner -c . | docker import \
-    --change "ENV PATH=$path" --change 'ENV HOME=/home/app' --change 'WORKDIR /home/app' \
+  local root="$1" name="$2" tag="$3" path="$4" cmd="$5" extra_env="${6:-}"
+  local changes=(--change "ENV PATH=$path" --change 'ENV HOME=/home/app' --change 'WORKDIR /home/app')
+  [ -n "$extra_env" ] && changes+=(--change "ENV $extra_env")
+  tar -C "$root" --numeric-owner -c . | docker import "${changes[@]}" \
     --change "CMD $cmd" - "$name:$tag" >/dev/null
   docker tag "$name:$tag" "$name:latest"
   echo "$name:$tag"

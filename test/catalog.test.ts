@@ -126,6 +126,11 @@ describe('parseCatalog', () => {
         target({ name: 'billing' }),
         target({ name: 'billing' }),
         target({ name: 'odd-runtime', runtime: 'kubernetes' }),
+        target({ name: 'w-relative', writable: ['tmp'] }),
+        target({ name: 'w-escape', writable: ['/app/../etc'] }),
+        target({ name: 'w-proc', writable: ['/proc/sys'] }),
+        target({ name: 'w-twice', writable: ['/app/tmp', '/app/tmp'] }),
+        target({ name: 'w-tmp', writable: ['/tmp'] }),
       ),
     );
     const expected = [
@@ -143,6 +148,11 @@ describe('parseCatalog', () => {
       /target "Bad Name!"\.name: must be lowercase/,
       /target "billing"\.name: duplicates targets\[9\]/,
       /target "odd-runtime"\.runtime: must be one of "docker", "ssh"/,
+      /target "w-relative"\.writable\[0\]: must be an absolute path/,
+      /target "w-escape"\.writable\[0\]: must not contain \. or \.\. segments/,
+      /target "w-proc"\.writable\[0\]: must not be under \/proc/,
+      /target "w-twice"\.writable: must not name a directory twice/,
+      /target "w-tmp"\.writable\[0\]: is writable already/,
     ];
     for (const re of expected) expect(problems.some((p) => re.test(p)), `${re} in\n${problems.join('\n')}`).toBe(true);
   });

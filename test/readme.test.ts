@@ -83,7 +83,7 @@ describe('README quick start', () => {
       expect(landed.hop.body).toContain('<title>Sallyport</title>');
       const me = JSON.parse((await browser.request(`${url}/api/me`, { headers: { accept: 'application/json' } })).body);
       expect(me.user).toMatchObject({ username: 'alice', roles: ['developer'] });
-      expect(me.targets.map((t: { name: string }) => t.name)).toEqual(['php-console', 'shell', 'billing-prod']);
+      expect(me.targets.map((t: { name: string }) => t.name)).toEqual(['php-console', 'rails-console', 'shell', 'billing-prod']);
 
       // The banner's ssh line works with the stock client: after alice confirms its link, a
       // user name that names no target lists hers.

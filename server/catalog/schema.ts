@@ -103,6 +103,21 @@ const commonFields = {
     .default({ required: false, approvals: 1, maxDuration: 3600 }),
 };
 
+/** Where the kernel's own views live: never shadowed by a console's writable directory. */
+const SYSTEM_PATHS = ['/proc', '/sys', '/dev'];
+
+/**
+ * A directory the application writes to (Rails' tmp/ and log/, say), given to each console as
+ * an empty tmpfs owned by its user: the root stays read-only and nothing outlives the console.
+ */
+const writablePath = z
+  .string()
+  .max(200)
+  .regex(/^(\/[A-Za-z0-9._@+-]+)+$/, 'must be an absolute path of plain names, e.g. /app/tmp')
+  .refine((p) => !p.split('/').some((part) => part === '.' || part === '..'), 'must not contain . or .. segments')
+  .refine((p) => !SYSTEM_PATHS.some((s) => p === s || p.startsWith(`${s}/`)), 'must not be under /proc, /sys or /dev')
+  .refine((p) => p !== '/tmp', 'is writable already (/tmp is always a tmpfs)');
+
 /** A console in a container on a Docker engine: the broker's own, or a fleet node's over SSH. */
 const dockerTarget = z.strictObject({
   ...commonFields,
@@ -115,6 +130,12 @@ const dockerTarget = z.strictObject({
     .regex(/^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$/, 'must be "user" or "uid:gid"')
     .optional(),
   workdir: z.string().startsWith('/', 'must be an absolute path').optional(),
+  /** Writable directories in the read-only container, each an empty tmpfs per console. */
+  writable: z
+    .array(writablePath)
+    .max(8)
+    .refine((ps) => new Set(ps).size === ps.length, 'must not name a directory twice')
+    .optional(),
   limits,
   network: z
     .string()

@@ -135,6 +135,7 @@ export async function openConsole(
                   image: target.image,
                   user: target.user,
                   workdir: target.workdir,
+                  writable: target.writable,
                   limits: { memoryBytes: target.limits.memory, cpus: target.limits.cpus, pids: target.limits.pids },
                   network: target.network,
                 }

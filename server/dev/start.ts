@@ -159,7 +159,8 @@ function alive(pid: number): boolean {
 
 /**
  * Builds the demo catalogue's images on the local Docker engine, from Debian packages on this
- * machine (busybox-static; php-cli for the PHP console). Best effort and in the background:
+ * machine (busybox-static; php-cli for the PHP console; ruby-rails and ruby-sqlite3 for the Rails
+ * console; each script says what to install when its package is missing). Best effort and in the background:
  * without Docker, consoles say clearly that the engine is unreachable.
  */
 function buildDemoImages(say: (line: string) => void): void {
@@ -176,7 +177,9 @@ function buildDemoImages(say: (line: string) => void): void {
       say('Docker engine not reachable: the demo consoles will report it when opened (start dockerd to use them)');
       return;
     }
-    void build('build-busybox.sh', 'sallyport-demo/shell').then(() => build('build-php.sh', 'sallyport-demo/php'));
+    void build('build-busybox.sh', 'sallyport-demo/shell')
+      .then(() => build('build-php.sh', 'sallyport-demo/php'))
+      .then(() => build('build-rails.sh', 'sallyport-demo/rails'));
   });
 }
 

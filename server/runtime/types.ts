@@ -19,6 +19,8 @@ export interface ContainerSpec {
   image: string;
   user?: string;
   workdir?: string;
+  /** Directories given as empty tmpfs mounts owned by the user (the root stays read-only). */
+  writable?: readonly string[];
   limits: { memoryBytes: number; cpus: number; pids: number };
   network: string;
 }

@@ -136,6 +136,8 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
     const [uid, gid] = (c.user ?? '').split(':');
     const owner = uid && /^\d+$/.test(uid) ? `,uid=${uid}${gid && /^\d+$/.test(gid) ? `,gid=${gid}` : ''}` : '';
     if (home && home !== '/' && home !== '/tmp') mounts[home] = tmpfs.replace('noexec,', '') + owner;
+    // The catalogue's writable directories: empty, the user's, never executable.
+    for (const dir of c.writable ?? []) mounts[dir] = tmpfs + owner;
 
     let container: Docker.Container;
     try {
