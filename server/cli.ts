@@ -85,14 +85,15 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'catalog': {
-      const [sub, file, ...flags] = rest;
-      if (sub !== 'check' || !file) {
-        process.stderr.write(USAGE);
+      const { positionals, values } = parseArgs({ args: rest, allowPositionals: true, options: { dev: { type: 'boolean' } } });
+      const [sub, file, ...extra] = positionals;
+      if (sub !== 'check' || !file || extra.length > 0) {
+        process.stderr.write(`usage:\n${HELP.catalog}`);
         return 2;
       }
       // The broker's own validator, with this environment for `fromEnv` values: what the broker
       // would refuse at load is refused here too (run it where the broker's variables are set).
-      const catalog = loadCatalogFile(file, { requireDigest: !flags.includes('--dev'), env: process.env });
+      const catalog = loadCatalogFile(file, { requireDigest: !values.dev, env: process.env });
       const nodes = catalog.nodes.length ? `, ${catalog.nodes.length} fleet node(s)` : '';
       process.stdout.write(`catalogue ${file} is valid: ${catalog.targets.length} target(s)${nodes}, sha256 ${catalog.sha256}\n`);
       return 0;
@@ -100,8 +101,9 @@ async function main(argv: string[]): Promise<number> {
     case 'verify':
       return verifyCommand(rest);
     case 'signing-key': {
-      const [sub, kid] = rest;
-      if (sub !== 'new' || !kid || !/^[A-Za-z0-9._-]{1,64}$/.test(kid)) {
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+      const [sub, kid, ...extra] = positionals;
+      if (sub !== 'new' || !kid || extra.length > 0 || !/^[A-Za-z0-9._-]{1,64}$/.test(kid)) {
         process.stderr.write(`sallyport signing-key new KID (KID: 1-64 letters, digits, dots, dashes, underscores)\n`);
         return 2;
       }
@@ -287,6 +289,11 @@ main(process.argv.slice(2)).then(
     if (isSallyportError(err)) {
       process.stderr.write(`sallyport: ${err.describe()}\n`);
       process.exitCode = err.code === 'CONFIG_INVALID' || err.code === 'CATALOG_INVALID' ? 2 : 1;
+    } else if (String((err as { code?: unknown })?.code).startsWith('ERR_PARSE_ARGS')) {
+      // A mistyped option: a usage error, like any other (exit 2), with the command's help.
+      const help = HELP[process.argv[2] ?? ''];
+      process.stderr.write(`sallyport: ${(err as Error).message.split('. ')[0]}\n${help ? `usage:\n${help}` : ''}`);
+      process.exitCode = 2;
     } else if (typeof (err as { code?: unknown })?.code === 'string') {
       // The database or the system said no (refused, no such role or database, …): its words, no
       // stack. (A URL naming no user is the configuration's to explain, before any connection.)

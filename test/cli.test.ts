@@ -117,7 +117,7 @@ describe('sallyport migrate', () => {
 describe('sallyport COMMAND --help', () => {
   it('prints the command’s usage and starts nothing, for every command', async () => {
     const work = mkdtempSync(join(tmpdir(), 'sallyport-help-'));
-    for (const command of ['serve', 'dev', 'migrate', 'catalog', 'verify', 'signing-key', 'ssh-ca', 'node-config']) {
+    for (const command of ['serve', 'dev', 'migrate', 'catalog', 'verify', 'signing-key', 'ssh-ca', 'node-config', 'admin']) {
       for (const flag of ['--help', '-h']) {
         // No configuration at all: asked for help, nothing is checked, opened or created.
         const r = await runCli([command, flag], { SALLYPORT_DEV_DIR: join(work, 'dev') });
@@ -128,7 +128,15 @@ describe('sallyport COMMAND --help', () => {
     expect(existsSync(join(work, 'dev'))).toBe(false);
     const all = await runCli(['--help'], {});
     expect(all.code).toBe(0);
-    for (const command of ['serve', 'dev', 'migrate', 'catalog check', 'verify audit', 'verify recording', 'signing-key new', 'ssh-ca new', 'node-config', '--version']) expect(all.stdout).toContain(`  ${command}`);
+    for (const command of ['serve', 'dev', 'migrate', 'catalog check', 'verify audit', 'verify recording', 'signing-key new', 'ssh-ca new', 'node-config', 'admin login', 'admin sessions', '--version']) expect(all.stdout).toContain(`  ${command}`);
+  });
+
+  it('answers a mistyped option with a usage error (exit 2) and the command’s help, for parsed commands', async () => {
+    for (const args of [['catalog', 'check', 'x.yaml', '--devv'], ['admin', 'sessions', '--jsn'], ['signing-key', 'new', 'k1', '--force']]) {
+      const r = await runCli(args, {});
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`^sallyport: Unknown option '--\\w+'\nusage:\n  ${args[0]}\\b`));
+    }
   });
 
   it('says a missing evidence bundle is no such file, without asking for a database', async () => {

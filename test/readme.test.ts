@@ -70,6 +70,8 @@ describe('README quick start', () => {
       expect(out).toMatch(/^\s+bob\s+\S+\s+approvers$/m);
       expect(out).toMatch(/^\s+carol\s+\S+\s+auditors$/m);
       expect(out).toMatch(/^\s+dave\s+\S+\s+admins$/m);
+      // Nothing that reads like a broken install: no engine mismatch, no library warning.
+      expect(out).not.toMatch(/EBADENGINE|WARNING|DeprecationWarning/);
       const url = `http://127.0.0.1:${port}`;
       expect((await fetch(`${url}/readyz`)).status).toBe(200);
 

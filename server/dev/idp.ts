@@ -117,6 +117,9 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
       return grant;
     },
     interactions: { url: async (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // Kept in this process on purpose: the dev IdP's logins need not outlive it. Named, so the
+    // provider does not warn an operator running `sallyport dev` to replace its built-in one.
+    adapter: memoryAdapter(),
   };
 
   const provider = new Provider(issuer, configuration);
@@ -204,4 +207,57 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 export function randomPassword(): string {
   return randomBytes(12).toString('base64url');
+}
+
+/**
+ * oidc-provider's storage for the dev IdP: one Map per model and provider, in memory, expired
+ * entries swept as new ones come. What a real IdP keeps in a database; here a restart logs
+ * everyone out, as it should.
+ */
+function memoryAdapter() {
+  type Entry = { payload: Record<string, unknown>; expiresAt: number };
+  const stores = new Map<string, Map<string, Entry>>();
+  return class MemoryAdapter {
+    private readonly store: Map<string, Entry>;
+
+    constructor(name: string) {
+      let store = stores.get(name);
+      if (!store) stores.set(name, (store = new Map()));
+      this.store = store;
+    }
+
+    async upsert(id: string, payload: Record<string, unknown>, expiresIn: number): Promise<void> {
+      const now = Date.now();
+      for (const [k, e] of this.store) if (e.expiresAt <= now) this.store.delete(k);
+      this.store.set(id, { payload, expiresAt: now + expiresIn * 1000 });
+    }
+
+    async find(id: string): Promise<Record<string, unknown> | undefined> {
+      const e = this.store.get(id);
+      return e && e.expiresAt > Date.now() ? e.payload : undefined;
+    }
+
+    async findByUid(uid: string): Promise<Record<string, unknown> | undefined> {
+      for (const [id, e] of this.store) if (e.payload.uid === uid) return this.find(id);
+      return undefined;
+    }
+
+    async findByUserCode(userCode: string): Promise<Record<string, unknown> | undefined> {
+      for (const [id, e] of this.store) if (e.payload.userCode === userCode) return this.find(id);
+      return undefined;
+    }
+
+    async consume(id: string): Promise<void> {
+      const e = this.store.get(id);
+      if (e) e.payload.consumed = Math.floor(Date.now() / 1000);
+    }
+
+    async destroy(id: string): Promise<void> {
+      this.store.delete(id);
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      for (const [id, e] of this.store) if (e.payload.grantId === grantId) this.store.delete(id);
+    }
+  };
 }
