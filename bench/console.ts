@@ -3,9 +3,13 @@
 //   time to prompt   — from asking for a console to the shell's prompt on screen
 //   keystroke echo   — one key to its echo, 200 keys a round, 3 rounds
 //   throughput       — 16 MiB of terminal output, with recording to PostgreSQL on
-// Echo and throughput run the client in its own process for both paths (bench/terminal-client.ts).
+// Echo and throughput run the client in its own process for both paths (bench/terminal-client.ts),
+// and for a floor measured in the same rounds: a bare ws → Docker attach bridge in a process of
+// its own (bench/ws-docker-bridge.ts), the broker's two ends with nothing of the broker between.
 // Run: npx tsx bench/console.ts   (needs PostgreSQL and dockerd as .ci/run sets them up)
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { freePort } from '../server/dev/index.js';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { PACKAGE_ROOT } from '../server/paths.js';
@@ -54,6 +58,11 @@ async function main() {
     // Echo and throughput with the client in its own process, for both (bench/terminal-client.ts).
     const echoBroker: number[] = [];
     const echoDocker: number[] = [];
+    const echoBridge: number[] = [];
+    const tpBridge: number[] = [];
+    const bridgePort = await freePort();
+    const bridge = spawn(process.execPath, ['--import', 'tsx', join(PACKAGE_ROOT, 'bench', 'ws-docker-bridge.ts'), String(bridgePort), image], { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => bridge.stdout.once('data', () => resolve()));
     // The broker runs in this process: its garbage collection while it serves the client (the
     // allocations per byte of the output path, measured as GC time) is counted apart.
     let counting = false;
@@ -80,7 +89,11 @@ async function main() {
       brokerCpu += (c1.user + c1.system - c0.user - c0.system) / 1000;
       echoBroker.push(...bb.echo);
       tpBroker.push(bb.bytesPerSecond);
+      const fb = await terminalClient(['broker', `http://127.0.0.1:${bridgePort}`, 'none', 'bridge']);
+      echoBridge.push(...fb.echo);
+      tpBridge.push(fb.bytesPerSecond);
     }
+    bridge.kill();
     gcObserver.disconnect();
     const a = stats(viaBroker);
     const d = stats(viaDocker);
@@ -96,10 +109,13 @@ async function main() {
     console.log(`  direct Docker API   p50 ${ms(ed50)} ms   p99 ${ms(ed99)} ms`);
     console.log(`  Sallyport console   p50 ${ms(eb50)} ms   p99 ${ms(eb99)} ms`);
     console.log(`  ratio               p50 ${(eb50 / ed50).toFixed(2)}x   p99 ${(eb99 / ed99).toFixed(2)}x   (goal p50 ≤1.3x, p99 ≤2x)`);
+    const [ef50, ef99] = [percentile(echoBridge, 0.5), percentile(echoBridge, 0.99)];
+    console.log(`  floor: bare ws → Docker bridge   p50 ${ms(ef50)} ms (${(ef50 / ed50).toFixed(2)}x)   p99 ${ms(ef99)} ms (${(ef99 / ed99).toFixed(2)}x)`);
     console.log(`throughput (16 MiB of output, median of 3, client in its own process)`);
     console.log(`  direct Docker API   ${mb(med(tpDocker))} MiB/s`);
     console.log(`  Sallyport console   ${mb(med(tpBroker))} MiB/s   (recorded to PostgreSQL)`);
     console.log(`  ratio               ${(med(tpBroker) / med(tpDocker)).toFixed(2)}x`);
+    console.log(`  floor: bare ws → Docker bridge   ${mb(med(tpBridge))} MiB/s (${(med(tpBridge) / med(tpDocker)).toFixed(2)}x)`);
     const mib = (3 * Number(process.env.BENCH_BYTES ?? 16 * 1024 * 1024)) / 2 ** 20;
     console.log(`broker process while serving (3 rounds of echo + ${mib / 3} MiB): CPU ${(brokerCpu / mib).toFixed(1)} ms per MiB, GC ${gc.n} collections, ${(gc.ms / mib).toFixed(2)} ms per MiB`);
   } finally {

@@ -216,18 +216,20 @@ async function main() {
     const t0 = performance.now();
     const idleMs: number[] = [];
     let idleRefused = 0;
+    let firstRefusal = '';
     for (let i = 0; i < IDLE; i += OPEN_BATCH) {
       const batch = ids('idle', IDLE).slice(i, i + OPEN_BATCH);
       const o = opened(await idle.do({ op: 'open', ids: batch, target: 'shell' }, batch.length, 180_000));
       idleMs.push(...o.ms);
       idleRefused += o.refused.length;
+      firstRefusal ||= o.refused[0] ? JSON.stringify(o.refused[0]) : '';
     }
     opened(await person.do({ op: 'open', ids: ['person'], target: 'shell' }, 1, 90_000));
     await new Promise((r) => setTimeout(r, 3000));
     const idleRss = rssMiB(pid);
     const live = sessions.size;
     console.log(
-      `${IDLE} more opened ${OPEN_BATCH} at a time in ${((performance.now() - t0) / 1000).toFixed(0)} s (prompt p50 ${percentile(idleMs, 0.5).toFixed(0)} ms, p95 ${percentile(idleMs, 0.95).toFixed(0)} ms, ${idleRefused} refused); ` +
+      `${IDLE} more opened ${OPEN_BATCH} at a time in ${((performance.now() - t0) / 1000).toFixed(0)} s (prompt p50 ${percentile(idleMs, 0.5).toFixed(0)} ms, p95 ${percentile(idleMs, 0.95).toFixed(0)} ms, ${idleRefused} refused${firstRefusal ? `, first: ${firstRefusal}` : ''}); ` +
         `${live} live: broker RSS ${idleRss.toFixed(0)} MiB, ${((idleRss - baseRss) / live).toFixed(2)} MiB per console above idle`,
     );
 
@@ -281,7 +283,8 @@ async function main() {
       ...(await person.do({ op: 'close', ids: ['person'] }, 1, 60_000)),
     ];
     const verdict = await compareRecordings(db, ended);
-    console.log(`recordings complete: ${verdict.same} of ${ended.length} byte-identical to what their clients received (${(verdict.bytes / 1024 / 1024).toFixed(0)} MiB)${verdict.problems.length ? `; ${verdict.problems.slice(0, 3).join('; ')}` : ''}`);
+    const recorded = ended.filter((r) => r.ev !== 'closed' || r.sessionId).length;
+    console.log(`recordings complete: ${verdict.same} of ${recorded} byte-identical to what their clients received (${(verdict.bytes / 1024 / 1024).toFixed(0)} MiB)${verdict.problems.length ? `; ${verdict.problems.slice(0, 3).join('; ')}` : ''}`);
 
     // One console printing BIG_MIB: the broker's memory curve, and its recording.
     const bigBytes = BIG_MIB * 1024 * 1024;
@@ -331,6 +334,8 @@ async function compareRecordings(db: ReturnType<typeof openDatabase>, ended: Rep
       problems.push(JSON.stringify(r));
       continue;
     }
+    // A console that was refused at open has no session and no recording: counted as refused above.
+    if (!r.sessionId) continue;
     let last = '';
     for (let attempt = 0; attempt < 10; attempt++) {
       const hash = createHash('sha256');

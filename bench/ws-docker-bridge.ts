@@ -1,0 +1,30 @@
+// A floor for the console benchmark, in its own process: the least a browser console to Docker
+// can do — a ws server, the same hardened container over the Engine API as the broker
+// (createDockerRuntime, create + attach + start), and bytes copied both ways as binary frames.
+// No login, policy, session, recording or database: what is left between it and the broker is
+// the broker's own.
+//   tsx bench/ws-docker-bridge.ts <port> <image>
+import { randomBytes } from 'node:crypto';
+import { WebSocketServer } from 'ws';
+import { createDockerRuntime } from '../server/runtime/index.js';
+import { benchConsoleSpec } from './support.js';
+
+const [port, image] = process.argv.slice(2);
+const runtime = createDockerRuntime({});
+const label = `bench-bridge-${randomBytes(3).toString('hex')}`;
+const wss = new WebSocketServer({ host: '127.0.0.1', port: Number(port) });
+wss.on('connection', (ws) => {
+  void runtime.start(benchConsoleSpec(image!), label).then(
+    (c) => {
+      c.output.on('data', (d: Buffer) => ws.send(d, { binary: true }));
+      c.output.once('end', () => ws.close());
+      // Binary frames are typed input; the JSON control messages (open, resize) are ignored.
+      ws.on('message', (raw: Buffer, isBinary) => {
+        if (isBinary) c.input.write(raw);
+      });
+      ws.on('close', () => void c.destroy());
+    },
+    () => ws.close(),
+  );
+});
+wss.on('listening', () => process.stdout.write('listening\n'));
