@@ -14,6 +14,7 @@ import { connectConsole, PROMPT } from './support/console-client.js';
 import { writeConsoleCatalog } from './support/console-catalog.js';
 import { PACKAGE_ROOT } from '../server/paths.js';
 import { runCli } from './support/process.js';
+import { launchChromium } from './support/chromium.js';
 
 let t: TestBroker;
 let carol: ApiSession, bob: ApiSession;
@@ -120,4 +121,56 @@ describe('evidence bundle', () => {
     expect(dev.status).not.toBe(0);
     expect(dev.stderr).toMatch(/^sallyport: sallyport dev needs the development dependencies/);
   }, 300_000);
+
+  it("plays from file:// in Chromium only what it verified: intact says verified with the key, tampered says TAMPERED", async () => {
+    // The bundle as carol downloads it, unpacked as an auditor would.
+    const res = await fetch(`${t.url}/api/sessions/${sessionId}/bundle`, { headers: { cookie: `sallyport=${carol.browser.cookies(t.url).get('sallyport')}` } });
+    const files = readTar(Buffer.from(await res.arrayBuffer()));
+    const unpacked = mkdtempSync(join(tmpdir(), 'sallyport-player-'));
+    for (const [n, b] of files) writeFileSync(join(unpacked, n), b);
+    writeFileSync(join(unpacked, 'tampered.cast'), files.get('recording.cast')!.toString().replace('evidence-42', 'evidence-41'));
+    // A page whose own copy of the audit excerpt was edited.
+    writeFileSync(join(unpacked, 'edited-player.html'), files.get('player.html')!.toString().replace('"username":"alice"', '"username":"mallory"'));
+    const chromium = await launchChromium();
+    try {
+      const page = await chromium.newPage();
+      const errors: string[] = [];
+      page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+      await page.goto(`file://${join(unpacked, 'player.html')}`);
+      // Before any file: the checkpoints and the chain check out, and who, target and approval show.
+      await page.waitForFunction(() => /audit events check out/.test(document.querySelector('#verdict')?.textContent ?? ''));
+      const facts = await page.textContent('#facts');
+      expect(facts).toMatch(/Whoalice/);
+      expect(facts).toMatch(/Targetshell/);
+      expect(facts).toMatch(/Approvalnone needed/);
+      expect(facts).toMatch(/Signed bytest-key \(thumbprint [A-Za-z0-9_-]{43}\)/);
+
+      await page.setInputFiles('#file', join(unpacked, 'recording.cast'));
+      await page.waitForSelector('#verdict[data-state="verified"]');
+      expect(await page.textContent('#verdict')).toMatch(/^Verified: signed by key test-key \(thumbprint [A-Za-z0-9_-]{43}\), chain intact \(\d+ session events to a signed checkpoint\), recording sha256 [0-9a-f]{64}/);
+      // It plays, and pauses and seeks: the end shows the command's output, the start does not.
+      await page.selectOption('#speed', '16');
+      await page.waitForFunction(() => /evidence-42/.test((document.querySelector('#term .xterm-rows') as HTMLElement)?.innerText ?? ''), null, { timeout: 20_000 });
+      await page.waitForFunction(() => document.querySelector('#play')?.textContent === 'Play');
+      await page.$eval('#seek', (el: HTMLInputElement) => {
+        el.value = '0';
+        el.dispatchEvent(new Event('input'));
+      });
+      expect(await page.$eval('#term .xterm-rows', (el) => (el as HTMLElement).innerText)).not.toMatch(/evidence-42/);
+
+      // A changed recording: TAMPERED, and nothing is played.
+      await page.setInputFiles('#file', join(unpacked, 'tampered.cast'));
+      await page.waitForSelector('#verdict[data-state="tampered"]');
+      expect(await page.textContent('#verdict')).toMatch(/^TAMPERED: this recording\.cast is not the one signed/);
+      expect(await page.$('#term .xterm-rows')).toBeNull();
+
+      // A page whose audit excerpt was edited says so before any file is chosen.
+      await page.goto(`file://${join(unpacked, 'edited-player.html')}`);
+      await page.waitForSelector('#verdict[data-state="tampered"]');
+      expect(await page.textContent('#verdict')).toMatch(/^TAMPERED: event \d+ \(console\.opened\) was changed/);
+      expect(errors.filter((e) => !/TAMPERED|was changed/.test(e))).toEqual([]);
+    } finally {
+      await chromium.close();
+    }
+  }, 60_000);
 });

@@ -2,9 +2,7 @@
 // and no database. It holds the recording (asciicast v2), the session's audit events with the
 // chain linking them to a signed checkpoint (other sessions' events in between appear only as
 // hashes), the checkpoint signed when the recording was sealed, the JWKS, the approval record,
-// and a self-contained HTML player.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+// and a self-contained HTML player that verifies what it plays (player.ts).
 import { canonicalJson } from '../audit/index.js';
 import {
   checkpointCovering,
@@ -18,8 +16,8 @@ import {
   type Database,
 } from '../db/index.js';
 import { SallyportError } from '../errors.js';
-import { escapeHtml } from '../html.js';
 import type { Jwks } from '../signing/index.js';
+import { playerHtml } from './player.js';
 import { tarStream } from './tar.js';
 
 
@@ -33,7 +31,6 @@ export interface BundleEvents {
   checkpoint: { id: string; jws: string };
 }
 
-const require = createRequire(import.meta.url);
 
 /** The archive's files, with sizes known up front (the recording's from its seal). */
 export async function buildBundle(db: Database, sessionId: string, jwks: Jwks): Promise<{ name: string; stream: AsyncIterable<Buffer> }> {
@@ -98,7 +95,7 @@ export async function buildBundle(db: Database, sessionId: string, jwks: Jwks): 
     { name: 'recording-checkpoint.jws', body: text(sealCheckpoint.jws) },
     { name: 'jwks.json', body: text(JSON.stringify(jwks)) },
     { name: 'approval.json', body: text(JSON.stringify(approval, null, 2)) },
-    { name: 'player.html', body: text(player(sessionId)) },
+    { name: 'player.html', body: text(playerHtml({ sessionId, recordingJws: sealCheckpoint.jws, eventsJson: canonicalJson(eventsJson), jwks, approval })) },
   ];
   return {
     name: `sallyport-evidence-${sessionId}.tar`,
@@ -118,42 +115,9 @@ events.json                the session's audit events, chained to a signed check
                            (other sessions' events appear as hashes only)
 jwks.json                  the broker's public keys (compare with the broker's published JWKS)
 approval.json              the just-in-time approval the session used, if any
-player.html                open in a browser: plays recording.cast after you choose it
+player.html                open in a browser, choose recording.cast: it checks the signatures,
+                           the audit chain and the recording's hash, then plays it (or says TAMPERED)
 
 Verify offline:  sallyport verify recording ${'<this file>'}.tar [--jwks trusted-jwks.json]
 `;
-}
-
-/** A self-contained player: xterm.js inlined; the auditor picks recording.cast from the bundle. */
-function player(sessionId: string): string {
-  const js = readFileSync(require.resolve('@xterm/xterm/lib/xterm.js'), 'utf8').replace(/<\/script/gi, '<\\/script');
-  const css = readFileSync(require.resolve('@xterm/xterm/css/xterm.css'), 'utf8');
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sallyport recording ${escapeHtml(sessionId)}</title>
-<style>${css} body{font-family:system-ui,sans-serif;margin:1rem}</style></head><body>
-<h1>Recording ${escapeHtml(sessionId)}</h1>
-<p>Choose <code>recording.cast</code> from this bundle: <input type="file" id="file" accept=".cast"> speed <select id="speed"><option>1</option><option>2</option><option selected>4</option><option>16</option></select></p>
-<div id="term"></div>
-<script>${js}</script>
-<script>
-document.getElementById('file').addEventListener('change', async (ev) => {
-  const lines = (await ev.target.files[0].text()).split('\\n').filter(Boolean);
-  const h = JSON.parse(lines[0]);
-  const term = new Terminal({ cols: h.width, rows: h.height, disableStdin: true, linkHandler: { activate() {} } });
-  document.getElementById('term').replaceChildren();
-  term.open(document.getElementById('term'));
-  const events = lines.slice(1).map((l) => JSON.parse(l));
-  const start = performance.now();
-  const speed = () => Number(document.getElementById('speed').value);
-  let i = 0;
-  (function step() {
-    const now = (performance.now() - start) / 1000 * speed();
-    while (i < events.length && events[i][0] <= now) {
-      const [, code, data] = events[i++];
-      if (code === 'o') term.write(data);
-      else if (code === 'r') { const [c, r] = data.split('x').map(Number); term.resize(c, r); }
-    }
-    if (i < events.length) requestAnimationFrame(step);
-  })();
-});
-</script></body></html>`;
 }

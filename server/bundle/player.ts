@@ -1,0 +1,185 @@
+// The evidence bundle's player.html: one self-contained page (xterm.js inlined, no network) that
+// verifies what it plays. It carries the bundle's signed checkpoints, audit excerpt and JWKS; the
+// auditor picks recording.cast from the bundle (a page opened from file:// may not read files
+// beside it unasked). Before playing, with WebCrypto, it checks:
+//   - the recording checkpoint's Ed25519 signature against the bundled JWKS, and that it signs
+//     this session's recording;
+//   - the audit excerpt: every event's hash recomputed (the audit chain's canonical encoding,
+//     audit/chain.ts), every link, and the excerpt's checkpoint signature at its last event;
+//   - console.ended names the signed recording;
+//   - the chosen file's SHA-256 and size against the signed ones.
+// Then a green "verified" banner, with the key's id and RFC 7638 thumbprint to compare with the
+// broker's published JWKS — or a red TAMPERED banner, and nothing is played. It checks the
+// bundle's own copies: whoever can rewrite the bundle can rewrite this page too, so the banner
+// names the key to check elsewhere, and `sallyport verify recording BUNDLE --jwks …` is the
+// independent check.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { escapeHtml } from '../html.js';
+import type { Jwks } from '../signing/index.js';
+
+const require = createRequire(import.meta.url);
+
+export interface PlayerInput {
+  sessionId: string;
+  recordingJws: string;
+  /** events.json as it is in the bundle (canonical JSON). */
+  eventsJson: string;
+  jwks: Jwks;
+  approval: unknown;
+}
+
+export function playerHtml(input: PlayerInput): string {
+  const js = readFileSync(require.resolve('@xterm/xterm/lib/xterm.js'), 'utf8');
+  const css = readFileSync(require.resolve('@xterm/xterm/css/xterm.css'), 'utf8');
+  // Inside <script>: no "</script" (nor "<!--") may appear in the data or the code.
+  const safe = (s: string) => s.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
+  const data = safe(JSON.stringify({ sessionId: input.sessionId, recordingJws: input.recordingJws, events: JSON.parse(input.eventsJson), jwks: input.jwks, approval: input.approval }));
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sallyport recording ${escapeHtml(input.sessionId)}</title>
+<style>${css}
+body{font-family:system-ui,sans-serif;margin:1rem;max-width:72rem}
+#verdict{padding:.75rem 1rem;border-radius:.4rem;font-weight:600;margin:1rem 0}
+#verdict.pending{background:#eee;color:#333}
+#verdict.verified{background:#dff5e1;color:#0b5d1e;border:1px solid #0b5d1e}
+#verdict.tampered{background:#fde2e1;color:#8a1111;border:1px solid #8a1111}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}
+.controls{display:flex;gap:.75rem;align-items:center;flex-wrap:wrap;margin:.5rem 0}
+#seek{flex:1;min-width:12rem}
+</style></head><body>
+<h1>Recording ${escapeHtml(input.sessionId)}</h1>
+<div id="verdict" class="pending" role="status">Checking the signed checkpoints and the audit events…</div>
+<dl id="facts"></dl>
+<p><label>Choose <code>recording.cast</code> from this bundle to verify and play it: <input type="file" id="file" accept=".cast"></label></p>
+<div class="controls" id="controls" hidden>
+<button id="play" type="button">Pause</button>
+<label>Position <input id="seek" type="range" min="0" max="0" step="0.1" value="0"></label>
+<span id="clock">0:00</span>
+<label>Speed <select id="speed"><option>1</option><option>2</option><option selected>4</option><option>16</option></select></label>
+</div>
+<div id="term"></div>
+<script type="application/json" id="bundle">${data}</script>
+<script>${safe(js)}</script>
+<script>${safe(PLAYER_JS)}</script>
+</body></html>`;
+}
+
+/** The page's own code: plain browser JavaScript (no build step; it runs from file://). */
+const PLAYER_JS = String.raw`
+(function () {
+  'use strict';
+  var bundle = JSON.parse(document.getElementById('bundle').textContent);
+  var verdict = document.getElementById('verdict');
+  var enc = new TextEncoder();
+  function show(kind, text) { verdict.className = kind; verdict.textContent = text; verdict.dataset.state = kind; }
+  function hex(buf) { return Array.from(new Uint8Array(buf), function (b) { return b.toString(16).padStart(2, '0'); }).join(''); }
+  function b64url(bytes) { return btoa(String.fromCharCode.apply(null, Array.from(new Uint8Array(bytes)))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''); }
+  function unb64url(s) { var b = atob(s.replace(/-/g, '+').replace(/_/g, '/')); var out = new Uint8Array(b.length); for (var i = 0; i < b.length; i++) out[i] = b.charCodeAt(i); return out; }
+  function sha256(bytes) { return crypto.subtle.digest('SHA-256', bytes); }
+  // The audit chain's encoding (server/audit/chain.ts): keys sorted at every level, no spaces.
+  function canonical(v) {
+    if (v === null || typeof v !== 'object') { var t = JSON.stringify(v); return t === undefined ? 'null' : t; }
+    if (Array.isArray(v)) return '[' + v.map(canonical).join(',') + ']';
+    var keys = Object.keys(v).filter(function (k) { return v[k] !== undefined && typeof v[k] !== 'function'; }).sort();
+    return '{' + keys.map(function (k) { return JSON.stringify(k) + ':' + canonical(v[k]); }).join(',') + '}';
+  }
+  async function verifyJws(jws) {
+    var parts = jws.trim().split('.');
+    if (parts.length !== 3) throw new Error('not a compact JWS');
+    var header = JSON.parse(new TextDecoder().decode(unb64url(parts[0])));
+    if (header.alg !== 'EdDSA') throw new Error('unexpected algorithm ' + header.alg);
+    var jwk = (bundle.jwks.keys || []).find(function (k) { return k.kid === header.kid; });
+    if (!jwk) throw new Error('signed by key ' + header.kid + ', which the bundle\'s JWKS does not hold');
+    var key = await crypto.subtle.importKey('jwk', { kty: jwk.kty, crv: jwk.crv, x: jwk.x }, { name: 'Ed25519' }, false, ['verify']);
+    var ok = await crypto.subtle.verify({ name: 'Ed25519' }, key, unb64url(parts[2]), enc.encode(parts[0] + '.' + parts[1]));
+    if (!ok) throw new Error('the signature of key ' + header.kid + ' does not match');
+    var thumb = b64url(await sha256(enc.encode(canonical({ crv: jwk.crv, kty: jwk.kty, x: jwk.x }))));
+    return { payload: JSON.parse(new TextDecoder().decode(unb64url(parts[1]))), kid: header.kid, thumbprint: thumb };
+  }
+  async function verifyEvents() {
+    var ex = bundle.events;
+    var prev = ex.from.hash;
+    for (var i = 0; i < ex.events.length; i++) {
+      var e = ex.events[i];
+      if (e.prevHash !== prev) throw new Error('event ' + e.seq + ' does not link to the one before it');
+      if (!e.redacted) {
+        var h = hex(await sha256(enc.encode(canonical({ v: 1, seq: e.seq, at: e.at, actor: e.actor, action: e.action, subject: e.subject, details: e.details, prev: e.prevHash }))));
+        if (h !== e.hash) throw new Error('event ' + e.seq + ' (' + e.action + ') was changed: its hash does not match');
+      }
+      prev = e.hash;
+    }
+    var cp = await verifyJws(ex.checkpoint.jws);
+    var last = ex.events[ex.events.length - 1];
+    if (!last || cp.payload.seq !== last.seq || cp.payload.hash !== last.hash) throw new Error('the audit excerpt does not end at its signed checkpoint');
+    return ex.events.filter(function (e) { return !e.redacted; });
+  }
+  var sealed = null;
+  var facts = document.getElementById('facts');
+  function fact(k, v) { var dt = document.createElement('dt'); dt.textContent = k; var dd = document.createElement('dd'); dd.textContent = v; facts.append(dt, dd); }
+  var ready = (async function () {
+    var rec = await verifyJws(bundle.recordingJws);
+    if (!rec.payload.recording || rec.payload.recording.sessionId !== bundle.sessionId) throw new Error('the recording checkpoint does not sign this session\'s recording');
+    var own = await verifyEvents();
+    var opened = own.find(function (e) { return e.action === 'console.opened' && e.subject === bundle.sessionId; });
+    var ended = own.find(function (e) { return e.action === 'console.ended' && e.subject === bundle.sessionId; });
+    if (!ended || ended.details.recordingSha256 !== rec.payload.recording.sha256) throw new Error('console.ended names a different recording than the signed checkpoint');
+    sealed = { evidence: rec.payload.recording, kid: rec.kid, thumbprint: rec.thumbprint, events: own.length };
+    if (opened) { fact('Who', opened.details.username); fact('Target', opened.details.target + ' (' + opened.details.image + ')'); fact('Opened', opened.at); }
+    fact('Ended', ended.at + ' — ' + ended.details.reason);
+    var a = bundle.approval;
+    fact('Approval', a ? (a.requester + ' asked: "' + a.reason + '"; ' + (a.decisions || []).map(function (d) { return d.approver + ' ' + d.decision + (d.comment ? ' ("' + d.comment + '")' : ''); }).join(', ')) : 'none needed');
+    fact('Signed by', rec.kid + ' (thumbprint ' + rec.thumbprint + ')');
+    show('pending', 'Checkpoints and ' + own.length + ' audit events check out (signed by key ' + rec.kid + '). Choose recording.cast to verify it before it plays.');
+  })().catch(function (err) { show('tampered', 'TAMPERED: ' + err.message); throw err; });
+
+  var term = null, events = [], duration = 0, pos = 0, playing = false, last = 0, shown = 0;
+  var seek = document.getElementById('seek'), clock = document.getElementById('clock'), play = document.getElementById('play');
+  function fmt(s) { s = Math.floor(s); return Math.floor(s / 60) + ':' + String(s % 60).padStart(2, '0'); }
+  function render(to) {
+    // Forward from where the screen is, or from the start for a step back.
+    if (to < pos) { term.reset(); shown = 0; }
+    while (shown < events.length && events[shown][0] <= to) {
+      var ev = events[shown++];
+      if (ev[1] === 'o') term.write(ev[2]);
+      else if (ev[1] === 'r') { var s = ev[2].split('x').map(Number); term.resize(s[0], s[1]); }
+    }
+    pos = to; seek.value = String(to); clock.textContent = fmt(to) + ' / ' + fmt(duration);
+  }
+  function tick(now) {
+    if (!playing) return;
+    var speed = Number(document.getElementById('speed').value);
+    var to = Math.min(duration, pos + (now - last) / 1000 * speed);
+    last = now;
+    render(to);
+    if (to >= duration) { playing = false; play.textContent = 'Play'; return; }
+    requestAnimationFrame(tick);
+  }
+  play.addEventListener('click', function () {
+    playing = !playing; play.textContent = playing ? 'Pause' : 'Play';
+    if (playing) { if (pos >= duration) render(0); last = performance.now(); requestAnimationFrame(tick); }
+  });
+  seek.addEventListener('input', function () { render(Number(seek.value)); });
+  document.getElementById('file').addEventListener('change', async function (ev) {
+    try { await ready; } catch (e) { return; }
+    var bytes = new Uint8Array(await ev.target.files[0].arrayBuffer());
+    var got = hex(await sha256(bytes));
+    document.getElementById('term').replaceChildren();
+    document.getElementById('controls').hidden = true;
+    playing = false;
+    if (got !== sealed.evidence.sha256 || bytes.length !== sealed.evidence.bytes) {
+      show('tampered', 'TAMPERED: this recording.cast is not the one signed when the session ended (sha256 ' + got + ', ' + bytes.length + ' bytes; signed: ' + sealed.evidence.sha256 + ', ' + sealed.evidence.bytes + ' bytes). It is not played.');
+      return;
+    }
+    show('verified', 'Verified: signed by key ' + sealed.kid + ' (thumbprint ' + sealed.thumbprint + '), chain intact (' + sealed.events + ' session events to a signed checkpoint), recording sha256 ' + got + '. Compare the key with the broker\'s /.well-known/jwks.json.');
+    var lines = new TextDecoder().decode(bytes).split('\n').filter(Boolean);
+    var h = JSON.parse(lines[0]);
+    events = lines.slice(1).map(function (l) { return JSON.parse(l); });
+    duration = events.length ? events[events.length - 1][0] : 0;
+    seek.max = String(duration);
+    term = new Terminal({ cols: h.width, rows: h.height, disableStdin: true, linkHandler: { activate: function () {} } });
+    term.open(document.getElementById('term'));
+    document.getElementById('controls').hidden = false;
+    pos = 0; shown = 0; render(0);
+    playing = true; play.textContent = 'Pause'; last = performance.now(); requestAnimationFrame(tick);
+  });
+})();
+`;
