@@ -66,6 +66,20 @@ describe('browser console in Chromium', () => {
 
     await alice.keyboard.type('echo "browser-$((40+2))"\n');
     await alice.waitForFunction(() => /^browser-42\s*$/m.test((document.querySelector('#terminal .xterm-rows') as HTMLElement)?.innerText ?? ''));
+    // Underscores show (array_sum is not array sum): the top row, showing "u_u", must not render
+    // to the same pixels as the top row showing "u u" — while showing "u u" twice does (the
+    // control: the same row at the same place).
+    const topRow = async (text: string) => {
+      await alice.keyboard.type(`clear; printf '${text}\\n'\n`);
+      const first = alice.locator('#terminal .xterm-rows > div').first();
+      await expect.poll(async () => (await first.innerText()).replace(/\s+$/, '').replace(/\u00a0/g, ' ')).toBe(text);
+      return first.screenshot();
+    };
+    const underscored = await topRow('u_u');
+    const spaced = await topRow('u u');
+    const spacedAgain = await topRow('u u');
+    expect(spaced.equals(spacedAgain), 'the same row alike renders alike').toBe(true);
+    expect(underscored.equals(spaced), 'the underscore is drawn').toBe(false);
     // Ctrl-C interrupts a running command and the shell survives.
     await alice.keyboard.type('echo "sleep""ing"; sleep 100\n');
     await alice.waitForFunction(() => /^sleeping\s*$/m.test((document.querySelector('#terminal .xterm-rows') as HTMLElement)?.innerText ?? ''));

@@ -175,7 +175,7 @@ const PLAYER_JS = String.raw`
     events = lines.slice(1).map(function (l) { return JSON.parse(l); });
     duration = events.length ? events[events.length - 1][0] : 0;
     seek.max = String(duration);
-    term = new Terminal({ cols: h.width, rows: h.height, disableStdin: true, linkHandler: { activate: function () {} } });
+    term = new Terminal({ cols: h.width, rows: h.height, fontFamily: '"DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, ui-monospace, monospace', fontSize: 14, lineHeight: 1.15, disableStdin: true, linkHandler: { activate: function () {} } });
     term.open(document.getElementById('term'));
     document.getElementById('controls').hidden = false;
     pos = 0; shown = 0; render(0);

@@ -8,6 +8,7 @@ import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
 import { encodeControl, encodeInput, parseServerControl, type ClientControl } from '../../server/http/console-wire.js';
 import { el } from './dom.js';
+import { TERMINAL_TEXT } from './terminal-options.js';
 
 export function renderConsole(app: HTMLElement, target: string): void {
   document.body.classList.add('console-mode');
@@ -16,7 +17,7 @@ export function renderConsole(app: HTMLElement, target: string): void {
   const host = el('div', { id: 'terminal', className: 'terminal' });
   app.replaceChildren(el('div', { className: 'console-bar' }, el('strong', { textContent: target }), status, watchers), host);
 
-  const term = new Terminal({ cursorBlink: true, fontSize: 14, scrollback: 5000, allowProposedApi: false });
+  const term = new Terminal({ ...TERMINAL_TEXT, cursorBlink: true, scrollback: 5000, allowProposedApi: false });
   const fit = new FitAddon();
   term.loadAddon(fit);
   term.open(host);

@@ -7,6 +7,7 @@ import { getJson, postJson } from './api.js';
 import { when } from './access-view.js';
 import { parseServerControl } from '../../server/http/console-wire.js';
 import { el } from './dom.js';
+import { TERMINAL_TEXT } from './terminal-options.js';
 
 interface LiveSession {
   id: string;
@@ -30,7 +31,7 @@ export async function renderLive(app: HTMLElement): Promise<() => void> {
     const status = el('p', { id: 'watch-status', className: 'meta', textContent: `watching ${s.username} on ${s.target} (read-only)` });
     const host = el('div', { id: 'watch-terminal', className: 'terminal watch-terminal' });
     viewer.replaceChildren(status, host);
-    const term = new Terminal({ disableStdin: true, fontSize: 13, scrollback: 2000, cursorBlink: false });
+    const term = new Terminal({ ...TERMINAL_TEXT, fontSize: 13, disableStdin: true, scrollback: 2000, cursorBlink: false });
     term.open(host);
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/sessions/${s.id}/watch`);
     ws.binaryType = 'arraybuffer';

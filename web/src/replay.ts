@@ -8,6 +8,7 @@ import '@xterm/xterm/css/xterm.css';
 import { Terminal } from '@xterm/xterm';
 import { getJson, type SessionSummary } from './api.js';
 import { el, link } from './dom.js';
+import { TERMINAL_TEXT } from './terminal-options.js';
 
 interface Ev {
   t: number;
@@ -55,8 +56,8 @@ export async function renderReplay(app: HTMLElement, id: string): Promise<void> 
   const term = new Terminal({
     cols: index.width,
     rows: index.height,
+    ...TERMINAL_TEXT,
     disableStdin: true,
-    fontSize: 14,
     scrollback: 5000,
     linkHandler: { activate: () => undefined, allowNonHttpProtocols: false },
   });
