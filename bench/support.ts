@@ -128,15 +128,10 @@ async function sallyportProfiler(file: string): Promise<{ start(): Promise<void>
   session.connect();
   await session.post('Profiler.enable');
   await session.post('Profiler.setSamplingInterval', { interval: 200 });
-  let merged: { nodes: unknown[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number } | undefined;
   return {
     start: async () => void (await session.post('Profiler.start')),
-    async stop() {
-      const { profile } = await session.post('Profiler.stop');
-      // One file per run would be one per round: keep the last round's (warm) profile.
-      merged = profile as typeof merged;
-      writeFileSync(file, JSON.stringify(merged));
-    },
+    // Each round overwrites the file: the last (warmest) round's profile is what is kept.
+    stop: async () => writeFileSync(file, JSON.stringify((await session.post('Profiler.stop')).profile)),
   };
 }
 

@@ -1,7 +1,7 @@
 // Exporting the audit trail an auditor filtered: JSON lines or CSV, oldest first, streamed a
 // page at a time (a million events never sit in memory). The export is itself audited, and it
 // ends at its own event: what it holds is fixed when it starts, whatever is appended meanwhile.
-import { listAuditTrailForward, type AuditTrailRow, type Database } from '../db/index.js';
+import { listAuditTrail, type AuditTrailRow, type Database } from '../db/index.js';
 import type { AuditEventRow } from '../db/index.js';
 
 export type AuditExportFormat = 'jsonl' | 'csv';
@@ -41,7 +41,8 @@ async function* exportLines(db: Database, filter: { actionPrefix?: string; subje
   if (format === 'csv') yield `${CSV_COLUMNS.join(',')}\r\n`;
   let afterSeq = '0';
   for (;;) {
-    const rows = await listAuditTrailForward(db, { ...filter, afterSeq, throughSeq, limit: PAGE });
+    // Oldest first after afterSeq, and below the export's end (its own event included).
+    const rows = await listAuditTrail(db, { ...filter, afterSeq, beforeSeq: String(BigInt(throughSeq) + 1n), limit: PAGE });
     if (rows.length === 0) return;
     yield rows.map((r) => (format === 'csv' ? csvLine(r) : jsonLine(r))).join('');
     if (rows.length < PAGE) return;

@@ -77,7 +77,8 @@ export interface AuditTrailRow extends AuditEventRow {
 /**
  * Newest first, for people: actor user ids resolved to usernames. `actionPrefix` matches
  * "access." as well as "access.approved"; `beforeSeq` pages backwards. With `afterSeq`, the
- * events after it oldest first instead, for following the log as it grows (`sallyport admin audit --follow`).
+ * events after it oldest first instead (below `beforeSeq` when both are given): following the log
+ * as it grows (`sallyport admin audit --follow`), and an export paging forward to a fixed end.
  */
 export async function listAuditTrail(
   db: Queryable,
@@ -94,28 +95,6 @@ export async function listAuditTrail(
       order by case when $5::bigint is null then -e.seq else e.seq end
       limit $4`,
     [f.actionPrefix ?? null, f.subject ?? null, f.beforeSeq ?? null, f.limit, f.afterSeq ?? null],
-  );
-  return rows;
-}
-
-/**
- * Oldest first, for exports: the trail's filter, from `afterSeq` (exclusive) through `throughSeq`
- * (inclusive), so an export pages forward over a fixed end and never sees what came after it.
- */
-export async function listAuditTrailForward(
-  db: Queryable,
-  f: { actionPrefix?: string; subject?: string; afterSeq: string; throughSeq: string; limit: number },
-): Promise<AuditTrailRow[]> {
-  const { rows } = await db.query<AuditTrailRow>(
-    `select e.seq::text, e.at, e.actor, u.username as actor_name, e.action, e.subject, e.details, e.prev_hash, e.hash
-       from audit_events e
-       left join users u on e.actor = 'user:' || u.id::text
-      where ($1::text is null or starts_with(e.action, $1))
-        and ($2::text is null or e.subject = $2 or e.details->>'grantId' = $2)
-        and e.seq > $3::bigint and e.seq <= $4::bigint
-      order by e.seq
-      limit $5`,
-    [f.actionPrefix ?? null, f.subject ?? null, f.afterSeq, f.throughSeq, f.limit],
   );
   return rows;
 }

@@ -13,7 +13,6 @@ export {
   firstEventAfter,
   listAuditEvents,
   listAuditTrail,
-  listAuditTrailForward,
   type AuditEventRow,
   type AuditTrailRow,
 } from './audit-events.js';

@@ -36,6 +36,9 @@ export interface Identity {
   ): Promise<{ sessionId: string; principal: Principal; returnTo: string }>;
   /** The principal of a live session, or null; extends the idle window. */
   authenticate(sessionId: string | undefined): Promise<Principal | null>;
+  /** Ends the login (audited): the CLI's `admin logout`, and the first half of a browser logout. */
+  endLogin(sessionId: string, principal: Principal): Promise<void>;
+  /** A browser's logout: ends the login, then where to send the browser (the IdP's end-session URL). */
   logout(sessionId: string, principal: Principal): Promise<{ redirectTo: string }>;
 }
 
@@ -47,6 +50,17 @@ export function createIdentity(deps: { config: Config; db: Database; audit: Audi
   const fail = async (reason: string, stage: 'callback' | 'token' | 'session', cause?: unknown): Promise<never> => {
     await audit.append({ actor: 'anonymous', action: 'auth.login_failed', details: { reason, stage } }).catch(() => {});
     throw new SallyportError('LOGIN_FAILED', reason, { cause });
+  };
+
+  const endLogin: Identity['endLogin'] = async (sessionId, principal) => {
+    await db.transaction(async (tx) => {
+      if (await endBrowserSession(tx, keyed('session', sessionId), 'logout')) {
+        await audit.append(
+          { actor: `user:${principal.userId}`, action: 'auth.logout', subject: principal.username, details: { username: principal.username } },
+          tx,
+        );
+      }
+    });
   };
 
   return {
@@ -130,15 +144,10 @@ export function createIdentity(deps: { config: Config; db: Database; audit: Audi
       return toPrincipal(row.user, row.groups, row.roles as Role[], row.authTime, keyed('session', sessionId));
     },
 
+    endLogin,
+
     async logout(sessionId, principal) {
-      await db.transaction(async (tx) => {
-        if (await endBrowserSession(tx, keyed('session', sessionId), 'logout')) {
-          await audit.append(
-            { actor: `user:${principal.userId}`, action: 'auth.logout', subject: principal.username, details: { username: principal.username } },
-            tx,
-          );
-        }
-      });
+      await endLogin(sessionId, principal);
       const loggedOut = `${config.publicUrl}/auth/logged-out`;
       return { redirectTo: (await rp.endSessionUrl(loggedOut)) ?? loggedOut };
     },

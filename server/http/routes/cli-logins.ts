@@ -67,7 +67,8 @@ export function cliLoginRoutes(app: FastifyInstance, config: Config, s: { cliLog
       cliLogins.confirm(request.params.token, request.principal!),
     );
     api.post('/api/logout', { schema: { body: csrfOnly } }, async (request) => {
-      await s.identity.logout(credentialFrom(request, config)!, request.principal!);
+      // The session only: no IdP end-session redirect for a client that follows none.
+      await s.identity.endLogin(credentialFrom(request, config)!, request.principal!);
       return { loggedOut: request.principal!.username };
     });
   });
