@@ -89,6 +89,11 @@ describe('just-in-time access in Chromium', () => {
     await bob.page.click('#approve');
     await bob.page.waitForFunction(() => document.querySelector('#request-state')?.textContent?.startsWith('Approved until'));
     expect(await textOf(bob.page, '#decisions')).toMatch(/^bob: approve — “ok for 20 min”/);
+    // The approver is not offered a console the grant would never open for him.
+    expect(await bob.page.locator('#open-console').count()).toBe(0);
+    expect(await bob.page.locator('#hand-back').count()).toBe(0);
+    // The expiry reads with its zone and how far off it is.
+    expect(await textOf(bob.page, '#request-state')).toMatch(/^Approved until .+(UTC|GMT).* \(in (19|20) minutes\)\.$/);
 
     // Alice: her page follows the state by itself and now offers Open console.
     await alice.page.waitForFunction(() => document.querySelector('#request-state')?.textContent?.startsWith('Approved until'));
@@ -108,12 +113,32 @@ describe('just-in-time access in Chromium', () => {
     await alice.page.waitForFunction(() => document.querySelector('#console-watchers')?.textContent === 'watched by dave');
     await alice.page.keyboard.type('echo "seen-by-""dave"\n');
     await dave.page.waitForFunction(() => /seen-by-dave/.test((document.querySelector('#watch-terminal .xterm-rows') as HTMLElement)?.innerText ?? ''));
-    await dave.page.fill('#terminate-reason', 'wrong customer');
+    // Terminate asks first, and wants a reason: an empty one is refused in the dialog; Cancel does nothing.
     await dave.page.click(`tr[data-session-id="${sessionId}"] .terminate`);
+    await dave.page.waitForSelector('#terminate-dialog[open]');
+    expect(await textOf(dave.page, '#terminate-dialog h2')).toBe("Terminate alice's console on gated?");
+    await dave.page.click('#terminate-dialog-cancel');
+    await dave.page.waitForSelector('#terminate-dialog', { state: 'detached' });
+    await dave.page.click(`tr[data-session-id="${sessionId}"] .terminate`);
+    await dave.page.click('#terminate-dialog-confirm');
+    expect(await dave.page.locator('#terminate-dialog[open] [role=alert]').innerText()).toMatch(/Give a reason/);
+    expect(await textOf(alice.page, '#console-status')).toBe('connected');
+    await dave.page.fill('#terminate-dialog-reason', 'wrong customer');
+    await dave.page.click('#terminate-dialog-confirm');
     await alice.page.waitForFunction(() => document.querySelector('#console-status')?.textContent?.startsWith('ended'));
     expect(await textOf(alice.page, '#console-status')).toMatch(/^ended \(terminated by dave: wrong customer\)/);
+    // The end screen offers the recording and a new console.
+    expect(await alice.page.getAttribute('#replay-this', 'href')).toBe(`/sessions/${sessionId}`);
+    expect(await alice.page.getAttribute('#new-console', 'href')).toBe('/console/gated');
     await dave.page.waitForFunction(() => /session ended/.test(document.querySelector('#watch-status')?.textContent ?? ''));
     expect(brokerContainers(t.broker.instanceId)).toEqual([]);
+
+    // Alice is done early: she hands the grant back (after confirming), and it is over.
+    await alice.page.goto(`${t.url}/access/${requestId}`);
+    await alice.page.click('#hand-back');
+    await alice.page.click('#hand-back-dialog-confirm');
+    await alice.page.waitForFunction(() => document.querySelector('#request-state')?.textContent === 'Revoked: handed back by the requester.');
+    expect(await alice.page.locator('#open-console').count()).toBe(0);
 
     // Carol: the audit log tells the story, newest first, with people named.
     const carol = await person('carol');
@@ -122,7 +147,7 @@ describe('just-in-time access in Chromium', () => {
     const story = await carol.page.$$eval('#audit-events tr.audit-event', (rows) =>
       rows.map((r) => `${r.querySelector('.actor')!.textContent} ${r.querySelector('.action')!.textContent}`),
     );
-    const order = ['alice access.requested', 'bob auth.login', 'bob access.decision', 'bob access.approved', 'alice console.opened', 'dave console.watched', 'dave console.terminated', 'alice console.ended'];
+    const order = ['alice access.requested', 'bob auth.login', 'bob access.decision', 'bob access.approved', 'alice console.opened', 'dave console.watched', 'dave console.terminated', 'alice console.ended', 'alice access.handed_back'];
     const positions = order.map((line) => story.indexOf(line));
     expect(positions.every((p) => p >= 0), story.join('\n')).toBe(true);
     // Newest first: each step appears above the one before it.
@@ -131,7 +156,7 @@ describe('just-in-time access in Chromium', () => {
     await carol.page.goto(`${t.url}/audit?subject=${requestId}`);
     await carol.page.waitForSelector('#audit-events');
     const actions = await carol.page.$$eval('#audit-events .action', (cells) => cells.map((c) => c.textContent));
-    expect(actions).toEqual(['console.opened', 'access.grant_used', 'access.approved', 'access.decision', 'access.requested']);
+    expect(actions).toEqual(['access.handed_back', 'console.opened', 'access.grant_used', 'access.approved', 'access.decision', 'access.requested']);
     // The same trail as a download: the page's export link keeps the filter; the file reads oldest first.
     const csvHref = await carol.page.getAttribute('#audit-export-csv', 'href');
     expect(csvHref).toBe(`/api/audit/export?format=csv&subject=${requestId}`);

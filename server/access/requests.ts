@@ -63,7 +63,7 @@ export interface AccessRequestView {
   expiresAt: Date | null;
   /** Whether this grant would open a console now, and if not, why. */
   opensConsole: { ok: boolean; why: string | null };
-  youMay: { decide: boolean; withdraw: boolean; revoke: boolean };
+  youMay: { decide: boolean; withdraw: boolean; revoke: boolean; handBack: boolean; openConsole: boolean };
 }
 
 export interface AccessRequestDetail extends AccessRequestView {
@@ -80,6 +80,8 @@ export interface AccessRequests {
   decide(p: Principal, requestId: string, decision: 'approve' | 'deny', comment: string): Promise<AccessRequestRow>;
   withdraw(p: Principal, requestId: string): Promise<AccessRequestRow>;
   revoke(p: Principal, requestId: string, reason: string): Promise<AccessRequestRow>;
+  /** The requester ends their own grant early (its live consoles end as on a revoke). */
+  handBack(p: Principal, requestId: string): Promise<AccessRequestRow>;
   /** Ends grants whose time is up and requests left undecided for a day; returns them so live sessions can be ended. */
   expire(): Promise<AccessRequestRow[]>;
   /**
@@ -221,6 +223,18 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
         const done = await transitionAccessRequest(tx, requestId, ['pending'], 'withdrawn', null, p.userId);
         if (!done) throw new SallyportError('CONFLICT', `the request is already ${row.status}`);
         await audit.append({ actor: actor(p), action: 'access.withdrawn', subject: requestId, details: { target: row.target } }, tx);
+        return done;
+      });
+    },
+
+    async handBack(p, requestId) {
+      return db.transaction(async (tx) => {
+        const row = await lockAccessRequest(tx, requestId);
+        if (!row || row.requester_id !== p.userId) throw new SallyportError('NOT_FOUND', `no access request ${requestId}`);
+        const done = await transitionAccessRequest(tx, requestId, ['approved'], 'revoked', 'handed back by the requester', p.userId);
+        if (!done) throw new SallyportError('CONFLICT', `the request is ${row.status}, not an active grant`);
+        await audit.append({ actor: actor(p), action: 'access.handed_back', subject: requestId, details: { target: row.target } }, tx);
+        await notify(tx, { event: 'access.revoked', requestId, target: row.target, requester: row.requester_username, actor: p.username, text: 'handed back by the requester', expiresAt: null });
         return done;
       });
     },

@@ -57,6 +57,9 @@ export function createRequestViews(deps: AccessRequestsDeps): Pick<AccessRequest
         decide: r.status === 'pending' && !alreadyDecided && t !== undefined && mayApprove(p, t, r.requester_id),
         withdraw: r.status === 'pending' && r.requester_id === p.userId,
         revoke: r.status === 'approved' && (hasRole(p, 'approver') || hasRole(p, 'admin')),
+        handBack: r.status === 'approved' && r.requester_id === p.userId,
+        // Only the requester's consoles use the grant: nobody else gets a button that can only fail.
+        openConsole: r.requester_id === p.userId && opensConsole(r).ok,
       },
     };
   };

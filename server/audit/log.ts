@@ -31,6 +31,7 @@ export interface AuditEvents {
   'access.denied': { target: string; comment: string };
   'access.withdrawn': { target: string };
   'access.revoked': { target: string; reason: string };
+  'access.handed_back': { target: string };
   'access.expired': { target: string; reason: string };
   'access.grant_used': { target: string; sessionId: string };
   'console.opened': {

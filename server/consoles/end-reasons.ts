@@ -49,6 +49,36 @@ const REASONS: { [C in EndCode]: { message(r: Of<C>): string; exitStatus: number
   failed_to_start: { message: (r) => `failed to start: ${r.error}`, exitStatus: 250 },
 };
 
+/**
+ * Who or what ended it, for the Sessions page's "Ended by": the admin's name for a terminate,
+ * otherwise the party the reason belongs to.
+ */
+export function endedBy(r: EndReason): string {
+  switch (r.code) {
+    case 'terminated':
+      return r.by;
+    case 'process_exited':
+      return 'process';
+    case 'client_disconnected':
+      return 'user';
+    case 'login_ended':
+      return r.why === 'logout' ? 'user' : 'login';
+    case 'idle_timeout':
+    case 'max_duration':
+      return 'policy';
+    case 'grant_ended':
+      return 'grant';
+    case 'access_removed':
+      return 'catalogue';
+    case 'network_error':
+      return 'network';
+    case 'node_lost':
+      return 'node';
+    default:
+      return 'broker';
+  }
+}
+
 /** The sentence the user, the Sessions page and the audit log read. */
 export function endMessage(r: EndReason): string {
   return (REASONS[r.code].message as (r: EndReason) => string)(r);

@@ -33,6 +33,7 @@ export {
   getRecording,
   type RecordingRow,
   type ConsoleSessionRow,
+  type SessionFilter,
 } from './recordings.js';
 export { claimQueuedWords, storeIndexedWords, skipQueuedWords, wordsQueued, type QueuedWords, listRecordingCommands, searchRecordings, type CommandRow, type SearchHit } from './recording-words.js';
 export {

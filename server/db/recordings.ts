@@ -16,9 +16,12 @@ export interface ConsoleSessionRow {
   command: string[];
   container_id: string | null;
   started_at: Date;
+  /** started_at to the microsecond, as UTC ISO 8601 (a Date keeps milliseconds): for page tokens. */
+  started_at_us: string;
   ended_at: Date | null;
   end_reason: string | null;
   end_code: string | null;
+  ended_by: string | null;
   exit_code: number | null;
   bytes_out: string;
   bytes_in: string;
@@ -65,40 +68,74 @@ export async function linkConsoleGrant(db: Queryable, id: string, grantId: strin
 export async function endConsoleSession(
   db: Queryable,
   id: string,
-  e: { reason: string; code: string; exitCode: number | null; bytesOut: number; bytesIn: number },
+  e: { reason: string; code: string; by: string; exitCode: number | null; bytesOut: number; bytesIn: number },
 ): Promise<boolean> {
   const { rowCount } = await db.query(
     `update console_sessions
-        set ended_at = now(), end_reason = $2, end_code = $6, exit_code = $3, bytes_out = $4, bytes_in = $5
+        set ended_at = now(), end_reason = $2, end_code = $6, ended_by = $7, exit_code = $3, bytes_out = $4, bytes_in = $5
       where id = $1 and ended_at is null`,
-    [id, e.reason, e.exitCode, e.bytesOut, e.bytesIn, e.code],
+    [id, e.reason, e.exitCode, e.bytesOut, e.bytesIn, e.code, e.by],
   );
   return (rowCount ?? 0) > 0;
 }
 
 /** Ends a session whose broker is gone (its byte counts died with it); false if already ended. */
-export async function endOrphanedSession(db: Queryable, id: string, e: { reason: string; code: string }): Promise<boolean> {
+export async function endOrphanedSession(db: Queryable, id: string, e: { reason: string; code: string; by: string }): Promise<boolean> {
   const { rowCount } = await db.query(
-    `update console_sessions set ended_at = now(), end_reason = $2, end_code = $3 where id = $1 and ended_at is null`,
-    [id, e.reason, e.code],
+    `update console_sessions set ended_at = now(), end_reason = $2, end_code = $3, ended_by = $4 where id = $1 and ended_at is null`,
+    [id, e.reason, e.code, e.by],
   );
   return (rowCount ?? 0) > 0;
 }
 
 const SESSION_COLUMNS = `s.id, s.user_id, u.username, s.target, s.runtime, s.node, s.via, s.client_address, s.client_version, s.image, s.image_id, s.command, s.container_id,
-       s.started_at, s.ended_at, s.end_reason, s.end_code, s.exit_code, s.bytes_out::text, s.bytes_in::text, s.grant_id,
+       s.started_at, to_char(s.started_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as started_at_us, s.ended_at, s.end_reason, s.end_code, s.ended_by, s.exit_code, s.bytes_out::text, s.bytes_in::text, s.grant_id,
        r.sha256, r.size_bytes::text, r.truncated`;
 
-export async function listConsoleSessions(db: Queryable, filter: { userId?: string; limit: number }): Promise<ConsoleSessionRow[]> {
+/** What the Sessions page may narrow by; `before` pages back from a row (newest first). */
+export interface SessionFilter {
+  userId?: string;
+  username?: string;
+  target?: string;
+  startedFrom?: Date;
+  startedTo?: Date;
+  approved?: boolean;
+  via?: 'web' | 'ssh';
+  live?: boolean;
+  before?: { startedAt: string; id: string };
+  limit: number;
+}
+
+export async function listConsoleSessions(db: Queryable, f: SessionFilter): Promise<ConsoleSessionRow[]> {
   const { rows } = await db.query<ConsoleSessionRow>(
     `select ${SESSION_COLUMNS}
        from console_sessions s
        join users u on u.id = s.user_id
        left join recordings r on r.session_id = s.id
       where ($1::uuid is null or s.user_id = $1)
-      order by s.started_at desc
-      limit $2`,
-    [filter.userId ?? null, filter.limit],
+        and ($2::text is null or u.username = $2)
+        and ($3::text is null or s.target = $3)
+        and ($4::timestamptz is null or s.started_at >= $4)
+        and ($5::timestamptz is null or s.started_at < $5)
+        and ($6::boolean is null or (s.grant_id is not null) = $6)
+        and ($7::text is null or s.via = $7)
+        and ($8::boolean is null or (s.ended_at is null) = $8)
+        and ($9::timestamptz is null or (s.started_at, s.id) < ($9, $10::uuid))
+      order by s.started_at desc, s.id desc
+      limit $11`,
+    [
+      f.userId ?? null,
+      f.username ?? null,
+      f.target ?? null,
+      f.startedFrom ?? null,
+      f.startedTo ?? null,
+      f.approved ?? null,
+      f.via ?? null,
+      f.live ?? null,
+      f.before?.startedAt ?? null,
+      f.before?.id ?? null,
+      f.limit,
+    ],
   );
   return rows;
 }

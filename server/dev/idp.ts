@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import Provider, { type Configuration, type JWK } from 'oidc-provider';
 import { escapeHtml } from '../html.js';
+import { PAGE_CSS } from '../http/page-style.js';
 
 export interface DevUser {
   username: string;
@@ -128,6 +129,11 @@ export async function startDevIdp(options: DevIdpOptions): Promise<DevIdp> {
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?')[0]!;
+    if (path === '/page.css') {
+      res.setHeader('content-type', 'text/css; charset=utf-8');
+      res.end(PAGE_CSS);
+      return;
+    }
     if (path.startsWith('/interaction/')) {
       void handleInteraction(provider, users, req, res).catch((err: unknown) => {
         res.statusCode = 500;
@@ -173,8 +179,8 @@ async function handleInteraction(provider: Provider, users: Map<string, DevUser>
 function loginForm(uid: string, clientId: string, error: string | null): string {
   return html(
     'Sign in',
-    `<h1>Sallyport dev IdP</h1>
-     <p>Signing in to <code>${escapeHtml(clientId)}</code>. Demo users and their passwords are printed by <code>sallyport dev</code>.</p>
+    `<h1>Sign in</h1>
+     <p class="meta">Sallyport's development identity provider, signing in to <code>${escapeHtml(clientId)}</code>. The demo users and their passwords are printed by <code>sallyport dev</code>; a deployment uses the company's IdP instead.</p>
      ${error ? `<p role="alert" id="login-error">${escapeHtml(error)}</p>` : ''}
      <form method="post" action="/interaction/${escapeHtml(uid)}">
        <label>Username <input name="username" id="username" autocomplete="username" required autofocus></label>
@@ -185,7 +191,9 @@ function loginForm(uid: string, clientId: string, error: string | null): string 
 }
 
 function html(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body>${body}</body></html>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)} · Sallyport dev IdP</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="stylesheet" href="/page.css"></head>
+<body><header>Sallyport dev IdP</header><main>${body}</main></body></html>`;
 }
 
 function equal(a: string, b: string): boolean {

@@ -16,7 +16,7 @@ import type { ConsoleService, FleetView } from '../consoles/index.js';
 import type { CliLogins, Identity, SshLogins } from '../identity/index.js';
 import type { Recordings } from '../replay/index.js';
 import { createCsrf } from './csrf.js';
-import { errorHandler } from './errors.js';
+import { errorHandler, notFoundPage } from './errors.js';
 import { accessRoutes } from './routes/access.js';
 import { apiRoutes } from './routes/api.js';
 import { authRoutes } from './routes/auth.js';
@@ -74,7 +74,12 @@ export async function buildApp(config: Config, services: AppServices, options: {
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {
-    reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route for ${request.method} ${request.url.split('?')[0]}` } });
+    const path = request.url.split('?')[0]!;
+    // A browser navigating to a page nobody serves reads a page; an API client gets JSON.
+    if (request.method === 'GET' && !path.startsWith('/api/') && /text\/html/.test(request.headers.accept ?? '')) {
+      return reply.status(404).type('text/html; charset=utf-8').send(notFoundPage(path));
+    }
+    return reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route for ${request.method} ${path}` } });
   });
   await app.register(fastifyCookie);
   await app.register(fastifyFormbody, { bodyLimit: 16 * 1024 });

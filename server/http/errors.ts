@@ -81,7 +81,14 @@ export function errorPage(status: number, err: SallyportError): string {
   );
 }
 
+/** A page of the broker's own (not the web app): styled by /page.css, as the CSP allows. */
 export function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)} · Sallyport</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head><body>${body}</body></html>`;
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="stylesheet" href="/page.css"><link rel="icon" href="/favicon.svg" type="image/svg+xml"></head>
+<body><header><a href="/">Sallyport</a></header><main>${body}</main></body></html>`;
+}
+
+/** What a browser that asked for a page nobody serves reads (an API client gets JSON). */
+export function notFoundPage(path: string): string {
+  return page('Not found', `<h1>Not found</h1><p id="not-found">There is no page at <code>${escapeHtml(path)}</code>.</p><p><a href="/">Home</a></p>`);
 }

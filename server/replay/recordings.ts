@@ -5,13 +5,13 @@
 import { maySeeAllSessions, maySeeSession } from '../access/index.js';
 import type { Principal } from '../identity/index.js';
 import type { AuditLog } from '../audit/index.js';
-import { getConsoleSession, listConsoleSessions, listRecordingCommands, readRecordingChunks, searchRecordings, type CommandRow, type ConsoleSessionRow, type Database } from '../db/index.js';
+import { getConsoleSession, listConsoleSessions, listRecordingCommands, readRecordingChunks, searchRecordings, type CommandRow, type ConsoleSessionRow, type Database, type SessionFilter } from '../db/index.js';
 import { SallyportError } from '../errors.js';
 import type { Replay, ReplayIndex } from './replay.js';
 
 export interface Recordings {
-  /** The principal's own sessions; auditors and admins see everyone's. */
-  list(principal: Principal, limit?: number): Promise<ConsoleSessionRow[]>;
+  /** The principal's own sessions, newest first, narrowed by the filter; auditors and admins see everyone's. */
+  list(principal: Principal, filter: Omit<SessionFilter, 'userId'>): Promise<ConsoleSessionRow[]>;
   /** One session, or NOT_FOUND (also when the principal may not see it). */
   get(principal: Principal, id: string): Promise<ConsoleSessionRow>;
   /** The recording's asciicast bytes, chunk by chunk. */
@@ -66,8 +66,8 @@ export function createRecordings(deps: {
     return row;
   };
   return {
-    list(principal, limit = 200) {
-      return listConsoleSessions(db, { userId: maySeeAllSessions(principal) ? undefined : principal.userId, limit });
+    list(principal, filter) {
+      return listConsoleSessions(db, { ...filter, userId: maySeeAllSessions(principal) ? undefined : principal.userId });
     },
     get,
     async recording(principal, id) {

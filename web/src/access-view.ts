@@ -1,16 +1,7 @@
 // Pieces shared by the access pages: how a request's state, duration and exact console look.
 import type { AccessRequest } from './api.js';
 import { el } from './dom.js';
-
-export function duration(seconds: number): string {
-  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
-  if (seconds % 60 === 0) return `${seconds / 60} min`;
-  return `${seconds} s`;
-}
-
-export function when(iso: string | null): string {
-  return iso ? new Date(iso).toLocaleString() : '';
-}
+import { duration, timeEl } from './format.js';
 
 export function statusBadge(r: AccessRequest): HTMLElement {
   return el('span', { className: `badge status-${r.status}`, textContent: r.status });
@@ -39,15 +30,16 @@ export function requestRow(r: AccessRequest, extra: (Node | string)[] = []): HTM
     el('td', { textContent: r.reason }),
     el('td', { textContent: duration(r.durationSeconds) }),
     el('td', {}, statusBadge(r)),
-    el('td', { textContent: r.expiresAt && r.status === 'approved' ? when(r.expiresAt) : '' }),
+    el('td', {}, r.expiresAt && r.status === 'approved' ? timeEl(r.expiresAt) : ''),
     el('td', {}, ...extra),
   );
   row.dataset.requestId = r.id;
+  row.dataset.key = r.id;
   return row;
 }
 
 export function requestTable(id: string, rows: HTMLTableRowElement[], empty: string): HTMLElement {
   if (rows.length === 0) return el('p', { className: 'empty', id, textContent: empty });
   const head = el('tr', {}, ...['Target', 'Requester', 'Reason', 'Duration', 'State', 'Expires', ''].map((h) => el('th', { textContent: h })));
-  return el('table', { className: 'requests', id }, el('thead', {}, head), el('tbody', {}, ...rows));
+  return el('div', { className: 'table-wrap' }, el('table', { className: 'requests', id }, el('thead', {}, head), el('tbody', {}, ...rows)));
 }

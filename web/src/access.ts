@@ -1,8 +1,10 @@
 // Just-in-time access for developers: the Request access form with their requests, and one
 // request's page, which follows its state live (polling) and offers what the viewer may do.
 import { getJson, postJson, type AccessRequest, type AccessRequestDetail, type Me } from './api.js';
-import { duration, exactConsole, requestRow, requestTable, statusBadge, when } from './access-view.js';
-import { el, link } from './dom.js';
+import { exactConsole, requestRow, requestTable, statusBadge } from './access-view.js';
+import { confirmAction } from './confirm.js';
+import { el, link, patch } from './dom.js';
+import { absoluteTime, duration, timeEl, when } from './format.js';
 
 export async function renderRequestAccess(app: HTMLElement, me: Me): Promise<void> {
   const gated = me.targets.filter((t) => t.approval);
@@ -58,32 +60,69 @@ export async function renderRequestAccess(app: HTMLElement, me: Me): Promise<voi
 }
 
 export async function renderAccessRequest(app: HTMLElement, id: string): Promise<() => void> {
-  const problem = el('p', { className: 'error', id: 'action-error' });
-  const comment = el('input', { id: 'decision-comment', maxLength: 2000, placeholder: 'comment (optional)' });
+  // Read at click time from the page as it is: a refresh keeps the field the user typed in.
+  const comment = () => (document.getElementById('decision-comment') as HTMLInputElement | null)?.value ?? '';
+  const say = (text: string) => {
+    const problem = document.getElementById('action-error');
+    if (problem) problem.textContent = text;
+  };
   const act = (path: string, body: unknown) =>
     postJson<AccessRequestDetail>(`/api/access-requests/${id}/${path}`, body)
-      .then(draw)
-      .catch((err: Error) => (problem.textContent = err.message));
+      .then((r) => {
+        say('');
+        draw(r);
+      })
+      .catch((err: Error) => say(err.message));
 
   const draw = (r: AccessRequestDetail) => {
+    document.title = `Access to ${r.target} (${r.status}) · Sallyport`;
     const actions = el('div', { className: 'controls', id: 'request-actions' });
     if (r.youMay.decide) {
       actions.append(
-        comment,
-        el('button', { id: 'approve', textContent: 'Approve', onclick: () => void act('decision', { decision: 'approve', comment: comment.value }) }),
-        el('button', { id: 'deny', textContent: 'Deny', onclick: () => void act('decision', { decision: 'deny', comment: comment.value }) }),
+        el('label', { className: 'inline' }, 'Comment ', el('input', { id: 'decision-comment', maxLength: 2000, placeholder: 'optional' })),
+        el('button', { id: 'approve', className: 'primary', textContent: 'Approve', onclick: () => void act('decision', { decision: 'approve', comment: comment() }) }),
+        el('button', { id: 'deny', className: 'danger', textContent: 'Deny', onclick: () => void act('decision', { decision: 'deny', comment: comment() }) }),
       );
     }
     if (r.youMay.withdraw) actions.append(el('button', { id: 'withdraw', textContent: 'Withdraw', onclick: () => void act('withdraw', {}) }));
-    if (r.youMay.revoke) actions.append(el('button', { id: 'revoke', textContent: 'Revoke', onclick: () => void act('revoke', { reason: comment.value || 'revoked' }) }));
-    if (r.opensConsole.ok) actions.append(link(`/console/${encodeURIComponent(r.target)}`, 'Open console', { className: 'button open-console', id: 'open-console' }));
+    if (r.youMay.openConsole) actions.append(link(`/console/${encodeURIComponent(r.target)}`, 'Open console', { className: 'button primary open-console', id: 'open-console' }));
+    if (r.youMay.handBack) {
+      actions.append(
+        el('button', {
+          id: 'hand-back',
+          textContent: 'Hand back now',
+          title: 'End this grant early; a console it opened ends too',
+          onclick: () =>
+            void confirmAction({
+              id: 'hand-back-dialog',
+              title: `Hand back your access to ${r.target}?`,
+              message: 'The grant ends now, before it expires; a console opened with it ends too. You would need a new approval to come back.',
+              confirm: 'Hand back',
+            }).then((ok) => {
+              if (ok !== null) void act('hand-back', {});
+            }),
+        }),
+      );
+    }
+    if (r.youMay.revoke && !r.youMay.handBack) {
+      actions.append(
+        el('label', { className: 'inline' }, 'Reason ', el('input', { id: 'revoke-reason', maxLength: 2000, placeholder: 'shown to the requester' })),
+        el('button', {
+          id: 'revoke',
+          className: 'danger',
+          textContent: 'Revoke',
+          onclick: () => void act('revoke', { reason: (document.getElementById('revoke-reason') as HTMLInputElement | null)?.value || 'revoked' }),
+        }),
+      );
+    }
 
     const decisions = r.decisions.length
-      ? el('ul', { id: 'decisions' }, ...r.decisions.map((d) => el('li', { textContent: `${d.approver}: ${d.decision}${d.comment ? ` — “${d.comment}”` : ''} (${when(d.decidedAt)})` })))
+      ? el('ul', { id: 'decisions' }, ...r.decisions.map((d) => el('li', {}, `${d.approver}: ${d.decision}${d.comment ? ` — “${d.comment}”` : ''} `, timeEl(d.decidedAt))))
       : el('p', { className: 'empty', id: 'decisions', textContent: 'No decisions yet.' });
-    app.replaceChildren(
+    patch(
+      app,
       el('h1', {}, `Access to ${r.target} `, statusBadge(r)),
-      el('p', { id: 'request-state', className: `state state-${r.status}`, textContent: stateLine(r) }),
+      el('p', { id: 'request-state', className: `state state-${r.status}`, role: 'status', textContent: stateLine(r) }),
       r.opensConsole.ok || r.status !== 'approved' ? '' : el('p', { className: 'error', id: 'grant-unusable', textContent: `This grant does not open a console: ${r.opensConsole.why}` }),
       el('h2', { textContent: 'Exact console' }),
       exactConsole(r),
@@ -91,7 +130,7 @@ export async function renderAccessRequest(app: HTMLElement, id: string): Promise
         'dl',
         {},
         el('dt', { textContent: 'Requested by' }),
-        el('dd', { id: 'requester', textContent: `${r.requester}, ${when(r.createdAt)}` }),
+        el('dd', { id: 'requester' }, `${r.requester}, `, timeEl(r.createdAt)),
         el('dt', { textContent: 'Reason' }),
         el('dd', { id: 'reason', textContent: r.reason }),
         el('dt', { textContent: 'Duration' }),
@@ -102,18 +141,15 @@ export async function renderAccessRequest(app: HTMLElement, id: string): Promise
       el('h2', { textContent: 'Decisions' }),
       decisions,
       r.sessions.length ? el('h2', { textContent: 'Sessions opened with this grant' }) : '',
-      r.sessions.length ? el('ul', {}, ...r.sessions.map((s) => el('li', {}, link(`/sessions/${s.id}`, `${when(s.startedAt)}${s.endedAt ? '' : ' (live)'}`)))) : '',
+      r.sessions.length ? el('ul', { id: 'grant-sessions' }, ...r.sessions.map((s) => el('li', { id: `grant-session-${s.id}` }, link(`/sessions/${s.id}`, `${absoluteTime(s.startedAt)}${s.endedAt ? '' : ' (live)'}`)))) : '',
       actions,
-      problem,
+      el('p', { className: 'error', id: 'action-error', role: 'alert', textContent: document.getElementById('action-error')?.textContent ?? '' }),
     );
   };
 
   draw(await getJson<AccessRequestDetail>(`/api/access-requests/${id}`));
   // The state changes elsewhere (an approver, the clock): follow it live while the page is open.
-  const timer = setInterval(() => {
-    if (document.activeElement === comment) return;
-    void getJson<AccessRequestDetail>(`/api/access-requests/${id}`).then(draw, () => undefined);
-  }, 2000);
+  const timer = setInterval(() => void getJson<AccessRequestDetail>(`/api/access-requests/${id}`).then(draw, () => undefined), 2000);
   return () => clearInterval(timer);
 }
 

@@ -81,7 +81,7 @@ export interface AccessRequest {
   decidedAt: string | null;
   expiresAt: string | null;
   opensConsole: { ok: boolean; why: string | null };
-  youMay: { decide: boolean; withdraw: boolean; revoke: boolean };
+  youMay: { decide: boolean; withdraw: boolean; revoke: boolean; handBack: boolean; openConsole: boolean };
 }
 
 export interface AccessRequestDetail extends AccessRequest {
@@ -105,6 +105,10 @@ export interface SessionSummary {
   endedAt: string | null;
   durationSeconds: number | null;
   endReason: string | null;
+  endCode: string | null;
+  /** An admin's name for a terminate, else process, user, login, policy, grant, catalogue, network, node or broker. */
+  endedBy: string | null;
+  approved: boolean;
   exitCode: number | null;
   bytesOut: number;
   bytesIn: number;

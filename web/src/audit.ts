@@ -2,7 +2,7 @@
 // subject (a request, a session or a grant), so one request's whole story reads top to bottom.
 // The same filter downloads as JSON lines or CSV (oldest first; the export is itself audited).
 import { getJson } from './api.js';
-import { when } from './access-view.js';
+import { when } from './format.js';
 import { el, link } from './dom.js';
 
 interface AuditEvent {
@@ -18,7 +18,13 @@ export async function renderAudit(app: HTMLElement): Promise<void> {
   const params = new URLSearchParams(location.search);
   const action = el('input', { id: 'audit-action', name: 'action', placeholder: 'e.g. access. or console.ended', value: params.get('action') ?? '' });
   const subject = el('input', { id: 'audit-subject', name: 'subject', placeholder: 'request, session or grant id', value: params.get('subject') ?? '' });
-  const form = el('form', { id: 'audit-filter', className: 'controls', method: 'get', action: '/audit' }, action, subject, el('button', { type: 'submit', textContent: 'Filter' }));
+  const form = el(
+    'form',
+    { id: 'audit-filter', className: 'filters', method: 'get', action: '/audit', role: 'search' },
+    el('label', {}, 'Action', action),
+    el('label', {}, 'Subject', subject),
+    el('button', { type: 'submit', className: 'primary', textContent: 'Filter' }),
+  );
   const query = new URLSearchParams();
   for (const k of ['action', 'subject', 'before']) if (params.get(k)) query.set(k, params.get(k)!);
   const { events } = await getJson<{ events: AuditEvent[] }>(`/api/audit?${query}`);
@@ -62,7 +68,7 @@ export async function renderAudit(app: HTMLElement): Promise<void> {
     el('h1', { textContent: 'Audit log' }),
     form,
     exports,
-    rows.length ? el('table', { className: 'sessions audit', id: 'audit-events' }, el('thead', {}, head), el('tbody', {}, ...rows)) : el('p', { className: 'empty', textContent: 'No events match.' }),
+    rows.length ? el('div', { className: 'table-wrap' }, el('table', { className: 'sessions audit', id: 'audit-events' }, el('thead', {}, head), el('tbody', {}, ...rows))) : el('p', { className: 'empty', textContent: 'No events match.' }),
     older,
   );
 }

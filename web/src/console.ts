@@ -7,7 +7,7 @@ import '@xterm/xterm/css/xterm.css';
 import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
 import { encodeControl, encodeInput, parseServerControl, type ClientControl } from '../../server/http/console-wire.js';
-import { el } from './dom.js';
+import { el, link } from './dom.js';
 import { TERMINAL_TEXT } from './terminal-options.js';
 
 export function renderConsole(app: HTMLElement, target: string): void {
@@ -15,7 +15,20 @@ export function renderConsole(app: HTMLElement, target: string): void {
   const status = el('span', { id: 'console-status', className: 'status', textContent: 'connecting…' });
   const watchers = el('span', { id: 'console-watchers', className: 'watchers' });
   const host = el('div', { id: 'terminal', className: 'terminal' });
-  app.replaceChildren(el('div', { className: 'console-bar' }, el('strong', { textContent: target }), status, watchers), host);
+  const next = el('span', { id: 'console-next', className: 'next' });
+  status.setAttribute('role', 'status');
+  app.replaceChildren(el('div', { className: 'console-bar' }, el('strong', { textContent: target }), status, watchers, next), host);
+  document.title = `${target} · console · Sallyport`;
+  // Once it has ended: where to go next, its recording or a fresh console.
+  const offerNext = () => {
+    if (next.childElementCount) return;
+    const id = status.dataset.sessionId;
+    next.append(
+      id ? link(`/sessions/${id}`, 'Replay this session', { id: 'replay-this', className: 'button' }) : '',
+      link(`/console/${encodeURIComponent(target)}`, 'New console', { id: 'new-console', className: 'button primary' }),
+      link('/', 'Home', { id: 'console-home', className: 'button' }),
+    );
+  };
 
   const term = new Terminal({ ...TERMINAL_TEXT, cursorBlink: true, scrollback: 5000, allowProposedApi: false });
   const fit = new FitAddon();
@@ -54,6 +67,7 @@ export function renderConsole(app: HTMLElement, target: string): void {
         ended = true;
         status.textContent = `error: ${m.message}`;
         status.className = 'status error';
+        offerNext();
         break;
       case 'exit': {
         ended = true;
@@ -62,6 +76,7 @@ export function renderConsole(app: HTMLElement, target: string): void {
         status.className = 'status ended';
         term.write(`\r\n\x1b[2m[session ended: ${m.reason}${code}]\x1b[0m\r\n`);
         term.options.disableStdin = true;
+        offerNext();
         break;
       }
     }
@@ -72,6 +87,7 @@ export function renderConsole(app: HTMLElement, target: string): void {
       status.className = 'status error';
     }
     term.options.disableStdin = true;
+    offerNext();
   });
   term.onData((data) => {
     if (ws.readyState === WebSocket.OPEN) for (const frame of encodeInput(data)) ws.send(frame);

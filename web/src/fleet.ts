@@ -1,7 +1,7 @@
 // The Fleet page (admins): every fleet node, whether the broker can log in to it now, the
 // fingerprint of the host key it is pinned to, and the consoles running on it.
 import { getJson } from './api.js';
-import { when } from './access-view.js';
+import { when } from './format.js';
 import { el } from './dom.js';
 
 interface FleetNode {
@@ -42,10 +42,14 @@ export async function renderFleet(app: HTMLElement): Promise<void> {
   });
   table.replaceChildren(
     el(
-      'table',
-      { className: 'fleet' },
-      el('thead', {}, el('tr', {}, ...['Node', 'Login', 'Reachability', 'Host key (pinned)', 'Consoles', 'Targets', 'Labels'].map((h) => el('th', { textContent: h })))),
-      el('tbody', {}, ...rows),
+      'div',
+      { className: 'table-wrap' },
+      el(
+        'table',
+        { className: 'fleet' },
+        el('thead', {}, el('tr', {}, ...['Node', 'Login', 'Reachability', 'Host key (pinned)', 'Consoles', 'Targets', 'Labels'].map((h) => el('th', { textContent: h })))),
+        el('tbody', {}, ...rows),
+      ),
     ),
   );
 }

@@ -4,10 +4,11 @@ import './csp-styles.js';
 import '@xterm/xterm/css/xterm.css';
 import { Terminal } from '@xterm/xterm';
 import { getJson, postJson } from './api.js';
-import { when } from './access-view.js';
+import { timeEl } from './format.js';
 import { parseServerControl } from '../../server/http/console-wire.js';
-import { el } from './dom.js';
-import { TERMINAL_TEXT } from './terminal-options.js';
+import { confirmAction } from './confirm.js';
+import { el, patch } from './dom.js';
+import { scaleToFit, TERMINAL_TEXT } from './terminal-options.js';
 
 interface LiveSession {
   id: string;
@@ -20,8 +21,7 @@ interface LiveSession {
 }
 
 export async function renderLive(app: HTMLElement): Promise<() => void> {
-  const problem = el('p', { className: 'error', id: 'live-error' });
-  const reason = el('input', { id: 'terminate-reason', maxLength: 500, placeholder: 'reason shown to the user' });
+  const problem = el('p', { className: 'error', id: 'live-error', role: 'alert' });
   const viewer = el('section', { id: 'watch' });
   const list = el('div', { id: 'live-list' });
   let watching: { id: string; close: () => void } | undefined;
@@ -33,6 +33,7 @@ export async function renderLive(app: HTMLElement): Promise<() => void> {
     viewer.replaceChildren(status, host);
     const term = new Terminal({ ...TERMINAL_TEXT, fontSize: 13, disableStdin: true, scrollback: 2000, cursorBlink: false });
     term.open(host);
+    const unfit = scaleToFit(term, host);
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/sessions/${s.id}/watch`);
     ws.binaryType = 'arraybuffer';
     ws.addEventListener('message', (ev) => {
@@ -45,6 +46,7 @@ export async function renderLive(app: HTMLElement): Promise<() => void> {
     watching = {
       id: s.id,
       close: () => {
+        unfit();
         ws.close();
         term.dispose();
       },
@@ -59,30 +61,45 @@ export async function renderLive(app: HTMLElement): Promise<() => void> {
         { className: 'live-session' },
         el('td', { textContent: s.username }),
         el('td', { textContent: s.target }),
-        el('td', { textContent: when(s.startedAt) }),
+        el('td', {}, timeEl(s.startedAt)),
         el('td', { textContent: s.grantId ? 'yes' : '' }),
         el('td', { className: 'watchers', textContent: s.watchers.join(', ') }),
         el(
           'td',
           {},
-          el('button', { className: 'watch', textContent: 'Watch', onclick: () => watch(s) }),
+          el('button', { className: 'watch', textContent: 'Watch', ariaLabel: `Watch ${s.username}'s console on ${s.target}`, onclick: () => watch(s) }),
           ' ',
           el('button', {
-            className: 'terminate',
+            className: 'terminate danger',
             textContent: 'Terminate',
-            onclick: () => void postJson(`/api/sessions/${s.id}/terminate`, { reason: reason.value }).then(draw, (err: Error) => (problem.textContent = err.message)),
+            ariaLabel: `Terminate ${s.username}'s console on ${s.target}`,
+            onclick: () =>
+              void confirmAction({
+                id: 'terminate-dialog',
+                title: `Terminate ${s.username}'s console on ${s.target}?`,
+                message: 'The process is killed now and the user sees your name and reason. The recording is kept.',
+                confirm: 'Terminate',
+                reason: { label: 'Reason ', placeholder: 'shown to the user' },
+              }).then((reason) => {
+                if (reason !== null) void postJson(`/api/sessions/${s.id}/terminate`, { reason }).then(draw, (err: Error) => (problem.textContent = err.message));
+              }),
           }),
         ),
       );
       row.dataset.sessionId = s.id;
+      row.dataset.key = s.id;
       return row;
     });
     const head = el('tr', {}, ...['User', 'Target', 'Started', 'Grant', 'Watched by', ''].map((h) => el('th', { textContent: h })));
-    list.replaceChildren(
-      rows.length ? el('table', { className: 'sessions', id: 'live-sessions' }, el('thead', {}, head), el('tbody', {}, ...rows)) : el('p', { className: 'empty', textContent: 'No console is running.' }),
+    // Patched, not rebuilt: a focused Watch or Terminate button keeps focus across refreshes.
+    patch(
+      list,
+      rows.length
+        ? el('div', { className: 'table-wrap' }, el('table', { className: 'sessions', id: 'live-sessions' }, el('thead', {}, head), el('tbody', {}, ...rows)))
+        : el('p', { className: 'empty', textContent: 'No console is running.' }),
     );
   };
-  app.replaceChildren(el('h1', { textContent: 'Live sessions' }), el('label', {}, 'Reason for terminating ', reason), list, problem, viewer);
+  app.replaceChildren(el('h1', { textContent: 'Live sessions' }), list, problem, viewer);
   await draw();
   const timer = setInterval(() => void draw().catch(() => undefined), 2000);
   return () => {

@@ -30,49 +30,36 @@ async function main(): Promise<void> {
   document.getElementById('nav-audit')!.hidden = !has('auditor', 'admin');
 
   const path = location.pathname;
+  // Each page: its address, the title the tab and the history show, the nav link it belongs to.
+  const pages: Array<{ re: RegExp; title: (m: RegExpExecArray) => string; nav?: string; render: (m: RegExpExecArray) => Promise<unknown> }> = [
+    { re: /^\/$/, title: () => 'Home', render: async () => renderHome(app, me) },
+    { re: /^\/console\/([a-z0-9-]+)$/, title: (m) => `${m[1]} · console`, render: async (m) => (await import('./console.js')).renderConsole(app, m[1]!) },
+    { re: /^\/sessions$/, title: () => 'Sessions', nav: 'nav-sessions', render: async () => (await import('./sessions.js')).renderSessions(app, me) },
+    { re: /^\/sessions\/([0-9a-f-]{36})$/, title: () => 'Replay', nav: 'nav-sessions', render: async (m) => (await import('./replay.js')).renderReplay(app, m[1]!) },
+    { re: /^\/access$/, title: () => 'Request access', nav: 'nav-access', render: async () => (await import('./access.js')).renderRequestAccess(app, me) },
+    { re: /^\/access\/([0-9a-f-]{36})$/, title: () => 'Access request', nav: 'nav-access', render: async (m) => (await import('./access.js')).renderAccessRequest(app, m[1]!) },
+    { re: /^\/approvals$/, title: () => 'Approvals', nav: 'nav-approvals', render: async () => (await import('./approvals.js')).renderApprovals(app, me) },
+    { re: /^\/live$/, title: () => 'Live sessions', nav: 'nav-live', render: async () => (await import('./live.js')).renderLive(app) },
+    { re: /^\/fleet$/, title: () => 'Fleet', nav: 'nav-fleet', render: async () => (await import('./fleet.js')).renderFleet(app) },
+    { re: /^\/ssh\/([A-Za-z0-9_-]{32})$/, title: () => 'Confirm SSH login', render: async (m) => (await import('./ssh-login.js')).renderSshLogin(app, m[1]!, me) },
+    { re: /^\/cli\/([A-Za-z0-9_-]{32})$/, title: () => 'Confirm CLI login', render: async (m) => (await import('./cli-login.js')).renderCliLogin(app, m[1]!, me) },
+    { re: /^\/search$/, title: () => 'Search', nav: 'nav-search', render: async () => (await import('./search.js')).renderSearch(app) },
+    { re: /^\/audit$/, title: () => 'Audit log', nav: 'nav-audit', render: async () => (await import('./audit.js')).renderAudit(app) },
+  ];
+  let m: RegExpExecArray | null = null;
+  const found = pages.find((p) => (m = p.re.exec(path)));
+  if (!found || !m) {
+    document.title = 'Not found · Sallyport';
+    app.replaceChildren(el('h1', { textContent: 'Not found' }), el('p', { id: 'not-found', textContent: `There is no page at ${path}.` }), el('p', {}, el('a', { href: '/', textContent: 'Home' })));
+    return;
+  }
+  // A page may set a more precise title once it knows its data (Replay: target and user).
+  document.title = `${found.title(m)} · Sallyport`;
+  if (found.nav) document.getElementById(found.nav)?.setAttribute('aria-current', 'page');
   try {
-    let m: RegExpExecArray | null;
-    if ((m = /^\/console\/([a-z0-9-]+)$/.exec(path))) {
-      const { renderConsole } = await import('./console.js');
-      renderConsole(app, m[1]!);
-    } else if (path === '/sessions') {
-      const { renderSessions } = await import('./sessions.js');
-      await renderSessions(app);
-    } else if ((m = /^\/sessions\/([0-9a-f-]{36})$/.exec(path))) {
-      const { renderReplay } = await import('./replay.js');
-      await renderReplay(app, m[1]!);
-    } else if (path === '/access') {
-      const { renderRequestAccess } = await import('./access.js');
-      await renderRequestAccess(app, me);
-    } else if ((m = /^\/access\/([0-9a-f-]{36})$/.exec(path))) {
-      const { renderAccessRequest } = await import('./access.js');
-      await renderAccessRequest(app, m[1]!);
-    } else if (path === '/approvals') {
-      const { renderApprovals } = await import('./approvals.js');
-      await renderApprovals(app, me);
-    } else if (path === '/live') {
-      const { renderLive } = await import('./live.js');
-      await renderLive(app);
-    } else if (path === '/fleet') {
-      const { renderFleet } = await import('./fleet.js');
-      await renderFleet(app);
-    } else if ((m = /^\/ssh\/([A-Za-z0-9_-]{32})$/.exec(path))) {
-      const { renderSshLogin } = await import('./ssh-login.js');
-      await renderSshLogin(app, m[1]!, me);
-    } else if ((m = /^\/cli\/([A-Za-z0-9_-]{32})$/.exec(path))) {
-      const { renderCliLogin } = await import('./cli-login.js');
-      await renderCliLogin(app, m[1]!, me);
-    } else if (path === '/search') {
-      const { renderSearch } = await import('./search.js');
-      await renderSearch(app);
-    } else if (path === '/audit') {
-      const { renderAudit } = await import('./audit.js');
-      await renderAudit(app);
-    } else {
-      renderHome(app, me);
-    }
+    await found.render(m);
   } catch (err) {
-    app.replaceChildren(el('p', { className: 'error', textContent: (err as Error).message }));
+    app.replaceChildren(el('p', { className: 'error', role: 'alert', textContent: (err as Error).message }));
   }
 }
 

@@ -8,7 +8,8 @@ import '@xterm/xterm/css/xterm.css';
 import { Terminal } from '@xterm/xterm';
 import { getJson, type SessionSummary } from './api.js';
 import { el, link } from './dom.js';
-import { TERMINAL_TEXT } from './terminal-options.js';
+import { absoluteTime, bytes, duration } from './format.js';
+import { scaleToFit, TERMINAL_TEXT } from './terminal-options.js';
 
 interface Ev {
   t: number;
@@ -48,6 +49,7 @@ export async function renderReplay(app: HTMLElement, id: string): Promise<void> 
     getJson<Index>(`${base}/index`),
     getJson<{ commands: Array<{ t: number; line: string; masked: boolean }> }>(`${base}/commands`),
   ]);
+  document.title = `Replay: ${meta.target} by ${meta.username} · Sallyport`;
   const chunkEvents = new Map<number, Ev[]>();
   const keyframes = new Map<number, Promise<Keyframe>>();
 
@@ -62,12 +64,14 @@ export async function renderReplay(app: HTMLElement, id: string): Promise<void> 
     linkHandler: { activate: () => undefined, allowNonHttpProtocols: false },
   });
   const screen = el('div', { id: 'player', className: 'player' });
-  const play = el('button', { id: 'play', type: 'button', textContent: 'Play' });
+  const box = el('div', { className: 'player-box' }, screen);
+  const play = el('button', { id: 'play', type: 'button', className: 'primary', textContent: 'Play', ariaKeyShortcuts: 'Space' });
   const speed = document.createElement('select');
   speed.id = 'speed';
   for (const s of [0.5, 1, 2, 4, 8]) speed.add(new Option(`${s}×`, String(s), s === 1, s === 1));
   const skipIdle = input({ id: 'skip-idle', type: 'checkbox', checked: true });
   const scrub = input({ id: 'scrubber', type: 'range', min: '0', step: '0.01', value: '0', max: String(index.duration) });
+  scrub.setAttribute('aria-label', 'Position in the recording');
   const clock = el('span', { id: 'clock', className: 'clock' });
   const skipLabel = document.createElement('label');
   skipLabel.append(skipIdle, ' Skip idle');
@@ -82,7 +86,7 @@ export async function renderReplay(app: HTMLElement, id: string): Promise<void> 
       const item = el(
         'li',
         { className: c.masked ? 'command masked' : 'command' },
-        el('button', { type: 'button', className: 'jump', textContent: `${c.t.toFixed(1)} s` }),
+        el('button', { type: 'button', className: 'jump', textContent: `${c.t.toFixed(1)} s`, ariaLabel: `Jump to ${c.t.toFixed(1)} s` }),
         ' ',
         el('code', { textContent: c.line, title: c.masked ? 'typed without echo: stored masked' : '' }),
       );
@@ -97,7 +101,7 @@ export async function renderReplay(app: HTMLElement, id: string): Promise<void> 
     el(
       'p',
       { className: 'meta' },
-      `${new Date(meta.startedAt).toLocaleString()} · ${meta.endReason ?? 'live'}${meta.exitCode === null ? '' : ` (${meta.exitCode})`} · image `,
+      `${absoluteTime(meta.startedAt)}${meta.durationSeconds === null ? '' : ` · ${duration(meta.durationSeconds)}`} · ${meta.endReason ?? 'live'}${meta.exitCode === null ? '' : ` (${meta.exitCode})`}${meta.recording ? ` · ${bytes(meta.recording.bytes)}` : ''} · image `,
       el('code', { textContent: meta.imageId ?? meta.image }),
       ' · sha256 ',
       el('code', { id: 'recording-sha256', textContent: meta.recording?.sha256 ?? 'unsealed' }),
@@ -107,10 +111,11 @@ export async function renderReplay(app: HTMLElement, id: string): Promise<void> 
     el('div', { className: 'controls' }, play, speedLabel, skipLabel, scrub, clock, link(`${base}/recording`, 'Download .cast', { id: 'download', download: `sallyport-${id}.cast` }),
       link(`${base}/bundle`, 'Evidence bundle', { id: 'bundle', download: `sallyport-evidence-${id}.tar` }),
     ),
+    el('p', { className: 'meta keys', id: 'replay-keys', textContent: 'Keys: Space play/pause · ← → 5 s back/forward · Home/End start/end · < > slower/faster' }),
     el(
       'div',
       { className: 'replay-layout' },
-      screen,
+      box,
       el(
         'aside',
         { className: 'timeline-panel' },
@@ -122,6 +127,7 @@ export async function renderReplay(app: HTMLElement, id: string): Promise<void> 
     ),
   );
   term.open(screen);
+  scaleToFit(term, box);
 
   const parse = (text: string): Ev[] =>
     text
@@ -257,7 +263,7 @@ export async function renderReplay(app: HTMLElement, id: string): Promise<void> 
     show();
     if (playing) requestAnimationFrame(tick);
   };
-  play.addEventListener('click', () => {
+  const toggle = () => {
     if (playing) {
       playing = false;
       play.textContent = 'Play';
@@ -270,7 +276,34 @@ export async function renderReplay(app: HTMLElement, id: string): Promise<void> 
       last = performance.now();
       requestAnimationFrame(tick);
     });
-  });
+  };
+  play.addEventListener('click', toggle);
+  // Keyboard shortcuts, as video players have them; a focused field or button keeps its own keys.
+  const speeds = [...speed.options].map((o) => o.value);
+  const onKey = (ev: KeyboardEvent) => {
+    if (!screen.isConnected) return document.removeEventListener('keydown', onKey);
+    const focused = ev.target as HTMLElement;
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || focused.closest('input, select, textarea, dialog')) return;
+    if (ev.key === ' ' && focused.closest('button, a')) return;
+    const step = (by: number) => {
+      speed.selectedIndex = Math.max(0, Math.min(speeds.length - 1, speed.selectedIndex + by));
+    };
+    const act: Record<string, () => unknown> = {
+      ' ': toggle,
+      k: toggle,
+      ArrowLeft: () => seek(playhead - 5),
+      ArrowRight: () => seek(playhead + 5),
+      Home: () => seek(0),
+      End: () => seek(index.duration),
+      '<': () => step(-1),
+      '>': () => step(1),
+    };
+    const f = act[ev.key];
+    if (!f) return;
+    ev.preventDefault();
+    void f();
+  };
+  document.addEventListener('keydown', onKey);
   scrub.addEventListener('input', () => void seek(Number(scrub.value)));
   const startAt = Number(new URLSearchParams(location.search).get('t') ?? 0);
   await seek(Number.isFinite(startAt) ? startAt : 0);

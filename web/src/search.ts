@@ -17,10 +17,10 @@ interface Result {
 
 export async function renderSearch(app: HTMLElement): Promise<void> {
   const params = new URLSearchParams(location.search);
-  const field = (name: string, placeholder: string, type = 'text') => {
+  const field = (name: string, label: string, placeholder: string, type = 'text') => {
     const i = document.createElement('input');
     Object.assign(i, { name, id: `search-${name}`, placeholder, type, value: params.get(name) ?? '' });
-    return i;
+    return el('label', {}, label, i);
   };
   const approved = document.createElement('input');
   Object.assign(approved, { type: 'checkbox', name: 'approved', value: 'true', id: 'search-approved', checked: params.get('approved') === 'true' });
@@ -28,12 +28,12 @@ export async function renderSearch(app: HTMLElement): Promise<void> {
   approvedLabel.append(approved, ' approved sessions only');
   const form = el(
     'form',
-    { id: 'search-form', className: 'controls', method: 'get', action: '/search' },
-    field('q', 'words or part of a name'),
-    field('user', 'user'),
-    field('target', 'target'),
+    { id: 'search-form', className: 'filters', method: 'get', action: '/search', role: 'search' },
+    field('q', 'Words', 'words or part of a name', 'search'),
+    field('user', 'User', 'any'),
+    field('target', 'Target', 'any'),
     approvedLabel,
-    el('button', { type: 'submit', textContent: 'Search' }),
+    el('button', { type: 'submit', className: 'primary', textContent: 'Search' }),
   );
   const results = el('div', { id: 'search-results' });
   app.replaceChildren(el('h1', { textContent: 'Search recordings' }), form, results);

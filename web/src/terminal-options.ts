@@ -7,3 +7,28 @@ export const TERMINAL_TEXT = {
   fontSize: 14,
   lineHeight: 1.15,
 } as const;
+
+/**
+ * Draws a terminal of whatever size was recorded (or is being watched) within `box`: the font
+ * shrinks until the whole screen fits the box's width (never above TERMINAL_TEXT's size), as
+ * asciinema-player and Teleport's player do, so a 200-column session fits a phone without the
+ * page scrolling sideways. Follows resizes of the terminal and of the window.
+ */
+export function scaleToFit(term: { element: HTMLElement | undefined; options: { fontSize?: number }; onResize(f: () => void): unknown }, box: HTMLElement): () => void {
+  const fit = () => {
+    const screen = term.element?.querySelector<HTMLElement>('.xterm-screen');
+    const available = box.clientWidth - 8; // the player's padding
+    if (!screen || !screen.offsetWidth || available <= 0) return;
+    const current = term.options.fontSize ?? TERMINAL_TEXT.fontSize;
+    const wanted = Math.max(4, Math.min(TERMINAL_TEXT.fontSize, Math.floor(((current * available) / screen.offsetWidth) * 4) / 4));
+    // The screen's width follows the font a render later; the observer below calls again then.
+    if (wanted !== current && (wanted < current || screen.offsetWidth < available * 0.97)) term.options.fontSize = wanted;
+  };
+  const observer = new ResizeObserver(() => fit());
+  observer.observe(box);
+  const screen = term.element?.querySelector<HTMLElement>('.xterm-screen');
+  if (screen) observer.observe(screen);
+  term.onResize(() => requestAnimationFrame(fit));
+  fit();
+  return () => observer.disconnect();
+}

@@ -83,6 +83,15 @@ export function accessRoutes(app: FastifyInstance, access: AccessRequests): void
       },
     );
 
+    api.post<{ Params: { id: string } }>(
+      '/api/access-requests/:id/hand-back',
+      { schema: { params: idParams, body: { type: 'object', properties: { csrf }, additionalProperties: false } } },
+      async (request) => {
+        await access.handBack(request.principal!, request.params.id);
+        return access.get(request.principal!, request.params.id);
+      },
+    );
+
     api.post<{ Params: { id: string }; Body: { reason?: string } }>(
       '/api/access-requests/:id/revoke',
       { schema: { params: idParams, body: { type: 'object', properties: { reason: text(4000), csrf }, additionalProperties: false } } },

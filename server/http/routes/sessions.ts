@@ -22,6 +22,9 @@ function sessionJson(s: ConsoleSessionRow) {
     endedAt: s.ended_at,
     durationSeconds: s.ended_at ? (s.ended_at.getTime() - s.started_at.getTime()) / 1000 : null,
     endReason: s.end_reason,
+    endCode: s.end_code,
+    endedBy: s.ended_by,
+    approved: s.grant_id !== null,
     exitCode: s.exit_code,
     bytesOut: Number(s.bytes_out),
     bytesIn: Number(s.bytes_in),
@@ -29,10 +32,77 @@ function sessionJson(s: ConsoleSessionRow) {
   };
 }
 
+interface SessionsQuery {
+  user?: string;
+  target?: string;
+  from?: string;
+  to?: string;
+  approved?: 'yes' | 'no';
+  via?: 'web' | 'ssh';
+  state?: 'live' | 'ended';
+  before?: string;
+  limit?: number;
+}
+
+const sessionsQuery = {
+  type: 'object',
+  properties: {
+    user: { type: 'string', minLength: 1, maxLength: 128 },
+    target: { type: 'string', minLength: 1, maxLength: 128 },
+    from: { type: 'string', minLength: 10, maxLength: 40 },
+    to: { type: 'string', minLength: 10, maxLength: 40 },
+    approved: { type: 'string', enum: ['yes', 'no'] },
+    via: { type: 'string', enum: ['web', 'ssh'] },
+    state: { type: 'string', enum: ['live', 'ended'] },
+    before: { type: 'string', minLength: 1, maxLength: 100 },
+    limit: { type: 'integer', minimum: 1, maximum: 200 },
+  },
+  additionalProperties: false,
+} as const;
+
+// The next page starts after the last row shown: its start time (to the microsecond the
+// database keeps, so rows in the same millisecond are not skipped) and id, as one opaque token.
+function encodeCursor(s: ConsoleSessionRow): string {
+  return Buffer.from(`${s.started_at_us}|${s.id}`).toString('base64url');
+}
+
+function decodeCursor(token: string): { startedAt: string; id: string } {
+  const m = /^(\d{4}-\d{2}-\d{2}T[\d:.]+Z)\|([0-9a-f-]{36})$/.exec(Buffer.from(token, 'base64url').toString());
+  if (!m) throw invalidInput([{ field: 'before', message: 'is not a page token this broker gave' }]);
+  return { startedAt: m[1]!, id: m[2]! };
+}
+
 export const idParams = { type: 'object', properties: { id: { type: 'string', format: 'uuid' } }, required: ['id'], additionalProperties: false } as const;
 
 export function sessionRoutes(api: FastifyInstance, recordings: Recordings): void {
-  api.get('/api/sessions', async (request) => ({ sessions: (await recordings.list(request.principal!)).map(sessionJson) }));
+  api.get<{ Querystring: SessionsQuery }>('/api/sessions', { schema: { querystring: sessionsQuery } }, async (request) => {
+    const q = request.query;
+    const limit = q.limit ?? 50;
+    const range = (field: 'from' | 'to') => {
+      const v = q[field];
+      if (v === undefined) return undefined;
+      const d = new Date(v);
+      if (Number.isNaN(d.getTime())) throw invalidInput([{ field, message: 'must be a date (YYYY-MM-DD) or an ISO 8601 time' }]);
+      // A bare date means the whole day: "to 2026-12-03" includes the 3rd.
+      if (field === 'to' && /^\d{4}-\d{2}-\d{2}$/.test(v)) d.setUTCDate(d.getUTCDate() + 1);
+      return d;
+    };
+    // One more than a page tells whether there is a next one without counting.
+    const rows = await recordings.list(request.principal!, {
+      username: q.user,
+      target: q.target,
+      startedFrom: range('from'),
+      startedTo: range('to'),
+      approved: q.approved === undefined ? undefined : q.approved === 'yes',
+      via: q.via,
+      live: q.state === undefined ? undefined : q.state === 'live',
+      before: q.before === undefined ? undefined : decodeCursor(q.before),
+      limit: limit + 1,
+    });
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return { sessions: page.map(sessionJson), next: rows.length > limit && last ? encodeCursor(last) : null };
+  });
 
   api.get<{ Params: { id: string } }>('/api/sessions/:id', { schema: { params: idParams } }, async (request) =>
     sessionJson(await recordings.get(request.principal!, request.params.id)),

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
 import { SallyportError } from '../../errors.js';
+import { FAVICON_SVG, PAGE_CSS } from '../page-style.js';
 
 const APP_ROUTES = ['/', '/ssh/:token', '/cli/:token', '/console/:target', '/sessions', '/sessions/:id', '/access', '/access/:id', '/approvals', '/live', '/fleet', '/audit', '/search'];
 
@@ -22,8 +23,11 @@ export async function webRoutes(app: FastifyInstance, webDir: string): Promise<v
       maxAge: '365d',
     });
   }
-  // Browsers ask for it on every page; answer without a noisy 404.
-  app.get('/favicon.ico', async (_request, reply) => reply.status(204).header('cache-control', 'public, max-age=86400').send());
+  // Browsers ask for /favicon.ico on every page whatever the markup says: the same icon.
+  for (const path of ['/favicon.svg', '/favicon.ico']) {
+    app.get(path, async (_request, reply) => reply.type('image/svg+xml').header('cache-control', 'public, max-age=86400').send(FAVICON_SVG));
+  }
+  app.get('/page.css', async (_request, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(PAGE_CSS));
   for (const route of APP_ROUTES) {
     app.get(route, async (request, reply) => {
       if (!request.principal) {
