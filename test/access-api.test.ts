@@ -64,7 +64,7 @@ describe('asking for access', () => {
       durationSeconds: 600,
       maxSessions: 1,
       approvers: { groups: ['approvers'], users: ['bob'] },
-      youMay: { decide: false, withdraw: true, revoke: false },
+      youMay: { decide: false, withdraw: true, revoke: false, handBack: false, openConsole: false },
     });
     expect((await alice.get('/api/access-requests?scope=mine')).body.requests.map((x: { id: string }) => x.id)).toContain(r.body.id);
     // Bob sees it among those he may decide; alice never sees her own there.
@@ -211,6 +211,30 @@ describe('the life of a request', () => {
     expect(revoked.body).toMatchObject({ status: 'revoked', statusReason: 'done', opensConsole: { ok: false } });
     expect((await bob.get('/api/access-requests?scope=active')).body.requests.map((x: { id: string }) => x.id)).not.toContain(g);
     expect((await bob.post(`/api/access-requests/${g}/revoke`, { reason: 'again' })).status).toBe(409);
+  });
+
+  it('the requester may hand a grant back early, nobody else may, and it is audited as such', async () => {
+    await bob.relogin();
+    const g = (await ask(alice)).body.id;
+    await bob.post(`/api/access-requests/${g}/decision`, { decision: 'approve' });
+    const asAlice = (await alice.get(`/api/access-requests/${g}`)).body;
+    // Only the requester is offered the console and the hand-back; the approver is offered revoke.
+    expect(asAlice.youMay).toMatchObject({ handBack: true, openConsole: true, revoke: false });
+    expect((await bob.get(`/api/access-requests/${g}`)).body.youMay).toMatchObject({ handBack: false, openConsole: false, revoke: true });
+    // Someone else's grant is not theirs to hand back (and its existence is not confirmed).
+    expect((await bob.post(`/api/access-requests/${g}/hand-back`, {})).status).toBe(404);
+    expect((await carol.post(`/api/access-requests/${g}/hand-back`, {})).status).toBe(404);
+    expect((await alice.post(`/api/access-requests/${g}/hand-back`, {}, { csrf: null })).status).toBe(403);
+    expect((await alice.post(`/api/access-requests/${g}/hand-back`, { extra: 1 })).status).toBe(400);
+    const back = await alice.post(`/api/access-requests/${g}/hand-back`, {});
+    expect(back.status).toBe(200);
+    expect(back.body).toMatchObject({ status: 'revoked', statusReason: 'handed back by the requester', opensConsole: { ok: false }, youMay: { handBack: false } });
+    expect((await alice.post(`/api/access-requests/${g}/hand-back`, {})).status).toBe(409);
+    const { rows } = await t.broker.db.query(`select action, actor from audit_events where subject = $1 order by seq`, [g]);
+    expect(rows.map((r: { action: string }) => r.action)).toEqual(['access.requested', 'access.decision', 'access.approved', 'access.handed_back']);
+    // A pending request is withdrawn, not handed back.
+    const p = (await ask(alice)).body.id;
+    expect((await alice.post(`/api/access-requests/${p}/hand-back`, {})).status).toBe(409);
   });
 
   it('says why a grant no longer opens a console after the operator changed the image', async () => {

@@ -33,6 +33,7 @@ const HANDLERS = ['onclick', 'onchange', 'oninput', 'onsubmit', 'onkeydown'] as 
 export function patch(container: HTMLElement, ...children: (Node | string)[]): void {
   const next = container.cloneNode(false) as HTMLElement;
   next.append(...children);
+  const focused = document.activeElement instanceof HTMLElement && container.contains(document.activeElement) ? document.activeElement : null;
   morphdom(container, next, {
     childrenOnly: true,
     getNodeKey: (node) => (node instanceof HTMLElement ? node.id || node.dataset.key || undefined : undefined),
@@ -46,4 +47,7 @@ export function patch(container: HTMLElement, ...children: (Node | string)[]): v
       return true;
     },
   });
+  // morphdom keeps a kept row's node but may move it (a row inserted above it), and moving a
+  // node blurs it: give focus back to the same node.
+  if (focused?.isConnected && document.activeElement !== focused) focused.focus({ preventScroll: true });
 }

@@ -31,7 +31,7 @@ export async function renderLive(app: HTMLElement): Promise<() => void> {
     const status = el('p', { id: 'watch-status', className: 'meta', textContent: `watching ${s.username} on ${s.target} (read-only)` });
     const host = el('div', { id: 'watch-terminal', className: 'terminal watch-terminal' });
     viewer.replaceChildren(status, host);
-    const term = new Terminal({ ...TERMINAL_TEXT, fontSize: 13, disableStdin: true, scrollback: 2000, cursorBlink: false });
+    const term = new Terminal({ ...TERMINAL_TEXT, disableStdin: true, scrollback: 2000, cursorBlink: false });
     term.open(host);
     const unfit = scaleToFit(term, host);
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/sessions/${s.id}/watch`);

@@ -10,7 +10,7 @@ const FILTERS = ['user', 'target', 'from', 'to', 'approved', 'via', 'state'] as 
 export async function renderSessions(app: HTMLElement, me: Me): Promise<void> {
   const query = new URLSearchParams(location.search);
   const api = new URLSearchParams();
-  for (const k of [...FILTERS, 'before'] as const) {
+  for (const k of [...FILTERS, 'before', 'limit'] as const) {
     const v = query.get(k);
     if (v) api.set(k, k === 'from' || k === 'to' ? localDay(v, k === 'to') : v);
   }

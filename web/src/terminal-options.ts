@@ -20,9 +20,10 @@ export function scaleToFit(term: { element: HTMLElement | undefined; options: { 
     const available = box.clientWidth - 8; // the player's padding
     if (!screen || !screen.offsetWidth || available <= 0) return;
     const current = term.options.fontSize ?? TERMINAL_TEXT.fontSize;
-    const wanted = Math.max(4, Math.min(TERMINAL_TEXT.fontSize, Math.floor(((current * available) / screen.offsetWidth) * 4) / 4));
+    const wanted = Math.max(2, Math.min(TERMINAL_TEXT.fontSize, Math.floor(((current * available) / screen.offsetWidth) * 4) / 4));
     // The screen's width follows the font a render later; the observer below calls again then.
     if (wanted !== current && (wanted < current || screen.offsetWidth < available * 0.97)) term.options.fontSize = wanted;
+    box.dataset.fontSize = String(term.options.fontSize ?? current);
   };
   const observer = new ResizeObserver(() => fit());
   observer.observe(box);
