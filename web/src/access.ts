@@ -2,7 +2,7 @@
 // request's page, which follows its state live (polling) and offers what the viewer may do.
 import { getJson, postJson, type AccessRequest, type AccessRequestDetail, type Me } from './api.js';
 import { exactConsole, requestRow, requestTable, statusBadge } from './access-view.js';
-import { confirmAction } from './confirm.js';
+import { whenConfirmed } from './confirm.js';
 import { el, link, patch } from './dom.js';
 import { absoluteTime, duration, timeEl, when } from './format.js';
 
@@ -93,14 +93,16 @@ export async function renderAccessRequest(app: HTMLElement, id: string): Promise
           textContent: 'Hand back now',
           title: 'End this grant early; a console it opened ends too',
           onclick: () =>
-            void confirmAction({
-              id: 'hand-back-dialog',
-              title: `Hand back your access to ${r.target}?`,
-              message: 'The grant ends now, before it expires; a console opened with it ends too. You would need a new approval to come back.',
-              confirm: 'Hand back',
-            }).then((ok) => {
-              if (ok !== null) void act('hand-back', {});
-            }),
+            whenConfirmed(
+              {
+                id: 'hand-back-dialog',
+                title: `Hand back your access to ${r.target}?`,
+                message: 'The grant ends now, before it expires; a console opened with it ends too. You would need a new approval to come back.',
+                confirm: 'Hand back',
+              },
+              () => act('hand-back', {}),
+              (err) => say(err.message),
+            ),
         }),
       );
     }

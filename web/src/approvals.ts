@@ -3,7 +3,7 @@
 // It refreshes every 3 s by patching what changed, so focus and a screen reader's place stay.
 import { getJson, postJson, type AccessRequest, type Me } from './api.js';
 import { requestRow, requestTable } from './access-view.js';
-import { confirmAction } from './confirm.js';
+import { whenConfirmed } from './confirm.js';
 import { el, link, patch } from './dom.js';
 
 export async function renderApprovals(app: HTMLElement, me: Me): Promise<() => void> {
@@ -21,15 +21,17 @@ export async function renderApprovals(app: HTMLElement, me: Me): Promise<() => v
         textContent: 'Revoke',
         ariaLabel: `Revoke ${r.requester}'s access to ${r.target}`,
         onclick: () =>
-          void confirmAction({
-            id: 'revoke-dialog',
-            title: `Revoke ${r.requester}'s access to ${r.target}?`,
-            message: 'The grant ends now and a console opened with it ends too.',
-            confirm: 'Revoke',
-            reason: { label: 'Reason ', placeholder: 'shown to the requester' },
-          }).then((reason) => {
-            if (reason !== null) void postJson(`/api/access-requests/${r.id}/revoke`, { reason }).then(draw, (err: Error) => say(err.message));
-          }),
+          whenConfirmed(
+            {
+              id: 'revoke-dialog',
+              title: `Revoke ${r.requester}'s access to ${r.target}?`,
+              message: 'The grant ends now and a console opened with it ends too.',
+              confirm: 'Revoke',
+              reason: { label: 'Reason ', placeholder: 'shown to the requester' },
+            },
+            (reason) => postJson(`/api/access-requests/${r.id}/revoke`, { reason }).then(draw),
+            (err) => say(err.message),
+          ),
       });
     patch(
       app,

@@ -45,3 +45,8 @@ export function confirmAction(o: { id: string; title: string; message: string; c
     (reason ?? ok).focus();
   });
 }
+
+/** Asks, then does it with the reason given; a refusal from the broker goes to `fail`. */
+export function whenConfirmed(o: Parameters<typeof confirmAction>[0], act: (reason: string) => Promise<unknown>, fail: (err: Error) => void): void {
+  void confirmAction(o).then((reason) => (reason === null ? undefined : act(reason).catch(fail)));
+}

@@ -6,7 +6,7 @@ import { Terminal } from '@xterm/xterm';
 import { getJson, postJson } from './api.js';
 import { timeEl } from './format.js';
 import { parseServerControl } from '../../server/http/console-wire.js';
-import { confirmAction } from './confirm.js';
+import { whenConfirmed } from './confirm.js';
 import { el, patch } from './dom.js';
 import { scaleToFit, TERMINAL_TEXT } from './terminal-options.js';
 
@@ -74,15 +74,17 @@ export async function renderLive(app: HTMLElement): Promise<() => void> {
             textContent: 'Terminate',
             ariaLabel: `Terminate ${s.username}'s console on ${s.target}`,
             onclick: () =>
-              void confirmAction({
-                id: 'terminate-dialog',
-                title: `Terminate ${s.username}'s console on ${s.target}?`,
-                message: 'The process is killed now and the user sees your name and reason. The recording is kept.',
-                confirm: 'Terminate',
-                reason: { label: 'Reason ', placeholder: 'shown to the user' },
-              }).then((reason) => {
-                if (reason !== null) void postJson(`/api/sessions/${s.id}/terminate`, { reason }).then(draw, (err: Error) => (problem.textContent = err.message));
-              }),
+              whenConfirmed(
+                {
+                  id: 'terminate-dialog',
+                  title: `Terminate ${s.username}'s console on ${s.target}?`,
+                  message: 'The process is killed now and the user sees your name and reason. The recording is kept.',
+                  confirm: 'Terminate',
+                  reason: { label: 'Reason ', placeholder: 'shown to the user' },
+                },
+                (reason) => postJson(`/api/sessions/${s.id}/terminate`, { reason }).then(draw),
+                (err) => (problem.textContent = err.message),
+              ),
           }),
         ),
       );
