@@ -5,7 +5,7 @@
 import { loadCatalogFile } from './catalog/index.js';
 import { loadConfig, loadDatabaseConfig, loadVerifierKeys } from './config/index.js';
 import { migrate, openDatabase } from './db/index.js';
-import { existsSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { JWK } from 'jose';
 import { isSallyportError, SallyportError } from './errors.js';
@@ -171,7 +171,7 @@ async function verifyCommand(args: string[]): Promise<number> {
   }
   if (bundleFile) {
     const { verifyBundle } = await import('./verify/index.js');
-    const report = await verifyBundle(readFileSync(positional[0]!), jwksSource ? await loadJwks(jwksSource) : undefined);
+    const report = await verifyBundle(createReadStream(positional[0]!), jwksSource ? await loadJwks(jwksSource) : undefined);
     (report.ok ? process.stdout : process.stderr).write(`${verdict(report)}: ${report.summary}\n`);
     return report.ok ? 0 : 1;
   }

@@ -1,13 +1,16 @@
 // The evidence bundle, end to end: carol downloads one for alice's console session (audited),
 // the system `tar` reads it, and `sallyport verify recording BUNDLE` checks it offline — with
 // no database in its environment — and finds a changed recording or a changed event; also with
-// the CLI from a packed tarball installed in a clean directory.
+// the CLI from a packed tarball installed in a clean directory; a bundle far larger than the
+// memory its verification uses.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { cpSync, createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readTar, tarStream } from '../server/bundle/index.js';
+import { verifyBundle } from '../server/verify/index.js';
 import { apiSession, type ApiSession } from './support/api-session.js';
 import { startTestBroker, type TestBroker } from './support/broker.js';
 import { connectConsole, PROMPT } from './support/console-client.js';
@@ -57,7 +60,7 @@ describe('evidence bundle', () => {
     expect(execFileSync('tar', ['-tf', bundle], { encoding: 'utf8' }).trim().split('\n').sort()).toEqual(
       ['README.txt', 'approval.json', 'events.json', 'jwks.json', 'player.html', 'recording-checkpoint.jws', 'recording.cast'].sort(),
     );
-    const files = readTar(archive);
+    const files = await readTar(archive);
     expect(files.get('recording.cast')!.toString()).toContain('evidence-42');
     expect(files.get('player.html')!.toString()).toMatch(/<script>!function/);
     const downloaded = (await t.broker.audit.list({ action: 'evidence.downloaded' })).find((e) => e.subject === sessionId);
@@ -81,11 +84,47 @@ describe('evidence bundle', () => {
     expect(r2.code).toBe(1);
     expect(r2.stderr).toMatch(/^TAMPERED: audit events: event \d+ was changed/);
 
+    // A name twice: one reader might check the first copy and another the second. Refused.
+    const twice: Buffer[] = [];
+    const entries = [...files].map(([n, body]) => ({ name: n, size: body.length, body }));
+    const forged = Buffer.from(files.get('recording.cast')!.toString().replace('evidence-42', 'evidence-43'));
+    for await (const b of tarStream([...entries, { name: 'recording.cast', size: forged.length, body: forged }])) twice.push(b);
+    writeFileSync(join(dir, 'twice.tar'), Buffer.concat(twice));
+    const r3 = await runCli(['verify', 'recording', join(dir, 'twice.tar')], {});
+    expect(r3.code).toBe(1);
+    expect(r3.stderr).toMatch(/^TAMPERED: not a readable bundle: the archive has recording.cast twice/);
+
     // A bundle re-signed with another key fails against the broker's published JWKS.
     const published = join(dir, 'jwks.json');
     writeFileSync(published, await (await fetch(`${t.url}/.well-known/jwks.json`)).text());
     expect((await runCli(['verify', 'recording', bundle, '--jwks', published], {})).code).toBe(0);
     expect(readFileSync(published, 'utf8')).toContain('"kid":"test-key"');
+  });
+
+  it('verifies a bundle much larger than the memory it uses: the recording is hashed as it streams', async () => {
+    const files = await readTar(readFileSync(join(dir, 'bundle.tar')));
+    const MiB = 1024 * 1024;
+    const size = 300 * MiB;
+    async function* recording() {
+      const block = Buffer.alloc(MiB, 'x');
+      for (let i = 0; i < size / MiB; i++) yield block;
+    }
+    const big = join(dir, 'big.tar');
+    const out = createWriteStream(big);
+    const small = [...files].filter(([n]) => n !== 'recording.cast').map(([n, body]) => ({ name: n, size: body.length, body }));
+    for await (const b of tarStream([{ name: 'recording.cast', size, body: recording() }, ...small])) if (!out.write(b)) await once(out, 'drain');
+    await new Promise((r) => out.end(r));
+    globalThis.gc?.();
+    const base = process.memoryUsage().arrayBuffers;
+    let peak = base;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().arrayBuffers)), 5);
+    const report = await verifyBundle(createReadStream(big));
+    clearInterval(sampler);
+    rmSync(big);
+    // Read whole, the file alone would be 300 MiB; streamed, a few read buffers at a time.
+    expect(report.summary).toMatch(/differs from the recording signed by test-key .*314572800 bytes|314572800 bytes\) differs/);
+    expect(report.ok).toBe(false);
+    expect((peak - base) / MiB, 'MiB of buffers held while verifying').toBeLessThan(64);
   });
 
   it('verifies with the CLI from a packed tarball, installed in a clean directory, as an auditor elsewhere would', async () => {
@@ -127,7 +166,7 @@ describe('evidence bundle', () => {
     // second download waits for the checkpoint covering the first one's audit event), unpacked.
     const saved = join(dir, 'bundle.tar');
     const archive = existsSync(saved) ? readFileSync(saved) : Buffer.from(await (await fetch(`${t.url}/api/sessions/${sessionId}/bundle`, { headers: { cookie: `sallyport=${carol.browser.cookies(t.url).get('sallyport')}` } })).arrayBuffer());
-    const files = readTar(archive);
+    const files = await readTar(archive);
     expect([...files.keys()]).toContain('recording.cast');
     const unpacked = mkdtempSync(join(tmpdir(), 'sallyport-player-'));
     for (const [n, b] of files) writeFileSync(join(unpacked, n), b);

@@ -1,6 +1,8 @@
-// A minimal ustar writer (streaming) and reader, enough for evidence bundles: regular files
-// only, names under 100 bytes. Sizes come first in a tar header, so every file's size must be
-// known before its bytes are streamed.
+// Evidence bundles as tar archives (tar-stream). Written as a stream: a tar header carries the
+// file's size, so every size is known before its bytes are streamed (the recording comes from
+// PostgreSQL chunk by chunk). Read as a stream too: the verifier hashes the recording as it
+// passes and keeps only the small files, so a bundle of any size is checked in bounded memory.
+import { extract, pack } from 'tar-stream';
 
 export interface TarFile {
   name: string;
@@ -8,57 +10,95 @@ export interface TarFile {
   body: Buffer | AsyncIterable<Buffer>;
 }
 
-function header(name: string, size: number, mtime: number): Buffer {
-  const h = Buffer.alloc(512);
-  const put = (text: string, offset: number, length: number) => h.write(text.slice(0, length), offset, length, 'utf8');
-  const octal = (n: number, length: number) => n.toString(8).padStart(length - 1, '0');
-  put(name, 0, 100);
-  put(`${octal(0o644, 8)}\0`, 100, 8);
-  put(`${octal(0, 8)}\0`, 108, 8);
-  put(`${octal(0, 8)}\0`, 116, 8);
-  put(`${octal(size, 12)}\0`, 124, 12);
-  put(`${octal(Math.floor(mtime / 1000), 12)}\0`, 136, 12);
-  h.fill(' ', 148, 156); // checksum field counts as spaces while summing
-  put('0', 156, 1);
-  put('ustar\0', 257, 6);
-  put('00', 263, 2);
-  let sum = 0;
-  for (const b of h) sum += b;
-  put(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8);
-  return h;
-}
+type Waitable = { once(event: string, f: () => void): unknown };
+/** Resolves when a stream may take more, or is gone (then the caller stops writing). */
+const drained = (s: Waitable) =>
+  new Promise<void>((resolve) => {
+    s.once('drain', resolve);
+    s.once('close', resolve);
+  });
 
 export async function* tarStream(files: TarFile[], mtime = Date.now()): AsyncGenerator<Buffer> {
-  for (const f of files) {
-    if (Buffer.byteLength(f.name) >= 100) throw new Error(`tar name too long: ${f.name}`);
-    yield header(f.name, f.size, mtime);
-    let written = 0;
-    if (Buffer.isBuffer(f.body)) {
-      yield f.body;
-      written = f.body.length;
-    } else {
-      for await (const chunk of f.body) {
+  const archive = pack();
+  const feeding = (async () => {
+    for (const f of files) {
+      if (Buffer.byteLength(f.name) >= 100) throw new Error(`tar name too long: ${f.name}`);
+      let entry!: ReturnType<typeof archive.entry>;
+      const done = new Promise<void>((resolve, reject) => {
+        entry = archive.entry({ name: f.name, size: f.size, mode: 0o644, mtime: new Date(mtime) }, (err) => (err ? reject(err) : resolve()));
+      });
+      let written = 0;
+      for await (const chunk of Buffer.isBuffer(f.body) ? [f.body] : f.body) {
+        if (archive.destroyed) return; // the reader went away: stop reading the recording too
         written += chunk.length;
-        yield chunk;
+        if (written > f.size) throw new Error(`${f.name}: more than the ${f.size} bytes its header said`);
+        if (!entry.write(chunk)) await drained(entry);
       }
+      if (written !== f.size) throw new Error(`${f.name}: wrote ${written} bytes, header said ${f.size}`);
+      entry.end(null);
+      await done;
     }
-    if (written !== f.size) throw new Error(`${f.name}: wrote ${written} bytes, header said ${f.size}`);
-    if (written % 512) yield Buffer.alloc(512 - (written % 512));
+    archive.finalize();
+  })();
+  feeding.catch((err: Error) => archive.destroy(err));
+  try {
+    for await (const chunk of archive) yield chunk as Buffer;
+    await feeding;
+  } finally {
+    archive.destroy();
   }
-  yield Buffer.alloc(1024);
 }
 
-/** Reads every regular file of a tar archive held in memory. */
-export function readTar(archive: Buffer): Map<string, Buffer> {
+export interface ReadTarOptions {
+  /** Files handed to a consumer chunk by chunk as the archive streams, never held (the recording). */
+  streamed?: Record<string, (chunks: AsyncIterable<Buffer>) => Promise<void>>;
+  /** Every other file is kept in memory, up to this size each. */
+  maxFileBytes?: number;
+}
+
+/**
+ * Reads the regular files of a tar archive as it streams. A name twice is refused: a reader that
+ * kept the first and one that kept the last would check different files.
+ */
+export async function readTar(source: Uint8Array | AsyncIterable<Uint8Array>, options: ReadTarOptions = {}): Promise<Map<string, Buffer>> {
+  const maxFileBytes = options.maxFileBytes ?? 256 * 1024 * 1024;
+  const reader = extract();
+  const feeding = (async () => {
+    for await (const chunk of source instanceof Uint8Array ? [source] : source) {
+      if (reader.destroyed) return;
+      if (!reader.write(chunk)) await drained(reader);
+    }
+    reader.end(null);
+  })();
+  feeding.catch((err: Error) => reader.destroy(err));
   const files = new Map<string, Buffer>();
-  for (let at = 0; at + 512 <= archive.length; ) {
-    const h = archive.subarray(at, at + 512);
-    if (h.every((b) => b === 0)) break;
-    const name = h.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '');
-    const size = parseInt(h.subarray(124, 136).toString('utf8').replace(/\0.*$/s, '').trim() || '0', 8);
-    if (!Number.isFinite(size) || at + 512 + size > archive.length) throw new Error(`damaged archive at ${name || 'entry'}`);
-    files.set(name, archive.subarray(at + 512, at + 512 + size));
-    at += 512 + Math.ceil(size / 512) * 512;
+  const seen = new Set<string>();
+  try {
+    for await (const entry of reader) {
+      const { name, type } = entry.header;
+      if (type !== 'file') {
+        for await (const _ of entry); // skipped, but read through to reach the next header
+        continue;
+      }
+      if (seen.has(name)) throw new Error(`the archive has ${name} twice`);
+      seen.add(name);
+      const consumer = options.streamed?.[name];
+      if (consumer) {
+        await consumer(entry as AsyncIterable<Buffer>);
+        continue;
+      }
+      const parts: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of entry) {
+        size += (chunk as Buffer).length;
+        if (size > maxFileBytes) throw new Error(`${name} is larger than ${maxFileBytes} bytes`);
+        parts.push(chunk as Buffer);
+      }
+      files.set(name, Buffer.concat(parts));
+    }
+    await feeding;
+  } finally {
+    reader.destroy();
   }
   return files;
 }

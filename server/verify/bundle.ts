@@ -8,22 +8,37 @@ import type { BundleEvents } from '../bundle/index.js';
 import { readTar } from '../bundle/tar.js';
 import { verifyJws, type Jwks } from '../signing/index.js';
 import { verifyAuditChain, verifyCheckpoints, type EventRecord } from './audit.js';
-import { verifyRecordingFile } from './recording.js';
+import { compareRecordingFile, digestFile } from './recording.js';
 
 export interface BundleReport {
   ok: boolean;
   summary: string;
 }
 
-export async function verifyBundle(archive: Buffer, trusted?: Jwks): Promise<BundleReport> {
+/**
+ * `archive` streams (a file read in chunks): the recording is hashed as it passes, in whatever
+ * order the entries come, and only the small files are kept, so memory does not grow with the
+ * recording.
+ */
+export async function verifyBundle(archive: Uint8Array | AsyncIterable<Uint8Array>, trusted?: Jwks): Promise<BundleReport> {
   const fail = (summary: string): BundleReport => ({ ok: false, summary });
   let files: Map<string, Buffer>;
+  let recording: { sha256: string; bytes: number } | undefined;
   try {
-    files = readTar(archive);
+    files = await readTar(archive, {
+      streamed: {
+        'recording.cast': async (chunks) => {
+          recording = await digestFile(chunks);
+        },
+      },
+      // events.json grows with the events between the session's first and its checkpoint.
+      maxFileBytes: 256 * 1024 * 1024,
+    });
   } catch (err) {
     return fail(`not a readable bundle: ${(err as Error).message}`);
   }
-  for (const name of ['recording.cast', 'recording-checkpoint.jws', 'events.json', 'jwks.json']) {
+  if (!recording) return fail('the bundle has no recording.cast');
+  for (const name of ['recording-checkpoint.jws', 'events.json', 'jwks.json']) {
     if (!files.has(name)) return fail(`the bundle has no ${name}`);
   }
   const jwks = trusted ?? (JSON.parse(files.get('jwks.json')!.toString('utf8')) as Jwks);
@@ -38,7 +53,7 @@ export async function verifyBundle(archive: Buffer, trusted?: Jwks): Promise<Bun
   } catch (err) {
     return fail(`recording-checkpoint.jws: ${(err as Error).message}`);
   }
-  const rec = await verifyRecordingFile(sealed.sessionId, [files.get('recording.cast')!], sealed, `signed by ${sealKid}`);
+  const rec = compareRecordingFile(sealed.sessionId, recording, sealed, `signed by ${sealKid}`);
   if (!rec.ok) return fail(rec.summary);
 
   const excerpt = JSON.parse(files.get('events.json')!.toString('utf8')) as BundleEvents;

@@ -71,13 +71,23 @@ function endsEarly(last: Uint8Array | undefined, chunks: number): string {
 
 /** A recording as one file (a download or the .cast in a bundle): hash and size only. */
 export async function verifyRecordingFile(sessionId: string, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, sealed: RecordingEvidence, source: string): Promise<RecordingReport> {
+  return compareRecordingFile(sessionId, await digestFile(data), sealed, source);
+}
+
+/** A file's SHA-256 and size, read as it streams. */
+export async function digestFile(data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<{ sha256: string; bytes: number }> {
   const file = createHash('sha256');
   let bytes = 0;
   for await (const d of data) {
     file.update(d);
     bytes += d.length;
   }
-  const sha256 = file.digest('hex');
+  return { sha256: file.digest('hex'), bytes };
+}
+
+/** Whether a file with this digest is the sealed recording. */
+export function compareRecordingFile(sessionId: string, digest: { sha256: string; bytes: number }, sealed: RecordingEvidence, source: string): RecordingReport {
+  const { sha256, bytes } = digest;
   const base = { sessionId, chunks: 0, bytes };
   if (bytes !== sealed.bytes || sha256 !== sealed.sha256) {
     const kind = bytes < sealed.bytes ? ('truncated' as const) : ('mismatch' as const);
