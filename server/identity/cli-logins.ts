@@ -5,12 +5,12 @@
 // roles, that ends when the confirming browser login would have ended — never later. The token
 // is handed out once and never stored (only its keyed hash, like every session id). Who may do
 // what with it is the access layer's, exactly as for the browser.
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { AuditLog } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import { confirmCliLogin, countWaitingCliLogins, getCliLogin, saveCliLogin, takeCliLogin, type CliLoginRow, type Database } from '../db/index.js';
 import { SallyportError } from '../errors.js';
-import { loginCode } from './login-code.js';
+import { isLinkToken, keyedHash, loginCode, newLinkToken } from './login-link.js';
 import type { Principal } from './principal.js';
 
 /** How long a link waits for its confirmation. */
@@ -39,12 +39,9 @@ export interface CliLogins {
 
 export function createCliLogins(deps: { config: Config; db: Database; audit: AuditLog }): CliLogins {
   const { config, db, audit } = deps;
-  // Keyed like browser session ids (identity.ts): a copy of the table confirms and takes nothing.
-  const keyed = (purpose: string, value: string) => createHmac('sha256', config.session.secret).update(`${purpose}\0${value}`).digest();
-  // Tokens and secrets are 32 base64url characters; anything else is not one of ours.
-  const wellFormed = (token: string) => /^[A-Za-z0-9_-]{32}$/.test(token);
+  const keyed = (purpose: string, value: string) => keyedHash(config.session.secret, purpose, value);
   const find = async (token: string) => {
-    const row = wellFormed(token) ? await getCliLogin(db, keyed('cli-login', token)) : null;
+    const row = isLinkToken(token) ? await getCliLogin(db, keyed('cli-login', token)) : null;
     if (!row) throw new SallyportError('NOT_FOUND', 'no such command-line login: the link is wrong or too old');
     return row;
   };
@@ -63,8 +60,8 @@ export function createCliLogins(deps: { config: Config; db: Database; audit: Aud
       if ((await countWaitingCliLogins(db)) >= config.limits.pendingLogins) {
         throw new SallyportError('LIMIT_REACHED', `too many command-line logins waiting (SALLYPORT_MAX_PENDING_LOGINS=${config.limits.pendingLogins}); try again in a few minutes`);
       }
-      const token = randomBytes(24).toString('base64url');
-      const pollSecret = randomBytes(24).toString('base64url');
+      const token = newLinkToken();
+      const pollSecret = newLinkToken();
       const code = loginCode();
       const expiresAt = await db.transaction(async (tx) => {
         const at = await saveCliLogin(tx, { tokenHash: keyed('cli-login', token), pollHash: keyed('cli-poll', pollSecret), code, ...start, seconds: CLI_LOGIN_SECONDS });
@@ -96,7 +93,7 @@ export function createCliLogins(deps: { config: Config; db: Database; audit: Aud
     },
 
     async poll(pollSecret) {
-      if (!wellFormed(pollSecret)) throw new SallyportError('NOT_FOUND', 'no such command-line login');
+      if (!isLinkToken(pollSecret)) throw new SallyportError('NOT_FOUND', 'no such command-line login');
       const token = randomBytes(32).toString('base64url');
       const polled = await db.transaction(async (tx) => {
         const p = await takeCliLogin(tx, keyed('cli-poll', pollSecret), keyed('session', token));

@@ -1,7 +1,8 @@
 // Identity: turns an OIDC login into a server-side browser session and a session cookie value
 // back into a Principal. Session ids are random 256-bit values; only their keyed hash is
 // stored (CSRF tokens, derived from them, are the front door's: http/csrf.ts).
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { keyedHash } from './login-link.js';
 import { toPrincipal, type Principal } from './principal.js';
 import type { AuditLog } from '../audit/index.js';
 import type { Config, Role } from '../config/index.js';
@@ -44,8 +45,7 @@ export interface Identity {
 
 export function createIdentity(deps: { config: Config; db: Database; audit: AuditLog; rp: RelyingParty }): Identity {
   const { config, db, audit, rp } = deps;
-  const keyed = (purpose: string, value: string): Buffer =>
-    createHmac('sha256', config.session.secret).update(`${purpose}\0${value}`).digest();
+  const keyed = (purpose: string, value: string): Buffer => keyedHash(config.session.secret, purpose, value);
 
   const fail = async (reason: string, stage: 'callback' | 'token' | 'session', cause?: unknown): Promise<never> => {
     await audit.append({ actor: 'anonymous', action: 'auth.login_failed', details: { reason, stage } }).catch(() => {});

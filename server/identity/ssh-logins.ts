@@ -3,12 +3,11 @@
 // usual), checks the code and confirms becomes the user the connection continues as. The
 // link's token is a secret: only its keyed hash is stored. The row is in the database, so the
 // link works on any broker; the connection's broker takes the confirmed row once.
-import { createHmac, randomBytes } from 'node:crypto';
 import type { AuditLog } from '../audit/index.js';
 import type { Config, Role } from '../config/index.js';
 import { confirmSshLogin, getSshLogin, saveSshLogin, takeSshLogins, type Database, type SshLoginRow } from '../db/index.js';
 import { SallyportError } from '../errors.js';
-import { loginCode } from './login-code.js';
+import { isLinkToken, keyedHash, loginCode, newLinkToken } from './login-link.js';
 import { toPrincipal, type Principal } from './principal.js';
 
 export type SshLoginAbandoned = 'expired' | 'disconnected' | 'login_ended' | 'stopping';
@@ -48,12 +47,9 @@ export function createSshLogins(deps: {
   brokerId: string;
 }): SshLogins {
   const { config, db, audit } = deps;
-  // Keyed like browser session ids (identity.ts): a copy of the table confirms nothing.
-  const hash = (token: string) => createHmac('sha256', config.session.secret).update(`ssh-login\0${token}`).digest();
-  // Tokens are 32 base64url characters; anything else is not one of ours.
-  const wellFormed = (token: string) => /^[A-Za-z0-9_-]{32}$/.test(token);
+  const hash = (token: string) => keyedHash(config.session.secret, 'ssh-login', token);
   const find = async (token: string) => {
-    const row = wellFormed(token) ? await getSshLogin(db, hash(token)) : null;
+    const row = isLinkToken(token) ? await getSshLogin(db, hash(token)) : null;
     if (!row) throw new SallyportError('NOT_FOUND', 'no such SSH login: the link is wrong or too old');
     return row;
   };
@@ -70,7 +66,7 @@ export function createSshLogins(deps: {
 
   return {
     async begin(start) {
-      const token = randomBytes(24).toString('base64url');
+      const token = newLinkToken();
       const code = loginCode();
       const expiresAt = await db.transaction(async (tx) => {
         const at = await saveSshLogin(tx, { tokenHash: hash(token), code, ...start, brokerId: deps.brokerId, seconds: config.sshDoor.loginSeconds });
