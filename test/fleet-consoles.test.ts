@@ -258,7 +258,7 @@ describe('a console on a fleet node', () => {
       expect(await row.locator('.reachability').innerText()).toBe('reachable');
       expect(await row.locator('.fingerprint').innerText()).toBe(fingerprint(parsePublicKeyLine(node.hostKey).blob));
       expect(await row.locator('.live-consoles').innerText()).toBe('1');
-      expect(await page.locator('#fleet-status').innerText()).toBe('1 of 1 node(s) reachable');
+      expect(await page.locator('#fleet-status').innerText()).toBe('1 of 1 node reachable');
 
       const alice = await signedIn('alice');
       await alice.waitForSelector('[data-target="node-shell"]');

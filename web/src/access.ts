@@ -4,7 +4,7 @@ import { getJson, postJson, type AccessRequest, type AccessRequestDetail, type M
 import { exactConsole, requestRow, requestTable, statusBadge } from './access-view.js';
 import { whenConfirmed } from './confirm.js';
 import { el, link, patch } from './dom.js';
-import { absoluteTime, duration, timeEl, when } from './format.js';
+import { absoluteTime, count, duration, timeEl, when } from './format.js';
 
 export async function renderRequestAccess(app: HTMLElement, me: Me): Promise<void> {
   const gated = me.targets.filter((t) => t.approval);
@@ -136,9 +136,9 @@ export async function renderAccessRequest(app: HTMLElement, id: string): Promise
         el('dt', { textContent: 'Reason' }),
         el('dd', { id: 'reason', textContent: r.reason }),
         el('dt', { textContent: 'Duration' }),
-        el('dd', { textContent: `${duration(r.durationSeconds)}${r.maxSessions === null ? '' : `, ${r.maxSessions} session(s); ${r.sessionsUsed} used`}` }),
+        el('dd', { textContent: `${duration(r.durationSeconds)}${r.maxSessions === null ? '' : `, ${count(r.maxSessions, 'session')}; ${r.sessionsUsed} used`}` }),
         el('dt', { textContent: 'Who can approve' }),
-        el('dd', { id: 'approvers', textContent: `${r.approvers.users.join(', ') || 'nobody has logged in yet'} (groups: ${r.approvers.groups.join(', ')}); ${r.approvalsNeeded} approval(s) needed` }),
+        el('dd', { id: 'approvers', textContent: `${r.approvers.users.join(', ') || 'nobody has logged in yet'} (groups: ${r.approvers.groups.join(', ')}); ${count(r.approvalsNeeded, 'approval')} needed` }),
       ),
       el('h2', { textContent: 'Decisions' }),
       decisions,

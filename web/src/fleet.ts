@@ -1,7 +1,7 @@
 // The Fleet page (admins): every fleet node, whether the broker can log in to it now, the
 // fingerprint of the host key it is pinned to, and the consoles running on it.
 import { getJson } from './api.js';
-import { when } from './format.js';
+import { count, when } from './format.js';
 import { el } from './dom.js';
 
 interface FleetNode {
@@ -23,7 +23,7 @@ export async function renderFleet(app: HTMLElement): Promise<void> {
   const table = el('div', { id: 'fleet-list' });
   app.replaceChildren(el('h1', { textContent: 'Fleet' }), status, table);
   const { nodes } = await getJson<{ nodes: FleetNode[] }>('/api/fleet');
-  status.textContent = nodes.length ? `${nodes.filter((n) => n.reachable).length} of ${nodes.length} node(s) reachable` : 'No fleet nodes in the catalogue: consoles run on the broker\'s own engine.';
+  status.textContent = nodes.length ? `${nodes.filter((n) => n.reachable).length} of ${count(nodes.length, 'node')} reachable` : 'No fleet nodes in the catalogue: consoles run on the broker\'s own engine.';
   if (!nodes.length) return;
   const rows = nodes.map((n) => {
     const row = el(

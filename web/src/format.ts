@@ -63,3 +63,8 @@ export function duration(seconds: number): string {
   const m = Math.round(s / 60);
   return m % 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m / 60} h`;
 }
+
+/** "1 session", "3 sessions": a count with its noun. */
+export function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}

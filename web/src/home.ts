@@ -1,13 +1,13 @@
 // The home page: who you are, your roles, and the targets you may use, each with Open console.
 import type { Me } from './api.js';
 import { el, link } from './dom.js';
-import { when } from './format.js';
+import { count, when } from './format.js';
 
 function targetActions(t: Me['targets'][number]): (Node | string)[] {
   const open = link(`/console/${encodeURIComponent(t.name)}`, 'Open console', { className: 'button primary open-console' });
   if (!t.approvalRequired) return [open];
   if (t.grant) {
-    const left = t.grant.sessionsLeft === null ? '' : `, ${t.grant.sessionsLeft} session(s) left`;
+    const left = t.grant.sessionsLeft === null ? '' : `, ${count(t.grant.sessionsLeft, 'session')} left`;
     return [el('p', { className: 'badge grant', textContent: `approved until ${when(t.grant.expiresAt)}${left}` }), open];
   }
   return [
