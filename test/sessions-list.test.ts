@@ -109,7 +109,11 @@ describe('the Sessions list', () => {
       ['?limit=500', 'limit'],
       ['?from=yesterday-ish', 'from'],
       ['?to=2026-13-45', 'to'],
+      ['?from=2026-02-30', 'from'],
       [`?before=${Buffer.from('not a token').toString('base64url')}`, 'before'],
+      [`?before=${Buffer.from(`2026-13-45T99:99:99.000000Z|${randomUUID()}`).toString('base64url')}`, 'before'],
+      [`?before=${Buffer.from(`2026-02-30T09:00:00.000001Z|${randomUUID()}`).toString('base64url')}`, 'before'],
+      [`?before=${Buffer.from(`2026-11-01T09:00:00.000001Z|${'-'.repeat(36)}`).toString('base64url')}`, 'before'],
       ['?color=red', 'color'],
     ] as const) {
       const r = await carol.get(`/api/sessions${query}`);

@@ -67,8 +67,11 @@ function encodeCursor(s: ConsoleSessionRow): string {
 }
 
 function decodeCursor(token: string): { startedAt: string; id: string } {
-  const m = /^(\d{4}-\d{2}-\d{2}T[\d:.]+Z)\|([0-9a-f-]{36})$/.exec(Buffer.from(token, 'base64url').toString());
-  if (!m) throw invalidInput([{ field: 'before', message: 'is not a page token this broker gave' }]);
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)\|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(Buffer.from(token, 'base64url').toString());
+  // Checked whole here, so the database is never handed a time or id it would refuse.
+  const at = m ? Date.parse(m[1]!) : NaN;
+  // A date that rolls over (Feb 30th) parses here but not in PostgreSQL: it must read back the same.
+  if (!m || Number.isNaN(at) || new Date(at).toISOString().slice(0, 19) !== m[1]!.slice(0, 19)) throw invalidInput([{ field: 'before', message: 'is not a page token this broker gave' }]);
   return { startedAt: m[1]!, id: m[2]! };
 }
 
@@ -82,9 +85,13 @@ export function sessionRoutes(api: FastifyInstance, recordings: Recordings): voi
       const v = q[field];
       if (v === undefined) return undefined;
       const d = new Date(v);
-      if (Number.isNaN(d.getTime())) throw invalidInput([{ field, message: 'must be a date (YYYY-MM-DD) or an ISO 8601 time' }]);
+      const bare = /^\d{4}-\d{2}-\d{2}$/.test(v);
+      // A day that does not exist (Feb 30th) would roll over into March: refused, not guessed.
+      if (Number.isNaN(d.getTime()) || (bare && d.toISOString().slice(0, 10) !== v)) {
+        throw invalidInput([{ field, message: 'must be a date (YYYY-MM-DD) or an ISO 8601 time' }]);
+      }
       // A bare date means the whole day: "to 2026-12-03" includes the 3rd.
-      if (field === 'to' && /^\d{4}-\d{2}-\d{2}$/.test(v)) d.setUTCDate(d.getUTCDate() + 1);
+      if (field === 'to' && bare) d.setUTCDate(d.getUTCDate() + 1);
       return d;
     };
     // One more than a page tells whether there is a next one without counting.
