@@ -1,5 +1,5 @@
 // Approval-gated consoles on real parts: a console opens only with a live grant for the exact
-// console, and a live session ends within 5 s when its grant is revoked or expires, or when the
+// console, and a live session ends within 5 s when its grant is revoked, handed back or expires, or when the
 // operator changes the target (approvals never carry over to another image or command).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -89,6 +89,18 @@ describe('approval-gated consoles', () => {
     expect(Date.now() - started).toBeLessThan(5000);
     expect(closed.reason).toBe('grant revoked');
     expect(c.messages.at(-1)).toMatchObject({ type: 'exit', reason: 'grant revoked' });
+    expect(containers()).toEqual([]);
+  });
+
+  it('end within 5 s when the requester hands the grant back', async () => {
+    const grantId = await approvedGrant();
+    const c = await openGated();
+    const started = Date.now();
+    expect((await t.broker.db.query(`select grant_id from console_sessions where id = $1`, [c.sessionId()])).rows[0].grant_id).toBe(grantId);
+    await t.broker.access.handBack(alice, grantId);
+    const closed = await c.closed;
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(closed.reason).toBe('grant revoked');
     expect(containers()).toEqual([]);
   });
 
