@@ -10,12 +10,17 @@ export interface TarFile {
   body: Buffer | AsyncIterable<Buffer>;
 }
 
-type Waitable = { once(event: string, f: () => void): unknown };
+type Waitable = { once(event: string, f: () => void): unknown; off(event: string, f: () => void): unknown };
 /** Resolves when a stream may take more, or is gone (then the caller stops writing). */
 const drained = (s: Waitable) =>
   new Promise<void>((resolve) => {
-    s.once('drain', resolve);
-    s.once('close', resolve);
+    const done = () => {
+      s.off('drain', done);
+      s.off('close', done);
+      resolve();
+    };
+    s.once('drain', done);
+    s.once('close', done);
   });
 
 export async function* tarStream(files: TarFile[], mtime = Date.now()): AsyncGenerator<Buffer> {
