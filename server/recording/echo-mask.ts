@@ -32,7 +32,10 @@ export class EchoMask {
 
   constructor(
     private readonly sink: MaskedInputSink,
-    private readonly waitMs = 250,
+    // The first echo's wait. 250 ms masked ordinary commands when a loaded machine (the whole
+    // suite on two cores) took longer to echo the first key; a password never echoes, so a longer
+    // wait only delays its masking.
+    private readonly waitMs = 600,
   ) {}
 
   input(data: string): void {
