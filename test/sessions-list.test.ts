@@ -35,13 +35,18 @@ beforeAll(async () => {
     ids[r.key] = r.key === 'a4' ? `f${randomUUID().slice(1)}` : r.key === 'a3' ? `0${randomUUID().slice(1)}` : randomUUID();
     await t.broker.db.query(
       `insert into console_sessions (id, user_id, target, runtime, node, image, command, broker_id, via, started_at, grant_id,
-                                     ended_at, end_reason, end_code, ended_by)
+                                     ended_at, end_reason, end_code)
        values ($1, $2, $3, 'docker', 'local', 'img@sha256:00', '{sh}', $4, $5, $6::timestamptz, $7,
                case when $8 then null else $6::timestamptz + interval '1 minute' end,
-               case when $8 then null else 'process exited' end, case when $8 then null else 'process_exited' end, case when $8 then null else 'process' end)`,
+               case when $8 then null else 'process exited' end, case when $8 then null else 'process_exited' end)`,
       [ids[r.key], await user(r.who), r.target, OTHER_BROKER, r.via, r.started, r.grant ? grant : null, r.live ?? false],
     );
   }
+  // c1 was terminated by an admin: "Ended by" names them.
+  await t.broker.db.query(
+    `update console_sessions set end_code = 'terminated', end_reason = 'terminated by dave: wrong customer', terminate_requested_at = ended_at, terminate_by = 'dave' where id = $1`,
+    [ids.c1],
+  );
 });
 afterAll(async () => {
   await t?.close();
@@ -62,6 +67,9 @@ describe('the Sessions list', () => {
     expect((await list(alice, '?user=carol')).sessions).toEqual([]);
     const [first] = (await list(alice, '?limit=1')).sessions;
     expect(first).toMatchObject({ endedBy: 'process', approved: false, via: 'web' });
+    const everyone = (await list(carol)).sessions;
+    expect(everyone.find((s) => s.id === ids.c1)?.endedBy).toBe('dave');
+    expect(everyone.find((s) => s.id === ids.b1)?.endedBy).toBeNull();
   });
 
   it('filters by user, target, door, approval, state and date range, together too', async () => {

@@ -8,7 +8,7 @@ import { mayUseTarget, type AccessRequests } from '../access/index.js';
 import type { Principal } from '../identity/index.js';
 import type { CatalogStore } from '../catalog/index.js';
 import { endOrphanedSession, ownLiveSessions, touchLoginsOfConsoles, type Database } from '../db/index.js';
-import { endedBy, endMessage, type EndReason } from './end-reasons.js';
+import { endMessage, type EndReason } from './end-reasons.js';
 import type { ConsoleSession } from './session.js';
 
 export interface LiveEntry {
@@ -50,7 +50,7 @@ export function controlPass(deps: ControlDeps): () => Promise<void> {
         // A row of ours that belongs to no console: its start failed while the database was away.
         if (deps.starting.has(row.id)) continue;
         const reason: EndReason = { code: 'failed_to_start', error: 'DB_UNAVAILABLE' };
-        await endOrphanedSession(db, row.id, { reason: endMessage(reason), code: reason.code, by: endedBy(reason) });
+        await endOrphanedSession(db, row.id, { reason: endMessage(reason), code: reason.code });
       } else if (row.terminate_by !== null) void session.end({ code: 'terminated', by: row.terminate_by, reason: row.terminate_reason ?? '' });
       else if (row.login_ended !== null) void session.end({ code: 'login_ended', why: row.login_ended });
       else session.setWatchers(row.watchers);

@@ -29,54 +29,34 @@ export type EndCode = EndReason['code'];
 
 type Of<C extends EndCode> = Extract<EndReason, { code: C }>;
 
-/** A forgotten reason is a compile error: every code says what the user reads and which status. */
-const REASONS: { [C in EndCode]: { message(r: Of<C>): string; exitStatus: number } } = {
-  process_exited: { message: () => 'process exited', exitStatus: 0 },
-  client_disconnected: { message: () => 'client disconnected', exitStatus: 255 },
-  network_error: { message: () => 'network error', exitStatus: 255 },
-  idle_timeout: { message: () => 'idle timeout', exitStatus: 124 },
-  max_duration: { message: () => 'maximum duration reached', exitStatus: 124 },
-  recording_failed: { message: () => 'recording failed', exitStatus: 254 },
-  broker_shutdown: { message: () => 'broker shutting down', exitStatus: 253 },
-  grant_ended: { message: (r) => `grant ${r.status}`, exitStatus: 252 },
-  access_removed: { message: () => 'access removed from the catalogue', exitStatus: 252 },
-  login_ended: { message: (r) => (r.why === 'logout' ? 'logged out' : r.why === 'expired' ? 'login expired' : `login ended: ${r.why}`), exitStatus: 252 },
-  terminated: { message: (r) => `terminated by ${r.by}${r.reason ? `: ${r.reason}` : ''}`, exitStatus: 251 },
-  broker_lost: { message: (r) => `broker ${r.broker} stopped answering`, exitStatus: 253 },
-  broker_stopped: { message: (r) => `broker ${r.broker} stopped`, exitStatus: 253 },
-  taken_over: { message: () => 'this broker was taken over by another', exitStatus: 253 },
-  node_lost: { message: (r) => `fleet node ${r.node} stopped answering`, exitStatus: 255 },
-  failed_to_start: { message: (r) => `failed to start: ${r.error}`, exitStatus: 250 },
+/** A forgotten reason is a compile error: every code says what the user reads, which status, and whose end it was. */
+const REASONS: { [C in EndCode]: { message(r: Of<C>): string; exitStatus: number; by: string } } = {
+  process_exited: { message: () => 'process exited', exitStatus: 0, by: 'process' },
+  client_disconnected: { message: () => 'client disconnected', exitStatus: 255, by: 'user' },
+  network_error: { message: () => 'network error', exitStatus: 255, by: 'network' },
+  idle_timeout: { message: () => 'idle timeout', exitStatus: 124, by: 'policy' },
+  max_duration: { message: () => 'maximum duration reached', exitStatus: 124, by: 'policy' },
+  recording_failed: { message: () => 'recording failed', exitStatus: 254, by: 'broker' },
+  broker_shutdown: { message: () => 'broker shutting down', exitStatus: 253, by: 'broker' },
+  grant_ended: { message: (r) => `grant ${r.status}`, exitStatus: 252, by: 'grant' },
+  access_removed: { message: () => 'access removed from the catalogue', exitStatus: 252, by: 'catalogue' },
+  login_ended: { message: (r) => (r.why === 'logout' ? 'logged out' : r.why === 'expired' ? 'login expired' : `login ended: ${r.why}`), exitStatus: 252, by: 'login' },
+  terminated: { message: (r) => `terminated by ${r.by}${r.reason ? `: ${r.reason}` : ''}`, exitStatus: 251, by: 'admin' },
+  broker_lost: { message: (r) => `broker ${r.broker} stopped answering`, exitStatus: 253, by: 'broker' },
+  broker_stopped: { message: (r) => `broker ${r.broker} stopped`, exitStatus: 253, by: 'broker' },
+  taken_over: { message: () => 'this broker was taken over by another', exitStatus: 253, by: 'broker' },
+  node_lost: { message: (r) => `fleet node ${r.node} stopped answering`, exitStatus: 255, by: 'node' },
+  failed_to_start: { message: (r) => `failed to start: ${r.error}`, exitStatus: 250, by: 'broker' },
 };
 
 /**
- * Who or what ended it, for the Sessions page's "Ended by": the admin's name for a terminate,
- * otherwise the party the reason belongs to.
+ * Who or what ended it, for the Sessions page's "Ended by", from what the session row keeps:
+ * the admin's name for a terminate (its terminate request), otherwise the reason's party.
  */
-export function endedBy(r: EndReason): string {
-  switch (r.code) {
-    case 'terminated':
-      return r.by;
-    case 'process_exited':
-      return 'process';
-    case 'client_disconnected':
-      return 'user';
-    case 'login_ended':
-      return r.why === 'logout' ? 'user' : 'login';
-    case 'idle_timeout':
-    case 'max_duration':
-      return 'policy';
-    case 'grant_ended':
-      return 'grant';
-    case 'access_removed':
-      return 'catalogue';
-    case 'network_error':
-      return 'network';
-    case 'node_lost':
-      return 'node';
-    default:
-      return 'broker';
-  }
+export function endedBy(code: string | null, terminatedBy: string | null): string | null {
+  if (code === null) return null;
+  if (code === 'terminated') return terminatedBy ?? 'admin';
+  return (REASONS as Record<string, { by: string } | undefined>)[code]?.by ?? null;
 }
 
 /** The sentence the user, the Sessions page and the audit log read. */

@@ -22,7 +22,7 @@ import {
 import { isSallyportError, SallyportError } from '../errors.js';
 import { Recorder, type RecordingStore } from '../recording/index.js';
 import type { RunningConsole, Runtime } from '../runtime/index.js';
-import { endedBy, endMessage, type EndReason } from './end-reasons.js';
+import { endMessage, type EndReason } from './end-reasons.js';
 
 /** Which front door a console came through, and from where. */
 export interface Door {
@@ -148,7 +148,7 @@ export async function openConsole(
       const seal = await recorder.seal().catch(() => null);
       await db.transaction(async (tx) => {
         const why: EndReason = { code: 'failed_to_start', error: code };
-      await endConsoleSession(tx, id, { reason: endMessage(why), code: why.code, by: endedBy(why), exitCode: null, bytesOut: 0, bytesIn: 0 });
+      await endConsoleSession(tx, id, { reason: endMessage(why), code: why.code, exitCode: null, bytesOut: 0, bytesIn: 0 });
         const returned = grantId ? await deps.access.returnGrantUse(grantId, tx) : false;
         await audit.append(
           {

@@ -17,7 +17,7 @@ import {
 } from '../db/index.js';
 import { sealStoredChunks, type RecordingSeal } from '../recording/index.js';
 import type { Runtime } from '../runtime/index.js';
-import { consoleEndedEvent, endedBy, endMessage, type EndReason } from './end-reasons.js';
+import { consoleEndedEvent, endMessage, type EndReason } from './end-reasons.js';
 
 export interface RecoveryDeps {
   db: Database;
@@ -106,7 +106,7 @@ async function endOrphan(tx: Queryable, audit: AuditLog): Promise<string | null>
   const why: EndReason = s.stop_reason === 'stopped' ? { code: 'broker_stopped', broker: s.broker_id } : { code: 'broker_lost', broker: s.broker_id };
   const reason = endMessage(why);
   const seal = await sealStoredRecording(tx, s.id, reason);
-  await endOrphanedSession(tx, s.id, { reason, code: why.code, by: endedBy(why) });
+  await endOrphanedSession(tx, s.id, { reason, code: why.code });
   await audit.append(consoleEndedEvent('system', s.id, s.target, why, null, seal), tx);
   return s.id;
 }

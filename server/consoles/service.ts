@@ -22,7 +22,7 @@ import { isSallyportError, SallyportError } from '../errors.js';
 import type { ConsoleLevels, Metrics } from '../metrics/index.js';
 import type { Runtime } from '../runtime/index.js';
 import { controlPass, runEvery, type LiveEntry } from './control.js';
-import { consoleEndedEvent, endedBy, endMessage } from './end-reasons.js';
+import { consoleEndedEvent, endMessage } from './end-reasons.js';
 import { openConsole, recordingStore, type Door } from './open.js';
 import { recoverOrphans, sealStoredRecording, type Recovered } from './recover.js';
 import { ConsoleSession, type ConsoleClient, type ConsoleObserver, type EndInfo } from './session.js';
@@ -109,7 +109,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
   const recordEnd = async (id: string, principal: Principal, target: string, info: EndInfo) => {
     await db.transaction(async (tx) => {
       const reason = endMessage(info.reason);
-      if (!(await endConsoleSession(tx, id, { ...info, reason, code: info.reason.code, by: endedBy(info.reason) }))) return;
+      if (!(await endConsoleSession(tx, id, { ...info, reason, code: info.reason.code }))) return;
       // The recorder could not seal (its store failed): seal what reached storage, marked. If
       // even that is refused, the session still ends; its recording stays unsealed.
       const recording = info.recording ?? (await tryInSavepoint(tx, () => sealStoredRecording(tx, id, reason))) ?? null;

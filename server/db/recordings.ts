@@ -21,7 +21,8 @@ export interface ConsoleSessionRow {
   ended_at: Date | null;
   end_reason: string | null;
   end_code: string | null;
-  ended_by: string | null;
+  /** Who asked for a terminate (set with the request, before the end). */
+  terminate_by: string | null;
   exit_code: number | null;
   bytes_out: string;
   bytes_in: string;
@@ -68,28 +69,28 @@ export async function linkConsoleGrant(db: Queryable, id: string, grantId: strin
 export async function endConsoleSession(
   db: Queryable,
   id: string,
-  e: { reason: string; code: string; by: string; exitCode: number | null; bytesOut: number; bytesIn: number },
+  e: { reason: string; code: string; exitCode: number | null; bytesOut: number; bytesIn: number },
 ): Promise<boolean> {
   const { rowCount } = await db.query(
     `update console_sessions
-        set ended_at = now(), end_reason = $2, end_code = $6, ended_by = $7, exit_code = $3, bytes_out = $4, bytes_in = $5
+        set ended_at = now(), end_reason = $2, end_code = $6, exit_code = $3, bytes_out = $4, bytes_in = $5
       where id = $1 and ended_at is null`,
-    [id, e.reason, e.exitCode, e.bytesOut, e.bytesIn, e.code, e.by],
+    [id, e.reason, e.exitCode, e.bytesOut, e.bytesIn, e.code],
   );
   return (rowCount ?? 0) > 0;
 }
 
 /** Ends a session whose broker is gone (its byte counts died with it); false if already ended. */
-export async function endOrphanedSession(db: Queryable, id: string, e: { reason: string; code: string; by: string }): Promise<boolean> {
+export async function endOrphanedSession(db: Queryable, id: string, e: { reason: string; code: string }): Promise<boolean> {
   const { rowCount } = await db.query(
-    `update console_sessions set ended_at = now(), end_reason = $2, end_code = $3, ended_by = $4 where id = $1 and ended_at is null`,
-    [id, e.reason, e.code, e.by],
+    `update console_sessions set ended_at = now(), end_reason = $2, end_code = $3 where id = $1 and ended_at is null`,
+    [id, e.reason, e.code],
   );
   return (rowCount ?? 0) > 0;
 }
 
 const SESSION_COLUMNS = `s.id, s.user_id, u.username, s.target, s.runtime, s.node, s.via, s.client_address, s.client_version, s.image, s.image_id, s.command, s.container_id,
-       s.started_at, to_char(s.started_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as started_at_us, s.ended_at, s.end_reason, s.end_code, s.ended_by, s.exit_code, s.bytes_out::text, s.bytes_in::text, s.grant_id,
+       s.started_at, to_char(s.started_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as started_at_us, s.ended_at, s.end_reason, s.end_code, s.terminate_by, s.exit_code, s.bytes_out::text, s.bytes_in::text, s.grant_id,
        r.sha256, r.size_bytes::text, r.truncated`;
 
 /** What the Sessions page may narrow by; `before` pages back from a row (newest first). */

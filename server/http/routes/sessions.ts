@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
 import type { ConsoleSessionRow } from '../../db/index.js';
+import { endedBy } from '../../consoles/index.js';
 import { invalidInput } from '../../errors.js';
 import type { Recordings } from '../../replay/index.js';
 
@@ -23,7 +24,7 @@ function sessionJson(s: ConsoleSessionRow) {
     durationSeconds: s.ended_at ? (s.ended_at.getTime() - s.started_at.getTime()) / 1000 : null,
     endReason: s.end_reason,
     endCode: s.end_code,
-    endedBy: s.ended_by,
+    endedBy: endedBy(s.end_code, s.terminate_by),
     approved: s.grant_id !== null,
     exitCode: s.exit_code,
     bytesOut: Number(s.bytes_out),
