@@ -1,5 +1,6 @@
 // Pieces shared by the access pages: how a request's state, duration and exact console look.
 import type { AccessRequest } from './api.js';
+import { whenConfirmed } from './confirm.js';
 import { el } from './dom.js';
 import { duration, timeEl } from './format.js';
 
@@ -42,4 +43,25 @@ export function requestTable(id: string, rows: HTMLTableRowElement[], empty: str
   if (rows.length === 0) return el('p', { className: 'empty', id, textContent: empty });
   const head = el('tr', {}, ...['Target', 'Requester', 'Reason', 'Duration', 'State', 'Expires', ''].map((h) => el('th', { textContent: h })));
   return el('div', { className: 'table-wrap' }, el('table', { className: 'requests', id }, el('thead', {}, head), el('tbody', {}, ...rows)));
+}
+
+/** Revoke, asked in a dialog with the reason the requester reads (Approvals and a request's page). */
+export function revokeButton(r: AccessRequest, revoke: (reason: string) => Promise<void>): HTMLButtonElement {
+  return el('button', {
+    id: `revoke-${r.id}`,
+    className: 'revoke danger',
+    textContent: 'Revoke',
+    ariaLabel: `Revoke ${r.requester}'s access to ${r.target}`,
+    onclick: () =>
+      whenConfirmed(
+        {
+          id: 'revoke-dialog',
+          title: `Revoke ${r.requester}'s access to ${r.target}?`,
+          message: 'The grant ends now and a console opened with it ends too.',
+          confirm: 'Revoke',
+          reason: { label: 'Reason ', placeholder: 'shown to the requester' },
+        },
+        revoke,
+      ),
+  });
 }

@@ -1,7 +1,7 @@
 // Just-in-time access for developers: the Request access form with their requests, and one
 // request's page, which follows its state live (polling) and offers what the viewer may do.
 import { getJson, postJson, type AccessRequest, type AccessRequestDetail, type Me } from './api.js';
-import { exactConsole, requestRow, requestTable, statusBadge } from './access-view.js';
+import { exactConsole, requestRow, requestTable, revokeButton, statusBadge } from './access-view.js';
 import { whenConfirmed } from './confirm.js';
 import { el, link, patch } from './dom.js';
 import { absoluteTime, count, duration, timeEl, when } from './format.js';
@@ -62,17 +62,18 @@ export async function renderRequestAccess(app: HTMLElement, me: Me): Promise<voi
 export async function renderAccessRequest(app: HTMLElement, id: string): Promise<() => void> {
   // Read at click time from the page as it is: a refresh keeps the field the user typed in.
   const comment = () => (document.getElementById('decision-comment') as HTMLInputElement | null)?.value ?? '';
-  const say = (text: string) => {
-    const problem = document.getElementById('action-error');
-    if (problem) problem.textContent = text;
-  };
-  const act = (path: string, body: unknown) =>
-    postJson<AccessRequestDetail>(`/api/access-requests/${id}/${path}`, body)
-      .then((r) => {
-        say('');
+  // The refreshed part and, outside it, the error line (a refresh must not wipe a message).
+  const view = el('div', { id: 'request-view' });
+  const problem = el('p', { className: 'error', id: 'action-error', role: 'alert' });
+  app.replaceChildren(view, problem);
+  const act = (path: string, body: unknown): Promise<void> =>
+    postJson<AccessRequestDetail>(`/api/access-requests/${id}/${path}`, body).then(
+      (r) => {
+        problem.textContent = '';
         draw(r);
-      })
-      .catch((err: Error) => say(err.message));
+      },
+      (err: Error) => void (problem.textContent = err.message),
+    );
 
   const draw = (r: AccessRequestDetail) => {
     document.title = `Access to ${r.target} (${r.status}) · Sallyport`;
@@ -101,28 +102,18 @@ export async function renderAccessRequest(app: HTMLElement, id: string): Promise
                 confirm: 'Hand back',
               },
               () => act('hand-back', {}),
-              (err) => say(err.message),
             ),
         }),
       );
     }
-    if (r.youMay.revoke && !r.youMay.handBack) {
-      actions.append(
-        el('label', { className: 'inline' }, 'Reason ', el('input', { id: 'revoke-reason', maxLength: 2000, placeholder: 'shown to the requester' })),
-        el('button', {
-          id: 'revoke',
-          className: 'danger',
-          textContent: 'Revoke',
-          onclick: () => void act('revoke', { reason: (document.getElementById('revoke-reason') as HTMLInputElement | null)?.value || 'revoked' }),
-        }),
-      );
-    }
+    // The requester hands back; an approver revokes, asked the same way as on the Approvals page.
+    if (r.youMay.revoke && !r.youMay.handBack) actions.append(revokeButton(r, (reason) => act('revoke', { reason })));
 
     const decisions = r.decisions.length
       ? el('ul', { id: 'decisions' }, ...r.decisions.map((d) => el('li', {}, `${d.approver}: ${d.decision}${d.comment ? ` — “${d.comment}”` : ''} `, timeEl(d.decidedAt))))
       : el('p', { className: 'empty', id: 'decisions', textContent: 'No decisions yet.' });
     patch(
-      app,
+      view,
       el('h1', {}, `Access to ${r.target} `, statusBadge(r)),
       el('p', { id: 'request-state', className: `state state-${r.status}`, role: 'status', textContent: stateLine(r) }),
       r.opensConsole.ok || r.status !== 'approved' ? '' : el('p', { className: 'error', id: 'grant-unusable', textContent: `This grant does not open a console: ${r.opensConsole.why}` }),
@@ -145,7 +136,6 @@ export async function renderAccessRequest(app: HTMLElement, id: string): Promise
       r.sessions.length ? el('h2', { textContent: 'Sessions opened with this grant' }) : '',
       r.sessions.length ? el('ul', { id: 'grant-sessions' }, ...r.sessions.map((s) => el('li', { id: `grant-session-${s.id}` }, link(`/sessions/${s.id}`, `${absoluteTime(s.startedAt)}${s.endedAt ? '' : ' (live)'}`)))) : '',
       actions,
-      el('p', { className: 'error', id: 'action-error', role: 'alert', textContent: document.getElementById('action-error')?.textContent ?? '' }),
     );
   };
 

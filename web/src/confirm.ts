@@ -4,7 +4,7 @@
 // or null when cancelled.
 import { el } from './dom.js';
 
-export function confirmAction(o: { id: string; title: string; message: string; confirm: string; reason?: { label: string; placeholder: string } }): Promise<string | null> {
+function confirmAction(o: { id: string; title: string; message: string; confirm: string; reason?: { label: string; placeholder: string } }): Promise<string | null> {
   document.getElementById(o.id)?.remove();
   const reason = o.reason ? el('textarea', { id: `${o.id}-reason`, ariaRequired: 'true', maxLength: 500, rows: 2, placeholder: o.reason.placeholder }) : null;
   const problem = el('p', { className: 'error', role: 'alert' });
@@ -46,7 +46,7 @@ export function confirmAction(o: { id: string; title: string; message: string; c
   });
 }
 
-/** Asks, then does it with the reason given; a refusal from the broker goes to `fail`. */
-export function whenConfirmed(o: Parameters<typeof confirmAction>[0], act: (reason: string) => Promise<unknown>, fail: (err: Error) => void): void {
-  void confirmAction(o).then((reason) => (reason === null ? undefined : act(reason).catch(fail)));
+/** Asks, then does it with the reason given; `act` says itself what the broker answered. */
+export function whenConfirmed(o: Parameters<typeof confirmAction>[0], act: (reason: string) => Promise<void>): void {
+  void confirmAction(o).then((reason) => (reason === null ? undefined : act(reason)));
 }

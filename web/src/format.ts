@@ -29,11 +29,9 @@ export function relativeTime(iso: string, now = Date.now()): string {
 }
 
 /** A <time> showing the absolute time with its zone, and the relative hint after it. */
-export function timeEl(iso: string | null, props: { id?: string; relative?: boolean } = {}): HTMLElement | string {
+export function timeEl(iso: string | null): HTMLElement | string {
   if (!iso) return '';
   const t = el('time', { dateTime: iso, textContent: absoluteTime(iso), title: new Date(iso).toISOString() });
-  if (props.id) t.id = props.id;
-  if (props.relative === false) return t;
   return el('span', { className: 'when' }, t, ' ', el('span', { className: 'relative', textContent: `(${relativeTime(iso)})` }));
 }
 

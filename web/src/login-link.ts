@@ -3,6 +3,7 @@
 // waiting client continue as you, so the page says so plainly and asks you to compare the code.
 import { getJson, postJson } from './api.js';
 import { el, link } from './dom.js';
+import { timeEl, when } from './format.js';
 
 export interface LinkLoginView {
   code: string;
@@ -47,7 +48,7 @@ export async function renderLoginLink<V extends LinkLoginView>(app: HTMLElement,
         ? el('p', { id: stateId, className: 'state state-approved', textContent: `Confirmed by ${l.confirmedBy ?? 'someone'}. ${page.confirmed}` })
         : l.state === 'expired'
           ? el('p', { id: stateId, className: 'state state-expired', textContent: page.expired })
-          : el('p', { id: stateId, className: 'state state-pending', textContent: `Waiting for confirmation until ${new Date(l.expiresAt).toLocaleTimeString()}.` });
+          : el('p', { id: stateId, className: 'state state-pending', textContent: `Waiting for confirmation until ${when(l.expiresAt)}.` });
     app.replaceChildren(
       el('h1', { textContent: page.title }),
       state,
@@ -58,7 +59,7 @@ export async function renderLoginLink<V extends LinkLoginView>(app: HTMLElement,
         el('dd', { id: `${page.prefix}-code`, className: 'code', textContent: l.code }),
         ...page.rows(l).flatMap(([label, id, text]) => [el('dt', { textContent: label }), el('dd', { id, textContent: text })]),
         el('dt', { textContent: 'Asked at' }),
-        el('dd', { textContent: new Date(l.createdAt).toLocaleString() }),
+        el('dd', {}, timeEl(l.createdAt)),
       ),
       l.state === 'waiting'
         ? el('p', { className: 'warning' }, 'Only confirm if you started this yourself and your terminal shows the same code. ', `${page.actsAs} will act as you (${me.user.username}), with your access.`)

@@ -3,6 +3,7 @@
 // opens the replay at its moment.
 import { getJson } from './api.js';
 import { el, link } from './dom.js';
+import { absoluteTime } from './format.js';
 
 interface Result {
   sessionId: string;
@@ -52,7 +53,7 @@ export async function renderSearch(app: HTMLElement): Promise<void> {
             const li = el(
               'li',
               { className: 'hit' },
-              link(`/sessions/${h.sessionId}?t=${(Math.ceil(Math.max(0, h.t) * 100) / 100).toFixed(2)}`, `${h.username} on ${h.target}, ${new Date(h.startedAt).toLocaleString()} at ${h.t.toFixed(1)} s`, { className: 'hit-link' }),
+              link(`/sessions/${h.sessionId}?t=${(Math.ceil(Math.max(0, h.t) * 100) / 100).toFixed(2)}`, `${h.username} on ${h.target}, ${absoluteTime(h.startedAt)} at ${h.t.toFixed(1)} s`, { className: 'hit-link' }),
               ` (${h.kind === 'input' ? 'typed' : 'on screen'}${h.grantId ? ', approved access' : ''}) `,
               el('code', { textContent: h.snippet }),
             );
