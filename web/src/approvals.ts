@@ -12,7 +12,7 @@ export async function renderApprovals(app: HTMLElement, me: Me): Promise<() => v
   const problem = el('p', { className: 'error', id: 'approvals-error', role: 'alert' });
   app.replaceChildren(view, problem);
   const revoke = (r: AccessRequest) =>
-    revokeButton(r, (reason) => postJson(`/api/access-requests/${r.id}/revoke`, { reason }).then(draw, (err: Error) => void (problem.textContent = err.message)));
+    revokeButton(r, (reason) => postJson(`/api/access-requests/${r.id}/revoke`, { reason }).then(draw).catch((err: Error) => void (problem.textContent = err.message)));
   const draw = async () => {
     const pending = (await getJson<{ requests: AccessRequest[] }>('/api/access-requests?scope=decide')).requests;
     const active = mayRevoke ? (await getJson<{ requests: AccessRequest[] }>('/api/access-requests?scope=active')).requests : [];

@@ -82,7 +82,7 @@ export async function renderLive(app: HTMLElement): Promise<() => void> {
                   confirm: 'Terminate',
                   reason: { label: 'Reason ', placeholder: 'shown to the user' },
                 },
-                (reason) => postJson(`/api/sessions/${s.id}/terminate`, { reason }).then(draw, (err: Error) => void (problem.textContent = err.message)),
+                (reason) => postJson(`/api/sessions/${s.id}/terminate`, { reason }).then(draw).catch((err: Error) => void (problem.textContent = err.message)),
               ),
           }),
         ),

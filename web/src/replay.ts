@@ -91,7 +91,7 @@ export async function renderReplay(app: HTMLElement, id: string): Promise<void> 
         el('code', { textContent: c.line, title: c.masked ? 'typed without echo: stored masked' : '' }),
       );
       item.dataset.t = String(c.t);
-      item.querySelector('button')!.addEventListener('click', () => void seek(c.t));
+      item.querySelector('button')!.addEventListener('click', () => seekTo(c.t));
       return item;
     }),
   );
@@ -227,6 +227,10 @@ export async function renderReplay(app: HTMLElement, id: string): Promise<void> 
     screen.dataset.seeks = String(Number(screen.dataset.seeks ?? 0) + 1);
   };
 
+  // A chunk the broker cannot give now (it is away, the login ended) is said where the time is.
+  const unavailable = (err: Error) => void (clock.textContent = err.message);
+  const seekTo = (to: number) => void seek(to).catch(unavailable);
+
   const nextEvent = (): Ev | undefined => {
     while (pos.chunk < index.chunks.length) {
       const events = chunkEvents.get(index.chunks[pos.chunk]![0]);
@@ -270,41 +274,40 @@ export async function renderReplay(app: HTMLElement, id: string): Promise<void> 
       return;
     }
     const begin = playhead >= index.duration ? seek(0) : Promise.resolve();
-    void begin.then(() => {
+    begin.then(() => {
       playing = true;
       play.textContent = 'Pause';
       last = performance.now();
       requestAnimationFrame(tick);
-    });
+    }, unavailable);
   };
   play.addEventListener('click', toggle);
   // Keyboard shortcuts, as video players have them; a focused field or button keeps its own keys.
-  const speeds = [...speed.options].map((o) => o.value);
+  const step = (by: number) => {
+    speed.selectedIndex = Math.max(0, Math.min(speed.options.length - 1, speed.selectedIndex + by));
+  };
+  const keys: Record<string, () => void> = {
+    ' ': toggle,
+    k: toggle,
+    ArrowLeft: () => seekTo(playhead - 5),
+    ArrowRight: () => seekTo(playhead + 5),
+    Home: () => seekTo(0),
+    End: () => seekTo(index.duration),
+    '<': () => step(-1),
+    '>': () => step(1),
+  };
   const onKey = (ev: KeyboardEvent) => {
     if (!screen.isConnected) return document.removeEventListener('keydown', onKey);
     const focused = ev.target as HTMLElement;
     if (ev.ctrlKey || ev.metaKey || ev.altKey || focused.closest('input, select, textarea, dialog')) return;
     if (ev.key === ' ' && focused.closest('button, a')) return;
-    const step = (by: number) => {
-      speed.selectedIndex = Math.max(0, Math.min(speeds.length - 1, speed.selectedIndex + by));
-    };
-    const act: Record<string, () => unknown> = {
-      ' ': toggle,
-      k: toggle,
-      ArrowLeft: () => seek(playhead - 5),
-      ArrowRight: () => seek(playhead + 5),
-      Home: () => seek(0),
-      End: () => seek(index.duration),
-      '<': () => step(-1),
-      '>': () => step(1),
-    };
-    const f = act[ev.key];
+    const f = keys[ev.key];
     if (!f) return;
     ev.preventDefault();
-    void f();
+    f();
   };
   document.addEventListener('keydown', onKey);
-  scrub.addEventListener('input', () => void seek(Number(scrub.value)));
+  scrub.addEventListener('input', () => seekTo(Number(scrub.value)));
   const startAt = Number(new URLSearchParams(location.search).get('t') ?? 0);
   await seek(Number.isFinite(startAt) ? startAt : 0);
 }
