@@ -62,7 +62,11 @@ async function main() {
     const tpBridge: number[] = [];
     const bridgePort = await freePort();
     const bridge = spawn(process.execPath, ['--import', 'tsx', join(PACKAGE_ROOT, 'bench', 'ws-docker-bridge.ts'), String(bridgePort), image], { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve) => bridge.stdout.once('data', () => resolve()));
+    // Up once it says so; a bridge that dies first (no engine, a bad image) fails the run now.
+    await new Promise<void>((resolve, reject) => {
+      bridge.stdout.once('data', () => resolve());
+      bridge.once('exit', (code) => reject(new Error(`the ws → Docker bridge exited (${code}) before listening`)));
+    });
     // The broker runs in this process: its garbage collection while it serves the client (the
     // allocations per byte of the output path, measured as GC time) is counted apart.
     let counting = false;
@@ -77,23 +81,27 @@ async function main() {
     gcObserver.observe({ entryTypes: ['gc'] });
     const cpu0 = process.cpuUsage();
     let brokerCpu = 0;
-    for (let i = 0; i < 3; i++) {
-      const dd = await terminalClient(['docker', image]);
-      echoDocker.push(...dd.echo);
-      tpDocker.push(dd.bytesPerSecond);
-      counting = true;
-      const c0 = process.cpuUsage(cpu0);
-      const bb = await terminalClient(['broker', t.url, cookie, 'shell']);
-      const c1 = process.cpuUsage(cpu0);
-      counting = false;
-      brokerCpu += (c1.user + c1.system - c0.user - c0.system) / 1000;
-      echoBroker.push(...bb.echo);
-      tpBroker.push(bb.bytesPerSecond);
-      const fb = await terminalClient(['broker', `http://127.0.0.1:${bridgePort}`, 'none', 'bridge']);
-      echoBridge.push(...fb.echo);
-      tpBridge.push(fb.bytesPerSecond);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const dd = await terminalClient(['docker', image]);
+        echoDocker.push(...dd.echo);
+        tpDocker.push(dd.bytesPerSecond);
+        counting = true;
+        const c0 = process.cpuUsage(cpu0);
+        const bb = await terminalClient(['broker', t.url, cookie, 'shell']);
+        const c1 = process.cpuUsage(cpu0);
+        counting = false;
+        brokerCpu += (c1.user + c1.system - c0.user - c0.system) / 1000;
+        echoBroker.push(...bb.echo);
+        tpBroker.push(bb.bytesPerSecond);
+        const fb = await terminalClient(['broker', `http://127.0.0.1:${bridgePort}`, 'none', 'bridge']);
+        echoBridge.push(...fb.echo);
+        tpBridge.push(fb.bytesPerSecond);
+      }
+    } finally {
+      // Killed whatever happened in the rounds: no bridge process outlives the benchmark.
+      bridge.kill();
     }
-    bridge.kill();
     gcObserver.disconnect();
     const a = stats(viaBroker);
     const d = stats(viaDocker);
