@@ -6,7 +6,7 @@
 import type { Browser as Chromium, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startTestBroker, type TestBroker } from './support/broker.js';
-import { launchChromium } from './support/chromium.js';
+import { launchChromium, signInAs } from './support/chromium.js';
 import { brokerContainers } from './support/docker.js';
 import { writeConsoleCatalog } from './support/console-catalog.js';
 
@@ -34,15 +34,9 @@ async function person(username: string): Promise<{ page: Page; errors: string[] 
   });
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`${t.url}/`);
-  await signIn(page, username);
+  await signInAs(page, t.users, username);
   await page.waitForSelector('#profile');
   return { page, errors };
-}
-
-async function signIn(page: Page, username: string): Promise<void> {
-  await page.fill('#username', username);
-  await page.fill('#password', t.users.find((u) => u.username === username)!.password);
-  await page.click('#sign-in');
 }
 
 const textOf = (page: Page, selector: string) => page.locator(selector).innerText();
@@ -83,7 +77,7 @@ describe('just-in-time access in Chromium', () => {
     // The broker asks for a fresh login: the IdP shows its form again although bob has a session there.
     await bob.page.waitForURL((u) => u.href.startsWith(t.idp.issuer));
     expect(await t.broker.db.query(`select 1 from access_decisions where request_id = $1`, [requestId]).then((r) => r.rowCount)).toBe(0);
-    await signIn(bob.page, 'bob');
+    await signInAs(bob.page, t.users, 'bob');
     await bob.page.waitForURL(`${t.url}/access/${requestId}`);
     await bob.page.fill('#decision-comment', 'ok for 20 min');
     await bob.page.click('#approve');

@@ -4,7 +4,7 @@
 import type { Browser as Chromium, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startTestBroker, type TestBroker } from './support/broker.js';
-import { launchChromium } from './support/chromium.js';
+import { launchChromium, signInAs } from './support/chromium.js';
 import { brokerContainers } from './support/docker.js';
 import { writeConsoleCatalog } from './support/console-catalog.js';
 
@@ -23,9 +23,7 @@ afterAll(async () => {
 
 async function logIn(page: Page, username: string): Promise<void> {
   await page.goto(`${t.url}/`);
-  await page.fill('#username', username);
-  await page.fill('#password', t.users.find((u) => u.username === username)!.password);
-  await page.click('#sign-in');
+  await signInAs(page, t.users, username);
   await page.waitForSelector('#profile');
 }
 

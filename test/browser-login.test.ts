@@ -4,7 +4,7 @@
 import type { Browser as Chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, type TestBroker } from './support/broker.js';
-import { launchChromium } from './support/chromium.js';
+import { launchChromium, signInAs } from './support/chromium.js';
 
 let t: TestBroker;
 let chromium: Chromium;
@@ -33,9 +33,7 @@ describe('home page in Chromium', () => {
 
     await page.goto(`${t.url}/`);
     expect(new URL(page.url()).origin).toBe(t.idp.issuer);
-    await page.fill('#username', 'alice');
-    await page.fill('#password', t.users.find((u) => u.username === 'alice')!.password);
-    await page.click('#sign-in');
+    await signInAs(page, t.users, 'alice');
 
     await page.waitForURL(`${t.url}/`);
     await page.waitForSelector('#profile', { timeout: 5000 }).catch((err: Error) => {
@@ -71,9 +69,7 @@ describe('home page in Chromium', () => {
     const page = await context.newPage();
     page.setDefaultTimeout(8000);
     await page.goto(`${t.url}/`);
-    await page.fill('#username', 'bob');
-    await page.fill('#password', t.users.find((u) => u.username === 'bob')!.password);
-    await page.click('#sign-in');
+    await signInAs(page, t.users, 'bob');
     await page.waitForSelector('#profile');
     expect(await page.textContent('#roles')).toBe('approver');
     expect(await page.textContent('#targets .empty')).toMatch(/No console targets/);

@@ -10,7 +10,7 @@ import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { apiSession, type ApiSession } from './support/api-session.js';
 import { startTestBroker, type TestBroker } from './support/broker.js';
-import { launchChromium } from './support/chromium.js';
+import { launchChromium, signInAs } from './support/chromium.js';
 import { connectConsole, PROMPT, type ConsoleConnection } from './support/console-client.js';
 import { writeConsoleCatalog } from './support/console-catalog.js';
 
@@ -57,9 +57,7 @@ async function personAt(username: string, width: number, options: { timezoneId?:
     if (m.type() === 'error' && !/status of 404/.test(m.text())) errors.push(m.text());
   });
   await page.goto(`${t.url}/`);
-  await page.fill('#username', username);
-  await page.fill('#password', t.users.find((u) => u.username === username)!.password);
-  await page.click('#sign-in');
+  await signInAs(page, t.users, username);
   await page.waitForSelector('#profile');
   return { page, context, errors };
 }
@@ -298,9 +296,7 @@ describe('the web app in Chromium', () => {
     await dark.goto(`${t.url}/`);
     await dark.waitForSelector('#sign-in');
     expect(await dark.$eval('body', (b) => getComputedStyle(b).backgroundColor)).toBe('rgb(15, 20, 26)');
-    await dark.fill('#username', 'carol');
-    await dark.fill('#password', t.users.find((u) => u.username === 'carol')!.password);
-    await dark.click('#sign-in');
+    await signInAs(dark, t.users, 'carol');
     await dark.waitForSelector('#profile');
     expect(await dark.$eval('body', (b) => getComputedStyle(b).backgroundColor)).toBe('rgb(15, 20, 26)');
     await dark.context().close();

@@ -6,7 +6,7 @@ import type { Browser as Chromium, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { apiSession } from './support/api-session.js';
 import { startTestBroker, type TestBroker } from './support/broker.js';
-import { launchChromium } from './support/chromium.js';
+import { launchChromium, signInAs } from './support/chromium.js';
 import { connectConsole, PROMPT } from './support/console-client.js';
 import { writeConsoleCatalog } from './support/console-catalog.js';
 
@@ -56,9 +56,7 @@ async function carolPage(): Promise<{ page: Page; problems: string[] }> {
     if (m.type() === 'error' && !m.location().url.startsWith(t.idp.issuer)) problems.push(m.text());
   });
   await page.goto(`${t.url}/search`);
-  await page.fill('#username', 'carol');
-  await page.fill('#password', t.users.find((u) => u.username === 'carol')!.password);
-  await page.click('#sign-in');
+  await signInAs(page, t.users, 'carol');
   await page.waitForSelector('#search-form');
   return { page, problems };
 }

@@ -20,7 +20,7 @@ import { NODE_LOGIN, startFleetNode, type FleetNode } from './support/fleet-node
 import { randomBytes } from 'node:crypto';
 import { freePort } from '../server/dev/index.js';
 import { runCli, spawnCli, waitFor } from './support/process.js';
-import { launchChromium } from './support/chromium.js';
+import { launchChromium, signInAs } from './support/chromium.js';
 import { replicaEnv } from './support/replica.js';
 
 let t: TestBroker;
@@ -245,9 +245,7 @@ describe('a console on a fleet node', () => {
         const p = await (await chromium.newContext()).newPage();
         p.setDefaultTimeout(15_000);
         await p.goto(`${t.url}/`);
-        await p.fill('#username', username);
-        await p.fill('#password', t.users.find((u) => u.username === username)!.password);
-        await p.click('#sign-in');
+        await signInAs(p, t.users, username);
         await p.waitForSelector('#profile');
         return p;
       };

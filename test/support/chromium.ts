@@ -1,5 +1,5 @@
 // Real headless Chromium (Debian's package) driven by playwright-core, for end-to-end tests.
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.SALLYPORT_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -17,4 +17,11 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
     ],
   });
+}
+
+/** Signs in on the dev IdP's form the page is showing, as one of the test broker's users. */
+export async function signInAs(page: Page, users: ReadonlyArray<{ username: string; password: string }>, username: string): Promise<void> {
+  await page.fill('#username', username);
+  await page.fill('#password', users.find((u) => u.username === username)!.password);
+  await page.click('#sign-in');
 }
