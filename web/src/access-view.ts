@@ -1,6 +1,6 @@
 // Pieces shared by the access pages: how a request's state, duration and exact console look.
 import type { AccessRequest } from './api.js';
-import { whenConfirmed } from './confirm.js';
+import { confirmButton } from './confirm.js';
 import { el } from './dom.js';
 import { duration, timeEl } from './format.js';
 
@@ -47,21 +47,9 @@ export function requestTable(id: string, rows: HTMLTableRowElement[], empty: str
 
 /** Revoke, asked in a dialog with the reason the requester reads (Approvals and a request's page). */
 export function revokeButton(r: AccessRequest, revoke: (reason: string) => Promise<void>): HTMLButtonElement {
-  return el('button', {
-    id: `revoke-${r.id}`,
-    className: 'revoke danger',
-    textContent: 'Revoke',
-    ariaLabel: `Revoke ${r.requester}'s access to ${r.target}`,
-    onclick: () =>
-      whenConfirmed(
-        {
-          id: 'revoke-dialog',
-          title: `Revoke ${r.requester}'s access to ${r.target}?`,
-          message: 'The grant ends now and a console opened with it ends too.',
-          confirm: 'Revoke',
-          reason: { label: 'Reason ', placeholder: 'shown to the requester' },
-        },
-        revoke,
-      ),
-  });
+  return confirmButton(
+    { text: 'Revoke', what: `${r.requester}'s access to ${r.target}`, className: 'revoke danger', id: `revoke-${r.id}` },
+    { dialogId: 'revoke-dialog', message: 'The grant ends now and a console opened with it ends too.', reason: { label: 'Reason ', placeholder: 'shown to the requester' } },
+    revoke,
+  );
 }

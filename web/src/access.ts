@@ -2,7 +2,7 @@
 // request's page, which follows its state live (polling) and offers what the viewer may do.
 import { getJson, postJson, type AccessRequest, type AccessRequestDetail, type Me } from './api.js';
 import { exactConsole, requestRow, requestTable, revokeButton, statusBadge } from './access-view.js';
-import { whenConfirmed } from './confirm.js';
+import { confirmButton } from './confirm.js';
 import { el, link, patch } from './dom.js';
 import { absoluteTime, count, duration, timeEl, when } from './format.js';
 
@@ -89,21 +89,11 @@ export async function renderAccessRequest(app: HTMLElement, id: string): Promise
     if (r.youMay.openConsole) actions.append(link(`/console/${encodeURIComponent(r.target)}`, 'Open console', { className: 'button primary open-console', id: 'open-console' }));
     if (r.youMay.handBack) {
       actions.append(
-        el('button', {
-          id: 'hand-back',
-          textContent: 'Hand back now',
-          title: 'End this grant early; a console it opened ends too',
-          onclick: () =>
-            whenConfirmed(
-              {
-                id: 'hand-back-dialog',
-                title: `Hand back your access to ${r.target}?`,
-                message: 'The grant ends now, before it expires; a console opened with it ends too. You would need a new approval to come back.',
-                confirm: 'Hand back',
-              },
-              () => act('hand-back', {}),
-            ),
-        }),
+        confirmButton(
+          { text: 'Hand back', what: `your access to ${r.target}`, className: 'hand-back', id: 'hand-back' },
+          { dialogId: 'hand-back-dialog', message: 'The grant ends now, before it expires; a console opened with it ends too. You would need a new approval to come back.' },
+          () => act('hand-back', {}),
+        ),
       );
     }
     // The requester hands back; an approver revokes, asked the same way as on the Approvals page.

@@ -46,7 +46,25 @@ function confirmAction(o: { id: string; title: string; message: string; confirm:
   });
 }
 
-/** Asks, then does it with the reason given; `act` says itself what the broker answered. */
-export function whenConfirmed(o: Parameters<typeof confirmAction>[0], act: (reason: string) => Promise<void>): void {
-  void confirmAction(o).then((reason) => (reason === null ? undefined : act(reason)));
+/**
+ * A button for an action that cannot be undone ("Terminate alice's console on billing"): it asks
+ * first, in a dialog titled with the same words, then acts with the reason given. `act` says
+ * itself what the broker answered.
+ */
+export function confirmButton(
+  b: { text: string; what: string; className: string; id?: string },
+  ask: { dialogId: string; message: string; reason?: { label: string; placeholder: string } },
+  act: (reason: string) => Promise<void>,
+): HTMLButtonElement {
+  const button = el('button', {
+    className: b.className,
+    textContent: b.text,
+    ariaLabel: `${b.text} ${b.what}`,
+    onclick: () =>
+      void confirmAction({ id: ask.dialogId, title: `${b.text} ${b.what}?`, message: ask.message, confirm: b.text, reason: ask.reason }).then((reason) =>
+        reason === null ? undefined : act(reason),
+      ),
+  });
+  if (b.id) button.id = b.id;
+  return button;
 }

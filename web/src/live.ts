@@ -6,7 +6,7 @@ import { Terminal } from '@xterm/xterm';
 import { getJson, postJson } from './api.js';
 import { timeEl } from './format.js';
 import { parseServerControl } from '../../server/http/console-wire.js';
-import { whenConfirmed } from './confirm.js';
+import { confirmButton } from './confirm.js';
 import { el, patch } from './dom.js';
 import { scaleToFit, TERMINAL_TEXT } from './terminal-options.js';
 
@@ -69,22 +69,15 @@ export async function renderLive(app: HTMLElement): Promise<() => void> {
           {},
           el('button', { className: 'watch', textContent: 'Watch', ariaLabel: `Watch ${s.username}'s console on ${s.target}`, onclick: () => watch(s) }),
           ' ',
-          el('button', {
-            className: 'terminate danger',
-            textContent: 'Terminate',
-            ariaLabel: `Terminate ${s.username}'s console on ${s.target}`,
-            onclick: () =>
-              whenConfirmed(
-                {
-                  id: 'terminate-dialog',
-                  title: `Terminate ${s.username}'s console on ${s.target}?`,
-                  message: 'The process is killed now and the user sees your name and reason. The recording is kept.',
-                  confirm: 'Terminate',
-                  reason: { label: 'Reason ', placeholder: 'shown to the user' },
-                },
-                (reason) => postJson(`/api/sessions/${s.id}/terminate`, { reason }).then(draw).catch((err: Error) => void (problem.textContent = err.message)),
-              ),
-          }),
+          confirmButton(
+            { text: 'Terminate', what: `${s.username}'s console on ${s.target}`, className: 'terminate danger' },
+            {
+              dialogId: 'terminate-dialog',
+              message: 'The process is killed now and the user sees your name and reason. The recording is kept.',
+              reason: { label: 'Reason ', placeholder: 'shown to the user' },
+            },
+            (reason) => postJson(`/api/sessions/${s.id}/terminate`, { reason }).then(draw).catch((err: Error) => void (problem.textContent = err.message)),
+          ),
         ),
       );
       row.dataset.sessionId = s.id;
