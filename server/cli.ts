@@ -31,8 +31,10 @@ const HELP: Record<string, string> = {
                         --checkpoints FILE|URL also checks against checkpoints kept elsewhere,
                         --unsigned-grace S: older unsigned events are UNVERIFIED (default 120)
   verify recording ID   check one recording against the checkpoint signed when it was sealed
-  verify recording FILE check an evidence bundle offline (no database needed)
-                        (both take --jwks FILE|URL; default: the keys in SALLYPORT_SIGNING_KEY*)
+  verify recording FILE check an evidence bundle offline (no database needed) against the
+                        broker's published keys (--jwks URL|FILE); against the bundle's own keys
+                        the verdict is UNTRUSTED (exit 1) unless --trust-bundle-keys
+                        (ID and audit take --jwks too; default: the keys in SALLYPORT_SIGNING_KEY*)
 `,
   'signing-key': `  signing-key new KID   print a new Ed25519 private key (JWK) for SALLYPORT_SIGNING_KEY
 `,
@@ -145,14 +147,14 @@ async function verifyCommand(args: string[]): Promise<number> {
     parsed = parseArgs({
       args,
       allowPositionals: true,
-      options: { jwks: { type: 'string' }, checkpoints: { type: 'string', multiple: true }, 'unsigned-grace': { type: 'string' } },
+      options: { jwks: { type: 'string' }, checkpoints: { type: 'string', multiple: true }, 'unsigned-grace': { type: 'string' }, 'trust-bundle-keys': { type: 'boolean' } },
     });
   } catch (err) {
     process.stderr.write(`sallyport verify: ${(err as Error).message}\n${USAGE}`);
     return 2;
   }
   const [what, ...positional] = parsed.positionals;
-  const { jwks: jwksSource, checkpoints = [], 'unsigned-grace': grace } = parsed.values;
+  const { jwks: jwksSource, checkpoints = [], 'unsigned-grace': grace, 'trust-bundle-keys': trustBundleKeys } = parsed.values;
   if ((what !== 'audit' && what !== 'recording') || (what === 'recording' && positional.length !== 1) || (what === 'audit' && positional.length !== 0)) {
     process.stderr.write(USAGE);
     return 2;
@@ -171,8 +173,11 @@ async function verifyCommand(args: string[]): Promise<number> {
   }
   if (bundleFile) {
     const { verifyBundle } = await import('./verify/index.js');
-    const report = await verifyBundle(createReadStream(positional[0]!), jwksSource ? await loadJwks(jwksSource) : undefined);
-    (report.ok ? process.stdout : process.stderr).write(`${verdict(report)}: ${report.summary}\n`);
+    const report = await verifyBundle(createReadStream(positional[0]!), jwksSource ? await loadJwks(jwksSource) : undefined, { trustBundleKeys });
+    // A bundle checked only against its own keys proves nothing about who made it: UNTRUSTED
+    // unless the auditor vouches for those keys, and every verdict names the key's thumbprint.
+    const word = !report.ok && report.trust === 'bundle' ? 'UNTRUSTED' : verdict(report);
+    (report.ok ? process.stdout : process.stderr).write(`${word}: ${report.summary}\n`);
     return report.ok ? 0 : 1;
   }
   const { databaseUrl } = loadDatabaseConfig(process.env);

@@ -48,11 +48,11 @@ async function tamper(db: Database, ...statements: string[]): Promise<void> {
 /** Changes event k and recomputes every later hash exactly as the broker would, moving the head. */
 async function rewriteFrom(db: Database, k: number, ...more: string[]): Promise<void> {
   await tamper(db, `update audit_events set details = jsonb_set(details, '{username}', '"mallory"') where seq = ${k}`);
-  const rows = (await db.query(`select seq::text, at, actor, action, subject, details, prev_hash, hash from audit_events where seq >= ${k - 1} order by audit_events.seq`)).rows;
+  const rows = (await db.query(`select seq::text, at, actor, action, subject, details, prev_hash, hash, chain_v from audit_events where seq >= ${k - 1} order by audit_events.seq`)).rows;
   let prev = rows[0].hash as string;
   const updates: string[] = [];
   for (const r of rows.slice(1)) {
-    const h = hashEvent({ seq: r.seq, at: r.at, actor: r.actor, action: r.action, subject: r.subject, details: r.details, prevHash: prev });
+    const h = hashEvent({ v: r.chain_v, seq: r.seq, at: r.at, actor: r.actor, action: r.action, subject: r.subject, details: r.details, prevHash: prev });
     updates.push(`update audit_events set prev_hash = '${prev}', hash = '${h}' where seq = ${r.seq}`);
     prev = h;
   }
@@ -116,7 +116,7 @@ describe('an untouched log', () => {
     expect(seqs).toEqual(Array.from({ length: n }, (_, i) => i + 1));
     const report = await verifyAuditLog(db, jwks);
     expect(report.problem).toBeNull();
-    expect(report.summary).toMatch(new RegExp(`^intact through event ${n} / checkpoint \\d+ \\(event ${n}, signed .* by evidence-2026-11\\)$`));
+    expect(report.summary).toMatch(new RegExp(`^intact through event ${n} / checkpoint \\d+ \\(event ${n}, signed .* by evidence-2026-11\\)\\. Checked against the database alone: a rewrite that also deleted every checkpoint cannot be detected from it`));
 
     const cli = await runCli(['verify', 'audit', '--jwks', jwksFile], { DATABASE_URL: orig.url });
     expect(cli.stdout).toMatch(new RegExp(`^OK: intact through event ${n} / checkpoint`));

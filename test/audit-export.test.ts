@@ -64,7 +64,7 @@ describe('audit export', () => {
     const csv = await download(carol, 'format=csv&action=access.');
     expect(csv.type).toMatch(/^text\/csv; charset=utf-8/);
     const [header, ...rows] = parseCsv(csv.body);
-    expect(header).toEqual(['seq', 'at', 'actor', 'actor_name', 'action', 'subject', 'details', 'prev_hash', 'hash']);
+    expect(header).toEqual(['seq', 'at', 'actor', 'actor_name', 'action', 'subject', 'details', 'prev_hash', 'hash', 'chain_v']);
     expect(rows.map((r) => r[0])).toEqual(lines.map((l) => l.seq));
     // The awkward reason survives quoting whole, inside its JSON details cell.
     expect(JSON.parse(rows.at(-1)![6]!)).toEqual(lines.at(-1)!.details);
@@ -75,12 +75,12 @@ describe('audit export', () => {
     // More than one export page, appended the way the broker appends (one chained event each).
     for (let i = 0; i < 1100; i++) await t.broker.audit.append({ actor: 'system', action: 'catalog.loaded', details: { path: `/bulk/${i}`, sha256: 'x', targets: i } });
     const { body } = await download(carol, 'format=jsonl');
-    const lines = body.trimEnd().split('\n').map((l) => JSON.parse(l) as { seq: string; at: string; actor: string; action: string; subject: string | null; details: unknown; prevHash: string; hash: string; actorName: string | null });
+    const lines = body.trimEnd().split('\n').map((l) => JSON.parse(l) as { seq: string; at: string; actor: string; action: string; subject: string | null; details: unknown; prevHash: string; hash: string; actorName: string | null; v: 1 | 2 });
     expect(lines.length).toBeGreaterThan(1100);
     lines.forEach((l, i) => {
       expect(Number(l.seq)).toBe(Number(lines[0]!.seq) + i);
       if (i > 0) expect(l.prevHash).toBe(lines[i - 1]!.hash);
-      expect(hashEvent({ seq: l.seq, at: new Date(l.at), actor: l.actor, action: l.action, subject: l.subject, details: l.details, prevHash: l.prevHash })).toBe(l.hash);
+      expect(hashEvent({ v: l.v, seq: l.seq, at: new Date(l.at), actor: l.actor, action: l.action, subject: l.subject, details: l.details, prevHash: l.prevHash })).toBe(l.hash);
     });
     expect(lines[0]!.seq).toBe('1');
     // It ends at its own event, which names who exported what.

@@ -74,9 +74,11 @@ describe('evidence bundle', () => {
     expect(downloaded?.details).toEqual({ by: 'carol', username: 'alice', target: 'shell' });
     expect((await bob.get(`/api/sessions/${sessionId}/bundle`)).status).toBe(404);
 
-    // Offline: no DATABASE_URL at all.
-    const ok = await runCli(['verify', 'recording', bundle], {});
-    expect(ok.stdout).toMatch(new RegExp(`^OK: bundle for session ${sessionId} is intact: recording \\d+ bytes, sha256 [0-9a-f]{64} signed by test-key; \\d+ session events chained to checkpoint`));
+    // Offline: no DATABASE_URL at all. Against its own keys only when the auditor says so.
+    const ok = await runCli(['verify', 'recording', bundle, '--trust-bundle-keys'], {});
+    expect(ok.stdout).toMatch(
+      new RegExp(`^OK: bundle for session ${sessionId} is intact against the keys inside the bundle: recording \\d+ bytes, sha256 [0-9a-f]{64} signed by test-key \\(thumbprint [A-Za-z0-9_-]{43}\\); \\d+ session events chained to checkpoint`),
+    );
     expect(ok.code).toBe(0);
 
     const castChanged = new Map(files);
@@ -165,7 +167,7 @@ describe('evidence bundle', () => {
     const cli = join(auditor, 'node_modules', '.bin', 'sallyport');
     const run = (args: string[]) => spawnSync(cli, args, { cwd: auditor, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: process.env.HOME } });
     expect(run(['--version']).stdout).toMatch(/^sallyport \d+\.\d+\.\d+\n$/);
-    const ok = run(['verify', 'recording', join(dir, 'bundle.tar')]);
+    const ok = run(['verify', 'recording', join(dir, 'bundle.tar'), '--trust-bundle-keys']);
     expect(ok.stdout).toMatch(new RegExp(`^OK: bundle for session ${sessionId} is intact`));
     expect(ok.status).toBe(0);
     // Dev mode is not in an installed package: it says what is missing instead of a stack trace.
@@ -200,7 +202,7 @@ describe('evidence bundle', () => {
 
       await page.setInputFiles('#file', join(unpacked, 'recording.cast'));
       await page.waitForSelector('#verdict[data-state="verified"]');
-      expect(await page.textContent('#verdict')).toMatch(/^Verified: signed by key test-key \(thumbprint [A-Za-z0-9_-]{43}\), chain intact \(\d+ session events to a signed checkpoint\), recording sha256 [0-9a-f]{64}/);
+      expect(await page.textContent('#verdict')).toMatch(/^Verified against the key inside this bundle: test-key \(thumbprint [A-Za-z0-9_-]{43}\), chain intact \(\d+ session events to a signed checkpoint\), recording sha256 [0-9a-f]{64}/);
       // It plays, and pauses and seeks: the end shows the command's output, the start does not.
       await page.selectOption('#speed', '16');
       await page.waitForFunction(() => /evidence-42/.test((document.querySelector('#term .xterm-rows') as HTMLElement)?.innerText ?? ''), null, { timeout: 20_000 });

@@ -153,6 +153,7 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
             action: 'access.requested',
             subject: row.id,
             details: {
+              username: p.username,
               target: target.name,
               image: target.image,
               command: [...target.command],
@@ -196,7 +197,7 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
         const counted = await countValidApprovals(tx, requestId, approverGroups, deps.approverRoleGroups);
         const base = { requestId, target: row.target, requester: row.requester_username, actor: p.username, text: comment };
         await audit.append(
-          { actor: actor(p), action: 'access.decision', subject: requestId, details: { decision, comment, counted, needed: row.approvals_needed } },
+          { actor: actor(p), action: 'access.decision', subject: requestId, details: { username: p.username, decision, comment, counted, needed: row.approvals_needed } },
           tx,
         );
         if (decision === 'deny') {

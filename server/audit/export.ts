@@ -17,7 +17,7 @@ export interface AuditExport {
 }
 
 const PAGE = 1000;
-const CSV_COLUMNS = ['seq', 'at', 'actor', 'actor_name', 'action', 'subject', 'details', 'prev_hash', 'hash'] as const;
+const CSV_COLUMNS = ['seq', 'at', 'actor', 'actor_name', 'action', 'subject', 'details', 'prev_hash', 'hash', 'chain_v'] as const;
 
 export async function exportAuditTrail(
   db: Database,
@@ -51,19 +51,22 @@ async function* exportLines(db: Database, filter: { actionPrefix?: string; subje
 }
 
 function jsonLine(r: AuditTrailRow): string {
-  return `${JSON.stringify({ seq: r.seq, at: new Date(r.at).toISOString(), actor: r.actor, actorName: r.actor_name, action: r.action, subject: r.subject, details: r.details, prevHash: r.prev_hash, hash: r.hash })}\n`;
+  return `${JSON.stringify({ seq: r.seq, at: new Date(r.at).toISOString(), actor: r.actor, actorName: r.actor_name, action: r.action, subject: r.subject, details: r.details, prevHash: r.prev_hash, hash: r.hash, v: r.chain_v })}\n`;
 }
 
 function csvLine(r: AuditTrailRow): string {
-  const cells = [r.seq, new Date(r.at).toISOString(), r.actor, r.actor_name ?? '', r.action, r.subject ?? '', JSON.stringify(r.details), r.prev_hash ?? '', r.hash ?? ''];
+  const cells = [r.seq, new Date(r.at).toISOString(), r.actor, r.actor_name ?? '', r.action, r.subject ?? '', JSON.stringify(r.details), r.prev_hash ?? '', r.hash ?? '', String(r.chain_v)];
   return `${cells.map(csvCell).join(',')}\r\n`;
 }
 
 /**
  * One RFC 4180 cell. A cell a spreadsheet would run as a formula (=, +, -, @, tab, CR first) is
  * prefixed with a quote (OWASP's CSV injection advice): user names and subjects come from outside.
+ * Spreadsheets skip leading spaces and read full-width ＝＋－＠ as their ASCII forms, so those
+ * count as a formula's start too.
  */
+const FORMULA_START = /^[\s\u3000]*[=+\-@\uFF1D\uFF0B\uFF0D\uFF20]|^[\t\r]/u;
 export function csvCell(value: string): string {
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  const safe = FORMULA_START.test(value) ? `'${value}` : value;
   return /[",\r\n]/.test(safe) || safe !== value ? `"${safe.replace(/"/g, '""')}"` : safe;
 }

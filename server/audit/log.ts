@@ -12,7 +12,7 @@ import {
   type Database,
   type Queryable,
 } from '../db/index.js';
-import { hashEvent } from './chain.js';
+import { CHAIN_VERSION, hashEvent } from './chain.js';
 import { exportAuditTrail, type AuditExport, type AuditExportFormat } from './export.js';
 
 /** Stable action codes; details are per action and must never hold secrets or terminal bytes. */
@@ -25,8 +25,9 @@ export interface AuditEvents {
   'broker.started': { version: string; mode: string; leaseSeconds: number };
   'broker.stopped': { version: string };
   'broker.lost': { takenOverBy: string; lastHeartbeat: string };
-  'access.requested': { target: string; image: string; command: string[]; nodes?: string[]; reason: string; durationSeconds: number; approvalsNeeded: number };
-  'access.decision': { decision: 'approve' | 'deny'; comment: string; counted: number; needed: number };
+  /** `username` (the requester) since 0.2.0: an evidence bundle's approval is read from these events. */
+  'access.requested': { username?: string; target: string; image: string; command: string[]; nodes?: string[]; reason: string; durationSeconds: number; approvalsNeeded: number };
+  'access.decision': { username?: string; decision: 'approve' | 'deny'; comment: string; counted: number; needed: number };
   'access.approved': { target: string; expiresAt: string; auto: boolean };
   'access.denied': { target: string; comment: string };
   'access.withdrawn': { target: string };
@@ -116,9 +117,11 @@ export function createAuditLog(db: Database, options: { onAppended?: (seconds: n
         // jsonb keeps what JSON keeps: hash exactly what will be read back.
         const details = JSON.parse(JSON.stringify(entry.details)) as Record<string, unknown>;
         const fields = {
+          v: CHAIN_VERSION,
           seq: String(BigInt(head.seq) + 1n),
-          // Millisecond precision, so the stored timestamp reads back to the same instant.
-          at: new Date(),
+          // The database's clock under the head's lock (millisecond precision, so it reads back the
+          // same): event times follow the chain's order whatever each broker's clock says.
+          at: head.now,
           actor: entry.actor,
           action: entry.action,
           subject: entry.subject ?? null,

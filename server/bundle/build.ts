@@ -3,7 +3,7 @@
 // chain linking them to a signed checkpoint (other sessions' events in between appear only as
 // hashes), the checkpoint signed when the recording was sealed, the JWKS, the approval record,
 // and a self-contained HTML player that verifies what it plays (player.ts).
-import { canonicalJson } from '../audit/index.js';
+import { canonicalJson, contentHash, subjectCommitment } from '../audit/index.js';
 import {
   checkpointCovering,
   getAccessRequest,
@@ -25,8 +25,12 @@ export interface BundleEvents {
   /** The event just before the excerpt, taken as the chain's anchor. */
   from: { seq: string; hash: string };
   events: Array<
-    | { seq: string; at: string; actor: string; action: string; subject: string | null; details: unknown; prevHash: string; hash: string }
-    | { seq: string; prevHash: string; hash: string; redacted: true }
+    | { v?: 1 | 2; seq: string; at: string; actor: string; action: string; subject: string | null; details: unknown; prevHash: string; hash: string }
+    /**
+     * Another session's event: its subject commitment and content hash (chain version 2), from
+     * which its link is recomputed; a version-1 event shown so cannot be checked offline.
+     */
+    | { v?: 1 | 2; seq: string; prevHash: string; hash: string; redacted: true; subject?: string | null; content?: string }
   >;
   checkpoint: { id: string; jws: string };
 }
@@ -62,8 +66,10 @@ export async function buildBundle(db: Database, sessionId: string, jwks: Jwks): 
       const related = (r.subject !== null && subjects.has(r.subject)) || (r.details as { grantId?: string }).grantId === session.grant_id && session.grant_id !== null;
       events.push(
         related
-          ? { seq: r.seq, at: r.at.toISOString(), actor: r.actor, action: r.action, subject: r.subject, details: r.details, prevHash: r.prev_hash!, hash: r.hash! }
-          : { seq: r.seq, prevHash: r.prev_hash!, hash: r.hash!, redacted: true },
+          ? { v: r.chain_v, seq: r.seq, at: r.at.toISOString(), actor: r.actor, action: r.action, subject: r.subject, details: r.details, prevHash: r.prev_hash!, hash: r.hash! }
+          : r.chain_v === 2
+            ? { v: 2, seq: r.seq, prevHash: r.prev_hash!, hash: r.hash!, redacted: true, subject: subjectCommitment(r.subject), content: contentHash(r) }
+            : { v: 1, seq: r.seq, prevHash: r.prev_hash!, hash: r.hash!, redacted: true },
       );
     }
     after = rows[rows.length - 1]!.seq;

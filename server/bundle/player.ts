@@ -32,9 +32,9 @@ export interface PlayerInput {
 export function playerHtml(input: PlayerInput): string {
   const js = readFileSync(require.resolve('@xterm/xterm/lib/xterm.js'), 'utf8');
   const css = readFileSync(require.resolve('@xterm/xterm/css/xterm.css'), 'utf8');
-  // Inside <script>: no "</script" (nor "<!--") may appear in the data or the code.
+  // Inside <script>: no "</script" (nor "<!--") may appear in the code.
   const safe = (s: string) => s.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
-  const data = safe(JSON.stringify({ sessionId: input.sessionId, recordingJws: input.recordingJws, events: JSON.parse(input.eventsJson), jwks: input.jwks, approval: input.approval }));
+  const data = jsonForScript({ sessionId: input.sessionId, recordingJws: input.recordingJws, events: JSON.parse(input.eventsJson), jwks: input.jwks, approval: input.approval });
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sallyport recording ${escapeHtml(input.sessionId)}</title>
 <style>${css}
 body{font-family:system-ui,sans-serif;margin:1rem;max-width:72rem}
@@ -61,6 +61,15 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-wei
 <script>${safe(js)}</script>
 <script>${safe(PLAYER_JS)}</script>
 </body></html>`;
+}
+
+/**
+ * JSON placed inside a <script> element: <, > and & (and U+2028/9, line ends to older parsers)
+ * written as \u escapes, which JSON reads back unchanged — so no text in a recording's events
+ * ("<!--", "</script>") can end or confuse the element, and the JSON stays valid.
+ */
+export function jsonForScript(value: unknown): string {
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** The page's own code: plain browser JavaScript (no build step; it runs from file://). */
@@ -95,22 +104,46 @@ const PLAYER_JS = String.raw`
     var thumb = b64url(await sha256(enc.encode(canonical({ crv: jwk.crv, kty: jwk.kty, x: jwk.x }))));
     return { payload: JSON.parse(new TextDecoder().decode(unb64url(parts[1]))), kid: header.kid, thumbprint: thumb };
   }
+  async function sha256text(text) { return hex(await sha256(enc.encode(text))); }
+  function commitment(subject) { return subject === null ? Promise.resolve(null) : sha256text('sallyport.audit-subject:' + subject); }
+  // The chain's two versions (server/audit/chain.ts): 1 hashes the whole event; 2 hashes the link
+  // (seq, prev, subject commitment, content hash), which a hidden event still carries.
+  async function eventHash(e) {
+    if ((e.v || 1) === 1) {
+      if (e.redacted) throw new Error('event ' + e.seq + ' is hidden but was chained before chain version 2: its link cannot be checked here');
+      return sha256text(canonical({ v: 1, seq: e.seq, at: e.at, actor: e.actor, action: e.action, subject: e.subject, details: e.details, prev: e.prevHash }));
+    }
+    var subject = e.redacted ? e.subject : await commitment(e.subject);
+    var content = e.redacted ? e.content : await sha256text(canonical({ at: e.at, actor: e.actor, action: e.action, subject: e.subject, details: e.details }));
+    return sha256text(canonical({ v: 2, seq: e.seq, prev: e.prevHash, subject: subject, content: content }));
+  }
   async function verifyEvents() {
     var ex = bundle.events;
     var prev = ex.from.hash;
     for (var i = 0; i < ex.events.length; i++) {
       var e = ex.events[i];
       if (e.prevHash !== prev) throw new Error('event ' + e.seq + ' does not link to the one before it');
-      if (!e.redacted) {
-        var h = hex(await sha256(enc.encode(canonical({ v: 1, seq: e.seq, at: e.at, actor: e.actor, action: e.action, subject: e.subject, details: e.details, prev: e.prevHash }))));
-        if (h !== e.hash) throw new Error('event ' + e.seq + ' (' + e.action + ') was changed: its hash does not match');
-      }
+      if ((await eventHash(e)) !== e.hash) throw new Error('event ' + e.seq + (e.action ? ' (' + e.action + ')' : '') + ' was changed: its hash does not match');
       prev = e.hash;
     }
     var cp = await verifyJws(ex.checkpoint.jws);
     var last = ex.events[ex.events.length - 1];
     if (!last || cp.payload.seq !== last.seq || cp.payload.hash !== last.hash) throw new Error('the audit excerpt does not end at its signed checkpoint');
     return ex.events.filter(function (e) { return !e.redacted; });
+  }
+  // The approval as the chained access events say it; approval.json must agree.
+  function chainedApproval(own, grantId) {
+    var mine = own.filter(function (e) { return e.subject === grantId; });
+    var req = mine.find(function (e) { return e.action === 'access.requested'; });
+    var ok = mine.find(function (e) { return e.action === 'access.approved'; });
+    if (!req || !ok) throw new Error('the session ran under grant ' + grantId + ', whose request or approval is not among the chained events');
+    var decisions = mine.filter(function (e) { return e.action === 'access.decision'; }).map(function (e) { return { approver: e.details.username || e.actor, decision: e.details.decision, comment: e.details.comment || '' }; });
+    var a = bundle.approval;
+    if (!a || a.id !== grantId || a.reason !== req.details.reason || a.target !== req.details.target || (a.decisions || []).length !== decisions.length ||
+        decisions.some(function (d, i) { var g = a.decisions[i]; return g.decision !== d.decision || (g.comment || '') !== d.comment || (d.approver.indexOf('user:') !== 0 && g.approver !== d.approver); })) {
+      throw new Error('approval.json does not say what the chained access events say');
+    }
+    return { requester: req.details.username || req.actor, reason: req.details.reason, decisions: decisions, auto: !!ok.details.auto };
   }
   var sealed = null;
   var facts = document.getElementById('facts');
@@ -120,13 +153,20 @@ const PLAYER_JS = String.raw`
     if (!rec.payload.recording || rec.payload.recording.sessionId !== bundle.sessionId) throw new Error('the recording checkpoint does not sign this session\'s recording');
     var own = await verifyEvents();
     var opened = own.find(function (e) { return e.action === 'console.opened' && e.subject === bundle.sessionId; });
+    if (!opened) throw new Error('the bundle has no console.opened event for this session');
+    var grantId = opened.details.grantId || null;
+    var mineC = [await commitment(bundle.sessionId)].concat(grantId ? [await commitment(grantId)] : []);
+    var hidden = bundle.events.events.find(function (e) { return e.redacted && e.subject && mineC.indexOf(e.subject) >= 0; });
+    if (hidden) throw new Error('event ' + hidden.seq + ' belongs to this session but is hidden');
+    if (!grantId && bundle.approval) throw new Error('approval.json describes an approval, but the session used no grant');
+    var approval = grantId ? chainedApproval(own, grantId) : null;
     var ended = own.find(function (e) { return e.action === 'console.ended' && e.subject === bundle.sessionId; });
     if (!ended || ended.details.recordingSha256 !== rec.payload.recording.sha256) throw new Error('console.ended names a different recording than the signed checkpoint');
     sealed = { evidence: rec.payload.recording, kid: rec.kid, thumbprint: rec.thumbprint, events: own.length };
-    if (opened) { fact('Who', opened.details.username); fact('Target', opened.details.target + ' (' + opened.details.image + ')'); fact('Opened', opened.at); }
+    fact('Who', opened.details.username); fact('Target', opened.details.target + ' (' + opened.details.image + ')'); fact('Opened', opened.at);
     fact('Ended', ended.at + ' — ' + ended.details.reason);
-    var a = bundle.approval;
-    fact('Approval', a ? (a.requester + ' asked: "' + a.reason + '"; ' + (a.decisions || []).map(function (d) { return d.approver + ' ' + d.decision + (d.comment ? ' ("' + d.comment + '")' : ''); }).join(', ')) : 'none needed');
+    var a = approval;
+    fact('Approval', a ? (a.requester + ' asked: "' + a.reason + '"; ' + (a.auto ? 'approved automatically' : a.decisions.map(function (d) { return d.approver + ' ' + d.decision + (d.comment ? ' ("' + d.comment + '")' : ''); }).join(', '))) : 'none needed');
     fact('Signed by', rec.kid + ' (thumbprint ' + rec.thumbprint + ')');
     show('pending', 'Checkpoints and ' + own.length + ' audit events check out (signed by key ' + rec.kid + '). Choose recording.cast to verify it before it plays.');
   })().catch(function (err) { show('tampered', 'TAMPERED: ' + err.message); throw err; });
@@ -169,7 +209,7 @@ const PLAYER_JS = String.raw`
       show('tampered', 'TAMPERED: this recording.cast is not the one signed when the session ended (sha256 ' + got + ', ' + bytes.length + ' bytes; signed: ' + sealed.evidence.sha256 + ', ' + sealed.evidence.bytes + ' bytes). It is not played.');
       return;
     }
-    show('verified', 'Verified: signed by key ' + sealed.kid + ' (thumbprint ' + sealed.thumbprint + '), chain intact (' + sealed.events + ' session events to a signed checkpoint), recording sha256 ' + got + '. Compare the key with the broker\'s /.well-known/jwks.json.');
+    show('verified', 'Verified against the key inside this bundle: ' + sealed.kid + ' (thumbprint ' + sealed.thumbprint + '), chain intact (' + sealed.events + ' session events to a signed checkpoint), recording sha256 ' + got + '. Anyone can make a bundle with a key of their own: compare the thumbprint with the broker\'s /.well-known/jwks.json.');
     var lines = new TextDecoder().decode(bytes).split('\n').filter(Boolean);
     var h = JSON.parse(lines[0]);
     events = lines.slice(1).map(function (l) { return JSON.parse(l); });

@@ -59,6 +59,12 @@ export interface ReadTarOptions {
   streamed?: Record<string, (chunks: AsyncIterable<Buffer>) => Promise<void>>;
   /** Every other file is kept in memory, up to this size each. */
   maxFileBytes?: number;
+  /**
+   * The only names the archive may hold. Anything else — another name, `./recording.cast`, a
+   * directory, a symlink or hardlink (even under an expected name) — is refused: `tar xf`
+   * would extract what the verifier never checked.
+   */
+  expected?: readonly string[];
 }
 
 /**
@@ -81,7 +87,10 @@ export async function readTar(source: Uint8Array | AsyncIterable<Uint8Array>, op
   try {
     for await (const entry of reader) {
       const { name, type } = entry.header;
-      if (type !== 'file') {
+      if (options.expected) {
+        if (type !== 'file') throw new Error(`the archive holds a ${type ?? 'special entry'} named ${JSON.stringify(name)}: a bundle holds regular files only`);
+        if (!options.expected.includes(name)) throw new Error(`the archive holds ${JSON.stringify(name)}, which is not a bundle file (${options.expected.join(', ')})`);
+      } else if (type !== 'file') {
         for await (const _ of entry); // skipped, but read through to reach the next header
         continue;
       }

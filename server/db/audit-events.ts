@@ -11,27 +11,41 @@ export interface AuditEventRow {
   details: Record<string, unknown>;
   prev_hash: string | null;
   hash: string | null;
+  /** How `hash` was computed (audit/chain.ts). */
+  chain_v: 1 | 2;
 }
 
-const COLUMNS = 'seq::text, at, actor, action, subject, details, prev_hash, hash';
+const COLUMNS = 'seq::text, at, actor, action, subject, details, prev_hash, hash, chain_v';
 
-/** Locks the chain head until the transaction ends; every append goes through here first. */
-export async function lockAuditHead(tx: Queryable): Promise<{ seq: string; hash: string }> {
-  const { rows } = await tx.query<{ seq: string; hash: string }>(`select seq::text, hash from audit_head where id = 1 for update`);
+/**
+ * Locks the chain head until the transaction ends; every append goes through here first. `now` is
+ * the database's clock once the lock is held (to the millisecond, so it reads back the same): the
+ * time of the next event, in chain order whatever the brokers' own clocks say.
+ */
+export async function lockAuditHead(tx: Queryable): Promise<{ seq: string; hash: string; now: Date }> {
+  const { rows } = await tx.query<{ seq: string; hash: string; now: Date }>(
+    `select seq::text, hash, date_trunc('milliseconds', clock_timestamp()) as now from audit_head where id = 1 for update`,
+  );
   return rows[0]!;
+}
+
+/** The database's clock: what event and checkpoint times are read against. */
+export async function databaseClock(db: Queryable): Promise<Date> {
+  const { rows } = await db.query<{ now: Date }>(`select clock_timestamp() as now`);
+  return rows[0]!.now;
 }
 
 /** Inserts an event whose seq and hashes the caller computed under the head lock, and moves the head. */
 export async function insertChainedAuditEvent(
   tx: Queryable,
-  e: { seq: string; at: Date; actor: string; action: string; subject: string | null; details: Record<string, unknown>; prevHash: string; hash: string },
+  e: { v: 1 | 2; seq: string; at: Date; actor: string; action: string; subject: string | null; details: Record<string, unknown>; prevHash: string; hash: string },
 ): Promise<AuditEventRow> {
   const { rows } = await tx.query<AuditEventRow>(
-    `insert into audit_events (seq, at, actor, action, subject, details, prev_hash, hash)
+    `insert into audit_events (seq, at, actor, action, subject, details, prev_hash, hash, chain_v)
      overriding system value
-     values ($1, $2, $3, $4, $5, $6, $7, $8)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
      returning ${COLUMNS}`,
-    [e.seq, e.at, e.actor, e.action, e.subject, JSON.stringify(e.details), e.prevHash, e.hash],
+    [e.seq, e.at, e.actor, e.action, e.subject, JSON.stringify(e.details), e.prevHash, e.hash, e.v],
   );
   await tx.query(`update audit_head set seq = $1, hash = $2 where id = 1`, [e.seq, e.hash]);
   return rows[0]!;
@@ -48,7 +62,7 @@ export async function readAuditEvents(db: Queryable, afterSeq: string, limit: nu
 
 /** The first event after seq (its number and time), or null. */
 export async function firstEventAfter(db: Queryable, seq: string): Promise<{ seq: string; at: Date } | null> {
-  const { rows } = await db.query<{ seq: string; at: Date }>(`select seq::text, at from audit_events where seq > $1 order by seq limit 1`, [seq]);
+  const { rows } = await db.query<{ seq: string; at: Date }>(`select seq::text, at from audit_events where seq > $1 order by audit_events.seq limit 1`, [seq]);
   return rows[0] ?? null;
 }
 
@@ -85,7 +99,7 @@ export async function listAuditTrail(
   f: { actionPrefix?: string; subject?: string; beforeSeq?: string; afterSeq?: string; limit: number },
 ): Promise<AuditTrailRow[]> {
   const { rows } = await db.query<AuditTrailRow>(
-    `select e.seq::text, e.at, e.actor, u.username as actor_name, e.action, e.subject, e.details, e.prev_hash, e.hash
+    `select e.seq::text, e.at, e.actor, u.username as actor_name, e.action, e.subject, e.details, e.prev_hash, e.hash, e.chain_v
        from audit_events e
        left join users u on e.actor = 'user:' || u.id::text
       where ($1::text is null or starts_with(e.action, $1))

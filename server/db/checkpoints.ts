@@ -13,6 +13,8 @@ export interface CheckpointRow {
   recording_session: string | null;
 }
 
+// Numbers leave as text (bigint), so an `order by` must name the table's column: a bare `n`
+// would sort the text output column, and "99" > "627".
 const COLUMNS = 'id::text, n::text, seq::text, hash, signed_at, kid, jws, recording_session';
 
 /** The chain head now (no lock: a checkpoint signs a committed state, any recent one will do). */
@@ -40,19 +42,25 @@ export async function insertCheckpoint(
 }
 
 export async function latestCheckpoint(db: Queryable): Promise<CheckpointRow | null> {
-  const { rows } = await db.query<CheckpointRow>(`select ${COLUMNS} from audit_checkpoints order by n desc limit 1`);
+  const { rows } = await db.query<CheckpointRow>(`select ${COLUMNS} from audit_checkpoints order by audit_checkpoints.n desc limit 1`);
   return rows[0] ?? null;
 }
 
+/** Checkpoints numbered after `n`, in number order. */
+export async function listCheckpointsAfter(db: Queryable, n: string): Promise<CheckpointRow[]> {
+  const { rows } = await db.query<CheckpointRow>(`select ${COLUMNS} from audit_checkpoints where n > $1 order by audit_checkpoints.n`, [n]);
+  return rows;
+}
+
 export async function listCheckpoints(db: Queryable): Promise<CheckpointRow[]> {
-  const { rows } = await db.query<CheckpointRow>(`select ${COLUMNS} from audit_checkpoints order by audit_checkpoints.seq, n`);
+  const { rows } = await db.query<CheckpointRow>(`select ${COLUMNS} from audit_checkpoints order by audit_checkpoints.seq, audit_checkpoints.n`);
   return rows;
 }
 
 /** The checkpoint signed when this recording was sealed. */
 export async function recordingCheckpoint(db: Queryable, sessionId: string): Promise<CheckpointRow | null> {
   const { rows } = await db.query<CheckpointRow>(
-    `select ${COLUMNS} from audit_checkpoints where recording_session = $1 order by id limit 1`,
+    `select ${COLUMNS} from audit_checkpoints where recording_session = $1 order by audit_checkpoints.id limit 1`,
     [sessionId],
   );
   return rows[0] ?? null;
@@ -60,7 +68,7 @@ export async function recordingCheckpoint(db: Queryable, sessionId: string): Pro
 
 /** The first checkpoint at or after this event: the one that vouches for it. */
 export async function checkpointCovering(db: Queryable, seq: string): Promise<CheckpointRow | null> {
-  const { rows } = await db.query<CheckpointRow>(`select ${COLUMNS} from audit_checkpoints where seq >= $1 order by audit_checkpoints.seq, id limit 1`, [seq]);
+  const { rows } = await db.query<CheckpointRow>(`select ${COLUMNS} from audit_checkpoints where seq >= $1 order by audit_checkpoints.seq, audit_checkpoints.id limit 1`, [seq]);
   return rows[0] ?? null;
 }
 

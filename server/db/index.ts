@@ -8,6 +8,7 @@ export { saveSshLogin, getSshLogin, confirmSshLogin, takeSshLogins, type SshLogi
 export { countWaitingCliLogins, saveCliLogin, getCliLogin, confirmCliLogin, takeCliLogin, type CliLoginRow, type PolledCliLogin } from './cli-logins.js';
 export {
   lockAuditHead,
+  databaseClock,
   insertChainedAuditEvent,
   readAuditEvents,
   firstEventAfter,
@@ -72,6 +73,7 @@ export {
   listCheckpoints,
   recordingCheckpoint,
   checkpointCovering,
+  listCheckpointsAfter,
   tryTimerCheckpointLock,
   claimRecordingsToCheckpoint,
   markRecordingCheckpointed,

@@ -1,5 +1,5 @@
 // Public surface of signing: evidence checkpoints (JWS) and the SSH user CA (keys, certificates).
-export { publicJwk, createSigner, verifyJws, generateSigningKey, type Jwks, type Signer } from './sign.js';
+export { publicJwk, createSigner, verifyJws, keyThumbprint, generateSigningKey, type Jwks, type Signer } from './sign.js';
 export {
   generateEd25519,
   signEd25519,

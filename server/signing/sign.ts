@@ -1,7 +1,7 @@
 // The broker's evidence signing key: Ed25519 (JWS alg EdDSA) via jose. It signs audit
 // checkpoints; its public half, with the previous keys kept for old checkpoints, is published
 // as a JWKS so anyone can verify without trusting the database.
-import { CompactSign, compactVerify, createLocalJWKSet, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import { calculateJwkThumbprint, CompactSign, compactVerify, createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import { SallyportError } from '../errors.js';
 
 export interface Jwks {
@@ -31,11 +31,21 @@ export async function createSigner(privateJwk: JWK, previous: readonly JWK[] = [
   };
 }
 
-/** Verifies a compact JWS against a JWKS (EdDSA only); returns the payload text and key id. */
-export async function verifyJws(jws: string, jwks: Jwks): Promise<{ payload: string; kid: string }> {
+/** RFC 7638 thumbprint (SHA-256, base64url): what an auditor compares with the broker's published key. */
+export function keyThumbprint(jwk: JWK): Promise<string> {
+  return calculateJwkThumbprint({ kty: jwk.kty, crv: jwk.crv, x: jwk.x } as JWK, 'sha256');
+}
+
+/**
+ * Verifies a compact JWS against a JWKS (EdDSA only); returns the payload text, the key id and the
+ * thumbprint of the key that verified it.
+ */
+export async function verifyJws(jws: string, jwks: Jwks): Promise<{ payload: string; kid: string; thumbprint: string }> {
   try {
     const { payload, protectedHeader } = await compactVerify(jws, createLocalJWKSet(jwks), { algorithms: ['EdDSA'] });
-    return { payload: new TextDecoder().decode(payload), kid: protectedHeader.kid ?? '' };
+    const kid = protectedHeader.kid ?? decodeProtectedHeader(jws).kid ?? '';
+    const key = jwks.keys.find((k) => k.kid === kid) ?? jwks.keys[0]!;
+    return { payload: new TextDecoder().decode(payload), kid, thumbprint: await keyThumbprint(key) };
   } catch (err) {
     throw new SallyportError('SIGNATURE_INVALID', `signature does not verify: ${(err as Error).message}`, { cause: err });
   }

@@ -1,15 +1,19 @@
 // Verifies the audit hash chain and its signed checkpoints, and locates the first event that
 // was changed, removed or inserted. Works on any ordered stream of events (the database, or
 // the excerpt in an evidence bundle), so the same code runs online and offline.
-import { GENESIS_HASH, hashEvent, type ChainedFields, type CheckpointPayload } from '../audit/index.js';
+import { createHash } from 'node:crypto';
+import { GENESIS_HASH, hashEvent, linkHash, type ChainedFields, type CheckpointPayload } from '../audit/index.js';
 import { verifyJws, type Jwks } from '../signing/index.js';
 
 /** A stored event: the fields the chain hashes, as read back (hashes absent before the chain). */
 export interface EventRecord extends Omit<ChainedFields, 'prevHash'> {
   prevHash: string | null;
   hash: string | null;
-  /** In a bundle, events of other sessions carry only their hashes: links are checked, content is not. */
-  redacted?: boolean;
+  /**
+   * In a bundle, events of other sessions carry only their subject commitment and content hash
+   * (chain version 2): the link is recomputed from them, the content is not shown.
+   */
+  redacted?: { subjectCommitment: string | null; contentHash: string };
 }
 
 export interface CheckpointRecord {
@@ -21,10 +25,15 @@ export interface VerifiedCheckpoint {
   id: string;
   kid: string;
   payload: CheckpointPayload;
+  /** SHA-256 of the JWS as signed: what the next checkpoint's `prev` names. */
+  jwsSha256: string;
 }
 
+/** What a checkpoint's `prev` holds for the one before it. */
+export const checkpointDigest = (jws: string) => createHash('sha256').update(jws.trim(), 'utf8').digest('hex');
+
 /** `unverified`: nothing was found altered, but events old enough to be signed are covered by no checkpoint. */
-export type ProblemKind = 'changed' | 'removed' | 'inserted' | 'broken' | 'checkpoint' | 'unverified';
+export type ProblemKind = 'changed' | 'removed' | 'inserted' | 'broken' | 'checkpoint' | 'unverified' | 'time';
 
 export interface AuditReport {
   ok: boolean;
@@ -39,6 +48,11 @@ export interface AuditReport {
   summary: string;
 }
 
+/** How far ahead of the verifier's clock an event may be dated (the verifier's clock may be off too). */
+export const DEFAULT_CLOCK_TOLERANCE_MS = 5 * 60_000;
+/** The database's clock may be stepped back a little by time synchronisation. */
+const BACKWARDS_TOLERANCE_MS = 10_000;
+
 /** Verifies checkpoint signatures; the first bad one is returned as a problem. */
 export async function verifyCheckpoints(
   rows: readonly CheckpointRecord[],
@@ -50,7 +64,7 @@ export async function verifyCheckpoints(
       const { payload, kid } = await verifyJws(row.jws, jwks);
       const parsed = JSON.parse(payload) as CheckpointPayload;
       if (parsed.typ !== 'sallyport.audit-checkpoint') throw new Error('not an audit checkpoint');
-      valid.push({ id: row.id, kid, payload: parsed });
+      valid.push({ id: row.id, kid, payload: parsed, jwsSha256: checkpointDigest(row.jws) });
     } catch (err) {
       return { valid, problem: { seq: null, kind: 'checkpoint', message: `checkpoint ${row.id} does not verify: ${(err as Error).message}` } };
     }
@@ -66,8 +80,18 @@ export async function verifyCheckpoints(
 export async function verifyAuditChain(
   events: AsyncIterable<EventRecord> | Iterable<EventRecord>,
   checkpoints: readonly VerifiedCheckpoint[],
-  options: { from?: { seq: string; hash: string } | 'start'; headSeq?: string } = {},
+  options: {
+    from?: { seq: string; hash: string } | 'start';
+    headSeq?: string;
+    /** The time now by a clock the attacker does not set (the database's, or the verifier's own). */
+    now?: Date;
+    /** How far an event may lie in the future of `now`, or before the event ahead of it (clocks drift). */
+    clockToleranceMs?: number;
+  } = {},
 ): Promise<AuditReport> {
+  const now = options.now ?? new Date();
+  const tolerance = options.clockToleranceMs ?? DEFAULT_CLOCK_TOLERANCE_MS;
+  let prevAt: { at: number; seq: string } | null = null;
   const from = options.from ?? 'start';
   let expectedSeq: bigint | null = from === 'start' ? null : BigInt(from.seq) + 1n;
   let prevHash: string | null = from === 'start' ? null : from.hash;
@@ -114,8 +138,31 @@ export async function verifyAuditChain(
       }
       return report({ seq: e.seq, kind: 'broken', message: `event ${e.seq} does not follow event ${prevSeq ?? '(start)'}: an event before it was removed or replaced` });
     }
-    const recomputed = e.redacted ? e.hash : hashEvent({ ...e, prevHash: e.prevHash });
+    if (e.redacted && e.v !== 2) {
+      // A version-1 hash covers the content itself: without it, the link cannot be recomputed, and
+      // taking the hash on trust is what let a bundle holder rewrite everything before it.
+      return report({ seq: e.seq, kind: 'broken', message: `event ${e.seq} is shown without its content but was chained before chain version 2, so its link cannot be checked: verify on the broker (sallyport verify audit)` });
+    }
+    const recomputed = e.redacted
+      ? linkHash({ seq: e.seq, prevHash: e.prevHash, subjectCommitment: e.redacted.subjectCommitment, contentHash: e.redacted.contentHash })
+      : hashEvent({ ...e, prevHash: e.prevHash });
     if (recomputed !== e.hash) return report({ seq: e.seq, kind: 'changed', message: `event ${e.seq} was changed (its content no longer matches its hash)` });
+    if (!e.redacted) {
+      // Times are taken from the database as events are chained: they only move forward, and none
+      // lies ahead of the clock now. A moved time is tampering, whatever hash it was given.
+      const at = e.at.getTime();
+      if (!Number.isFinite(at) || at > now.getTime() + tolerance) {
+        return report({ seq: e.seq, kind: 'time', message: `event ${e.seq} is dated ${Number.isFinite(at) ? e.at.toISOString() : 'never'}, after now (${now.toISOString()}): its time was changed` });
+      }
+      // Version-1 times came from each broker's own clock, which may have been skewed: only the
+      // database-dated ones (version 2) must be in order.
+      if (e.v === 2) {
+        if (prevAt && at < prevAt.at - BACKWARDS_TOLERANCE_MS) {
+          return report({ seq: e.seq, kind: 'time', message: `event ${e.seq} is dated ${e.at.toISOString()}, before event ${prevAt.seq} (${new Date(prevAt.at).toISOString()}): a time was changed` });
+        }
+        prevAt = { at, seq: e.seq };
+      }
+    }
     for (const c of bySeq.get(e.seq) ?? []) {
       if (c.payload.hash !== e.hash) {
         // Events since the last matching checkpoint verified only against a rewritten chain:

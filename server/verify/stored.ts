@@ -2,7 +2,7 @@
 // recordings against the checkpoint signed when they were sealed. `sallyport verify` and the
 // tests call these; evidence bundles are verified offline by the same functions.
 import type { RecordingEvidence } from '../audit/index.js';
-import { firstEventAfter, listCheckpoints, readAuditEvents, readAuditHead, readStoredChunks, recordingCheckpoint, type Queryable } from '../db/index.js';
+import { databaseClock, firstEventAfter, listCheckpoints, readAuditEvents, readAuditHead, readStoredChunks, recordingCheckpoint, type Queryable } from '../db/index.js';
 import { SallyportError } from '../errors.js';
 import { verifyJws, type Jwks } from '../signing/index.js';
 import { verifyAuditChain, verifyCheckpoints, type AuditReport, type EventRecord } from './audit.js';
@@ -15,7 +15,7 @@ export async function* storedEvents(db: Queryable, afterSeq = '0', pageSize = 50
   for (;;) {
     const rows = await readAuditEvents(db, after, pageSize);
     for (const r of rows) {
-      yield { seq: r.seq, at: r.at, actor: r.actor, action: r.action, subject: r.subject, details: r.details, prevHash: r.prev_hash, hash: r.hash };
+      yield { v: r.chain_v, seq: r.seq, at: r.at, actor: r.actor, action: r.action, subject: r.subject, details: r.details, prevHash: r.prev_hash, hash: r.hash };
     }
     if (rows.length < pageSize) return;
     after = rows[rows.length - 1]!.seq;
@@ -50,7 +50,9 @@ export async function verifyAuditLog(db: Queryable, jwks: Jwks, options: AuditLo
   if (outside.problem) return fail(outside.problem);
 
   const head = await readAuditHead(db);
-  const report = await verifyAuditChain(storedEvents(db), [...mine.valid, ...outside.valid], { headSeq: head.seq });
+  // Times are judged by the database's clock, which the events' own times cannot move.
+  const now = await databaseClock(db);
+  const report = await verifyAuditChain(storedEvents(db), [...mine.valid, ...outside.valid], { headSeq: head.seq, now });
   if (!report.ok) return report;
   const problem = (kind: 'checkpoint' | 'unverified', seq: string | null, message: string): AuditReport => ({
     ...report,
@@ -77,16 +79,35 @@ export async function verifyAuditLog(db: Queryable, jwks: Jwks, options: AuditLo
     return problem('checkpoint', null, `signed checkpoint number ${c.payload.n} is missing from the database${taken}: checkpoints were deleted`);
   }
 
+  // Each checkpoint names the one before it: a checkpoint replaced (or renumbered after a
+  // deletion) no longer matches the digest its successor signed.
+  const byN = new Map(mine.valid.flatMap((c) => (c.payload.n ? [[c.payload.n, c] as const] : [])));
+  for (const c of mine.valid) {
+    if (!c.payload.n || c.payload.prev === undefined) continue;
+    const before = byN.get(String(BigInt(c.payload.n) - 1n));
+    if (before && before.jwsSha256 !== c.payload.prev) {
+      return problem('checkpoint', null, `checkpoint ${before.payload.n} is not the one checkpoint ${c.payload.n} was signed after: it was replaced`);
+    }
+  }
+
+  // Unsigned for too long, judged in chain order: the checkpoint covering most, then the first
+  // event after it. The chain's times only move forward (checked above), so that event's age
+  // by the database's clock cannot be hidden by dating it — or any event — in the future.
   const covered = [...mine.valid, ...outside.valid].reduce((m, c) => (BigInt(c.payload.seq) > m ? BigInt(c.payload.seq) : m), 0n);
   const uncovered = await firstEventAfter(db, String(covered));
   const grace = options.unsignedGraceSeconds ?? DEFAULT_UNSIGNED_GRACE_SECONDS;
-  if (uncovered && Date.now() - uncovered.at.getTime() > grace * 1000) {
-    const age = Math.round((Date.now() - uncovered.at.getTime()) / 1000);
+  if (uncovered && now.getTime() - uncovered.at.getTime() > grace * 1000) {
+    const age = Math.round((now.getTime() - uncovered.at.getTime()) / 1000);
     return problem(
       'unverified',
       uncovered.seq,
       `events ${uncovered.seq}…${head.seq} are covered by no signed checkpoint although the oldest is ${age} s old (a broker signs within 30 s): checkpoints may have been deleted; check against a copy kept elsewhere (--checkpoints)`,
     );
+  }
+  if (!options.external?.length) {
+    // Said every time: whoever can write the database can rewrite the chain and delete every
+    // checkpoint, and nothing left inside it shows that.
+    return { ...report, summary: `${report.summary}. Checked against the database alone: a rewrite that also deleted every checkpoint cannot be detected from it; check against a copy kept elsewhere (--checkpoints)` };
   }
   return report;
 }
