@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { createAuditLog, type AuditLog } from './audit/index.js';
 import { openCatalogStore, type CatalogStore } from './catalog/index.js';
 import type { Config } from './config/index.js';
-import { CONTROL_CHANNEL, listen, migrate, openDatabase, pendingMigrations, readMigrations, type AuditEventRow, type Database } from './db/index.js';
+import { CONTROL_CHANNEL, databaseClock, listen, migrate, openDatabase, pendingMigrations, readMigrations, type AuditEventRow, type Database } from './db/index.js';
 import { buildApp } from './http/index.js';
 import { createCliLogins, createIdentity, createRelyingParty, createSshLogins } from './identity/index.js';
 import { startSshDoor, type SshDoor } from './ssh/index.js';
@@ -100,6 +100,11 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       signer,
       issuer: config.publicUrl,
       everyMs: config.signing.checkpointIntervalSeconds * 1000,
+      stateFile: config.signing.checkpointStateFile,
+      // In its own transaction: the refused one rolled back. Said once per distinct reason.
+      refused: async (reason) => {
+        await audit.append({ actor: 'system', action: 'audit.checkpoint_refused', details: { reason } });
+      },
       published: async (c, tx) => {
         const copy = { n: c.n, seq: c.seq, hash: c.hash, kid: c.kid, jws: c.jws };
         log?.info({ checkpoint: copy }, 'audit checkpoint signed');
@@ -123,12 +128,24 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     // and their containers: take them over before serving.
     const recovered = await consoles.recover().catch((err: unknown) => ({ error: err }));
     const shipped = readMigrations(MIGRATIONS_DIR).map((m) => m.version);
+    // Event and checkpoint times come from the database; a broker whose own clock is off still
+    // misdates its logs, certificates and expiries, so it says so at start and on /readyz.
+    let clockSkewSeconds: number | null = await measureClockSkew(db).catch(() => null);
+    if (clockSkewSeconds !== null && Math.abs(clockSkewSeconds) > MAX_CLOCK_SKEW_SECONDS) {
+      process.stderr.write(`sallyport: warning: ${clockSkewText(clockSkewSeconds)}\n`);
+    }
+    metrics.readEvidence(() => ({ checkpointRefused: checkpointer.refusal() !== null, clockSkewSeconds }));
     const readiness = {
       async check() {
         try {
           const pending = await pendingMigrations(db, shipped);
           if (pending.length > 0) return { ready: false as const, reason: `migrations not applied: ${pending.join(', ')}` };
-          return { ready: true as const };
+          clockSkewSeconds = await measureClockSkew(db);
+          const warnings = [
+            ...(Math.abs(clockSkewSeconds) > MAX_CLOCK_SKEW_SECONDS ? [clockSkewText(clockSkewSeconds)] : []),
+            ...(checkpointer.refusal() ? [checkpointer.refusal()!] : []),
+          ];
+          return { ready: true as const, warnings };
         } catch {
           return { ready: false as const, reason: 'database unreachable' };
         }
@@ -219,6 +236,19 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     await db.close().catch(() => {});
     throw err;
   }
+}
+
+/** More than this between the broker's clock and the database's is worth an operator's look. */
+const MAX_CLOCK_SKEW_SECONDS = 5;
+const clockSkewText = (s: number) =>
+  `this broker's clock is ${Math.abs(s).toFixed(1)} s ${s > 0 ? 'ahead of' : 'behind'} the database's: audit times come from the database, but logs, certificates and expiries use this clock; synchronise it (NTP)`;
+
+/** This process's clock minus the database's, allowing for the query's own round trip. */
+async function measureClockSkew(db: Database): Promise<number> {
+  const t0 = Date.now();
+  const theirs = await databaseClock(db);
+  const mine = (t0 + Date.now()) / 2;
+  return (mine - theirs.getTime()) / 1000;
 }
 
 /**

@@ -17,6 +17,7 @@ import { connectConsole, PROMPT } from './support/console-client.js';
 import { writeConsoleCatalog } from './support/console-catalog.js';
 import { adminQuery, databaseUrl, freshDatabase, type TestDatabase } from './support/postgres.js';
 import { runCli } from './support/process.js';
+import { recomputeFrom, tamper } from './support/tamper.js';
 
 let orig: TestDatabase;
 let catalog: string;
@@ -37,27 +38,9 @@ async function copy(): Promise<Database> {
   return db;
 }
 const nameOf = (db: Database) => clones.find((c) => c.db === db)!.name;
-/** What an attacker with table-owner rights can do: switch the append-only triggers off. */
-async function tamper(db: Database, ...statements: string[]): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.query(`alter table audit_events disable trigger user`);
-    for (const s of statements) await tx.query(s);
-    await tx.query(`alter table audit_events enable trigger user`);
-  });
-}
 /** Changes event k and recomputes every later hash exactly as the broker would, moving the head. */
-async function rewriteFrom(db: Database, k: number, ...more: string[]): Promise<void> {
-  await tamper(db, `update audit_events set details = jsonb_set(details, '{username}', '"mallory"') where seq = ${k}`);
-  const rows = (await db.query(`select seq::text, at, actor, action, subject, details, prev_hash, hash, chain_v from audit_events where seq >= ${k - 1} order by audit_events.seq`)).rows;
-  let prev = rows[0].hash as string;
-  const updates: string[] = [];
-  for (const r of rows.slice(1)) {
-    const h = hashEvent({ v: r.chain_v, seq: r.seq, at: r.at, actor: r.actor, action: r.action, subject: r.subject, details: r.details, prevHash: prev });
-    updates.push(`update audit_events set prev_hash = '${prev}', hash = '${h}' where seq = ${r.seq}`);
-    prev = h;
-  }
-  await tamper(db, ...updates, `update audit_head set hash = '${prev}'`, ...more);
-}
+const rewriteFrom = (db: Database, k: number, ...more: string[]) =>
+  recomputeFrom(db, k, [`update audit_events set details = jsonb_set(details, '{username}', '"mallory"') where seq = ${k}`], ...more);
 const lastSeq = async (db: Database) => Number((await db.query(`select max(seq)::int as n from audit_events`)).rows[0].n);
 const seqOf = async (db: Database, action: string) => Number((await db.query(`select min(seq)::int as n from audit_events where action = $1`, [action])).rows[0].n);
 

@@ -69,6 +69,8 @@ export interface AuditEvents {
   'console.terminated': { by: string; username: string; target: string; reason: string };
   'evidence.downloaded': { by: string; username: string; target: string };
   /** An auditor downloaded the audit trail (its filter, as given): the export ends at this event. */
+  /** The broker refused to sign a checkpoint: the table or the chain disagrees with what it signed or saw. */
+  'audit.checkpoint_refused': { reason: string };
   'audit.exported': { by: string; format: 'jsonl' | 'csv'; action: string | null; subject: string | null };
   'console.failed': { target: string; image: string; code: string; recordingSha256: string | null; grantId: string | null; grantUseReturned: boolean };
   'console.ended': {

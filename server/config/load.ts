@@ -50,6 +50,11 @@ export interface Config {
     readonly previous: ReadonlyArray<Readonly<Record<string, string>>>;
     /** While audit events arrive, sign a checkpoint at least this often. */
     readonly checkpointIntervalSeconds: number;
+    /**
+     * A file outside the database (beside the key) where the broker keeps the last checkpoint it
+     * signed or saw, so it notices deleted or replaced checkpoints across restarts too.
+     */
+    readonly checkpointStateFile: string | undefined;
   };
   /** Where access-request notifications go; undefined = no webhook. */
   /** `checkpoints`: every signed audit checkpoint is posted too, as a copy outside the database. */
@@ -238,6 +243,8 @@ export function loadConfig(env: Env, mode: Mode): Config {
   const checkpointIntervalSeconds = duration('SALLYPORT_CHECKPOINT_INTERVAL', 25);
   if (checkpointIntervalSeconds > 30) bad('SALLYPORT_CHECKPOINT_INTERVAL', 'must be at most 30s');
   const previous = previousKeys(r);
+  const checkpointStateFile = read('SALLYPORT_CHECKPOINT_STATE');
+  if (checkpointStateFile !== undefined && !checkpointStateFile.startsWith('/')) bad('SALLYPORT_CHECKPOINT_STATE', 'must be an absolute file path (a file the broker may write, beside its signing key)');
 
   const webhookUrl = read('SALLYPORT_WEBHOOK_URL');
   if (webhookUrl !== undefined) url('SALLYPORT_WEBHOOK_URL', webhookUrl, { allowHttp: mode === 'dev', allowQuery: true, secret: true });
@@ -321,7 +328,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
     },
     catalogPath,
     access: { reauthMaxAgeSeconds },
-    signing: { key: signingKey!, previous, checkpointIntervalSeconds },
+    signing: { key: signingKey!, previous, checkpointIntervalSeconds, checkpointStateFile },
     webhook: webhookUrl === undefined ? undefined : { url: webhookUrl, format: webhookFormat as 'json' | 'slack', checkpoints: webhookCheckpoints === 'true' },
     limits: { loginsPerMinute, pendingLogins },
     search: { indexMsPerSecond },

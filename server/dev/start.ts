@@ -88,6 +88,9 @@ export async function startDev(env: Readonly<Record<string, string | undefined>>
         SALLYPORT_OIDC_CLIENT_SECRET: state.clientSecret,
         SALLYPORT_SESSION_SECRET: state.sessionSecret,
         SALLYPORT_SIGNING_KEY: JSON.stringify(state.evidenceKey),
+        // Beside the key and the embedded database it belongs to (a DATABASE_URL of the user's
+        // own may be another database each time: then only memory).
+        SALLYPORT_CHECKPOINT_STATE: env.SALLYPORT_CHECKPOINT_STATE ?? (pg ? join(dataDir, 'checkpoint-state.json') : undefined),
         SALLYPORT_SSH_CA_KEY: env.SALLYPORT_SSH_CA_KEY ?? state.sshCaKey,
         SALLYPORT_SSH_HOST_KEY: env.SALLYPORT_SSH_HOST_KEY ?? state.sshHostKey,
         // The README's `ssh -p 2222 shell@127.0.0.1`; tests (PORT=0) take a free port instead.

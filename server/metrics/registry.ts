@@ -26,6 +26,8 @@ export interface Metrics {
   webhookFailed(): void;
   /** Where scrape-time levels come from; set once the console service exists. */
   readConsoles(levels: () => ConsoleLevels): void;
+  /** Whether the checkpointer refuses to sign (tampering suspected), and this broker's clock against the database's. */
+  readEvidence(read: () => { checkpointRefused: boolean; clockSkewSeconds: number | null }): void;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -110,8 +112,29 @@ export function createMetrics(deps: { db: Database }): Metrics {
     },
   });
 
+  let evidence: (() => { checkpointRefused: boolean; clockSkewSeconds: number | null }) | undefined;
+  new client.Gauge({
+    name: 'sallyport_audit_checkpoint_refused',
+    help: 'This broker refuses to sign audit checkpoints because the checkpoint table or the chain disagrees with what it signed (1): tampering suspected, alert on it.',
+    registers: [registry],
+    collect() {
+      this.set(evidence?.().checkpointRefused ? 1 : 0);
+    },
+  });
+  new client.Gauge({
+    name: 'sallyport_clock_skew_seconds',
+    help: 'This broker’s clock minus the database’s, as last measured (event and checkpoint times come from the database).',
+    registers: [registry],
+    collect() {
+      this.set(evidence?.().clockSkewSeconds ?? Number.NaN);
+    },
+  });
+
   return {
     registry,
+    readEvidence(read) {
+      evidence = read;
+    },
     consoleOpened(target, door, seconds) {
       opens.inc({ target, door, result: 'opened' });
       openSeconds.observe({ door }, seconds);

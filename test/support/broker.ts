@@ -3,6 +3,8 @@
 // listening on loopback. `tamperIdToken` rewrites the provider's token response, which is how
 // the tests play a hostile or broken IdP without replacing the real one.
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { loadConfig, type Config } from '../../server/config/index.js';
@@ -83,6 +85,8 @@ export async function startTestBroker(overrides: Record<string, string> = {}, op
     SALLYPORT_OIDC_CLIENT_SECRET: clientSecret,
     SALLYPORT_SESSION_SECRET: randomBytes(32).toString('hex'),
     SALLYPORT_SIGNING_KEY: testSigningKey(),
+    // Each test broker remembers its last checkpoint outside the database, as production does.
+    SALLYPORT_CHECKPOINT_STATE: join(mkdtempSync(join(tmpdir(), 'sallyport-ckpt-')), 'checkpoint-state.json'),
     SALLYPORT_CATALOG: join(FIXTURES, 'catalog.yaml'),
     SALLYPORT_LOG_LEVEL: 'warn',
     BILLING_DATABASE_URL: 'postgres://billing.internal/billing',

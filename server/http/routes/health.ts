@@ -3,14 +3,15 @@
 import type { FastifyInstance } from 'fastify';
 
 export interface Readiness {
-  check(): Promise<{ ready: true } | { ready: false; reason: string }>;
+  /** `warnings`: ready, but an operator should look (a skewed clock, a refused checkpoint). */
+  check(): Promise<{ ready: true; warnings?: string[] } | { ready: false; reason: string }>;
 }
 
 export function healthRoutes(app: FastifyInstance, readiness: Readiness): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const result = await readiness.check();
-    if (result.ready) return { status: 'ready' };
+    if (result.ready) return result.warnings?.length ? { status: 'ready', warnings: result.warnings } : { status: 'ready' };
     return reply.status(503).send({ status: 'not_ready', reason: result.reason });
   });
 }
