@@ -73,6 +73,8 @@ export interface AuditEvents {
   'audit.checkpoint_refused': { reason: string };
   'audit.exported': { by: string; format: 'jsonl' | 'csv'; action: string | null; subject: string | null };
   'console.failed': { target: string; image: string; code: string; recordingSha256: string | null; grantId: string | null; grantUseReturned: boolean };
+  /** An ended session's recording sealed after its end (storage refused it then): from storage, marked truncated. */
+  'recording.sealed_late': { sha256: string; chainHash: string; bytes: number; durationSeconds: number; why: string };
   'console.ended': {
     target: string | null;
     reason: string;

@@ -161,7 +161,9 @@ const PLAYER_JS = String.raw`
     if (!grantId && bundle.approval) throw new Error('approval.json describes an approval, but the session used no grant');
     var approval = grantId ? chainedApproval(own, grantId) : null;
     var ended = own.find(function (e) { return e.action === 'console.ended' && e.subject === bundle.sessionId; });
-    if (!ended || ended.details.recordingSha256 !== rec.payload.recording.sha256) throw new Error('console.ended names a different recording than the signed checkpoint');
+    var late = own.find(function (e) { return e.action === 'recording.sealed_late' && e.subject === bundle.sessionId; });
+    var named = ended && ended.details.recordingSha256 == null && late ? late.details.sha256 : ended && ended.details.recordingSha256;
+    if (!ended || named !== rec.payload.recording.sha256) throw new Error('console.ended names a different recording than the signed checkpoint');
     sealed = { evidence: rec.payload.recording, kid: rec.kid, thumbprint: rec.thumbprint, events: own.length };
     fact('Who', opened.details.username); fact('Target', opened.details.target + ' (' + opened.details.image + ')'); fact('Opened', opened.at);
     fact('Ended', ended.at + ' — ' + ended.details.reason);

@@ -7,8 +7,10 @@
 import { mayUseTarget, type AccessRequests } from '../access/index.js';
 import type { Principal } from '../identity/index.js';
 import type { CatalogStore } from '../catalog/index.js';
-import { endOrphanedSession, ownLiveSessions, touchLoginsOfConsoles, type Database } from '../db/index.js';
-import { endMessage, type EndReason } from './end-reasons.js';
+import type { AuditLog } from '../audit/index.js';
+import { ownLiveSessions, touchLoginsOfConsoles, type Database } from '../db/index.js';
+import { endSession } from './end.js';
+import type { EndReason } from './end-reasons.js';
 import type { ConsoleSession } from './session.js';
 
 export interface LiveEntry {
@@ -20,6 +22,7 @@ export interface LiveEntry {
 
 export interface ControlDeps {
   db: Database;
+  audit: AuditLog;
   access: AccessRequests;
   catalog: CatalogStore;
   brokerId: string;
@@ -49,8 +52,18 @@ export function controlPass(deps: ControlDeps): () => Promise<void> {
       if (!session) {
         // A row of ours that belongs to no console: its start failed while the database was away.
         if (deps.starting.has(row.id)) continue;
+        // Ended like any failed start: audited, its recording sealed, its grant's use given back.
         const reason: EndReason = { code: 'failed_to_start', error: 'DB_UNAVAILABLE' };
-        await endOrphanedSession(db, row.id, { reason: endMessage(reason), code: reason.code });
+        await db.transaction((tx) =>
+          endSession(tx, { audit: deps.audit, returnGrantUse: deps.access.returnGrantUse }, {
+            id: row.id,
+            actor: 'system',
+            target: row.target,
+            reason,
+            counts: null,
+            failedStart: { image: row.image, code: 'DB_UNAVAILABLE', grantId: row.grant_id },
+          }),
+        );
       } else if (row.terminate_by !== null) void session.end({ code: 'terminated', by: row.terminate_by, reason: row.terminate_reason ?? '' });
       else if (row.login_ended !== null) void session.end({ code: 'login_ended', why: row.login_ended });
       else session.setWatchers(row.watchers);

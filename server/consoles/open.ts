@@ -11,7 +11,6 @@ import { targetNodes, type CatalogStore, type Target } from '../catalog/index.js
 import {
   appendRecordingChunk,
   createRecording,
-  endConsoleSession,
   insertConsoleSession,
   linkConsoleGrant,
   markConsoleStarted,
@@ -22,7 +21,7 @@ import {
 import { isSallyportError, SallyportError } from '../errors.js';
 import { Recorder, type RecordingStore } from '../recording/index.js';
 import type { RunningConsole, Runtime } from '../runtime/index.js';
-import { endMessage, type EndReason } from './end-reasons.js';
+import { endSession } from './end.js';
 
 /** Which front door a console came through, and from where. */
 export interface Door {
@@ -146,20 +145,17 @@ export async function openConsole(
     } catch (err) {
       const code = err instanceof SallyportError ? err.code : 'INTERNAL';
       const seal = await recorder.seal().catch(() => null);
-      await db.transaction(async (tx) => {
-        const why: EndReason = { code: 'failed_to_start', error: code };
-      await endConsoleSession(tx, id, { reason: endMessage(why), code: why.code, exitCode: null, bytesOut: 0, bytesIn: 0 });
-        const returned = grantId ? await deps.access.returnGrantUse(grantId, tx) : false;
-        await audit.append(
-          {
-            actor: `user:${principal.userId}`,
-            action: 'console.failed',
-            subject: id,
-            details: { target: target.name, image: target.image, code, recordingSha256: seal?.sha256 ?? null, grantId, grantUseReturned: returned },
-          },
-          tx,
-        );
-      });
+      await db.transaction((tx) =>
+        endSession(tx, { audit, returnGrantUse: deps.access.returnGrantUse }, {
+          id,
+          actor: `user:${principal.userId}`,
+          target: target.name,
+          reason: { code: 'failed_to_start', error: code },
+          counts: { exitCode: null, bytesOut: 0, bytesIn: 0 },
+          recording: seal,
+          failedStart: { image: target.image, code, grantId },
+        }),
+      );
       throw err;
     }
 

@@ -3,27 +3,17 @@
 // "truncated" marker), and remove the containers of every broker that is no longer alive.
 // Runs at start and on every heartbeat; with no survivor, the next broker to start does it.
 import type { AuditLog } from '../audit/index.js';
-import {
-  appendRecordingChunk,
-  claimLostBrokers,
-  deadBrokers,
-  endOrphanedSession,
-  getRecording,
-  lockOrphanedSession,
-  readStoredChunks,
-  sealRecording,
-  type Database,
-  type Queryable,
-} from '../db/index.js';
-import { sealStoredChunks, type RecordingSeal } from '../recording/index.js';
+import { claimLostBrokers, deadBrokers, lockOrphanedSession, lockUnsealedRecording, type Database, type Queryable } from '../db/index.js';
 import type { Runtime } from '../runtime/index.js';
-import { consoleEndedEvent, endMessage, type EndReason } from './end-reasons.js';
+import { endSession, sealStoredRecording, type EndDeps } from './end.js';
+import type { EndReason } from './end-reasons.js';
 
 export interface RecoveryDeps {
   db: Database;
   audit: AuditLog;
   runtimes: readonly Runtime[];
   brokerId: string;
+  returnGrantUse(grantId: string, tx: Queryable): Promise<boolean>;
   /** Sessions this broker runs or is starting now: their consoles are never reaped. */
   ownSessions(): ReadonlySet<string>;
 }
@@ -32,6 +22,8 @@ export interface Recovered {
   brokers: string[];
   sessions: string[];
   consoles: string[];
+  /** Ended sessions whose recordings were sealed only now. */
+  sealedLate?: string[];
 }
 
 /** At most this many orphaned sessions per pass; the next pass takes the rest. */
@@ -52,9 +44,19 @@ export async function recoverOrphans(deps: RecoveryDeps): Promise<Recovered> {
 
   const sessions: string[] = [];
   for (let i = 0; i < SESSIONS_PER_PASS; i++) {
-    const ended = await db.transaction((tx) => endOrphan(tx, audit));
+    const ended = await db.transaction((tx) => endOrphan(tx, { audit, returnGrantUse: deps.returnGrantUse }));
     if (!ended) break;
     sessions.push(ended);
+  }
+
+  // Recordings whose session ended while storage refused even the seal from storage (a full
+  // disk): sealed late, from what reached storage, marked truncated and audited, so they get
+  // their signed checkpoint and their bundle. While storage still refuses, the next pass retries.
+  const sealedLate: string[] = [];
+  for (let i = 0; i < SESSIONS_PER_PASS; i++) {
+    const id = await db.transaction((tx) => sealLate(tx, audit)).catch(() => null);
+    if (!id) break;
+    sealedLate.push(id);
   }
 
   const consoles: string[] = [];
@@ -75,38 +77,37 @@ export async function recoverOrphans(deps: RecoveryDeps): Promise<Recovered> {
       consoles.push(h.sessionId);
     }
   }
-  return { brokers, sessions, consoles };
+  return { brokers, sessions, consoles, ...(sealedLate.length ? { sealedLate } : {}) };
 }
 
-/**
- * The seal of a recording whose recorder could not seal it (its broker died, or its database was
- * away): the existing seal if it was sealed after all, else one computed from the stored chunks
- * with a marker chunk saying why it ends early. In the caller's transaction.
- */
-export async function sealStoredRecording(tx: Queryable, sessionId: string, why: string): Promise<RecordingSeal | null> {
-  const rec = await getRecording(tx, sessionId);
-  if (!rec) return null;
-  if (rec.sealed_at && rec.sha256 && rec.chain_hash) {
-    return { sha256: rec.sha256, chainHash: rec.chain_hash, size: Number(rec.size_bytes), durationSeconds: rec.duration_seconds ?? 0 };
-  }
-  const truncated = await sealStoredChunks(readStoredChunks(tx, sessionId), why);
-  if (!truncated) return null;
-  const m = truncated.marker;
-  await appendRecordingChunk(tx, sessionId, m.seq, m.data, m.chainHash, { tStart: m.t, tEnd: m.t, hasOutput: false, commands: [] });
-  await sealRecording(tx, sessionId, truncated.seal, why);
-  return truncated.seal;
+async function sealLate(tx: Queryable, audit: AuditLog): Promise<string | null> {
+  const r = await lockUnsealedRecording(tx);
+  if (!r) return null;
+  const why = `sealed after the session ended (${r.end_reason ?? 'ended'}): storage refused it then`;
+  const seal = await sealStoredRecording(tx, r.session_id, why);
+  if (!seal) return null;
+  await audit.append(
+    { actor: 'system', action: 'recording.sealed_late', subject: r.session_id, details: { sha256: seal.sha256, chainHash: seal.chainHash, bytes: seal.size, durationSeconds: seal.durationSeconds, why } },
+    tx,
+  );
+  return r.session_id;
 }
 
-/** Ends one orphaned session in one transaction: marker chunk, seal, end row, `console.ended`. */
-async function endOrphan(tx: Queryable, audit: AuditLog): Promise<string | null> {
+/** Ends one orphaned session in one transaction: marker chunk, seal, end row, its event. */
+async function endOrphan(tx: Queryable, deps: EndDeps): Promise<string | null> {
   const s = await lockOrphanedSession(tx);
   if (!s) return null;
   // A stopped broker that left live rows could not drain (its database was away); one the
   // database never knew is from before instance ids: both are as good as lost.
   const why: EndReason = s.stop_reason === 'stopped' ? { code: 'broker_stopped', broker: s.broker_id } : { code: 'broker_lost', broker: s.broker_id };
-  const reason = endMessage(why);
-  const seal = await sealStoredRecording(tx, s.id, reason);
-  await endOrphanedSession(tx, s.id, { reason, code: why.code });
-  await audit.append(consoleEndedEvent('system', s.id, s.target, why, null, seal), tx);
+  await endSession(tx, deps, {
+    id: s.id,
+    actor: 'system',
+    target: s.target,
+    reason: why,
+    counts: null,
+    // Its broker died before the console ran: as any failed start, the grant's use comes back.
+    ...(s.started ? {} : { failedStart: { image: s.image, code: 'INTERNAL', grantId: s.grant_id } }),
+  });
   return s.id;
 }

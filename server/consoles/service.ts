@@ -8,8 +8,6 @@ import type { Principal } from '../identity/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { CatalogStore } from '../catalog/index.js';
 import {
-  endConsoleSession,
-  tryInSavepoint,
   getLiveSession,
   getRecording,
   listLiveSessions,
@@ -22,9 +20,9 @@ import { isSallyportError, SallyportError } from '../errors.js';
 import type { ConsoleLevels, Metrics } from '../metrics/index.js';
 import type { Runtime } from '../runtime/index.js';
 import { controlPass, runEvery, type LiveEntry } from './control.js';
-import { consoleEndedEvent, endMessage } from './end-reasons.js';
+import { endSession } from './end.js';
 import { openConsole, recordingStore, type Door } from './open.js';
-import { recoverOrphans, sealStoredRecording, type Recovered } from './recover.js';
+import { recoverOrphans, type Recovered } from './recover.js';
 import { ConsoleSession, type ConsoleClient, type ConsoleObserver, type EndInfo } from './session.js';
 import type { RecordingStore } from '../recording/index.js';
 import { tailConsole } from './watch.js';
@@ -106,15 +104,18 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
   // Ending must not overlap with the shutdown that waits for it.
   const ending = new Set<Promise<unknown>>();
 
+  const endDeps = { audit, returnGrantUse: deps.access.returnGrantUse };
   const recordEnd = async (id: string, principal: Principal, target: string, info: EndInfo) => {
-    await db.transaction(async (tx) => {
-      const reason = endMessage(info.reason);
-      if (!(await endConsoleSession(tx, id, { ...info, reason, code: info.reason.code }))) return;
-      // The recorder could not seal (its store failed): seal what reached storage, marked. If
-      // even that is refused, the session still ends; its recording stays unsealed.
-      const recording = info.recording ?? (await tryInSavepoint(tx, () => sealStoredRecording(tx, id, reason))) ?? null;
-      await audit.append(consoleEndedEvent(`user:${principal.userId}`, id, target, info.reason, info, recording), tx);
-    });
+    await db.transaction((tx) =>
+      endSession(tx, endDeps, {
+        id,
+        actor: `user:${principal.userId}`,
+        target,
+        reason: info.reason,
+        counts: { exitCode: info.exitCode, bytesOut: info.bytesOut, bytesIn: info.bytesIn },
+        recording: info.recording,
+      }),
+    );
   };
 
   /**
@@ -196,6 +197,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
       return recoverOrphans({
         db,
         audit,
+        returnGrantUse: deps.access.returnGrantUse,
         runtimes: [...deps.runtimes.values()],
         brokerId,
         ownSessions: () => new Set([...live.keys(), ...starting]),
@@ -216,6 +218,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
     startControl(intervalMs = 1000) {
       return runEvery(controlPass({
           db,
+          audit,
           access: deps.access,
           catalog: deps.catalog,
           brokerId,

@@ -56,9 +56,9 @@ export async function deadBrokers(db: Queryable, ids: readonly string[]): Promis
  */
 export async function lockOrphanedSession(
   db: Queryable,
-): Promise<{ id: string; user_id: string; target: string; broker_id: string; stop_reason: string | null } | null> {
+): Promise<{ id: string; user_id: string; target: string; image: string; grant_id: string | null; started: boolean; broker_id: string; stop_reason: string | null } | null> {
   const { rows } = await db.query(
-    `select s.id, s.user_id, s.target, s.broker_id, b.stop_reason
+    `select s.id, s.user_id, s.target, s.image, s.grant_id, s.container_id is not null as started, s.broker_id, b.stop_reason
        from console_sessions s
        left join brokers b on b.id = s.broker_id
       where s.ended_at is null and (b.id is null or b.stopped_at is not null)

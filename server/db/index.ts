@@ -28,6 +28,7 @@ export {
   createRecording,
   appendRecordingChunk,
   sealRecording,
+  lockUnsealedRecording,
   readRecordingChunks,
   readStoredChunks,
   type StoredChunk,

@@ -129,6 +129,9 @@ export async function countLiveConsolesLocked(tx: Queryable, userId: string, tar
 /** What the control pass needs of one of this broker's live rows, read in one statement. */
 export interface OwnLiveRow {
   id: string;
+  target: string;
+  image: string;
+  grant_id: string | null;
   /** Someone asked to terminate it: who, and why. */
   terminate_by: string | null;
   terminate_reason: string | null;
@@ -141,7 +144,7 @@ export interface OwnLiveRow {
 /** Every session this broker holds according to the database, with what the control pass acts on. */
 export async function ownLiveSessions(db: Queryable, brokerId: string): Promise<OwnLiveRow[]> {
   const { rows } = await db.query<OwnLiveRow>(
-    `select s.id, s.terminate_by, s.terminate_reason,
+    `select s.id, s.target, s.image, s.grant_id, s.terminate_by, s.terminate_reason,
             case when b.ended_at is not null then b.end_reason when b.expires_at <= now() then 'expired' end as login_ended,
             coalesce((select array_agg(u.username order by w.started_at)
                         from console_watchers w

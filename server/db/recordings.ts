@@ -199,6 +199,25 @@ export async function sealRecording(
   );
 }
 
+/**
+ * One ended session whose recording was never sealed (storage refused even the seal from storage,
+ * a full disk), locked for the caller's transaction; one broker takes each. Recordings without
+ * even their header stored have nothing to seal and are left out.
+ */
+export async function lockUnsealedRecording(db: Queryable): Promise<{ session_id: string; end_reason: string | null } | null> {
+  const { rows } = await db.query<{ session_id: string; end_reason: string | null }>(
+    `select r.session_id, s.end_reason
+       from recordings r
+       join console_sessions s on s.id = r.session_id and s.ended_at is not null
+      where r.sealed_at is null
+        and exists (select 1 from recording_chunks c where c.session_id = r.session_id and c.seq = 0)
+      order by s.ended_at
+      limit 1
+      for update of r skip locked`,
+  );
+  return rows[0] ?? null;
+}
+
 /** A stored chunk with what verification and keyframes need beside its bytes. */
 export interface StoredChunk {
   seq: number;

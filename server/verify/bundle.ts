@@ -129,8 +129,11 @@ export async function verifyBundle(archive: Uint8Array | AsyncIterable<Uint8Arra
     | { details: { recordingSha256?: string; recordingChainHash?: string } }
     | undefined;
   if (!ended) return fail('audit events: the bundle has no console.ended event for the recording');
-  if (ended.details.recordingSha256 !== sealed.sha256 || ended.details.recordingChainHash !== sealed.chainHash) {
-    return fail('audit events: console.ended names a different recording than the signed checkpoint');
+  // A recording storage refused to seal when the session ended is sealed later, in its own event.
+  const late = shown.find((e) => e.action === 'recording.sealed_late' && e.subject === sealed.sessionId) as { details: { sha256?: string; chainHash?: string } } | undefined;
+  const named = ended.details.recordingSha256 == null && late ? { sha256: late.details.sha256, chainHash: late.details.chainHash } : { sha256: ended.details.recordingSha256, chainHash: ended.details.recordingChainHash };
+  if (named.sha256 !== sealed.sha256 || named.chainHash !== sealed.chainHash) {
+    return fail(`audit events: ${late ? 'recording.sealed_late' : 'console.ended'} names a different recording than the signed checkpoint`);
   }
   const approval = grantId ? chainedApproval(shown, grantId) : null;
   if (grantId && typeof approval === 'string') return fail(`audit events: ${approval}`);
