@@ -140,10 +140,10 @@ describe('event and checkpoint times', () => {
       ['--import', join(PACKAGE_ROOT, 'test', 'support', 'fast-clock.mjs')],
     );
     cleanup.push(served.stop);
-    expect(served.stderrTail()).toMatch(/warning: this broker's clock is 3600\.\d s ahead of the database's/);
+    expect(served.stderrTail()).toMatch(/warning: this broker's clock is 3[56]\d\d\.\d s ahead of the database's/);
     const ready = await (await fetch(`${served.url}/readyz`)).json();
-    expect(ready.warnings.join('\n')).toMatch(/clock is 3600\.\d s ahead of the database's/);
-    expect(await scrape(served.url)).toMatch(/^sallyport_clock_skew_seconds 3600\.\d+/m);
+    expect(ready.warnings.join('\n')).toMatch(/clock is 3[56]\d\d\.\d s ahead of the database's/);
+    expect(await scrape(served.url)).toMatch(/^sallyport_clock_skew_seconds 3[56]\d\d(\.\d+)?$/m);
     // Its broker.started event is dated now, not an hour ahead.
     const started = (await served.h.broker.db.query(`select extract(epoch from (now() - at)) as age from audit_events where action = 'broker.started' order by seq desc limit 1`)).rows[0];
     expect(Math.abs(Number(started.age))).toBeLessThan(60);

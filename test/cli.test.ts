@@ -129,7 +129,8 @@ describe('sallyport COMMAND --help', () => {
     const all = await runCli(['--help'], {});
     expect(all.code).toBe(0);
     for (const command of ['serve', 'dev', 'migrate', 'catalog check', 'verify audit', 'verify recording', 'signing-key new', 'ssh-ca new', 'node-config', 'admin login', 'admin sessions', '--version']) expect(all.stdout).toContain(`  ${command}`);
-  });
+    // Nineteen CLI processes, each compiling its TypeScript: on a busy two-core machine, ~3 s each.
+  }, 120_000);
 
   it('answers a mistyped option with a usage error (exit 2) and the command’s help, for parsed commands', async () => {
     for (const args of [['catalog', 'check', 'x.yaml', '--devv'], ['admin', 'sessions', '--jsn'], ['signing-key', 'new', 'k1', '--force']]) {
