@@ -111,5 +111,11 @@ describe('audit export', () => {
     expect(csvCell('@SUM(A1)')).toBe(`"'@SUM(A1)"`);
     expect(csvCell('a,"b"')).toBe(`"a,""b"""`);
     expect(csvCell('plain')).toBe('plain');
+    // Spreadsheets skip leading spaces and read full-width signs as their ASCII forms.
+    expect(csvCell(' =1+1')).toBe(`"' =1+1"`);
+    expect(csvCell('\u3000=HYPERLINK("x")')).toBe(`"'\u3000=HYPERLINK(""x"")"`);
+    expect(csvCell('＝1+1')).toBe(`"'＝1+1"`);
+    expect(csvCell('＋cmd')).toBe(`"'＋cmd"`);
+    expect(csvCell('a = b')).toBe('a = b');
   });
 });

@@ -104,3 +104,29 @@ describe('IDOR', () => {
     expect((await bob.get('/api/search?q=private-words')).body.results).toEqual([]);
   });
 });
+
+describe('search and input that once broke the broker', () => {
+  it('20 concurrent long searches from one user: two run at a time, the rest are told to wait at once; a NUL byte anywhere is a 400 naming the field', async () => {
+    const carol = await apiSession(t, 'carol');
+    const q = encodeURIComponent(`${'x'.repeat(150)}-${'y'.repeat(49)}`);
+    const t0 = performance.now();
+    const answers = await Promise.all(Array.from({ length: 20 }, () => carol.get(`/api/search?q=${q}`)));
+    const statuses = answers.map((a) => a.status);
+    // How many overlap depends on how fast each finishes; those that overlap past two are refused.
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+    expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+    expect(answers.find((a) => a.status === 429)!.body.error).toMatchObject({ code: 'LIMIT_REACHED', message: expect.stringMatching(/too many searches running at once/) });
+    console.log(`20 concurrent 200-character searches answered in ${(performance.now() - t0).toFixed(0)} ms (${statuses.filter((s) => s === 429).length} refused at once)`);
+
+    for (const path of ['/api/search?q=ab%00cd', '/api/audit?subject=a%00b', '/api/sessions?user=al%00ice']) {
+      const r = await carol.get(path);
+      expect(r.status, path).toBe(400);
+      expect(r.body.error.problems[0].field, path).toMatch(/^query\.(q|subject|user)$/);
+      expect(r.body.error.problems[0].message).toMatch(/NUL byte/);
+    }
+    const body = await alice.post('/api/access-requests', { target: 'gated', reason: 'a\u0000b', durationSeconds: 600 });
+    expect(body.status).toBe(400);
+    expect(body.body.error.problems[0].field).toBe('body.reason');
+  });
+});

@@ -78,6 +78,22 @@ describe('login succeeds', () => {
     });
   });
 
+  it('keeps a login link it returns to unreadable in the database while the login is in flight', async () => {
+    // A logged-out browser opening an SSH door's link: the path holds the link's token.
+    const token = 'Tk9UQVJFQUxUT0tFTkJVVExPTkdFTk9V';
+    const res = await new Browser().request(`${t.url}/auth/login?returnTo=${encodeURIComponent(`/ssh/${token}`)}`, { headers: { accept: 'text/html' } });
+    expect(res.status).toBe(303);
+    const stored = (await t.broker.db.query(`select return_to from oidc_logins`)).rows.map((r) => r.return_to as string);
+    expect(stored.length).toBeGreaterThan(0);
+    for (const r of stored) {
+      expect(r).not.toContain(token);
+      expect(r).toMatch(/^v1\./);
+    }
+    // The browser that started it still lands there.
+    const landed = await t.login(new Browser(), 'alice', { returnTo: `/ssh/${token}` });
+    expect(landed.callback.headers.get('location')).toBe(`/ssh/${token}`);
+  });
+
   it('gives carol the auditor role and no console targets', async () => {
     const browser = new Browser();
     await t.login(browser, 'carol');

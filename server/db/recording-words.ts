@@ -1,6 +1,6 @@
 // Repository: what recordings say in words — the queue the recorder fills with each chunk, the
 // indexed screen text and command lines it is moved into, the command timeline and search.
-import type { Queryable } from './database.js';
+import type { Database, Queryable } from './database.js';
 
 /** A queued chunk this small (its bytes) is a prompt or a few lines: it never waits for bulk. */
 const SMALL_CHUNK = 4096;
@@ -146,34 +146,42 @@ export interface SearchHit {
  * sessions first. `userId` limits to one owner (a user who may only see their own).
  */
 export async function searchRecordings(
-  db: Queryable,
+  db: Database,
   f: { query: string; userId?: string; username?: string; target?: string; from?: Date; to?: Date; approvedOnly?: boolean; grantId?: string; limit: number },
 ): Promise<SearchHit[]> {
   const like = `%${f.query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-  const { rows } = await db.query<SearchHit>(
-    `with hits as (
-       select session_id, seq, 'output' as kind, text from recording_text
-        where tsv @@ websearch_to_tsquery('simple', $1) or text ilike $2
-       union all
-       select session_id, seq, 'input' as kind, line from recording_commands
-        where tsv @@ websearch_to_tsquery('simple', $1) or line ilike $2
-     )
-     -- The end of the chunk that holds the hit: by then the words are on screen.
-     select h.session_id, c.t_end as t, h.kind, h.text, u.username, s.target, s.started_at, s.grant_id
-       from hits h
-       join recording_chunks c on c.session_id = h.session_id and c.seq = h.seq
-       join console_sessions s on s.id = h.session_id
-       join users u on u.id = s.user_id
-      where ($3::uuid is null or s.user_id = $3)
-        and ($4::text is null or u.username = $4)
-        and ($5::text is null or s.target = $5)
-        and ($6::timestamptz is null or s.started_at >= $6)
-        and ($7::timestamptz is null or s.started_at < $7)
-        and (not $8::boolean or s.grant_id is not null)
-        and ($9::uuid is null or s.grant_id = $9)
-      order by s.started_at desc, c.t_end
-      limit $10`,
-    [f.query, like, f.userId ?? null, f.username ?? null, f.target ?? null, f.from ?? null, f.to ?? null, f.approvedOnly ?? false, f.grantId ?? null, f.limit],
-  );
-  return rows;
+  // The sessions the reader may see and asked for first, then their words only: a developer's
+  // query never scans everyone's text. Bounded in time whoever asks.
+  return db.transaction(async (tx) => {
+    await tx.query(`set local statement_timeout = '10s'`);
+    const { rows } = await tx.query<SearchHit>(
+      `with visible as materialized (
+         select s.id, s.target, s.started_at, s.grant_id, u.username
+           from console_sessions s
+           join users u on u.id = s.user_id
+          where ($3::uuid is null or s.user_id = $3)
+            and ($4::text is null or u.username = $4)
+            and ($5::text is null or s.target = $5)
+            and ($6::timestamptz is null or s.started_at >= $6)
+            and ($7::timestamptz is null or s.started_at < $7)
+            and (not $8::boolean or s.grant_id is not null)
+            and ($9::uuid is null or s.grant_id = $9)
+       ), hits as (
+         select t.session_id, t.seq, 'output' as kind, t.text from recording_text t
+          where t.session_id in (select id from visible) and (t.tsv @@ websearch_to_tsquery('simple', $1) or t.text ilike $2)
+         union all
+         select c.session_id, c.seq, 'input' as kind, c.line from recording_commands c
+          where c.session_id in (select id from visible) and (c.tsv @@ websearch_to_tsquery('simple', $1) or c.line ilike $2)
+       )
+       -- The end of the chunk that holds the hit: by then the words are on screen.
+       select h.session_id, c.t_end as t, h.kind, h.text, v.username, v.target, v.started_at, v.grant_id
+         from hits h
+         join visible v on v.id = h.session_id
+         join recording_chunks c on c.session_id = h.session_id and c.seq = h.seq
+        order by v.started_at desc, c.t_end
+        limit $10`,
+      [f.query, like, f.userId ?? null, f.username ?? null, f.target ?? null, f.from ?? null, f.to ?? null, f.approvedOnly ?? false, f.grantId ?? null, f.limit],
+    );
+    return rows;
+  });
 }

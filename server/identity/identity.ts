@@ -2,7 +2,7 @@
 // back into a Principal. Session ids are random 256-bit values; only their keyed hash is
 // stored (CSRF tokens, derived from them, are the front door's: http/csrf.ts).
 import { randomBytes } from 'node:crypto';
-import { keyedHash } from './login-link.js';
+import { keyedHash, openForBinding, sealForBinding } from './login-link.js';
 import { toPrincipal, type Principal } from './principal.js';
 import type { AuditLog } from '../audit/index.js';
 import type { Config, Role } from '../config/index.js';
@@ -76,7 +76,9 @@ export function createIdentity(deps: { config: Config; db: Database; audit: Audi
       await savePendingLogin(
         db,
         keyed('login', binding),
-        { state: request.state, nonce: request.nonce, codeVerifier: request.codeVerifier, returnTo: target, maxAge },
+        // Sealed: a return path may be a login link (/ssh/<token>, /cli/<token>), which a reader of
+        // the table could otherwise confirm as its own.
+        { state: request.state, nonce: request.nonce, codeVerifier: request.codeVerifier, returnTo: sealForBinding(config.session.secret, binding, target), maxAge },
         LOGIN_TTL_SECONDS,
       );
       return { authorizationUrl: request.url, binding };
@@ -86,6 +88,8 @@ export function createIdentity(deps: { config: Config; db: Database; audit: Audi
       if (!binding) return fail('no login in progress in this browser (missing login cookie)', 'callback');
       const pending = await takePendingLogin(db, keyed('login', binding));
       if (!pending) return fail('unknown, expired or already used login', 'callback');
+      const returnTo = openForBinding(config.session.secret, binding, pending.returnTo);
+      if (returnTo === null) return fail('the login in progress was changed', 'callback');
       const idpError = callbackUrl.searchParams.get('error');
       if (idpError) return fail(`identity provider returned ${idpError.slice(0, 100)}`, 'callback');
 
@@ -134,7 +138,7 @@ export function createIdentity(deps: { config: Config; db: Database; audit: Audi
         }
         return toPrincipal(user, groups, roles, verified.authTime, keyed('session', sessionId));
       });
-      return { sessionId, principal, returnTo: pending.returnTo };
+      return { sessionId, principal, returnTo };
     },
 
     async authenticate(sessionId) {
