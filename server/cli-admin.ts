@@ -11,9 +11,11 @@ import { parseArgs } from 'node:util';
 import { ERROR_CODES, SallyportError, type ErrorCode } from './errors.js';
 import { PACKAGE_VERSION } from './paths.js';
 
-export const ADMIN_USAGE = `  admin login [--url URL]
+export const ADMIN_USAGE = `  admin login [--url URL] [--scope admin|full]
                         log the shell in: open the link it prints, check the code, confirm
-                        (URL: the broker's public URL; default SALLYPORT_URL)
+                        (URL: the broker's public URL; default SALLYPORT_URL). The login may
+                        use these admin and audit commands only, unless --scope full; it ends
+                        with the browser login that confirmed it
   admin logout          end this shell's login
   admin whoami          who this shell is logged in as, and the roles that gives
   admin sessions        live consoles on every broker (admin role)
@@ -115,6 +117,7 @@ export async function adminCommand(args: string[], env: NodeJS.ProcessEnv, out: 
       follow: { type: 'boolean' },
       json: { type: 'boolean' },
       interval: { type: 'string' },
+      scope: { type: 'string' },
     },
   });
   const [sub, id, ...extra] = positionals;
@@ -124,8 +127,10 @@ export async function adminCommand(args: string[], env: NodeJS.ProcessEnv, out: 
 
   if (sub === 'login') {
     const url = brokerUrl(values.url, env, saved);
+    const scope = values.scope ?? 'admin';
+    if (scope !== 'admin' && scope !== 'full') throw new SallyportError('BAD_REQUEST', '--scope must be admin (the admin and audit commands) or full (everything you may do)');
     const start = await call<{ url: string; code: string; pollSecret: string; expiresAt: string }>(url, '/api/cli-logins', {
-      body: { client: `sallyport/${PACKAGE_VERSION} on ${hostname().replace(/[^ -~]/g, '?').slice(0, 60)}` },
+      body: { client: `sallyport/${PACKAGE_VERSION} on ${hostname().replace(/[^ -~]/g, '?').slice(0, 60)}`, scope },
     });
     err.write(`To log in, open this link in a browser and check that it shows the code ${start.code}:\n\n  ${start.url}\n\nWaiting until ${new Date(start.expiresAt).toLocaleTimeString()}…\n`);
     const every = Math.max(50, Number(values.interval ?? 1000));

@@ -316,7 +316,11 @@ describe('the SSH login link in Chromium', () => {
     expect(page.url()).toBe(url);
     expect(await page.locator('#ssh-login-code').innerText()).toBe(code);
     expect(await page.locator('#ssh-login-target').innerText()).toBe('shell');
-    expect(await page.locator('#ssh-login-client').innerText()).toMatch(/^127\.0\.0\.1 \(SSH-2\.0-OpenSSH/);
+    expect(await page.locator('#ssh-login-address').innerText()).toBe('127.0.0.1');
+    expect(await page.locator('#ssh-login-client').innerText()).toMatch(/^SSH-2\.0-OpenSSH/);
+    // What the client says about itself is labelled as its own words; the same address as this browser's: no warning.
+    expect(await page.locator('dt:has-text("The client says")').count()).toBe(1);
+    expect(await page.locator('#ssh-login-address-warning').count()).toBe(0);
     await page.click('#confirm-ssh-login');
     await page.waitForSelector('#ssh-login-state:has-text("Confirmed by alice")');
     await c.waitFor(PROMPT, 10_000);

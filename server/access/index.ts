@@ -11,6 +11,7 @@ export {
   maySeeAllSessions,
   maySeeSession,
   mayUseTarget,
+  requireFullScope,
   requireRecentLogin,
   usableTargets,
 } from './policy.js';

@@ -26,7 +26,19 @@ export function usableTargets(p: Principal, catalog: Catalog): Target[] {
  * approval-gated targets a live grant is needed as well: AccessRequests.admitConsole asks both.
  */
 export function authorizeConsole(p: Principal, target: Target): void {
+  requireFullScope(p, 'opening a console');
   if (!mayUseTarget(p, target)) throw new SallyportError('ACCESS_DENIED', `you may not open consoles on ${target.name}`);
+}
+
+/**
+ * A command-line login scoped to the admin and audit API (the default for `sallyport admin
+ * login`) may list, terminate, revoke and read the audit log, and nothing else: a phished token
+ * opens no console, asks for and approves no access. Throws ACCESS_DENIED.
+ */
+export function requireFullScope(p: Principal, what: string): void {
+  if (p.scope === 'admin') {
+    throw new SallyportError('ACCESS_DENIED', `${what} needs a full login: this command-line login is scoped to the admin and audit API (sallyport admin login --scope full)`);
+  }
 }
 
 /** Auditors and admins see every console session; everyone else only their own. */

@@ -19,7 +19,7 @@ import {
   type RequestStatus,
 } from '../db/index.js';
 import { invalidInput, SallyportError, type FieldProblem } from '../errors.js';
-import { checkAccessRequest, hasRole, isAutoApproved, mayApprove, mayRequestAccess, requireRecentLogin, type ConsoleCaps } from './policy.js';
+import { checkAccessRequest, hasRole, isAutoApproved, mayApprove, mayRequestAccess, requireFullScope, requireRecentLogin, type ConsoleCaps } from './policy.js';
 import { createGrantUse } from './grants.js';
 import { createRequestViews } from './views.js';
 import type { Principal } from '../identity/principal.js';
@@ -126,6 +126,7 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
 
   return {
     async request(p, targetName, input) {
+      requireFullScope(p, 'asking for access');
       const target = findTarget(targetName);
       if (!target) throw invalid([{ field: 'target', message: `no target named ${targetName}` }]);
       if (!target.approval.required) throw invalid([{ field: 'target', message: `${target.name} does not need approval` }]);
@@ -180,6 +181,7 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
     },
 
     async decide(p, requestId, decision, comment) {
+      requireFullScope(p, 'deciding a request');
       if (comment.length > MAX_COMMENT) throw invalid([{ field: 'comment', message: `must be at most ${MAX_COMMENT} characters` }]);
       return db.transaction(async (tx) => {
         const row = await lockAccessRequest(tx, requestId);
@@ -218,6 +220,7 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
     },
 
     async withdraw(p, requestId) {
+      requireFullScope(p, 'withdrawing a request');
       return db.transaction(async (tx) => {
         const row = await lockAccessRequest(tx, requestId);
         if (!row || row.requester_id !== p.userId) throw new SallyportError('NOT_FOUND', `no access request ${requestId}`);
@@ -229,6 +232,7 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
     },
 
     async handBack(p, requestId) {
+      requireFullScope(p, 'handing a grant back');
       return db.transaction(async (tx) => {
         const row = await lockAccessRequest(tx, requestId);
         if (!row || row.requester_id !== p.userId) throw new SallyportError('NOT_FOUND', `no access request ${requestId}`);

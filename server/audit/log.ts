@@ -56,10 +56,12 @@ export interface AuditEvents {
   /** The SSH front door showed a connection a login link (the code itself is not logged). */
   'ssh.login.issued': { target: string; clientAddress: string; clientVersion: string; expiresAt: string };
   /** `sallyport admin login` was shown a link (the code and secrets are not logged). */
-  'cli.login.issued': { clientAddress: string; clientName: string; expiresAt: string };
+  'cli.login.issued': { clientAddress: string; clientName: string; expiresAt: string; scope?: 'full' | 'admin' };
   'cli.login.confirmed': { username: string; clientAddress: string; clientName: string };
   /** The polling CLI got its login: a session of its own, ending when the confirming login would. */
   'cli.login.taken': { username: string; expiresAt: string };
+  /** A command-line login ended by its owner or an admin. */
+  'cli.login.revoked': { by: string; username: string; clientName: string };
   'ssh.login.confirmed': { username: string; target: string; clientAddress: string; clientVersion: string };
   /** The connection stopped waiting for its link: it expired, the client went away, the confirming login ended, the broker stopped. */
   'ssh.login.abandoned': { target: string; clientAddress: string; clientVersion: string; why: 'expired' | 'disconnected' | 'login_ended' | 'stopping' };

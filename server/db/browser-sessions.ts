@@ -5,6 +5,8 @@ import type { UserRow } from './users.js';
 
 export interface ActiveSessionRow {
   user: UserRow;
+  via: 'browser' | 'cli';
+  scope: 'full' | 'admin';
   groups: string[];
   roles: string[];
   authTime: Date;
@@ -30,11 +32,14 @@ export async function startBrowserSession(
 export async function touchBrowserSession(db: Queryable, idHash: Buffer, idleSeconds: number): Promise<ActiveSessionRow | null> {
   const { rows } = await db.query(
     `with s as (
-       select id_hash,
-              (expires_at <= now() or last_seen_at <= now() - make_interval(secs => $2)) as stale
-         from browser_sessions
-        where id_hash = $1 and ended_at is null
-        for update
+       -- A command-line login lives no longer than the browser login that confirmed it.
+       select b.id_hash,
+              (b.expires_at <= now() or b.last_seen_at <= now() - make_interval(secs => $2)
+               or (b.parent is not null and not exists (
+                     select 1 from browser_sessions p where p.id_hash = b.parent and p.ended_at is null and p.expires_at > now()))) as stale
+         from browser_sessions b
+        where b.id_hash = $1 and b.ended_at is null
+        for update of b
      ), ended as (
        update browser_sessions b
           set ended_at = now(), end_reason = 'expired'
@@ -45,9 +50,9 @@ export async function touchBrowserSession(db: Queryable, idHash: Buffer, idleSec
           set last_seen_at = now()
          from s
         where b.id_hash = s.id_hash and not s.stale
-    returning b.user_id, b.groups, b.roles, b.auth_time, b.created_at, b.expires_at
+    returning b.user_id, b.groups, b.roles, b.auth_time, b.created_at, b.expires_at, b.via, b.scope
      )
-     select t.groups, t.roles, t.auth_time, t.created_at, t.expires_at,
+     select t.groups, t.roles, t.auth_time, t.created_at, t.expires_at, t.via, t.scope,
             u.id, u.issuer, u.subject, u.username, u.display_name, u.email, u.groups as user_groups
        from touched t
        join users u on u.id = t.user_id`,
@@ -65,6 +70,8 @@ export async function touchBrowserSession(db: Queryable, idHash: Buffer, idleSec
       email: r.email,
       groups: r.user_groups,
     },
+    via: r.via,
+    scope: r.scope,
     groups: r.groups,
     roles: r.roles,
     authTime: r.auth_time,
@@ -92,11 +99,54 @@ export async function touchLoginsOfConsoles(db: Queryable, brokerId: string, eve
   );
 }
 
-/** Ends a session (logout); returns whether a live one was ended. */
+/** Ends a session (logout) and the command-line logins it confirmed; whether a live one was ended. */
 export async function endBrowserSession(db: Queryable, idHash: Buffer, reason: string): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `update browser_sessions set ended_at = now(), end_reason = $2 where id_hash = $1 and ended_at is null`,
+  const { rows } = await db.query<{ own: boolean }>(
+    `update browser_sessions set ended_at = now(), end_reason = $2
+      where (id_hash = $1 or parent = $1) and ended_at is null
+      returning id_hash = $1 as own`,
     [idHash, reason],
   );
-  return (rowCount ?? 0) > 0;
+  return rows.some((r) => r.own);
+}
+
+export interface CliSessionRow {
+  id: string;
+  username: string;
+  clientName: string;
+  clientAddress: string;
+  scope: 'full' | 'admin';
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+/** Live command-line logins: one user's, or everyone's (`userId` null). */
+export async function listCliSessions(db: Queryable, userId: string | null): Promise<CliSessionRow[]> {
+  const { rows } = await db.query(
+    `select l.id, u.username, l.client_name, l.client_address, b.scope, b.created_at, b.expires_at
+       from cli_logins l
+       join browser_sessions b on b.id_hash = l.session_hash and b.ended_at is null and b.expires_at > now()
+       join users u on u.id = b.user_id
+      where ($1::uuid is null or b.user_id = $1)
+      order by b.created_at desc
+      limit 500`,
+    [userId],
+  );
+  return rows.map((r) => ({ id: r.id, username: r.username, clientName: r.client_name, clientAddress: r.client_address, scope: r.scope, createdAt: r.created_at, expiresAt: r.expires_at }));
+}
+
+/**
+ * Ends one command-line login by its id (`userId`: only if it is that user's; null: anyone's),
+ * returning whose it was, or null when there is no such live login.
+ */
+export async function revokeCliSession(db: Queryable, id: string, userId: string | null): Promise<{ username: string; clientName: string } | null> {
+  const { rows } = await db.query(
+    `update browser_sessions b set ended_at = now(), end_reason = 'revoked'
+       from cli_logins l, users u
+      where l.id = $1 and b.id_hash = l.session_hash and u.id = b.user_id and b.ended_at is null
+        and ($2::uuid is null or b.user_id = $2)
+     returning u.username, l.client_name`,
+    [id, userId],
+  );
+  return rows[0] ? { username: rows[0].username, clientName: rows[0].client_name } : null;
 }

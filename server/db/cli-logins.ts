@@ -5,6 +5,8 @@ import type { Queryable } from './database.js';
 
 export interface CliLoginRow {
   code: string;
+  /** What the command line may do once confirmed: the admin and audit API, or everything. */
+  scope: 'full' | 'admin';
   clientAddress: string;
   clientName: string;
   createdAt: Date;
@@ -24,20 +26,20 @@ export async function countWaitingCliLogins(db: Queryable): Promise<number> {
 
 export async function saveCliLogin(
   db: Queryable,
-  l: { tokenHash: Buffer; pollHash: Buffer; code: string; clientAddress: string; clientName: string; seconds: number },
+  l: { tokenHash: Buffer; pollHash: Buffer; code: string; clientAddress: string; clientName: string; scope: 'full' | 'admin'; seconds: number },
 ): Promise<Date> {
   await db.query(`delete from cli_logins where expires_at < now() - make_interval(secs => $1)`, [KEEP_AFTER_EXPIRY_SECONDS]);
   const { rows } = await db.query<{ expires_at: Date }>(
-    `insert into cli_logins (token_hash, poll_hash, code, client_address, client_name, expires_at)
-     values ($1, $2, $3, $4, $5, now() + make_interval(secs => $6)) returning expires_at`,
-    [l.tokenHash, l.pollHash, l.code, l.clientAddress, l.clientName, l.seconds],
+    `insert into cli_logins (token_hash, poll_hash, code, client_address, client_name, scope, expires_at)
+     values ($1, $2, $3, $4, $5, $7, now() + make_interval(secs => $6)) returning expires_at`,
+    [l.tokenHash, l.pollHash, l.code, l.clientAddress, l.clientName, l.seconds, l.scope],
   );
   return rows[0]!.expires_at;
 }
 
 export async function getCliLogin(db: Queryable, tokenHash: Buffer): Promise<CliLoginRow | null> {
   const { rows } = await db.query(
-    `select l.code, l.client_address, l.client_name, l.created_at, l.expires_at, l.confirmed_at, u.username as confirmed_by,
+    `select l.code, l.scope, l.client_address, l.client_name, l.created_at, l.expires_at, l.confirmed_at, u.username as confirmed_by,
             l.expires_at <= now() as expired
        from cli_logins l left join users u on u.id = l.confirmed_by
       where l.token_hash = $1`,
@@ -47,6 +49,7 @@ export async function getCliLogin(db: Queryable, tokenHash: Buffer): Promise<Cli
   if (!r) return null;
   return {
     code: r.code,
+    scope: r.scope,
     clientAddress: r.client_address,
     clientName: r.client_name,
     createdAt: r.created_at,
@@ -77,7 +80,7 @@ export type PolledCliLogin =
  */
 export async function takeCliLogin(tx: Queryable, pollHash: Buffer, sessionHash: Buffer): Promise<PolledCliLogin> {
   const { rows } = await tx.query(
-    `select confirmed_at is not null as confirmed, taken_at is not null as taken, expires_at <= now() as expired, browser_session
+    `select confirmed_at is not null as confirmed, taken_at is not null as taken, expires_at <= now() as expired, browser_session, scope
        from cli_logins where poll_hash = $1 for update`,
     [pollHash],
   );
@@ -85,14 +88,15 @@ export async function takeCliLogin(tx: Queryable, pollHash: Buffer, sessionHash:
   if (!r) return { state: 'unknown' };
   if (r.taken) return { state: 'taken' };
   if (!r.confirmed) return { state: r.expired ? 'expired' : 'waiting' };
-  await tx.query(`update cli_logins set taken_at = now() where poll_hash = $1`, [pollHash]);
+  await tx.query(`update cli_logins set taken_at = now(), session_hash = $2 where poll_hash = $1`, [pollHash, sessionHash]);
+  // A child of the confirming login: it ends when that one does (touchBrowserSession, endBrowserSession).
   const started = await tx.query(
-    `insert into browser_sessions (id_hash, user_id, groups, roles, auth_time, expires_at, via)
-     select $2, b.user_id, b.groups, b.roles, b.auth_time, b.expires_at, 'cli'
+    `insert into browser_sessions (id_hash, user_id, groups, roles, auth_time, expires_at, via, parent, scope)
+     select $2, b.user_id, b.groups, b.roles, b.auth_time, b.expires_at, 'cli', b.id_hash, $3
        from browser_sessions b
       where b.id_hash = $1 and b.ended_at is null and b.expires_at > now()
      returning user_id, expires_at`,
-    [r.browser_session, sessionHash],
+    [r.browser_session, sessionHash, r.scope],
   );
   const s = started.rows[0];
   if (!s) return { state: 'login_ended' };

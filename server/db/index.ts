@@ -2,7 +2,17 @@
 export { afterCommit, openDatabase, tryInSavepoint, type Database, type Queryable } from './database.js';
 export { migrate, pendingMigrations, readMigrations } from './migrate.js';
 export { recordUserSeen, type UserRow } from './users.js';
-export { startBrowserSession, touchBrowserSession, endBrowserSession, moveConsolesToLogin, touchLoginsOfConsoles, type ActiveSessionRow } from './browser-sessions.js';
+export {
+  startBrowserSession,
+  touchBrowserSession,
+  endBrowserSession,
+  moveConsolesToLogin,
+  touchLoginsOfConsoles,
+  listCliSessions,
+  revokeCliSession,
+  type ActiveSessionRow,
+  type CliSessionRow,
+} from './browser-sessions.js';
 export { savePendingLogin, takePendingLogin, countPendingLogins, type PendingLogin } from './oidc-logins.js';
 export { saveSshLogin, getSshLogin, confirmSshLogin, takeSshLogins, type SshLoginRow, type TakenSshLogin } from './ssh-logins.js';
 export { countWaitingCliLogins, saveCliLogin, getCliLogin, confirmCliLogin, takeCliLogin, type CliLoginRow, type PolledCliLogin } from './cli-logins.js';

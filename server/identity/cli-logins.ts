@@ -8,7 +8,18 @@
 import { randomBytes } from 'node:crypto';
 import type { AuditLog } from '../audit/index.js';
 import type { Config } from '../config/index.js';
-import { confirmCliLogin, countWaitingCliLogins, getCliLogin, saveCliLogin, takeCliLogin, type CliLoginRow, type Database } from '../db/index.js';
+import {
+  confirmCliLogin,
+  countWaitingCliLogins,
+  getCliLogin,
+  listCliSessions,
+  revokeCliSession,
+  saveCliLogin,
+  takeCliLogin,
+  type CliLoginRow,
+  type CliSessionRow,
+  type Database,
+} from '../db/index.js';
 import { SallyportError } from '../errors.js';
 import { isLinkToken, keyedHash, loginCode, newLinkToken } from './login-link.js';
 import type { Principal } from './principal.js';
@@ -19,6 +30,10 @@ export const CLI_LOGIN_SECONDS = 300;
 /** What the confirming page shows: who is asking, from where, and its state. */
 export interface CliLoginView {
   code: string;
+  /** What the command line asks to be allowed: the admin and audit API, or everything. */
+  scope: 'full' | 'admin';
+  /** The confirming browser's own address, to compare with the client's. */
+  yourAddress?: string;
   clientAddress: string;
   clientName: string;
   createdAt: string;
@@ -30,9 +45,13 @@ export interface CliLoginView {
 export type CliPoll = { state: 'waiting' } | { state: 'confirmed'; token: string; username: string; expiresAt: string };
 
 export interface CliLogins {
-  begin(start: { clientAddress: string; clientName: string }): Promise<{ pollSecret: string; code: string; url: string; expiresAt: Date }>;
-  view(token: string): Promise<CliLoginView>;
-  confirm(token: string, principal: Principal): Promise<CliLoginView>;
+  begin(start: { clientAddress: string; clientName: string; scope: 'full' | 'admin' }): Promise<{ pollSecret: string; code: string; url: string; expiresAt: Date }>;
+  view(token: string, viewer: { address: string }): Promise<CliLoginView>;
+  confirm(token: string, principal: Principal, viewer: { address: string }): Promise<CliLoginView>;
+  /** Live command-line logins: the principal's own, or everyone's for an admin asking for all. */
+  list(principal: Principal, all: boolean): Promise<CliSessionRow[]>;
+  /** Ends one: its owner's, or anyone's by an admin (audited). */
+  revoke(principal: Principal, id: string): Promise<void>;
   /** The CLI's poll: waiting, or (once) its session token. Throws for an unknown, expired or spent login. */
   poll(pollSecret: string): Promise<CliPoll>;
 }
@@ -45,8 +64,10 @@ export function createCliLogins(deps: { config: Config; db: Database; audit: Aud
     if (!row) throw new SallyportError('NOT_FOUND', 'no such command-line login: the link is wrong or too old');
     return row;
   };
-  const view = (r: CliLoginRow): CliLoginView => ({
+  const view = (r: CliLoginRow, viewer?: { address: string }): CliLoginView => ({
     code: r.code,
+    scope: r.scope,
+    ...(viewer ? { yourAddress: viewer.address } : {}),
     clientAddress: r.clientAddress,
     clientName: r.clientName,
     createdAt: r.createdAt.toISOString(),
@@ -71,12 +92,14 @@ export function createCliLogins(deps: { config: Config; db: Database; audit: Aud
       return { pollSecret, code, url: `${config.publicUrl}/cli/${token}`, expiresAt };
     },
 
-    async view(token) {
-      return view(await find(token));
+    async view(token, viewer) {
+      return view(await find(token), viewer);
     },
 
-    async confirm(token, principal) {
+    async confirm(token, principal, viewer) {
       if (!principal.browserSession) throw new SallyportError('UNAUTHENTICATED', 'confirm a command-line login from a browser login');
+      // A command-line login may not mint another: whoever holds a token must not outlast its parent.
+      if (principal.via === 'cli') throw new SallyportError('ACCESS_DENIED', 'a command-line login cannot confirm logins: confirm it in a browser logged in through the identity provider');
       const row = await find(token);
       const done = await db.transaction(async (tx) => {
         if (!(await confirmCliLogin(tx, keyed('cli-login', token), principal.userId, Buffer.from(principal.browserSession!, 'hex')))) return false;
@@ -89,7 +112,25 @@ export function createCliLogins(deps: { config: Config; db: Database; audit: Aud
       if (!done) {
         throw new SallyportError('CONFLICT', row.state === 'confirmed' ? 'this command-line login was already confirmed: a link works once' : 'this command-line login has expired: run sallyport admin login again');
       }
-      return view({ ...row, state: 'confirmed', confirmedBy: principal.username });
+      return view({ ...row, state: 'confirmed', confirmedBy: principal.username }, viewer);
+    },
+
+    list(principal, all) {
+      if (all && !principal.roles.includes('admin')) throw new SallyportError('ACCESS_DENIED', "listing everyone's command-line logins needs the admin role");
+      return listCliSessions(db, all ? null : principal.userId);
+    },
+
+    async revoke(principal, id) {
+      const admin = principal.roles.includes('admin');
+      await db.transaction(async (tx) => {
+        const ended = await revokeCliSession(tx, id, admin ? null : principal.userId);
+        // Someone else's (for a non-admin) is as unknown as a made-up id.
+        if (!ended) throw new SallyportError('NOT_FOUND', 'no such live command-line login');
+        await audit.append(
+          { actor: `user:${principal.userId}`, action: 'cli.login.revoked', subject: ended.username, details: { by: principal.username, username: ended.username, clientName: ended.clientName } },
+          tx,
+        );
+      });
     },
 
     async poll(pollSecret) {

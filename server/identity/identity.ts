@@ -145,7 +145,7 @@ export function createIdentity(deps: { config: Config; db: Database; audit: Audi
       if (!sessionId || sessionId.length > 128) return null;
       const row = await touchBrowserSession(db, keyed('session', sessionId), config.session.idleTimeoutSeconds);
       if (!row) return null;
-      return toPrincipal(row.user, row.groups, row.roles as Role[], row.authTime, keyed('session', sessionId));
+      return toPrincipal(row.user, row.groups, row.roles as Role[], row.authTime, keyed('session', sessionId), { via: row.via, scope: row.scope });
     },
 
     endLogin,

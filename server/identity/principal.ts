@@ -17,6 +17,13 @@ export interface Principal {
    * console opened with it ends when that login ends. Absent for other doors.
    */
   readonly browserSession?: string;
+  /**
+   * How the login was made: `cli` is a command-line login (a bearer token a browser login
+   * confirmed), which may not confirm further logins. Absent: a browser login.
+   */
+  readonly via?: 'browser' | 'cli';
+  /** `admin`: the admin and audit API only (a command-line login's default). Absent: full. */
+  readonly scope?: 'full' | 'admin';
 }
 
 /** A frozen Principal from a user row and the browser login it came through. */
@@ -26,9 +33,12 @@ export function toPrincipal(
   roles: Role[],
   authTime: Date,
   sessionHash: Buffer,
+  login: { via: 'browser' | 'cli'; scope: 'full' | 'admin' } = { via: 'browser', scope: 'full' },
 ): Principal {
   return Object.freeze({
     browserSession: sessionHash.toString('hex'),
+    via: login.via,
+    scope: login.scope,
     userId: user.id,
     issuer: user.issuer,
     subject: user.subject,

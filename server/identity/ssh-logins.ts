@@ -28,11 +28,13 @@ export interface SshLoginView {
   expiresAt: string;
   state: SshLoginRow['state'];
   confirmedBy: string | null;
+  /** The confirming browser's own address, to compare with the client's. */
+  yourAddress?: string;
 }
 
 export interface SshLogins {
   begin(start: SshLoginStart): Promise<{ token: string; code: string; url: string; expiresAt: Date }>;
-  view(token: string): Promise<SshLoginView>;
+  view(token: string, viewer?: { address: string }): Promise<SshLoginView>;
   confirm(token: string, principal: Principal): Promise<SshLoginView>;
   /** The principals of those of `tokens` confirmed since the last call (null: its browser login ended). */
   take(tokens: readonly string[]): Promise<Map<string, Principal | null>>;
@@ -76,12 +78,13 @@ export function createSshLogins(deps: {
       return { token, code, url: `${config.publicUrl}/ssh/${token}`, expiresAt };
     },
 
-    async view(token) {
-      return view(await find(token));
+    async view(token, viewer) {
+      return { ...view(await find(token)), ...(viewer ? { yourAddress: viewer.address } : {}) };
     },
 
     async confirm(token, principal) {
       if (!principal.browserSession) throw new SallyportError('UNAUTHENTICATED', 'confirm an SSH login from a browser login');
+      if (principal.via === 'cli') throw new SallyportError('ACCESS_DENIED', 'a command-line login cannot confirm logins: confirm it in a browser logged in through the identity provider');
       const row = await find(token);
       const done = await db.transaction(async (tx) => {
         if (!(await confirmSshLogin(tx, hash(token), principal.userId, Buffer.from(principal.browserSession!, 'hex')))) return false;

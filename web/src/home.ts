@@ -1,7 +1,77 @@
 // The home page: who you are, your roles, and the targets you may use, each with Open console.
-import type { Me } from './api.js';
+import { getJson, postJson, type Me } from './api.js';
 import { el, link } from './dom.js';
-import { count, when } from './format.js';
+import { count, timeEl, when } from './format.js';
+
+interface CliSession {
+  id: string;
+  username: string;
+  clientName: string;
+  clientAddress: string;
+  scope: 'full' | 'admin';
+  createdAt: string;
+  expiresAt: string;
+}
+
+/**
+ * Your command-line logins (`sallyport admin login`), and an admin's view of everyone's: each
+ * ends with the browser login that confirmed it, and can be ended here before that.
+ */
+function cliLogins(me: Me): HTMLElement {
+  const admin = me.user.roles.includes('admin');
+  const section = el('section', { className: 'cli-logins', id: 'cli-logins' }, el('h2', { textContent: admin ? 'Command-line logins (everyone’s)' : 'Your command-line logins' }));
+  const problem = el('p', { className: 'error', role: 'alert' });
+  const load = async () => {
+    const { logins } = await getJson<{ logins: CliSession[] }>(`/api/cli-sessions${admin ? '?all=true' : ''}`);
+    if (logins.length === 0) {
+      section.replaceChildren(section.firstChild!, el('p', { className: 'empty', textContent: 'None: no command line is logged in.' }), problem);
+      return;
+    }
+    const rows = logins.map((l) => {
+      const end = el('button', {
+        className: 'revoke-cli-login',
+        textContent: `End ${admin && l.username !== me.user.username ? `${l.username}'s ` : ''}login`,
+        onclick: () => {
+          end.disabled = true;
+          void postJson(`/api/cli-sessions/${l.id}/revoke`, {})
+            .then(load)
+            .catch((err: Error) => {
+              problem.textContent = err.message;
+              end.disabled = false;
+            });
+        },
+      });
+      const row = el(
+        'tr',
+        {},
+        el('td', { textContent: l.username }),
+        el('td', {}, el('span', { textContent: l.clientAddress }), ' — the client says ', el('q', { textContent: l.clientName })),
+        el('td', { textContent: l.scope === 'full' ? 'everything' : 'admin and audit' }),
+        el('td', {}, timeEl(l.createdAt)),
+        el('td', {}, timeEl(l.expiresAt)),
+        el('td', {}, end),
+      );
+      row.dataset.login = l.id;
+      return row;
+    });
+    section.replaceChildren(
+      section.firstChild!,
+      el(
+        'div',
+        { className: 'table-wrap' },
+        el(
+          'table',
+          {},
+          el('thead', {}, el('tr', {}, ...['User', 'From', 'May do', 'Since', 'Ends by', ''].map((h) => el('th', { textContent: h })))),
+          el('tbody', {}, ...rows),
+        ),
+      ),
+      problem,
+    );
+  };
+  void load().catch((err: Error) => (problem.textContent = err.message));
+  return section;
+}
 
 function targetActions(t: Me['targets'][number]): (Node | string)[] {
   const open = link(`/console/${encodeURIComponent(t.name)}`, 'Open console', { className: 'button primary open-console' });
@@ -68,5 +138,5 @@ export function renderHome(app: HTMLElement, me: Me): void {
         el('p', {}, 'The broker’s host key fingerprint is ', el('code', { id: 'ssh-fingerprint', textContent: me.ssh.fingerprint })),
       )
     : '';
-  app.replaceChildren(profile, targets, ssh);
+  app.replaceChildren(profile, targets, ssh, cliLogins(me));
 }

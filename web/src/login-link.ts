@@ -7,6 +7,10 @@ import { timeEl, when } from './format.js';
 
 export interface LinkLoginView {
   code: string;
+  /** The address the broker saw the client connect from. */
+  clientAddress: string;
+  /** This browser's address as the broker sees it: a different one is worth a second look. */
+  yourAddress?: string;
   createdAt: string;
   expiresAt: string;
   state: 'waiting' | 'confirmed' | 'expired';
@@ -18,7 +22,10 @@ export interface LoginLinkPage<V extends LinkLoginView> {
   /** Element id prefix: `${prefix}-state`, `${prefix}-code`, `confirm-${prefix}`, `${prefix}-error`. */
   prefix: string;
   api: string;
-  /** What is asking, beside the code: [label, element id, text]. */
+  /**
+   * What is asking, beside the code: [label, element id, text]. What the client says about
+   * itself (its name, its version) is labelled as its own words: anyone can say "dave-laptop".
+   */
   rows(view: V): Array<[string, string, string]>;
   confirmed: string;
   expired: string;
@@ -61,6 +68,14 @@ export async function renderLoginLink<V extends LinkLoginView>(app: HTMLElement,
         el('dt', { textContent: 'Asked at' }),
         el('dd', {}, timeEl(l.createdAt)),
       ),
+      l.state === 'waiting' && l.yourAddress && l.yourAddress !== l.clientAddress
+        ? el(
+            'p',
+            { className: 'warning', id: `${page.prefix}-address-warning`, role: 'alert' },
+            `This request comes from ${l.clientAddress}, not from the address of this browser (${l.yourAddress}). `,
+            'Someone may have sent you their link to get in as you. Confirm only if you started it on another machine of yours.',
+          )
+        : '',
       l.state === 'waiting'
         ? el('p', { className: 'warning' }, 'Only confirm if you started this yourself and your terminal shows the same code. ', `${page.actsAs} will act as you (${me.user.username}), with your access.`)
         : '',

@@ -4,7 +4,6 @@ import { renderLoginLink, type LinkLoginView } from './login-link.js';
 
 interface SshLoginView extends LinkLoginView {
   target: string;
-  clientAddress: string;
   clientVersion: string;
 }
 
@@ -17,7 +16,8 @@ export function renderSshLogin(app: HTMLElement, token: string, me: { user: { us
       api: `/api/ssh-logins/${token}`,
       rows: (l) => [
         ['Console', 'ssh-login-target', l.target || 'none named: the list of targets you may open'],
-        ['From', 'ssh-login-client', `${l.clientAddress} (${l.clientVersion})`],
+        ['From address', 'ssh-login-address', l.clientAddress],
+        ['The client says', 'ssh-login-client', l.clientVersion],
       ],
       confirmed: 'Go back to your terminal: the console is starting there.',
       expired: 'This link has expired. Connect with ssh again for a new one.',

@@ -21,7 +21,7 @@ export function cliLoginRoutes(app: FastifyInstance, config: Config, s: { cliLog
   const starts = createRateLimiter({ perMinute: config.limits.loginsPerMinute, burst: config.limits.loginsPerMinute });
   const polls = createRateLimiter({ perMinute: 120, burst: 20 });
 
-  app.post<{ Body: { client: string } }>(
+  app.post<{ Body: { client: string; scope?: 'full' | 'admin' } }>(
     '/api/cli-logins',
     {
       config: { csrfExempt: true },
@@ -29,7 +29,8 @@ export function cliLoginRoutes(app: FastifyInstance, config: Config, s: { cliLog
         body: {
           type: 'object',
           // What the CLI says it is (`sallyport/0.1.0 on host`): shown on the confirming page.
-          properties: { client: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[ -~]+$' } },
+          // scope: the admin and audit API (the default), or everything the user may do.
+          properties: { client: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[ -~]+$' }, scope: { type: 'string', enum: ['admin', 'full'] } },
           required: ['client'],
           additionalProperties: false,
         },
@@ -39,7 +40,7 @@ export function cliLoginRoutes(app: FastifyInstance, config: Config, s: { cliLog
       if (!starts.take(request.ip)) {
         throw new SallyportError('LIMIT_REACHED', `too many logins started from ${request.ip}: at most ${config.limits.loginsPerMinute} a minute (SALLYPORT_LOGINS_PER_MINUTE)`);
       }
-      const started = await cliLogins.begin({ clientAddress: request.ip, clientName: request.body.client });
+      const started = await cliLogins.begin({ clientAddress: request.ip, clientName: request.body.client, scope: request.body.scope ?? 'admin' });
       reply.status(201).header('cache-control', 'no-store');
       return { url: started.url, code: started.code, pollSecret: started.pollSecret, expiresAt: started.expiresAt.toISOString() };
     },
@@ -61,10 +62,28 @@ export function cliLoginRoutes(app: FastifyInstance, config: Config, s: { cliLog
     });
     api.get<{ Params: { token: string } }>('/api/cli-logins/:token', { schema: { params: tokenParams } }, async (request, reply) => {
       reply.header('cache-control', 'no-store');
-      return cliLogins.view(request.params.token);
+      return cliLogins.view(request.params.token, { address: request.ip });
     });
     api.post<{ Params: { token: string } }>('/api/cli-logins/:token/confirm', { schema: { params: tokenParams, body: csrfOnly } }, async (request) =>
-      cliLogins.confirm(request.params.token, request.principal!),
+      cliLogins.confirm(request.params.token, request.principal!, { address: request.ip }),
+    );
+    // The user's live command-line logins (an admin: everyone's with ?all=true), and revoking one.
+    api.get<{ Querystring: { all?: 'true' | 'false' } }>(
+      '/api/cli-sessions',
+      { schema: { querystring: { type: 'object', properties: { all: { type: 'string', enum: ['true', 'false'] } }, additionalProperties: false } } },
+      async (request, reply) => {
+        reply.header('cache-control', 'no-store');
+        const rows = await cliLogins.list(request.principal!, request.query.all === 'true');
+        return { logins: rows.map((r) => ({ ...r, createdAt: r.createdAt.toISOString(), expiresAt: r.expiresAt.toISOString() })) };
+      },
+    );
+    api.post<{ Params: { id: string } }>(
+      '/api/cli-sessions/:id/revoke',
+      { schema: { params: { type: 'object', properties: { id: { type: 'string', format: 'uuid' } }, required: ['id'], additionalProperties: false }, body: csrfOnly } },
+      async (request) => {
+        await cliLogins.revoke(request.principal!, request.params.id);
+        return { revoked: request.params.id };
+      },
     );
     api.post('/api/logout', { schema: { body: csrfOnly } }, async (request) => {
       // The session only: no IdP end-session redirect for a client that follows none.

@@ -27,7 +27,7 @@ export function sshLoginRoutes(app: FastifyInstance, logins: SshLogins, door: Ss
     });
     api.get<{ Params: { token: string } }>('/api/ssh-logins/:token', { schema: { params: tokenParams } }, async (request, reply) => {
       reply.header('cache-control', 'no-store');
-      return logins.view(request.params.token);
+      return logins.view(request.params.token, { address: request.ip });
     });
     api.post<{ Params: { token: string } }>(
       '/api/ssh-logins/:token/confirm',
