@@ -109,8 +109,11 @@ export interface Config {
     readonly loginSeconds: number;
     /** How long a terminal waits for an approval it asked for before withdrawing it. */
     readonly approvalWaitSeconds: number;
+    /** Connections not logged in, per address (an IPv6 /64 counts as one) and in all. */
     readonly unauthenticatedPerAddress: number;
     readonly unauthenticatedTotal: number;
+    /** From TCP accept until the connection is shown its login link. */
+    readonly handshakeSeconds: number;
   };
   /** Production refuses images not pinned by digest. */
   readonly requireImageDigest: boolean;
@@ -302,6 +305,8 @@ export function loadConfig(env: Env, mode: Mode): Config {
   if (approvalWaitSeconds < 10 || approvalWaitSeconds > 24 * 3600) bad('SALLYPORT_SSH_APPROVAL_WAIT', 'must be from 10s to 24h');
   const unauthenticatedPerAddress = integer('SALLYPORT_SSH_MAX_UNAUTHENTICATED_PER_ADDRESS', 10, 1, 10000);
   const unauthenticatedTotal = integer('SALLYPORT_SSH_MAX_UNAUTHENTICATED', 256, 1, 100000);
+  const sshHandshakeSeconds = duration('SALLYPORT_SSH_HANDSHAKE_TIMEOUT', 20);
+  if (sshHandshakeSeconds < 2 || sshHandshakeSeconds > 120) bad('SALLYPORT_SSH_HANDSHAKE_TIMEOUT', 'must be from 2s to 2m');
 
   const metricsToken = read('SALLYPORT_METRICS_TOKEN');
   if (metricsToken !== undefined && !/^[\x21-\x7e]{32,256}$/.test(metricsToken)) bad('SALLYPORT_METRICS_TOKEN', 'must be 32-256 printable characters without spaces');
@@ -336,7 +341,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
     broker: { prefix: brokerPrefix, leaseSeconds },
     runtime: { dockerHost, dockerTls },
     fleet: { ca, sourceAddresses, certificateSeconds, connectTimeoutSeconds },
-    sshDoor: { listen: sshListen, hostKey: sshHostKey, loginSeconds: sshLoginSeconds, approvalWaitSeconds, unauthenticatedPerAddress, unauthenticatedTotal },
+    sshDoor: { listen: sshListen, hostKey: sshHostKey, loginSeconds: sshLoginSeconds, approvalWaitSeconds, unauthenticatedPerAddress, unauthenticatedTotal, handshakeSeconds: sshHandshakeSeconds },
     requireImageDigest: mode === 'production',
     metrics: { token: metricsToken },
     logLevel,

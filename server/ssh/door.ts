@@ -7,7 +7,7 @@
 // can bypass the recording. Modern algorithms only, strict key exchange (Terrapin), and every
 // resource a client can make it hold is bounded: connections not logged in (per address and in
 // all), authentication attempts, time to log in.
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, isIPv6, type AddressInfo, type Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import type { AccessRequests } from '../access/index.js';
 import type { AuditLog } from '../audit/index.js';
@@ -32,8 +32,6 @@ export const SSH_ALGORITHMS = {
 
 /** Authentication requests one connection may make (each key an agent offers is one). */
 const MAX_AUTH_ATTEMPTS = 12;
-/** From TCP accept to the first authentication request. */
-const HANDSHAKE_MS = 20_000;
 /** Global requests that are forwarding: refused and audited. Others (keepalives) are just refused. */
 const FORWARDING_REQUESTS = new Set(['tcpip-forward', 'cancel-tcpip-forward', 'streamlocal-forward@openssh.com', 'cancel-streamlocal-forward@openssh.com']);
 /** From login to the session channel a console needs. */
@@ -107,7 +105,6 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
       const socket = accepted.get(`${info.ip}|${info.port}`);
       accepted.delete(`${info.ip}|${info.port}`);
       const uncount = socket?.uncount ?? (() => undefined);
-      const handshake = socket?.handshake;
       clients.add(client);
       const aborted = new AbortController();
       let principal: Principal | undefined;
@@ -130,7 +127,6 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
       });
 
       client.on('authentication', (ctx) => {
-        clearTimeout(handshake);
         attempts++;
         who.username = ctx.username.slice(0, 64);
         if (attempts > MAX_AUTH_ATTEMPTS) {
@@ -156,6 +152,10 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
             log.warn({ err: (err as Error).message }, 'ssh door: cannot start an SSH login');
             return ctx.reject([]);
           }
+          // Shown a link: from here the login's own deadline applies, and the connection is no
+          // longer the first to go when the door is full. Until here, however many requests it
+          // sent (a `none`, a key), the handshake window holds.
+          socket?.linked();
           const instructions = [
             '',
             `  Sallyport: to open ${target ? `a console on ${target}` : 'a console'}, confirm this login in your browser:`,
@@ -234,18 +234,37 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
   );
 
   // Bounded at the TCP accept, before ssh2 sees a byte: a client that never sends its version,
-  // or never logs in, holds one of a few places for its address (and of the total) for a
-  // bounded time. ssh2 gets the socket afterwards (injectSocket).
-  const accepted = new Map<string, { uncount: () => void; handshake: NodeJS.Timeout }>();
+  // or is never shown a link, holds one of a few places for its address (an IPv6 /64 is one
+  // address) and of the total, for the handshake window. When every place is taken, the oldest
+  // connection not yet shown a link, of the address holding the most, makes room (as OpenSSH's
+  // MaxStartups drops unauthenticated connections): a flood from a few addresses cannot close the
+  // door to everyone else. ssh2 gets the socket afterwards (injectSocket).
+  interface Pending {
+    socket: Socket;
+    linked: boolean;
+  }
+  const pendingBy = new Map<string, Pending[]>();
+  const accepted = new Map<string, { uncount: () => void; linked: () => void }>();
+  const evictOne = (): boolean => {
+    let worst: Pending[] | undefined;
+    for (const list of pendingBy.values()) {
+      if (list.some((p) => !p.linked) && (!worst || list.length > worst.length)) worst = list;
+    }
+    const victim = worst?.find((p) => !p.linked);
+    if (!victim) return false;
+    victim.socket.destroy();
+    return true;
+  };
   const tcp = createServer((socket) => {
-    const address = socket.remoteAddress ?? '';
-    const mine = (unauthenticated.get(address) ?? 0) + 1;
-    if (mine > door.unauthenticatedPerAddress || unauthenticatedTotal + 1 > door.unauthenticatedTotal) {
+    const address = addressKey(socket.remoteAddress ?? '');
+    if ((unauthenticated.get(address) ?? 0) + 1 > door.unauthenticatedPerAddress || (unauthenticatedTotal + 1 > door.unauthenticatedTotal && !evictOne())) {
       socket.destroy();
       return;
     }
-    unauthenticated.set(address, mine);
+    unauthenticated.set(address, (unauthenticated.get(address) ?? 0) + 1);
     unauthenticatedTotal++;
+    const entry: Pending = { socket, linked: false };
+    pendingBy.set(address, [...(pendingBy.get(address) ?? []), entry]);
     let counted = true;
     const uncount = () => {
       if (!counted) return;
@@ -254,17 +273,26 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
       const n = (unauthenticated.get(address) ?? 1) - 1;
       if (n <= 0) unauthenticated.delete(address);
       else unauthenticated.set(address, n);
+      const left = (pendingBy.get(address) ?? []).filter((p) => p !== entry);
+      if (left.length) pendingBy.set(address, left);
+      else pendingBy.delete(address);
     };
-    const key = `${address}|${socket.remotePort}`;
-    // Until the first authentication request: version exchange and key exchange included.
-    const handshake = setTimeout(() => socket.destroy(), HANDSHAKE_MS);
+    const key = `${socket.remoteAddress ?? ''}|${socket.remotePort}`;
+    // Until the connection is shown its link: version, key exchange and any auth requests included.
+    const handshake = setTimeout(() => socket.destroy(), door.handshakeSeconds * 1000);
     socket.once('close', () => {
       clearTimeout(handshake);
       accepted.delete(key);
       uncount();
     });
     socket.on('error', () => undefined);
-    accepted.set(key, { uncount, handshake });
+    accepted.set(key, {
+      uncount,
+      linked: () => {
+        entry.linked = true;
+        clearTimeout(handshake);
+      },
+    });
     server.injectSocket(socket);
   });
   tcp.on('error', (err: Error) => log.warn({ err: err.message }, 'ssh door: listener error'));
@@ -293,4 +321,21 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
       await closed;
     },
   };
+}
+
+/**
+ * What a client address counts as: an IPv4 address itself (also when IPv4-mapped), an IPv6
+ * address by its /64 — one host is usually given a whole /64, so counting single addresses
+ * would let it take every place.
+ */
+export function addressKey(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(ip)) return ip;
+  const [head, tail = ''] = ip.toLowerCase().split('::') as [string, string?];
+  const left = head ? head.split(':') : [];
+  const right = ip.includes('::') && tail ? tail.split(':') : [];
+  // An embedded IPv4 tail (a:b::1.2.3.4) lies past the first 64 bits: it does not matter here.
+  const groups = ip.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':')}::/64`;
 }
