@@ -61,6 +61,9 @@ export function controlPass(deps: ControlDeps): () => Promise<void> {
             target: row.target,
             reason,
             counts: null,
+            // Its open removed the container when marking it started failed; if that failed too,
+            // the reaper removes it (a container of this broker that no console holds).
+            released: true,
             failedStart: { image: row.image, code: 'DB_UNAVAILABLE', grantId: row.grant_id },
           }),
         );

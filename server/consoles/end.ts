@@ -8,6 +8,7 @@ import {
   endConsoleSession,
   endOrphanedSession,
   getRecording,
+  markConsoleReleased,
   readStoredChunks,
   sealRecording,
   tryInSavepoint,
@@ -26,6 +27,8 @@ export interface SessionEnd {
   counts: { exitCode: number | null; bytesOut: number; bytesIn: number } | null;
   /** The recorder's own seal; absent or null: seal what reached storage (marked truncated). */
   recording?: RecordingSeal | null;
+  /** The container (or process) is gone; otherwise the reaper removes it and marks it then. */
+  released?: boolean;
   /** The console never ran: its grant's use is given back, and the event is console.failed. */
   failedStart?: { image: string; code: string; grantId: string | null };
 }
@@ -42,6 +45,7 @@ export async function endSession(tx: Queryable, deps: EndDeps, e: SessionEnd): P
     ? await endConsoleSession(tx, e.id, { ...e.counts, reason, code: e.reason.code })
     : await endOrphanedSession(tx, e.id, { reason, code: e.reason.code });
   if (!ended) return false;
+  if (e.released) await markConsoleReleased(tx, e.id);
   // If even sealing from storage is refused (a full disk), the session still ends; the recovery
   // pass seals it late once storage takes writes again (recover.ts, recording.sealed_late).
   const seal = e.recording ?? (await tryInSavepoint(tx, () => sealStoredRecording(tx, e.id, reason))) ?? null;

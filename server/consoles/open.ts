@@ -153,6 +153,8 @@ export async function openConsole(
           reason: { code: 'failed_to_start', error: code },
           counts: { exitCode: null, bytesOut: 0, bytesIn: 0 },
           recording: seal,
+          // The runtime removed what it had started before it gave up.
+          released: true,
           failedStart: { image: target.image, code, grantId },
         }),
       );

@@ -3,7 +3,7 @@
 // "truncated" marker), and remove the containers of every broker that is no longer alive.
 // Runs at start and on every heartbeat; with no survivor, the next broker to start does it.
 import type { AuditLog } from '../audit/index.js';
-import { claimLostBrokers, deadBrokers, lockOrphanedSession, lockUnsealedRecording, type Database, type Queryable } from '../db/index.js';
+import { claimLostBrokers, deadBrokers, lockOrphanedSession, lockUnsealedRecording, markConsoleReleased, type Database, type Queryable } from '../db/index.js';
 import type { Runtime } from '../runtime/index.js';
 import { endSession, sealStoredRecording, type EndDeps } from './end.js';
 import type { EndReason } from './end-reasons.js';
@@ -24,6 +24,20 @@ export interface Recovered {
   consoles: string[];
   /** Ended sessions whose recordings were sealed only now. */
   sealedLate?: string[];
+  /** Containers the engine would not remove in time this pass (tried again next pass). */
+  unremoved?: number;
+}
+
+/** How long the reaper waits for one container's removal before going on to the next. */
+const REMOVE_TIMEOUT_MS = 15_000;
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms);
+  });
+  p.catch(() => undefined); // a late failure after the timeout is nobody's to handle
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 /** At most this many orphaned sessions per pass; the next pass takes the rest. */
@@ -60,6 +74,7 @@ export async function recoverOrphans(deps: RecoveryDeps): Promise<Recovered> {
   }
 
   const consoles: string[] = [];
+  let unremoved = 0;
   for (const runtime of deps.runtimes) {
     // Something was just taken over: its consoles on fleet nodes are orphans now, not in 30 s.
     const held = await runtime.list({ everywhere: brokers.length > 0 || sessions.length > 0 });
@@ -73,11 +88,19 @@ export async function recoverOrphans(deps: RecoveryDeps): Promise<Recovered> {
       // deployment on the same engine): never ours to touch.
       const mine = h.brokerId === deps.brokerId;
       if (!(dead.has(h.brokerId) || (mine && !own.has(h.sessionId)))) continue;
-      await runtime.remove(h.handle);
+      // One container the engine will not remove (a blocked attach, a node away) must not stop
+      // the pass: each gets its own time, and the next pass tries again.
+      try {
+        await withTimeout(runtime.remove(h.handle), REMOVE_TIMEOUT_MS, `removing ${h.handle.id} on ${h.handle.node}`);
+      } catch {
+        unremoved++;
+        continue;
+      }
+      await markConsoleReleased(db, h.sessionId).catch(() => undefined);
       consoles.push(h.sessionId);
     }
   }
-  return { brokers, sessions, consoles, ...(sealedLate.length ? { sealedLate } : {}) };
+  return { brokers, sessions, consoles, ...(sealedLate.length ? { sealedLate } : {}), ...(unremoved ? { unremoved } : {}) };
 }
 
 async function sealLate(tx: Queryable, audit: AuditLog): Promise<string | null> {

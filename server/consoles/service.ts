@@ -114,6 +114,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
         reason: info.reason,
         counts: { exitCode: info.exitCode, bytesOut: info.bytesOut, bytesIn: info.bytesIn },
         recording: info.recording,
+        released: info.released,
       }),
     );
   };

@@ -40,6 +40,8 @@ export interface EndInfo {
   bytesOut: number;
   bytesIn: number;
   recording: RecordingSeal | null;
+  /** Whether the container (or process) was removed; if not, the reaper removes it later. */
+  released: boolean;
 }
 
 /** Stop reading a client's input while this much of it waits for the process to read it. */
@@ -263,14 +265,17 @@ export class ConsoleSession {
       this.flushGathered(false);
       const rest = this.decoder.end();
       if (rest) this.recorder.output(rest);
-      await this.running.destroy().catch(() => {});
+      const released = await this.running.destroy().then(
+        () => true,
+        () => false,
+      );
       let recording: EndInfo['recording'] = null;
       try {
         recording = await this.recorder.seal();
       } catch {
         recording = null;
       }
-      const info: EndInfo = { reason, exitCode: this.exitCode, bytesOut: this.bytesOut, bytesIn: this.bytesIn, recording };
+      const info: EndInfo = { reason, exitCode: this.exitCode, bytesOut: this.bytesOut, bytesIn: this.bytesIn, recording, released };
       // onEnded keeps trying to store the end itself; a failure here must not reject the many
       // fire-and-forget callers (timers, sockets) and take the process down with it.
       await this.onEnded(info).catch(() => undefined);

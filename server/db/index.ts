@@ -33,6 +33,7 @@ export {
   linkConsoleGrant,
   endConsoleSession,
   endOrphanedSession,
+  markConsoleReleased,
   listConsoleSessions,
   getConsoleSession,
   createRecording,

@@ -115,12 +115,16 @@ const ADMISSION_LOCK = 0x636f6e732d636170n;
 export async function countLiveConsolesLocked(tx: Queryable, userId: string, target: string): Promise<{ user: number; target: number; total: number }> {
   await tx.query(`select pg_advisory_xact_lock($1)`, [ADMISSION_LOCK.toString()]);
   const { rows } = await tx.query<{ user: number; target: number; total: number }>(
+    // Live consoles of live brokers, and ended ones whose container is not removed yet (an engine
+    // that did not answer): those still hold the engine's memory and processes. Not for ever: a
+    // node gone for good must not hold a user's place past an hour.
     `select count(*) filter (where s.user_id = $1)::int as user,
             count(*) filter (where s.target = $2)::int as target,
             count(*)::int as total
        from console_sessions s
-       join brokers b on b.id = s.broker_id and b.stopped_at is null
-      where s.ended_at is null`,
+       left join brokers b on b.id = s.broker_id
+      where (s.ended_at is null and b.id is not null and b.stopped_at is null)
+         or (s.ended_at is not null and s.released_at is null and s.ended_at > now() - interval '1 hour')`,
     [userId, target],
   );
   return rows[0]!;

@@ -80,6 +80,11 @@ export async function endConsoleSession(
   return (rowCount ?? 0) > 0;
 }
 
+/** The console's container (or process) is gone: it no longer counts toward the caps. */
+export async function markConsoleReleased(db: Queryable, id: string): Promise<void> {
+  await db.query(`update console_sessions set released_at = now() where id = $1 and released_at is null`, [id]);
+}
+
 /** Ends a session whose broker is gone (its byte counts died with it); false if already ended. */
 export async function endOrphanedSession(db: Queryable, id: string, e: { reason: string; code: string }): Promise<boolean> {
   const { rowCount } = await db.query(

@@ -104,6 +104,14 @@ export function createMetrics(deps: { db: Database }): Metrics {
     },
   });
   new client.Gauge({
+    name: 'sallyport_consoles_unreleased',
+    help: 'Consoles that ended but whose container was not removed yet (all brokers): the reaper retries each pass; alert when it stays above 0.',
+    registers: [registry],
+    async collect() {
+      this.set(await countOrNaN(deps.db, `select count(*)::int as n from console_sessions where ended_at is not null and released_at is null`));
+    },
+  });
+  new client.Gauge({
     name: 'sallyport_webhook_undelivered',
     help: 'Webhook notifications not yet delivered (all brokers).',
     registers: [registry],

@@ -179,7 +179,13 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
       throw engineError(err, c.image, node);
     }
 
+    // The attach connection and its pipe: destroyed first on every end, or a client that stopped
+    // reading leaves dockerd blocked writing to it, and the removal (and inspect) hang with it.
+    const attached: { stream?: NodeJS.ReadWriteStream & PassThrough; output?: PassThrough } = {};
     const destroy = once(async () => {
+      if (attached.output) attached.stream?.unpipe(attached.output);
+      attached.stream?.destroy();
+      attached.output?.destroy();
       try {
         await container.remove({ force: true, v: true }).catch((err: { statusCode?: number }) => {
           if (err.statusCode !== 404) throw err;
@@ -196,6 +202,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
       const live = longLived.getContainer(container.id);
       const stream = (await live.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as NodeJS.ReadWriteStream &
         PassThrough;
+      attached.stream = stream;
       // next-exit: the default (not-running) would answer at once for a container not yet started.
       const waited = live.wait({ condition: 'next-exit' }).then(
         (r: { StatusCode: number }) => ({ exitCode: r.StatusCode }),
@@ -209,6 +216,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
       // ConsoleSize at create needs Engine API 1.42; set the size explicitly for older engines.
       await container.resize({ w: spec.size.cols, h: spec.size.rows }).catch(() => {});
       const output = new PassThrough({ highWaterMark: 64 * 1024 });
+      attached.output = output;
       // pipe() pauses the engine's socket when `output` is not being read: backpressure
       // reaches the container's TTY instead of piling up in the broker.
       stream.pipe(output);
