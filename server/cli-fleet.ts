@@ -12,7 +12,10 @@ export const SSH_CA_USAGE = `  ssh-ca new            print a new SSH user-CA pri
 export const NODE_CONFIG_USAGE = `  node-config           print what a fleet node needs to accept only the broker:
                         --broker-address ADDR[,ADDR] (required), --login NAME (default sallyport),
                         --ca-pub FILE|URL (default: SALLYPORT_SSH_CA_KEY*), --port N (22),
-                        --ssh-dir DIR (/etc/ssh), --format files|json|packer|terraform
+                        --ssh-dir DIR (/etc/ssh), --format files|json|packer|terraform,
+                        --open-port N[,N] (ports the node serves to anyone; every other new
+                        TCP connection is admitted from the broker only)
+                        Then, on the node: DIR/sallyport-lockdown-check prints OK or what fails
 `;
 
 export function sshCaCommand(args: string[]): number {
@@ -62,6 +65,7 @@ export async function nodeConfigCommand(args: string[]): Promise<number> {
         port: { type: 'string', default: '22' },
         'ssh-dir': { type: 'string', default: '/etc/ssh' },
         format: { type: 'string', default: 'files' },
+        'open-port': { type: 'string', multiple: true },
         help: { type: 'boolean' },
       },
     });
@@ -80,6 +84,8 @@ export async function nodeConfigCommand(args: string[]): Promise<number> {
   if (brokerAddresses.length === 0) problems.push('--broker-address is required (the addresses the broker connects from)');
   if (!/^\d{1,5}$/.test(v.port!) || port < 1 || port > 65535) problems.push(`--port: "${v.port}" is not a port number`);
   if (!v['ssh-dir']!.startsWith('/')) problems.push('--ssh-dir must be an absolute path');
+  const openPorts = (v['open-port'] ?? []).flatMap((a) => a.split(',')).map((a) => a.trim()).filter(Boolean);
+  for (const p of openPorts) if (!/^\d{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535) problems.push(`--open-port: "${p}" is not a port number`);
   if (!['files', 'json', 'packer', 'terraform'].includes(v.format!)) problems.push(`--format must be files, json, packer or terraform, got "${v.format}"`);
   if (problems.length) {
     process.stderr.write(problems.map((p) => `sallyport node-config: ${p}\n`).join(''));
@@ -89,7 +95,7 @@ export async function nodeConfigCommand(args: string[]): Promise<number> {
     process.stdout.write(formatTerraform({ brokerAddresses, sshPort: port }));
     return 0;
   }
-  const files = nodeConfigFiles({ brokerAddresses, login: v.login!, caPublicKeys: await caPublicKeys(v['ca-pub']), sshPort: port, sshDir: v['ssh-dir']! });
+  const files = nodeConfigFiles({ brokerAddresses, login: v.login!, caPublicKeys: await caPublicKeys(v['ca-pub']), sshPort: port, sshDir: v['ssh-dir']!, openPorts: openPorts.map(Number) });
   if (v.format === 'json') process.stdout.write(`${JSON.stringify({ files }, null, 2)}\n`);
   else if (v.format === 'packer') process.stdout.write(formatPacker(files, v.login!));
   else process.stdout.write(formatFiles(files));

@@ -152,6 +152,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       },
     };
     const fleetView = createFleetView({ db, catalog, fleet });
+    metrics.readLockdowns(() => fleetView.lockdowns());
     const sshLogins = createSshLogins({ config, db, audit, brokerId: self.id });
     const cliLogins = createCliLogins({ config, db, audit });
     let sshDoor: SshDoor | undefined;
@@ -190,6 +191,8 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     );
     const stopNotifier = notifier?.start(app.log);
     const stopCheckpoints = checkpointer.start(app.log);
+    // Every node's sshd checked against the lockdown it should run with (an SSH login each).
+    const stopLockdownChecks = fleetView.start(NODE_CHECK_MS, app.log);
     const stopReplay = replay.start(app.log);
     const stopIndexer = startWordIndexer(db, app.log, config.search.indexMsPerSecond);
     const address = app.server.address();
@@ -208,6 +211,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       await self.stop().catch((err: unknown) => app.log.warn(`could not mark this broker stopped: ${(err as Error).message}`));
       // Signs the drain's recordings and the last events (console.ended, broker.stopped).
       await stopCheckpoints();
+      await stopLockdownChecks();
       await stopReplay();
       await stopIndexer();
       await app.close();
@@ -237,6 +241,9 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     throw err;
   }
 }
+
+/** How often every fleet node's lockdown is checked (and whenever an admin opens the Fleet page). */
+const NODE_CHECK_MS = 5 * 60_000;
 
 /** More than this between the broker's clock and the database's is worth an operator's look. */
 const MAX_CLOCK_SKEW_SECONDS = 5;

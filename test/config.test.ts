@@ -120,7 +120,7 @@ describe('loadConfig', () => {
   });
 
   it('reads the SSH front door: off unless asked for, needs a host key, and names bad values', () => {
-    expect(loadConfig(good, 'production').sshDoor).toEqual({ listen: undefined, hostKey: undefined, loginSeconds: 300, approvalWaitSeconds: 900, unauthenticatedPerAddress: 10, unauthenticatedTotal: 256 });
+    expect(loadConfig(good, 'production').sshDoor).toEqual({ listen: undefined, hostKey: undefined, loginSeconds: 300, approvalWaitSeconds: 900, unauthenticatedPerAddress: 10, unauthenticatedTotal: 256, handshakeSeconds: 20 });
     const hostKey = encodePrivateKeyFile(generateEd25519(), 'host');
     expect(loadConfig({ ...good, SALLYPORT_SSH_LISTEN: '[::]:2222', SALLYPORT_SSH_HOST_KEY: hostKey }, 'production').sshDoor.listen).toEqual({ host: '::', port: 2222 });
     expect(loadConfig({ ...good, SALLYPORT_SSH_LISTEN: '0.0.0.0:22', SALLYPORT_SSH_HOST_KEY: hostKey, SALLYPORT_SSH_LOGIN_TIMEOUT: '2m' }, 'production').sshDoor).toMatchObject({

@@ -49,7 +49,7 @@ function writeFleetCatalog(image: string, n: FleetNode): string {
     file,
     `version: 1
 nodes:
-  - { name: app-1, address: "${n.address}", hostKey: "${n.hostKey}", login: ${NODE_LOGIN}, labels: { pool: billing } }
+  - { name: app-1, address: "${n.address}", hostKey: "${n.hostKey}", login: ${NODE_LOGIN}, labels: { pool: billing }, sshdConfig: "${n.sshdConfig}" }
 targets:
   - { name: fleet-shell, description: a container on app-1, runtime: docker, nodes: { labels: { pool: billing } }, image: "${imageId}", command: [sh],
       user: "1000:1000", limits: { memory: 64m, cpus: 0.5, pids: 32, maxDuration: 1h, idleTimeout: 15m }, allow: { groups: [developers] } }
@@ -254,6 +254,8 @@ describe('a console on a fleet node', () => {
       const row = page.locator('[data-node="app-1"]');
       await row.waitFor();
       expect(await row.locator('.reachability').innerText()).toBe('reachable');
+      // sshd on the node runs with what node-config printed (sshd -T, over the broker's login).
+      expect(await row.locator('.lockdown').innerText()).toBe('locked down (sshd -T)');
       expect(await row.locator('.fingerprint').innerText()).toBe(fingerprint(parsePublicKeyLine(node.hostKey).blob));
       expect(await row.locator('.live-consoles').innerText()).toBe('1');
       expect(await page.locator('#fleet-status').innerText()).toBe('1 of 1 node reachable');

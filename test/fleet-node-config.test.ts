@@ -1,7 +1,7 @@
 // What an operator runs to make the broker a CA and lock nodes down: `sallyport ssh-ca new` and
 // `sallyport node-config` in every format, checked by the real OpenSSH tools (ssh-keygen reads
 // the key, `sshd -t` accepts the drop-in) and refusing bad arguments by name.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -38,17 +38,21 @@ describe('sallyport node-config', () => {
     const byName = Object.fromEntries(files.map((f) => [f.path.split('/').pop(), f.content]));
     expect(byName['sallyport_user_ca.pub']).toBe(`${caPub}\n`);
     expect(byName['deploy']).toBe('deploy\n');
-    const sshd = byName['sallyport.conf']!;
-    for (const line of ['PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'PermitRootLogin no', 'DisableForwarding yes', 'PermitTunnel no', 'AllowAgentForwarding no', 'X11Forwarding no', 'AuthorizedKeysFile none', 'AllowUsers deploy', `TrustedUserCAKeys ${sshDir}/sallyport_user_ca.pub`]) {
+    // 00-: read before cloud-init's 50-cloud-init.conf and an organisation's 10-*.conf (first value wins).
+    const sshd = byName['00-sallyport.conf']!;
+    for (const line of ['AuthorizedKeysCommand none', 'AuthorizedPrincipalsCommand none', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'PermitRootLogin no', 'DisableForwarding yes', 'PermitTunnel no', 'AllowAgentForwarding no', 'X11Forwarding no', 'AuthorizedKeysFile none', 'AllowUsers deploy', `TrustedUserCAKeys ${sshDir}/sallyport_user_ca.pub`]) {
       expect(sshd).toContain(`${line}\n`);
     }
-    expect(byName['sallyport.nft']).toContain('tcp dport 22 ip saddr { 10.0.0.1/32, 10.0.0.2/32 } accept');
+    // New TCP only from the broker, on every port: a Port sshd also listens on is guarded too.
+    expect(byName['sallyport.nft']).toContain('ip saddr { 10.0.0.1/32, 10.0.0.2/32 } accept');
+    expect(byName['sallyport.nft']).toContain('meta l4proto tcp ct state new counter drop');
+    expect(byName['sallyport-lockdown-check']).toContain(`/usr/sbin/sshd -T -f '${sshDir}/sshd_config'`);
     for (const f of files.filter((f) => f.path.startsWith(sshDir))) {
       mkdirSync(dirname(f.path), { recursive: true });
       writeFileSync(f.path, f.content);
     }
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'hostkey')]);
-    const main = join(dir, 'sshd_config');
+    const main = join(sshDir, 'sshd_config');
     writeFileSync(main, `Include ${sshDir}/sshd_config.d/*.conf\nHostKey ${join(dir, 'hostkey')}\n`);
     // sshd -T prints the configuration it would run with: the drop-in's values won.
     const effective = execFileSync('/usr/sbin/sshd', ['-T', '-f', main], { encoding: 'utf8' });
@@ -56,6 +60,12 @@ describe('sallyport node-config', () => {
     expect(effective).toMatch(/^disableforwarding yes$/m);
     expect(effective).toMatch(/^permitrootlogin no$/m);
     expect(effective).toMatch(/^authorizedkeysfile none$/m);
+    expect(effective).toMatch(/^authorizedkeyscommand none$/m);
+    // The check node-config prints finds every sshd setting in effect; run as root here, it also
+    // looks for the firewall, which this machine (not a node) has not loaded: that, and only that, fails.
+    const check = spawnSync('sh', [join(sshDir, 'sallyport-lockdown-check')], { encoding: 'utf8' });
+    expect(check.stdout.trim()).toBe('FAIL: the nftables table inet sallyport is not loaded');
+    expect(check.status).toBe(1);
     // nft checks the ruleset without applying it.
     writeFileSync(join(dir, 'rules.nft'), byName['sallyport.nft']!);
     execFileSync('nft', ['-c', '-f', join(dir, 'rules.nft')]);
@@ -73,7 +83,7 @@ describe('sallyport node-config', () => {
     const env = { SALLYPORT_SSH_CA_KEY: caKey };
     const packer = await runCli(['node-config', '--broker-address', '10.0.0.1', '--format', 'packer'], env);
     expect(packer.code, packer.stderr).toBe(0);
-    for (const path of ['/etc/ssh/sshd_config.d/sallyport.conf', '/etc/ssh/sallyport_user_ca.pub', '/etc/ssh/sallyport_principals/sallyport', '/etc/nftables.d/sallyport.nft']) {
+    for (const path of ['/etc/ssh/sshd_config.d/00-sallyport.conf', '/etc/ssh/sallyport_user_ca.pub', '/etc/ssh/sallyport_principals/sallyport', '/etc/nftables.d/sallyport.nft']) {
       expect(packer.stdout).toContain(`cat > ${path} <<'SALLYPORT_EOF'`);
     }
     expect(packer.stdout).toContain('"sshd -t"');

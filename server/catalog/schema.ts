@@ -63,6 +63,8 @@ export const nodeSchema = z.strictObject({
   /** The one account the broker logs in as (the certificate's principal). */
   login: z.string().regex(LOGIN_RE, 'must be a user name (lowercase letters, digits, _ and -)').default('sallyport'),
   labels: z.record(z.string().regex(LABEL_RE, 'must be a label name'), z.string().max(63)).default({}),
+  /** The node's main sshd_config, for the broker's lockdown check (`sshd -T -f`); its drop-ins are beside it. */
+  sshdConfig: z.string().regex(/^\/[A-Za-z0-9._/-]{1,250}$/, 'must be an absolute path such as /etc/ssh/sshd_config').default('/etc/ssh/sshd_config'),
 });
 
 /** Where a target's consoles run: named nodes, or every node whose labels match. */

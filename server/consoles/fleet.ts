@@ -1,11 +1,12 @@
 // The Fleet page's data (admins): every catalogue node with its pinned host key's fingerprint,
-// whether the broker can log in to it now (a probe: one certificate, one SSH login, closed at
-// once; bounded by the connect timeout), and how many consoles run on it.
+// whether the broker can log in to it now (a probe: one certificate, one SSH login; bounded by
+// the connect timeout), whether its sshd runs with the lockdown (`sshd -T` over that login), and
+// how many consoles run on it. The lockdown is also checked on a timer, for /metrics and alerts.
 import { authorizeLiveControl } from '../access/index.js';
-import type { CatalogStore } from '../catalog/index.js';
+import type { CatalogStore, FleetNode } from '../catalog/index.js';
 import { countLiveConsolesByNode, type Database } from '../db/index.js';
 import type { Principal } from '../identity/index.js';
-import { keyIdWord, mapBounded, NODES_AT_ONCE, type FleetPool } from '../runtime/index.js';
+import { checkNodeLockdown, keyIdWord, mapBounded, NODES_AT_ONCE, type FleetPool, type LockdownVerdict } from '../runtime/index.js';
 import { fingerprint, parsePublicKeyLine } from '../signing/index.js';
 
 export interface FleetNodeView {
@@ -22,28 +23,74 @@ export interface FleetNodeView {
   liveConsoles: number;
   /** Targets whose pool includes this node. */
   targets: string[];
+  /** Whether sshd on the node runs with the lockdown (`sshd -T`), and what does not hold; null when unreachable. */
+  lockdown: LockdownVerdict | null;
 }
 
 export interface FleetView {
   status(p: Principal): Promise<FleetNodeView[]>;
+  /** The last lockdown verdict of each node this broker checked (for /metrics). */
+  lockdowns(): ReadonlyMap<string, LockdownVerdict>;
+  /** Checks every node now and then every `everyMs`; returns a stop function. */
+  start(everyMs: number, log: { warn(obj: object, msg: string): void }): () => Promise<void>;
 }
 
 export function createFleetView(deps: { db: Database; catalog: CatalogStore; fleet: FleetPool }): FleetView {
-  return { status: (p) => fleetStatus(deps, p) };
+  const verdicts = new Map<string, LockdownVerdict>();
+  /** One SSH login to the node: reachable or why not, and its lockdown while connected. */
+  const probe = async (n: FleetNode, keyId: string): Promise<{ error: string | null; lockdown: LockdownVerdict | null }> => {
+    let conn;
+    try {
+      conn = await deps.fleet.connectTo(n.name, keyId);
+    } catch (err) {
+      return { error: (err as Error).message, lockdown: null };
+    }
+    try {
+      const lockdown = await checkNodeLockdown(conn, { sshdConfig: n.sshdConfig, port: n.port, login: n.login });
+      verdicts.set(n.name, lockdown);
+      return { error: null, lockdown };
+    } finally {
+      conn.close();
+    }
+  };
+  const checkAll = async (log: { warn(obj: object, msg: string): void }) => {
+    const nodes = deps.catalog.current().nodes;
+    for (const name of [...verdicts.keys()]) if (!nodes.some((n) => n.name === name)) verdicts.delete(name);
+    await mapBounded(nodes, NODES_AT_ONCE, async (n) => {
+      const r = await probe(n, 'sallyport lockdown-check');
+      if (r.lockdown && !r.lockdown.ok) log.warn({ alert: 'node_lockdown', node: n.name, problems: r.lockdown.problems }, `node ${n.name} is not locked down: ${r.lockdown.problems.join('; ')}`);
+    });
+  };
+  return {
+    status: (p) => fleetStatus(deps, p, probe),
+    lockdowns: () => verdicts,
+    start(everyMs, log) {
+      let running: Promise<void> | undefined = checkAll(log).catch(() => undefined);
+      const timer = setInterval(() => {
+        running ??= checkAll(log)
+          .catch(() => undefined)
+          .finally(() => (running = undefined));
+      }, everyMs);
+      timer.unref();
+      void running.finally(() => (running = undefined));
+      return async () => {
+        clearInterval(timer);
+        await running;
+      };
+    },
+  };
 }
 
-async function fleetStatus(deps: { db: Database; catalog: CatalogStore; fleet: FleetPool }, p: Principal): Promise<FleetNodeView[]> {
+async function fleetStatus(
+  deps: { db: Database; catalog: CatalogStore; fleet: FleetPool },
+  p: Principal,
+  probeNode: (n: FleetNode, keyId: string) => Promise<{ error: string | null; lockdown: LockdownVerdict | null }>,
+): Promise<FleetNodeView[]> {
   authorizeLiveControl(p);
   const catalog = deps.catalog.current();
   const live = await countLiveConsolesByNode(deps.db);
   return mapBounded(catalog.nodes, NODES_AT_ONCE, async (n) => {
-    const probe = await deps.fleet.connectTo(n.name, `sallyport probe by=${keyIdWord(p.username)}`).then(
-      (conn) => {
-        conn.close();
-        return null;
-      },
-      (err: Error) => err.message,
-    );
+    const { error: probe, lockdown } = await probeNode(n, `sallyport probe by=${keyIdWord(p.username)}`);
     return {
       name: n.name,
       address: n.address,
@@ -56,6 +103,7 @@ async function fleetStatus(deps: { db: Database; catalog: CatalogStore; fleet: F
       checkedAt: new Date().toISOString(),
       liveConsoles: live.get(n.name) ?? 0,
       targets: catalog.targets.filter((t) => t.placement.includes(n.name)).map((t) => t.name),
+      lockdown,
     };
   });
 }

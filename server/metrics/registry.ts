@@ -26,6 +26,8 @@ export interface Metrics {
   webhookFailed(): void;
   /** Where scrape-time levels come from; set once the console service exists. */
   readConsoles(levels: () => ConsoleLevels): void;
+  /** Each fleet node's last lockdown check (true: sshd runs with the lockdown). */
+  readLockdowns(read: () => ReadonlyMap<string, { ok: boolean }>): void;
   /** Whether the checkpointer refuses to sign (tampering suspected), and this broker's clock against the database's. */
   readEvidence(read: () => { checkpointRefused: boolean; clockSkewSeconds: number | null }): void;
 }
@@ -121,6 +123,17 @@ export function createMetrics(deps: { db: Database }): Metrics {
   });
 
   let evidence: (() => { checkpointRefused: boolean; clockSkewSeconds: number | null }) | undefined;
+  let lockdowns: (() => ReadonlyMap<string, { ok: boolean }>) | undefined;
+  new client.Gauge({
+    name: 'sallyport_node_lockdown',
+    help: 'Whether the fleet node’s sshd runs with the lockdown node-config prints (sshd -T, checked every 5 minutes and on the Fleet page): 1 yes, 0 no — alert on 0.',
+    labelNames: ['node'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [node, v] of lockdowns?.() ?? new Map()) this.set({ node }, v.ok ? 1 : 0);
+    },
+  });
   new client.Gauge({
     name: 'sallyport_audit_checkpoint_refused',
     help: 'This broker refuses to sign audit checkpoints because the checkpoint table or the chain disagrees with what it signed (1): tampering suspected, alert on it.',
@@ -142,6 +155,9 @@ export function createMetrics(deps: { db: Database }): Metrics {
     registry,
     readEvidence(read) {
       evidence = read;
+    },
+    readLockdowns(read) {
+      lockdowns = read;
     },
     consoleOpened(target, door, seconds) {
       opens.inc({ target, door, result: 'opened' });

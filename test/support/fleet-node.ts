@@ -26,6 +26,8 @@ export interface FleetNode {
   readonly intruderAddress: string;
   readonly hostKey: string;
   readonly dir: string;
+  /** The node's main sshd_config (its drop-ins are in sshd_config.d beside it): the catalogue's sshdConfig. */
+  readonly sshdConfig: string;
   /** sshd's log so far (VERBOSE: accepted certificates with key id and serial, refusals). */
   log(): string;
   /** Runs a command inside the node's namespace (nft, ss, …). */
@@ -69,6 +71,11 @@ async function freeSubnet(): Promise<string> {
 export interface StartNodeOptions {
   /** The files `sallyport node-config --format json` printed (paths under the node's ssh dir). */
   files(sshDir: string, brokerAddress: string): Promise<NodeFile[]>;
+  /**
+   * Other drop-ins an image brings (file name → content; `{dir}` is the node's directory), as
+   * cloud-init's 50-cloud-init.conf or an organisation's 10-*.conf would.
+   */
+  dropIns?: Record<string, string>;
 }
 
 export async function startFleetNode(o: StartNodeOptions): Promise<FleetNode> {
@@ -112,10 +119,15 @@ export async function startFleetNode(o: StartNodeOptions): Promise<FleetNode> {
       await chmod(path, parseInt(f.mode, 8));
       if (f.path.endsWith('.nft')) await inNs(['nft', '-f', path]);
     }
+    for (const [name, content] of Object.entries(o.dropIns ?? {})) {
+      await mkdir(join(sshDir, 'sshd_config.d'), { recursive: true });
+      await writeFile(join(sshDir, 'sshd_config.d', name), content.replaceAll('{dir}', dir));
+    }
     // The main file is the test's own: where to listen, its host key, no PAM. Everything about
     // who may log in comes from the node-config drop-in included first.
+    const sshdConfig = join(sshDir, 'sshd_config');
     await writeFile(
-      join(dir, 'sshd_config'),
+      sshdConfig,
       [
         `Include ${sshDir}/sshd_config.d/*.conf`,
         `ListenAddress ${address}`,
@@ -129,7 +141,7 @@ export async function startFleetNode(o: StartNodeOptions): Promise<FleetNode> {
       ].join('\n'),
     );
     const startSshd = async () => {
-      sshd = spawn('ip', ['netns', 'exec', netns, '/usr/sbin/sshd', '-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+      sshd = spawn('ip', ['netns', 'exec', netns, '/usr/sbin/sshd', '-D', '-e', '-f', sshdConfig], { stdio: ['ignore', 'ignore', 'pipe'] });
       sshd.stderr!.on('data', (d) => (log += d));
       const deadline = Date.now() + 10_000;
       while (!/Server listening/.test(log)) {
@@ -153,6 +165,7 @@ export async function startFleetNode(o: StartNodeOptions): Promise<FleetNode> {
       intruderAddress,
       hostKey: await hostKeyLine(),
       dir,
+      sshdConfig,
       log: () => log,
       exec: (cmd) => inNs(cmd),
       async rotateHostKey() {

@@ -1,5 +1,6 @@
-// The Fleet page (admins): every fleet node, whether the broker can log in to it now, the
-// fingerprint of the host key it is pinned to, and the consoles running on it.
+// The Fleet page (admins): every fleet node, whether the broker can log in to it now, whether
+// its sshd runs with the lockdown, the fingerprint of the host key it is pinned to, and the
+// consoles running on it.
 import { getJson } from './api.js';
 import { count, when } from './format.js';
 import { el } from './dom.js';
@@ -16,6 +17,7 @@ interface FleetNode {
   checkedAt: string;
   liveConsoles: number;
   targets: string[];
+  lockdown: { ok: boolean; problems: string[]; checkedAt: string } | null;
 }
 
 export async function renderFleet(app: HTMLElement): Promise<void> {
@@ -23,7 +25,8 @@ export async function renderFleet(app: HTMLElement): Promise<void> {
   const table = el('div', { id: 'fleet-list' });
   app.replaceChildren(el('h1', { textContent: 'Fleet' }), status, table);
   const { nodes } = await getJson<{ nodes: FleetNode[] }>('/api/fleet');
-  status.textContent = nodes.length ? `${nodes.filter((n) => n.reachable).length} of ${count(nodes.length, 'node')} reachable` : 'No fleet nodes in the catalogue: consoles run on the broker\'s own engine.';
+  const unlocked = nodes.filter((n) => n.lockdown && !n.lockdown.ok).length;
+  status.textContent = nodes.length ? `${nodes.filter((n) => n.reachable).length} of ${count(nodes.length, 'node')} reachable${unlocked ? `; ${count(unlocked, 'node')} NOT locked down` : ''}` : 'No fleet nodes in the catalogue: consoles run on the broker\'s own engine.';
   if (!nodes.length) return;
   const rows = nodes.map((n) => {
     const row = el(
@@ -32,6 +35,11 @@ export async function renderFleet(app: HTMLElement): Promise<void> {
       el('td', { textContent: n.name }),
       el('td', {}, el('code', { textContent: `${n.login}@${n.address}:${n.port}` })),
       el('td', { className: `reachability${n.reachable ? ' ok' : ''}`, textContent: n.reachable ? 'reachable' : `unreachable: ${n.error ?? ''}`, title: `checked ${when(n.checkedAt)}` }),
+      el(
+        'td',
+        { className: `lockdown${n.lockdown?.ok ? ' ok' : ''}` },
+        n.lockdown === null ? 'not checked (unreachable)' : n.lockdown.ok ? 'locked down (sshd -T)' : `NOT locked down: ${n.lockdown.problems.join('; ')}`,
+      ),
       el('td', {}, el('code', { className: 'fingerprint', textContent: n.hostKeyFingerprint })),
       el('td', { className: 'live-consoles', textContent: String(n.liveConsoles) }),
       el('td', { textContent: n.targets.join(', ') }),
@@ -47,7 +55,7 @@ export async function renderFleet(app: HTMLElement): Promise<void> {
       el(
         'table',
         { className: 'fleet' },
-        el('thead', {}, el('tr', {}, ...['Node', 'Login', 'Reachability', 'Host key (pinned)', 'Consoles', 'Targets', 'Labels'].map((h) => el('th', { textContent: h })))),
+        el('thead', {}, el('tr', {}, ...['Node', 'Login', 'Reachability', 'Lockdown', 'Host key (pinned)', 'Consoles', 'Targets', 'Labels'].map((h) => el('th', { textContent: h })))),
         el('tbody', {}, ...rows),
       ),
     ),

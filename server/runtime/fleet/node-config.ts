@@ -5,6 +5,7 @@
 // into a golden image, so a node is locked down from first boot) or as Terraform firewall rules.
 import { isIP } from 'node:net';
 import { SallyportError } from '../../errors.js';
+import { lockdownScript } from './lockdown.js';
 
 export interface NodeConfigOptions {
   /** Addresses or CIDRs the broker connects from. */
@@ -16,6 +17,8 @@ export interface NodeConfigOptions {
   sshPort: number;
   /** Where sshd's own files live (default /etc/ssh). */
   sshDir: string;
+  /** TCP ports the node serves to others (its application): open to anyone; every other new TCP connection is the broker's only. */
+  openPorts?: readonly number[];
 }
 
 export interface NodeFile {
@@ -50,13 +53,18 @@ export function nodeConfigFiles(o: NodeConfigOptions): NodeFile[] {
   const ca = `${o.sshDir}/sallyport_user_ca.pub`;
   const sshd = [
     '# Sallyport: this node accepts SSH only with the broker\'s short-lived user certificates.',
-    '# Drop-ins are read before the main sshd_config, and sshd keeps the first value it reads.',
+    '# Drop-ins are read before the main sshd_config, in name order, and sshd keeps the first value',
+    '# it reads: "00-" sorts before cloud-init\'s 50-cloud-init.conf and an organisation\'s 10-*.conf.',
+    '# Port is the exception (each Port adds one): the firewall admits only the broker, and the',
+    '# broker\'s check (sallyport-lockdown-check, `sshd -T`) names any other port sshd listens on.',
     `Port ${o.sshPort}`,
     'PubkeyAuthentication yes',
     `TrustedUserCAKeys ${ca}`,
     `AuthorizedPrincipalsFile ${o.sshDir}/sallyport_principals/%u`,
     '# No key files: a plain key, however it got onto the node, is not accepted.',
     'AuthorizedKeysFile none',
+    'AuthorizedKeysCommand none',
+    'AuthorizedPrincipalsCommand none',
     'PasswordAuthentication no',
     'KbdInteractiveAuthentication no',
     'HostbasedAuthentication no',
@@ -79,26 +87,33 @@ export function nodeConfigFiles(o: NodeConfigOptions): NodeFile[] {
     '',
   ].join('\n');
   const set = (xs: string[]) => `{ ${xs.join(', ')} }`;
+  const open = [...new Set(o.openPorts ?? [])].filter((p) => p !== o.sshPort);
   const nft = [
     '#!/usr/sbin/nft -f',
-    '# Sallyport: SSH is admitted only from the broker; everything else on the SSH port is dropped.',
+    '# Sallyport: new TCP connections only from the broker — to the SSH port and to any other port',
+    '# sshd might also listen on; replies to the node\'s own connections and loopback pass.',
+    ...(open.length ? [`# Open to anyone (--open-port): ${open.join(', ')}.`] : []),
     'table inet sallyport',
     'delete table inet sallyport',
     'table inet sallyport {',
     '  chain input {',
     '    type filter hook input priority -10; policy accept;',
-    ...(v4.length ? [`    tcp dport ${o.sshPort} ip saddr ${set(v4)} accept`] : []),
-    ...(v6.length ? [`    tcp dport ${o.sshPort} ip6 saddr ${set(v6)} accept`] : []),
-    `    tcp dport ${o.sshPort} counter drop`,
+    '    iif "lo" accept',
+    '    ct state established,related accept',
+    ...(v4.length ? [`    ip saddr ${set(v4)} accept`] : []),
+    ...(v6.length ? [`    ip6 saddr ${set(v6)} accept`] : []),
+    ...(open.length ? [`    tcp dport ${set(open.map(String))} accept`] : []),
+    '    meta l4proto tcp ct state new counter drop',
     '  }',
     '}',
     '',
   ].join('\n');
   return [
-    { path: `${o.sshDir}/sshd_config.d/sallyport.conf`, mode: '0644', content: sshd },
+    { path: `${o.sshDir}/sshd_config.d/00-sallyport.conf`, mode: '0644', content: sshd },
     { path: ca, mode: '0644', content: o.caPublicKeys.map((k) => `${k}\n`).join('') },
     { path: `${o.sshDir}/sallyport_principals/${o.login}`, mode: '0644', content: `${o.login}\n` },
     { path: '/etc/nftables.d/sallyport.nft', mode: '0755', content: nft },
+    { path: `${o.sshDir}/sallyport-lockdown-check`, mode: '0755', content: lockdownScript({ sshdConfig: `${o.sshDir}/sshd_config`, port: o.sshPort, login: o.login }) },
   ];
 }
 
@@ -122,6 +137,7 @@ export function formatPacker(files: readonly NodeFile[], login: string): string 
     ...files.map(heredoc),
     '      "grep -q \'^include \\"/etc/nftables.d/\\*.nft\\"\' /etc/nftables.conf || echo \'include \\"/etc/nftables.d/*.nft\\"\' >> /etc/nftables.conf",',
     '      "systemctl enable nftables",',
+    '      "rm -f /etc/ssh/sshd_config.d/sallyport.conf",',
     '      "sshd -t",',
     '    ]',
     '  }',
