@@ -92,3 +92,30 @@ describe('console caps', () => {
     expect(() => checkConsoleCaps({ user: 1, target: 0, total: 9 }, caps, target)).not.toThrow();
   });
 });
+
+describe('the per-user cap, below the global one', () => {
+  let u: TestBroker;
+  let aliceCookie: string;
+  beforeAll(async () => {
+    u = await startTestBroker({ SALLYPORT_CATALOG: writeConsoleCatalog(inject('consoleImage')), CONSOLE_GREETING: 'x', SALLYPORT_MAX_CONSOLES_PER_USER: '1', SALLYPORT_MAX_CONSOLES: '5' });
+    const b = new Browser();
+    await u.login(b, 'alice');
+    aliceCookie = `sallyport=${b.cookies(u.url).get('sallyport')}`;
+  });
+  afterAll(async () => {
+    await u?.close();
+  });
+
+  it("refuses a user's second console while the broker has room for more, naming the per-user cap", async () => {
+    const first = await connectConsole(u.url, 'shell', { cookie: aliceCookie });
+    try {
+      await first.waitFor(PROMPT);
+      const second = await connectConsole(u.url, 'shell', { cookie: aliceCookie });
+      await second.closed;
+      expect(second.messages[0]).toMatchObject({ type: 'error', code: 'LIMIT_REACHED', message: expect.stringMatching(/you already have 1 consoles? open, the most one user may \(SALLYPORT_MAX_CONSOLES_PER_USER=1\)/) });
+      expect(brokerContainers(u.broker.instanceId)).toHaveLength(1);
+    } finally {
+      first.ws.close();
+    }
+  });
+});

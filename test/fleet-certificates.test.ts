@@ -101,6 +101,9 @@ describe('the broker logs in to a fleet node with a one-minute certificate', () 
       conn.close();
     }
     expect(conn.certificate.keyId).toBe('sallyport session=s-1 user=alice');
+    // The broker's own certificate (not one the test signed) is bound to the address it connected
+    // from: usable from nowhere else.
+    expect(conn.certificate.sourceAddress).toBe(node.brokerAddress);
     expect(node.log()).toContain(`ID "sallyport session=s-1 user=alice" (serial ${conn.certificate.serial})`);
     // Valid for about a minute from now.
     const left = Date.parse(conn.certificate.validBefore) - Date.now();

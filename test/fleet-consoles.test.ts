@@ -117,8 +117,10 @@ describe('a console on a fleet node', () => {
 
     const opened = await auditOf(id, 'console.opened');
     expect(opened).toMatchObject({ runtime: 'docker', node: 'app-1' });
-    const cert = opened.certificate as { serial: string; keyId: string };
+    const cert = opened.certificate as { serial: string; keyId: string; sourceAddress: string };
     expect(cert.keyId).toBe(`sallyport session=${id} user=alice target=fleet-shell`);
+    // Bound to the address the broker connected from, as signed.
+    expect(cert.sourceAddress).toBe(node.brokerAddress);
     // The node's sshd logged the same certificate: the audit log and the node agree.
     expect(node.log()).toContain(`ID "${cert.keyId}" (serial ${cert.serial})`);
   });

@@ -83,6 +83,15 @@ describe('CSRF', () => {
         body: JSON.stringify(body),
       });
       expect([400, 403, 415], `${path} text/plain`).toContain(plain.status);
+      // A bearer header beside the cookie does not buy the bearer's exemption: the cookie is what
+      // speaks, so its CSRF check applies.
+      const both = await fetch(`${t.url}${path}`, {
+        method: 'POST',
+        headers: { cookie: cookieOf(who), authorization: `Bearer ${'x'.repeat(43)}`, origin: 'https://evil.example', 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(both.status, `${path} cookie and bearer`).toBe(403);
+      expect((await both.json()).error.code).toBe('CSRF_REJECTED');
     }
     expect((await t.broker.db.query(`select count(*)::int as n from access_requests`)).rows[0].n).toBe(0);
   });

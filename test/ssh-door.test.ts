@@ -138,7 +138,12 @@ describe('the SSH front door', () => {
     await local.waitFor(PROMPT, 10_000);
     const probe = connect(localPort, '127.0.0.1');
     probe.on('error', () => undefined);
-    await new Promise((r) => probe.once('close', r));
+    let got = '';
+    probe.on('data', (d) => (got += d.toString('latin1')));
+    // Refused at once by the door: OpenSSH closes the forwarded socket without a byte through.
+    const outcome = await Promise.race([new Promise((r) => probe.once('close', () => r('closed'))), new Promise((r) => setTimeout(() => r('still open after 5 s'), 5000))]);
+    expect(outcome).toBe('closed');
+    expect(got).toBe('');
     local.type('exit\r');
     await local.exited;
     // scp, the legacy protocol (an exec of `scp -t`).

@@ -44,7 +44,7 @@ export interface AuditEvents {
     node: string;
     containerId: string;
     /** The one-minute SSH certificate a fleet console's connection logged in with. */
-    certificate?: { serial: string; keyId: string; validBefore: string };
+    certificate?: { serial: string; keyId: string; validBefore: string; sourceAddress?: string };
     via: 'web' | 'ssh';
     clientAddress: string | null;
     /** The SSH client's version string (SSH door only). */

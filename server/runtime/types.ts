@@ -54,7 +54,7 @@ export interface RunningConsole {
   /** Content address of the artifact actually started (an image's sha256:…), for the audit log. */
   readonly artifactDigest: string;
   /** The certificate a fleet connection logged in with, for the audit log. */
-  readonly credential?: { readonly serial: string; readonly keyId: string; readonly validBefore: string };
+  readonly credential?: { readonly serial: string; readonly keyId: string; readonly validBefore: string; readonly sourceAddress?: string };
   /** The TTY's output. Pausing it applies backpressure all the way to the container. */
   readonly output: Readable;
   readonly input: Writable;

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import { SallyportError } from '../../errors.js';
-import { fingerprint, generateEd25519, parsePublicKeyLine, signEd25519, signUserCertificate, type Ed25519Key } from '../../signing/index.js';
+import { fingerprint, generateEd25519, parsePublicKeyLine, readUserCertificate, signEd25519, signUserCertificate, type Ed25519Key } from '../../signing/index.js';
 import type { NodeAddress } from '../types.js';
 import { certificateAgent } from './ssh2-certificates.js';
 
@@ -30,8 +30,8 @@ export interface ConnectOptions {
 export interface NodeConnection {
   readonly node: NodeAddress;
   readonly client: ssh2.Client;
-  /** What goes into the session's audit events. */
-  readonly certificate: { readonly serial: string; readonly keyId: string; readonly validBefore: string };
+  /** What goes into the session's audit events, read back from the certificate as signed. */
+  readonly certificate: { readonly serial: string; readonly keyId: string; readonly validBefore: string; readonly sourceAddress: string };
   close(): void;
 }
 
@@ -123,7 +123,7 @@ export async function connectNode(node: NodeAddress, o: ConnectOptions): Promise
   return {
     node,
     client,
-    certificate: { serial: serial.toString(), keyId: o.keyId, validBefore: validBefore.toISOString() },
+    certificate: { serial: serial.toString(), keyId: o.keyId, validBefore: validBefore.toISOString(), sourceAddress: readUserCertificate(cert.blob).criticalOptions['source-address'] ?? '' },
     close: () => client.end(),
   };
 }
