@@ -149,4 +149,40 @@ describe('a password typed while a background job prints, on a real console', ()
     expect((await db.query(`select count(*)::int as n from recording_text where text like '%zebra%'`)).rows[0].n).toBe(0);
     expect((await db.query(`select count(*)::int as n from recording_index_queue where text like '%zebra%' or commands::text like '%zebra%'`)).rows[0].n).toBe(0);
   });
+
+  it('flags a session where much was typed without echo (stty -echo), and not one with a password', async () => {
+    const cookie = `sallyport=${alice.browser.cookies(t.url).get('sallyport')}`;
+    const sessionOf = async (id: string) => ((await alice.get('/api/sessions')).body.sessions as Array<{ id: string; quietInput: boolean; maskedInputChars: number | null }>).find((s) => s.id === id)!;
+    // Echo off, then whole commands typed unseen: the recording holds only "input not echoed".
+    const quiet = await connectConsole(t.url, 'shell', { cookie });
+    await quiet.waitFor(PROMPT);
+    const id = quiet.sessionId();
+    quiet.type('stty -echo\r');
+    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 4; i++) {
+      quiet.type(`echo "quiet-command-number-${i}-with-some-length" > /dev/null\r`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    quiet.type('stty echo; exit\r');
+    await quiet.closed;
+    await expect.poll(async () => (await t.broker.db.query(`select 1 from audit_events where action = 'console.ended' and subject = $1`, [id])).rowCount).toBe(1);
+    const details = (await t.broker.db.query(`select details from audit_events where action = 'console.ended' and subject = $1`, [id])).rows[0].details;
+    expect(details.quietInput).toBe(true);
+    expect(details.maskedInputChars).toBeGreaterThan(150);
+    expect(await sessionOf(id)).toMatchObject({ quietInput: true });
+
+    // A password is a few characters: not flagged.
+    const pw = await connectConsole(t.url, 'shell', { cookie });
+    await pw.waitFor(PROMPT);
+    const pwId = pw.sessionId();
+    pw.type('stty -echo; printf "Password: "; read p; stty echo; echo; exit\r');
+    await pw.waitFor(/Password: /);
+    pw.type('hunter2-secret\r');
+    await pw.closed;
+    await expect.poll(async () => (await t.broker.db.query(`select 1 from audit_events where action = 'console.ended' and subject = $1`, [pwId])).rowCount).toBe(1);
+    const pwDetails = (await t.broker.db.query(`select details from audit_events where action = 'console.ended' and subject = $1`, [pwId])).rows[0].details;
+    expect(pwDetails).toMatchObject({ quietInput: false });
+    expect(pwDetails.maskedInputChars).toBeGreaterThan(0);
+    expect(await sessionOf(pwId)).toMatchObject({ quietInput: false });
+  });
 });

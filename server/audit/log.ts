@@ -89,6 +89,9 @@ export interface AuditEvents {
     recordingBytes: number | null;
     recordingChainHash: string | null;
     recordingDurationSeconds: number | null;
+    /** Characters typed that the terminal did not echo (stored masked), and whether that is more than passwords. */
+    maskedInputChars?: number;
+    quietInput?: boolean;
   };
 }
 export type AuditAction = keyof AuditEvents;

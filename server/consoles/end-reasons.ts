@@ -73,6 +73,13 @@ export function endExitStatus(r: EndReason, processExit: number | null): number 
 }
 
 /**
+ * More characters typed without echo than this is more than passwords: a user may have switched
+ * echo off (`stty -echo`) to type commands the recording shows only as "input not echoed".
+ */
+export const QUIET_INPUT_CHARS = 100;
+export const isQuietInput = (maskedChars: number | null | undefined) => (maskedChars ?? 0) > QUIET_INPUT_CHARS;
+
+/**
  * The `console.ended` event: why, what the process and the user exchanged (null when the broker
  * that counted died with the counts), and the recording's seal.
  */
@@ -81,7 +88,7 @@ export function consoleEndedEvent(
   sessionId: string,
   target: string,
   reason: EndReason,
-  counts: { exitCode: number | null; bytesOut: number; bytesIn: number } | null,
+  counts: { exitCode: number | null; bytesOut: number; bytesIn: number; maskedInput?: number } | null,
   recording: RecordingSeal | null,
 ): AuditEntry<'console.ended'> {
   return {
@@ -99,6 +106,7 @@ export function consoleEndedEvent(
       recordingBytes: recording?.size ?? null,
       recordingChainHash: recording?.chainHash ?? null,
       recordingDurationSeconds: recording?.durationSeconds ?? null,
+      ...(counts?.maskedInput !== undefined ? { maskedInputChars: counts.maskedInput, quietInput: isQuietInput(counts.maskedInput) } : {}),
     },
   };
 }

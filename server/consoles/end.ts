@@ -24,7 +24,7 @@ export interface SessionEnd {
   target: string;
   reason: EndReason;
   /** What the process and the user exchanged; null when the broker that counted is gone. */
-  counts: { exitCode: number | null; bytesOut: number; bytesIn: number } | null;
+  counts: { exitCode: number | null; bytesOut: number; bytesIn: number; maskedInput?: number } | null;
   /** The recorder's own seal; absent or null: seal what reached storage (marked truncated). */
   recording?: RecordingSeal | null;
   /** The container (or process) is gone; otherwise the reaper removes it and marks it then. */

@@ -112,7 +112,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
         actor: `user:${principal.userId}`,
         target,
         reason: info.reason,
-        counts: { exitCode: info.exitCode, bytesOut: info.bytesOut, bytesIn: info.bytesIn },
+        counts: { exitCode: info.exitCode, bytesOut: info.bytesOut, bytesIn: info.bytesIn, maskedInput: info.maskedInput },
         recording: info.recording,
         released: info.released,
       }),

@@ -42,6 +42,8 @@ export interface EndInfo {
   recording: RecordingSeal | null;
   /** Whether the container (or process) was removed; if not, the reaper removes it later. */
   released: boolean;
+  /** Characters typed that the terminal did not echo (stored masked). */
+  maskedInput: number;
 }
 
 /** Stop reading a client's input while this much of it waits for the process to read it. */
@@ -275,7 +277,7 @@ export class ConsoleSession {
       } catch {
         recording = null;
       }
-      const info: EndInfo = { reason, exitCode: this.exitCode, bytesOut: this.bytesOut, bytesIn: this.bytesIn, recording, released };
+      const info: EndInfo = { reason, exitCode: this.exitCode, bytesOut: this.bytesOut, bytesIn: this.bytesIn, recording, released, maskedInput: this.recorder.maskedInput };
       // onEnded keeps trying to store the end itself; a failure here must not reject the many
       // fire-and-forget callers (timers, sockets) and take the process down with it.
       await this.onEnded(info).catch(() => undefined);

@@ -26,6 +26,7 @@ export interface ConsoleSessionRow {
   exit_code: number | null;
   bytes_out: string;
   bytes_in: string;
+  masked_input_chars: number | null;
   grant_id: string | null;
   sha256: string | null;
   size_bytes: string | null;
@@ -69,13 +70,13 @@ export async function linkConsoleGrant(db: Queryable, id: string, grantId: strin
 export async function endConsoleSession(
   db: Queryable,
   id: string,
-  e: { reason: string; code: string; exitCode: number | null; bytesOut: number; bytesIn: number },
+  e: { reason: string; code: string; exitCode: number | null; bytesOut: number; bytesIn: number; maskedInput?: number },
 ): Promise<boolean> {
   const { rowCount } = await db.query(
     `update console_sessions
-        set ended_at = now(), end_reason = $2, end_code = $6, exit_code = $3, bytes_out = $4, bytes_in = $5
+        set ended_at = now(), end_reason = $2, end_code = $6, exit_code = $3, bytes_out = $4, bytes_in = $5, masked_input_chars = $7
       where id = $1 and ended_at is null`,
-    [id, e.reason, e.exitCode, e.bytesOut, e.bytesIn, e.code],
+    [id, e.reason, e.exitCode, e.bytesOut, e.bytesIn, e.code, e.maskedInput ?? null],
   );
   return (rowCount ?? 0) > 0;
 }
@@ -95,7 +96,7 @@ export async function endOrphanedSession(db: Queryable, id: string, e: { reason:
 }
 
 const SESSION_COLUMNS = `s.id, s.user_id, u.username, s.target, s.runtime, s.node, s.via, s.client_address, s.client_version, s.image, s.image_id, s.command, s.container_id,
-       s.started_at, to_char(s.started_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as started_at_us, s.ended_at, s.end_reason, s.end_code, s.terminate_by, s.exit_code, s.bytes_out::text, s.bytes_in::text, s.grant_id,
+       s.started_at, to_char(s.started_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as started_at_us, s.ended_at, s.end_reason, s.end_code, s.terminate_by, s.exit_code, s.bytes_out::text, s.bytes_in::text, s.masked_input_chars, s.grant_id,
        r.sha256, r.size_bytes::text, r.truncated`;
 
 /** What the Sessions page may narrow by; `before` pages back from a row (newest first). */

@@ -66,8 +66,17 @@ export class Recorder {
   /** Input waits here until its echo shows (or not): password prompts are stored masked. */
   private readonly mask = new EchoMask({
     input: (d) => this.push('i', d),
-    masked: (n) => this.push('m', `input not echoed: ${n} character${n === 1 ? '' : 's'} masked`),
+    masked: (n) => {
+      this.maskedChars += n;
+      this.push('m', `input not echoed: ${n} character${n === 1 ? '' : 's'} masked`);
+    },
   });
+  private maskedChars = 0;
+
+  /** Characters typed that the terminal did not echo (stored masked): a password, or input hidden with stty -echo. */
+  get maskedInput(): number {
+    return this.maskedChars;
+  }
 
   private constructor(
     private readonly store: RecordingStore,

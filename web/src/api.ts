@@ -112,5 +112,8 @@ export interface SessionSummary {
   exitCode: number | null;
   bytesOut: number;
   bytesIn: number;
+  /** Characters typed without echo (stored masked); quietInput: more than passwords account for. */
+  maskedInputChars: number | null;
+  quietInput: boolean;
   recording: { sha256: string; bytes: number } | null;
 }

@@ -29,7 +29,15 @@ export async function renderSessions(app: HTMLElement, me: Me): Promise<void> {
       'tr',
       { className: s.endedAt ? 'session' : 'session live' },
       el('td', { textContent: s.username }),
-      el('td', {}, s.target, s.approved ? el('span', { className: 'badge approved', textContent: 'approved', title: 'opened with a just-in-time grant' }) : ''),
+      el(
+        'td',
+        {},
+        s.target,
+        s.approved ? el('span', { className: 'badge approved', textContent: 'approved', title: 'opened with a just-in-time grant' }) : '',
+        s.quietInput
+          ? el('span', { className: 'badge warning quiet-input', textContent: 'input hidden', title: `${s.maskedInputChars} characters were typed without echo (stty -echo?): the recording shows them masked` })
+          : '',
+      ),
       el('td', {
         className: `door door-${s.via}`,
         textContent: `${s.via === 'ssh' ? 'SSH' : 'browser'}${s.clientAddress ? `, ${s.clientAddress}` : ''}`,

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Readable } from 'node:stream';
 import type { ConsoleSessionRow } from '../../db/index.js';
-import { endedBy } from '../../consoles/index.js';
+import { endedBy, isQuietInput } from '../../consoles/index.js';
 import { invalidInput } from '../../errors.js';
 import type { Recordings } from '../../replay/index.js';
 
@@ -29,6 +29,8 @@ function sessionJson(s: ConsoleSessionRow) {
     exitCode: s.exit_code,
     bytesOut: Number(s.bytes_out),
     bytesIn: Number(s.bytes_in),
+    maskedInputChars: s.masked_input_chars,
+    quietInput: isQuietInput(s.masked_input_chars),
     recording: s.sha256 ? { sha256: s.sha256, bytes: Number(s.size_bytes), truncated: s.truncated } : null,
   };
 }
