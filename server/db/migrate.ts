@@ -1,11 +1,23 @@
 // Forward-only numbered migrations (migrations/NNN_name.sql). Each runs in its own transaction
 // while the runner holds a session advisory lock, so two brokers starting at once never both
-// migrate; an applied file whose content changed is refused rather than silently skipped.
+// migrate; an applied file whose content changed is refused rather than silently skipped, and a
+// database migrated by a newer release (a migration this build does not have) is refused too.
+// migrations/manifest.json records every migration's checksum once it is on main: a test fails
+// when a file changes or disappears (a released migration never changes; add a new one).
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SallyportError } from '../errors.js';
 import type { Database } from './database.js';
+
+/**
+ * Applied migrations whose file was later replaced, before the rule that a migration never
+ * changes was enforced: the version, the name and checksum it was applied with, and the
+ * migration that brings such a database to the same schema (025 drops 020's former column).
+ */
+const SUPERSEDED: ReadonlyArray<{ version: number; name: string; checksum: string; reconciledBy: string }> = [
+  { version: 20, name: 'session_ended_by', checksum: '1348f59e61c88ece540408eb84cbc7965a34d509adc693ab08a1917569c37849', reconciledBy: '025_superseded_ended_by' },
+];
 
 /** Arbitrary constant naming the lock; "sallyprt" in ASCII. */
 const MIGRATION_LOCK = 0x73616c6c79707274n;
@@ -53,10 +65,23 @@ export async function migrate(db: Database, dir: string): Promise<number[]> {
           (r) => [r.version, r.checksum],
         ),
       );
+      // A database an newer release migrated: this broker does not know its tables' meaning
+      // (a rollback, or a broker left behind in a rolling upgrade). Refused, never run half-aware.
+      const known = new Set(migrations.map((m) => m.version));
+      const unknown = [...done.keys()].filter((v) => !known.has(v)).sort((a, b) => a - b);
+      if (unknown.length > 0) {
+        const newest = (await client.query<{ version: number; name: string }>('select version, name from schema_migrations order by version desc limit 1')).rows[0]!;
+        const mine = migrations.at(-1);
+        throw new SallyportError(
+          'MIGRATION_FAILED',
+          `the database is at migration ${String(newest.version).padStart(3, '0')}_${newest.name}, newer than this broker knows (up to ${mine?.id ?? 'none'}); ` +
+            `it was migrated by a newer Sallyport: run that version (or newer) against it, or restore a backup taken before the upgrade to roll back`,
+        );
+      }
       for (const m of migrations) {
         const previous = done.get(m.version);
         if (previous !== undefined) {
-          if (previous !== m.checksum) {
+          if (previous !== m.checksum && !SUPERSEDED.some((x) => x.version === m.version && x.checksum === previous)) {
             throw new SallyportError(
               'MIGRATION_FAILED',
               `migration ${m.id} was changed after it was applied; migrations are forward-only, add a new one`,
