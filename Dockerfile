@@ -1,4 +1,5 @@
-# Sallyport broker image. Build: docker build -t sallyport .
+# Sallyport broker image. Build, tagged with the release:
+#   docker build -t "sallyport:$(node -p "require('./package.json').version")" .
 # The runtime stage runs as the unprivileged `node` user and keeps no state on its own disk,
 # so the container can (and in docker-compose.yml does) run with a read-only root filesystem.
 FROM node:24-bookworm-slim AS build

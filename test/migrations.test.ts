@@ -39,6 +39,9 @@ describe('migrations', () => {
     const newest = releases.releases.at(-1)!.version;
     const n = (v: string) => v.split('.').map(Number).reduce((a, x) => a * 1000 + x, 0);
     expect(n(version), `package.json ${version} vs the last release ${newest}`).toBeGreaterThanOrEqual(n(newest));
+    // The broker image compose builds carries the same version, and the CHANGELOG has its entry.
+    expect(readFileSync(join(PACKAGE_ROOT, 'docker-compose.yml'), 'utf8')).toContain(`image: sallyport:${version}\n`);
+    expect(readFileSync(join(PACKAGE_ROOT, 'CHANGELOG.md'), 'utf8')).toMatch(new RegExp(`^## \\[(Unreleased\\] — )?${version.replace(/\./g, '\\.')}\\b[^\\n]*\\n[\\s\\S]*?^### Upgrading to ${version.replace(/\./g, '\\.')}$`, 'm'));
   });
 
   it('refuse a database a newer release migrated, saying what to do', async () => {
