@@ -36,6 +36,10 @@ const HELP: Record<string, string> = {
                         the verdict is UNTRUSTED (exit 1) unless --trust-bundle-keys
                         (ID and audit take --jwks too; default: the keys in SALLYPORT_SIGNING_KEY*)
 `,
+  restored: `  restored --reason TEXT after restoring the database from a backup: records the restore in the
+                        audit chain (the gap the verifier then names) and makes this database a
+                        new deployment, before any broker starts on it (DATABASE_URL)
+`,
   'signing-key': `  signing-key new KID   print a new Ed25519 private key (JWK) for SALLYPORT_SIGNING_KEY
 `,
   admin: ADMIN_USAGE,
@@ -102,6 +106,28 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'verify':
       return verifyCommand(rest);
+    case 'restored': {
+      const { values } = parseArgs({ args: rest, options: { reason: { type: 'string' } } });
+      if (!values.reason) {
+        process.stderr.write(`usage:\n${HELP.restored}`);
+        return 2;
+      }
+      const { databaseUrl } = loadDatabaseConfig(process.env);
+      const db = openDatabase(databaseUrl, { poolSize: 1 });
+      try {
+        await migrate(db, MIGRATIONS_DIR);
+        const { createAuditLog, recordRestore } = await import('./audit/index.js');
+        const r = await recordRestore(db, createAuditLog(db), values.reason);
+        const cp = r.lastCheckpoint ? `checkpoint ${r.lastCheckpoint.n} (event ${r.lastCheckpoint.seq})` : 'no checkpoint';
+        process.stdout.write(
+          `recorded the restore as event ${r.seq}: this database holds events through ${r.throughSeq} and ${cp}; what was signed after them is named as the gap. Deployment ${r.previousDeployment} is now ${r.deployment}.\n` +
+            `Before starting the brokers, move each one's SALLYPORT_CHECKPOINT_STATE file aside (keep it: it says what was signed before the restore).\n`,
+        );
+      } finally {
+        await db.close();
+      }
+      return 0;
+    }
     case 'signing-key': {
       const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
       const [sub, kid, ...extra] = positionals;
@@ -163,7 +189,8 @@ async function verifyCommand(args: string[]): Promise<number> {
     process.stderr.write('sallyport verify: --unsigned-grace must be a number of seconds\n');
     return 2;
   }
-  const verdict = (report: { ok: boolean; problem?: { kind: string } | null }) => (report.ok ? 'OK' : report.problem?.kind === 'unverified' ? 'UNVERIFIED' : 'TAMPERED');
+  const verdict = (report: { ok: boolean; problem?: { kind: string } | null; restored?: unknown }) =>
+    report.ok ? (report.restored ? 'RESTORED' : 'OK') : report.problem?.kind === 'unverified' ? 'UNVERIFIED' : 'TAMPERED';
   // A recording is named by its session id; anything else is a bundle file, which must exist
   // (a mistyped path is "no such file", not a demand for DATABASE_URL).
   const bundleFile = what === 'recording' && !UUID.test(positional[0]!);

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { createAuditLog, type AuditLog } from './audit/index.js';
 import { openCatalogStore, type CatalogStore } from './catalog/index.js';
 import type { Config } from './config/index.js';
-import { CONTROL_CHANNEL, databaseClock, listen, migrate, openDatabase, pendingMigrations, readMigrations, type AuditEventRow, type Database } from './db/index.js';
+import { CONTROL_CHANNEL, databaseClock, deploymentIdentity, listen, migrate, openDatabase, pendingMigrations, readMigrations, type AuditEventRow, type Database } from './db/index.js';
 import { buildApp } from './http/index.js';
 import { createCliLogins, createIdentity, createRelyingParty, createSshLogins } from './identity/index.js';
 import { startSshDoor, type SshDoor } from './ssh/index.js';
@@ -57,6 +57,9 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
   let instance: BrokerInstance | undefined;
   try {
     await migrate(db, MIGRATIONS_DIR);
+    // Which deployment this database is: containers are labelled with it, and only its brokers
+    // remove them (a restored copy started beside production is another deployment).
+    const deployment = await deploymentIdentity(db);
     const metrics = createMetrics({ db });
     // Every audit event, once committed, is also one structured log line for a SIEM; those
     // committed before the logger exists (catalogue loaded, broker started) wait for it.
@@ -76,7 +79,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
           .catch(() => undefined),
     });
     const runtimes = new Map<string, Runtime>([
-      ['docker', createDockerRuntime({ dockerHost: config.runtime.dockerHost, dockerTls: config.runtime.dockerTls, fleet })],
+      ['docker', createDockerRuntime({ dockerHost: config.runtime.dockerHost, dockerTls: config.runtime.dockerTls, fleet, deployment })],
       ['ssh', createSshRuntime(fleet)],
     ]);
     const notifier = config.webhook ? createWebhookNotifier({ db, webhook: config.webhook, publicUrl: config.publicUrl, onFailure: metrics.webhookFailed }) : undefined;
@@ -105,6 +108,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       refused: async (reason) => {
         await audit.append({ actor: 'system', action: 'audit.checkpoint_refused', details: { reason } });
       },
+      restored: (message) => log?.warn({ alert: 'audit_restored' }, message),
       published: async (c, tx) => {
         const copy = { n: c.n, seq: c.seq, hash: c.hash, kid: c.kid, jws: c.jws };
         log?.info({ checkpoint: copy }, 'audit checkpoint signed');
@@ -118,6 +122,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       runtimes,
       access,
       brokerId: self.id,
+      deployment,
       loginIdleSeconds: config.session.idleTimeoutSeconds,
       inputBytesPerSecond: config.consoles.inputBytesPerSecond,
       metrics,

@@ -22,6 +22,7 @@ import {
   listCheckpointsAfter,
   markRecordingCheckpointed,
   readAuditEvents,
+  restoreAfter,
   tryTimerCheckpointLock,
   type CheckpointRow,
   type Database,
@@ -117,6 +118,8 @@ export function createCheckpointer(deps: {
   published?: (row: CheckpointRow, tx: Queryable) => Promise<void> | void;
   /** Signing was refused because the table or the chain disagrees with what this broker knows. */
   refused?: (reason: string) => Promise<void> | void;
+  /** The table is older than this broker knew, and a recorded restore explains it. */
+  restored?: (message: string) => void;
 }): Checkpointer {
   const { db, signer } = deps;
   const everyMs = deps.everyMs ?? 25_000;
@@ -133,6 +136,20 @@ export function createCheckpointer(deps: {
   const checkedNewest = async (q: Queryable): Promise<CheckpointRow | null> => {
     const newest = await latestCheckpoint(q);
     if (!last) return newest;
+    if (!newest || BigInt(newest.n) < BigInt(last.n)) {
+      // Older than what this broker knows is tampering — unless a restore from backup was recorded
+      // in the chain since, naming exactly this table's newest checkpoint as where the backup ends.
+      const restore = await restoreAfter(q, newest?.seq ?? '0');
+      if (restore && (restore.details.lastCheckpoint?.n ?? null) === (newest?.n ?? null)) {
+        const known = last;
+        last = newest ? { n: newest.n, seq: newest.seq, hash: newest.hash, jwsSha256: jwsDigest(newest.jws) } : null;
+        afterCommit(q, () => {
+          if (deps.stateFile && last) writeKnown(deps.stateFile, last);
+          deps.restored?.(`the database was restored from a backup (event ${restore.seq}): checkpoints after ${newest?.n ?? 'none'} that this broker knew (through ${known.n}) are the recorded gap`);
+        });
+        return newest;
+      }
+    }
     if (!newest) return refuse(`the table holds no checkpoint, but this broker knows checkpoint ${last.n} (event ${last.seq}): checkpoints were deleted`);
     const n = BigInt(newest.n);
     if (n < BigInt(last.n)) return refuse(`the newest checkpoint in the table is ${newest.n}, older than checkpoint ${last.n} this broker knows: checkpoints were deleted`);

@@ -71,6 +71,11 @@ export interface AuditEvents {
   'console.terminated': { by: string; username: string; target: string; reason: string };
   'evidence.downloaded': { by: string; username: string; target: string };
   /** An auditor downloaded the audit trail (its filter, as given): the export ends at this event. */
+  /**
+   * The database was restored from a backup (`sallyport restored`): it holds events through
+   * `throughSeq` and checkpoints through `lastCheckpoint`; what was signed after them is the gap.
+   */
+  'audit.restored': { reason: string; throughSeq: string; lastCheckpoint: { n: string; seq: string } | null; previousDeployment: string; deployment: string };
   /** The broker refused to sign a checkpoint: the table or the chain disagrees with what it signed or saw. */
   'audit.checkpoint_refused': { reason: string };
   'audit.exported': { by: string; format: 'jsonl' | 'csv'; action: string | null; subject: string | null };

@@ -14,6 +14,8 @@ export interface RecoveryDeps {
   runtimes: readonly Runtime[];
   brokerId: string;
   returnGrantUse(grantId: string, tx: Queryable): Promise<boolean>;
+  /** This database's deployment identity (db/deployment.ts). */
+  deployment?: string;
   /** Sessions this broker runs or is starting now: their consoles are never reaped. */
   ownSessions(): ReadonlySet<string>;
 }
@@ -87,6 +89,10 @@ export async function recoverOrphans(deps: RecoveryDeps): Promise<Recovered> {
       // Another live broker's console, or a broker this database does not know (another
       // deployment on the same engine): never ours to touch.
       const mine = h.brokerId === deps.brokerId;
+      // Another deployment's (a restored copy beside production, or production beside a copy):
+      // its brokers may be alive in a database this one cannot see. Never touched. A container
+      // without the label is from before 0.2.0, when nothing else could be told.
+      if (deps.deployment && h.deployment !== null && h.deployment !== deps.deployment) continue;
       if (!(dead.has(h.brokerId) || (mine && !own.has(h.sessionId)))) continue;
       // One container the engine will not remove (a blocked attach, a node away) must not stop
       // the pass: each gets its own time, and the next pass tries again.

@@ -67,6 +67,8 @@ export interface ConsoleServiceDeps {
   runtimes: ReadonlyMap<string, Runtime>;
   access: AccessRequests;
   brokerId: string;
+  /** This database's deployment identity: only its containers are ever reaped. */
+  deployment?: string;
   /** The browser session's idle timeout: a console in use keeps its login fresher than this. */
   loginIdleSeconds: number;
   /** Input one console takes a second, beyond a burst (config.consoles.inputBytesPerSecond). */
@@ -199,6 +201,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
         db,
         audit,
         returnGrantUse: deps.access.returnGrantUse,
+        deployment: deps.deployment,
         runtimes: [...deps.runtimes.values()],
         brokerId,
         ownSessions: () => new Set([...live.keys(), ...starting]),

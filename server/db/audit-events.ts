@@ -112,3 +112,18 @@ export async function listAuditTrail(
   );
   return rows;
 }
+
+/** The newest `audit.restored` event after `seq` (a restore from backup recorded in the chain), or null. */
+export async function restoreAfter(db: Queryable, seq: string): Promise<{ seq: string; at: Date; details: { lastCheckpoint: { n: string; seq: string } | null; throughSeq: string; reason: string } } | null> {
+  const { rows } = await db.query(
+    `select seq::text, at, details from audit_events where action = 'audit.restored' and seq > $1 order by audit_events.seq desc limit 1`,
+    [seq],
+  );
+  return rows[0] ?? null;
+}
+
+/** Every `audit.restored` event, oldest first. */
+export async function listRestores(db: Queryable): Promise<Array<{ seq: string; at: Date; details: { lastCheckpoint: { n: string; seq: string } | null; throughSeq: string; reason: string } }>> {
+  const { rows } = await db.query(`select seq::text, at, details from audit_events where action = 'audit.restored' order by audit_events.seq`);
+  return rows;
+}

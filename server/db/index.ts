@@ -22,6 +22,8 @@ export {
   insertChainedAuditEvent,
   readAuditEvents,
   firstEventAfter,
+  restoreAfter,
+  listRestores,
   listAuditEvents,
   listAuditTrail,
   type AuditEventRow,
@@ -120,3 +122,4 @@ export {
   type LiveSessionRow,
 } from './live-control.js';
 export { listen } from './listen.js';
+export { deploymentIdentity, rotateDeployment } from './deployment.js';

@@ -70,6 +70,8 @@ export interface HeldConsole {
   readonly handle: ConsoleHandle;
   readonly brokerId: string;
   readonly sessionId: string;
+  /** The deployment that started it (its label), or null for one started before 0.2.0. */
+  readonly deployment: string | null;
 }
 
 export interface Runtime {

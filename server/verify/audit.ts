@@ -45,6 +45,11 @@ export interface AuditReport {
   /** The latest valid checkpoint that vouches for events up to intactThrough. */
   checkpoint: { id: string; seq: string; at: string; kid: string } | null;
   problem: { seq: string | null; kind: ProblemKind; message: string } | null;
+  /**
+   * The database was restored from a backup, recorded in the chain (`sallyport restored`): events
+   * and checkpoints signed after the backup, known from copies kept elsewhere, are the gap.
+   */
+  restored?: { seq: string; at: string; reason: string; throughSeq: string; lastCheckpoint: string | null; gap: { checkpoints: string[]; throughSeq: string } | null };
   summary: string;
 }
 

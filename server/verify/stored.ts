@@ -2,10 +2,10 @@
 // recordings against the checkpoint signed when they were sealed. `sallyport verify` and the
 // tests call these; evidence bundles are verified offline by the same functions.
 import type { RecordingEvidence } from '../audit/index.js';
-import { databaseClock, firstEventAfter, listCheckpoints, readAuditEvents, readAuditHead, readStoredChunks, recordingCheckpoint, type Queryable } from '../db/index.js';
+import { databaseClock, firstEventAfter, listCheckpoints, listRestores, readAuditEvents, readAuditHead, readStoredChunks, recordingCheckpoint, type Queryable } from '../db/index.js';
 import { SallyportError } from '../errors.js';
 import { verifyJws, type Jwks } from '../signing/index.js';
-import { verifyAuditChain, verifyCheckpoints, type AuditReport, type EventRecord } from './audit.js';
+import { verifyAuditChain, verifyCheckpoints, type AuditReport, type EventRecord, type VerifiedCheckpoint } from './audit.js';
 import { verifyRecordingChunks, type RecordingReport } from './recording.js';
 
 
@@ -46,8 +46,16 @@ export async function verifyAuditLog(db: Queryable, jwks: Jwks, options: AuditLo
   const mine = await verifyCheckpoints(stored.map((c) => ({ id: c.id, jws: c.jws })), jwks);
   if (mine.problem) return fail(mine.problem);
   const outsideRecords = (options.external ?? []).map((c, i) => ({ id: `external #${i + 1}`, jws: c.jws }));
-  const outside = await verifyCheckpoints(outsideRecords, jwks);
-  if (outside.problem) return fail(outside.problem);
+  const outsideAll = await verifyCheckpoints(outsideRecords, jwks);
+  if (outsideAll.problem) return fail(outsideAll.problem);
+  // A restore from backup recorded in the chain: copies of checkpoints signed before it, past the
+  // last one the backup held, belong to the history the restore lost. They are the gap it names,
+  // not a rewrite (the restore event itself is chained and signed like any other).
+  const restores = await listRestores(db);
+  const lost = (c: VerifiedCheckpoint) =>
+    restores.some((r) => c.payload.n !== undefined && BigInt(c.payload.n) > BigInt(r.details.lastCheckpoint?.n ?? '0') && Date.parse(c.payload.at) <= r.at.getTime());
+  const gap = outsideAll.valid.filter(lost);
+  const outside = { valid: outsideAll.valid.filter((c) => !lost(c)) };
 
   const head = await readAuditHead(db);
   // Times are judged by the database's clock, which the events' own times cannot move.
@@ -73,6 +81,23 @@ export async function verifyAuditLog(db: Queryable, jwks: Jwks, options: AuditLo
   // by another checkpoint (a broker numbers afresh after rows are deleted), is a deletion.
   const byNumber = new Map(stored.map((c) => [c.n, c.jws]));
   const jwsOf = new Map(outsideRecords.map((r) => [r.id, r.jws]));
+  const restore = restores.at(-1);
+  const restored: AuditReport['restored'] = restore
+    ? {
+        seq: restore.seq,
+        at: restore.at.toISOString(),
+        reason: restore.details.reason,
+        throughSeq: restore.details.throughSeq,
+        lastCheckpoint: restore.details.lastCheckpoint?.n ?? null,
+        gap: gap.length
+          ? { checkpoints: gap.map((c) => c.payload.n!).sort((a, b) => Number(a) - Number(b)), throughSeq: gap.reduce((m, c) => (BigInt(c.payload.seq) > BigInt(m) ? c.payload.seq : m), '0') }
+          : null,
+      }
+    : undefined;
+  const restoredLine = restored
+    ? `; restored from a backup on ${restored.at} (event ${restored.seq}: "${restored.reason}"): the backup ends at event ${restored.throughSeq} / checkpoint ${restored.lastCheckpoint ?? 'none'}` +
+      (restored.gap ? `; events ${BigInt(restored.throughSeq) + 1n}…${restored.gap.throughSeq} signed in checkpoints ${restored.gap.checkpoints.join(', ')} before the restore are the gap` : '')
+    : '';
   for (const c of outside.valid) {
     if (!c.payload.n || byNumber.get(c.payload.n) === jwsOf.get(c.id)) continue;
     const taken = byNumber.has(c.payload.n) ? ' (another checkpoint now has its number)' : '';
@@ -104,12 +129,13 @@ export async function verifyAuditLog(db: Queryable, jwks: Jwks, options: AuditLo
       `events ${uncovered.seq}…${head.seq} are covered by no signed checkpoint although the oldest is ${age} s old (a broker signs within 30 s): checkpoints may have been deleted; check against a copy kept elsewhere (--checkpoints)`,
     );
   }
+  const withRestore = restored ? { ...report, restored, summary: `${report.summary}${restoredLine}` } : report;
   if (!options.external?.length) {
     // Said every time: whoever can write the database can rewrite the chain and delete every
     // checkpoint, and nothing left inside it shows that.
-    return { ...report, summary: `${report.summary}. Checked against the database alone: a rewrite that also deleted every checkpoint cannot be detected from it; check against a copy kept elsewhere (--checkpoints)` };
+    return { ...withRestore, summary: `${withRestore.summary}. Checked against the database alone: a rewrite that also deleted every checkpoint cannot be detected from it; check against a copy kept elsewhere (--checkpoints)` };
   }
-  return report;
+  return withRestore;
 }
 
 /** The recording's evidence as signed when it was sealed. */

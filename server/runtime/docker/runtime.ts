@@ -12,6 +12,8 @@ import type { ConsoleSpec, HeldConsole, RunningConsole, Runtime } from '../types
 export const LABEL_BROKER = 'io.sallyport.broker';
 export const LABEL_SESSION = 'io.sallyport.session';
 export const LABEL_TARGET = 'io.sallyport.target';
+/** The deployment (db/deployment.ts) whose broker started the container: only it may remove it. */
+export const LABEL_DEPLOYMENT = 'io.sallyport.deployment';
 
 export interface DockerRuntimeOptions {
   /** DOCKER_HOST-style address; default: the local socket. */
@@ -28,6 +30,8 @@ export interface DockerRuntimeOptions {
   fleet?: FleetPool;
   /** Fleet nodes are listed for reaping at most this often (each listing is an SSH login). */
   fleetListEveryMs?: number;
+  /** This broker's deployment identity, put on every container it starts. */
+  deployment?: string;
 }
 
 /** One engine a console runs on: the broker's own, or a fleet node's over SSH. */
@@ -154,7 +158,12 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
         AttachStdin: true,
         AttachStdout: true,
         AttachStderr: true,
-        Labels: { [LABEL_BROKER]: brokerId, [LABEL_SESSION]: spec.sessionId, [LABEL_TARGET]: spec.target },
+        Labels: {
+          [LABEL_BROKER]: brokerId,
+          [LABEL_SESSION]: spec.sessionId,
+          [LABEL_TARGET]: spec.target,
+          ...(options.deployment ? { [LABEL_DEPLOYMENT]: options.deployment } : {}),
+        },
         HostConfig: {
           CapDrop: ['ALL'],
           SecurityOpt: ['no-new-privileges'],
@@ -250,6 +259,7 @@ async function listOn(engine: Engine): Promise<HeldConsole[]> {
     handle: { runtime: 'docker', node: engine.node, id: c.Id },
     brokerId: c.Labels[LABEL_BROKER] ?? '',
     sessionId: c.Labels[LABEL_SESSION] ?? '',
+    deployment: c.Labels[LABEL_DEPLOYMENT] ?? null,
   }));
 }
 
