@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { createAuditLog, type AuditLog } from './audit/index.js';
 import { openCatalogStore, type CatalogStore } from './catalog/index.js';
 import type { Config } from './config/index.js';
-import { CONTROL_CHANNEL, databaseClock, deploymentIdentity, listen, migrate, openDatabase, pendingMigrations, readMigrations, type AuditEventRow, type Database } from './db/index.js';
+import { checkSchema, CONTROL_CHANNEL, databaseClock, deploymentIdentity, listen, migrate, openDatabase, pendingMigrations, readMigrations, type AuditEventRow, type Database } from './db/index.js';
 import { buildApp } from './http/index.js';
 import { createCliLogins, createIdentity, createRelyingParty, createSshLogins } from './identity/index.js';
 import { startSshDoor, type SshDoor } from './ssh/index.js';
@@ -56,7 +56,9 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
   let closing: Promise<void> | undefined;
   let instance: BrokerInstance | undefined;
   try {
-    await migrate(db, MIGRATIONS_DIR);
+    // The owner's role migrates at start; an application role only checks, read-only.
+    if (config.autoMigrate) await migrate(db, MIGRATIONS_DIR);
+    else await checkSchema(db, MIGRATIONS_DIR);
     // Which deployment this database is: containers are labelled with it, and only its brokers
     // remove them (a restored copy started beside production is another deployment).
     const deployment = await deploymentIdentity(db);

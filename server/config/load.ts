@@ -21,6 +21,12 @@ export interface Config {
   readonly databaseUrl: string;
   /** Connections in the pool; 1 for PGlite, which has a single session. */
   readonly databasePoolSize: number;
+  /**
+   * Whether `serve` applies pending migrations at start (the schema owner's role), or only checks,
+   * read-only, that the schema is the one it needs (an application role: `sallyport migrate` runs
+   * as the owner beforehand).
+   */
+  readonly autoMigrate: boolean;
   readonly oidc: {
     readonly issuer: string;
     readonly clientId: string;
@@ -204,6 +210,8 @@ export function loadConfig(env: Env, mode: Mode): Config {
   const host = read('HOST') ?? (mode === 'dev' ? '127.0.0.1' : '0.0.0.0');
 
   const { databaseUrl, databasePoolSize } = databaseSettings(r, env);
+  const autoMigrateText = read('SALLYPORT_AUTO_MIGRATE') ?? 'true';
+  if (autoMigrateText !== 'true' && autoMigrateText !== 'false') bad('SALLYPORT_AUTO_MIGRATE', 'must be true (migrate at start) or false (an application role: run sallyport migrate as the owner first)');
 
   const publicUrlRaw = required('SALLYPORT_PUBLIC_URL');
   const publicUrl = url('SALLYPORT_PUBLIC_URL', publicUrlRaw, { allowHttp: mode === 'dev' });
@@ -323,6 +331,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
     publicUrl: publicUrl!.origin,
     databaseUrl,
     databasePoolSize,
+    autoMigrate: autoMigrateText !== 'false',
     oidc: { issuer, clientId, clientSecret, groupsClaim, scopes, idTokenAlg, allowHttpIssuer: issuer.startsWith('http:') },
     roles,
     session: {

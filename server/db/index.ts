@@ -1,6 +1,6 @@
 // Public surface of the database adapter.
 export { afterCommit, openDatabase, tryInSavepoint, type Database, type Queryable } from './database.js';
-export { migrate, pendingMigrations, readMigrations } from './migrate.js';
+export { checkSchema, migrate, pendingMigrations, readMigrations } from './migrate.js';
 export { recordUserSeen, type UserRow } from './users.js';
 export {
   startBrowserSession,

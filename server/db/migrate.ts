@@ -45,8 +45,50 @@ export function readMigrations(dir: string): Migration[] {
   });
 }
 
+/**
+ * Read-only: that the database is exactly at this build's schema, for a broker running as an
+ * application role that may not create or alter tables. Names what to do when it is not.
+ */
+export async function checkSchema(db: Database, dir: string): Promise<void> {
+  const migrations = readMigrations(dir);
+  const exists = await db.query<{ t: string | null }>(`select to_regclass('schema_migrations')::text as t`);
+  const applied = exists.rows[0]?.t ? (await db.query<{ version: number; name: string }>('select version, name from schema_migrations order by version')).rows : [];
+  const known = new Set(migrations.map((m) => m.version));
+  const newer = applied.filter((a) => !known.has(a.version));
+  if (newer.length) {
+    const n = newer.at(-1)!;
+    throw new SallyportError('MIGRATION_FAILED', `the database is at migration ${String(n.version).padStart(3, '0')}_${n.name}, newer than this broker knows (up to ${migrations.at(-1)?.id ?? 'none'}); it was migrated by a newer Sallyport: run that version (or newer) against it`);
+  }
+  const have = new Set(applied.map((a) => a.version));
+  const pending = migrations.filter((m) => !have.has(m.version));
+  if (pending.length) {
+    throw new SallyportError(
+      'MIGRATION_FAILED',
+      `the database lacks migrations ${pending.map((m) => m.id).join(', ')}: run \`sallyport migrate\` with the schema owner's DATABASE_URL first (SALLYPORT_AUTO_MIGRATE=false: this broker only checks)`,
+    );
+  }
+}
+
 /** Applies what is missing; returns the versions it applied (empty when up to date). */
 export async function migrate(db: Database, dir: string): Promise<number[]> {
+  try {
+    return await applyMigrations(db, dir);
+  } catch (err) {
+    // A role that may not create tables (the application's, as the docs advise): say which step
+    // needs which role, rather than PostgreSQL's "permission denied for schema public".
+    const code = (err as { code?: string; cause?: { code?: string } }).code ?? (err as { cause?: { code?: string } }).cause?.code;
+    if (code === '42501') {
+      throw new SallyportError(
+        'MIGRATION_FAILED',
+        `migrating the schema needs its owner's role, and this one may not (${(err as Error).message.split('\n')[0]}): run \`sallyport migrate\` with the owner's DATABASE_URL, and start brokers that use an application role with SALLYPORT_AUTO_MIGRATE=false`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
+async function applyMigrations(db: Database, dir: string): Promise<number[]> {
   const migrations = readMigrations(dir);
   const client = await db.pool.connect();
   const applied: number[] = [];
