@@ -134,3 +134,37 @@ describe('approval-gated consoles', () => {
     }
   });
 });
+
+describe('several grants in force', () => {
+  it('a console opened from a request’s page runs under that grant, says which, and is flagged beside an equal one', async () => {
+    // alice holds A (long, INC-4711) and asks for B (short, "quick check") beside it.
+    const a = await t.broker.access.request(alice, 'gated', { reason: 'INC-4711', durationSeconds: 1800 });
+    await t.broker.access.decide(bob, a.id, 'approve', 'ok');
+    const b = await t.broker.access.request(alice, 'gated', { reason: 'quick check', durationSeconds: 600 });
+    // Requester and approver see that an equal grant is already in force.
+    const pending = await t.broker.access.get(bob, b.id);
+    expect(pending.equalGrantInForce).toMatchObject({ id: a.id, reason: 'INC-4711' });
+    await t.broker.access.decide(bob, b.id, 'approve', 'ok');
+
+    // Opened from B's page: under B, whatever else is in force — and the user is told which.
+    const c = await connectConsole(t.url, 'gated', { cookie, grant: b.id });
+    await c.waitFor(PROMPT);
+    const opened = (await t.broker.db.query(`select details from audit_events where action = 'console.opened' and subject = $1`, [c.sessionId()])).rows[0].details;
+    expect(opened.grantId).toBe(b.id);
+    expect(c.messages.some((m) => m.type === 'notice' && String(m.message).includes(`"quick check" (request ${b.id})`))).toBe(true);
+    // Bound to B: revoking B ends it, though A is still in force.
+    await t.broker.access.revoke(bob, b.id, 'done');
+    const closed = await c.closed;
+    expect(closed.reason).toMatch(/revoked|grant/);
+
+    // From A's page: under A. A grant that cannot open this console is refused by name.
+    const ca = await connectConsole(t.url, 'gated', { cookie, grant: a.id });
+    await ca.waitFor(PROMPT);
+    expect((await t.broker.db.query(`select details->>'grantId' as g from audit_events where action = 'console.opened' and subject = $1`, [ca.sessionId()])).rows[0].g).toBe(a.id);
+    ca.type('exit\n');
+    await ca.closed;
+    const refused = await connectConsole(t.url, 'gated', { cookie, grant: b.id });
+    await refused.closed;
+    expect(refused.messages[0]).toMatchObject({ type: 'error', code: 'APPROVAL_REQUIRED', message: expect.stringMatching(new RegExp(`request ${b.id} is revoked`)) });
+  }, 60_000);
+});

@@ -71,6 +71,8 @@ export interface AccessRequestDetail extends AccessRequestView {
   /** Who is able to approve it: the target's approver groups and the known users in them. */
   approvers: { groups: string[]; users: string[] };
   sessions: Array<{ id: string; startedAt: Date; endedAt: Date | null }>;
+  /** Pending beside an approved grant for exactly the same console: shown to requester and approver. */
+  equalGrantInForce: { id: string; reason: string; expiresAt: Date } | null;
 }
 
 export type AccessRequestScope = 'mine' | 'decide' | 'active';
@@ -90,7 +92,11 @@ export interface AccessRequests {
    * for exactly this target as the catalogue has it now, image and command included
    * (APPROVAL_REQUIRED otherwise). Returns the grant used, if any.
    */
-  admitConsole(p: Principal, target: Target, tx?: Queryable): Promise<{ grantId: string | null }>;
+  /**
+   * Decides and takes one session from a grant: the one the user chose (`grantId`, refused naming
+   * why when it cannot open this console), else the most recently approved that can.
+   */
+  admitConsole(p: Principal, target: Target, tx?: Queryable, grantId?: string): Promise<{ grantId: string | null; grant: { reason: string; expiresAt: Date } | null }>;
   /** Gives back the session a console took from its grant when it failed to start; false if it could not. */
   returnGrantUse(grantId: string, tx: Queryable): Promise<boolean>;
   /** Of these grant ids, those no longer live and why ('expired' or 'revoked'…). */

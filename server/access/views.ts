@@ -2,7 +2,7 @@
 // and one request in full (decisions, who can approve, sessions it opened), each saying what
 // the reader may do next and whether the grant would open a console now.
 import type { Target } from '../catalog/index.js';
-import { getAccessRequest, grantSessions, listAccessDecisions, listAccessRequests, usersInGroups, type AccessRequestListRow, type AccessRequestRow } from '../db/index.js';
+import { equalGrantInForce, getAccessRequest, grantSessions, listAccessDecisions, listAccessRequests, usersInGroups, type AccessRequestListRow, type AccessRequestRow } from '../db/index.js';
 import { SallyportError } from '../errors.js';
 import type { Principal } from '../identity/principal.js';
 import { hasRole, mayApprove } from './policy.js';
@@ -87,10 +87,11 @@ export function createRequestViews(deps: AccessRequestsDeps): Pick<AccessRequest
       if (!row || !maySeeRequest(p, row)) throw new SallyportError('NOT_FOUND', `no access request ${requestId}`);
       const target = findTarget(row.target);
       const approverGroups = target?.approval.approvers ?? [];
-      const [decisions, approverUsers, sessions] = await Promise.all([
+      const [decisions, approverUsers, sessions, equal] = await Promise.all([
         listAccessDecisions(db, requestId),
         usersInGroups(db, approverGroups, deps.approverRoleGroups, row.requester_id),
         grantSessions(db, requestId),
+        row.status === 'pending' ? equalGrantInForce(db, row) : Promise.resolve(null),
       ]);
       const alreadyDecided = decisions.some((d) => d.approver_id === p.userId);
       return {
@@ -98,6 +99,7 @@ export function createRequestViews(deps: AccessRequestsDeps): Pick<AccessRequest
         decisions: decisions.map((d) => ({ approver: d.approver_username, decision: d.decision, comment: d.comment, decidedAt: d.decided_at })),
         approvers: { groups: [...approverGroups], users: approverUsers },
         sessions: sessions.map((s) => ({ id: s.id, startedAt: s.started_at, endedAt: s.ended_at })),
+        equalGrantInForce: equal ? { id: equal.id, reason: equal.reason, expiresAt: equal.expires_at } : null,
       };
     },
   };

@@ -29,6 +29,8 @@ export interface Door {
   clientAddress: string | null;
   /** The SSH client's version string; the browser door has none. */
   clientVersion?: string;
+  /** The grant the user chose (a request page's Open console); absent: the most recently approved. */
+  grantId?: string;
 }
 
 export interface OpenDeps {
@@ -45,6 +47,8 @@ export interface Opened {
   id: string;
   target: Target;
   grantId: string | null;
+  /** The grant's reason and end, to tell the user which grant the console runs under. */
+  grant: { reason: string; expiresAt: Date } | null;
   running: RunningConsole;
   recorder: Recorder;
 }
@@ -78,8 +82,8 @@ export async function openConsole(
   const id = randomUUID();
   const steps = async (): Promise<Opened> => {
     // Step 1: admit, session row, recording header, grant use — all or nothing.
-    const { grantId, recorder } = await db.transaction(async (tx) => {
-      const { grantId } = await deps.access.admitConsole(principal, target, tx);
+    const { grantId, grant, recorder } = await db.transaction(async (tx) => {
+      const { grantId, grant } = await deps.access.admitConsole(principal, target, tx, door.grantId);
       await insertConsoleSession(tx, {
         id,
         userId: principal.userId,
@@ -113,7 +117,7 @@ export async function openConsole(
         { recordInput: target.recordInput, flushIntervalMs: deps.recorderFlushMs, onFailure: (err) => hooks.onRecordingFailure(id, err) },
         recordingStore(tx),
       ));
-      return { grantId, recorder };
+      return { grantId, grant, recorder };
     });
 
     // Step 2: start the runtime; a failure ends the session and returns the grant's use.
@@ -195,7 +199,7 @@ export async function openConsole(
       // later: a live row of this broker that is neither live nor starting.
       throw err;
     }
-    return { id, target, grantId, running, recorder };
+    return { id, target, grantId, grant, running, recorder };
   };
   // From before its row exists until it is live or ended, the session is "starting": the
   // reaper and the control pass's reconciliation leave it alone.

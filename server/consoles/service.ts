@@ -183,6 +183,11 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
         totals,
       );
       live.set(opened.id, { ...entry, session });
+      // Which grant the console runs under, in the words the approver read: with several in force
+      // the user must not guess whose justification the record will show.
+      if (opened.grant && opened.grantId) {
+        client.notice(`This console runs under your approved access "${opened.grant.reason}" (request ${opened.grantId}), until ${opened.grant.expiresAt.toISOString().replace('T', ' ').slice(0, 16)} UTC.`);
+      }
       return session;
     },
 

@@ -141,7 +141,7 @@ export async function transitionAccessRequest(
  */
 export async function useGrant(
   tx: Queryable,
-  g: { requesterId: string; target: string; image: string; command: readonly string[]; placement: readonly string[] },
+  g: { requesterId: string; target: string; image: string; command: readonly string[]; placement: readonly string[]; grantId?: string | null },
 ): Promise<AccessRequestRow | null> {
   const { rows } = await tx.query<AccessRequestRow>(
     `update access_requests
@@ -151,11 +151,13 @@ export async function useGrant(
                where requester_id = $1 and target = $2 and image = $3 and command = $4::text[] and placement = $5::text[]
                  and status = 'approved' and expires_at > now()
                  and (max_sessions is null or sessions_used < max_sessions)
-               order by expires_at desc
+                 and ($6::uuid is null or id = $6)
+               -- The most recently approved: the reason the user last gave and an approver last read.
+               order by decided_at desc nulls last, created_at desc
                limit 1
                for update)
      returning *`,
-    [g.requesterId, g.target, g.image, g.command, g.placement],
+    [g.requesterId, g.target, g.image, g.command, g.placement, g.grantId ?? null],
   );
   return rows[0] ?? null;
 }
@@ -275,4 +277,19 @@ export async function grantSessions(db: Queryable, grantId: string): Promise<Arr
     [grantId],
   );
   return rows;
+}
+
+/**
+ * Another grant in force for the same requester and exactly the same console: a second request
+ * beside it is worth a word to the requester and the approver (which one will a console use?).
+ */
+export async function equalGrantInForce(db: Queryable, r: Pick<AccessRequestRow, 'id' | 'requester_id' | 'target' | 'image' | 'command' | 'placement'>): Promise<{ id: string; reason: string; expires_at: Date } | null> {
+  const { rows } = await db.query<{ id: string; reason: string; expires_at: Date }>(
+    `select id, reason, expires_at from access_requests
+      where requester_id = $1 and target = $2 and image = $3 and command = $4::text[] and placement = $5::text[]
+        and status = 'approved' and expires_at > now() and id <> $6
+      order by expires_at desc limit 1`,
+    [r.requester_id, r.target, r.image, r.command, r.placement, r.id],
+  );
+  return rows[0] ?? null;
 }

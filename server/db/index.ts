@@ -67,6 +67,7 @@ export {
   listAccessDecisions,
   usersInGroups,
   grantSessions,
+  equalGrantInForce,
   type AccessRequestRow,
   type AccessRequestListRow,
   type AccessDecisionRow,

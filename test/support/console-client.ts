@@ -28,9 +28,9 @@ export interface ConsoleConnection {
 export function connectConsole(
   url: string,
   target: string,
-  options: { cookie?: string; origin?: string; open?: { cols: number; rows: number } | false } = {},
+  options: { cookie?: string; origin?: string; open?: { cols: number; rows: number } | false; grant?: string } = {},
 ): Promise<ConsoleConnection> {
-  return connect(url, `/api/consoles/${target}/connect`, options);
+  return connect(url, `/api/consoles/${target}/connect${options.grant ? `?grant=${options.grant}` : ''}`, options);
 }
 
 /** An admin's read-only view of a live session (the Live page's Watch). */

@@ -86,7 +86,8 @@ export async function renderAccessRequest(app: HTMLElement, id: string): Promise
       );
     }
     if (r.youMay.withdraw) actions.append(el('button', { id: 'withdraw', textContent: 'Withdraw', onclick: () => void act('withdraw', {}) }));
-    if (r.youMay.openConsole) actions.append(link(`/console/${encodeURIComponent(r.target)}`, 'Open console', { className: 'button primary open-console', id: 'open-console' }));
+    // This grant, not whichever else is in force: the console's record names this request's reason.
+    if (r.youMay.openConsole) actions.append(link(`/console/${encodeURIComponent(r.target)}?grant=${encodeURIComponent(r.id)}`, 'Open console', { className: 'button primary open-console', id: 'open-console' }));
     if (r.youMay.handBack) {
       actions.append(
         confirmButton(
@@ -107,6 +108,17 @@ export async function renderAccessRequest(app: HTMLElement, id: string): Promise
       el('h1', {}, `Access to ${r.target} `, statusBadge(r)),
       el('p', { id: 'request-state', className: `state state-${r.status}`, role: 'status', textContent: stateLine(r) }),
       r.opensConsole.ok || r.status !== 'approved' ? '' : el('p', { className: 'error', id: 'grant-unusable', textContent: `This grant does not open a console: ${r.opensConsole.why}` }),
+      r.equalGrantInForce
+        ? el(
+            'p',
+            { className: 'warning', id: 'equal-grant' },
+            `${r.requester} already holds an approved grant for exactly this console until `,
+            timeEl(r.equalGrantInForce.expiresAt),
+            ` (“${r.equalGrantInForce.reason}”, `,
+            link(`/access/${r.equalGrantInForce.id}`, 'that request'),
+            '). Consoles opened from each request’s page run under that request.',
+          )
+        : '',
       el('h2', { textContent: 'Exact console' }),
       exactConsole(r),
       el(

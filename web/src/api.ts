@@ -88,6 +88,7 @@ export interface AccessRequestDetail extends AccessRequest {
   decisions: Array<{ approver: string; decision: 'approve' | 'deny'; comment: string; decidedAt: string }>;
   approvers: { groups: string[]; users: string[] };
   sessions: Array<{ id: string; startedAt: string; endedAt: string | null }>;
+  equalGrantInForce: { id: string; reason: string; expiresAt: string } | null;
 }
 
 export interface SessionSummary {

@@ -37,7 +37,9 @@ export function renderConsole(app: HTMLElement, target: string): void {
   fit.fit();
   term.focus();
 
-  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/consoles/${encodeURIComponent(target)}/connect`);
+  // Opened from a request's page: that grant (the broker refuses, naming why, if it cannot).
+  const grant = new URLSearchParams(location.search).get('grant');
+  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/consoles/${encodeURIComponent(target)}/connect${grant ? `?grant=${encodeURIComponent(grant)}` : ''}`);
   ws.binaryType = 'arraybuffer';
   let ended = false;
   const send = (msg: ClientControl) => {

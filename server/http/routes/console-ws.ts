@@ -139,11 +139,15 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
     },
   );
 
-  app.get<{ Params: { target: string } }>(
+  app.get<{ Params: { target: string }; Querystring: { grant?: string } }>(
     '/api/consoles/:target/connect',
     {
       websocket: true,
-      schema: { params: { type: 'object', properties: { target: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } }, required: ['target'] } },
+      schema: {
+        params: { type: 'object', properties: { target: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } }, required: ['target'] },
+        // The grant a request page's Open console chose; without it, the most recently approved.
+        querystring: { type: 'object', properties: { grant: { type: 'string', format: 'uuid' } }, additionalProperties: false },
+      },
       preValidation: sameOriginSession,
     },
     (socket: WebSocket, request) => {
@@ -181,7 +185,7 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
                   out.control({ type: 'exit', reason, code, exitCode });
                   setTimeout(() => closeWith(1000, reason), 50);
                 },
-              }, { via: 'web', clientAddress: request.ip });
+              }, { via: 'web', clientAddress: request.ip, ...(request.query.grant ? { grantId: request.query.grant } : {}) });
               out.control({ type: 'started', sessionId: session.id });
               if (socket.readyState !== socket.OPEN) void session.end({ code: 'client_disconnected' });
             } catch (err) {
