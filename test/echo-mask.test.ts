@@ -4,6 +4,7 @@
 // attack on a real console: a background job printing every character of the password, in
 // order, while the user types it at a prompt with echo off.
 import { describe, expect, inject, it, afterAll, beforeAll } from 'vitest';
+import fc from 'fast-check';
 import { EchoMask } from '../server/recording/index.js';
 import { parseAsciicast } from '../server/recording/index.js';
 import { startTestBroker, type TestBroker } from './support/broker.js';
@@ -150,6 +151,23 @@ describe('a password typed while a background job prints, on a real console', ()
     expect((await db.query(`select count(*)::int as n from recording_index_queue where text like '%zebra%' or commands::text like '%zebra%'`)).rows[0].n).toBe(0);
   });
 
+  it('records a 30-line paste into a shell as typed, and search finds it', async () => {
+    const cookie = `sallyport=${alice.browser.cookies(t.url).get('sallyport')}`;
+    const c = await connectConsole(t.url, 'shell', { cookie });
+    await c.waitFor(PROMPT);
+    const id = c.sessionId();
+    const lines = Array.from({ length: 30 }, (_, i) => `echo "pasted-line-${i}"`);
+    c.type(`${lines.join('\r')}\r`);
+    await c.waitFor(/^pasted-line-29\r?$/m, 15_000);
+    c.type('exit\r');
+    await c.closed;
+    const commands = (await alice.get(`/api/sessions/${id}/commands`)).body.commands as Array<{ line: string; masked: boolean }>;
+    const pastedShown = commands.filter((x) => /pasted-line-\d+/.test(x.line) && !x.masked);
+    expect(pastedShown.length, JSON.stringify(commands.slice(0, 5))).toBe(30);
+    expect(commands.some((x) => x.masked)).toBe(false);
+    await expect.poll(async () => (await alice.get(`/api/search?q=${encodeURIComponent('pasted-line-17')}`)).body.results.some((r: { kind: string }) => r.kind === 'input'), { timeout: 15_000 }).toBe(true);
+  });
+
   it('flags a session where much was typed without echo (stty -echo), and not one with a password', async () => {
     const cookie = `sallyport=${alice.browser.cookies(t.url).get('sallyport')}`;
     const sessionOf = async (id: string) => ((await alice.get('/api/sessions')).body.sessions as Array<{ id: string; quietInput: boolean; maskedInputChars: number | null }>).find((s) => s.id === id)!;
@@ -185,4 +203,68 @@ describe('a password typed while a background job prints, on a real console', ()
     expect(pwDetails.maskedInputChars).toBeGreaterThan(0);
     expect(await sessionOf(pwId)).toMatchObject({ quietInput: false });
   });
+});
+
+describe('a paste of several lines', () => {
+  it('is recorded as typed when a REPL echoes each line between its answers and prompts', async () => {
+    const recorded: string[] = [];
+    let masked = 0;
+    let pasted = 0;
+    const m = new EchoMask({ input: (d) => recorded.push(d), masked: (n) => (masked += n), pasted: (n) => (pasted = n) }, 100);
+    const lines = Array.from({ length: 200 }, (_, i) => `$x${i} = strtoupper("row ${i} é");`);
+    m.input(`${lines.join('\n')}\n`);
+    // php -a: the first line's echo, its (empty) answer, a prompt, the next line's echo…
+    for (const [i, l] of lines.entries()) {
+      m.output(`${i === 0 ? '' : 'php > '}${l.slice(0, 10)}`);
+      m.output(`${l.slice(10)}\r\n`);
+    }
+    m.output('php > ');
+    await settle();
+    expect(masked).toBe(0);
+    expect(pasted).toBe(200);
+    expect(recorded.join('')).toBe(`${lines.join('\n')}\n`);
+  });
+
+  it('masks the lines never echoed, records those that were', async () => {
+    const recorded: string[] = [];
+    let masked = 0;
+    const m = new EchoMask({ input: (d) => recorded.push(d), masked: (n) => (masked += n) }, 100);
+    m.input('echo one\rsecret-two\r');
+    m.output('echo one\r\none\r\nPassword: ');
+    await new Promise((r) => setTimeout(r, 400));
+    expect(recorded.join('')).toBe(`echo one\r${'•'.repeat('secret-two'.length)}\r`);
+    expect(masked).toBe('secret-two'.length);
+  });
+
+  it('property: any lines echoed in order between any other output are recorded whole; a single line not echoed in place is masked', async () => {
+    const runs = Number(process.env.FUZZ_RUNS ?? 2000);
+    const line = fc.stringMatching(/^[ -~]{1,40}$/);
+    await fc.assert(
+      fc.asyncProperty(fc.array(line, { minLength: 2, maxLength: 12 }), fc.array(fc.stringMatching(/^[a-z>$ ]{0,12}$/), { minLength: 12, maxLength: 12 }), async (ls, between) => {
+        const recorded: string[] = [];
+        let masked = 0;
+        const m = new EchoMask({ input: (d) => recorded.push(d), masked: (n) => (masked += n) }, 50);
+        const typed = `${ls.join('\r')}\r`;
+        m.input(typed);
+        ls.forEach((l, i) => m.output(`${l}\r\n${between[i]}`));
+        // Every line's echo has arrived: released at once, nothing left to decide.
+        const done = masked === 0 && recorded.join('') === typed;
+        m.flush();
+        return done;
+      }),
+      { numRuns: runs },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.stringMatching(/^[A-Za-z0-9]{6,24}$/), fc.stringMatching(/^[a-z ]{0,30}$/), async (secret, other) => {
+        fc.pre(!other.includes(secret));
+        const recorded: string[] = [];
+        const m = new EchoMask({ input: (d) => recorded.push(d), masked: () => undefined }, 30);
+        m.input(`${secret}\r`);
+        m.output(`${other}\r\n`);
+        m.flush();
+        return !recorded.join('').includes(secret);
+      }),
+      { numRuns: runs },
+    );
+  }, 60_000);
 });

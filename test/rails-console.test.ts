@@ -64,9 +64,18 @@ describe('a Rails console', () => {
     // The hardening holds under Ruby too: no root, no network.
     await ask('puts "uid=#{Process.uid}"', /uid=1000/);
     await ask('begin; require "socket"; TCPSocket.new("10.0.0.1", 80); rescue => e; puts "net #{e.class}"; end', /net (Errno::ENETUNREACH|Errno::EHOSTUNREACH|SocketError)/);
+    // A paste of many lines into irb: echoed line by line between irb's answers and prompts, so
+    // the timeline shows every line as typed, not as masked input.
+    const pasted = Array.from({ length: 40 }, (_, i) => `row${i} = "pasted-#{${i} * 2}-é"`);
+    c.type(`${pasted.join('\r')}\r`);
+    await c.waitFor(/pasted-78-é/, 30_000);
+    await c.waitFor(IRB_PROMPT, 20_000);
     c.type('exit\r');
     const closed = await c.closed;
     expect(closed.code).toBe(1000);
+    const commands = (await alice.get(`/api/sessions/${c.sessionId()}/commands`)).body.commands as Array<{ line: string; masked: boolean }>;
+    const shown = commands.filter((x) => /row\d+ = "pasted-/.test(x.line) && !x.masked);
+    expect(shown.length, JSON.stringify(commands.filter((x) => x.masked).slice(0, 3))).toBe(40);
     await expectNoContainers(t.broker.instanceId);
     // The next console starts from an empty tmp/.
     const again = await connectConsole(t.url, 'rails-console', { cookie });

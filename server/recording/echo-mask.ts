@@ -17,10 +17,14 @@ const MAX_PENDING_CHARS = 16 * 1024;
  * from the first pending key, so held input is bounded in time as well as size.
  */
 const MAX_WAIT_MS = 2000;
+/** A paste of several lines is echoed line by line between the program's answers: it may take longer. */
+const PASTE_MAX_WAIT_MS = 5000;
 
 export interface MaskedInputSink {
   input(data: string): void;
   masked(count: number): void;
+  /** Lines of a paste recorded as typed because each was echoed, with other output between them. */
+  pasted?(lines: number): void;
 }
 
 export class EchoMask {
@@ -29,6 +33,9 @@ export class EchoMask {
   private wanted: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private since = 0;
+  /** For input of several lines: each line's raw input and printable keys, worked out once. */
+  private lines: Array<{ raw: string; keys: string }> | undefined;
+  private linesFound = 0;
 
   constructor(
     private readonly sink: MaskedInputSink,
@@ -46,6 +53,7 @@ export class EchoMask {
     }
     this.pending += data;
     this.wanted = undefined;
+    this.lines = undefined;
     // Waiting longer for the echo of more than a large paste costs more than it tells: decide.
     if (this.pending.length > MAX_PENDING_CHARS) return this.decide();
     if (!this.timer) {
@@ -59,6 +67,20 @@ export class EchoMask {
     // Line breaks aside: a shell wrapping a long line inserts them into its echo.
     const before = this.seen.length;
     this.seen += screenText(text).replace(/[\n\t]/g, '');
+    const lines = this.pasteLines();
+    if (lines) {
+      // A paste of several lines: a REPL echoes each line, answers it and prompts again before the
+      // next line's echo. Each line counts as echoed when its keys appear whole, in order, in the
+      // output since; what comes between lines (answers, prompts) is the program's. A line that
+      // appears nowhere is masked. A single line keeps the strict rule below (a password is one).
+      const found = echoedLines(lines, this.seen);
+      if (found === lines.length) return this.release(lines.length);
+      if (found > this.linesFound) {
+        this.linesFound = found;
+        this.renew(PASTE_MAX_WAIT_MS);
+      }
+      return;
+    }
     const verdict = echoedInPlace(this.want(), this.seen);
     if (verdict === 'echoed') this.release();
     // Other output came first: whatever follows, this input was not echoed in place.
@@ -80,26 +102,60 @@ export class EchoMask {
     return (this.wanted ??= printableKeys(this.pending));
   }
 
+  /** Several lines of input (a paste), or undefined for one line. */
+  private pasteLines(): Array<{ raw: string; keys: string }> | undefined {
+    this.lines ??= this.pending
+      .split(/(?<=[\r\n])/)
+      .map((raw) => ({ raw, keys: printableKeys(raw) }));
+    return this.lines.filter((l) => l.keys.length > 0).length > 1 ? this.lines : undefined;
+  }
+
   /** More keys, or more of their echo: wait the window again, within MAX_WAIT_MS of the first key. */
-  private renew(): void {
-    const left = this.since + MAX_WAIT_MS - Date.now();
+  private renew(maxWaitMs = MAX_WAIT_MS): void {
+    const left = this.since + maxWaitMs - Date.now();
     if (left <= 0) return;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.decide(), Math.min(this.waitMs, left));
   }
 
-  private release(): void {
+  private release(pastedLines = 0): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    if (pastedLines > 1) this.sink.pasted?.(pastedLines);
     this.sink.input(this.pending);
+    this.reset();
+  }
+
+  private reset(): void {
     this.pending = '';
     this.seen = '';
+    this.lines = undefined;
+    this.linesFound = 0;
+    this.wanted = undefined;
   }
 
   private decide(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    const lines = this.pasteLines();
+    if (lines) {
+      // The lines echoed so far are recorded as typed; the rest, never echoed, is masked.
+      const found = echoedLines(lines, this.seen);
+      if (found === lines.length) return this.release(lines.length);
+      const echoed = lines.slice(0, found).map((l) => l.raw).join('');
+      const rest = lines.slice(found).map((l) => l.raw).join('');
+      if (found > 1) this.sink.pasted?.(found);
+      if (echoed) this.sink.input(echoed);
+      this.pending = rest;
+      this.lines = undefined;
+      this.wanted = undefined;
+      return this.maskPending();
+    }
     if (echoedInPlace(this.want(), this.seen) === 'echoed') return this.release();
+    this.maskPending();
+  }
+
+  private maskPending(): void {
     // Keep controls (Enter, backspace) so the timeline still sees where lines end. One callback
     // per run of characters, not per character: a 60 KiB paste is one run, and a callback per
     // character cost ~5 ms a frame, a fifth of the broker's time under an input flood.
@@ -109,11 +165,28 @@ export class EchoMask {
       count += n;
       return MASK.repeat(n);
     });
-    this.pending = '';
-    this.seen = '';
+    this.reset();
     if (count > 0) this.sink.masked(count);
     this.sink.input(masked);
   }
+}
+
+/**
+ * How many of the lines, from the first, appear whole and in order in `out` (the output since the
+ * input, escape sequences and line breaks removed). A line without keys (a bare Enter) is found.
+ */
+function echoedLines(lines: ReadonlyArray<{ keys: string }>, out: string): number {
+  let at = 0;
+  let n = 0;
+  for (const l of lines) {
+    if (l.keys.length > 0) {
+      const i = out.indexOf(l.keys, at);
+      if (i < 0) break;
+      at = i + l.keys.length;
+    }
+    n++;
+  }
+  return n;
 }
 
 /**

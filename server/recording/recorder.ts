@@ -70,6 +70,7 @@ export class Recorder {
       this.maskedChars += n;
       this.push('m', `input not echoed: ${n} character${n === 1 ? '' : 's'} masked`);
     },
+    pasted: (lines) => this.push('m', `input pasted: ${lines} lines, each echoed with the program's output between them`),
   });
   private maskedChars = 0;
 
