@@ -81,6 +81,8 @@ describe('a console container', () => {
       expect(JSON.stringify(info)).not.toContain('docker.sock');
       expect(info.Config.User).toBe('1000:1000');
       expect(info.Config.Tty).toBe(true);
+      expect(h.Init).toBe(true);
+      expect(info.Config.Env).toContain('LANG=C.UTF-8');
       expect(info.Config.Labels[LABEL_BROKER]).toBe(brokerId);
       expect(info.Image).toBe(c.artifactDigest);
       expect(c.artifactDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
@@ -88,6 +90,30 @@ describe('a console container', () => {
       await c.destroy();
     }
     expect(ours()).toEqual([]);
+  });
+
+  it('stops a runaway process on Ctrl-C, as a terminal does: the process is not PID 1', async () => {
+    const c = await runtime.start(spec({ command: ['sh', '-c', 'echo looping; while :; do :; done'] }), brokerId);
+    try {
+      await until(c, /looping/);
+      c.input.write('\x03');
+      const exited = await Promise.race([c.exited, new Promise<{ exitCode: number }>((r) => setTimeout(() => r({ exitCode: -99 }), 5000))]);
+      expect(exited.exitCode).toBe(130);
+    } finally {
+      await c.destroy();
+    }
+  });
+
+  it('reads non-ASCII typed text back exactly (a UTF-8 locale by default)', async () => {
+    const c = await runtime.start(spec(), brokerId);
+    try {
+      c.input.write('read x; printf "[%s] LANG=%s\\n" "$x" "$LANG"\r');
+      await new Promise((r) => setTimeout(r, 300));
+      c.input.write('grüße café Müller\r');
+      await until(c, /\[grüße café Müller\] LANG=C\.UTF-8/);
+    } finally {
+      await c.destroy();
+    }
   });
 
   it('runs the command as the non-root user, and probes inside fail', async () => {
@@ -188,8 +214,8 @@ describe('what the runtime holds', () => {
     const b = await runtime.start(theirs, `${brokerId}-other`);
     try {
       const held = await runtime.list();
-      expect(held).toContainEqual({ handle: { runtime: 'docker', node: 'local', id: a.handle.id }, brokerId, sessionId: mine.sessionId });
-      expect(held).toContainEqual({ handle: { runtime: 'docker', node: 'local', id: b.handle.id }, brokerId: `${brokerId}-other`, sessionId: theirs.sessionId });
+      expect(held).toContainEqual({ handle: { runtime: 'docker', node: 'local', id: a.handle.id }, brokerId, sessionId: mine.sessionId, deployment: null });
+      expect(held).toContainEqual({ handle: { runtime: 'docker', node: 'local', id: b.handle.id }, brokerId: `${brokerId}-other`, sessionId: theirs.sessionId, deployment: null });
       await runtime.remove(a.handle);
       await runtime.remove(a.handle); // already gone: not an error
       expect(ours()).toEqual([]);

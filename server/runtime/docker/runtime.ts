@@ -149,7 +149,9 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
         name: `sallyport-${spec.sessionId}`,
         Image: image.Id,
         Cmd: [...spec.command],
-        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+        // A UTF-8 locale unless the catalogue sets one: without LANG, php -a and others drop every
+        // non-ASCII character typed ("grüße" arrives as "gre").
+        Env: Object.entries({ ...(spec.env.LANG === undefined && spec.env.LC_ALL === undefined ? { LANG: 'C.UTF-8' } : {}), ...spec.env }).map(([k, v]) => `${k}=${v}`),
         User: c.user ?? '',
         WorkingDir: c.workdir ?? '',
         Tty: true,
@@ -179,7 +181,9 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
           IpcMode: 'private',
           Binds: [],
           AutoRemove: false,
-          Init: false,
+          // An init (docker-init) as PID 1: the console's process is not PID 1, so Ctrl-C's SIGINT
+          // reaches it with its default action (PID 1 ignores signals it has no handler for).
+          Init: true,
           LogConfig: { Type: 'none', Config: {} },
           ConsoleSize: [spec.size.rows, spec.size.cols],
         },
