@@ -288,13 +288,21 @@ function handleSignals(): { ready(broker: Broker, extraClose?: () => Promise<voi
     );
   };
   process.on('SIGHUP', reload);
+  let stopNow: (() => void) | undefined;
   const stop = (signal: string) => {
-    if (closing) return;
+    if (closing) {
+      stopNow?.();
+      return;
+    }
     closing = true;
     if (!broker) return; // stopped as soon as it is ready
     broker.app.log.info({ signal }, 'shutting down');
-    void broker
-      .close()
+    // SIGTERM (a restart, an upgrade): drain first, so consoles are not cut mid-work. A second
+    // signal, or SIGINT at a terminal, stops at once.
+    const b = broker;
+    const drained = signal === 'SIGTERM' ? Promise.race([b.drain(), new Promise<void>((r) => (stopNow = r))]) : Promise.resolve();
+    void drained
+      .then(() => b.close())
       .then(() => close?.())
       .then(() => process.exit(0), () => process.exit(1));
   };

@@ -23,6 +23,12 @@ import { parsePrivateKeyFile } from './signing/index.js';
 import { MIGRATIONS_DIR, PACKAGE_VERSION, WEB_DIST_DIR } from './paths.js';
 
 export interface Broker {
+  /**
+   * For a restart (SIGTERM): /readyz answers 503 so the load balancer sends newcomers elsewhere,
+   * no new consoles or SSH logins, live consoles go on (their users told) until they end or
+   * SALLYPORT_DRAIN_SECONDS pass. Then call close().
+   */
+  drain(): Promise<void>;
   readonly url: string;
   readonly app: FastifyInstance;
   readonly db: Database;
@@ -142,8 +148,10 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       process.stderr.write(`sallyport: warning: ${clockSkewText(clockSkewSeconds)}\n`);
     }
     metrics.readEvidence(() => ({ checkpointRefused: checkpointer.refusal() !== null, clockSkewSeconds }));
+    let draining = false;
     const readiness = {
       async check() {
+        if (draining) return { ready: false as const, reason: 'draining: this broker is restarting' };
         try {
           const pending = await pendingMigrations(db, shipped);
           if (pending.length > 0) return { ready: false as const, reason: `migrations not applied: ${pending.join(', ')}` };
@@ -225,6 +233,12 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       await db.close();
     };
     return {
+      async drain() {
+        draining = true;
+        sshDoor?.stopAccepting();
+        app.log.info({ drainSeconds: config.broker.drainSeconds, consoles: consoles.levels().liveByTarget.size }, 'draining before shutdown');
+        await consoles.drain(config.broker.drainSeconds * 1000);
+      },
       url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
       app,
       db,

@@ -33,7 +33,8 @@ let catalog: string;
 const running: BrokerProcess[] = [];
 
 function brokerEnv(port: number, prefix: string, databaseUrl: string, extra: Record<string, string> = {}): Record<string, string> {
-  return replicaEnv(h, { port, databaseUrl, catalog }, { SALLYPORT_BROKER_PREFIX: prefix, SALLYPORT_BROKER_LEASE_SECONDS: '3', ...extra });
+  // No drain: these tests are about what a stop does to consoles still running (drain.test.ts has the drain).
+  return replicaEnv(h, { port, databaseUrl, catalog }, { SALLYPORT_BROKER_PREFIX: prefix, SALLYPORT_BROKER_LEASE_SECONDS: '3', SALLYPORT_DRAIN_SECONDS: '0', ...extra });
 }
 
 async function startProcess(databaseUrl = tdb.url, extra: Record<string, string> = {}): Promise<BrokerProcess> {

@@ -88,6 +88,8 @@ export interface Config {
     readonly prefix: string;
     /** A broker whose heartbeat is older than this is dead and its consoles are taken over. */
     readonly leaseSeconds: number;
+    /** On SIGTERM: live consoles go on (their users told) for up to this long before they are ended. */
+    readonly drainSeconds: number;
   };
   readonly runtime: {
     /** Docker Engine address (DOCKER_HOST form); undefined = the local socket. */
@@ -271,6 +273,8 @@ export function loadConfig(env: Env, mode: Mode): Config {
   const brokerPrefix = read('SALLYPORT_BROKER_PREFIX') ?? 'b';
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/.test(brokerPrefix)) bad('SALLYPORT_BROKER_PREFIX', 'must be 1-40 letters, digits, dots, dashes or underscores');
   const leaseSeconds = integer('SALLYPORT_BROKER_LEASE_SECONDS', 30, 3, 3600);
+  const drainSeconds = duration('SALLYPORT_DRAIN_SECONDS', 30);
+  if (drainSeconds > 24 * 3600) bad('SALLYPORT_DRAIN_SECONDS', 'must be at most 24h');
   const loginsPerMinute = integer('SALLYPORT_LOGINS_PER_MINUTE', 60, 1, 100000);
   const pendingLogins = integer('SALLYPORT_MAX_PENDING_LOGINS', 10000, 10, 10000000);
   const maxPerUser = integer('SALLYPORT_MAX_CONSOLES_PER_USER', 5, 1, 1000);
@@ -347,7 +351,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
     limits: { loginsPerMinute, pendingLogins },
     search: { indexMsPerSecond },
     consoles: { maxPerUser, maxTotal, inputBytesPerSecond },
-    broker: { prefix: brokerPrefix, leaseSeconds },
+    broker: { prefix: brokerPrefix, leaseSeconds, drainSeconds },
     runtime: { dockerHost, dockerTls },
     fleet: { ca, sourceAddresses, certificateSeconds, connectTimeoutSeconds },
     sshDoor: { listen: sshListen, hostKey: sshHostKey, loginSeconds: sshLoginSeconds, approvalWaitSeconds, unauthenticatedPerAddress, unauthenticatedTotal, handshakeSeconds: sshHandshakeSeconds },

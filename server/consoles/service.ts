@@ -31,6 +31,11 @@ export interface ConsoleService {
   open(principal: Principal, targetName: string, size: { cols: number; rows: number }, client: ConsoleClient, door: Door): Promise<ConsoleSession>;
   /** Takes over dead brokers' consoles and reaps their containers (at start and every heartbeat). */
   recover(): Promise<Recovered>;
+  /**
+   * A restart coming (SIGTERM): new consoles are refused, every live one's user is told, and
+   * resolves when the last one has ended or `ms` has passed (shutdown then ends the rest).
+   */
+  drain(ms: number): Promise<void>;
   /** On shutdown: tell every live session, seal its recording, remove its container. */
   shutdown(): Promise<void>;
   /** This broker was declared lost: its consoles were taken over, end them here too. */
@@ -150,9 +155,11 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
     void retry.finally(() => ending.delete(retry));
   };
   let stopping = false;
+  let draining = false;
 
   const service: ConsoleService = {
     async open(principal, targetName, size, client, door) {
+      if (draining) throw new SallyportError('RUNTIME_UNAVAILABLE', 'this broker is restarting and opens no new consoles: connect again (another broker takes it)');
       let session: ConsoleSession | undefined;
       const t0 = performance.now();
       const opened = await openConsole(deps, principal, targetName, size, door, {
@@ -211,6 +218,16 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
         brokerId,
         ownSessions: () => new Set([...live.keys(), ...starting]),
       });
+    },
+
+    async drain(ms) {
+      draining = true;
+      const until = Date.now() + ms;
+      const minutes = ms >= 120_000 ? `${Math.round(ms / 60_000)} minutes` : `${Math.round(ms / 1000)} s`;
+      for (const e of live.values()) {
+        e.session.notice(`This broker is restarting: your console goes on for up to ${minutes}, then it ends. Finish or save your work; a new console opens on another broker.`);
+      }
+      while (live.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
     },
 
     async shutdown() {

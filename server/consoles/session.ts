@@ -249,6 +249,16 @@ export class ConsoleSession {
     for (const cb of this.drainWaiters.splice(0)) cb();
   }
 
+  /** Tells the user something about their console (a restart coming), if it is still live. */
+  notice(message: string): void {
+    if (!this.live) return;
+    try {
+      this.client.notice(message);
+    } catch {
+      // The client is gone; the console ends on its own path.
+    }
+  }
+
   /** Who watches now (from the watcher rows, on any broker); the user is told of every change. */
   setWatchers(names: readonly string[]): void {
     if (!this.live || names.join('\n') === this.watching.join('\n')) return;
