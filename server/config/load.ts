@@ -273,7 +273,8 @@ export function loadConfig(env: Env, mode: Mode): Config {
   const brokerPrefix = read('SALLYPORT_BROKER_PREFIX') ?? 'b';
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/.test(brokerPrefix)) bad('SALLYPORT_BROKER_PREFIX', 'must be 1-40 letters, digits, dots, dashes or underscores');
   const leaseSeconds = integer('SALLYPORT_BROKER_LEASE_SECONDS', 30, 3, 3600);
-  const drainSeconds = duration('SALLYPORT_DRAIN_SECONDS', 30);
+  // 0 (or 0s): no drain, a stop ends consoles at once.
+  const drainSeconds = /^0s?$/.test(read('SALLYPORT_DRAIN_SECONDS') ?? '') ? 0 : duration('SALLYPORT_DRAIN_SECONDS', 30);
   if (drainSeconds > 24 * 3600) bad('SALLYPORT_DRAIN_SECONDS', 'must be at most 24h');
   const loginsPerMinute = integer('SALLYPORT_LOGINS_PER_MINUTE', 60, 1, 100000);
   const pendingLogins = integer('SALLYPORT_MAX_PENDING_LOGINS', 10000, 10, 10000000);
