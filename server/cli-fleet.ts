@@ -14,7 +14,8 @@ export const NODE_CONFIG_USAGE = `  node-config           print what a fleet nod
                         --ca-pub FILE|URL (default: SALLYPORT_SSH_CA_KEY*), --port N (22),
                         --ssh-dir DIR (/etc/ssh), --format files|json|packer|terraform,
                         --open-port N[,N] (ports the node serves to anyone; every other new
-                        TCP connection is admitted from the broker only)
+                        TCP connection is admitted from the broker only),
+                        --docker (packer: the login joins the docker group, for docker targets)
                         Then, on the node: DIR/sallyport-lockdown-check prints OK or what fails
 `;
 
@@ -66,6 +67,7 @@ export async function nodeConfigCommand(args: string[]): Promise<number> {
         'ssh-dir': { type: 'string', default: '/etc/ssh' },
         format: { type: 'string', default: 'files' },
         'open-port': { type: 'string', multiple: true },
+        docker: { type: 'boolean' },
         help: { type: 'boolean' },
       },
     });
@@ -97,7 +99,7 @@ export async function nodeConfigCommand(args: string[]): Promise<number> {
   }
   const files = nodeConfigFiles({ brokerAddresses, login: v.login!, caPublicKeys: await caPublicKeys(v['ca-pub']), sshPort: port, sshDir: v['ssh-dir']!, openPorts: openPorts.map(Number) });
   if (v.format === 'json') process.stdout.write(`${JSON.stringify({ files }, null, 2)}\n`);
-  else if (v.format === 'packer') process.stdout.write(formatPacker(files, v.login!));
+  else if (v.format === 'packer') process.stdout.write(formatPacker(files, v.login!, { docker: v.docker }));
   else process.stdout.write(formatFiles(files));
   return 0;
 }

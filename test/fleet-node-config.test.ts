@@ -87,6 +87,15 @@ describe('sallyport node-config', () => {
       expect(packer.stdout).toContain(`cat > ${path} <<'SALLYPORT_EOF'`);
     }
     expect(packer.stdout).toContain('"sshd -t"');
+    // HashiCorp's own parser accepts it (it once refused a `\*` escape), with a source of its own.
+    const pk = mkdtempSync(join(tmpdir(), 'sallyport-packer-'));
+    const withDocker = await runCli(['node-config', '--broker-address', '10.0.0.1', '--format', 'packer', '--docker'], env);
+    expect(withDocker.stdout).toContain('"usermod -aG docker sallyport"');
+    expect(packer.stdout).not.toContain('usermod -aG docker');
+    writeFileSync(join(pk, 'build.pkr.hcl'), withDocker.stdout.replace('source.amazon-ebs.app', 'source.null.app'));
+    writeFileSync(join(pk, 'source.pkr.hcl'), 'source "null" "app" {\n  communicator = "none"\n}\n');
+    const validated = spawnSync('packer', ['validate', '.'], { cwd: pk, encoding: 'utf8' });
+    expect(validated.status, `${validated.stdout}${validated.stderr}`).toBe(0);
     const tf = await runCli(['node-config', '--broker-address', '10.0.0.1,2001:db8::5', '--format', 'terraform'], {});
     expect(tf.code, tf.stderr).toBe(0);
     expect(tf.stdout).toContain('resource "aws_security_group_rule" "sallyport_ssh"');

@@ -122,23 +122,40 @@ export function formatFiles(files: readonly NodeFile[]): string {
   return files.map((f) => `# ==> ${f.path} (${f.mode})\n${f.content}`).join('\n');
 }
 
-/** A Packer template fragment that bakes the files into a golden image. */
-export function formatPacker(files: readonly NodeFile[], login: string): string {
-  const heredoc = (f: NodeFile) =>
-    [`      "install -d -m 0755 $(dirname ${f.path})",`, `      "cat > ${f.path} <<'SALLYPORT_EOF'\\n${f.content.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}SALLYPORT_EOF",`, `      "chmod ${f.mode} ${f.path}",`].join('\n');
+/**
+ * An HCL string for any text: JSON's escapes are HCL's (\" \\ \n \uXXXX), and HCL's template
+ * sequences (`${`, `%{`) are doubled so a shell's `${VAR}` stays text.
+ */
+function hclString(text: string): string {
+  return JSON.stringify(text).replace(/\$\{/g, '$${').replace(/%\{/g, '%%{');
+}
+
+/**
+ * A Packer template fragment that bakes the files into a golden image. `docker`: the login joins
+ * the `docker` group, which Docker targets on the node need (and which is root on it).
+ */
+export function formatPacker(files: readonly NodeFile[], login: string, options: { docker?: boolean } = {}): string {
+  const commands = [
+    `id -u ${login} >/dev/null 2>&1 || useradd --create-home --shell /bin/sh ${login}`,
+    `usermod -p '*' ${login}`,
+    ...(options.docker ? [`usermod -aG docker ${login}`] : []),
+    ...files.flatMap((f) => [
+      `install -d -m 0755 ${f.path.replace(/\/[^/]*$/, '') || '/'}`,
+      `cat > ${f.path} <<'SALLYPORT_EOF'\n${f.content}SALLYPORT_EOF`,
+      `chmod ${f.mode} ${f.path}`,
+    ]),
+    `grep -q '^include "/etc/nftables.d/\\*.nft"' /etc/nftables.conf || echo 'include "/etc/nftables.d/*.nft"' >> /etc/nftables.conf`,
+    'systemctl enable nftables',
+    'rm -f /etc/ssh/sshd_config.d/sallyport.conf',
+    'sshd -t',
+  ];
   return [
     '# Packer (HCL2): add to your image build; every node from this image is locked down from first boot.',
     'build {',
     '  sources = ["source.amazon-ebs.app"] # your source',
     '  provisioner "shell" {',
     '    inline = [',
-    `      "id -u ${login} >/dev/null 2>&1 || useradd --create-home --shell /bin/sh ${login}",`,
-    `      "usermod -p '*' ${login}",`,
-    ...files.map(heredoc),
-    '      "grep -q \'^include \\"/etc/nftables.d/\\*.nft\\"\' /etc/nftables.conf || echo \'include \\"/etc/nftables.d/*.nft\\"\' >> /etc/nftables.conf",',
-    '      "systemctl enable nftables",',
-    '      "rm -f /etc/ssh/sshd_config.d/sallyport.conf",',
-    '      "sshd -t",',
+    ...commands.map((c) => `      ${hclString(c)},`),
     '    ]',
     '  }',
     '}',
