@@ -9,12 +9,12 @@ import { checkSchema, CONTROL_CHANNEL, databaseClock, deploymentIdentity, listen
 import { buildApp } from './http/index.js';
 import { createCliLogins, createIdentity, createRelyingParty, createSshLogins } from './identity/index.js';
 import { startSshDoor, type SshDoor } from './ssh/index.js';
-import { createConsoleService, createFleetView, type ConsoleService } from './consoles/index.js';
+import { createConsoleService, createFleetView, END_CODES, type ConsoleService } from './consoles/index.js';
 import { createAccessRequests, type AccessRequests } from './access/index.js';
 import { createWebhookNotifier } from './notify/index.js';
 import { createMetrics } from './metrics/index.js';
 import { createSigner, type Signer } from './signing/index.js';
-import { createCheckpointer, type Checkpointer } from './audit/index.js';
+import { AUDIT_ACTIONS, createCheckpointer, type Checkpointer } from './audit/index.js';
 import { buildBundle } from './bundle/index.js';
 import { createRecordings, createReplay, startWordIndexer, type Replay } from './replay/index.js';
 import { registerInstance, type BrokerInstance } from './brokers/index.js';
@@ -68,12 +68,19 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     // Which deployment this database is: containers are labelled with it, and only its brokers
     // remove them (a restored copy started beside production is another deployment).
     const deployment = await deploymentIdentity(db);
-    const metrics = createMetrics({ db });
+    const metrics = createMetrics({ db, auditActions: AUDIT_ACTIONS, endCodes: END_CODES });
     // Every audit event, once committed, is also one structured log line for a SIEM; those
     // committed before the logger exists (catalogue loaded, broker started) wait for it.
     const securityLog = securityLogLines();
-    const audit = createAuditLog(db, { onAppended: metrics.auditAppended, onCommitted: securityLog.write });
+    const audit = createAuditLog(db, {
+      onAppended: metrics.auditAppended,
+      onCommitted: (row) => {
+        securityLog.write(row);
+        metrics.auditEvent(row.action);
+      },
+    });
     const catalog = await openCatalogStore(config.catalogPath, { requireDigest: config.requireImageDigest, env: options.env }, audit);
+    metrics.readCatalog(() => ({ targets: catalog.current().targets.map((t) => t.name), sha256: catalog.current().sha256 }));
     const identity = createIdentity({ config, db, audit, rp: createRelyingParty(config) });
     const fleet = createFleetPool({
       ca: config.fleet.ca.key === undefined ? undefined : parsePrivateKeyFile(config.fleet.ca.key).key,

@@ -99,3 +99,51 @@ describe('/metrics', () => {
     expect((await samples()).get('sallyport_webhook_undelivered')).toBeGreaterThanOrEqual(1);
   });
 });
+
+describe('monitoring from the first scrape', () => {
+  it('has every target, end reason and audit action at zero before anything happens', async () => {
+    const s = await samples();
+    for (const target of ['shell', 'gated', 'quiet']) {
+      expect(s.get(`sallyport_console_ends_total{target="${target}",reason="recording_failed"}`), target).toBeDefined();
+      expect(s.get(`sallyport_console_opens_total{target="${target}",door="ssh",result="ACCESS_DENIED"}`), target).toBeDefined();
+    }
+    expect(s.get('sallyport_audit_events_total{action="audit.checkpoint_refused"}')).toBe(0);
+    expect(s.get('sallyport_audit_events_total{action="auth.login_failed"}')).toBeDefined();
+    expect([...s.keys()].some((k) => /^sallyport_catalog_info\{sha256="[0-9a-f]{64}"\}$/.test(k))).toBe(true);
+    expect(s.get('sallyport_audit_checkpoint_age_seconds')).toBeGreaterThanOrEqual(0);
+    expect(s.get('sallyport_search_index_backlog{measure="chunks"}')).toBeGreaterThanOrEqual(0);
+  });
+
+  it('is scraped by a real Prometheus with the documented alert rules loaded', async () => {
+    const { execFileSync, spawn } = await import('node:child_process');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { PACKAGE_ROOT } = await import('../server/paths.js');
+    const { freePort } = await import('../server/dev/index.js');
+    const rules = join(PACKAGE_ROOT, 'docs', 'alerts.yml');
+    expect(execFileSync('promtool', ['check', 'rules', rules], { encoding: 'utf8' })).toMatch(/SUCCESS: \d+ rules found/);
+    const dir = mkdtempSync(join(tmpdir(), 'sallyport-prom-'));
+    writeFileSync(join(dir, 'token'), TOKEN);
+    const target = new URL(t.url).host;
+    // The scrape configuration docs/operations.md gives (http here: the test broker has no TLS).
+    writeFileSync(
+      join(dir, 'prometheus.yml'),
+      `global: { scrape_interval: 1s, evaluation_interval: 1s }\nrule_files: [${rules}]\nscrape_configs:\n  - job_name: sallyport\n    authorization: { type: Bearer, credentials_file: ${join(dir, 'token')} }\n    static_configs: [{ targets: ['${target}'] }]\n`,
+    );
+    const port = await freePort();
+    const prom = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
+    try {
+      const api = (path: string) => fetch(`http://127.0.0.1:${port}/api/v1/${path}`).then((r) => r.json() as Promise<{ data: any }>).catch(() => null);
+      await expect.poll(async () => (await api('targets'))?.data?.activeTargets?.[0]?.health, { timeout: 30_000, interval: 500 }).toBe('up');
+      const groups = (await api('rules'))!.data.groups as Array<{ rules: Array<{ name: string; health: string }> }>;
+      const loaded = groups.flatMap((g) => g.rules);
+      expect(loaded.map((r) => r.name)).toContain('SallyportAuditTampering');
+      await expect.poll(async () => ((await api('rules'))!.data.groups as typeof groups).flatMap((g) => g.rules).every((r) => r.health === 'ok'), { timeout: 20_000, interval: 500 }).toBe(true);
+      const q = await api(`query?query=${encodeURIComponent('sallyport_audit_events_total{action="audit.checkpoint_refused"}')}`);
+      expect(q!.data.result.length).toBe(1);
+    } finally {
+      prom.kill('SIGTERM');
+    }
+  }, 60_000);
+});

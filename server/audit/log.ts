@@ -101,6 +101,47 @@ export interface AuditEvents {
 }
 export type AuditAction = keyof AuditEvents;
 
+/** Every action, at run time (metrics start each at zero); a new action missing here is a compile error. */
+const ACTION_SET: Record<AuditAction, true> = {
+  'auth.login': true,
+  'auth.login_failed': true,
+  'auth.logout': true,
+  'catalog.loaded': true,
+  'catalog.rejected': true,
+  'broker.started': true,
+  'broker.stopped': true,
+  'broker.lost': true,
+  'access.requested': true,
+  'access.decision': true,
+  'access.approved': true,
+  'access.denied': true,
+  'access.withdrawn': true,
+  'access.revoked': true,
+  'access.handed_back': true,
+  'access.expired': true,
+  'access.grant_used': true,
+  'console.opened': true,
+  'node.refused': true,
+  'ssh.login.issued': true,
+  'cli.login.issued': true,
+  'cli.login.confirmed': true,
+  'cli.login.taken': true,
+  'cli.login.revoked': true,
+  'ssh.login.confirmed': true,
+  'ssh.login.abandoned': true,
+  'ssh.refused': true,
+  'console.watched': true,
+  'console.terminated': true,
+  'evidence.downloaded': true,
+  'audit.restored': true,
+  'audit.checkpoint_refused': true,
+  'audit.exported': true,
+  'console.failed': true,
+  'recording.sealed_late': true,
+  'console.ended': true,
+};
+export const AUDIT_ACTIONS = Object.keys(ACTION_SET) as AuditAction[];
+
 export interface AuditEntry<A extends AuditAction = AuditAction> {
   /** Who did it: `user:<issuer-subject id>` for people, `system` for the broker. */
   actor: string;

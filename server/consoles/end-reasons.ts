@@ -59,6 +59,9 @@ export function endedBy(code: string | null, terminatedBy: string | null): strin
   return (REASONS as Record<string, { by: string } | undefined>)[code]?.by ?? null;
 }
 
+/** Every end code, at run time (metrics start each at zero). */
+export const END_CODES = Object.keys(REASONS) as EndCode[];
+
 /** The sentence the user, the Sessions page and the audit log read. */
 export function endMessage(r: EndReason): string {
   return (REASONS[r.code].message as (r: EndReason) => string)(r);

@@ -29,25 +29,26 @@ export interface FleetNodeView {
 
 export interface FleetView {
   status(p: Principal): Promise<FleetNodeView[]>;
-  /** The last lockdown verdict of each node this broker checked (for /metrics). */
-  lockdowns(): ReadonlyMap<string, LockdownVerdict>;
+  /** The last lockdown verdict of each node this broker checked, and whether it answered (for /metrics). */
+  lockdowns(): ReadonlyMap<string, LockdownVerdict & { reachable: boolean }>;
   /** Checks every node now and then every `everyMs`; returns a stop function. */
   start(everyMs: number, log: { warn(obj: object, msg: string): void }): () => Promise<void>;
 }
 
 export function createFleetView(deps: { db: Database; catalog: CatalogStore; fleet: FleetPool }): FleetView {
-  const verdicts = new Map<string, LockdownVerdict>();
+  const verdicts = new Map<string, LockdownVerdict & { reachable: boolean }>();
   /** One SSH login to the node: reachable or why not, and its lockdown while connected. */
   const probe = async (n: FleetNode, keyId: string): Promise<{ error: string | null; lockdown: LockdownVerdict | null }> => {
     let conn;
     try {
       conn = await deps.fleet.connectTo(n.name, keyId);
     } catch (err) {
+      verdicts.set(n.name, { ok: verdicts.get(n.name)?.ok ?? false, problems: verdicts.get(n.name)?.problems ?? [], checkedAt: new Date().toISOString(), reachable: false });
       return { error: (err as Error).message, lockdown: null };
     }
     try {
       const lockdown = await checkNodeLockdown(conn, { sshdConfig: n.sshdConfig, port: n.port, login: n.login });
-      verdicts.set(n.name, lockdown);
+      verdicts.set(n.name, { ...lockdown, reachable: true });
       return { error: null, lockdown };
     } finally {
       conn.close();

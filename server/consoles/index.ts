@@ -3,5 +3,5 @@ export { createConsoleService, type ConsoleService, type ConsoleServiceDeps, typ
 export { ConsoleSession, type ConsoleClient, type ConsoleObserver, type EndInfo } from './session.js';
 export type { Door } from './open.js';
 export type { Recovered } from './recover.js';
-export { endedBy, endExitStatus, endMessage, isQuietInput, QUIET_INPUT_CHARS, type EndCode, type EndReason } from './end-reasons.js';
+export { END_CODES, endedBy, endExitStatus, endMessage, isQuietInput, QUIET_INPUT_CHARS, type EndCode, type EndReason } from './end-reasons.js';
 export { createFleetView, type FleetView, type FleetNodeView } from './fleet.js';

@@ -26,8 +26,12 @@ export interface Metrics {
   webhookFailed(): void;
   /** Where scrape-time levels come from; set once the console service exists. */
   readConsoles(levels: () => ConsoleLevels): void;
+  /** Counts a committed audit event (every action's series starts at zero). */
+  auditEvent(action: string): void;
+  /** The catalogue as loaded now: its targets (their series start at zero) and its hash. */
+  readCatalog(read: () => { targets: readonly string[]; sha256: string }): void;
   /** Each fleet node's last lockdown check (true: sshd runs with the lockdown). */
-  readLockdowns(read: () => ReadonlyMap<string, { ok: boolean }>): void;
+  readLockdowns(read: () => ReadonlyMap<string, { ok: boolean; reachable?: boolean }>): void;
   /** Whether the checkpointer refuses to sign (tampering suspected), and this broker's clock against the database's. */
   readEvidence(read: () => { checkpointRefused: boolean; clockSkewSeconds: number | null }): void;
 }
@@ -35,15 +39,82 @@ export interface Metrics {
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 const OPEN_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30];
 
-export function createMetrics(deps: { db: Database }): Metrics {
+export function createMetrics(deps: { db: Database; auditActions?: readonly string[]; endCodes?: readonly string[] }): Metrics {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
   let consoles: (() => ConsoleLevels) | undefined;
   const levels = () => consoles?.() ?? { liveByTarget: new Map(), bytesIn: 0, bytesOut: 0, recordingBacklog: 0 };
 
-  const opens = new client.Counter({ name: 'sallyport_console_opens_total', help: 'Console open attempts on this broker, by target, door and result (opened or the error code).', labelNames: ['target', 'door', 'result'], registers: [registry] });
+  let catalog: (() => { targets: readonly string[]; sha256: string }) | undefined;
+  // Labelled series exist from the first scrape at zero, for every target, door, reason and
+  // action: increase() over a restart then sees the first failure, not a series appearing.
+  const opens = new client.Counter({
+    name: 'sallyport_console_opens_total',
+    help: 'Console open attempts on this broker, by target, door and result (opened or the error code).',
+    labelNames: ['target', 'door', 'result'],
+    registers: [registry],
+    collect() {
+      for (const target of catalog?.().targets ?? []) for (const door of ['web', 'ssh']) for (const result of ['opened', 'ACCESS_DENIED', 'APPROVAL_REQUIRED', 'LIMIT_REACHED', 'RUNTIME_UNAVAILABLE', 'RECORDING_FAILED']) this.inc({ target, door, result }, 0);
+    },
+  });
   const openSeconds = new client.Histogram({ name: 'sallyport_console_open_seconds', help: 'From an open request to a running, recorded console.', labelNames: ['door'], buckets: OPEN_BUCKETS, registers: [registry] });
-  const ends = new client.Counter({ name: 'sallyport_console_ends_total', help: 'Consoles ended on this broker, by target and end reason.', labelNames: ['target', 'reason'], registers: [registry] });
+  const ends = new client.Counter({
+    name: 'sallyport_console_ends_total',
+    help: 'Consoles ended on this broker, by target and end reason.',
+    labelNames: ['target', 'reason'],
+    registers: [registry],
+    collect() {
+      for (const target of catalog?.().targets ?? []) for (const reason of deps.endCodes ?? []) this.inc({ target, reason }, 0);
+    },
+  });
+  const auditEvents = new client.Counter({
+    name: 'sallyport_audit_events_total',
+    help: 'Audit events this broker committed, by action (auth.login_failed, ssh.refused, node.refused, audit.checkpoint_refused, …).',
+    labelNames: ['action'],
+    registers: [registry],
+  });
+  for (const action of deps.auditActions ?? []) auditEvents.inc({ action }, 0);
+  new client.Gauge({
+    name: 'sallyport_catalog_info',
+    help: 'The catalogue this broker has loaded (1, labelled with its SHA-256): brokers that disagree were reloaded differently.',
+    labelNames: ['sha256'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const c = catalog?.();
+      if (c) this.set({ sha256: c.sha256 }, 1);
+    },
+  });
+  new client.Gauge({
+    name: 'sallyport_audit_checkpoint_age_seconds',
+    help: 'Seconds since the newest signed checkpoint (all brokers): grows past the interval only while events wait unsigned or nothing happens.',
+    registers: [registry],
+    async collect() {
+      this.set(await countOrNaN(deps.db, `select coalesce(extract(epoch from now() - max(signed_at)), 0)::float8 as n from audit_checkpoints`));
+    },
+  });
+  new client.Gauge({
+    name: 'sallyport_brokers_lost',
+    help: 'Brokers taken over after their heartbeat stopped, since the deployment began (all brokers): an increase is a crash or a partition.',
+    registers: [registry],
+    async collect() {
+      this.set(await countOrNaN(deps.db, `select count(*)::int as n from brokers where stop_reason = 'lost'`));
+    },
+  });
+  new client.Gauge({
+    name: 'sallyport_search_index_backlog',
+    help: 'Recording chunks stored but not yet in the search index (all brokers), and the oldest one’s age in seconds.',
+    labelNames: ['measure'],
+    registers: [registry],
+    async collect() {
+      this.set({ measure: 'chunks' }, await countOrNaN(deps.db, `select count(*)::int as n from recording_index_queue`));
+      this.set(
+        { measure: 'oldest_seconds' },
+        await countOrNaN(deps.db, `select coalesce(extract(epoch from now() - min(s.started_at + make_interval(secs => coalesce(c.t_end, 0)))), 0)::float8 as n
+             from recording_index_queue q join recording_chunks c using (session_id, seq) join console_sessions s on s.id = q.session_id`),
+      );
+    },
+  });
   const chunkSeconds = new client.Histogram({ name: 'sallyport_recording_chunk_write_seconds', help: 'Storing one recording chunk (hash chain, index queue) in PostgreSQL.', buckets: LATENCY_BUCKETS, registers: [registry] });
   const auditSeconds = new client.Histogram({ name: 'sallyport_audit_append_seconds', help: 'Appending one audit event to the hash chain (inside its transaction).', buckets: LATENCY_BUCKETS, registers: [registry] });
   const webhookFailures = new client.Counter({ name: 'sallyport_webhook_failures_total', help: 'Webhook deliveries that failed (each is retried with backoff).', registers: [registry] });
@@ -123,7 +194,17 @@ export function createMetrics(deps: { db: Database }): Metrics {
   });
 
   let evidence: (() => { checkpointRefused: boolean; clockSkewSeconds: number | null }) | undefined;
-  let lockdowns: (() => ReadonlyMap<string, { ok: boolean }>) | undefined;
+  let lockdowns: (() => ReadonlyMap<string, { ok: boolean; reachable?: boolean }>) | undefined;
+  new client.Gauge({
+    name: 'sallyport_node_reachable',
+    help: 'Whether this broker could log in to the fleet node at its last check (every 5 minutes and on the Fleet page): 1 yes, 0 no.',
+    labelNames: ['node'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [node, v] of lockdowns?.() ?? new Map()) this.set({ node }, v.reachable === false ? 0 : 1);
+    },
+  });
   new client.Gauge({
     name: 'sallyport_node_lockdown',
     help: 'Whether the fleet node’s sshd runs with the lockdown node-config prints (sshd -T, checked every 5 minutes and on the Fleet page): 1 yes, 0 no — alert on 0.',
@@ -158,6 +239,10 @@ export function createMetrics(deps: { db: Database }): Metrics {
     },
     readLockdowns(read) {
       lockdowns = read;
+    },
+    auditEvent: (action) => auditEvents.inc({ action }),
+    readCatalog(read) {
+      catalog = read;
     },
     consoleOpened(target, door, seconds) {
       opens.inc({ target, door, result: 'opened' });
