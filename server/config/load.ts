@@ -41,6 +41,11 @@ export interface Config {
   readonly roles: Readonly<Record<Role, readonly string[]>>;
   readonly session: {
     readonly secret: string;
+    /**
+     * Earlier (or, for the first phase of a rotation, next) secrets still accepted for what they
+     * made — logins, links, CSRF tokens — and never used to make anything new.
+     */
+    readonly previousSecrets: readonly string[];
     readonly idleTimeoutSeconds: number;
     readonly absoluteTimeoutSeconds: number;
     readonly cookieSecure: boolean;
@@ -242,6 +247,8 @@ export function loadConfig(env: Env, mode: Mode): Config {
 
   const secret = required('SALLYPORT_SESSION_SECRET');
   if (secret && secret.length < 32) bad('SALLYPORT_SESSION_SECRET', 'must be at least 32 characters');
+  const previousSecrets = list('SALLYPORT_SESSION_SECRET_PREVIOUS', []);
+  if (previousSecrets.some((x) => x.length < 32)) bad('SALLYPORT_SESSION_SECRET_PREVIOUS', 'each secret (comma-separated) must be at least 32 characters');
   const idleTimeoutSeconds = duration('SALLYPORT_SESSION_IDLE_TIMEOUT', 30 * 60);
   const absoluteTimeoutSeconds = duration('SALLYPORT_SESSION_MAX_AGE', 12 * 3600);
   if (idleTimeoutSeconds > absoluteTimeoutSeconds) {
@@ -341,6 +348,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
     roles,
     session: {
       secret,
+      previousSecrets,
       idleTimeoutSeconds,
       absoluteTimeoutSeconds,
       cookieSecure: publicUrl!.protocol === 'https:',

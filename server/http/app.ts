@@ -99,7 +99,7 @@ export async function buildApp(config: Config, services: AppServices, options: {
     },
   });
   registerSessionAuth(app, config, services.identity);
-  const csrf = createCsrf(config.session.secret);
+  const csrf = createCsrf(config.session.secret, config.session.previousSecrets);
   registerSecurity(app, config, csrf);
 
   healthRoutes(app, services.readiness);

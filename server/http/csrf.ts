@@ -7,15 +7,18 @@ export interface Csrf {
   check(sessionId: string, token: string | undefined): boolean;
 }
 
-export function createCsrf(secret: string): Csrf {
-  const expected = (sessionId: string) => createHmac('sha256', secret).update(`csrf\0${sessionId}`).digest();
+/** Tokens are made with `secret`; during a secret rotation `previous` ones are still accepted. */
+export function createCsrf(secret: string, previous: readonly string[] = []): Csrf {
+  const expected = (key: string, sessionId: string) => createHmac('sha256', key).update(`csrf\0${sessionId}`).digest();
   return {
-    token: (sessionId) => expected(sessionId).toString('base64url'),
+    token: (sessionId) => expected(secret, sessionId).toString('base64url'),
     check(sessionId, token) {
       if (!token) return false;
-      const want = expected(sessionId);
       const given = Buffer.from(token, 'base64url');
-      return given.length === want.length && timingSafeEqual(given, want);
+      return [secret, ...previous].some((key) => {
+        const want = expected(key, sessionId);
+        return given.length === want.length && timingSafeEqual(given, want);
+      });
     },
   };
 }

@@ -59,11 +59,18 @@ export interface CliLogins {
 export function createCliLogins(deps: { config: Config; db: Database; audit: AuditLog }): CliLogins {
   const { config, db, audit } = deps;
   const keyed = (purpose: string, value: string) => keyedHash(config.session.secret, purpose, value);
-  const find = async (token: string) => {
-    const row = isLinkToken(token) ? await getCliLogin(db, keyed('cli-login', token)) : null;
-    if (!row) throw new SallyportError('NOT_FOUND', 'no such command-line login: the link is wrong or too old');
-    return row;
+  // During a session-secret rotation, links another broker made with the other secret still work.
+  const keyedAll = (purpose: string, value: string) => [config.session.secret, ...config.session.previousSecrets].map((k) => keyedHash(k, purpose, value));
+  const findWithHash = async (token: string) => {
+    if (isLinkToken(token)) {
+      for (const hash of keyedAll('cli-login', token)) {
+        const row = await getCliLogin(db, hash);
+        if (row) return { row, hash };
+      }
+    }
+    throw new SallyportError('NOT_FOUND', 'no such command-line login: the link is wrong or too old');
   };
+  const find = async (token: string) => (await findWithHash(token)).row;
   const view = (r: CliLoginRow, viewer?: { address: string }): CliLoginView => ({
     code: r.code,
     scope: r.scope,
@@ -100,9 +107,9 @@ export function createCliLogins(deps: { config: Config; db: Database; audit: Aud
       if (!principal.browserSession) throw new SallyportError('UNAUTHENTICATED', 'confirm a command-line login from a browser login');
       // A command-line login may not mint another: whoever holds a token must not outlast its parent.
       if (principal.via === 'cli') throw new SallyportError('ACCESS_DENIED', 'a command-line login cannot confirm logins: confirm it in a browser logged in through the identity provider');
-      const row = await find(token);
+      const { row, hash } = await findWithHash(token);
       const done = await db.transaction(async (tx) => {
-        if (!(await confirmCliLogin(tx, keyed('cli-login', token), principal.userId, Buffer.from(principal.browserSession!, 'hex')))) return false;
+        if (!(await confirmCliLogin(tx, hash, principal.userId, Buffer.from(principal.browserSession!, 'hex')))) return false;
         await audit.append(
           { actor: `user:${principal.userId}`, action: 'cli.login.confirmed', subject: principal.username, details: { username: principal.username, clientAddress: row.clientAddress, clientName: row.clientName } },
           tx,
@@ -137,7 +144,8 @@ export function createCliLogins(deps: { config: Config; db: Database; audit: Aud
       if (!isLinkToken(pollSecret)) throw new SallyportError('NOT_FOUND', 'no such command-line login');
       const token = randomBytes(32).toString('base64url');
       const polled = await db.transaction(async (tx) => {
-        const p = await takeCliLogin(tx, keyed('cli-poll', pollSecret), keyed('session', token));
+        let p = await takeCliLogin(tx, keyed('cli-poll', pollSecret), keyed('session', token));
+        for (const hash of keyedAll('cli-poll', pollSecret).slice(1)) if (p.state === 'unknown') p = await takeCliLogin(tx, hash, keyed('session', token));
         if (p.state === 'confirmed') {
           await audit.append(
             { actor: `user:${p.userId}`, action: 'cli.login.taken', subject: p.username, details: { username: p.username, expiresAt: p.expiresAt.toISOString() } },

@@ -46,6 +46,17 @@ export interface Identity {
 export function createIdentity(deps: { config: Config; db: Database; audit: AuditLog; rp: RelyingParty }): Identity {
   const { config, db, audit, rp } = deps;
   const keyed = (purpose: string, value: string): Buffer => keyedHash(config.session.secret, purpose, value);
+  // During a secret rotation, what an earlier (or the next) secret made is still found.
+  const secrets = [config.session.secret, ...config.session.previousSecrets];
+  const keyedAll = (purpose: string, value: string): Buffer[] => secrets.map((k) => keyedHash(k, purpose, value));
+  /** The first answer of `lookup` over the value's hash under each accepted secret, with that hash. */
+  const findKeyed = async <T>(purpose: string, value: string, lookup: (hash: Buffer) => Promise<T | null>): Promise<{ found: T; hash: Buffer } | null> => {
+    for (const hash of keyedAll(purpose, value)) {
+      const found = await lookup(hash);
+      if (found) return { found, hash };
+    }
+    return null;
+  };
 
   const fail = async (reason: string, stage: 'callback' | 'token' | 'session', cause?: unknown): Promise<never> => {
     await audit.append({ actor: 'anonymous', action: 'auth.login_failed', details: { reason, stage } }).catch(() => {});
@@ -54,7 +65,9 @@ export function createIdentity(deps: { config: Config; db: Database; audit: Audi
 
   const endLogin: Identity['endLogin'] = async (sessionId, principal) => {
     await db.transaction(async (tx) => {
-      if (await endBrowserSession(tx, keyed('session', sessionId), 'logout')) {
+      let ended = false;
+      for (const hash of keyedAll('session', sessionId)) ended = (await endBrowserSession(tx, hash, 'logout')) || ended;
+      if (ended) {
         await audit.append(
           { actor: `user:${principal.userId}`, action: 'auth.logout', subject: principal.username, details: { username: principal.username } },
           tx,
@@ -86,9 +99,9 @@ export function createIdentity(deps: { config: Config; db: Database; audit: Audi
 
     async completeLogin(callbackUrl, binding, previousSessionId) {
       if (!binding) return fail('no login in progress in this browser (missing login cookie)', 'callback');
-      const pending = await takePendingLogin(db, keyed('login', binding));
+      const pending = (await findKeyed('login', binding, (hash) => takePendingLogin(db, hash)))?.found;
       if (!pending) return fail('unknown, expired or already used login', 'callback');
-      const returnTo = openForBinding(config.session.secret, binding, pending.returnTo);
+      const returnTo = secrets.map((k) => openForBinding(k, binding, pending.returnTo)).find((x) => x !== null) ?? null;
       if (returnTo === null) return fail('the login in progress was changed', 'callback');
       const idpError = callbackUrl.searchParams.get('error');
       if (idpError) return fail(`identity provider returned ${idpError.slice(0, 100)}`, 'callback');
@@ -122,7 +135,7 @@ export function createIdentity(deps: { config: Config; db: Database; audit: Audi
           authTime: verified.authTime,
           absoluteSeconds: config.session.absoluteTimeoutSeconds,
         });
-        if (previousSessionId && previousSessionId.length <= 128) await endBrowserSession(tx, keyed('session', previousSessionId), 'replaced by a new login');
+        if (previousSessionId && previousSessionId.length <= 128) for (const hash of keyedAll('session', previousSessionId)) await endBrowserSession(tx, hash, 'replaced by a new login');
         await audit.append(
           {
             actor: `user:${user.id}`,
@@ -134,7 +147,7 @@ export function createIdentity(deps: { config: Config; db: Database; audit: Audi
         );
         if (previousSessionId && previousSessionId.length <= 128) {
           // A step-up login replaces the cookie, not the user's work: live consoles move along.
-          await moveConsolesToLogin(tx, keyed('session', previousSessionId), keyed('session', sessionId));
+          for (const hash of keyedAll('session', previousSessionId)) await moveConsolesToLogin(tx, hash, keyed('session', sessionId));
         }
         return toPrincipal(user, groups, roles, verified.authTime, keyed('session', sessionId));
       });
@@ -143,9 +156,10 @@ export function createIdentity(deps: { config: Config; db: Database; audit: Audi
 
     async authenticate(sessionId) {
       if (!sessionId || sessionId.length > 128) return null;
-      const row = await touchBrowserSession(db, keyed('session', sessionId), config.session.idleTimeoutSeconds);
-      if (!row) return null;
-      return toPrincipal(row.user, row.groups, row.roles as Role[], row.authTime, keyed('session', sessionId), { via: row.via, scope: row.scope });
+      const hit = await findKeyed('session', sessionId, (hash) => touchBrowserSession(db, hash, config.session.idleTimeoutSeconds));
+      if (!hit) return null;
+      const row = hit.found;
+      return toPrincipal(row.user, row.groups, row.roles as Role[], row.authTime, hit.hash, { via: row.via, scope: row.scope });
     },
 
     endLogin,

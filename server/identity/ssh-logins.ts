@@ -50,11 +50,18 @@ export function createSshLogins(deps: {
 }): SshLogins {
   const { config, db, audit } = deps;
   const hash = (token: string) => keyedHash(config.session.secret, 'ssh-login', token);
-  const find = async (token: string) => {
-    const row = isLinkToken(token) ? await getSshLogin(db, hash(token)) : null;
-    if (!row) throw new SallyportError('NOT_FOUND', 'no such SSH login: the link is wrong or too old');
-    return row;
+  // During a session-secret rotation, a link another broker's door made with the other secret.
+  const hashes = (token: string) => [config.session.secret, ...config.session.previousSecrets].map((k) => keyedHash(k, 'ssh-login', token));
+  const findWithHash = async (token: string) => {
+    if (isLinkToken(token)) {
+      for (const h of hashes(token)) {
+        const row = await getSshLogin(db, h);
+        if (row) return { row, hash: h };
+      }
+    }
+    throw new SallyportError('NOT_FOUND', 'no such SSH login: the link is wrong or too old');
   };
+  const find = async (token: string) => (await findWithHash(token)).row;
   const view = (r: SshLoginRow): SshLoginView => ({
     code: r.code,
     target: r.target,
@@ -85,9 +92,10 @@ export function createSshLogins(deps: {
     async confirm(token, principal) {
       if (!principal.browserSession) throw new SallyportError('UNAUTHENTICATED', 'confirm an SSH login from a browser login');
       if (principal.via === 'cli') throw new SallyportError('ACCESS_DENIED', 'a command-line login cannot confirm logins: confirm it in a browser logged in through the identity provider');
-      const row = await find(token);
+      const found = await findWithHash(token);
+      const row = found.row;
       const done = await db.transaction(async (tx) => {
-        if (!(await confirmSshLogin(tx, hash(token), principal.userId, Buffer.from(principal.browserSession!, 'hex')))) return false;
+        if (!(await confirmSshLogin(tx, found.hash, principal.userId, Buffer.from(principal.browserSession!, 'hex')))) return false;
         await audit.append(
           {
             actor: `user:${principal.userId}`,

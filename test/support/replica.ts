@@ -31,7 +31,13 @@ export function replicaEnv(h: TestBroker, o: { port: number; databaseUrl: string
  * process beside it on the same database, ready: what an operator runs, with its memory and its
  * output apart from the test's. `stop()` ends both and drops the database.
  */
-export async function startServeBeside(consoleImage: string, replicaExtra: Record<string, string> = {}, nodeArgs: string[] = []): Promise<{
+export async function startServeBeside(
+  consoleImage: string,
+  replicaExtra: Record<string, string> = {},
+  nodeArgs: string[] = [],
+  /** More of the replica's environment, from the harness (its secrets, say). */
+  fromHarness: (h: TestBroker) => Record<string, string> = () => ({}),
+): Promise<{
   h: TestBroker;
   child: ChildProcess;
   url: string;
@@ -44,7 +50,7 @@ export async function startServeBeside(consoleImage: string, replicaExtra: Recor
   const h = await startTestBroker({ SALLYPORT_CATALOG: catalog, CONSOLE_GREETING: 'x' }, { database: tdb });
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawnCli(['serve'], replicaEnv(h, { port, databaseUrl: tdb.url, catalog }, replicaExtra), nodeArgs);
+  const child = spawnCli(['serve'], replicaEnv(h, { port, databaseUrl: tdb.url, catalog }, { ...replicaExtra, ...fromHarness(h) }), nodeArgs);
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
   const stop = async () => {
