@@ -229,10 +229,23 @@ async function verifyCommand(args: string[]): Promise<number> {
  * or a file of JSON values, one per line or one array — the broker's checkpoint log lines, saved
  * endpoint answers, or webhook bodies. Anything with a `jws` (at the top or under `checkpoint`).
  */
+/** fetch, with a failure said in words: an untrusted certificate names what to set. */
+async function fetchFrom(source: string, what: string): Promise<Response> {
+  try {
+    return await fetch(source, { signal: AbortSignal.timeout(10_000) });
+  } catch (err) {
+    const code = (err as { cause?: { code?: string } }).cause?.code ?? '';
+    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+      throw new SallyportError('BAD_REQUEST', `cannot fetch ${what} from ${source}: its TLS certificate is not trusted here (${code}); give the CA that signed it with NODE_EXTRA_CA_CERTS=/path/to/ca.pem, or save the file and pass its path`, { cause: err });
+    }
+    throw new SallyportError('BAD_REQUEST', `cannot fetch ${what} from ${source}: ${code || (err as Error).message}`, { cause: err });
+  }
+}
+
 async function loadCheckpoints(source: string): Promise<Array<{ jws: string }>> {
   let text: string;
   if (/^https?:\/\//.test(source)) {
-    const res = await fetch(source, { signal: AbortSignal.timeout(10_000) });
+    const res = await fetchFrom(source, 'checkpoints');
     if (!res.ok) throw new SallyportError('SIGNATURE_INVALID', `cannot fetch checkpoints from ${source}: ${res.status}`);
     text = await res.text();
   } else {
@@ -254,7 +267,7 @@ async function loadCheckpoints(source: string): Promise<Array<{ jws: string }>> 
 
 async function loadJwks(source: string | undefined): Promise<Jwks> {
   if (source && /^https?:\/\//.test(source)) {
-    const res = await fetch(source, { signal: AbortSignal.timeout(10_000) });
+    const res = await fetchFrom(source, 'the JWKS');
     if (!res.ok) throw new SallyportError('SIGNATURE_INVALID', `cannot fetch the JWKS from ${source}: ${res.status}`);
     return (await res.json()) as Jwks;
   }

@@ -294,3 +294,23 @@ describe('key rotation', () => {
     }
   });
 });
+
+describe('checkpoints kept elsewhere, over https', () => {
+  it('says why and what to set when the copy is behind a certificate this machine does not trust', async () => {
+    const { createServer } = await import('node:https');
+    const { execFileSync } = await import('node:child_process');
+    const dir = mkdtempSync(join(tmpdir(), 'sallyport-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ed25519', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    const { readFileSync } = await import('node:fs');
+    const server = createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => res.end('{}'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const cli = await runCli(['verify', 'audit', '--jwks', jwksFile, '--checkpoints', `https://127.0.0.1:${port}/checkpoint`], { DATABASE_URL: orig.url });
+      expect(cli.code).not.toBe(0);
+      expect(cli.stderr).toMatch(/its TLS certificate is not trusted here \(\w+\); give the CA that signed it with NODE_EXTRA_CA_CERTS/);
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -210,6 +210,8 @@ describe('loadConfig', () => {
     });
     expect(p.SALLYPORT_SESSION_SECRET).toMatch(/only one/);
     expect(p.SALLYPORT_OIDC_CLIENT_SECRET_FILE).toMatch(/cannot read .*ENOENT/);
+    // One problem for the unreadable file, not a second "is required" for the variable.
+    expect(p.SALLYPORT_OIDC_CLIENT_SECRET).toBeUndefined();
   });
 
   it('never echoes a secret value in its error', () => {

@@ -54,7 +54,8 @@ export function createReader(env: Env): Reader {
   };
   const required = (name: string): string => {
     const v = read(name);
-    if (v === undefined && !problems.some((p) => p.field === name)) {
+    // An unreadable NAME_FILE was said already: one problem, not a second "is required".
+    if (v === undefined && !problems.some((p) => p.field === name || p.field === `${name}_FILE`)) {
       const alt = (FILE_CAPABLE as readonly string[]).includes(name) ? ` (or ${name}_FILE)` : '';
       bad(name, `is required${alt}`);
     }

@@ -8,8 +8,9 @@ export interface Readiness {
 }
 
 export function healthRoutes(app: FastifyInstance, readiness: Readiness): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
+  // Probed every few seconds by load balancers and orchestrators: not worth a log line each.
+  app.get('/healthz', { logLevel: 'warn' }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { logLevel: 'warn' }, async (_request, reply) => {
     const result = await readiness.check();
     if (result.ready) return result.warnings?.length ? { status: 'ready', warnings: result.warnings } : { status: 'ready' };
     return reply.status(503).send({ status: 'not_ready', reason: result.reason });

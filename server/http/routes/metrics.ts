@@ -16,7 +16,7 @@ export function metricsRoutes(app: FastifyInstance, config: Config, registry: Me
   // Compared as digests: equal length, constant time, whatever the caller sends.
   const digest = (s: string) => createHash('sha256').update(s).digest();
   const expected = token === undefined ? undefined : digest(token);
-  app.get('/metrics', async (request, reply) => {
+  app.get('/metrics', { logLevel: 'warn' }, async (request, reply) => {
     if (!expected) throw new SallyportError('NOT_FOUND', 'metrics are off: set SALLYPORT_METRICS_TOKEN to serve them');
     const m = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '');
     if (!m || !timingSafeEqual(digest(m[1]!), expected)) {
