@@ -66,8 +66,9 @@ describe('loadConfig', () => {
   });
 
   it('gives each process its own broker instance: a readable prefix and a lease, never a fixed id', () => {
-    expect(loadConfig(good, 'production').broker).toEqual({ prefix: 'b', leaseSeconds: 30 });
-    expect(loadConfig({ ...good, SALLYPORT_BROKER_PREFIX: 'eu-1', SALLYPORT_BROKER_LEASE_SECONDS: '10' }, 'production').broker).toEqual({ prefix: 'eu-1', leaseSeconds: 10 });
+    expect(loadConfig(good, 'production').broker).toEqual({ prefix: 'b', leaseSeconds: 30, drainSeconds: 30 });
+    expect(loadConfig({ ...good, SALLYPORT_BROKER_PREFIX: 'eu-1', SALLYPORT_BROKER_LEASE_SECONDS: '10', SALLYPORT_DRAIN_SECONDS: '0' }, 'production').broker).toEqual({ prefix: 'eu-1', leaseSeconds: 10, drainSeconds: 0 });
+    expect(problems({ ...good, SALLYPORT_DRAIN_SECONDS: 'soon' }).SALLYPORT_DRAIN_SECONDS).toMatch(/must be a duration/);
     // A fixed id shared by two processes let one reap the other's consoles.
     expect(problems({ ...good, SALLYPORT_BROKER_ID: 'web-1' }).SALLYPORT_BROKER_ID).toMatch(/no longer used.*SALLYPORT_BROKER_PREFIX/);
     const p = problems({ ...good, SALLYPORT_BROKER_PREFIX: '-bad prefix', SALLYPORT_BROKER_LEASE_SECONDS: '1' });
