@@ -154,6 +154,18 @@ describe('a browser console', () => {
     await waitNoContainers();
   });
 
+  it('ends when the user presses End session, even while a process runs away, and says so', async () => {
+    const c = await connectConsole(t.url, 'shell', { cookie });
+    await c.waitFor(PROMPT);
+    c.type('while :; do :; done\n');
+    await new Promise((r) => setTimeout(r, 300));
+    c.send({ type: 'end' });
+    await c.closed;
+    expect(c.messages.find((m) => m.type === 'exit')).toMatchObject({ reason: 'ended by the user', code: 'user_ended' });
+    await waitNoContainers();
+    expect((await t.broker.db.query(`select end_code from console_sessions where id = $1`, [c.sessionId()])).rows[0].end_code).toBe('user_ended');
+  });
+
   it('is closed with a reason on a malformed message, and its container removed', async () => {
     const c = await connectConsole(t.url, 'shell', { cookie });
     await c.waitFor(PROMPT);

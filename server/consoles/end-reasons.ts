@@ -10,6 +10,7 @@ import type { RecordingSeal } from '../recording/index.js';
 export type EndReason =
   | { code: 'process_exited' }
   | { code: 'client_disconnected' }
+  | { code: 'user_ended' }
   | { code: 'network_error' }
   | { code: 'idle_timeout' }
   | { code: 'max_duration' }
@@ -33,6 +34,7 @@ type Of<C extends EndCode> = Extract<EndReason, { code: C }>;
 const REASONS: { [C in EndCode]: { message(r: Of<C>): string; exitStatus: number; by: string } } = {
   process_exited: { message: () => 'process exited', exitStatus: 0, by: 'process' },
   client_disconnected: { message: () => 'client disconnected', exitStatus: 255, by: 'user' },
+  user_ended: { message: () => 'ended by the user', exitStatus: 0, by: 'user' },
   network_error: { message: () => 'network error', exitStatus: 255, by: 'network' },
   idle_timeout: { message: () => 'idle timeout', exitStatus: 124, by: 'policy' },
   max_duration: { message: () => 'maximum duration reached', exitStatus: 124, by: 'policy' },

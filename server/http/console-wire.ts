@@ -12,7 +12,7 @@ export const INPUT_PIECE_BYTES = 16 * 1024;
 export const MAX_TERMINAL_CELLS = 1000;
 
 /** Control messages from the browser (text frames). Input goes as binary frames. */
-export type ClientControl = { type: 'open'; cols: number; rows: number } | { type: 'resize'; cols: number; rows: number };
+export type ClientControl = { type: 'open'; cols: number; rows: number } | { type: 'resize'; cols: number; rows: number } | { type: 'end' };
 
 /** Control messages from the broker (text frames). Output goes as binary frames. */
 export type ServerControl =
@@ -35,7 +35,7 @@ export function isWireProblem(x: unknown): x is WireProblem {
 
 const problem = (field: string, message: string): WireProblem => ({ problem: { field, message } });
 
-/** Validates a browser's text frame: an open or a resize, nothing else, no unknown fields. */
+/** Validates a browser's text frame: an open, a resize or an end, nothing else, no unknown fields. */
 export function parseClientControl(raw: string): ClientControl | WireProblem {
   let m: unknown;
   try {
@@ -45,8 +45,10 @@ export function parseClientControl(raw: string): ClientControl | WireProblem {
   }
   if (typeof m !== 'object' || m === null || Array.isArray(m)) return problem('message', 'must be a JSON object');
   const o = m as Record<string, unknown>;
+  // The user ends the console (the End session button): nothing else in it.
+  if (o.type === 'end') return Object.keys(o).length === 1 ? { type: 'end' } : problem('message', 'has unknown fields');
   if (o.type !== 'open' && o.type !== 'resize') {
-    return problem('type', o.type === 'input' ? 'input goes as binary frames of UTF-8, not JSON' : 'must be one of open, resize');
+    return problem('type', o.type === 'input' ? 'input goes as binary frames of UTF-8, not JSON' : 'must be one of open, resize, end');
   }
   for (const f of ['cols', 'rows'] as const) {
     const v = o[f];

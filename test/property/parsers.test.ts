@@ -26,7 +26,7 @@ describe('console WebSocket frames', () => {
     expect(isSallyportError(err, 'BAD_REQUEST')).toBe(true);
     expect((err as { problems: Array<{ field: string }> }).problems[0]!.field).toBeTruthy();
   };
-  it('text frames are an open or a resize, or a BAD_REQUEST naming the field', () => {
+  it('text frames are an open, a resize or an end, or a BAD_REQUEST naming the field', () => {
     fc.assert(
       fc.property(messageLike, (raw) => {
         let msg;
@@ -35,8 +35,8 @@ describe('console WebSocket frames', () => {
         } catch (err) {
           return expectBadRequest(err);
         }
-        expect(['open', 'resize']).toContain(msg.type);
-        if (msg.type !== 'input') for (const v of [msg.cols, msg.rows]) expect(Number.isInteger(v) && v >= 1 && v <= 1000).toBe(true);
+        expect(['open', 'resize', 'end']).toContain(msg.type);
+        if (msg.type === 'open' || msg.type === 'resize') for (const v of [msg.cols, msg.rows]) expect(Number.isInteger(v) && v >= 1 && v <= 1000).toBe(true);
       }),
       { numRuns: RUNS },
     );

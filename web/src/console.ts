@@ -17,7 +17,17 @@ export function renderConsole(app: HTMLElement, target: string): void {
   const host = el('div', { id: 'terminal', className: 'terminal' });
   const next = el('span', { id: 'console-next', className: 'next' });
   status.setAttribute('role', 'status');
-  app.replaceChildren(el('div', { className: 'console-bar' }, el('strong', { textContent: target }), status, watchers, next), host);
+  // Ends the console as the user's own choice (a runaway process, or done), recorded as such.
+  const endButton = el('button', { id: 'end-session', className: 'button', type: 'button', textContent: 'End session', onclick: () => send({ type: 'end' }) });
+  // On a phone there is no Ctrl, Esc or Tab key: on-screen ones send what the key would.
+  const keys = el(
+    'span',
+    { className: 'console-keys', ariaLabel: 'Keys a phone keyboard lacks' },
+    ...([['Ctrl-C', '\x03'], ['Esc', '\x1b'], ['Tab', '\t'], ['Ctrl-D', '\x04']] as const).map(([label, data]) =>
+      el('button', { className: 'button key', type: 'button', textContent: label, ariaLabel: `Send ${label}`, onclick: () => sendKeys(data) }),
+    ),
+  );
+  app.replaceChildren(el('div', { className: 'console-bar' }, el('strong', { textContent: target }), status, watchers, keys, endButton, next), host);
   document.title = `${target} · console · Sallyport`;
   // Once it has ended: where to go next, its recording or a fresh console.
   const offerNext = () => {
@@ -45,6 +55,10 @@ export function renderConsole(app: HTMLElement, target: string): void {
   const send = (msg: ClientControl) => {
     if (ws.readyState === WebSocket.OPEN) ws.send(encodeControl(msg));
   };
+  function sendKeys(data: string): void {
+    if (ws.readyState === WebSocket.OPEN) for (const frame of encodeInput(data)) ws.send(frame);
+    term.focus();
+  }
   ws.addEventListener('open', () => send({ type: 'open', cols: term.cols, rows: term.rows }));
   ws.addEventListener('message', (ev) => {
     // Output: the bytes as the process wrote them; xterm decodes UTF-8 across writes.
@@ -78,6 +92,8 @@ export function renderConsole(app: HTMLElement, target: string): void {
         status.className = 'status ended';
         term.write(`\r\n\x1b[2m[session ended: ${m.reason}${code}]\x1b[0m\r\n`);
         term.options.disableStdin = true;
+        endButton.hidden = true;
+        keys.hidden = true;
         offerNext();
         break;
       }

@@ -201,7 +201,8 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
               socket.pause();
               session.onInputDrain(() => socket.resume());
             }
-          } else session.resize(msg.cols, msg.rows);
+          } else if (msg.type === 'end') void session.end({ code: 'user_ended' });
+          else session.resize(msg.cols, msg.rows);
         })();
       });
       socket.on('close', () => {
