@@ -123,4 +123,24 @@ describe('browser console in Chromium', () => {
     expect(await carol.getAttribute('#download', 'href')).toBe(`/api/sessions/${sessionId}/recording`);
     expect(carolErrors).toEqual([]);
   });
+
+  it('shows the time left, sends Ctrl-C from the on-screen key, and ends with End session', async () => {
+    const page = await (await chromium.newContext({ viewport: { width: 1100, height: 700 } })).newPage();
+    const errors = watchErrors(page);
+    await logIn(page, 'alice');
+    await page.goto(`${t.url}/console/shell`);
+    await page.waitForSelector('#console-status:has-text("connected")');
+    // 15 minutes of idle time at most (the shell target's), counting down.
+    await page.waitForFunction(() => /^1[45]:\d\d left$/.test(document.querySelector('#console-time-left')?.textContent ?? ''));
+    await page.click('#terminal');
+    await page.keyboard.type('sleep 300\n');
+    await page.waitForTimeout(300);
+    await page.click('button[aria-label="Send Ctrl-C"]');
+    await page.keyboard.type('echo "after-""key"\n');
+    await page.waitForFunction(() => /after-key/.test((document.querySelector('#terminal .xterm-rows') as HTMLElement)?.innerText ?? ''));
+    await page.click('#end-session');
+    await page.waitForSelector('#console-status:has-text("ended (ended by the user)")');
+    expect(await page.isVisible('#end-session')).toBe(false);
+    expect(errors).toEqual([]);
+  });
 });

@@ -168,3 +168,26 @@ describe('several grants in force', () => {
     expect(refused.messages[0]).toMatchObject({ type: 'error', code: 'APPROVAL_REQUIRED', message: expect.stringMatching(new RegExp(`request ${b.id} is revoked`)) });
   }, 60_000);
 });
+
+describe('time left', () => {
+  it('tells the browser when the console ends and why, and warns a minute before the grant ends it', async () => {
+    const r = await t.broker.access.request(alice, 'gated', { reason: 'short', durationSeconds: 62 });
+    await t.broker.access.decide(bob, r.id, 'approve', 'ok');
+    const grantEnds = (await t.broker.db.query(`select expires_at from access_requests where id = $1`, [r.id])).rows[0].expires_at as Date;
+    const c = await connectConsole(t.url, 'gated', { cookie, grant: r.id });
+    await c.waitFor(PROMPT);
+    const limits = c.messages.find((m) => m.type === 'limits') as { endsAt: string; because: string; idleSeconds: number };
+    expect(limits).toMatchObject({ because: 'access', idleSeconds: 15 * 60 });
+    expect(Math.abs(Date.parse(limits.endsAt) - grantEnds.getTime())).toBeLessThan(1000);
+    // Sixty-two seconds of access: the one-minute warning comes about two seconds in.
+    await expect.poll(() => c.messages.some((m) => m.type === 'notice' && /Your access ends in 1 minute\. Save your work, or ask for more time/.test(String(m.message))), { timeout: 10_000 }).toBe(true);
+    c.type('exit\n');
+    await c.closed;
+    // Without a grant, the console's own maximum duration is what ends it.
+    const s = await connectConsole(t.url, 'shell', { cookie });
+    await s.waitFor(PROMPT);
+    expect(s.messages.find((m) => m.type === 'limits')).toMatchObject({ because: 'console' });
+    s.type('exit\n');
+    await s.closed;
+  }, 30_000);
+});

@@ -184,7 +184,12 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
         opened.running,
         opened.recorder,
         client,
-        { idleSeconds: opened.target.limits.idleTimeout, maxSeconds: opened.target.limits.maxDuration, inputBytesPerSecond: deps.inputBytesPerSecond },
+        {
+          idleSeconds: opened.target.limits.idleTimeout,
+          maxSeconds: opened.target.limits.maxDuration,
+          inputBytesPerSecond: deps.inputBytesPerSecond,
+          ...(opened.grant ? { grantEndsAt: opened.grant.expiresAt } : {}),
+        },
         (info) => storeEnd(opened.id, entry, info),
         deps.recorderFlushMs,
         totals,

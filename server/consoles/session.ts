@@ -76,6 +76,8 @@ export class ConsoleSession {
   private idleTimer: NodeJS.Timeout | undefined;
   private lastActivity = 0;
   private readonly maxTimer: NodeJS.Timeout;
+  private readonly warnTimers: NodeJS.Timeout[] = [];
+  private readonly startedAt = Date.now();
   private readonly decoder = new StringDecoder('utf8');
   private exitCode: number | null = null;
   private watching: readonly string[] = [];
@@ -98,7 +100,8 @@ export class ConsoleSession {
     private readonly running: RunningConsole,
     private readonly recorder: Recorder,
     private readonly client: ConsoleClient,
-    private readonly limits: { idleSeconds: number; maxSeconds: number; inputBytesPerSecond: number },
+    /** `grantEndsAt`: when the grant the console runs under ends (it ends the console then too). */
+    private readonly limits: { idleSeconds: number; maxSeconds: number; inputBytesPerSecond: number; grantEndsAt?: Date },
     private readonly onEnded: (info: EndInfo) => Promise<void>,
     /** The recorder's usual flush interval, restored when nobody watches any more. */
     private readonly flushMs = 1000,
@@ -130,6 +133,28 @@ export class ConsoleSession {
     });
     this.maxTimer = setTimeout(() => void this.end({ code: 'max_duration' }), limits.maxSeconds * 1000);
     this.touch();
+    // Never ended without warning: five minutes and one minute before the grant or the maximum
+    // duration ends it, whichever is first, the user is told (the browser also shows a countdown).
+    const { endsAt, because } = this.deadline();
+    for (const before of [300, 60]) {
+      const at = endsAt.getTime() - before * 1000 - Date.now();
+      if (at <= 0) continue;
+      const t = setTimeout(() => this.notice(`Your ${because} ends in ${before / 60} minute${before === 60 ? '' : 's'}. Save your work${because === 'access' ? ', or ask for more time on the request page' : ''}.`), at);
+      t.unref();
+      this.warnTimers.push(t);
+    }
+  }
+
+  /** When this console will end unless the user leaves it idle sooner, and why. */
+  deadline(): { endsAt: Date; because: 'access' | 'console' } {
+    const byMax = new Date(this.startedAt + this.limits.maxSeconds * 1000);
+    const grant = this.limits.grantEndsAt;
+    return grant && grant < byMax ? { endsAt: grant, because: 'access' } : { endsAt: byMax, because: 'console' };
+  }
+
+  /** The idle timeout, for a countdown that restarts with each key. */
+  get idleSeconds(): number {
+    return this.limits.idleSeconds;
   }
 
   get live(): boolean {
@@ -272,6 +297,7 @@ export class ConsoleSession {
     this.ending ??= (async () => {
       clearTimeout(this.idleTimer);
       clearTimeout(this.maxTimer);
+      for (const t of this.warnTimers) clearTimeout(t);
       this.running.output.removeAllListeners('data');
       // What was gathered for the next message still reaches the user and the recording.
       this.flushGathered(false);

@@ -17,6 +17,8 @@ export type ClientControl = { type: 'open'; cols: number; rows: number } | { typ
 /** Control messages from the broker (text frames). Output goes as binary frames. */
 export type ServerControl =
   | { type: 'started'; sessionId: string }
+  /** When the console will end (the grant's end or its maximum duration) and its idle timeout, for a countdown. */
+  | { type: 'limits'; endsAt: string; because: 'access' | 'console'; idleSeconds: number }
   | { type: 'watching'; sessionId: string; cols: number; rows: number }
   | { type: 'resize'; cols: number; rows: number }
   | { type: 'watchers'; names: string[] }

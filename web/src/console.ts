@@ -14,6 +14,23 @@ export function renderConsole(app: HTMLElement, target: string): void {
   document.body.classList.add('console-mode');
   const status = el('span', { id: 'console-status', className: 'status', textContent: 'connecting…' });
   const watchers = el('span', { id: 'console-watchers', className: 'watchers' });
+  // Time left: the grant's end or the maximum duration, or sooner the idle timeout (each key restarts it).
+  const timeLeft = el('span', { id: 'console-time-left', className: 'time-left' });
+  let limits: { endsAt: number; because: 'access' | 'console'; idleSeconds: number } | undefined;
+  let lastKey = Date.now();
+  const showTimeLeft = () => {
+    if (!limits) return;
+    const now = Date.now();
+    const byEnd = limits.endsAt - now;
+    const byIdle = lastKey + limits.idleSeconds * 1000 - now;
+    const left = Math.max(0, Math.min(byEnd, byIdle));
+    const mm = Math.floor(left / 60_000);
+    const ss = Math.floor((left % 60_000) / 1000);
+    timeLeft.textContent = `${mm}:${String(ss).padStart(2, '0')} left`;
+    timeLeft.title = byIdle < byEnd ? 'until the idle timeout (any key restarts it)' : limits.because === 'access' ? 'until your approved access ends' : 'until the console’s maximum duration';
+    timeLeft.className = `time-left${left < 5 * 60_000 ? ' soon' : ''}`;
+  };
+  const ticker = setInterval(showTimeLeft, 1000);
   const host = el('div', { id: 'terminal', className: 'terminal' });
   const next = el('span', { id: 'console-next', className: 'next' });
   status.setAttribute('role', 'status');
@@ -27,7 +44,7 @@ export function renderConsole(app: HTMLElement, target: string): void {
       el('button', { className: 'button key', type: 'button', textContent: label, ariaLabel: `Send ${label}`, onclick: () => sendKeys(data) }),
     ),
   );
-  app.replaceChildren(el('div', { className: 'console-bar' }, el('strong', { textContent: target }), status, watchers, keys, endButton, next), host);
+  app.replaceChildren(el('div', { className: 'console-bar' }, el('strong', { textContent: target }), status, timeLeft, watchers, keys, endButton, next), host);
   document.title = `${target} · console · Sallyport`;
   // Once it has ended: where to go next, its recording or a fresh console.
   const offerNext = () => {
@@ -69,6 +86,10 @@ export function renderConsole(app: HTMLElement, target: string): void {
         status.textContent = 'connected';
         status.dataset.sessionId = m.sessionId;
         break;
+      case 'limits':
+        limits = { endsAt: Date.parse(m.endsAt), because: m.because, idleSeconds: m.idleSeconds };
+        showTimeLeft();
+        break;
       case 'watchers': {
         // Being watched is never silent: the bar says who, and the terminal notes each change.
         const names = m.names ?? [];
@@ -92,8 +113,11 @@ export function renderConsole(app: HTMLElement, target: string): void {
         status.className = 'status ended';
         term.write(`\r\n\x1b[2m[session ended: ${m.reason}${code}]\x1b[0m\r\n`);
         term.options.disableStdin = true;
-        endButton.hidden = true;
-        keys.hidden = true;
+        // Gone, not hidden: the buttons' own display would override the hidden attribute.
+        endButton.remove();
+        keys.remove();
+        clearInterval(ticker);
+        timeLeft.textContent = '';
         offerNext();
         break;
       }
@@ -108,6 +132,7 @@ export function renderConsole(app: HTMLElement, target: string): void {
     offerNext();
   });
   term.onData((data) => {
+    lastKey = Date.now();
     if (ws.readyState === WebSocket.OPEN) for (const frame of encodeInput(data)) ws.send(frame);
   });
   term.onResize(({ cols, rows }) => send({ type: 'resize', cols, rows }));

@@ -187,6 +187,8 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
                 },
               }, { via: 'web', clientAddress: request.ip, ...(request.query.grant ? { grantId: request.query.grant } : {}) });
               out.control({ type: 'started', sessionId: session.id });
+              const { endsAt, because } = session.deadline();
+              out.control({ type: 'limits', endsAt: endsAt.toISOString(), because, idleSeconds: session.idleSeconds });
               if (socket.readyState !== socket.OPEN) void session.end({ code: 'client_disconnected' });
             } catch (err) {
               if (!isSallyportError(err)) request.log.error({ err }, 'console open failed');
