@@ -74,7 +74,7 @@ describe('login succeeds', () => {
     const actions = await auditActions();
     expect(actions).toContainEqual({
       action: 'auth.login',
-      details: { username: 'alice', groups: ['developers'], roles: ['developer'], stepUp: false, authTime: expect.stringMatching(/^\d{4}-/) },
+      details: { username: 'alice', groups: ['developers'], roles: ['developer'], stepUp: false, authTime: expect.stringMatching(/^\d{4}-/), clientAddress: '127.0.0.1' },
     });
   });
 

@@ -161,6 +161,7 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
             subject: row.id,
             details: {
               username: p.username,
+              ...(p.clientAddress ? { clientAddress: p.clientAddress } : {}),
               target: target.name,
               image: target.image,
               command: [...target.command],
@@ -205,7 +206,7 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
         const counted = await countValidApprovals(tx, requestId, approverGroups, deps.approverRoleGroups);
         const base = { requestId, target: row.target, requester: row.requester_username, actor: p.username, text: comment };
         await audit.append(
-          { actor: actor(p), action: 'access.decision', subject: requestId, details: { username: p.username, decision, comment, counted, needed: row.approvals_needed } },
+          { actor: actor(p), action: 'access.decision', subject: requestId, details: { username: p.username, ...(p.clientAddress ? { clientAddress: p.clientAddress } : {}), decision, comment, counted, needed: row.approvals_needed } },
           tx,
         );
         if (decision === 'deny') {
@@ -259,7 +260,7 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
         if (!row) throw new SallyportError('NOT_FOUND', `no access request ${requestId}`);
         const done = await transitionAccessRequest(tx, requestId, ['approved'], 'revoked', reason || 'revoked');
         if (!done) throw new SallyportError('CONFLICT', `the request is ${row.status}, not an active grant`);
-        await audit.append({ actor: actor(p), action: 'access.revoked', subject: requestId, details: { target: row.target, reason } }, tx);
+        await audit.append({ actor: actor(p), action: 'access.revoked', subject: requestId, details: { target: row.target, reason, ...(p.clientAddress ? { clientAddress: p.clientAddress } : {}) } }, tx);
         await notify(tx, { event: 'access.revoked', requestId, target: row.target, requester: row.requester_username, actor: p.username, text: reason, expiresAt: null });
         return done;
       });

@@ -17,7 +17,7 @@ import { exportAuditTrail, type AuditExport, type AuditExportFormat } from './ex
 
 /** Stable action codes; details are per action and must never hold secrets or terminal bytes. */
 export interface AuditEvents {
-  'auth.login': { username: string; groups: string[]; roles: string[]; stepUp: boolean; authTime: string | null };
+  'auth.login': { username: string; groups: string[]; roles: string[]; stepUp: boolean; authTime: string | null; clientAddress?: string };
   'auth.login_failed': { reason: string; stage: 'callback' | 'token' | 'session' };
   'auth.logout': { username: string };
   'catalog.loaded': { path: string; sha256: string; targets: number };
@@ -26,12 +26,12 @@ export interface AuditEvents {
   'broker.stopped': { version: string };
   'broker.lost': { takenOverBy: string; lastHeartbeat: string };
   /** `username` (the requester) since 0.2.0: an evidence bundle's approval is read from these events. */
-  'access.requested': { username?: string; target: string; image: string; command: string[]; nodes?: string[]; reason: string; durationSeconds: number; approvalsNeeded: number };
-  'access.decision': { username?: string; decision: 'approve' | 'deny'; comment: string; counted: number; needed: number };
+  'access.requested': { username?: string; clientAddress?: string; target: string; image: string; command: string[]; nodes?: string[]; reason: string; durationSeconds: number; approvalsNeeded: number };
+  'access.decision': { username?: string; clientAddress?: string; decision: 'approve' | 'deny'; comment: string; counted: number; needed: number };
   'access.approved': { target: string; expiresAt: string; auto: boolean };
   'access.denied': { target: string; comment: string };
   'access.withdrawn': { target: string };
-  'access.revoked': { target: string; reason: string };
+  'access.revoked': { target: string; reason: string; clientAddress?: string };
   'access.handed_back': { target: string };
   'access.expired': { target: string; reason: string };
   'access.grant_used': { target: string; sessionId: string };
@@ -68,7 +68,7 @@ export interface AuditEvents {
   /** The SSH front door refused a request (forwarding, agent, X11, exec, subsystem, env, weak algorithm). */
   'ssh.refused': { request: string; detail: string; username: string | null; clientAddress: string; clientVersion: string };
   'console.watched': { watcher: string; username: string; target: string };
-  'console.terminated': { by: string; username: string; target: string; reason: string };
+  'console.terminated': { by: string; username: string; target: string; reason: string; clientAddress?: string };
   'evidence.downloaded': { by: string; username: string; target: string };
   /** An auditor downloaded the audit trail (its filter, as given): the export ends at this event. */
   /**

@@ -2,6 +2,7 @@
 // reported together, returned frozen and passed down explicitly. loadDatabaseConfig is the part
 // the database-only commands (migrate, verify) need.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { deepFreeze } from '../freeze.js';
 import { ed25519Jwk, previousKeys, sshCa, type SshCaConfig } from './keys.js';
@@ -19,6 +20,11 @@ export interface Config {
   /** The origin users type (no trailing slash); the only accepted Origin and redirect target. */
   readonly publicUrl: string;
   readonly databaseUrl: string;
+  /**
+   * Proxies (addresses or CIDRs) whose X-Forwarded-For the broker believes: the client address of
+   * requests through them is the one they report. Empty: every request's address is its peer's.
+   */
+  readonly trustedProxies: readonly string[];
   /** Connections in the pool; 1 for PGlite, which has a single session. */
   readonly databasePoolSize: number;
   /**
@@ -217,6 +223,14 @@ export function loadConfig(env: Env, mode: Mode): Config {
   const host = read('HOST') ?? (mode === 'dev' ? '127.0.0.1' : '0.0.0.0');
 
   const { databaseUrl, databasePoolSize } = databaseSettings(r, env);
+  const trustedProxies = list('SALLYPORT_TRUSTED_PROXIES', []);
+  for (const p of trustedProxies) {
+    const [ip, prefix, extra] = p.split('/');
+    const family = isIP(ip ?? '');
+    if (!family || extra !== undefined || (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32)))) {
+      bad('SALLYPORT_TRUSTED_PROXIES', `"${p}" is not an IP address or CIDR (list the load balancer's or nginx's addresses, comma-separated)`);
+    }
+  }
   const autoMigrateText = read('SALLYPORT_AUTO_MIGRATE') ?? 'true';
   if (autoMigrateText !== 'true' && autoMigrateText !== 'false') bad('SALLYPORT_AUTO_MIGRATE', 'must be true (migrate at start) or false (an application role: run sallyport migrate as the owner first)');
 
@@ -343,6 +357,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
     publicUrl: publicUrl!.origin,
     databaseUrl,
     databasePoolSize,
+    trustedProxies,
     autoMigrate: autoMigrateText !== 'false',
     oidc: { issuer, clientId, clientSecret, groupsClaim, scopes, idTokenAlg, allowHttpIssuer: issuer.startsWith('http:') },
     roles,

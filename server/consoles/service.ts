@@ -309,7 +309,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
       if (!s) throw new SallyportError('NOT_FOUND', `no live console session ${id}`);
       const requested = await db.transaction(async (tx) => {
         const r = await requestTermination(tx, id, principal.username, reason);
-        if (r) await audit.append({ actor: `user:${principal.userId}`, action: 'console.terminated', subject: id, details: { by: principal.username, username: s.username, target: s.target, reason } }, tx);
+        if (r) await audit.append({ actor: `user:${principal.userId}`, action: 'console.terminated', subject: id, details: { by: principal.username, username: s.username, target: s.target, reason, ...(principal.clientAddress ? { clientAddress: principal.clientAddress } : {}) } }, tx);
         return r;
       });
       if (!requested) throw new SallyportError('NOT_FOUND', `no live console session ${id}`);

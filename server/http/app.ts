@@ -67,7 +67,9 @@ export async function buildApp(config: Config, services: AppServices, options: {
     },
     // Unknown fields are an error, not silently dropped: a typo must not pass as success.
     ajv: { customOptions: { removeAdditional: false, allErrors: true } },
-    trustProxy: false,
+    // Only the configured proxies' X-Forwarded-For is believed (fastify's proxy-addr: the nearest
+    // untrusted hop is the client); without any, a header anyone can send is ignored.
+    trustProxy: config.trustedProxies.length ? [...config.trustedProxies] : false,
   });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -58,6 +58,10 @@ export function registerSessionAuth(app: FastifyInstance, config: Config, identi
     // database round trip for them.
     if (request.url.startsWith('/healthz') || request.url.startsWith('/readyz') || request.url.startsWith('/metrics') || request.url.startsWith('/assets/') || request.url.startsWith('/.well-known/')) return;
     const sessionId = credentialFrom(request, config);
-    if (sessionId) request.principal = await identity.authenticate(sessionId);
+    if (sessionId) {
+      const p = await identity.authenticate(sessionId);
+      // Who is asking, and from where: every audit event this request writes names the address.
+      request.principal = p && Object.freeze({ ...p, clientAddress: request.ip });
+    }
   });
 }

@@ -34,6 +34,7 @@ export interface Identity {
     callbackUrl: URL,
     binding: string | undefined,
     previousSessionId?: string,
+    clientAddress?: string,
   ): Promise<{ sessionId: string; principal: Principal; returnTo: string }>;
   /** The principal of a live session, or null; extends the idle window. */
   authenticate(sessionId: string | undefined): Promise<Principal | null>;
@@ -97,7 +98,7 @@ export function createIdentity(deps: { config: Config; db: Database; audit: Audi
       return { authorizationUrl: request.url, binding };
     },
 
-    async completeLogin(callbackUrl, binding, previousSessionId) {
+    async completeLogin(callbackUrl, binding, previousSessionId, clientAddress) {
       if (!binding) return fail('no login in progress in this browser (missing login cookie)', 'callback');
       const pending = (await findKeyed('login', binding, (hash) => takePendingLogin(db, hash)))?.found;
       if (!pending) return fail('unknown, expired or already used login', 'callback');
@@ -141,7 +142,7 @@ export function createIdentity(deps: { config: Config; db: Database; audit: Audi
             actor: `user:${user.id}`,
             action: 'auth.login',
             subject: username,
-            details: { username, groups, roles, stepUp: pending.maxAge !== null, authTime: verified.authTime.getTime() > 0 ? verified.authTime.toISOString() : null },
+            details: { username, groups, roles, stepUp: pending.maxAge !== null, authTime: verified.authTime.getTime() > 0 ? verified.authTime.toISOString() : null, ...(clientAddress ? { clientAddress } : {}) },
           },
           tx,
         );

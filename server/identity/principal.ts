@@ -24,6 +24,8 @@ export interface Principal {
   readonly via?: 'browser' | 'cli';
   /** `admin`: the admin and audit API only (a command-line login's default). Absent: full. */
   readonly scope?: 'full' | 'admin';
+  /** The address this request came from (behind a trusted proxy, the client's), for audit events. */
+  readonly clientAddress?: string;
 }
 
 /** A frozen Principal from a user row and the browser login it came through. */

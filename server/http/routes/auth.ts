@@ -40,7 +40,7 @@ export function authRoutes(app: FastifyInstance, config: Config, identity: Ident
     const callbackUrl = new URL(request.url, config.publicUrl);
     const binding = request.cookies[LOGIN_COOKIE];
     reply.clearCookie(LOGIN_COOKIE, loginCookie);
-    const { sessionId, returnTo } = await identity.completeLogin(callbackUrl, binding, sessionIdFrom(request, config));
+    const { sessionId, returnTo } = await identity.completeLogin(callbackUrl, binding, sessionIdFrom(request, config), request.ip);
     setSessionCookie(reply, config, sessionId);
     return reply.redirect(returnTo, 303);
   });
