@@ -174,6 +174,7 @@ describe('deciding needs a recent login', () => {
     const stale = await bob.post(`/api/access-requests/${id}/decision`, { decision: 'approve', comment: 'ok' });
     expect(stale.status).toBe(401);
     expect(stale.body.error.code).toBe('REAUTH_REQUIRED');
+    expect(stale.body.error.message).toMatch(/^this needs a fresh sign-in \(within 1 minutes?; your last one was (less than a minute|\d+ minutes?) ago\): sign in again/);
     expect(await count('access_decisions')).toBe(0);
 
     const oldCookie = bob.browser.cookies(t.url).get('sallyport');
@@ -181,6 +182,7 @@ describe('deciding needs a recent login', () => {
     // The IdP shows its login form again (t.login insists on it) although bob has an IdP session.
     await t.login(bob.browser, 'bob', { reauth: true, onAuthorize: (u) => (authorize = u) });
     expect(authorize?.searchParams.get('max_age')).toBe(String(REAUTH_SECONDS));
+    expect(authorize?.searchParams.get('login_hint')).toBe('bob');
     bob.csrf = (await bob.get('/api/me')).body.csrfToken;
     // The step-up replaced the old session: its cookie no longer authenticates.
     const old = await fetch(`${t.url}/api/me`, { headers: { cookie: `sallyport=${oldCookie}` } });

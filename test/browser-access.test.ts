@@ -79,7 +79,9 @@ describe('just-in-time access in Chromium', () => {
     expect(await t.broker.db.query(`select 1 from access_decisions where request_id = $1`, [requestId]).then((r) => r.rowCount)).toBe(0);
     await signInAs(bob.page, t.users, 'bob');
     await bob.page.waitForURL(`${t.url}/access/${requestId}`);
-    await bob.page.fill('#decision-comment', 'ok for 20 min');
+    // Back on the request: the comment kept, and the next step said.
+    await bob.page.waitForSelector('#action-error:has-text("You signed in again. Press Approve again to approve with your comment.")');
+    expect(await bob.page.inputValue('#decision-comment')).toBe('ok for 20 min');
     await bob.page.click('#approve');
     await bob.page.waitForFunction(() => document.querySelector('#request-state')?.textContent?.startsWith('Approved until'));
     expect(await textOf(bob.page, '#decisions')).toMatch(/^bob: approve — “ok for 20 min”/);

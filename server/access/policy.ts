@@ -85,7 +85,9 @@ export function mayApprove(approver: Principal, target: Target, requesterUserId:
 export function requireRecentLogin(p: Principal, maxAgeSeconds: number, now = new Date()): void {
   const age = (now.getTime() - p.authTime.getTime()) / 1000;
   if (!(age <= maxAgeSeconds)) {
-    throw new SallyportError('REAUTH_REQUIRED', `log in again to confirm it is you: this needs a login from the last ${maxAgeSeconds} seconds`);
+    const minutes = Math.round(age / 60);
+    const when = minutes < 1 ? 'less than a minute' : minutes === 1 ? '1 minute' : `${minutes} minutes`;
+    throw new SallyportError('REAUTH_REQUIRED', `this needs a fresh sign-in (within ${Math.round(maxAgeSeconds / 60) || 1} minutes; your last one was ${when} ago): sign in again to confirm it is you`);
   }
 }
 

@@ -28,7 +28,7 @@ const LOGIN_TTL_SECONDS = 600;
 export interface Identity {
   /** Starts a login; the binding goes into a cookie so only this browser can finish it. */
   /** `stepUp` asks the IdP to authenticate again unless it did so within the re-auth window. */
-  beginLogin(returnTo: string | undefined, options?: { stepUp?: boolean }): Promise<{ authorizationUrl: string; binding: string }>;
+  beginLogin(returnTo: string | undefined, options?: { stepUp?: boolean; loginHint?: string }): Promise<{ authorizationUrl: string; binding: string }>;
   /** Ends `previousSessionId` (this browser's older session), so a step-up rotates the cookie. */
   completeLogin(
     callbackUrl: URL,
@@ -85,7 +85,7 @@ export function createIdentity(deps: { config: Config; db: Database; audit: Audi
         throw new SallyportError('LIMIT_REACHED', `too many logins in flight (SALLYPORT_MAX_PENDING_LOGINS=${config.limits.pendingLogins}); try again in a few minutes`);
       }
       const maxAge = options.stepUp ? config.access.reauthMaxAgeSeconds : null;
-      const request = await rp.authorizationRequest(maxAge === null ? {} : { maxAgeSeconds: maxAge });
+      const request = await rp.authorizationRequest({ ...(maxAge === null ? {} : { maxAgeSeconds: maxAge }), ...(options.loginHint ? { loginHint: options.loginHint } : {}) });
       const binding = randomBytes(32).toString('base64url');
       await savePendingLogin(
         db,

@@ -20,7 +20,8 @@ export interface VerifiedLogin {
 }
 
 export interface RelyingParty {
-  authorizationRequest(options?: { maxAgeSeconds?: number }): Promise<AuthorizationRequest>;
+  /** `loginHint`: the user a step-up is for, so the IdP asks for that account's password. */
+  authorizationRequest(options?: { maxAgeSeconds?: number; loginHint?: string }): Promise<AuthorizationRequest>;
   /** Validates the callback against what we sent; throws LOGIN_FAILED with the reason. */
   exchange(callbackUrl: URL, expected: { state: string; nonce: string; codeVerifier: string; maxAge: number | null }): Promise<VerifiedLogin>;
   endSessionUrl(postLogoutRedirect: string): Promise<string | null>;
@@ -64,6 +65,7 @@ export function createRelyingParty(config: Config): RelyingParty {
         nonce,
       };
       if (options.maxAgeSeconds !== undefined) params.max_age = String(options.maxAgeSeconds);
+      if (options.loginHint) params.login_hint = options.loginHint;
       return { url: oidc.buildAuthorizationUrl(c, params).href, state, nonce, codeVerifier };
     },
 

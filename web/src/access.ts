@@ -66,14 +66,27 @@ export async function renderAccessRequest(app: HTMLElement, id: string): Promise
   const view = el('div', { id: 'request-view' });
   const problem = el('p', { className: 'error', id: 'action-error', role: 'alert' });
   app.replaceChildren(view, problem);
-  const act = (path: string, body: unknown): Promise<void> =>
-    postJson<AccessRequestDetail>(`/api/access-requests/${id}/${path}`, body).then(
+  // A decision the broker sent through a fresh sign-in comes back here: its comment is kept.
+  const pendingKey = `sallyport.decision.${id}`;
+  const act = (path: string, body: unknown): Promise<void> => {
+    if (path === 'decision') sessionStorage.setItem(pendingKey, JSON.stringify(body));
+    return postJson<AccessRequestDetail>(`/api/access-requests/${id}/${path}`, body).then(
       (r) => {
+        sessionStorage.removeItem(pendingKey);
         problem.textContent = '';
         draw(r);
       },
       (err: Error) => void (problem.textContent = err.message),
     );
+  };
+  const resumeDecision = () => {
+    const saved = sessionStorage.getItem(pendingKey);
+    const field = document.getElementById('decision-comment') as HTMLInputElement | null;
+    if (!saved || !field) return;
+    const { decision, comment: kept } = JSON.parse(saved) as { decision: string; comment: string };
+    if (!field.value) field.value = kept;
+    problem.textContent = `You signed in again. Press ${decision === 'approve' ? 'Approve' : 'Deny'} again to ${decision}${kept ? ' with your comment' : ''}.`;
+  };
 
   const draw = (r: AccessRequestDetail) => {
     document.title = `Access to ${r.target} (${r.status}) · Sallyport`;
@@ -86,6 +99,7 @@ export async function renderAccessRequest(app: HTMLElement, id: string): Promise
       );
     }
     if (r.youMay.withdraw) actions.append(el('button', { id: 'withdraw', textContent: 'Withdraw', onclick: () => void act('withdraw', {}) }));
+    if (!r.youMay.decide) sessionStorage.removeItem(pendingKey);
     // This grant, not whichever else is in force: the console's record names this request's reason.
     if (r.youMay.openConsole) actions.append(link(`/console/${encodeURIComponent(r.target)}?grant=${encodeURIComponent(r.id)}`, 'Open console', { className: 'button primary open-console', id: 'open-console' }));
     if (r.youMay.handBack) {
@@ -142,6 +156,7 @@ export async function renderAccessRequest(app: HTMLElement, id: string): Promise
   };
 
   draw(await getJson<AccessRequestDetail>(`/api/access-requests/${id}`));
+  resumeDecision();
   // The state changes elsewhere (an approver, the clock): follow it live while the page is open.
   const timer = setInterval(() => void getJson<AccessRequestDetail>(`/api/access-requests/${id}`).then(draw, () => undefined), 2000);
   return () => clearInterval(timer);

@@ -29,7 +29,9 @@ export function authRoutes(app: FastifyInstance, config: Config, identity: Ident
         throw new SallyportError('LIMIT_REACHED', `too many logins started from ${request.ip}: at most ${config.limits.loginsPerMinute} a minute (SALLYPORT_LOGINS_PER_MINUTE)`);
       }
       // reauth=1: the step-up login a decision asks for (max_age at the IdP).
-      const { authorizationUrl, binding } = await identity.beginLogin(request.query.returnTo, { stepUp: request.query.reauth === '1' });
+      // A step-up is for the user already logged in here: the IdP is told who (login_hint).
+      const stepUp = request.query.reauth === '1';
+      const { authorizationUrl, binding } = await identity.beginLogin(request.query.returnTo, { stepUp, ...(stepUp && request.principal ? { loginHint: request.principal.username } : {}) });
       reply.setCookie(LOGIN_COOKIE, binding, { ...loginCookie, maxAge: 600 });
       return reply.redirect(authorizationUrl, 303);
     },
