@@ -49,7 +49,8 @@ describe('approval-gated consoles', () => {
   it('open with an approved grant, and the session names the grant', async () => {
     const c0 = await connectConsole(t.url, 'gated', { cookie });
     await c0.closed;
-    expect(c0.messages[0]).toMatchObject({ type: 'error', code: 'APPROVAL_REQUIRED' });
+    // Someone who never had a grant reads plain words and where to go.
+    expect(c0.messages[0]).toMatchObject({ type: 'error', code: 'APPROVAL_REQUIRED', message: 'gated needs approval: ask for access on the Access page, with a reason' });
 
     const grantId = await approvedGrant();
     const c = await openGated();
@@ -126,7 +127,7 @@ describe('approval-gated consoles', () => {
       const c = await connectConsole(t.url, 'gated', { cookie });
       await c.closed;
       expect(c.messages[0]).toMatchObject({ type: 'error', code: 'APPROVAL_REQUIRED' });
-      expect(String(c.messages[0]!.message)).toMatch(/do not carry over/);
+      expect(String(c.messages[0]!.message)).toMatch(/changed since your access was approved \(image, command or nodes\): approvals are for the exact console, so ask again/);
       expect(containers()).toEqual([]);
     } finally {
       writeFileSync(catalog, original);

@@ -78,7 +78,7 @@ describe('live sessions', () => {
 
     const events = (await t.broker.audit.list({ limit: 1000 })).filter((e) => e.subject === id).map((e) => [e.action, e.details]);
     expect(events).toContainEqual(['console.watched', { watcher: 'dave', username: 'alice', target: 'shell' }]);
-    expect(events).toContainEqual(['console.terminated', { by: 'dave', username: 'alice', target: 'shell', reason: 'leaked a secret on screen' }]);
+    expect(events).toContainEqual(['console.terminated', { by: 'dave', username: 'alice', target: 'shell', reason: 'leaked a secret on screen', clientAddress: '127.0.0.1' }]);
     expect(events.at(-1)![0]).toBe('console.ended');
     expect((events.at(-1)![1] as { reason: string }).reason).toBe('terminated by dave: leaked a secret on screen');
   });

@@ -2,7 +2,7 @@
 // from a live grant for exactly this console), giving a use back when the console never
 // started, grants no longer live, and expiry (grants past their time, requests nobody decided).
 import type { Target } from '../catalog/index.js';
-import { countLiveConsolesLocked, deadGrants, expireGrants, getAccessRequest, returnGrantUse, useGrant, type Queryable } from '../db/index.js';
+import { countLiveConsolesLocked, deadGrants, expireGrants, getAccessRequest, holdsGrantFor, returnGrantUse, useGrant, type Queryable } from '../db/index.js';
 import type { Principal } from '../identity/index.js';
 import { SallyportError } from '../errors.js';
 import { authorizeConsole, checkConsoleCaps } from './policy.js';
@@ -36,9 +36,14 @@ export function createGrantUse(deps: AccessRequestsDeps): Pick<AccessRequests, '
       const grant = await useGrant(q, { requesterId: p.userId, target: target.name, image: target.image, command: target.command, placement: target.placement, grantId: chosen ?? null });
       if (!grant && chosen) throw await whyNotThisGrant(q, p, target, chosen);
       if (!grant) {
+        // Plain words for someone who never had a grant; the finer print for someone whose grant
+        // was for the console as it was before the operator changed it.
+        const other = await holdsGrantFor(q, p.userId, target.name);
         throw new SallyportError(
           'APPROVAL_REQUIRED',
-          `${target.name} needs an approved access request for this exact console (image ${target.image}); approvals for another image, command or node pool do not carry over`,
+          other
+            ? `${target.name} changed since your access was approved (image, command or nodes): approvals are for the exact console, so ask again`
+            : `${target.name} needs approval: ask for access on the Access page, with a reason`,
         );
       }
       return { grantId: grant.id, grant: { reason: grant.reason, expiresAt: grant.expires_at! } };

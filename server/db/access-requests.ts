@@ -293,3 +293,9 @@ export async function equalGrantInForce(db: Queryable, r: Pick<AccessRequestRow,
   );
   return rows[0] ?? null;
 }
+
+/** Does the user hold an approved grant in force for this target (for whatever image, command or pool)? */
+export async function holdsGrantFor(db: Queryable, userId: string, target: string): Promise<boolean> {
+  const { rowCount } = await db.query(`select 1 from access_requests where requester_id = $1 and target = $2 and status = 'approved' and expires_at > now() limit 1`, [userId, target]);
+  return (rowCount ?? 0) > 0;
+}

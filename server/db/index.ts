@@ -68,6 +68,7 @@ export {
   usersInGroups,
   grantSessions,
   equalGrantInForce,
+  holdsGrantFor,
   type AccessRequestRow,
   type AccessRequestListRow,
   type AccessDecisionRow,

@@ -91,10 +91,11 @@ export function renderConsole(app: HTMLElement, target: string): void {
         showTimeLeft();
         break;
       case 'watchers': {
-        // Being watched is never silent: the bar says who, and the terminal notes each change.
+        // Being watched is never silent: the bar says who, at once, in a live region (the terminal
+        // is left alone: a note there broke the line the user was typing).
         const names = m.names ?? [];
-        watchers.textContent = names.length ? `watched by ${names.join(', ')}` : '';
-        term.write(`\r\n\x1b[33m[sallyport] ${names.length ? `${names.join(', ')} is watching this session` : 'nobody is watching now'}\x1b[0m\r\n`);
+        watchers.textContent = names.length ? `watched by ${names.join(', ')}` : 'nobody is watching now';
+        watchers.setAttribute('role', 'status');
         break;
       }
       case 'notice':
@@ -104,11 +105,13 @@ export function renderConsole(app: HTMLElement, target: string): void {
         ended = true;
         status.textContent = `error: ${m.message}`;
         status.className = 'status error';
+        // The next step, where there is one: a grant to ask for.
+        if (m.code === 'APPROVAL_REQUIRED') next.append(link(`/access?target=${encodeURIComponent(target)}`, 'Request access', { id: 'request-access', className: 'button primary' }));
         offerNext();
         break;
       case 'exit': {
         ended = true;
-        const code = m.exitCode === null ? '' : ` with status ${String(m.exitCode)}`;
+        const code = exitWords(m.exitCode);
         status.textContent = `ended (${m.reason})${code}`;
         status.className = 'status ended';
         term.write(`\r\n\x1b[2m[session ended: ${m.reason}${code}]\x1b[0m\r\n`);
@@ -137,4 +140,13 @@ export function renderConsole(app: HTMLElement, target: string): void {
   });
   term.onResize(({ cols, rows }) => send({ type: 'resize', cols, rows }));
   window.addEventListener('resize', () => fit.fit());
+}
+
+/** An exit status in words: a signal's number says nothing to most people. */
+function exitWords(exitCode: number | null): string {
+  if (exitCode === null) return '';
+  if (exitCode === 137) return ' (killed: out of memory, or stopped)';
+  if (exitCode === 130) return ' (interrupted: Ctrl-C)';
+  if (exitCode > 128 && exitCode < 160) return ` (stopped by signal ${exitCode - 128})`;
+  return exitCode === 0 ? '' : ` with status ${exitCode}`;
 }

@@ -48,7 +48,8 @@ export async function renderSessions(app: HTMLElement, me: Me): Promise<void> {
       el('td', { className: 'ended-by', textContent: s.endedBy ?? '' }),
       el('td', { className: 'end-reason', textContent: `${s.endReason ?? ''}${s.exitCode === null ? '' : ` (exit ${s.exitCode})`}` }),
       el('td', { className: 'bytes', textContent: bytes(s.bytesOut), title: `${s.bytesOut} bytes out, ${s.bytesIn} in` }),
-      el('td', {}, s.recording ? link(`/sessions/${s.id}`, 'Replay', { className: 'replay-link', ariaLabel: `Replay ${s.username}'s session on ${s.target}` }) : ''),
+      // A console that never started has nothing to replay.
+      el('td', {}, s.recording && s.endCode !== 'failed_to_start' ? link(`/sessions/${s.id}`, 'Replay', { className: 'replay-link', ariaLabel: `Replay ${s.username}'s session on ${s.target}` }) : ''),
     );
     row.dataset.sessionId = s.id;
     return row;
