@@ -71,6 +71,38 @@ tar -C / --no-recursion -cf - -T "$work/files" | tar -C "$root" --keep-directory
   # The evented file watcher needs the listen gem; a console does not watch files.
   sed -i 's/^\(\s*\)config.file_watcher = /\1# config.file_watcher = /' config/environments/development.rb
   BUNDLE_SILENCE_ROOT_WARNING=1 bundle install --local --quiet >/dev/null
+  # What a Rails user types first is `User.count`: a model, and its SQLite database in tmp/ (the
+  # one writable place, empty for each console), made from db/schema.rb and seeded at boot.
+  mkdir -p app/models db
+  printf 'class User < ApplicationRecord\nend\n' > app/models/user.rb
+  cat > db/schema.rb <<'RUBY'
+ActiveRecord::Schema.define(version: 1) do
+  create_table :users, force: true do |t|
+    t.string :name, null: false
+    t.string :email
+    t.timestamps
+  end
+end
+RUBY
+  cat > config/database.yml <<'YAML'
+development:
+  adapter: sqlite3
+  database: tmp/development.sqlite3
+  pool: 5
+  timeout: 5000
+YAML
+  cat > config/initializers/demo_database.rb <<'RUBY'
+# The demo's database lives in tmp/ (a fresh tmpfs per console): create and seed it at boot.
+Rails.application.config.after_initialize do
+  unless ActiveRecord::Base.connection.table_exists?(:users)
+    ActiveRecord::Schema.verbose = false
+    load Rails.root.join("db/schema.rb")
+    [["Ada Lovelace", "ada@example.test"], ["Grace Hopper", "grace@example.test"], ["Alan Turing", "alan@example.test"]].each do |name, email|
+      User.create!(name: name, email: email)
+    end
+  end
+end
+RUBY
   rm -rf tmp log
   mkdir tmp log
 )

@@ -63,6 +63,9 @@ describe('a Rails console', () => {
     await ask('puts "log #{File.exist?("/app/log/development.log")} #{File.writable?("/app/log")}"', /log (true|false) true/);
     // The hardening holds under Ruby too: no root, no network.
     await ask('puts "uid=#{Process.uid}"', /uid=1000/);
+    // The first thing a Rails user types: a model with rows, in a database this console may write.
+    await ask('puts "users=#{User.count}"', /users=3/);
+    await ask('User.create!(name: "Edsger Dijkstra"); puts "now=#{User.count}"', /now=4/);
     await ask('begin; require "socket"; TCPSocket.new("10.0.0.1", 80); rescue => e; puts "net #{e.class}"; end', /net (Errno::ENETUNREACH|Errno::EHOSTUNREACH|SocketError)/);
     // A paste of many lines into irb: echoed line by line between irb's answers and prompts, so
     // the timeline shows every line as typed, not as masked input.
@@ -81,8 +84,8 @@ describe('a Rails console', () => {
     const again = await connectConsole(t.url, 'rails-console', { cookie });
     answerCursorQueries(again);
     await again.waitFor(IRB_PROMPT, 60_000);
-    again.type('puts "scratch #{File.exist?("/app/tmp/scratch")}"\r');
-    await again.waitFor(/scratch false/, 20_000);
+    again.type('puts "scratch #{File.exist?("/app/tmp/scratch")} users=#{User.count}"\r');
+    await again.waitFor(/scratch false users=3/, 20_000);
     again.type('exit\r');
     await again.closed;
   });
