@@ -67,7 +67,9 @@ async function loggedIn(who: ApiSession) {
   return { ...sh, login: done };
 }
 
-describe('sallyport admin', () => {
+// Each test spawns the CLI several times (each compiles its TypeScript): on a busy two-core
+// machine that is seconds a spawn, so the tests get a budget for it, not the default 30 s.
+describe('sallyport admin', { timeout: 120_000 }, () => {
   it('logs a shell in through a link confirmed in the browser, as the user who confirmed it', async () => {
     const sh = shell();
     const l = await startLogin(sh.env);

@@ -291,8 +291,9 @@ describe('a console on a fleet node', () => {
     expect(message).toContain(fingerprint(parsePublicKeyLine(rotated).blob));
     expect(node.log()).not.toMatch(/Accepted|Failed publickey/);
     const { rows } = await t.broker.db.query(`select details from audit_events where action = 'node.refused' and subject = 'app-1' and details->>'code' = 'HOST_KEY_REJECTED'`);
-    expect(rows).toHaveLength(1);
-    expect(rows[0].details.message).toBe(message);
+    // Audited: this refusal (the reaper or the lockdown check, refused the same way, may add theirs).
+    expect(rows.length).toBeGreaterThanOrEqual(1);
+    expect(rows.map((r) => r.details.message)).toContain(message);
   });
 });
 
