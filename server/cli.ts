@@ -3,7 +3,7 @@
 // broker's environment through loadConfig only (`admin` is a client of a broker, with its own few
 // settings: cli-admin.ts), wires signals, and prints errors a person can act on.
 import { loadCatalogFile } from './catalog/index.js';
-import { loadConfig, loadDatabaseConfig, loadVerifierKeys } from './config/index.js';
+import { loadConfig, loadDatabaseConfig, loadEngineConfig, loadVerifierKeys } from './config/index.js';
 import { migrate, openDatabase } from './db/index.js';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -25,7 +25,8 @@ const HELP: Record<string, string> = {
   migrate: `  migrate               apply pending database migrations (DATABASE_URL)
 `,
   catalog: `  catalog check FILE    validate a target catalogue with production rules (--dev: allow image tags);
-                        fromEnv values must be set in this environment, as for the broker
+                        fromEnv values must be set in this environment, as for the broker;
+                        --engine: also ask the local engine (DOCKER_HOST) to resolve each image
 `,
   verify: `  verify audit          check the audit hash chain and every signed checkpoint (DATABASE_URL);
                         --checkpoints FILE|URL also checks against checkpoints kept elsewhere,
@@ -91,7 +92,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'catalog': {
-      const { positionals, values } = parseArgs({ args: rest, allowPositionals: true, options: { dev: { type: 'boolean' } } });
+      const { positionals, values } = parseArgs({ args: rest, allowPositionals: true, options: { dev: { type: 'boolean' }, engine: { type: 'boolean' } } });
       const [sub, file, ...extra] = positionals;
       if (sub !== 'check' || !file || extra.length > 0) {
         process.stderr.write(`usage:\n${HELP.catalog}`);
@@ -100,6 +101,21 @@ async function main(argv: string[]): Promise<number> {
       // The broker's own validator, with this environment for `fromEnv` values: what the broker
       // would refuse at load is refused here too (run it where the broker's variables are set).
       const catalog = loadCatalogFile(file, { requireDigest: !values.dev, env: process.env });
+      if (values.engine) {
+        // --engine: every image the broker's own engine would run, asked of that engine now.
+        const { resolveImage } = await import('./runtime/index.js');
+        const engine = loadEngineConfig(process.env, values.dev ? 'dev' : 'production');
+        const problems: string[] = [];
+        for (const t of catalog.targets) {
+          if (t.runtime !== 'docker' || t.placement.length > 0) continue;
+          const r = await resolveImage(t.image, engine);
+          if (!r.ok) problems.push(`  - target "${t.name}".image: ${r.why}`);
+        }
+        if (problems.length) {
+          process.stderr.write(`catalogue ${file} is valid, but the engine cannot run ${problems.length} of its images:\n${problems.join('\n')}\n`);
+          return 2;
+        }
+      }
       const nodes = catalog.nodes.length ? `, ${catalog.nodes.length} fleet node(s)` : '';
       process.stdout.write(`catalogue ${file} is valid: ${catalog.targets.length} target(s)${nodes}, sha256 ${catalog.sha256}\n`);
       return 0;

@@ -5,11 +5,12 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../server/dev/index.js';
 import { openDatabase } from '../server/db/index.js';
 import { DEMO_CATALOG, PACKAGE_ROOT } from '../server/paths.js';
 import { FIXTURES } from './support/broker.js';
+import { writeConsoleCatalog } from './support/console-catalog.js';
 import { freshDatabase, type TestDatabase } from './support/postgres.js';
 import { runCli, spawnCli, waitFor } from './support/process.js';
 import { testSigningKey } from './support/signing-key.js';
@@ -62,6 +63,30 @@ describe('sallyport catalog check', () => {
     const unset = await runCli(['catalog', 'check', join(FIXTURES, 'catalog.yaml')], {});
     expect(unset.code).toBe(2);
     expect(unset.stderr).toMatch(/environment\.DATABASE_URL: refers to broker variable BILLING_DATABASE_URL, which is not set/);
+  });
+
+  it('--engine asks the engine for each image and names an image ID written as a repository digest', async () => {
+    // The console catalogue pins this engine's image by ID, and two targets name an image it lacks.
+    const file = writeConsoleCatalog(inject('consoleImage'));
+    const env = { CONSOLE_GREETING: 'x' };
+    const missing = await runCli(['catalog', 'check', file, '--engine'], env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/the engine cannot run 2 of its images/);
+    expect(missing.stderr).toMatch(/target "missing-image"\.image: the container engine has no image sha256:0{64}: pull it/);
+    expect(missing.stderr).not.toMatch(/target "shell"/);
+    // Without --engine the same file is valid: only the engine knows what it holds.
+    expect((await runCli(['catalog', 'check', file], env)).code).toBe(0);
+
+    // The look-alike: the image ID after a repository name, which no registry serves.
+    const id = /image: "(sha256:[0-9a-f]{64})"/.exec(readFileSync(file, 'utf8'))![1]!;
+    const lookalike = join(mkdtempSync(join(tmpdir(), 'sallyport-engine-')), 'catalog.yaml');
+    writeFileSync(
+      lookalike,
+      `version: 1\ntargets:\n  - { name: shell, description: a shell, runtime: docker, image: "sallyport-test/console@${id}", command: [sh], user: "1000:1000",\n      limits: { memory: 64m, cpus: 0.5, pids: 32, maxDuration: 1h, idleTimeout: 15m }, allow: { groups: [developers] } }\n`,
+    );
+    const wrong = await runCli(['catalog', 'check', lookalike, '--engine'], {});
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain(`target "shell".image: ${id} is this engine's image ID, written as a repository digest: write image: ${id}`);
   });
 
   it('reports an unreadable file', async () => {

@@ -156,6 +156,25 @@ export function loadDatabaseConfig(env: Env): { databaseUrl: string; databasePoo
 }
 
 /**
+ * DOCKER_HOST and its TLS, for commands that ask the engine only (`catalog check --engine`).
+ * Throws CONFIG_INVALID naming what is wrong.
+ */
+export function loadEngineConfig(env: Env, mode: Mode): Pick<Config['runtime'], 'dockerHost' | 'dockerTls'> {
+  const r = createReader(env);
+  const settings = engineSettings(r, mode);
+  r.check();
+  return settings;
+}
+
+function engineSettings(r: ReturnType<typeof createReader>, mode: Mode): Pick<Config['runtime'], 'dockerHost' | 'dockerTls'> {
+  const dockerHost = r.read('DOCKER_HOST');
+  if (dockerHost !== undefined && !/^(unix|tcp|http|https):\/\//.test(dockerHost)) {
+    r.bad('DOCKER_HOST', 'must be unix:///path, tcp://host:port or https://host:port');
+  }
+  return { dockerHost, dockerTls: engineTls(r, dockerHost, mode) };
+}
+
+/**
  * TLS to a remote engine, as the docker CLI reads it: DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH
  * holding ca.pem, cert.pem and key.pem. The engine's API is root on its host, so production
  * refuses a tcp:// engine without TLS unless it is on this machine's loopback.
@@ -303,11 +322,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
   const maxTotal = integer('SALLYPORT_MAX_CONSOLES', 300, 1, 100000);
   const inputBytesPerSecond = integer('SALLYPORT_CONSOLE_INPUT_BYTES_PER_SECOND', 256 * 1024, 1024, 64 * 1024 * 1024);
   const indexMsPerSecond = integer('SALLYPORT_SEARCH_INDEX_MS_PER_SECOND', 500, 10, 1000);
-  const dockerHost = read('DOCKER_HOST');
-  if (dockerHost !== undefined && !/^(unix|tcp|http|https):\/\//.test(dockerHost)) {
-    bad('DOCKER_HOST', 'must be unix:///path, tcp://host:port or https://host:port');
-  }
-  const dockerTls = engineTls(r, dockerHost, mode);
+  const { dockerHost, dockerTls } = engineSettings(r, mode);
 
   const ca = sshCa(r);
   const sourceAddresses = read('SALLYPORT_SSH_SOURCE_ADDRESSES') === undefined ? undefined : list('SALLYPORT_SSH_SOURCE_ADDRESSES', []);

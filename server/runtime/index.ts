@@ -1,6 +1,6 @@
 // Public surface of the runtimes.
 export type { ConsoleSpec, ContainerSpec, NodeAddress, RunningConsole, Runtime } from './types.js';
-export { createDockerRuntime, LABEL_BROKER, type DockerRuntimeOptions } from './docker/index.js';
+export { createDockerRuntime, LABEL_BROKER, resolveImage, type DockerRuntimeOptions } from './docker/index.js';
 export { createSshRuntime } from './ssh/index.js';
 export {
   checkNodeLockdown,

@@ -276,7 +276,7 @@ async function removeOn(engine: Engine, id: string): Promise<void> {
     });
 }
 
-function dockerConnection(host: string | undefined, tls: DockerRuntimeOptions['dockerTls']): Docker.DockerOptions {
+export function dockerConnection(host: string | undefined, tls: DockerRuntimeOptions['dockerTls']): Docker.DockerOptions {
   if (!host) return { socketPath: '/var/run/docker.sock' };
   if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
   const u = new URL(host.replace(/^tcp:/, 'http:'));
