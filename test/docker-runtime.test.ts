@@ -174,6 +174,14 @@ describe('failures', () => {
     expect(ours()).toEqual([]);
   });
 
+  it('names an image ID written as a repository digest, which looks pinned but no registry serves', async () => {
+    const id = execFileSync('docker', ['image', 'inspect', '-f', '{{.Id}}', image], { encoding: 'utf8' }).trim();
+    const err = await runtime.start(spec({}, { image: `sallyport-test/console@${id}` }), brokerId).catch((e: unknown) => e);
+    expect(isSallyportError(err, 'IMAGE_NOT_FOUND')).toBe(true);
+    expect((err as Error).message).toContain(`${id} is this engine's image ID, written as a repository digest: write image: ${id}`);
+    expect(ours()).toEqual([]);
+  });
+
   it('an unreachable engine is a clear error within 5 s', async () => {
     const dead = createDockerRuntime({ dockerHost: 'unix:///nonexistent/docker.sock', timeoutMs: 2000 });
     const started = Date.now();

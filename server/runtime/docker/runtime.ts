@@ -132,7 +132,9 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
     try {
       image = await docker.getImage(c.image).inspect();
     } catch (err) {
-      throw engineError(err, c.image, node);
+      const e = engineError(err, c.image, node);
+      const lookalike = e.code === 'IMAGE_NOT_FOUND' ? await imageIdAsDigest(docker, c.image) : undefined;
+      throw lookalike ? new SallyportError('IMAGE_NOT_FOUND', `${e.message}: ${lookalike}`, { cause: err }) : e;
     }
     const home = image.Config?.Env?.find((e) => e.startsWith('HOME='))?.slice(5);
     const mounts: Record<string, string> = { '/tmp': tmpfs };
@@ -276,7 +278,7 @@ async function removeOn(engine: Engine, id: string): Promise<void> {
     });
 }
 
-export function dockerConnection(host: string | undefined, tls: DockerRuntimeOptions['dockerTls']): Docker.DockerOptions {
+function dockerConnection(host: string | undefined, tls: DockerRuntimeOptions['dockerTls']): Docker.DockerOptions {
   if (!host) return { socketPath: '/var/run/docker.sock' };
   if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
   const u = new URL(host.replace(/^tcp:/, 'http:'));
@@ -284,6 +286,36 @@ export function dockerConnection(host: string | undefined, tls: DockerRuntimeOpt
   // this broker's certificate; 2376 is the TLS port, as for the CLI.
   if (tls) return { host: u.hostname, port: Number(u.port || 2376), protocol: 'https', ca: tls.ca, cert: tls.cert, key: tls.key };
   return { host: u.hostname, port: Number(u.port || 2375), protocol: u.protocol === 'https:' ? 'https' : 'http' };
+}
+
+/**
+ * Whether the engine can run an image reference as the catalogue writes it, for `catalog check
+ * --engine`: a reference the engine cannot resolve fails at open, in front of a user, otherwise.
+ */
+export async function resolveImage(ref: string, engine: Pick<DockerRuntimeOptions, 'dockerHost' | 'dockerTls'>): Promise<{ ok: true; id: string } | { ok: false; why: string }> {
+  const docker = new Docker({ ...dockerConnection(engine.dockerHost, engine.dockerTls), timeout: 5000 });
+  try {
+    return { ok: true, id: (await docker.getImage(ref).inspect()).Id };
+  } catch (err) {
+    const e = engineError(err, ref, 'local');
+    if (e.code !== 'IMAGE_NOT_FOUND') return { ok: false, why: e.message };
+    const why = (await imageIdAsDigest(docker, ref)) ?? `the container engine has no image ${ref}: pull it (or push it to the registry the engine pulls from) before consoles open`;
+    return { ok: false, why };
+  }
+}
+
+/**
+ * The one look-alike named apart from a missing image: a local image ID written as a repository
+ * digest (`name@sha256:<image id>`), which looks pinned but names a manifest no registry has.
+ */
+async function imageIdAsDigest(docker: Docker, ref: string): Promise<string | undefined> {
+  const digest = /@(sha256:[0-9a-f]{64})$/.exec(ref)?.[1];
+  if (!digest) return undefined;
+  const isId = await docker
+    .getImage(digest)
+    .inspect()
+    .then((i) => i.Id === digest, () => false);
+  return isId ? `${digest} is this engine's image ID, written as a repository digest: write image: ${digest}, or pin the digest the registry has (docker image inspect: RepoDigests)` : undefined;
 }
 
 function engineError(err: unknown, image: string, node: string): SallyportError {
