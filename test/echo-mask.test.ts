@@ -236,6 +236,45 @@ describe('a paste of several lines', () => {
     expect(masked).toBe('secret-two'.length);
   });
 
+  it('finds each line\'s echo after much other output, split anywhere across chunks', async () => {
+    const recorded: string[] = [];
+    let masked = 0;
+    const m = new EchoMask({ input: (d) => recorded.push(d), masked: (n) => (masked += n) }, 100);
+    m.input('puts 1\rputs "second line"\r');
+    m.output('puts 1\r\n1\r\n');
+    // 4 MiB of the program's own output before the next echo, then the echo split mid-word.
+    for (let i = 0; i < 1024; i++) m.output(`${'x'.repeat(4095)}\n`);
+    m.output('irb> puts "sec');
+    m.output('ond line"\r\nsecond line\r\n');
+    await settle();
+    expect(masked).toBe(0);
+    expect(recorded.join('')).toBe('puts 1\rputs "second line"\r');
+  });
+
+  it('property: lines echoed in order are found whatever the chunking of the output', async () => {
+    const runs = Number(process.env.FUZZ_RUNS ?? 2000);
+    const line = fc.stringMatching(/^[ -~]{1,40}$/);
+    await fc.assert(
+      fc.asyncProperty(fc.array(line, { minLength: 2, maxLength: 8 }), fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 40 }), async (ls, cuts) => {
+        const recorded: string[] = [];
+        let masked = 0;
+        const m = new EchoMask({ input: (d) => recorded.push(d), masked: (n) => (masked += n) }, 50);
+        const typed = `${ls.join('\r')}\r`;
+        m.input(typed);
+        let out = ls.map((l) => `${l}\r\n> `).join('');
+        for (const n of cuts) {
+          m.output(out.slice(0, n));
+          out = out.slice(n);
+        }
+        if (out) m.output(out);
+        const done = masked === 0 && recorded.join('') === typed;
+        m.flush();
+        return done;
+      }),
+      { numRuns: runs },
+    );
+  }, 60_000);
+
   it('property: any lines echoed in order between any other output are recorded whole; a single line not echoed in place is masked', async () => {
     const runs = Number(process.env.FUZZ_RUNS ?? 2000);
     const line = fc.stringMatching(/^[ -~]{1,40}$/);

@@ -33,8 +33,12 @@ export class EchoMask {
   private wanted: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private since = 0;
-  /** For input of several lines: each line's raw input and printable keys, worked out once. */
-  private lines: Array<{ raw: string; keys: string }> | undefined;
+  /**
+   * For input of several lines: each line's raw input and printable keys, worked out once per
+   * input, and whether there are several (undefined: not worked out since the last input).
+   */
+  private lines: { all: Array<{ raw: string; keys: string }>; several: boolean } | undefined;
+  /** Lines of a paste found echoed so far; `seen` then holds only the output after the last of them. */
   private linesFound = 0;
 
   constructor(
@@ -73,12 +77,10 @@ export class EchoMask {
       // next line's echo. Each line counts as echoed when its keys appear whole, in order, in the
       // output since; what comes between lines (answers, prompts) is the program's. A line that
       // appears nowhere is masked. A single line keeps the strict rule below (a password is one).
-      const found = echoedLines(lines, this.seen);
+      const before = this.linesFound;
+      const found = this.findEchoedLines(lines);
       if (found === lines.length) return this.release(lines.length);
-      if (found > this.linesFound) {
-        this.linesFound = found;
-        this.renew(PASTE_MAX_WAIT_MS);
-      }
+      if (found > before) this.renew(PASTE_MAX_WAIT_MS);
       return;
     }
     const verdict = echoedInPlace(this.want(), this.seen);
@@ -104,10 +106,35 @@ export class EchoMask {
 
   /** Several lines of input (a paste), or undefined for one line. */
   private pasteLines(): Array<{ raw: string; keys: string }> | undefined {
-    this.lines ??= this.pending
-      .split(/(?<=[\r\n])/)
-      .map((raw) => ({ raw, keys: printableKeys(raw) }));
-    return this.lines.filter((l) => l.keys.length > 0).length > 1 ? this.lines : undefined;
+    if (!this.lines) {
+      const all = this.pending.split(/(?<=[\r\n])/).map((raw) => ({ raw, keys: printableKeys(raw) }));
+      this.lines = { all, several: all.filter((l) => l.keys.length > 0).length > 1 };
+    }
+    return this.lines.several ? this.lines.all : undefined;
+  }
+
+  /**
+   * How many of the lines, from the first, appear whole and in order in the output since the
+   * input (escape sequences and line breaks removed); a line without keys (a bare Enter) is found.
+   * The output is read once: it is consumed up to each line found, and while the next line is not
+   * found only its length less one is kept, so a program printing for the whole wait costs neither
+   * memory nor a rescan. Found lines stay found when more keys arrive: only the last line, never
+   * found, can grow.
+   */
+  private findEchoedLines(lines: ReadonlyArray<{ keys: string }>): number {
+    while (this.linesFound < lines.length) {
+      const keys = lines[this.linesFound]!.keys;
+      if (keys.length > 0) {
+        const i = this.seen.indexOf(keys);
+        if (i < 0) {
+          this.seen = this.seen.slice(Math.max(0, this.seen.length - keys.length + 1));
+          break;
+        }
+        this.seen = this.seen.slice(i + keys.length);
+      }
+      this.linesFound++;
+    }
+    return this.linesFound;
   }
 
   /** More keys, or more of their echo: wait the window again, within MAX_WAIT_MS of the first key. */
@@ -140,7 +167,7 @@ export class EchoMask {
     const lines = this.pasteLines();
     if (lines) {
       // The lines echoed so far are recorded as typed; the rest, never echoed, is masked.
-      const found = echoedLines(lines, this.seen);
+      const found = this.findEchoedLines(lines);
       if (found === lines.length) return this.release(lines.length);
       const echoed = lines.slice(0, found).map((l) => l.raw).join('');
       const rest = lines.slice(found).map((l) => l.raw).join('');
@@ -169,24 +196,6 @@ export class EchoMask {
     if (count > 0) this.sink.masked(count);
     this.sink.input(masked);
   }
-}
-
-/**
- * How many of the lines, from the first, appear whole and in order in `out` (the output since the
- * input, escape sequences and line breaks removed). A line without keys (a bare Enter) is found.
- */
-function echoedLines(lines: ReadonlyArray<{ keys: string }>, out: string): number {
-  let at = 0;
-  let n = 0;
-  for (const l of lines) {
-    if (l.keys.length > 0) {
-      const i = out.indexOf(l.keys, at);
-      if (i < 0) break;
-      at = i + l.keys.length;
-    }
-    n++;
-  }
-  return n;
 }
 
 /**
