@@ -68,7 +68,6 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
   const { key } = parsePrivateKeyFile(hostKeyText);
   const hostKey = { line: publicKeyLine(key.publicKey, 'sallyport-host'), fingerprint: fingerprint(ed25519Blob(key.publicKey)) };
   const waiter = createLoginWaiter(deps.logins, (err) => log.warn({ err: (err as Error).message }, 'ssh door: cannot read SSH logins; connections keep waiting'));
-  const unauthenticated = new Map<string, number>();
   let unauthenticatedTotal = 0;
   const clients = new Set<ssh2.Connection>();
   // A refused handshake is audited at most once a minute per address: a scan must not fill the log.
@@ -243,6 +242,7 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
     socket: Socket;
     linked: boolean;
   }
+  /** Each address's connections not yet logged in, oldest first: its count is the list's length. */
   const pendingBy = new Map<string, Pending[]>();
   const accepted = new Map<string, { uncount: () => void; linked: () => void }>();
   const evictOne = (): boolean => {
@@ -257,11 +257,10 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
   };
   const tcp = createServer((socket) => {
     const address = addressKey(socket.remoteAddress ?? '');
-    if ((unauthenticated.get(address) ?? 0) + 1 > door.unauthenticatedPerAddress || (unauthenticatedTotal + 1 > door.unauthenticatedTotal && !evictOne())) {
+    if ((pendingBy.get(address)?.length ?? 0) + 1 > door.unauthenticatedPerAddress || (unauthenticatedTotal + 1 > door.unauthenticatedTotal && !evictOne())) {
       socket.destroy();
       return;
     }
-    unauthenticated.set(address, (unauthenticated.get(address) ?? 0) + 1);
     unauthenticatedTotal++;
     const entry: Pending = { socket, linked: false };
     pendingBy.set(address, [...(pendingBy.get(address) ?? []), entry]);
@@ -270,9 +269,6 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
       if (!counted) return;
       counted = false;
       unauthenticatedTotal--;
-      const n = (unauthenticated.get(address) ?? 1) - 1;
-      if (n <= 0) unauthenticated.delete(address);
-      else unauthenticated.set(address, n);
       const left = (pendingBy.get(address) ?? []).filter((p) => p !== entry);
       if (left.length) pendingBy.set(address, left);
       else pendingBy.delete(address);
