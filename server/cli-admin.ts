@@ -23,6 +23,11 @@ export const ADMIN_USAGE = `  admin login [--url URL] [--scope admin|full]
                         end a live console; its user sees the reason (admin role)
   admin revoke ID --reason TEXT
                         revoke an access grant (by its request id); its consoles end
+  admin hold ID --reason TEXT
+                        place a legal hold on a session's recording: retention keeps it
+                        until released (auditor or admin role)
+  admin release-hold ID --reason TEXT
+                        release it (auditor or admin role)
   admin audit [--action PREFIX] [--subject ID] [--follow]
                         the audit log, oldest first (auditor or admin role);
                         --follow keeps printing new events
@@ -182,6 +187,19 @@ export async function adminCommand(args: string[], env: NodeJS.ProcessEnv, out: 
       print(sub === 'terminate' ? `Terminated ${id}.\n` : `Revoked ${id}.\n`, { [sub === 'terminate' ? 'terminated' : 'revoked']: id });
       return 0;
     }
+    case 'hold':
+    case 'release-hold': {
+      if (!id || !/^[0-9a-f-]{36}$/.test(id)) throw new SallyportError('BAD_REQUEST', `admin ${sub} needs the session id (a UUID)`);
+      if (!values.reason?.trim()) throw new SallyportError('BAD_REQUEST', `admin ${sub} needs --reason: the audit log records why (a matter reference, say)`);
+      if (sub === 'hold') {
+        const h = await call<{ heldBy: string; heldSince: string }>(url, `/api/sessions/${id}/hold`, { ...as, body: { reason: values.reason } });
+        print(`Held ${id}: retention keeps its recording until the hold is released.\n`, { held: id, ...h });
+      } else {
+        await call(url, `/api/sessions/${id}/hold/release`, { ...as, body: { reason: values.reason } });
+        print(`Released the hold on ${id}.\n`, { released: id });
+      }
+      return 0;
+    }
     case 'audit': {
       const query = (extraParams: Record<string, string>) => {
         const q = new URLSearchParams(extraParams);
@@ -205,6 +223,6 @@ export async function adminCommand(args: string[], env: NodeJS.ProcessEnv, out: 
       }
     }
     default:
-      throw new SallyportError('BAD_REQUEST', sub ? `unknown admin command ${sub}` : 'admin needs a command: login, logout, whoami, sessions, terminate, revoke, audit');
+      throw new SallyportError('BAD_REQUEST', sub ? `unknown admin command ${sub}` : 'admin needs a command: login, logout, whoami, sessions, terminate, revoke, hold, release-hold, audit');
   }
 }

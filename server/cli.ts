@@ -31,7 +31,8 @@ const HELP: Record<string, string> = {
   verify: `  verify audit          check the audit hash chain and every signed checkpoint (DATABASE_URL);
                         --checkpoints FILE|URL also checks against checkpoints kept elsewhere,
                         --unsigned-grace S: older unsigned events are UNVERIFIED (default 120)
-  verify recording ID   check one recording against the checkpoint signed when it was sealed
+  verify recording ID   check one recording against the checkpoint signed when it was sealed;
+                        EXPIRED (exit 3) when retention removed it, naming its removal event
   verify recording FILE check an evidence bundle offline (no database needed) against the
                         broker's published keys (--jwks URL|FILE); against the bundle's own keys
                         the verdict is UNTRUSTED (exit 1) unless --trust-bundle-keys
@@ -181,7 +182,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * `verify audit` / `verify recording ID|FILE`: exit 0 when intact, 1 when tampering was found or
- * (audit) events old enough to be signed are covered by no checkpoint (UNVERIFIED).
+ * (audit) events old enough to be signed are covered by no checkpoint (UNVERIFIED), 3 when
+ * retention removed the recording (EXPIRED).
  */
 async function verifyCommand(args: string[]): Promise<number> {
   let parsed;
@@ -206,7 +208,7 @@ async function verifyCommand(args: string[]): Promise<number> {
     return 2;
   }
   const verdict = (report: { ok: boolean; problem?: { kind: string } | null; restored?: unknown }) =>
-    report.ok ? (report.restored ? 'RESTORED' : 'OK') : report.problem?.kind === 'unverified' ? 'UNVERIFIED' : 'TAMPERED';
+    report.ok ? (report.restored ? 'RESTORED' : 'OK') : report.problem?.kind === 'unverified' ? 'UNVERIFIED' : report.problem?.kind === 'expired' ? 'EXPIRED' : 'TAMPERED';
   // A recording is named by its session id; anything else is a bundle file, which must exist
   // (a mistyped path is "no such file", not a demand for DATABASE_URL).
   const bundleFile = what === 'recording' && !UUID.test(positional[0]!);
@@ -234,7 +236,8 @@ async function verifyCommand(args: string[]): Promise<number> {
         ? await verifyAuditLog(db, jwks, { external, unsignedGraceSeconds: grace === undefined ? undefined : Number(grace) })
         : await verifyStoredRecording(db, positional[0]!, jwks);
     (report.ok ? process.stdout : process.stderr).write(`${verdict(report)}: ${report.summary}\n`);
-    return report.ok ? 0 : 1;
+    // EXPIRED is neither intact nor tampered with: its own exit status, so a script can tell.
+    return report.ok ? 0 : report.problem?.kind === 'expired' ? 3 : 1;
   } finally {
     await db.close();
   }

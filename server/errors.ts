@@ -14,6 +14,8 @@ export const ERROR_CODES = [
   'LIMIT_REACHED',
   'CSRF_REJECTED',
   'NOT_FOUND',
+  /** A recording retention removed: its row, hash and removal event remain. */
+  'EXPIRED',
   'CONFLICT',
   'LOGIN_FAILED',
   'IDP_UNAVAILABLE',

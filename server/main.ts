@@ -21,6 +21,8 @@ import { registerInstance, type BrokerInstance } from './brokers/index.js';
 import { createDockerRuntime, createFleetPool, createSshRuntime, type Runtime } from './runtime/index.js';
 import { parsePrivateKeyFile } from './signing/index.js';
 import { MIGRATIONS_DIR, PACKAGE_VERSION, WEB_DIST_DIR } from './paths.js';
+import { throttleWarnings } from './rate-limit.js';
+import { createRetention, type Retention } from './retention/index.js';
 
 export interface Broker {
   /**
@@ -39,6 +41,7 @@ export interface Broker {
   readonly signer: Signer;
   readonly checkpointer: Checkpointer;
   readonly replay: Replay;
+  readonly retention: Retention;
   /** This process's instance id (`brokers.id`, the label on its containers). */
   readonly instanceId: string;
   /** The SSH front door's port, when it listens. */
@@ -144,6 +147,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     });
     metrics.readConsoles(() => consoles.levels());
     const recordings = createRecordings({ db, audit, replay, bundle: (sessionId) => buildBundle(db, sessionId, signer.jwks()) });
+    const retention = createRetention({ db, audit, catalog, defaultSeconds: config.recordings.retentionSeconds });
     // Brokers that died (this host's previous run, or any other) may have left live sessions
     // and their containers: take them over before serving.
     const recovered = await consoles.recover().catch((err: unknown) => ({ error: err }));
@@ -181,7 +185,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     const sshDoorInfo = { current: () => sshDoor && { port: sshDoor.port, hostKey: sshDoor.hostKey.line, fingerprint: sshDoor.hostKey.fingerprint } };
     const app = await buildApp(
       config,
-      { identity, catalog, readiness, consoles, recordings, access, audit, signer, checkpointer, fleet: fleetView, sshLogins, cliLogins, sshDoor: sshDoorInfo, metrics: metrics.registry },
+      { identity, catalog, readiness, consoles, recordings, retention, access, audit, signer, checkpointer, fleet: fleetView, sshLogins, cliLogins, sshDoor: sshDoorInfo, metrics: metrics.registry },
       { webDir: options.webDir ?? WEB_DIST_DIR },
     );
     log = app.log;
@@ -203,20 +207,23 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     }
     const control = consoles.startControl();
     const stopListening = options.listen === false ? undefined : listen(config.databaseUrl, CONTROL_CHANNEL, (broker) => broker === self.id && control.kick());
+    // One throttle for every loop that retries against the database (a log line a second at most).
+    const background = throttleWarnings(app.log);
     const stopInstance = self.start(
       async () => {
         const r = await consoles.recover();
         if (r.brokers.length || r.sessions.length || r.consoles.length) app.log.warn(r, 'took over consoles of brokers that are gone');
       },
       () => consoles.takenOver(),
-      app.log,
+      background,
     );
-    const stopNotifier = notifier?.start(app.log);
-    const stopCheckpoints = checkpointer.start(app.log);
+    const stopNotifier = notifier?.start(background);
+    const stopCheckpoints = checkpointer.start(background);
     // Every node's sshd checked against the lockdown it should run with (an SSH login each).
     const stopLockdownChecks = fleetView.start(NODE_CHECK_MS, app.log);
-    const stopReplay = replay.start(app.log);
-    const stopIndexer = startWordIndexer(db, app.log, config.search.indexMsPerSecond);
+    const stopReplay = replay.start(background);
+    const stopIndexer = startWordIndexer(db, background, config.search.indexMsPerSecond);
+    const stopRetention = retention.start(background, RETENTION_PASS_MS);
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const closeBroker = async (): Promise<void> => {
@@ -236,6 +243,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       await stopLockdownChecks();
       await stopReplay();
       await stopIndexer();
+      await stopRetention();
       await app.close();
       await db.close();
     };
@@ -256,6 +264,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       signer,
       checkpointer,
       replay,
+      retention,
       instanceId: self.id,
       sshPort: sshDoor?.port,
       // Once, however many ask (the signal handler and dev mode's own close both do): a second
@@ -272,6 +281,8 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
 
 /** How often every fleet node's lockdown is checked (and whenever an admin opens the Fleet page). */
 const NODE_CHECK_MS = 5 * 60_000;
+/** How often a broker looks for recordings past their retention (any broker; each removal is claimed). */
+const RETENTION_PASS_MS = 10 * 60_000;
 
 /** More than this between the broker's clock and the database's is worth an operator's look. */
 const MAX_CLOCK_SKEW_SECONDS = 5;

@@ -28,3 +28,34 @@ export function createRateLimiter(options: { perMinute: number; burst: number; m
     },
   };
 }
+
+export interface WarnLog {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/**
+ * The log the background loops retry through (heartbeat, checkpoints, search index, keyframes,
+ * notifications). During a database outage each of them fails on every tick; an operator needs
+ * to see that it is failing, not a screenful a second (nor a log volume that fills a disk over a
+ * long outage). So warnings pass at most once per `everyMs`, the next one that passes says how
+ * many were held back; errors (a tampering alert, a broker declared lost) always pass.
+ */
+export function throttleWarnings(log: WarnLog, everyMs = 1000): WarnLog {
+  let lastAt = -Infinity;
+  let held = 0;
+  return {
+    warn(obj, msg) {
+      const now = performance.now();
+      if (now - lastAt < everyMs) {
+        held += 1;
+        return;
+      }
+      lastAt = now;
+      if (held) log.warn({ ...obj, heldBack: held }, `${msg} (and ${held} more warning${held === 1 ? '' : 's'} of background work held back since the last)`);
+      else log.warn(obj, msg);
+      held = 0;
+    },
+    error: (obj, msg) => log.error(obj, msg),
+  };
+}

@@ -11,7 +11,9 @@ import { connectConsole, PROMPT } from './support/console-client.js';
 import { expectNoContainers } from './support/docker.js';
 import { writeConsoleCatalog } from './support/console-catalog.js';
 import { startPgCluster, type PgCluster } from './support/pg-cluster.js';
-import { waitFor } from './support/process.js';
+import { spawnCli, waitFor } from './support/process.js';
+import { replicaEnv } from './support/replica.js';
+import { freePort } from '../server/dev/index.js';
 
 let pg: PgCluster;
 let t: TestBroker;
@@ -97,4 +99,41 @@ describe('a database outage', () => {
     expect(report.problem).toBeNull();
     expect(unhandled).toEqual([]);
   }, 120_000);
+
+  it('costs a served broker one log line a second at most while it lasts, not one per loop per try', async () => {
+    // `sallyport serve` as deployed: its own process and output, its heartbeat, checkpoints,
+    // search index and keyframe jobs each retrying against the stopped database every second.
+    const port = await freePort();
+    const child = spawnCli(['serve'], replicaEnv(t, { port, databaseUrl: pg.url, catalog: writeConsoleCatalog(inject('consoleImage')) }, { SALLYPORT_BROKER_LEASE_SECONDS: '3', SALLYPORT_DRAIN_SECONDS: '0' }));
+    const lines: { at: number; text: string }[] = [];
+    const take = (d: Buffer) => {
+      for (const text of String(d).split('\n')) if (text.trim()) lines.push({ at: Date.now(), text });
+    };
+    child.stdout!.on('data', take);
+    child.stderr!.on('data', take);
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      await waitFor('the served broker ready', async () => ((await fetch(`${url}/readyz`).catch(() => null))?.status === 200 ? true : undefined), 40_000);
+      pg.stop();
+      const from = Date.now();
+      let during: typeof lines;
+      try {
+        await new Promise((r) => setTimeout(r, 8000));
+        during = lines.filter((l) => l.at >= from);
+        expect((await fetch(`${url}/readyz`)).status).toBe(503);
+      } finally {
+        pg.start();
+      }
+      // Failing it is: the loops said so, at most once a second (and a line may say how many it held back).
+      expect(during.length).toBeGreaterThan(0);
+      expect(during.length, during.map((l) => l.text).join('\n')).toBeLessThanOrEqual(9);
+      expect(during.some((l) => /will retry|not updated|not read/.test(l.text))).toBe(true);
+      await waitFor('the served broker ready again', async () => ((await fetch(`${url}/readyz`)).status === 200 ? true : undefined), 20_000);
+      expect(child.exitCode).toBeNull();
+    } finally {
+      const closed = new Promise((r) => child.once('close', r));
+      child.kill('SIGTERM');
+      await closed;
+    }
+  }, 90_000);
 });

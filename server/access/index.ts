@@ -2,6 +2,7 @@
 // workflow that applies them (requests.ts).
 export {
   authorizeAuditRead,
+  authorizeLegalHold,
   authorizeLiveControl,
   checkAccessRequest,
   hasRole,

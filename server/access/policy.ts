@@ -55,6 +55,14 @@ export function authorizeAuditRead(p: Principal): void {
   if (!hasRole(p, 'auditor') && !hasRole(p, 'admin')) throw new SallyportError('ACCESS_DENIED', 'the audit log needs the auditor or admin role');
 }
 
+/**
+ * Placing and releasing a legal hold on a recording is for auditors and admins (a command-line
+ * login scoped to the admin and audit API may: holds belong to the audit API). Throws ACCESS_DENIED.
+ */
+export function authorizeLegalHold(p: Principal): void {
+  if (!hasRole(p, 'auditor') && !hasRole(p, 'admin')) throw new SallyportError('ACCESS_DENIED', 'a legal hold needs the auditor or admin role');
+}
+
 /** Listing, watching and terminating live sessions is for admins. Throws ACCESS_DENIED. */
 export function authorizeLiveControl(p: Principal): void {
   if (!hasRole(p, 'admin')) throw new SallyportError('ACCESS_DENIED', 'watching and terminating live sessions needs the admin role');

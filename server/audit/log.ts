@@ -82,6 +82,14 @@ export interface AuditEvents {
   'console.failed': { target: string; image: string; code: string; recordingSha256: string | null; grantId: string | null; grantUseReturned: boolean };
   /** An ended session's recording sealed after its end (storage refused it then): from storage, marked truncated. */
   'recording.sealed_late': { sha256: string; chainHash: string; bytes: number; durationSeconds: number; why: string };
+  /**
+   * Retention removed a recording's bytes and index: the hash and size it was sealed with, when
+   * its console ended and the retention that applied. `verify recording` reads this event.
+   */
+  'recording.expired': { target: string; sha256: string; bytes: number; endedAt: string; retentionSeconds: number };
+  /** An auditor placed a legal hold: retention keeps the recording until it is released. */
+  'recording.held': { by: string; username: string; target: string; reason: string; clientAddress?: string };
+  'recording.hold_released': { by: string; username: string; target: string; reason: string; heldSince: string; clientAddress?: string };
   'console.ended': {
     target: string | null;
     reason: string;
@@ -138,6 +146,9 @@ const ACTION_SET: Record<AuditAction, true> = {
   'audit.exported': true,
   'console.failed': true,
   'recording.sealed_late': true,
+  'recording.expired': true,
+  'recording.held': true,
+  'recording.hold_released': true,
   'console.ended': true,
 };
 export const AUDIT_ACTIONS = Object.keys(ACTION_SET) as AuditAction[];

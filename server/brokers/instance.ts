@@ -14,7 +14,7 @@ export interface BrokerInstance {
    * Heartbeat, then `each` (takeover of dead brokers, reaping), every third of the lease;
    * `onTakenOver` runs once if this broker's own row was declared lost. Returns a stop function.
    */
-  start(each: () => Promise<unknown>, onTakenOver: () => void, log: { warn(obj: object, msg: string): void }): () => Promise<void>;
+  start(each: () => Promise<unknown>, onTakenOver: () => void, log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void }): () => Promise<void>;
   /** Marks the row stopped and audits `broker.stopped` (after the drain). */
   stop(): Promise<void>;
 }
@@ -43,7 +43,7 @@ export async function registerInstance(deps: {
         if (takenOver) return;
         if (!(await heartbeatBroker(db, id))) {
           takenOver = true;
-          log.warn({ broker: id }, 'this broker was declared lost by another one; ending its consoles');
+          log.error({ broker: id }, 'this broker was declared lost by another one; ending its consoles');
           onTakenOver();
           return;
         }

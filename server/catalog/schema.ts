@@ -22,6 +22,20 @@ const duration = z
     return seconds;
   });
 
+/**
+ * How long a target's recordings are kept after the console ends: a duration of at least a day
+ * (a recording is evidence: "90s" written for "90d" must not empty the store), or forever.
+ */
+export const retention = z.union([z.literal('forever'), z.string(), z.number().int().positive()]).transform((v, ctx) => {
+  if (v === 'forever') return null;
+  const seconds = typeof v === 'number' ? v : parseDuration(v);
+  if (seconds === undefined || seconds < 86400) {
+    ctx.addIssue({ code: 'custom', message: `must be at least a day, like 90d or 400d, or "forever"; got "${v}"` });
+    return z.NEVER;
+  }
+  return seconds;
+});
+
 const memory = z.union([z.string(), z.number().int().positive()]).transform((v, ctx) => {
   if (typeof v === 'number') return v;
   const m = /^(\d+)\s*([kmg])?i?b?$/i.exec(v.trim());
@@ -84,6 +98,8 @@ const commonFields = {
   environment: z.record(z.string().regex(ENV_NAME_RE, 'must be an environment variable name'), envValue).default({}),
   allow: z.strictObject({ groups: z.array(z.string().min(1)).min(1, 'must name at least one group') }),
   recordInput: z.boolean().default(true),
+  /** Seconds a recording is kept after its console ends (null: for ever); omitted = SALLYPORT_RECORDING_RETENTION. */
+  retention: retention.optional(),
   approval: z
     .strictObject({
       required: z.boolean(),

@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { deepFreeze } from '../freeze.js';
 import { ed25519Jwk, previousKeys, sshCa, type SshCaConfig } from './keys.js';
-import { createReader, type Env } from './reader.js';
+import { createReader, parseDuration, type Env } from './reader.js';
 import { parsePrivateKeyFile } from '../signing/index.js';
 
 export type Mode = 'production' | 'dev';
@@ -84,6 +84,8 @@ export interface Config {
   };
   /** Database time a second this broker may spend building the search index (ms, 10–1000). */
   readonly search: { readonly indexMsPerSecond: number };
+  /** How long recordings are kept after their console ends when the target does not say (seconds; null: for ever). */
+  readonly recordings: { readonly retentionSeconds: number | null };
   /** Caps on live consoles, across every broker (a target may set its own in the catalogue). */
   readonly consoles: {
     readonly maxPerUser: number;
@@ -322,6 +324,10 @@ export function loadConfig(env: Env, mode: Mode): Config {
   const maxTotal = integer('SALLYPORT_MAX_CONSOLES', 300, 1, 100000);
   const inputBytesPerSecond = integer('SALLYPORT_CONSOLE_INPUT_BYTES_PER_SECOND', 256 * 1024, 1024, 64 * 1024 * 1024);
   const indexMsPerSecond = integer('SALLYPORT_SEARCH_INDEX_MS_PER_SECOND', 500, 10, 1000);
+  // Nothing is removed unless the operator says so: an upgrade must not start deleting evidence.
+  const retentionText = read('SALLYPORT_RECORDING_RETENTION') ?? 'forever';
+  const retentionSeconds = retentionText === 'forever' ? null : (parseDuration(retentionText) ?? 0);
+  if (retentionSeconds !== null && retentionSeconds < 86400) bad('SALLYPORT_RECORDING_RETENTION', `must be at least a day, like 90d or 400d, or forever; got "${retentionText}"`);
   const { dockerHost, dockerTls } = engineSettings(r, mode);
 
   const ca = sshCa(r);
@@ -389,6 +395,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
     webhook: webhookUrl === undefined ? undefined : { url: webhookUrl, format: webhookFormat as 'json' | 'slack', checkpoints: webhookCheckpoints === 'true' },
     limits: { loginsPerMinute, pendingLogins },
     search: { indexMsPerSecond },
+    recordings: { retentionSeconds },
     consoles: { maxPerUser, maxTotal, inputBytesPerSecond },
     broker: { prefix: brokerPrefix, leaseSeconds, drainSeconds },
     runtime: { dockerHost, dockerTls },

@@ -127,3 +127,12 @@ export async function listRestores(db: Queryable): Promise<Array<{ seq: string; 
   const { rows } = await db.query(`select seq::text, at, details from audit_events where action = 'audit.restored' order by audit_events.seq`);
   return rows;
 }
+
+/** The retention event that removed a recording, if any (the last, should there be more). */
+export async function recordingExpiry(db: Queryable, sessionId: string): Promise<{ seq: string; at: Date; details: { sha256?: string; retentionSeconds?: number; endedAt?: string } } | null> {
+  const { rows } = await db.query(
+    `select seq::text, at, details from audit_events where action = 'recording.expired' and subject = $1 order by audit_events.seq desc limit 1`,
+    [sessionId],
+  );
+  return rows[0] ?? null;
+}

@@ -24,6 +24,7 @@ export {
   firstEventAfter,
   restoreAfter,
   listRestores,
+  recordingExpiry,
   listAuditEvents,
   listAuditTrail,
   type AuditEventRow,
@@ -125,3 +126,14 @@ export {
 } from './live-control.js';
 export { listen } from './listen.js';
 export { deploymentIdentity, rotateDeployment } from './deployment.js';
+export {
+  expireOneRecording,
+  placeLegalHold,
+  releaseLegalHold,
+  getLegalHold,
+  pruneShortLived,
+  type RetentionPolicy,
+  type ExpiringRecording,
+  type LegalHoldRow,
+  type Pruned,
+} from './retention.js';

@@ -31,6 +31,10 @@ export interface ConsoleSessionRow {
   sha256: string | null;
   size_bytes: string | null;
   truncated: string | null;
+  /** When retention removed the recording (its hash and size stay). */
+  expired_at: Date | null;
+  /** Since when a legal hold keeps it. */
+  held_at: Date | null;
 }
 
 export async function insertConsoleSession(
@@ -97,7 +101,8 @@ export async function endOrphanedSession(db: Queryable, id: string, e: { reason:
 
 const SESSION_COLUMNS = `s.id, s.user_id, u.username, s.target, s.runtime, s.node, s.via, s.client_address, s.client_version, s.image, s.image_id, s.command, s.container_id,
        s.started_at, to_char(s.started_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as started_at_us, s.ended_at, s.end_reason, s.end_code, s.terminate_by, s.exit_code, s.bytes_out::text, s.bytes_in::text, s.masked_input_chars, s.grant_id,
-       r.sha256, r.size_bytes::text, r.truncated`;
+       r.sha256, r.size_bytes::text, r.truncated, r.expired_at,
+       (select h.held_at from legal_holds h where h.session_id = s.id) as held_at`;
 
 /** What the Sessions page may narrow by; `before` pages back from a row (newest first). */
 export interface SessionFilter {
@@ -256,6 +261,7 @@ export interface RecordingRow {
   sealed_at: Date | null;
   keyframes_done: boolean;
   truncated: string | null;
+  expired_at: Date | null;
 }
 
 export async function getRecording(db: Queryable, sessionId: string): Promise<RecordingRow | null> {

@@ -15,6 +15,7 @@ import type { Config } from '../config/index.js';
 import type { ConsoleService, FleetView } from '../consoles/index.js';
 import type { CliLogins, Identity, SshLogins } from '../identity/index.js';
 import type { Recordings } from '../replay/index.js';
+import type { Retention } from '../retention/index.js';
 import { createCsrf } from './csrf.js';
 import { errorHandler, notFoundPage } from './errors.js';
 import { accessRoutes } from './routes/access.js';
@@ -36,6 +37,7 @@ export interface AppServices {
   readiness: Readiness;
   consoles: ConsoleService;
   recordings: Recordings;
+  retention: Retention;
   access: AccessRequests;
   audit: AuditLog;
   signer: Signer;

@@ -65,35 +65,43 @@ export function createRecordings(deps: {
     if (!row || !maySeeSession(principal, row.user_id)) throw new SallyportError('NOT_FOUND', `no console session ${id}`);
     return row;
   };
+  /** The session, with its recording still kept: one retention removed is gone, said as such. */
+  const kept = async (principal: Principal, id: string): Promise<ConsoleSessionRow> => {
+    const row = await get(principal, id);
+    if (row.expired_at) {
+      throw new SallyportError('EXPIRED', `the recording of ${id} was removed by retention on ${row.expired_at.toISOString()} (its hash and the removal are in the audit log: recording.expired)`);
+    }
+    return row;
+  };
   return {
     list(principal, filter) {
       return listConsoleSessions(db, { ...filter, userId: maySeeAllSessions(principal) ? undefined : principal.userId });
     },
     get,
     async recording(principal, id) {
-      await get(principal, id);
+      await kept(principal, id);
       return readRecordingChunks(db, id);
     },
     async evidenceBundle(principal, id) {
-      const row = await get(principal, id);
+      const row = await kept(principal, id);
       const bundle = await deps.bundle(id);
       await audit.append({ actor: `user:${principal.userId}`, action: 'evidence.downloaded', subject: id, details: { by: principal.username, username: row.username, target: row.target } });
       return bundle;
     },
     async replayIndex(principal, id) {
-      await get(principal, id);
+      await kept(principal, id);
       return deps.replay.index(id);
     },
     async replayChunks(principal, id, from, to) {
-      await get(principal, id);
+      await kept(principal, id);
       return deps.replay.chunks(id, from, to);
     },
     async keyframe(principal, id, n) {
-      await get(principal, id);
+      await kept(principal, id);
       return deps.replay.keyframe(id, n);
     },
     async commands(principal, id) {
-      await get(principal, id);
+      await kept(principal, id);
       return listRecordingCommands(db, id);
     },
     async search(principal, query) {

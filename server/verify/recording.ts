@@ -11,7 +11,7 @@ export interface RecordingReport {
   sessionId: string;
   chunks: number;
   bytes: number;
-  problem: { chunk: number | null; kind: 'changed' | 'removed' | 'truncated' | 'mismatch'; message: string } | null;
+  problem: { chunk: number | null; kind: 'changed' | 'removed' | 'truncated' | 'mismatch' | 'expired'; message: string } | null;
   summary: string;
 }
 

@@ -2,7 +2,7 @@
 // recordings against the checkpoint signed when they were sealed. `sallyport verify` and the
 // tests call these; evidence bundles are verified offline by the same functions.
 import type { RecordingEvidence } from '../audit/index.js';
-import { databaseClock, firstEventAfter, listCheckpoints, listRestores, readAuditEvents, readAuditHead, readStoredChunks, recordingCheckpoint, type Queryable } from '../db/index.js';
+import { databaseClock, firstEventAfter, getRecording, listCheckpoints, listRestores, readAuditEvents, readAuditHead, readStoredChunks, recordingCheckpoint, recordingExpiry, type Queryable } from '../db/index.js';
 import { SallyportError } from '../errors.js';
 import { verifyJws, type Jwks } from '../signing/index.js';
 import { verifyAuditChain, verifyCheckpoints, type AuditReport, type EventRecord, type VerifiedCheckpoint } from './audit.js';
@@ -150,7 +150,24 @@ export async function signedRecordingEvidence(db: Queryable, sessionId: string, 
   return { evidence: parsed.recording, checkpointId: cp.id, kid };
 }
 
+/**
+ * A recording against the checkpoint signed when it was sealed. One that retention removed is
+ * EXPIRED (problem kind 'expired'), never intact and never "missing": its removal must be a
+ * chained recording.expired event naming the hash that was signed, or the removal is tampering.
+ */
 export async function verifyStoredRecording(db: Queryable, sessionId: string, jwks: Jwks): Promise<RecordingReport> {
   const { evidence, checkpointId, kid } = await signedRecordingEvidence(db, sessionId, jwks);
+  const row = await getRecording(db, sessionId);
+  if (row?.expired_at) {
+    const expiry = await recordingExpiry(db, sessionId);
+    const signed = `sealed as sha256 ${evidence.sha256} (${evidence.bytes} bytes), signed in checkpoint ${checkpointId} by ${kid}`;
+    if (!expiry || expiry.details.sha256 !== evidence.sha256) {
+      const message = `recording ${sessionId} was removed, but no recording.expired audit event names the hash it was ${signed}: it was deleted outside retention`;
+      return { ok: false, sessionId, chunks: 0, bytes: 0, problem: { chunk: null, kind: 'removed', message }, summary: message };
+    }
+    const days = Math.round((expiry.details.retentionSeconds ?? 0) / 86400);
+    const message = `recording ${sessionId} expired on ${expiry.at.toISOString()} by retention (${days} d after its console ended at ${expiry.details.endedAt}); it was ${signed}; the removal is audit event ${expiry.seq} (sallyport verify audit checks the chain it is in)`;
+    return { ok: false, sessionId, chunks: 0, bytes: 0, problem: { chunk: null, kind: 'expired', message }, summary: message };
+  }
   return verifyRecordingChunks(sessionId, readStoredChunks(db, sessionId), evidence, `signed in checkpoint ${checkpointId} by ${kid}`);
 }

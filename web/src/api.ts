@@ -116,5 +116,6 @@ export interface SessionSummary {
   /** Characters typed without echo (stored masked); quietInput: more than passwords account for. */
   maskedInputChars: number | null;
   quietInput: boolean;
-  recording: { sha256: string; bytes: number } | null;
+  /** expiredAt: retention removed its bytes (hash and size stay); heldSince: a legal hold keeps it. */
+  recording: { sha256: string; bytes: number; truncated: string | null; expiredAt: string | null; heldSince: string | null } | null;
 }

@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     { re: /^\/$/, title: () => 'Home', render: async () => renderHome(app, me) },
     { re: /^\/console\/([a-z0-9-]+)$/, title: (m) => `${m[1]} · console`, render: async (m) => (await import('./console.js')).renderConsole(app, m[1]!) },
     { re: /^\/sessions$/, title: () => 'Sessions', nav: 'nav-sessions', render: async () => (await import('./sessions.js')).renderSessions(app, me) },
-    { re: /^\/sessions\/([0-9a-f-]{36})$/, title: () => 'Replay', nav: 'nav-sessions', render: async (m) => (await import('./replay.js')).renderReplay(app, m[1]!) },
+    { re: /^\/sessions\/([0-9a-f-]{36})$/, title: () => 'Replay', nav: 'nav-sessions', render: async (m) => (await import('./replay.js')).renderReplay(app, m[1]!, me) },
     { re: /^\/access$/, title: () => 'Request access', nav: 'nav-access', render: async () => (await import('./access.js')).renderRequestAccess(app, me) },
     { re: /^\/access\/([0-9a-f-]{36})$/, title: () => 'Access request', nav: 'nav-access', render: async (m) => (await import('./access.js')).renderAccessRequest(app, m[1]!) },
     { re: /^\/approvals$/, title: () => 'Approvals', nav: 'nav-approvals', render: async () => (await import('./approvals.js')).renderApprovals(app, me) },

@@ -6,7 +6,8 @@
 import './csp-styles.js';
 import '@xterm/xterm/css/xterm.css';
 import { Terminal } from '@xterm/xterm';
-import { getJson, type SessionSummary } from './api.js';
+import { getJson, postJson, type Me, type SessionSummary } from './api.js';
+import { confirmButton } from './confirm.js';
 import { el, link } from './dom.js';
 import { absoluteTime, bytes, duration } from './format.js';
 import { scaleToFit, TERMINAL_TEXT } from './terminal-options.js';
@@ -42,10 +43,59 @@ function input(props: { id: string; type: string; checked?: boolean; min?: strin
   return node;
 }
 
-export async function renderReplay(app: HTMLElement, id: string): Promise<void> {
+/**
+ * A legal hold, for auditors and admins: retention keeps a held recording until it is released.
+ * Both ask for a reason (audited); the page is drawn again with the broker's answer.
+ */
+function holdControl(id: string, meta: SessionSummary, me: Me, redraw: () => void): HTMLElement | string {
+  if (!meta.recording || !me.user.roles.some((r) => r === 'auditor' || r === 'admin')) return '';
+  const base = `/api/sessions/${encodeURIComponent(id)}/hold`;
+  const problem = el('span', { className: 'error', role: 'alert' });
+  const what = `${meta.username}'s recording on ${meta.target}`;
+  const held = meta.recording.heldSince;
+  return el(
+    'p',
+    { id: 'legal-hold', className: 'meta' },
+    held ? el('span', { className: 'badge', id: 'held-badge', textContent: `On legal hold since ${absoluteTime(held)}` }) : '',
+    ' ',
+    held
+      ? confirmButton(
+          { text: 'Release hold', what, className: 'release-hold', id: 'release-hold' },
+          { dialogId: 'release-hold-dialog', message: 'Retention may then remove the recording once it is older than its target keeps recordings.', reason: { label: 'Reason ', placeholder: 'e.g. matter 2026-17 closed' } },
+          (reason) => postJson(`${base}/release`, { reason }).then(redraw).catch((err: Error) => void (problem.textContent = err.message)),
+        )
+      : confirmButton(
+          { text: 'Place legal hold', what, className: 'place-hold', id: 'place-hold' },
+          { dialogId: 'place-hold-dialog', message: 'Retention keeps a held recording, whatever its age, until the hold is released. The hold and its reason are audited.', reason: { label: 'Reason ', placeholder: 'e.g. matter 2026-17' } },
+          (reason) => postJson(base, { reason }).then(redraw).catch((err: Error) => void (problem.textContent = err.message)),
+        ),
+    ' ',
+    problem,
+  );
+}
+
+export async function renderReplay(app: HTMLElement, id: string, me: Me): Promise<void> {
   const base = `/api/sessions/${encodeURIComponent(id)}`;
+  const redraw = () => void renderReplay(app, id, me);
+  const summary = await getJson<SessionSummary>(base);
+  if (summary.recording?.expiredAt) {
+    // Nothing to play: say when and why, and where the removal is recorded.
+    app.replaceChildren(
+      el('h1', { textContent: `Recording: ${summary.target} by ${summary.username}` }),
+      el(
+        'p',
+        { id: 'expired', className: 'notice' },
+        `This recording was removed by retention on ${absoluteTime(summary.recording.expiredAt)}. It was sealed as sha256 `,
+        el('code', { textContent: summary.recording.sha256 }),
+        ` (${bytes(summary.recording.bytes)}); its removal is a signed event in the `,
+        link(`/audit?subject=${encodeURIComponent(id)}`, 'audit log'),
+        '.',
+      ),
+    );
+    return;
+  }
   const [meta, index, timeline] = await Promise.all([
-    getJson<SessionSummary>(base),
+    summary,
     getJson<Index>(`${base}/index`),
     getJson<{ commands: Array<{ t: number; line: string; masked: boolean }> }>(`${base}/commands`),
   ]);
@@ -111,6 +161,7 @@ export async function renderReplay(app: HTMLElement, id: string): Promise<void> 
     el('div', { className: 'controls' }, play, speedLabel, skipLabel, scrub, clock, link(`${base}/recording`, 'Download .cast', { id: 'download', download: `sallyport-${id}.cast` }),
       link(`${base}/bundle`, 'Evidence bundle', { id: 'bundle', download: `sallyport-evidence-${id}.tar` }),
     ),
+    holdControl(id, meta, me, redraw),
     el('p', { className: 'meta keys', id: 'replay-keys', textContent: 'Keys: Space play/pause · ← → 5 s back/forward · Home/End start/end · < > slower/faster' }),
     el(
       'div',

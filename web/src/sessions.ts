@@ -37,6 +37,7 @@ export async function renderSessions(app: HTMLElement, me: Me): Promise<void> {
         s.quietInput
           ? el('span', { className: 'badge warning quiet-input', textContent: 'input hidden', title: `${s.maskedInputChars} characters were typed without echo (stty -echo?): the recording shows them masked` })
           : '',
+        s.recording?.heldSince ? el('span', { className: 'badge held', textContent: 'legal hold', title: 'retention keeps this recording until the hold is released' }) : '',
       ),
       el('td', {
         className: `door door-${s.via}`,
@@ -49,7 +50,15 @@ export async function renderSessions(app: HTMLElement, me: Me): Promise<void> {
       el('td', { className: 'end-reason', textContent: `${s.endReason ?? ''}${s.exitCode === null ? '' : ` (exit ${s.exitCode})`}` }),
       el('td', { className: 'bytes', textContent: bytes(s.bytesOut), title: `${s.bytesOut} bytes out, ${s.bytesIn} in` }),
       // A console that never started has nothing to replay.
-      el('td', {}, s.recording && s.endCode !== 'failed_to_start' ? link(`/sessions/${s.id}`, 'Replay', { className: 'replay-link', ariaLabel: `Replay ${s.username}'s session on ${s.target}` }) : ''),
+      el(
+        'td',
+        {},
+        s.recording?.expiredAt
+          ? link(`/sessions/${s.id}`, 'expired', { className: 'expired-link', ariaLabel: `${s.username}'s recording on ${s.target}, removed by retention` })
+          : s.recording && s.endCode !== 'failed_to_start'
+            ? link(`/sessions/${s.id}`, 'Replay', { className: 'replay-link', ariaLabel: `Replay ${s.username}'s session on ${s.target}` })
+            : '',
+      ),
     );
     row.dataset.sessionId = s.id;
     return row;

@@ -8,9 +8,11 @@ import type { Config } from '../../config/index.js';
 import type { ConsoleService, FleetView } from '../../consoles/index.js';
 import { SallyportError } from '../../errors.js';
 import type { Recordings } from '../../replay/index.js';
+import type { Retention } from '../../retention/index.js';
 import type { Csrf } from '../csrf.js';
 import { auditRoutes } from './audit.js';
 import { fleetRoutes } from './fleet.js';
+import { holdRoutes } from './holds.js';
 import { liveRoutes } from './live.js';
 import { meRoutes } from './me.js';
 import { searchRoutes } from './search.js';
@@ -22,6 +24,7 @@ export interface ApiServices {
   catalog: CatalogStore;
   consoles: ConsoleService;
   recordings: Recordings;
+  retention: Retention;
   access: AccessRequests;
   audit: AuditLog;
   fleet: FleetView;
@@ -35,6 +38,7 @@ export function apiRoutes(app: FastifyInstance, config: Config, services: ApiSer
     });
     meRoutes(api, config, services);
     sessionRoutes(api, services.recordings);
+    holdRoutes(api, services.retention);
     searchRoutes(api, services.recordings);
     auditRoutes(api, services.audit);
     liveRoutes(api, services.consoles);

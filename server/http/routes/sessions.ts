@@ -31,7 +31,7 @@ function sessionJson(s: ConsoleSessionRow) {
     bytesIn: Number(s.bytes_in),
     maskedInputChars: s.masked_input_chars,
     quietInput: isQuietInput(s.masked_input_chars),
-    recording: s.sha256 ? { sha256: s.sha256, bytes: Number(s.size_bytes), truncated: s.truncated } : null,
+    recording: s.sha256 ? { sha256: s.sha256, bytes: Number(s.size_bytes), truncated: s.truncated, expiredAt: s.expired_at, heldSince: s.held_at } : null,
   };
 }
 

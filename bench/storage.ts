@@ -1,0 +1,116 @@
+// Benchmark: database bytes per MiB of console output, after the search indexer has drained and
+// a VACUUM. Each workload is recorded by the broker's Recorder into a scratch PostgreSQL and
+// indexed by the broker's indexer (the same code as in production), then every recording table
+// (chunks, screen text, commands, keyframes, the index queue: heap, TOAST and indexes) is
+// measured. The baseline in the same run is the recording's own chunks (what must be kept
+// whatever search costs): the ratio says what the search index adds on top.
+//   lines  — `seq 1 1500000`: short lines, every word distinct (the worst case for an index)
+//   hexdump — `xxd` of random bytes: long lines of hex, nothing repeats
+//   typing — an interactive session: a prompt, a command, a few lines of answer, 2,000 times
+// Run: npx tsx bench/storage.ts   (needs PostgreSQL as .ci/run sets it up)
+import { randomBytes, randomUUID } from 'node:crypto';
+import { appendRecordingChunk, createRecording, sealRecording, type Database } from '../server/db/index.js';
+import { Recorder } from '../server/recording/index.js';
+import { startWordIndexer } from '../server/replay/index.js';
+import { withScratchDatabase } from './support.js';
+
+const MiB = 1024 * 1024;
+
+function* lines(): Generator<string> {
+  let batch = '';
+  for (let i = 1; i <= 1_500_000; i++) {
+    batch += `${i}\r\n`;
+    if (batch.length >= 16 * 1024) {
+      yield batch;
+      batch = '';
+    }
+  }
+  if (batch) yield batch;
+}
+
+function* hexdump(): Generator<string> {
+  let offset = 0;
+  for (let n = 0; n < 400; n++) {
+    let out = '';
+    for (let l = 0; l < 256; l++, offset += 16) {
+      const b = randomBytes(16);
+      const hex = b.toString('hex').match(/..../g)!.join(' ');
+      const ascii = [...b].map((c) => (c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '.')).join('');
+      out += `${offset.toString(16).padStart(8, '0')}: ${hex}  ${ascii}\r\n`;
+    }
+    yield out;
+  }
+}
+
+function* typing(): Generator<{ input?: string; output: string }> {
+  for (let i = 0; i < 2000; i++) {
+    const cmd = `Invoice.where(customer_id: ${i * 7919}).sum(:amount)`;
+    yield { output: 'irb(main):001> ' };
+    yield { input: `${cmd}\r`, output: `${cmd}\r\n` };
+    yield { output: `=> ${(i * 31.7).toFixed(2)}\r\n  Invoice Load (0.${i % 9}ms)  SELECT SUM("invoices"."amount") FROM "invoices" WHERE "invoices"."customer_id" = ${i * 7919}\r\n` };
+  }
+}
+
+const TABLES = ['recording_chunks', 'recording_text', 'recording_commands', 'recording_keyframes', 'recording_index_queue'];
+
+async function record(db: Database, events: Iterable<string | { input?: string; output: string }>): Promise<{ id: string; output: number }> {
+  const id = randomUUID();
+  const user = (await db.query(`insert into users (issuer, subject, username, groups) values ('bench', $1, 'bench', '{}') returning id`, [id])).rows[0].id;
+  await db.query(`insert into console_sessions (id, user_id, target, runtime, image, command, broker_id) values ($1, $2, 'bench', 'docker', 'img', '{sh}', 'bench')`, [id, user]);
+  const rec = await Recorder.start(
+    { create: (s, h) => createRecording(db, s, h as unknown as Record<string, unknown>), append: (s, q, d, c, m) => appendRecordingChunk(db, s, q, d, c, m), seal: (s, x) => sealRecording(db, s, x) },
+    id,
+    { version: 2, width: 120, height: 40, timestamp: 0 },
+    { recordInput: true, onFailure: (e) => console.error(e) },
+  );
+  let output = 0;
+  for (const e of events) {
+    const ev = typeof e === 'string' ? { output: e } : e;
+    if (ev.input) rec.input(ev.input);
+    rec.output(ev.output);
+    output += Buffer.byteLength(ev.output);
+    while (rec.backlog > MiB) await new Promise((r) => setTimeout(r, 5));
+  }
+  await rec.seal();
+  return { id, output };
+}
+
+async function drained(db: Database): Promise<void> {
+  while ((await db.query(`select 1 from recording_index_queue limit 1`)).rowCount) await new Promise((r) => setTimeout(r, 100));
+}
+
+async function sizes(db: Database): Promise<{ chunks: number; total: number; byTable: Record<string, number> }> {
+  for (const t of TABLES) await db.query(`vacuum ${t}`);
+  const byTable: Record<string, number> = {};
+  for (const t of TABLES) byTable[t] = Number((await db.query(`select pg_total_relation_size($1) as n`, [t])).rows[0].n);
+  return { chunks: byTable.recording_chunks!, total: Object.values(byTable).reduce((a, b) => a + b, 0), byTable };
+}
+
+async function main() {
+  const workloads: Array<[string, () => Iterable<string | { input?: string; output: string }>]> = [
+    ['lines (seq 1 1500000)', lines],
+    ['hexdump (xxd, random)', hexdump],
+    ['typing (irb, 2,000 commands)', typing],
+  ];
+  console.log('database bytes per MiB of console output, indexer drained, after VACUUM');
+  console.log('workload                        output    chunks (baseline)   everything   index on top   text/cmd/idx tables');
+  for (const [name, make] of workloads) {
+    await withScratchDatabase(async (db) => {
+      const stop = startWordIndexer(db, { warn: (o, m) => console.error(m, o) }, 1000);
+      const { output } = await record(db, make());
+      await drained(db);
+      await stop();
+      const s = await sizes(db);
+      const per = (b: number) => b / (output / MiB) / MiB;
+      const rest = s.byTable.recording_text! + s.byTable.recording_commands!;
+      console.log(
+        `${name.padEnd(30)} ${(output / MiB).toFixed(1).padStart(6)} MiB ${per(s.chunks).toFixed(2).padStart(10)} MiB/MiB ${per(s.total).toFixed(2).padStart(8)} MiB/MiB ${(s.total / s.chunks).toFixed(2).padStart(8)}x ${per(rest).toFixed(2).padStart(12)} MiB/MiB`,
+      );
+    });
+  }
+}
+
+void main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
