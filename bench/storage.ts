@@ -2,14 +2,16 @@
 // a VACUUM. Each workload is recorded by the broker's Recorder into a scratch PostgreSQL and
 // indexed by the broker's indexer (the same code as in production), then every recording table
 // (chunks, screen text, commands, keyframes, the index queue: heap, TOAST and indexes) is
-// measured. The baseline in the same run is the recording's own chunks (what must be kept
-// whatever search costs): the ratio says what the search index adds on top.
+// measured. The baseline in the same run is the recording as a .cast file (the asciicast bytes a
+// download gives, what any recorder must keep): every figure is database bytes per MiB of
+// output, and the last column what the database holds per byte of that file.
 //   lines  — `seq 1 1500000`: short lines, every word distinct (the worst case for an index)
 //   hexdump — `xxd` of random bytes: long lines of hex, nothing repeats
 //   typing — an interactive session: a prompt, a command, a few lines of answer, 2,000 times
 // Run: npx tsx bench/storage.ts   (needs PostgreSQL as .ci/run sets it up)
 import { randomBytes, randomUUID } from 'node:crypto';
-import { appendRecordingChunk, createRecording, sealRecording, type Database } from '../server/db/index.js';
+import { appendRecordingChunk, createRecording, readStoredChunks, sealRecording, type Database } from '../server/db/index.js';
+import { encodeChunk } from '../server/db/chunk-codec.js';
 import { Recorder } from '../server/recording/index.js';
 import { startWordIndexer } from '../server/replay/index.js';
 import { withScratchDatabase } from './support.js';
@@ -93,18 +95,35 @@ async function main() {
     ['typing (irb, 2,000 commands)', typing],
   ];
   console.log('database bytes per MiB of console output, indexer drained, after VACUUM');
-  console.log('workload                        output    chunks (baseline)   everything   index on top   text/cmd/idx tables');
+  console.log('workload                        output   .cast (baseline)  chunks stored   search index   database total   total/.cast   compress CPU');
   for (const [name, make] of workloads) {
     await withScratchDatabase(async (db) => {
+      // Diagnosis: BENCH_SQL='statement; statement' runs first (an index option, a dropped index).
+      for (const q of (process.env.BENCH_SQL ?? '').split(';').filter((x) => x.trim())) await db.query(q);
       const stop = startWordIndexer(db, { warn: (o, m) => console.error(m, o) }, 1000);
-      const { output } = await record(db, make());
+      const { id, output } = await record(db, make());
       await drained(db);
       await stop();
       const s = await sizes(db);
+      if (process.env.BENCH_DETAIL) {
+        const { rows } = await db.query(
+          `select c.relname, pg_total_relation_size(c.oid) as bytes from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            where n.nspname = 'public' and c.relname like 'recording%' and c.relkind in ('r', 'i') order by 2 desc`,
+        );
+        for (const r of rows) if (Number(r.bytes) > 64 * 1024) console.log(`    ${r.relname.padEnd(40)} ${(Number(r.bytes) / 1024).toFixed(0).padStart(8)} KiB`);
+      }
       const per = (b: number) => b / (output / MiB) / MiB;
       const rest = s.byTable.recording_text! + s.byTable.recording_commands!;
+      // What storing compressed costs the broker: its chunks encoded again, CPU time per MiB of output.
+      const raw: Buffer[] = [];
+      for await (const c of readStoredChunks(db, id)) raw.push(c.data);
+      const cast = raw.reduce((a, b) => a + b.length, 0);
+      const cpu0 = process.cpuUsage();
+      for (const r of raw) await encodeChunk(r);
+      const cpu = process.cpuUsage(cpu0);
+      const cpuMs = (cpu.user + cpu.system) / 1000 / (output / MiB);
       console.log(
-        `${name.padEnd(30)} ${(output / MiB).toFixed(1).padStart(6)} MiB ${per(s.chunks).toFixed(2).padStart(10)} MiB/MiB ${per(s.total).toFixed(2).padStart(8)} MiB/MiB ${(s.total / s.chunks).toFixed(2).padStart(8)}x ${per(rest).toFixed(2).padStart(12)} MiB/MiB`,
+        `${name.padEnd(30)} ${(output / MiB).toFixed(1).padStart(5)} MiB ${per(cast).toFixed(2).padStart(9)} MiB/MiB ${per(s.chunks).toFixed(2).padStart(8)} MiB/MiB ${per(rest).toFixed(2).padStart(8)} MiB/MiB ${per(s.total).toFixed(2).padStart(9)} MiB/MiB ${(s.total / cast).toFixed(2).padStart(9)}x ${cpuMs.toFixed(1).padStart(9)} ms/MiB`,
       );
     });
   }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { canonicalJson, hashEvent } from '../server/audit/index.js';
-import { openDatabase, type Database } from '../server/db/index.js';
+import { openDatabase, readStoredChunks, type Database } from '../server/db/index.js';
 import { createSigner, generateSigningKey, publicJwk, type Jwks } from '../server/signing/index.js';
 import { verifyAuditLog, verifyStoredRecording } from '../server/verify/index.js';
 import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
@@ -239,7 +239,11 @@ describe('an attacker with database access', () => {
     expect(t.summary).toMatch(new RegExp(`stops after chunk ${chunks - 2} \\(\\d+ of \\d+ bytes signed in checkpoint \\d+ by evidence-2026-11\\): it was truncated`));
 
     const edited = await copy();
-    await edited.query(`update recording_chunks set data = convert_to(replace(convert_from(data, 'UTF8'), 'line-2', 'line-X'), 'UTF8') where session_id = $1`, [sessionId]);
+    // Rewritten as someone with the table would: read each chunk, change it, store it back as recorded bytes.
+    for await (const c of readStoredChunks(edited, sessionId)) {
+      const changed = Buffer.from(c.data.toString('utf8').replaceAll('line-2', 'line-X'));
+      if (!changed.equals(c.data)) await edited.query(`update recording_chunks set data = $3, encoding = null, raw_bytes = null where session_id = $1 and seq = $2`, [sessionId, c.seq, changed]);
+    }
     const e = await verifyStoredRecording(edited, sessionId, jwks);
     expect(e.problem?.kind).toBe('changed');
     expect(e.summary).toMatch(/chunk \d+ was changed \(bytes \d+…\d+\)/);

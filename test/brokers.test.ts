@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Principal } from '../server/identity/index.js';
 import { freePort } from '../server/dev/index.js';
-import { readMigrations } from '../server/db/index.js';
+import { readMigrations, readStoredChunks, type Queryable } from '../server/db/index.js';
 import { parseAsciicast } from '../server/recording/index.js';
 import { MIGRATIONS_DIR } from '../server/paths.js';
 import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
@@ -19,6 +19,17 @@ import { writeConsoleCatalog } from './support/console-catalog.js';
 import { freshDatabase, type TestDatabase } from './support/postgres.js';
 import { runCli, spawnCli, waitFor } from './support/process.js';
 import { replicaEnv } from './support/replica.js';
+
+/** The recording's chunks as recorded (they are stored compressed). */
+async function recordedChunks(db: Queryable, id: string): Promise<string[]> {
+  const parts: string[] = [];
+  for await (const c of readStoredChunks(db, id)) parts.push(c.data.toString('utf8'));
+  return parts;
+}
+
+async function recordedText(db: Queryable, id: string): Promise<string> {
+  return (await recordedChunks(db, id)).join('');
+}
 
 interface BrokerProcess {
   child: ChildProcess;
@@ -210,12 +221,12 @@ describe('brokers side by side', () => {
     const rec = (await h.broker.db.query(`select sha256, truncated from recordings where session_id = $1`, [id])).rows[0];
     expect(rec.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(rec.truncated).toBe(`broker ${victim.id} stopped answering`);
-    const { rows } = await h.broker.db.query(`select convert_from(data, 'UTF8') as text from recording_chunks where session_id = $1 order by seq`, [id]);
-    const text = rows.map((r) => r.text).join('');
+    const chunks = await recordedChunks(h.broker.db, id);
+    const text = chunks.join('');
     const stored = Math.max(...[...text.matchAll(/tick-(\d+)/g)].map((m) => Number(m[1])));
     console.log(`takeover: the client saw tick-${lastSeen}, the recording holds up to tick-${stored} (${lastSeen - stored} ticks of 0.1 s lost)`);
     expect(stored).toBeGreaterThanOrEqual(lastSeen - 15);
-    expect(rows.at(-1)!.text).toContain(`recording truncated: broker ${victim.id} stopped answering`);
+    expect(chunks.at(-1)!).toContain(`recording truncated: broker ${victim.id} stopped answering`);
 
     const lost = (await h.broker.audit.list({ action: 'broker.lost', limit: 1000 })).filter((e) => e.subject === victim.id);
     expect(lost).toHaveLength(1);
@@ -232,7 +243,7 @@ describe('brokers side by side', () => {
     expect(audit.code).toBe(0);
     const recording = await runCli(['verify', 'recording', id], env);
     expect(recording.code, recording.stdout + recording.stderr).toBe(0);
-    const lastChunk = rows.length - 1;
+    const lastChunk = chunks.length - 1;
     expect(recording.stdout).toContain(`intact`);
     expect(recording.stdout).toContain(`it ends early at chunk ${lastChunk} (broker ${victim.id} stopped answering)`);
   });
@@ -243,8 +254,7 @@ describe('brokers side by side', () => {
     await p.stop('SIGTERM');
     await c.closed;
     expect(c.messages.find((m) => m.type === 'exit')).toMatchObject({ reason: 'broker shutting down', code: 'broker_shutdown' });
-    const { rows } = await h.broker.db.query(`select convert_from(data, 'UTF8') as text from recording_chunks where session_id = $1 order by seq`, [id]);
-    const recorded = parseAsciicast(rows.map((r) => r.text).join('')).events.filter((e) => e.code === 'o').map((e) => e.data).join('');
+    const recorded = parseAsciicast(await recordedText(h.broker.db, id)).events.filter((e) => e.code === 'o').map((e) => e.data).join('');
     expect(recorded).toBe(c.output());
     console.log(`SIGTERM mid-output: the client saw ${c.output().length} characters, the recording holds ${recorded.length}`);
     const rec = (await h.broker.db.query(`select sha256, truncated from recordings where session_id = $1`, [id])).rows[0];

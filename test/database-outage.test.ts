@@ -5,6 +5,7 @@
 // verifies); then logins and consoles work again without a restart; and no promise was left
 // unhandled anywhere along the way.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readStoredChunks } from '../server/db/index.js';
 import { verifyAuditLog } from '../server/verify/index.js';
 import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
 import { connectConsole, PROMPT } from './support/console-client.js';
@@ -79,8 +80,9 @@ describe('a database outage', () => {
     expect(row).toEqual({ end_reason: 'recording failed', end_code: 'recording_failed' });
     const rec = (await t.broker.db.query(`select sha256, truncated from recordings where session_id = $1`, [id])).rows[0];
     expect(rec).toEqual({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/), truncated: 'recording failed' });
-    const chunks = (await t.broker.db.query(`select convert_from(data, 'UTF8') as text from recording_chunks where session_id = $1 order by seq`, [id])).rows;
-    expect(chunks.map((r) => r.text).join('')).toContain('before-outage');
+    const chunks: Buffer[] = [];
+    for await (const c of readStoredChunks(t.broker.db, id)) chunks.push(c.data);
+    expect(Buffer.concat(chunks).toString()).toContain('before-outage');
     const ended = (await t.broker.audit.list({ action: 'console.ended', limit: 100 })).filter((e) => e.subject === id);
     expect(ended).toHaveLength(1);
     expect(ended[0]!.details.recordingSha256).toBe(rec.sha256);

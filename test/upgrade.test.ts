@@ -96,6 +96,9 @@ describe(`an upgrade from ${previous.version}`, () => {
     expect(sessions.find((s) => s.id === sessionId)).toMatchObject({ target: 'gated', approved: true, recording: expect.anything() });
     const cast = await (await fetch(`${t.url}/api/sessions/${sessionId}/recording`, { headers: { cookie: `sallyport=${carol.browser.cookies(t.url).get('sallyport')}` } })).text();
     expect(cast).toContain('from-the-old-release');
+    // Its words, indexed by the old release, are found through the index 028 rebuilt.
+    const hits = (await carol.get('/api/search?q=from-the-old-release')).body.results as Array<{ sessionId: string }>;
+    expect(hits.map((h) => h.sessionId)).toContain(sessionId);
     const dir = mkdtempSync(join(tmpdir(), 'sallyport-upgrade-'));
     writeFileSync(join(dir, 'jwks.json'), JSON.stringify(jwks));
     const rec = await runCli(['verify', 'recording', sessionId, '--jwks', join(dir, 'jwks.json')], { DATABASE_URL: tdb.url });

@@ -1,4 +1,5 @@
 // Repository: what the player needs to seek — chunk time spans, keyframes, chunk ranges.
+import { decodeChunks, RECORDED_BYTES } from './chunk-codec.js';
 import type { Queryable } from './database.js';
 
 export interface ChunkSpan {
@@ -10,7 +11,7 @@ export interface ChunkSpan {
 
 export async function listChunkSpans(db: Queryable, sessionId: string): Promise<ChunkSpan[]> {
   const { rows } = await db.query<ChunkSpan>(
-    `select seq, t_start, t_end, length(data) as bytes from recording_chunks where session_id = $1 order by seq`,
+    `select seq, t_start, t_end, ${RECORDED_BYTES()} as bytes from recording_chunks where session_id = $1 order by seq`,
     [sessionId],
   );
   return rows;
@@ -18,11 +19,11 @@ export async function listChunkSpans(db: Queryable, sessionId: string): Promise<
 
 /** Chunks from..to (inclusive), capped in count; the player asks for a window around the playhead. */
 export async function readChunkRange(db: Queryable, sessionId: string, from: number, to: number): Promise<Array<{ seq: number; data: Buffer }>> {
-  const { rows } = await db.query<{ seq: number; data: Buffer }>(
-    `select seq, data from recording_chunks where session_id = $1 and seq between $2 and $3 order by seq`,
+  const { rows } = await db.query<{ seq: number; data: Buffer; encoding: string | null }>(
+    `select seq, data, encoding from recording_chunks where session_id = $1 and seq between $2 and $3 order by seq`,
     [sessionId, from, to],
   );
-  return rows;
+  return decodeChunks(rows);
 }
 
 export interface KeyframeRow {

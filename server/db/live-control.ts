@@ -1,6 +1,7 @@
 // Repository: live control across brokers. The live list is the live session rows of brokers
 // still alive; terminate is a conditional update the owning broker acts on (NOTIFY is only the
 // doorbell, it checks every second anyway); watchers are rows the owner reads to tell its user.
+import { decodeChunks, RECORDED_BYTES } from './chunk-codec.js';
 import type { Queryable } from './database.js';
 
 /** The channel a broker LISTENs on for "look at your sessions now". Payload: a broker id. */
@@ -77,12 +78,12 @@ export async function tailRecording(
 ): Promise<{ ended: { reason: string } | null; chunks: Array<{ seq: number; data: Buffer }> }> {
   // Status first: chunks are stored before the session ends, so "ended and no more chunks" is final.
   const status = await db.query<{ end_reason: string | null }>(`select end_reason from console_sessions where id = $1`, [sessionId]);
-  const { rows } = await db.query<{ seq: number; data: Buffer }>(
-    `select seq, data from recording_chunks where session_id = $1 and seq > $2 order by seq limit $3`,
+  const { rows } = await db.query<{ seq: number; data: Buffer; encoding: string | null }>(
+    `select seq, data, encoding from recording_chunks where session_id = $1 and seq > $2 order by seq limit $3`,
     [sessionId, afterSeq, limit],
   );
   const reason = status.rows[0]?.end_reason ?? null;
-  return { ended: reason === null ? null : { reason }, chunks: rows };
+  return { ended: reason === null ? null : { reason }, chunks: await decodeChunks(rows) };
 }
 
 /**
@@ -90,19 +91,19 @@ export async function tailRecording(
  * least the newest one): sizes are read first, so only those chunks' bytes are loaded.
  */
 export async function recentChunks(db: Queryable, sessionId: string, maxBytes: number): Promise<Array<{ seq: number; data: Buffer }>> {
-  const { rows } = await db.query<{ seq: number; data: Buffer }>(
+  const { rows } = await db.query<{ seq: number; data: Buffer; encoding: string | null }>(
     `with sized as (
-       select seq, sum(octet_length(data)) over (order by seq desc) as newer_and_this
-         from (select seq, data from recording_chunks where session_id = $1 and seq > 0 order by seq desc limit 256) newest
+       select seq, sum(bytes) over (order by seq desc) as newer_and_this
+         from (select seq, ${RECORDED_BYTES()} as bytes from recording_chunks where session_id = $1 and seq > 0 order by seq desc limit 256) newest
      )
-     select c.seq, c.data
+     select c.seq, c.data, c.encoding
        from recording_chunks c
        join sized s on s.seq = c.seq
       where c.session_id = $1 and (s.newer_and_this <= $2 or s.seq = (select max(seq) from sized))
       order by c.seq`,
     [sessionId, maxBytes],
   );
-  return rows;
+  return decodeChunks(rows);
 }
 
 /** "cons-cap" in ASCII: serialises console admission, so two opens never both take the last place. */

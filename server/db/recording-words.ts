@@ -1,5 +1,6 @@
 // Repository: what recordings say in words — the queue the recorder fills with each chunk, the
 // indexed screen text and command lines it is moved into, the command timeline and search.
+import { decodeChunk } from './chunk-codec.js';
 import type { Database, Queryable } from './database.js';
 
 /** A queued chunk this small (its bytes) is a prompt or a few lines: it never waits for bulk. */
@@ -36,15 +37,17 @@ export interface QueuedWords {
  * skipped, never indexed twice), with what the indexer needs to work out their screen text.
  */
 export async function claimQueuedWords(tx: Queryable, limit: number): Promise<QueuedWords[]> {
-  const { rows } = await tx.query<QueuedWords>(
+  const { rows } = await tx.query<Omit<QueuedWords, 'chunk'> & { data: Buffer | null; encoding: string | null }>(
     `select q.session_id, q.seq, q.text, q.t,
-            case when q.text is null and q.output_bytes is not null then convert_from(c.data, 'UTF8') end as chunk
+            case when q.text is null and q.output_bytes is not null then c.data end as data, c.encoding
        from (${NEXT_CHUNKS} limit $1 for update skip locked) pick
        join recording_index_queue q on q.session_id = pick.session_id and q.seq = pick.seq
        left join recording_chunks c on c.session_id = q.session_id and c.seq = q.seq`,
     [limit],
   );
-  return rows;
+  return Promise.all(
+    rows.map(async ({ data, encoding, ...r }) => ({ ...r, chunk: data === null ? null : (await decodeChunk({ data, encoding })).toString('utf8') })),
+  );
 }
 
 /**
@@ -168,10 +171,10 @@ export async function searchRecordings(
             and ($9::uuid is null or s.grant_id = $9)
        ), hits as (
          select t.session_id, t.seq, 'output' as kind, t.text from recording_text t
-          where t.session_id in (select id from visible) and (t.tsv @@ websearch_to_tsquery('simple', $1) or t.text ilike $2)
+          where t.session_id in (select id from visible) and (to_tsvector('simple', t.text) @@ websearch_to_tsquery('simple', $1) or t.text ilike $2)
          union all
          select c.session_id, c.seq, 'input' as kind, c.line from recording_commands c
-          where c.session_id in (select id from visible) and (c.tsv @@ websearch_to_tsquery('simple', $1) or c.line ilike $2)
+          where c.session_id in (select id from visible) and (to_tsvector('simple', c.line) @@ websearch_to_tsquery('simple', $1) or c.line ilike $2)
        )
        -- The end of the chunk that holds the hit: by then the words are on screen.
        select h.session_id, c.t_end as t, h.kind, h.text, v.username, v.target, v.started_at, v.grant_id

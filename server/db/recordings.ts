@@ -1,4 +1,5 @@
 // Repository: console sessions, recordings and their chunks.
+import { decodeChunks, encodeChunk } from './chunk-codec.js';
 import type { Queryable } from './database.js';
 
 export interface ConsoleSessionRow {
@@ -186,14 +187,15 @@ export async function appendRecordingChunk(
     commands: Array<{ t: number; line: string; masked: boolean }>;
   },
 ): Promise<void> {
+  const stored = await encodeChunk(data);
   await db.query(
     `with chunk as (
-       insert into recording_chunks (session_id, seq, data, hash, t_start, t_end) values ($1, $2, $3, $4, $6, $7)
+       insert into recording_chunks (session_id, seq, data, hash, t_start, t_end, encoding, raw_bytes) values ($1, $2, $3, $4, $6, $7, $9, $10)
      )
      insert into recording_index_queue (session_id, seq, output_bytes, commands)
      select $1::uuid, $2::integer, $5::integer, $8::jsonb
       where $5::integer is not null or jsonb_array_length($8::jsonb) > 0`,
-    [sessionId, seq, data, chainHash, meta.hasOutput ? data.length : null, meta.tStart, meta.tEnd, JSON.stringify(meta.commands)],
+    [sessionId, seq, stored.data, chainHash, meta.hasOutput ? data.length : null, meta.tStart, meta.tEnd, JSON.stringify(meta.commands), stored.encoding, stored.rawBytes],
   );
 }
 
@@ -241,11 +243,11 @@ export interface StoredChunk {
 export async function* readStoredChunks(db: Queryable, sessionId: string, pageSize = 64): AsyncGenerator<StoredChunk> {
   let next = 0;
   for (;;) {
-    const { rows } = await db.query<StoredChunk>(
-      `select seq, data, hash, t_end from recording_chunks where session_id = $1 and seq >= $2 order by seq limit $3`,
+    const { rows } = await db.query<StoredChunk & { encoding: string | null }>(
+      `select seq, data, encoding, hash, t_end from recording_chunks where session_id = $1 and seq >= $2 order by seq limit $3`,
       [sessionId, next, pageSize],
     );
-    yield* rows;
+    yield* await decodeChunks(rows);
     if (rows.length < pageSize) return;
     next = rows[rows.length - 1]!.seq + 1;
   }

@@ -36,6 +36,24 @@ export function screenText(output: string): string {
 }
 
 /**
+ * Screen text of one chunk kept for search: all of it up to `cap` characters (a prompt, a
+ * command's answer, a screenful: what a person reads), else its first and last `cap / 2`, cut
+ * between words. A chunk holds at most about a second of output, so a flood (a log dump, `seq`, a hex
+ * dump) is searchable where each second of it begins and ends, at a bounded cost per MiB, while
+ * interactive work is indexed whole. The recording itself keeps every byte.
+ */
+export function indexedText(text: string, cap: number): string {
+  if (text.length <= cap) return text;
+  const half = Math.floor(cap / 2);
+  // Cut between words (a line end, else a space), so no word is indexed in part.
+  const head = text.slice(0, half);
+  const headEnd = Math.max(head.lastIndexOf('\n'), head.lastIndexOf(' '));
+  const tail = text.slice(text.length - half);
+  const tailStart = tail.search(/\s/);
+  return `${headEnd > 0 ? head.slice(0, headEnd) : head}\n…\n${tailStart >= 0 ? tail.slice(tailStart + 1) : tail}`;
+}
+
+/**
  * The screen text of a stored chunk (its output events, escapes removed), with the time of its
  * first output; undefined when it shows no text. A sequence split between two events of the
  * chunk is removed whole.

@@ -9,7 +9,7 @@
 // lags and catches up later — the recording itself is stored at once and never waits for it.
 // The command timeline reads the queue too, so it never lags.
 import { claimQueuedWords, skipQueuedWords, storeIndexedWords, wordsQueued, type Database } from '../db/index.js';
-import { chunkScreenText } from '../recording/index.js';
+import { chunkScreenText, indexedText } from '../recording/index.js';
 
 /** Indexes up to `limit` queued chunks in one transaction; returns how many were claimed. */
 async function indexQueuedWords(db: Database, limit: number): Promise<number> {
@@ -20,12 +20,19 @@ async function indexQueuedWords(db: Database, limit: number): Promise<number> {
     const words = claimed.map((c) => {
       // Rows queued before migration 018 carry their text; the rest is read from the chunk.
       const screen = c.chunk !== null ? chunkScreenText(c.chunk) : c.text !== null ? { t: c.t ?? 0, text: c.text } : undefined;
-      return { session_id: c.session_id, seq: c.seq, t: screen?.t ?? null, text: screen?.text ?? null };
+      return { session_id: c.session_id, seq: c.seq, t: screen?.t ?? null, text: screen ? indexedText(screen.text, INDEXED_CHARS_PER_CHUNK) : null };
     });
     await storeIndexedWords(tx, words);
     return claimed.length;
   });
 }
+
+/**
+ * Screen text indexed per chunk (about a second of output): interactive work whole, a flood at
+ * its start and end (recording/transcript.ts indexedText). What bounds the database's growth per
+ * MiB of bulk output (docs/performance.md, bench/storage.ts).
+ */
+export const INDEXED_CHARS_PER_CHUNK = 8192;
 
 /**
  * Chunks per statement: two, so one statement cannot overshoot the budget by much (two bulk
