@@ -18,6 +18,7 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { freePort } from '../server/dev/index.js';
 import { PACKAGE_ROOT } from '../server/paths.js';
 import { startTestBroker, type TestBroker } from './support/broker.js';
@@ -79,6 +80,15 @@ describe('the docker-compose recipe', () => {
     const month = new Date().toISOString().slice(0, 7);
     expect(calls[1]!.args).toEqual(['signing-key', 'new', month]);
     const up = calls[2]!;
+
+    // docker-compose 1.29 (Debian's, for hosts without Compose v2) reads the same file to the same
+    // service: the recipe's exports, then its `config`, which interpolates and validates it all.
+    const exports = recipe().split('\n').filter((l) => l.startsWith('export ')).join('\n');
+    const v1 = spawnSync('bash', ['-euo', 'pipefail', '-c', `${exports}\ndocker-compose config`], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: process.env.HOME } });
+    expect(v1.status, `docker-compose 1.29 refused the file:\n${v1.stderr}`).toBe(0);
+    const v1Service = (parseYaml(v1.stdout) as { services: { sallyport: { environment: Record<string, string>; read_only: boolean; user?: string } } }).services.sallyport;
+    expect(v1Service.environment).toEqual(Object.fromEntries(Object.entries(calls[2]!.environment!).map(([k, v]) => [k, String(v)])));
+    expect(v1Service.read_only).toBe(true);
 
     // Every secret the compose file names exists and is not empty.
     for (const [name, s] of Object.entries(up.secrets!)) expect(readFileSync(join(dir, s.file), 'utf8').length, `secret ${name}`).toBeGreaterThan(0);
