@@ -3,7 +3,7 @@
 // broker's environment through loadConfig only (`admin` is a client of a broker, with its own few
 // settings: cli-admin.ts), wires signals, and prints errors a person can act on.
 import { loadCatalogFile } from './catalog/index.js';
-import { loadConfig, loadDatabaseConfig, loadEngineConfig, loadVerifierKeys } from './config/index.js';
+import { loadConfig, loadDatabaseConfig, loadEngineConfig, loadRecordingStoreConfig, loadVerifierKeys } from './config/index.js';
 import { migrate, openDatabase } from './db/index.js';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -226,6 +226,9 @@ async function verifyCommand(args: string[]): Promise<number> {
     return report.ok ? 0 : 1;
   }
   const { databaseUrl } = loadDatabaseConfig(process.env);
+  // A recording moved to object storage is read from there (SALLYPORT_RECORDING_STORE and SALLYPORT_S3_*).
+  const { createObjectStore } = await import('./storage/index.js');
+  const objects = what === 'recording' ? createObjectStore(loadRecordingStoreConfig(process.env)) : null;
   const jwks = await loadJwks(jwksSource);
   const external = (await Promise.all(checkpoints.map(loadCheckpoints))).flat();
   const { verifyAuditLog, verifyStoredRecording } = await import('./verify/index.js');
@@ -234,7 +237,7 @@ async function verifyCommand(args: string[]): Promise<number> {
     const report =
       what === 'audit'
         ? await verifyAuditLog(db, jwks, { external, unsignedGraceSeconds: grace === undefined ? undefined : Number(grace) })
-        : await verifyStoredRecording(db, positional[0]!, jwks);
+        : await verifyStoredRecording(db, positional[0]!, jwks, objects);
     (report.ok ? process.stdout : process.stderr).write(`${verdict(report)}: ${report.summary}\n`);
     // EXPIRED is neither intact nor tampered with: its own exit status, so a script can tell.
     return report.ok ? 0 : report.problem?.kind === 'expired' ? 3 : 1;

@@ -23,6 +23,7 @@ import { parsePrivateKeyFile } from './signing/index.js';
 import { MIGRATIONS_DIR, PACKAGE_VERSION, WEB_DIST_DIR } from './paths.js';
 import { throttleWarnings } from './rate-limit.js';
 import { createRetention, type Retention } from './retention/index.js';
+import { createObjectStore, createRecordingMover, type RecordingMover } from './storage/index.js';
 
 export interface Broker {
   /**
@@ -42,6 +43,8 @@ export interface Broker {
   readonly checkpointer: Checkpointer;
   readonly replay: Replay;
   readonly retention: Retention;
+  /** Moves sealed recordings to object storage; null with the postgres store. */
+  readonly mover: RecordingMover | null;
   /** This process's instance id (`brokers.id`, the label on its containers). */
   readonly instanceId: string;
   /** The SSH front door's port, when it listens. */
@@ -112,7 +115,9 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     });
     const self = await registerInstance({ db, audit, prefix: config.broker.prefix, version: PACKAGE_VERSION, mode: config.mode, leaseSeconds: config.broker.leaseSeconds });
     instance = self;
-    const replay = createReplay({ db, brokerId: self.id });
+    // Where sealed recordings go: PostgreSQL, or an S3 bucket (storage/), read wherever they are.
+    const objects = createObjectStore(config.recordings.store);
+    const replay = createReplay({ db, brokerId: self.id, objects });
     const signer = await createSigner(config.signing.key, config.signing.previous);
     // Each checkpoint also leaves as a log line: a copy outside the database, for verify --checkpoints.
     let log: FastifyInstance['log'] | undefined;
@@ -146,8 +151,9 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       metrics,
     });
     metrics.readConsoles(() => consoles.levels());
-    const recordings = createRecordings({ db, audit, replay, bundle: (sessionId) => buildBundle(db, sessionId, signer.jwks()) });
-    const retention = createRetention({ db, audit, catalog, defaultSeconds: config.recordings.retentionSeconds });
+    const recordings = createRecordings({ db, audit, replay, objects, bundle: (sessionId) => buildBundle(db, sessionId, signer.jwks(), objects) });
+    const retention = createRetention({ db, audit, catalog, objects, defaultSeconds: config.recordings.retentionSeconds });
+    const mover = objects ? createRecordingMover({ db, audit, objects }) : null;
     // Brokers that died (this host's previous run, or any other) may have left live sessions
     // and their containers: take them over before serving.
     const recovered = await consoles.recover().catch((err: unknown) => ({ error: err }));
@@ -224,6 +230,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
     const stopReplay = replay.start(background);
     const stopIndexer = startWordIndexer(db, background, config.search.indexMsPerSecond);
     const stopRetention = retention.start(background, RETENTION_PASS_MS);
+    const stopMover = mover?.start(background, MOVE_PASS_MS);
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const closeBroker = async (): Promise<void> => {
@@ -244,6 +251,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       await stopReplay();
       await stopIndexer();
       await stopRetention();
+      await stopMover?.();
       await app.close();
       await db.close();
     };
@@ -265,6 +273,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       checkpointer,
       replay,
       retention,
+      mover,
       instanceId: self.id,
       sshPort: sshDoor?.port,
       // Once, however many ask (the signal handler and dev mode's own close both do): a second
@@ -283,6 +292,8 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
 const NODE_CHECK_MS = 5 * 60_000;
 /** How often a broker looks for recordings past their retention (any broker; each removal is claimed). */
 const RETENTION_PASS_MS = 10 * 60_000;
+/** How often a broker looks for sealed recordings to move to object storage (each claimed). */
+const MOVE_PASS_MS = 30_000;
 
 /** More than this between the broker's clock and the database's is worth an operator's look. */
 const MAX_CLOCK_SKEW_SECONDS = 5;

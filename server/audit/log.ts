@@ -87,6 +87,8 @@ export interface AuditEvents {
    * its console ended and the retention that applied. `verify recording` reads this event.
    */
   'recording.expired': { target: string; sha256: string; bytes: number; endedAt: string; retentionSeconds: number };
+  /** A sealed recording moved to object storage: the object is the .cast file, checked against the sealed hash. */
+  'recording.stored': { store: 's3'; bucket: string; key: string; sha256: string; bytes: number };
   /** An auditor placed a legal hold: retention keeps the recording until it is released. */
   'recording.held': { by: string; username: string; target: string; reason: string; clientAddress?: string };
   'recording.hold_released': { by: string; username: string; target: string; reason: string; heldSince: string; clientAddress?: string };
@@ -147,6 +149,7 @@ const ACTION_SET: Record<AuditAction, true> = {
   'console.failed': true,
   'recording.sealed_late': true,
   'recording.expired': true,
+  'recording.stored': true,
   'recording.held': true,
   'recording.hold_released': true,
   'console.ended': true,

@@ -11,7 +11,6 @@ import {
   getRecording,
   listAccessDecisions,
   readAuditEvents,
-  readRecordingChunks,
   recordingCheckpoint,
   type Database,
 } from '../db/index.js';
@@ -19,6 +18,7 @@ import { SallyportError } from '../errors.js';
 import type { Jwks } from '../signing/index.js';
 import { playerHtml } from './player.js';
 import { tarStream } from './tar.js';
+import { recordingBytes, type ObjectStore } from '../storage/index.js';
 
 
 export interface BundleEvents {
@@ -37,7 +37,7 @@ export interface BundleEvents {
 
 
 /** The archive's files, with sizes known up front (the recording's from its seal). */
-export async function buildBundle(db: Database, sessionId: string, jwks: Jwks): Promise<{ name: string; stream: AsyncIterable<Buffer> }> {
+export async function buildBundle(db: Database, sessionId: string, jwks: Jwks, objects: ObjectStore | null = null): Promise<{ name: string; stream: AsyncIterable<Buffer> }> {
   const session = await getConsoleSession(db, sessionId);
   const recording = await getRecording(db, sessionId);
   const sealCheckpoint = await recordingCheckpoint(db, sessionId);
@@ -107,7 +107,7 @@ export async function buildBundle(db: Database, sessionId: string, jwks: Jwks): 
     name: `sallyport-evidence-${sessionId}.tar`,
     stream: tarStream([
       ...files.map((f) => ({ ...f, size: f.body.length })),
-      { name: 'recording.cast', size: Number(recording.size_bytes), body: readRecordingChunks(db, sessionId) },
+      { name: 'recording.cast', size: Number(recording.size_bytes), body: recordingBytes(db, objects, sessionId) },
     ]),
   };
 }

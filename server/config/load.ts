@@ -84,8 +84,8 @@ export interface Config {
   };
   /** Database time a second this broker may spend building the search index (ms, 10–1000). */
   readonly search: { readonly indexMsPerSecond: number };
-  /** How long recordings are kept after their console ends when the target does not say (seconds; null: for ever). */
-  readonly recordings: { readonly retentionSeconds: number | null };
+  /** How long recordings are kept after their console ends when the target does not say (seconds; null: for ever), and where sealed ones are kept. */
+  readonly recordings: { readonly retentionSeconds: number | null; readonly store: RecordingStoreConfig };
   /** Caps on live consoles, across every broker (a target may set its own in the catalogue). */
   readonly consoles: {
     readonly maxPerUser: number;
@@ -155,6 +155,64 @@ export function loadDatabaseConfig(env: Env): { databaseUrl: string; databasePoo
   const settings = databaseSettings(r, env);
   r.check();
   return settings;
+}
+
+/** Where sealed recordings are kept: PostgreSQL (with everything else), or an S3 bucket. */
+export type RecordingStoreConfig =
+  | { readonly kind: 'postgres' }
+  | {
+      readonly kind: 's3';
+      readonly bucket: string;
+      /** An S3-compatible server (radosgw, MinIO, …), addressed path-style; absent = AWS. */
+      readonly endpoint: string | undefined;
+      readonly region: string;
+      /** Object names start with this (a folder in a shared bucket). */
+      readonly prefix: string;
+      /** Absent: the SDK's default chain (an instance role, AWS_* variables). */
+      readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string } | undefined;
+    };
+
+/** The recording store alone, for commands that read recordings (`verify recording ID`). */
+export function loadRecordingStoreConfig(env: Env, mode: Mode = 'production'): RecordingStoreConfig {
+  const r = createReader(env);
+  const settings = recordingStoreSettings(r, mode);
+  r.check();
+  return settings;
+}
+
+function recordingStoreSettings(r: ReturnType<typeof createReader>, mode: Mode): RecordingStoreConfig {
+  const kind = r.read('SALLYPORT_RECORDING_STORE') ?? 'postgres';
+  const s3Vars = ['SALLYPORT_S3_BUCKET', 'SALLYPORT_S3_ENDPOINT', 'SALLYPORT_S3_REGION', 'SALLYPORT_S3_PREFIX', 'SALLYPORT_S3_ACCESS_KEY_ID', 'SALLYPORT_S3_SECRET_ACCESS_KEY'];
+  if (kind === 'postgres') {
+    for (const v of s3Vars) if (r.read(v) !== undefined) r.bad(v, 'is set but SALLYPORT_RECORDING_STORE is not s3');
+    return { kind: 'postgres' };
+  }
+  if (kind !== 's3') {
+    r.bad('SALLYPORT_RECORDING_STORE', `must be postgres or s3, got "${kind}"`);
+    return { kind: 'postgres' };
+  }
+  const bucket = r.required('SALLYPORT_S3_BUCKET');
+  if (bucket && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) r.bad('SALLYPORT_S3_BUCKET', 'must be a bucket name (3-63 lowercase letters, digits, dots and dashes)');
+  const endpointText = r.read('SALLYPORT_S3_ENDPOINT');
+  // Recordings are evidence: plain http only to a server on loopback (or in dev mode).
+  const endpoint = endpointText === undefined ? undefined : r.url('SALLYPORT_S3_ENDPOINT', endpointText, { allowHttp: mode === 'dev' });
+  const region = r.read('SALLYPORT_S3_REGION') ?? 'us-east-1';
+  if (!/^[a-z0-9-]{2,40}$/.test(region)) r.bad('SALLYPORT_S3_REGION', 'must be a region name such as us-east-1');
+  const prefix = r.read('SALLYPORT_S3_PREFIX') ?? 'sallyport/';
+  if (!/^([A-Za-z0-9._-]+\/)*$/.test(prefix)) r.bad('SALLYPORT_S3_PREFIX', 'must be empty or folder names each ending in /, e.g. sallyport/');
+  const accessKeyId = r.read('SALLYPORT_S3_ACCESS_KEY_ID');
+  const secretAccessKey = r.read('SALLYPORT_S3_SECRET_ACCESS_KEY');
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    r.bad(accessKeyId === undefined ? 'SALLYPORT_S3_ACCESS_KEY_ID' : 'SALLYPORT_S3_SECRET_ACCESS_KEY', 'set both SALLYPORT_S3_ACCESS_KEY_ID and SALLYPORT_S3_SECRET_ACCESS_KEY (or _FILE), or neither for the SDK\'s default credentials');
+  }
+  return {
+    kind: 's3',
+    bucket,
+    endpoint: endpoint?.href.replace(/\/$/, ''),
+    region,
+    prefix,
+    credentials: accessKeyId !== undefined && secretAccessKey !== undefined ? { accessKeyId, secretAccessKey } : undefined,
+  };
 }
 
 /**
@@ -327,6 +385,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
   // Nothing is removed unless the operator says so: an upgrade must not start deleting evidence.
   const retentionText = read('SALLYPORT_RECORDING_RETENTION') ?? 'forever';
   const retentionSeconds = retentionText === 'forever' ? null : (parseDuration(retentionText) ?? 0);
+  const store = recordingStoreSettings(r, mode);
   if (retentionSeconds !== null && retentionSeconds < 86400) bad('SALLYPORT_RECORDING_RETENTION', `must be at least a day, like 90d or 400d, or forever; got "${retentionText}"`);
   const { dockerHost, dockerTls } = engineSettings(r, mode);
 
@@ -395,7 +454,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
     webhook: webhookUrl === undefined ? undefined : { url: webhookUrl, format: webhookFormat as 'json' | 'slack', checkpoints: webhookCheckpoints === 'true' },
     limits: { loginsPerMinute, pendingLogins },
     search: { indexMsPerSecond },
-    recordings: { retentionSeconds },
+    recordings: { retentionSeconds, store },
     consoles: { maxPerUser, maxTotal, inputBytesPerSecond },
     broker: { prefix: brokerPrefix, leaseSeconds, drainSeconds },
     runtime: { dockerHost, dockerTls },

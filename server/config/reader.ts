@@ -17,6 +17,7 @@ export const FILE_CAPABLE = [
   'SALLYPORT_SSH_CA_KEY',
   'SALLYPORT_SSH_CA_PREVIOUS_KEYS',
   'SALLYPORT_SSH_HOST_KEY',
+  'SALLYPORT_S3_SECRET_ACCESS_KEY',
 ] as const;
 
 export interface Reader {

@@ -137,3 +137,13 @@ export {
   type LegalHoldRow,
   type Pruned,
 } from './retention.js';
+export {
+  recordingObjectKey,
+  listObjectChunks,
+  claimRecordingToStore,
+  markRecordingStored,
+  expiredObjects,
+  markObjectDeleted,
+  type ObjectChunk,
+  type RecordingToStore,
+} from './recording-objects.js';

@@ -5,8 +5,9 @@
 import { maySeeAllSessions, maySeeSession } from '../access/index.js';
 import type { Principal } from '../identity/index.js';
 import type { AuditLog } from '../audit/index.js';
-import { getConsoleSession, listConsoleSessions, listRecordingCommands, readRecordingChunks, searchRecordings, type CommandRow, type ConsoleSessionRow, type Database, type SessionFilter } from '../db/index.js';
+import { getConsoleSession, listConsoleSessions, listRecordingCommands, searchRecordings, type CommandRow, type ConsoleSessionRow, type Database, type SessionFilter } from '../db/index.js';
 import { SallyportError } from '../errors.js';
+import { recordingBytes, type ObjectStore } from '../storage/index.js';
 import type { Replay, ReplayIndex } from './replay.js';
 
 export interface Recordings {
@@ -58,6 +59,8 @@ export function createRecordings(deps: {
   replay: Replay;
   /** Builds a session's evidence bundle (bundle/, with the broker's JWKS). */
   bundle: (sessionId: string) => Promise<{ name: string; stream: AsyncIterable<Buffer> }>;
+  /** Where moved recordings are (null: the postgres store). */
+  objects?: ObjectStore | null;
 }): Recordings {
   const { db, audit } = deps;
   const get = async (principal: Principal, id: string): Promise<ConsoleSessionRow> => {
@@ -80,7 +83,7 @@ export function createRecordings(deps: {
     get,
     async recording(principal, id) {
       await kept(principal, id);
-      return readRecordingChunks(db, id);
+      return recordingBytes(db, deps.objects ?? null, id);
     },
     async evidenceBundle(principal, id) {
       const row = await kept(principal, id);

@@ -4,10 +4,11 @@
 // the player is served an index (chunk time spans, keyframes) plus the chunks around its
 // playhead — never the whole recording. Who may replay what is decided by the caller
 // (ConsoleService.get → access policy) before any of this is asked.
-import { claimKeyframeBuild, getRecording, insertKeyframe, listChunkSpans, listKeyframes, getKeyframe, markKeyframesDone, readChunkRange, readStoredChunks, recordingsWithoutKeyframes, type Database } from '../db/index.js';
+import { claimKeyframeBuild, getRecording, insertKeyframe, listChunkSpans, listKeyframes, getKeyframe, markKeyframesDone, readStoredChunks, recordingsWithoutKeyframes, type Database } from '../db/index.js';
 import { SallyportError } from '../errors.js';
 import { buildKeyframes } from '../recording/keyframes.js';
 import { keyframeProcess } from './keyframe-process.js';
+import { chunkRange, type ObjectStore } from '../storage/index.js';
 
 export interface ReplayIndex {
   width: number;
@@ -48,6 +49,8 @@ export function createReplay(deps: {
   /** Recordings larger than this are built in the builder's own process (keyframe-process.ts). */
   offProcessAboveBytes?: number;
   log?: { warn(obj: object, msg: string): void };
+  /** Where moved recordings are (null: the postgres store). */
+  objects?: ObjectStore | null;
 }): Replay {
   const { db } = deps;
   const builder = keyframeProcess();
@@ -124,7 +127,7 @@ export function createReplay(deps: {
       if (to - from + 1 > MAX_CHUNKS_PER_REQUEST) {
         throw new SallyportError('BAD_REQUEST', `ask for at most ${MAX_CHUNKS_PER_REQUEST} chunks at a time`, { problems: [{ field: 'to', message: `must be at most from + ${MAX_CHUNKS_PER_REQUEST - 1}` }] });
       }
-      return (await readChunkRange(db, sessionId, Math.max(1, from), to)).map((c) => c.data);
+      return (await chunkRange(db, deps.objects ?? null, sessionId, Math.max(1, from), to)).map((c) => c.data);
     },
     async keyframe(sessionId, n) {
       const k = await getKeyframe(db, sessionId, n);

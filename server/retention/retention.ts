@@ -6,6 +6,8 @@ import { authorizeLegalHold } from '../access/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { CatalogStore } from '../catalog/index.js';
 import {
+  expiredObjects,
+  markObjectDeleted,
   expireOneRecording,
   getConsoleSession,
   getLegalHold,
@@ -19,6 +21,7 @@ import {
 } from '../db/index.js';
 import { SallyportError } from '../errors.js';
 import type { Principal } from '../identity/index.js';
+import type { ObjectStore } from '../storage/index.js';
 
 /** Logins, notifications and login links are kept this long after they end (their events stay in the audit log). */
 export const SHORT_LIVED_KEEP_DAYS = 30;
@@ -35,7 +38,7 @@ export interface Retention {
   getHold(sessionId: string): Promise<LegalHoldRow | null>;
 }
 
-export function createRetention(deps: { db: Database; audit: AuditLog; catalog: CatalogStore; defaultSeconds: number | null }): Retention {
+export function createRetention(deps: { db: Database; audit: AuditLog; catalog: CatalogStore; defaultSeconds: number | null; objects?: ObjectStore | null }): Retention {
   const { db, audit } = deps;
   const policy = (): RetentionPolicy => ({
     targets: deps.catalog.current().targets.map((t) => ({ target: t.name, seconds: t.retention === undefined ? deps.defaultSeconds : t.retention })),
@@ -72,6 +75,15 @@ export function createRetention(deps: { db: Database; audit: AuditLog; catalog: 
         });
         if (!id) break;
         expired.push(id);
+      }
+      // Objects of recordings removed (now or by a pass whose deletion failed): after the
+      // database says so, so a failure here leaves an object to delete, never a recording gone
+      // without its event.
+      if (deps.objects) {
+        for (const o of await expiredObjects(db, PER_PASS)) {
+          await deps.objects.remove(o.object_key);
+          await markObjectDeleted(db, o.session_id);
+        }
       }
       return { expired, pruned: await pruneShortLived(db, SHORT_LIVED_KEEP_DAYS) };
     },

@@ -2,8 +2,9 @@
 // recordings against the checkpoint signed when they were sealed. `sallyport verify` and the
 // tests call these; evidence bundles are verified offline by the same functions.
 import type { RecordingEvidence } from '../audit/index.js';
-import { databaseClock, firstEventAfter, getRecording, listCheckpoints, listRestores, readAuditEvents, readAuditHead, readStoredChunks, recordingCheckpoint, recordingExpiry, type Queryable } from '../db/index.js';
+import { databaseClock, firstEventAfter, getRecording, listCheckpoints, listRestores, readAuditEvents, readAuditHead, recordingCheckpoint, recordingExpiry, type Queryable } from '../db/index.js';
 import { SallyportError } from '../errors.js';
+import { storedChunks, type ObjectStore } from '../storage/index.js';
 import { verifyJws, type Jwks } from '../signing/index.js';
 import { verifyAuditChain, verifyCheckpoints, type AuditReport, type EventRecord, type VerifiedCheckpoint } from './audit.js';
 import { verifyRecordingChunks, type RecordingReport } from './recording.js';
@@ -155,7 +156,7 @@ export async function signedRecordingEvidence(db: Queryable, sessionId: string, 
  * EXPIRED (problem kind 'expired'), never intact and never "missing": its removal must be a
  * chained recording.expired event naming the hash that was signed, or the removal is tampering.
  */
-export async function verifyStoredRecording(db: Queryable, sessionId: string, jwks: Jwks): Promise<RecordingReport> {
+export async function verifyStoredRecording(db: Queryable, sessionId: string, jwks: Jwks, objects: ObjectStore | null = null): Promise<RecordingReport> {
   const { evidence, checkpointId, kid } = await signedRecordingEvidence(db, sessionId, jwks);
   const row = await getRecording(db, sessionId);
   if (row?.expired_at) {
@@ -169,5 +170,5 @@ export async function verifyStoredRecording(db: Queryable, sessionId: string, jw
     const message = `recording ${sessionId} expired on ${expiry.at.toISOString()} by retention (${days} d after its console ended at ${expiry.details.endedAt}); it was ${signed}; the removal is audit event ${expiry.seq} (sallyport verify audit checks the chain it is in)`;
     return { ok: false, sessionId, chunks: 0, bytes: 0, problem: { chunk: null, kind: 'expired', message }, summary: message };
   }
-  return verifyRecordingChunks(sessionId, readStoredChunks(db, sessionId), evidence, `signed in checkpoint ${checkpointId} by ${kid}`);
+  return verifyRecordingChunks(sessionId, storedChunks(db, objects, sessionId), evidence, `signed in checkpoint ${checkpointId} by ${kid}`);
 }
