@@ -58,7 +58,7 @@ export function openDatabase(url: string, options: { poolSize: number }): Databa
       failure = err;
       throw wrap(err);
     } finally {
-      client.release(keepAfter(failure) ? undefined : (failure as Error));
+      client.release(connectionLost(failure) ? (failure as Error) : undefined);
     }
   };
 
@@ -91,10 +91,14 @@ export function openDatabase(url: string, options: { poolSize: number }): Databa
       } catch (err) {
         failure = err;
         delete (client as Committable)[AFTER_COMMIT];
-        await client.query('rollback').catch(() => {});
+        // Rolled back, the connection is as good as new whatever was thrown (an access decision,
+        // a unique violation): keep it. Dropping it on every refused console cost a reconnect,
+        // and on dev mode's single PGlite connection the reconnect raced the close ("the
+        // database is unreachable" right after an SSH door refusal).
+        if (!(await client.query('rollback').then(() => true, () => false)) && !connectionLost(failure)) failure = new Error('rollback failed');
         throw wrap(err);
       } finally {
-        client.release(keepAfter(failure) ? undefined : (failure as Error));
+        client.release(connectionLost(failure) ? (failure as Error) : undefined);
       }
     },
     async close() {
@@ -128,10 +132,16 @@ export async function tryInSavepoint<T>(tx: Queryable, fn: () => Promise<T>): Pr
  * the pool; pg-pool's default of discarding it would make PGlite, which accepts one connection,
  * refuse the replacement while the old one is still closing.
  */
-function keepAfter(err: unknown): boolean {
-  if (err === undefined) return true;
+/**
+ * The connection itself failed (refused, reset, terminated, the server shutting down, a rollback
+ * that did not go through): the pool must not hand it out again. Anything else thrown during a
+ * statement or a transaction (SQL errors, the caller's own refusals) leaves it usable.
+ */
+function connectionLost(err: unknown): boolean {
+  if (err === undefined) return false;
   const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08') && !code.startsWith('57P');
+  if (typeof code === 'string' && (code.startsWith('08') || code.startsWith('57P') || /^E[A-Z]+$/.test(code))) return true;
+  return /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout|rollback failed)/.test(String((err as Error)?.message));
 }
 
 function wrap(err: unknown): unknown {

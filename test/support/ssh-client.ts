@@ -93,14 +93,18 @@ export function sshClient(
 export async function startSshDoorBroker(
   image: string,
   overrides: Record<string, string> = {},
+  options: Parameters<typeof startTestBroker>[1] = {},
 ): Promise<{ t: TestBroker; port: number; hostKey: string; knownHosts: string }> {
-  const t = await startTestBroker({
-    SALLYPORT_CATALOG: writeConsoleCatalog(image),
-    CONSOLE_GREETING: 'x',
-    SALLYPORT_SSH_LISTEN: '127.0.0.1:0',
-    SALLYPORT_SSH_HOST_KEY: encodePrivateKeyFile(generateEd25519(), 'test-host'),
-    ...overrides,
-  });
+  const t = await startTestBroker(
+    {
+      SALLYPORT_CATALOG: writeConsoleCatalog(image),
+      CONSOLE_GREETING: 'x',
+      SALLYPORT_SSH_LISTEN: '127.0.0.1:0',
+      SALLYPORT_SSH_HOST_KEY: encodePrivateKeyFile(generateEd25519(), 'test-host'),
+      ...overrides,
+    },
+    options,
+  );
   const port = t.broker.sshPort!;
   const hostKey = (await (await fetch(`${t.url}/.well-known/sallyport/ssh-host-key.pub`)).text()).trim();
   return { t, port, hostKey, knownHosts: knownHostsFile(port, hostKey) };
