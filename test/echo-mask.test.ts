@@ -225,13 +225,30 @@ describe('a paste of several lines', () => {
     expect(recorded.join('')).toBe(`${lines.join('\n')}\n`);
   });
 
+  it('is recorded as typed when the REPL takes longer than the key window to answer each line, as on a loaded machine', async () => {
+    const recorded: string[] = [];
+    let masked = 0;
+    const m = new EchoMask({ input: (d) => recorded.push(d), masked: (n) => (masked += n) }, 100);
+    const lines = Array.from({ length: 6 }, (_, i) => `row${i} = "pasted-#{${i} * 2}"`);
+    m.input(`${lines.join('\r')}\r`);
+    // irb evaluating each line for 250 ms (2.5 key windows) before echoing the next; 1.5 s in all.
+    for (const [i, l] of lines.entries()) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 250));
+      m.output(`irb(main):00${i + 1}> ${l}\r\n=> "pasted-${i * 2}"\r\n`);
+    }
+    await settle();
+    expect(masked).toBe(0);
+    expect(recorded.join('')).toBe(`${lines.join('\r')}\r`);
+  });
+
   it('masks the lines never echoed, records those that were', async () => {
     const recorded: string[] = [];
     let masked = 0;
     const m = new EchoMask({ input: (d) => recorded.push(d), masked: (n) => (masked += n) }, 100);
     m.input('echo one\rsecret-two\r');
     m.output('echo one\r\none\r\nPassword: ');
-    await new Promise((r) => setTimeout(r, 400));
+    // After a line was echoed the next is waited for five key windows (a REPL answering), then masked.
+    await new Promise((r) => setTimeout(r, 700));
     expect(recorded.join('')).toBe(`echo one\r${'•'.repeat('secret-two'.length)}\r`);
     expect(masked).toBe('secret-two'.length);
   });

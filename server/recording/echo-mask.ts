@@ -17,8 +17,16 @@ const MAX_PENDING_CHARS = 16 * 1024;
  * from the first pending key, so held input is bounded in time as well as size.
  */
 const MAX_WAIT_MS = 2000;
-/** A paste of several lines is echoed line by line between the program's answers: it may take longer. */
-const PASTE_MAX_WAIT_MS = 5000;
+/**
+ * A paste of several lines is echoed line by line between the program's answers, and a REPL
+ * evaluating each line (a Rails console on a loaded machine) can take seconds per line. Once a
+ * line has been found echoed, the next one is waited for `PASTE_LINE_WAITS` key windows after
+ * the last progress, never beyond this from the first key: the held input stays bounded in
+ * time, as MAX_PENDING_CHARS bounds it in size. Longer waits only delay masking: a line is
+ * recorded as typed only when its exact keys appear in the output.
+ */
+const PASTE_MAX_WAIT_MS = 60_000;
+const PASTE_LINE_WAITS = 5;
 
 export interface MaskedInputSink {
   input(data: string): void;
@@ -80,7 +88,7 @@ export class EchoMask {
       const before = this.linesFound;
       const found = this.findEchoedLines(lines);
       if (found === lines.length) return this.release(lines.length);
-      if (found > before) this.renew(PASTE_MAX_WAIT_MS);
+      if (found > before) this.renew(PASTE_MAX_WAIT_MS, this.waitMs * PASTE_LINE_WAITS);
       return;
     }
     const verdict = echoedInPlace(this.want(), this.seen);
@@ -137,12 +145,12 @@ export class EchoMask {
     return this.linesFound;
   }
 
-  /** More keys, or more of their echo: wait the window again, within MAX_WAIT_MS of the first key. */
-  private renew(maxWaitMs = MAX_WAIT_MS): void {
+  /** More keys, or more of their echo: wait the window again, within `maxWaitMs` of the first key. */
+  private renew(maxWaitMs = MAX_WAIT_MS, windowMs = this.waitMs): void {
     const left = this.since + maxWaitMs - Date.now();
     if (left <= 0) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.decide(), Math.min(this.waitMs, left));
+    this.timer = setTimeout(() => this.decide(), Math.min(windowMs, left));
   }
 
   private release(pastedLines = 0): void {
