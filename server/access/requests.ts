@@ -11,6 +11,8 @@ import {
   grantAccess,
   insertAccessRequest,
   lockAccessRequest,
+  moveConsolesToGrant,
+  pendingExtension,
   recordDecision,
   transitionAccessRequest,
   type AccessRequestRow,
@@ -63,7 +65,9 @@ export interface AccessRequestView {
   expiresAt: Date | null;
   /** Whether this grant would open a console now, and if not, why. */
   opensConsole: { ok: boolean; why: string | null };
-  youMay: { decide: boolean; withdraw: boolean; revoke: boolean; handBack: boolean; openConsole: boolean };
+  /** The grant this request asks more time for (shown to approvers beside it). */
+  extends: string | null;
+  youMay: { decide: boolean; withdraw: boolean; revoke: boolean; handBack: boolean; openConsole: boolean; extend: boolean };
 }
 
 export interface AccessRequestDetail extends AccessRequestView {
@@ -78,7 +82,8 @@ export interface AccessRequestDetail extends AccessRequestView {
 export type AccessRequestScope = 'mine' | 'decide' | 'active';
 
 export interface AccessRequests {
-  request(p: Principal, targetName: string, input: { reason: string; durationSeconds: number }): Promise<AccessRequestRow>;
+  /** `extends`: the requester's own grant, in force, this asks more time for (the same console). */
+  request(p: Principal, targetName: string, input: { reason: string; durationSeconds: number; extends?: string }): Promise<AccessRequestRow>;
   decide(p: Principal, requestId: string, decision: 'approve' | 'deny', comment: string): Promise<AccessRequestRow>;
   withdraw(p: Principal, requestId: string): Promise<AccessRequestRow>;
   revoke(p: Principal, requestId: string, reason: string): Promise<AccessRequestRow>;
@@ -130,6 +135,20 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
   const findTarget = (name: string): Target | undefined => deps.catalog.current().targets.find((t) => t.name === name);
   const invalid = (problems: FieldProblem[]) => invalidInput(problems, 'the access request is invalid');
 
+  /**
+   * An extension approved: the consoles running under the grant it extends move to it, in the
+   * approval's transaction, so the control pass finds them under a grant in force and their users
+   * are told the new end (consoles/control.ts).
+   */
+  const carryConsoles = async (tx: Queryable, granted: AccessRequestRow, by: string) => {
+    if (!granted.extends_id) return;
+    const sessions = await moveConsolesToGrant(tx, granted.extends_id, granted.id);
+    await audit.append(
+      { actor: by, action: 'access.extended', subject: granted.id, details: { target: granted.target, extends: granted.extends_id, expiresAt: granted.expires_at!.toISOString(), sessions } },
+      tx,
+    );
+  };
+
   return {
     async request(p, targetName, input) {
       requireFullScope(p, 'asking for access');
@@ -141,6 +160,19 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
       if (problems.length > 0) throw invalid(problems);
 
       return db.transaction(async (tx) => {
+        if (input.extends !== undefined) {
+          // Only one's own grant, in force, for the console as it is; one extension waiting at a time.
+          const original = /^[0-9a-f-]{36}$/.test(input.extends) ? await lockAccessRequest(tx, input.extends) : null;
+          if (!original || original.requester_id !== p.userId) throw new SallyportError('NOT_FOUND', `no access request ${input.extends}`);
+          if (original.status !== 'approved' || !original.expires_at || original.expires_at <= new Date()) {
+            throw new SallyportError('CONFLICT', `request ${original.id} is not a grant in force (it is ${original.status === 'approved' ? 'expired' : original.status}): ask for access anew`);
+          }
+          if (original.target !== target.name || original.image !== target.image || original.command.join('\0') !== target.command.join('\0') || original.placement.join(',') !== target.placement.join(',')) {
+            throw new SallyportError('CONFLICT', `${target.name} changed since request ${original.id} was approved (image, command or nodes): an extension is for the same console, so ask anew`);
+          }
+          const waiting = await pendingExtension(tx, original.id);
+          if (waiting) throw new SallyportError('CONFLICT', `an extension of ${original.id} is already waiting: request ${waiting}`);
+        }
         let row = await insertAccessRequest(tx, {
           id: randomUUID(),
           requesterId: p.userId,
@@ -153,6 +185,7 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
           durationSeconds: input.durationSeconds,
           approvalsNeeded: target.approval.approvals,
           maxSessions: target.approval.maxSessions ?? null,
+          extendsId: input.extends ?? null,
         });
         await audit.append(
           {
@@ -169,6 +202,7 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
               reason: row.reason,
               durationSeconds: row.duration_seconds,
               approvalsNeeded: row.approvals_needed,
+              ...(row.extends_id ? { extends: row.extends_id } : {}),
             },
           },
           tx,
@@ -182,6 +216,7 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
             tx,
           );
           await notify(tx, { ...base, event: 'access.approved', actor: 'system', text: 'approved at once for on-call', expiresAt: row.expires_at!.toISOString() });
+          await carryConsoles(tx, row, 'system');
         }
         return row;
       });
@@ -222,6 +257,7 @@ export function createAccessRequests(deps: AccessRequestsDeps): AccessRequests {
           tx,
         );
         await notify(tx, { ...base, event: 'access.approved', expiresAt: granted.expires_at!.toISOString() });
+        await carryConsoles(tx, granted, actor(p));
         return granted;
       });
     },

@@ -53,7 +53,10 @@ export function createRequestViews(deps: AccessRequestsDeps): Pick<AccessRequest
       decidedAt: r.decided_at,
       expiresAt: r.expires_at,
       opensConsole: opensConsole(r),
+      extends: r.extends_id,
       youMay: {
+        // More time for one's own grant in force (one extension waiting at a time: the access layer says so).
+        extend: r.status === 'approved' && r.requester_id === p.userId && r.expires_at !== null && r.expires_at.getTime() > Date.now(),
         decide: r.status === 'pending' && !alreadyDecided && t !== undefined && mayApprove(p, t, r.requester_id),
         withdraw: r.status === 'pending' && r.requester_id === p.userId,
         revoke: r.status === 'approved' && (hasRole(p, 'approver') || hasRole(p, 'admin')),

@@ -26,7 +26,9 @@ export interface AuditEvents {
   'broker.stopped': { version: string };
   'broker.lost': { takenOverBy: string; lastHeartbeat: string };
   /** `username` (the requester) since 0.2.0: an evidence bundle's approval is read from these events. */
-  'access.requested': { username?: string; clientAddress?: string; target: string; image: string; command: string[]; nodes?: string[]; reason: string; durationSeconds: number; approvalsNeeded: number };
+  'access.requested': { username?: string; clientAddress?: string; target: string; image: string; command: string[]; nodes?: string[]; reason: string; durationSeconds: number; approvalsNeeded: number; extends?: string };
+  /** An extension approved: the consoles of the grant it extends now run under it. */
+  'access.extended': { target: string; extends: string; expiresAt: string; sessions: string[] };
   'access.decision': { username?: string; clientAddress?: string; decision: 'approve' | 'deny'; comment: string; counted: number; needed: number };
   'access.approved': { target: string; expiresAt: string; auto: boolean };
   'access.denied': { target: string; comment: string };
@@ -124,6 +126,7 @@ const ACTION_SET: Record<AuditAction, true> = {
   'access.requested': true,
   'access.decision': true,
   'access.approved': true,
+  'access.extended': true,
   'access.denied': true,
   'access.withdrawn': true,
   'access.revoked': true,

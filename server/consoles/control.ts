@@ -36,6 +36,16 @@ export function controlPass(deps: ControlDeps): () => Promise<void> {
   const { db, live } = deps;
   return async () => {
     await deps.access.expire();
+    const rows = await ownLiveSessions(db, deps.brokerId);
+    // An approved extension moved consoles to its grant (access/requests.ts): follow it before
+    // judging grants, so the old one ending ends nothing that runs on under the new one.
+    for (const row of rows) {
+      const e = live.get(row.id);
+      if (e && row.grant_id && e.grantId && row.grant_id !== e.grantId && row.grant_expires_at) {
+        e.grantId = row.grant_id;
+        e.session.grantExtended(row.grant_id, row.grant_expires_at);
+      }
+    }
     const entries = [...live.entries()].filter(([, e]) => e.session.live);
     const grants = entries.flatMap(([, e]) => (e.grantId ? [e.grantId] : []));
     const dead = new Map((await deps.access.deadGrants(grants)).map((g) => [g.id, g.status]));
@@ -47,7 +57,7 @@ export function controlPass(deps: ControlDeps): () => Promise<void> {
       else if (!target || !mayUseTarget(e.principal, target)) void e.session.end({ code: 'access_removed' });
     }
     await touchLoginsOfConsoles(db, deps.brokerId, deps.loginTouchSeconds);
-    for (const row of await ownLiveSessions(db, deps.brokerId)) {
+    for (const row of rows) {
       const session = live.get(row.id)?.session;
       if (!session) {
         // A row of ours that belongs to no console: its start failed while the database was away.

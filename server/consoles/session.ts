@@ -16,6 +16,8 @@ export interface ConsoleClient {
   /** Registers a callback for when the client has caught up after send() returned false. */
   onDrain(cb: () => void): void;
   notice(message: string): void;
+  /** The console's end moved (an extension approved): a door with a countdown shows the new one. */
+  limits?(l: { endsAt: Date; because: 'access' | 'console'; idleSeconds: number }): void;
   /**
    * The session ended: why (the sentence and its code), the process's own exit code (null when
    * it did not exit) and the status a door without one reports (SSH: the reason's status).
@@ -133,8 +135,28 @@ export class ConsoleSession {
     });
     this.maxTimer = setTimeout(() => void this.end({ code: 'max_duration' }), limits.maxSeconds * 1000);
     this.touch();
-    // Never ended without warning: five minutes and one minute before the grant or the maximum
-    // duration ends it, whichever is first, the user is told (the browser also shows a countdown).
+    this.warnBeforeEnd();
+  }
+
+  /**
+   * An extension of the grant was approved: the console now runs under the new grant until
+   * `endsAt` (the control pass found it moved). The warnings start over; the user is told.
+   */
+  grantExtended(grantId: string, endsAt: Date): void {
+    if (!this.live) return;
+    this.limits.grantEndsAt = endsAt;
+    for (const t of this.warnTimers.splice(0)) clearTimeout(t);
+    this.warnBeforeEnd();
+    const deadline = this.deadline();
+    this.notice(`Your access was extended (request ${grantId}): this console may run until ${deadline.endsAt.toISOString().replace('T', ' ').slice(0, 16)} UTC.`);
+    this.client.limits?.({ ...deadline, idleSeconds: this.limits.idleSeconds });
+  }
+
+  /**
+   * Never ended without warning: five minutes and one minute before the grant or the maximum
+   * duration ends it, whichever is first, the user is told (the browser also shows a countdown).
+   */
+  private warnBeforeEnd(): void {
     const { endsAt, because } = this.deadline();
     for (const before of [300, 60]) {
       const at = endsAt.getTime() - before * 1000 - Date.now();

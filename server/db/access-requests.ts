@@ -23,6 +23,8 @@ export interface AccessRequestRow {
   decided_at: Date | null;
   expires_at: Date | null;
   sessions_used: number;
+  /** The grant this request asks more time for. */
+  extends_id: string | null;
 }
 
 export async function insertAccessRequest(
@@ -39,14 +41,15 @@ export async function insertAccessRequest(
     durationSeconds: number;
     approvalsNeeded: number;
     maxSessions: number | null;
+    extendsId?: string | null;
   },
 ): Promise<AccessRequestRow> {
   const { rows } = await db.query<AccessRequestRow>(
     `insert into access_requests
-       (id, requester_id, target, image, command, catalog_sha256, reason, duration_seconds, approvals_needed, max_sessions, placement)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       (id, requester_id, target, image, command, catalog_sha256, reason, duration_seconds, approvals_needed, max_sessions, placement, extends_id)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
      returning *`,
-    [r.id, r.requesterId, r.target, r.image, r.command, r.catalogSha256, r.reason, r.durationSeconds, r.approvalsNeeded, r.maxSessions, r.placement],
+    [r.id, r.requesterId, r.target, r.image, r.command, r.catalogSha256, r.reason, r.durationSeconds, r.approvalsNeeded, r.maxSessions, r.placement, r.extendsId ?? null],
   );
   return rows[0]!;
 }
@@ -298,4 +301,19 @@ export async function equalGrantInForce(db: Queryable, r: Pick<AccessRequestRow,
 export async function holdsGrantFor(db: Queryable, userId: string, target: string): Promise<boolean> {
   const { rowCount } = await db.query(`select 1 from access_requests where requester_id = $1 and target = $2 and status = 'approved' and expires_at > now() limit 1`, [userId, target]);
   return (rowCount ?? 0) > 0;
+}
+
+/** An extension approved: the extended grant's live consoles move to it. Returns their ids. */
+export async function moveConsolesToGrant(tx: Queryable, fromGrant: string, toGrant: string): Promise<string[]> {
+  const { rows } = await tx.query<{ id: string }>(
+    `update console_sessions set grant_id = $2 where grant_id = $1 and ended_at is null returning id`,
+    [fromGrant, toGrant],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** A pending extension of this grant, if one waits. */
+export async function pendingExtension(db: Queryable, grantId: string): Promise<string | null> {
+  const { rows } = await db.query<{ id: string }>(`select id from access_requests where extends_id = $1 and status = 'pending' limit 1`, [grantId]);
+  return rows[0]?.id ?? null;
 }

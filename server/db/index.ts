@@ -63,6 +63,8 @@ export {
   returnGrantUse,
   expireGrants,
   deadGrants,
+  moveConsolesToGrant,
+  pendingExtension,
   listAccessRequests,
   getAccessRequest,
   listAccessDecisions,

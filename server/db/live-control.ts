@@ -137,6 +137,8 @@ export interface OwnLiveRow {
   target: string;
   image: string;
   grant_id: string | null;
+  /** When that grant ends (it may be an extension the session moved to). */
+  grant_expires_at: Date | null;
   /** Someone asked to terminate it: who, and why. */
   terminate_by: string | null;
   terminate_reason: string | null;
@@ -149,7 +151,7 @@ export interface OwnLiveRow {
 /** Every session this broker holds according to the database, with what the control pass acts on. */
 export async function ownLiveSessions(db: Queryable, brokerId: string): Promise<OwnLiveRow[]> {
   const { rows } = await db.query<OwnLiveRow>(
-    `select s.id, s.target, s.image, s.grant_id, s.terminate_by, s.terminate_reason,
+    `select s.id, s.target, s.image, s.grant_id, g.expires_at as grant_expires_at, s.terminate_by, s.terminate_reason,
             case when b.ended_at is not null then b.end_reason when b.expires_at <= now() then 'expired' end as login_ended,
             coalesce((select array_agg(u.username order by w.started_at)
                         from console_watchers w
@@ -158,6 +160,7 @@ export async function ownLiveSessions(db: Queryable, brokerId: string): Promise<
                        where w.session_id = s.id and w.ended_at is null), '{}') as watchers
        from console_sessions s
        left join browser_sessions b on b.id_hash = s.browser_session
+       left join access_requests g on g.id = s.grant_id
       where s.broker_id = $1 and s.ended_at is null`,
     [brokerId],
   );

@@ -28,7 +28,7 @@ export function requestRow(r: AccessRequest, extra: (Node | string)[] = []): HTM
     { className: 'access-request' },
     el('td', {}, el('a', { href: `/access/${r.id}`, textContent: r.target, className: 'request-link' })),
     el('td', { textContent: r.requester }),
-    el('td', { textContent: r.reason }),
+    el('td', {}, r.reason, r.extends ? el('span', { className: 'badge extension', title: `asks more time for request ${r.extends}`, textContent: 'more time' }) : ''),
     el('td', { textContent: duration(r.durationSeconds) }),
     el('td', {}, statusBadge(r)),
     el('td', {}, r.expiresAt && r.status === 'approved' ? timeEl(r.expiresAt) : ''),

@@ -111,6 +111,27 @@ export async function renderAccessRequest(app: HTMLElement, id: string): Promise
         ),
       );
     }
+    // More time for a grant in force: a request of its own, decided like any other; approved,
+    // the consoles running under this grant run on under it.
+    if (r.youMay.extend) {
+      const reason = el('input', { id: 'extend-reason', maxLength: 4000, placeholder: 'why more time is needed' });
+      const minutes = el('input', { id: 'extend-minutes', type: 'number', min: '1', value: String(Math.max(1, Math.round(r.durationSeconds / 60))) });
+      actions.append(
+        el(
+          'form',
+          { id: 'extend', className: 'inline', onsubmit: (e: Event) => {
+            e.preventDefault();
+            void postJson<AccessRequestDetail>(`/api/access-requests/${id}/extend`, { reason: reason.value, durationSeconds: Math.round(Number(minutes.value) * 60) }).then(
+              (x) => void (location.href = `/access/${x.id}`),
+              (err: Error) => void (problem.textContent = err.message),
+            );
+          } },
+          el('label', { className: 'inline' }, 'More time: ', reason),
+          el('label', { className: 'inline' }, ' minutes ', minutes),
+          el('button', { type: 'submit', textContent: 'Ask for more time' }),
+        ),
+      );
+    }
     // The requester hands back; an approver revokes, asked the same way as on the Approvals page.
     if (r.youMay.revoke && !r.youMay.handBack) actions.append(revokeButton(r, (reason) => act('revoke', { reason })));
 
@@ -121,6 +142,7 @@ export async function renderAccessRequest(app: HTMLElement, id: string): Promise
       view,
       el('h1', {}, `Access to ${r.target} `, statusBadge(r)),
       el('p', { id: 'request-state', className: `state state-${r.status}`, role: 'status', textContent: stateLine(r) }),
+      r.extends ? el('p', { id: 'extends', className: 'meta' }, 'Asks more time for ', link(`/access/${r.extends}`, 'an earlier grant'), ': approved, its running consoles go on under this one.') : '',
       r.opensConsole.ok || r.status !== 'approved' ? '' : el('p', { className: 'error', id: 'grant-unusable', textContent: `This grant does not open a console: ${r.opensConsole.why}` }),
       r.equalGrantInForce
         ? el(

@@ -81,7 +81,9 @@ export interface AccessRequest {
   decidedAt: string | null;
   expiresAt: string | null;
   opensConsole: { ok: boolean; why: string | null };
-  youMay: { decide: boolean; withdraw: boolean; revoke: boolean; handBack: boolean; openConsole: boolean };
+  /** The grant this request asks more time for. */
+  extends: string | null;
+  youMay: { decide: boolean; withdraw: boolean; revoke: boolean; handBack: boolean; openConsole: boolean; extend: boolean };
 }
 
 export interface AccessRequestDetail extends AccessRequest {

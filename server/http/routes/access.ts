@@ -36,6 +36,29 @@ export function accessRoutes(app: FastifyInstance, access: AccessRequests): void
       },
     );
 
+    // More time for a grant in force: a request of its own, for the same console, that the
+    // approvers decide like any other; approved, the grant's live consoles run on under it.
+    api.post<{ Params: { id: string }; Body: { reason: string; durationSeconds: number } }>(
+      '/api/access-requests/:id/extend',
+      {
+        schema: {
+          params: idParams,
+          body: {
+            type: 'object',
+            properties: { reason: text(4000), durationSeconds: { type: 'integer' }, csrf },
+            required: ['reason', 'durationSeconds'],
+            additionalProperties: false,
+          },
+        },
+      },
+      async (request, reply) => {
+        const original = await access.get(request.principal!, request.params.id);
+        const row = await access.request(request.principal!, original.target, { ...request.body, extends: request.params.id });
+        reply.status(201);
+        return access.get(request.principal!, row.id);
+      },
+    );
+
     api.get<{ Querystring: { scope: AccessRequestScope } }>(
       '/api/access-requests',
       {

@@ -181,6 +181,9 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
                 watchers: (names) => {
                   out.control({ type: 'watchers', names: [...names] });
                 },
+                limits: ({ endsAt, because, idleSeconds }) => {
+                  out.control({ type: 'limits', endsAt: endsAt.toISOString(), because, idleSeconds });
+                },
                 end: ({ reason, code, exitCode }) => {
                   out.control({ type: 'exit', reason, code, exitCode });
                   setTimeout(() => closeWith(1000, reason), 50);
