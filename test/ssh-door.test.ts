@@ -106,6 +106,8 @@ describe('the SSH front door', () => {
   it('lists the targets the user may open when the user name names none', async () => {
     const c = sshClient(port, 'nowhere', knownHosts, ['-t']);
     const { token } = await linkOf(c);
+    // Said before any browser step: a typo is seen at once.
+    expect(c.output()).toMatch(/there is no target named nowhere; the user name you connect as names the target/);
     await confirm(alice, token);
     await c.waitFor(/Targets you may open:/);
     await c.waitFor(/ssh -t -p \d+ \S+@127\.0\.0\.1/);

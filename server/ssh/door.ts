@@ -155,9 +155,19 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
           // longer the first to go when the door is full. Until here, however many requests it
           // sent (a `none`, a key), the handshake window holds.
           socket?.linked();
+          // A mistyped target is said now, before anyone opens a browser for it; the link still
+          // leads to the list of targets the user may open.
+          const known = target !== '' && deps.catalog.current().targets.some((t) => t.name === target);
           const instructions = [
             '',
-            `  Sallyport: to open ${target ? `a console on ${target}` : 'a console'}, confirm this login in your browser:`,
+            ...(known
+              ? []
+              : [
+                  `  Sallyport: there is no target named ${target || ctx.username.slice(0, 64).replace(/[^\x20-\x7e]/g, '?')}; the user name you connect as names the target.`,
+                  '  Confirm the link below only to see the targets you may open.',
+                  '',
+                ]),
+            `  Sallyport: to open ${known ? `a console on ${target}` : 'a console'}, confirm this login in your browser:`,
             '',
             `    ${link.url}`,
             '',
