@@ -65,6 +65,11 @@ export interface AuditEvents {
   /** A command-line login ended by its owner or an admin. */
   'cli.login.revoked': { by: string; username: string; clientName: string };
   'ssh.login.confirmed': { username: string; target: string; clientAddress: string; clientVersion: string };
+  /** A browser confirmed a connection that proved this key: it logs the user in again until that login ends. */
+  'ssh.key.remembered': { username: string; fingerprint: string; expiresAt: string; clientAddress: string };
+  /** A connection logged in with a remembered key, no browser step. */
+  'ssh.key.login': { username: string; fingerprint: string; target: string; clientAddress: string; clientVersion: string };
+  'ssh.key.revoked': { by: string; username: string; fingerprint: string };
   /** The connection stopped waiting for its link: it expired, the client went away, the confirming login ended, the broker stopped. */
   'ssh.login.abandoned': { target: string; clientAddress: string; clientVersion: string; why: 'expired' | 'disconnected' | 'login_ended' | 'stopping' };
   /** The SSH front door refused a request (forwarding, agent, X11, exec, subsystem, env, weak algorithm). */
@@ -141,6 +146,9 @@ const ACTION_SET: Record<AuditAction, true> = {
   'cli.login.taken': true,
   'cli.login.revoked': true,
   'ssh.login.confirmed': true,
+  'ssh.key.remembered': true,
+  'ssh.key.login': true,
+  'ssh.key.revoked': true,
   'ssh.login.abandoned': true,
   'ssh.refused': true,
   'console.watched': true,

@@ -135,6 +135,8 @@ export interface Config {
     readonly unauthenticatedTotal: number;
     /** From TCP accept until the connection is shown its login link. */
     readonly handshakeSeconds: number;
+    /** How long a key a browser login confirmed logs its user in again (hours; 0: never). */
+    readonly keyLoginHours: number;
   };
   /** Production refuses images not pinned by digest. */
   readonly requireImageDigest: boolean;
@@ -420,6 +422,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
   const unauthenticatedPerAddress = integer('SALLYPORT_SSH_MAX_UNAUTHENTICATED_PER_ADDRESS', 10, 1, 10000);
   const unauthenticatedTotal = integer('SALLYPORT_SSH_MAX_UNAUTHENTICATED', 256, 1, 100000);
   const sshHandshakeSeconds = duration('SALLYPORT_SSH_HANDSHAKE_TIMEOUT', 20);
+  const keyLoginHours = integer('SALLYPORT_SSH_KEY_LOGIN_HOURS', 12, 0, 168);
   if (sshHandshakeSeconds < 2 || sshHandshakeSeconds > 120) bad('SALLYPORT_SSH_HANDSHAKE_TIMEOUT', 'must be from 2s to 2m');
 
   const metricsToken = read('SALLYPORT_METRICS_TOKEN');
@@ -459,7 +462,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
     broker: { prefix: brokerPrefix, leaseSeconds, drainSeconds },
     runtime: { dockerHost, dockerTls },
     fleet: { ca, sourceAddresses, certificateSeconds, connectTimeoutSeconds },
-    sshDoor: { listen: sshListen, hostKey: sshHostKey, loginSeconds: sshLoginSeconds, approvalWaitSeconds, unauthenticatedPerAddress, unauthenticatedTotal, handshakeSeconds: sshHandshakeSeconds },
+    sshDoor: { listen: sshListen, hostKey: sshHostKey, loginSeconds: sshLoginSeconds, approvalWaitSeconds, unauthenticatedPerAddress, unauthenticatedTotal, handshakeSeconds: sshHandshakeSeconds, keyLoginHours },
     requireImageDigest: mode === 'production',
     metrics: { token: metricsToken },
     logLevel,

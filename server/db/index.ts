@@ -149,3 +149,4 @@ export {
   type ObjectChunk,
   type RecordingToStore,
 } from './recording-objects.js';
+export { rememberSshKey, findSshKeyLogin, listSshKeyLogins, revokeSshKeyLogin, type SshKeyLoginRow } from './ssh-key-logins.js';

@@ -4,4 +4,4 @@ export { createIdentity, type Identity } from './identity.js';
 export { createRelyingParty, type RelyingParty } from './oidc.js';
 export type { Principal } from './principal.js';
 export { createCliLogins, CLI_LOGIN_SECONDS, type CliLogins, type CliLoginView, type CliPoll } from './cli-logins.js';
-export { createSshLogins, type SshLogins, type SshLoginAbandoned, type SshLoginStart, type SshLoginView } from './ssh-logins.js';
+export { createSshLogins, type SshLogins, type SshLoginAbandoned, type SshLoginStart, type SshLoginView, type SshKey } from './ssh-logins.js';

@@ -14,7 +14,7 @@ import type { AuditLog } from '../audit/index.js';
 import type { CatalogStore } from '../catalog/index.js';
 import type { Config } from '../config/index.js';
 import type { ConsoleService } from '../consoles/index.js';
-import type { Principal, SshLogins } from '../identity/index.js';
+import type { Principal, SshKey, SshLogins } from '../identity/index.js';
 import { fingerprint, parsePrivateKeyFile, publicKeyLine, ed25519Blob } from '../signing/index.js';
 import { createRateLimiter } from '../rate-limit.js';
 import { createLoginWaiter } from './login-waiter.js';
@@ -109,6 +109,8 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
       let principal: Principal | undefined;
       let attempts = 0;
       let loginStarted = false;
+      /** A key this connection proved it holds (signed for), remembered once a browser confirms the login. */
+      let provenKey: SshKey | undefined;
       /** The target the SSH user name named ('' for none, or a name that cannot be one). */
       let requested = '';
       // The whole login, link included, must finish in time.
@@ -133,7 +135,34 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
           client.end();
           return;
         }
-        if (ctx.method !== 'keyboard-interactive' || loginStarted) return ctx.reject(['keyboard-interactive']);
+        if (ctx.method === 'publickey' && door.keyLoginHours > 0 && !loginStarted && !provenKey) {
+          // A key a browser login confirmed before logs that user in again; any other key the
+          // client proves it holds is remembered once this login is confirmed in a browser.
+          const key = ctx.key;
+          if (!ctx.signature) return ctx.accept(); // "this key would do": the client signs next
+          const parsed = ssh2.utils.parseKey(key.data);
+          if (parsed instanceof Error || !parsed.verify(ctx.blob!, ctx.signature, ctx.hashAlgo)) return ctx.reject(['keyboard-interactive']);
+          const proved = { algorithm: key.algo, blob: Buffer.from(key.data) };
+          const target = TARGET_NAME.test(ctx.username) ? ctx.username : '';
+          void deps.logins
+            .keyLogin(proved, { target, clientAddress, clientVersion })
+            .then((p) => {
+              if (p) {
+                principal = p;
+                requested = target;
+                uncount();
+                clearTimeout(loginDeadline);
+                return ctx.accept();
+              }
+              provenKey = proved;
+              // Partial success: the key is proven, a browser must still confirm who this is.
+              ctx.reject(['keyboard-interactive'], true);
+            })
+            .catch(() => ctx.reject(['keyboard-interactive']));
+          return;
+        }
+        // Offer public keys first while key logins are on: a key a browser confirmed skips the link.
+        if (ctx.method !== 'keyboard-interactive' || loginStarted) return ctx.reject(door.keyLoginHours > 0 && !provenKey && !loginStarted ? ['publickey', 'keyboard-interactive'] : ['keyboard-interactive']);
         loginStarted = true;
         if (!loginStarts.take(clientAddress)) {
           ctx.reject([]);
@@ -185,6 +214,8 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
                   principal = outcome.principal;
                   uncount();
                   clearTimeout(loginDeadline);
+                  // The key this connection proved now logs this user in again, without a browser.
+                  if (provenKey) void deps.logins.rememberKey(outcome.principal, provenKey, start).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'ssh door: could not remember the key'));
                   return ctx.accept();
                 }
                 void deps.logins.abandoned(start, outcome.why).catch(() => undefined);

@@ -33,7 +33,8 @@ export function sshClient(
   knownHosts: string,
   args: string[] = [],
   /** `agent`: run it under a fresh ssh-agent (so `-A` has an agent to forward). */
-  options: { command?: string[]; size?: { cols: number; rows: number }; agent?: boolean } = {},
+  /** `key`: a private key file to log in with (public-key authentication is off otherwise). */
+  options: { command?: string[]; size?: { cols: number; rows: number }; agent?: boolean; key?: string } = {},
 ): SshClient {
   const size = options.size ?? { cols: 100, rows: 30 };
   const ssh = [
@@ -41,7 +42,7 @@ export function sshClient(
     '-F', '/dev/null',
     '-o', `UserKnownHostsFile=${knownHosts}`,
     '-o', 'StrictHostKeyChecking=yes',
-    '-o', 'PubkeyAuthentication=no',
+    ...(options.key ? ['-o', 'PubkeyAuthentication=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-i', options.key] : ['-o', 'PubkeyAuthentication=no']),
     '-o', 'PasswordAuthentication=no',
     '-o', 'ConnectTimeout=10',
     '-p', String(port),

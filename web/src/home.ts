@@ -14,6 +14,48 @@ interface CliSession {
 }
 
 /**
+ * The SSH keys that log you in at the SSH door without a browser: each one a browser login of
+ * yours confirmed, ending with that login; revoke one here (a lost laptop) before that.
+ */
+function sshKeys(): HTMLElement {
+  const section = el('section', { className: 'ssh-keys', id: 'ssh-keys' }, el('h2', { textContent: 'Your SSH keys' }));
+  const problem = el('p', { className: 'error', role: 'alert' });
+  const load = async () => {
+    const { keys } = await getJson<{ keys: Array<{ id: string; fingerprint: string; algorithm: string; createdAt: string; expiresAt: string; lastUsedAt: string | null }> }>('/api/me/ssh-keys');
+    if (keys.length === 0) {
+      section.replaceChildren(section.firstChild!, el('p', { className: 'empty', textContent: 'None: after you confirm an ssh login made with a key, that key logs you in again until this login ends.' }), problem);
+      return;
+    }
+    const rows = keys.map((k) => {
+      const revoke = el('button', {
+        className: 'revoke-ssh-key',
+        textContent: 'Revoke',
+        ariaLabel: `Revoke the SSH key ${k.fingerprint}`,
+        onclick: () => {
+          revoke.disabled = true;
+          void postJson(`/api/ssh-keys/${k.id}/revoke`, {})
+            .then(load)
+            .catch((err: Error) => {
+              problem.textContent = err.message;
+              revoke.disabled = false;
+            });
+        },
+      });
+      const row = el('tr', {}, el('td', {}, el('code', { className: 'ssh-key-fingerprint', textContent: k.fingerprint }), ` ${k.algorithm}`), el('td', {}, timeEl(k.createdAt)), el('td', {}, k.lastUsedAt ? timeEl(k.lastUsedAt) : 'not yet'), el('td', {}, timeEl(k.expiresAt)), el('td', {}, revoke));
+      row.dataset.key = k.id;
+      return row;
+    });
+    section.replaceChildren(
+      section.firstChild!,
+      el('div', { className: 'table-wrap' }, el('table', {}, el('thead', {}, el('tr', {}, ...['Key', 'Remembered', 'Last used', 'Until', ''].map((h) => el('th', { textContent: h })))), el('tbody', {}, ...rows))),
+      problem,
+    );
+  };
+  void load().catch((err: Error) => void (problem.textContent = err.message));
+  return section;
+}
+
+/**
  * Your command-line logins (`sallyport admin login`), and an admin's view of everyone's: each
  * ends with the browser login that confirmed it, and can be ended here before that.
  */
@@ -138,5 +180,5 @@ export function renderHome(app: HTMLElement, me: Me): void {
         el('p', {}, 'The broker’s host key fingerprint is ', el('code', { id: 'ssh-fingerprint', textContent: me.ssh.fingerprint })),
       )
     : '';
-  app.replaceChildren(profile, targets, ssh, cliLogins(me));
+  app.replaceChildren(profile, targets, ssh, me.ssh ? sshKeys() : '', cliLogins(me));
 }

@@ -34,5 +34,23 @@ export function sshLoginRoutes(app: FastifyInstance, logins: SshLogins, door: Ss
       { schema: { params: tokenParams, body: { type: 'object', properties: { csrf: { type: 'string', maxLength: 200 } }, additionalProperties: false } } },
       async (request) => logins.confirm(request.params.token, request.principal!),
     );
+    // Keys that log the user in at the SSH door without a browser, and their revocation.
+    api.get('/api/me/ssh-keys', async (request, reply) => {
+      reply.header('cache-control', 'no-store');
+      return { keys: await logins.keys(request.principal!) };
+    });
+    api.post<{ Params: { id: string } }>(
+      '/api/ssh-keys/:id/revoke',
+      {
+        schema: {
+          params: { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9a-f]{64}$' } }, required: ['id'], additionalProperties: false },
+          body: { type: 'object', properties: { csrf: { type: 'string', maxLength: 200 } }, additionalProperties: false },
+        },
+      },
+      async (request) => {
+        await logins.revokeKey(request.principal!, request.params.id);
+        return { revoked: request.params.id };
+      },
+    );
   });
 }
