@@ -121,7 +121,7 @@ describe('loadConfig', () => {
   });
 
   it('reads the SSH front door: off unless asked for, needs a host key, and names bad values', () => {
-    expect(loadConfig(good, 'production').sshDoor).toEqual({ listen: undefined, hostKey: undefined, loginSeconds: 300, approvalWaitSeconds: 900, unauthenticatedPerAddress: 10, unauthenticatedTotal: 256, handshakeSeconds: 20 });
+    expect(loadConfig(good, 'production').sshDoor).toEqual({ listen: undefined, hostKey: undefined, loginSeconds: 300, approvalWaitSeconds: 900, unauthenticatedPerAddress: 10, unauthenticatedTotal: 256, handshakeSeconds: 20, keyLoginHours: 12 });
     const hostKey = encodePrivateKeyFile(generateEd25519(), 'host');
     expect(loadConfig({ ...good, SALLYPORT_SSH_LISTEN: '[::]:2222', SALLYPORT_SSH_HOST_KEY: hostKey }, 'production').sshDoor.listen).toEqual({ host: '::', port: 2222 });
     expect(loadConfig({ ...good, SALLYPORT_SSH_LISTEN: '0.0.0.0:22', SALLYPORT_SSH_HOST_KEY: hostKey, SALLYPORT_SSH_LOGIN_TIMEOUT: '2m' }, 'production').sshDoor).toMatchObject({
@@ -133,6 +133,8 @@ describe('loadConfig', () => {
     expect(p.SALLYPORT_SSH_LISTEN).toMatch(/must be host:port/);
     expect(p.SALLYPORT_SSH_HOST_KEY).toMatch(/must be an OpenSSH private key/);
     expect(p.SALLYPORT_SSH_LOGIN_TIMEOUT).toMatch(/from 10s to 30m/);
+    expect(problems({ ...good, SALLYPORT_SSH_KEY_LOGIN_HOURS: '200' }).SALLYPORT_SSH_KEY_LOGIN_HOURS).toMatch(/from 0 to 168/);
+    expect(loadConfig({ ...good, SALLYPORT_SSH_KEY_LOGIN_HOURS: '0' }, 'production').sshDoor.keyLoginHours).toBe(0);
     expect(JSON.stringify(p)).not.toContain(hostKey.split('\n')[1]!.slice(0, 30));
   });
 
