@@ -67,6 +67,9 @@ describe('replay in Chromium', () => {
     await page.fill('#search-q', 'ledger-reconciled');
     await page.click('#search-form button[type=submit]');
     await page.waitForSelector(`.hit[data-session-id="${sessionId}"]`);
+    // Grouped per session, the match marked in each snippet.
+    expect(await page.locator(`.hit-session[data-session-id="${sessionId}"]`).count()).toBe(1);
+    expect((await page.locator(`.hit-session[data-session-id="${sessionId}"] mark`).first().textContent())?.toLowerCase()).toBe('ledger-reconciled');
     // Full-text also matches the echoed command (its words); open the hit that shows the output line.
     await page.locator(`.hit[data-session-id="${sessionId}"][data-kind="output"]`, { hasText: /[^"]ledger-reconciled/ }).first().locator('.hit-link').click();
     await page.waitForURL(/\/sessions\/[0-9a-f-]{36}\?t=/);
@@ -95,6 +98,11 @@ describe('replay in Chromium', () => {
     expect(page.url()).toMatch(new RegExp(`/sessions/${sessionId}`));
     expect(await page.title()).toBe(title);
     expect(await page.evaluate(() => (window as unknown as { clipboardWrites: string[] }).clipboardWrites)).toEqual([]);
+    // At the end the last command is the current one in the list, which follows playback.
+    expect(await page.locator('#timeline .command.current code').textContent()).toMatch(/^printf /);
+    // A link to this moment: the replay's address with the playhead's time.
+    await page.click('#copy-moment');
+    expect(await page.textContent('#moment-link')).toMatch(new RegExp(`/sessions/${sessionId}\\?t=\\d+\\.\\d{2}$`));
     expect(problems).toEqual([]);
     // Seeks are timed by the player (for the benchmark); they are quick on a short recording.
     expect(Number(await page.getAttribute('#player', 'data-last-seek-ms'))).toBeLessThan(1000);

@@ -2,7 +2,9 @@
 // (seeing the screen so far and what follows; the user is told who watches) and terminates it
 // (the user is told who ended it, the container is gone). Each step is audited; nobody else
 // may do any of it.
+import type { Browser as Chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { launchChromium, signInAs } from './support/chromium.js';
 import { startTestBroker, type TestBroker } from './support/broker.js';
 import { apiSession, type ApiSession } from './support/api-session.js';
 import { connectConsole, PROMPT, watchConsole } from './support/console-client.js';
@@ -11,6 +13,7 @@ import { writeConsoleCatalog } from './support/console-catalog.js';
 
 let t: TestBroker;
 let alice: ApiSession, carol: ApiSession, dave: ApiSession;
+let chromium: Chromium | undefined;
 const cookieOf = (s: ApiSession) => `sallyport=${s.browser.cookies(t.url).get('sallyport')}`;
 
 beforeAll(async () => {
@@ -18,6 +21,7 @@ beforeAll(async () => {
   [alice, carol, dave] = (await Promise.all(['alice', 'carol', 'dave'].map((u) => apiSession(t, u)))) as [ApiSession, ApiSession, ApiSession];
 });
 afterAll(async () => {
+  await chromium?.close();
   await t?.close();
 });
 
@@ -81,5 +85,17 @@ describe('live sessions', () => {
     expect(events).toContainEqual(['console.terminated', { by: 'dave', username: 'alice', target: 'shell', reason: 'leaked a secret on screen', clientAddress: '127.0.0.1' }]);
     expect(events.at(-1)![0]).toBe('console.ended');
     expect((events.at(-1)![1] as { reason: string }).reason).toBe('terminated by dave: leaked a secret on screen');
-  });
+
+    // The auditor's replay marks both along the scrubber; a mark seeks there.
+    chromium = await launchChromium();
+    const page = await (await chromium.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+    page.setDefaultTimeout(10_000);
+    await page.goto(`${t.url}/sessions/${id}`);
+    await signInAs(page, t.users, 'carol');
+    await page.waitForSelector('#markers .marker[data-action="console.terminated"]');
+    expect(await page.getAttribute('#markers .marker[data-action="console.watched"]', 'title')).toMatch(/watched by dave$/);
+    expect(await page.getAttribute('#markers .marker[data-action="console.terminated"]', 'title')).toMatch(/terminated by dave: leaked a secret on screen$/);
+    await page.click('#markers .marker[data-action="console.terminated"]');
+    await page.waitForFunction(() => Number(document.querySelector('#player')?.getAttribute('data-seeks')) >= 1);
+  }, 60_000);
 });

@@ -4,7 +4,9 @@
 // reconstructed from input; input typed without echo (a password prompt) is stored masked
 // and the recording says masking happened.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { eventLine, parseAsciicast } from '../server/recording/index.js';
+import { randomUUID } from 'node:crypto';
+import { appendRecordingChunk, createRecording, sealRecording } from '../server/db/index.js';
+import { eventLine, parseAsciicast, Recorder } from '../server/recording/index.js';
 import { startTestBroker, type TestBroker } from './support/broker.js';
 import { apiSession, type ApiSession } from './support/api-session.js';
 import { connectConsole, PROMPT } from './support/console-client.js';
@@ -157,6 +159,33 @@ describe('recordings, in words', () => {
     const res = await fetch(`${t.url}/api/sessions/${id}/chunks?from=1&to=${Math.min(last, 16)}`, { headers: { cookie: `sallyport=${carol.browser.cookies(t.url).get('sallyport')}` } });
     expect((await res.arrayBuffer()).byteLength).toBe(index.chunks.filter((ch) => ch[0] >= 1 && ch[0] <= Math.min(last, 16)).reduce((a, ch) => a + ch[3], 0));
     await expect.poll(async () => (await carol.get('/api/search?q=bulk-done')).body.results.some((h: { sessionId: string }) => h.sessionId === id), { timeout: 10_000 }).toBe(true);
+  });
+
+  it('find a word the recorder split between two chunks', async () => {
+    // The broker's recorder, storing into this broker's database: a word printed half before a
+    // flush and half after it, as a program writing slowly does.
+    const id = randomUUID();
+    const user = (await t.broker.db.query(`select id from users where username = 'alice'`)).rows[0].id;
+    await t.broker.db.query(
+      `insert into console_sessions (id, user_id, target, runtime, image, command, broker_id) values ($1, $2, 'shell', 'docker', 'img', '{sh}', $3)`,
+      [id, user, t.broker.instanceId],
+    );
+    const db = t.broker.db;
+    const rec = await Recorder.start(
+      { create: (s2, h) => createRecording(db, s2, h as unknown as Record<string, unknown>), append: (s2, q, d, c, m) => appendRecordingChunk(db, s2, q, d, c, m), seal: (s2, x) => sealRecording(db, s2, x) },
+      id,
+      { version: 2, width: 80, height: 24, timestamp: 0 },
+      { recordInput: true, onFailure: (e) => console.error(e), flushIntervalMs: 50 },
+    );
+    rec.output('deploying \x1b[1mzebra-cros');
+    await new Promise((r) => setTimeout(r, 300));
+    rec.output('sing-7731\x1b[0m done\r\n');
+    await rec.seal();
+    await t.broker.db.query(`update console_sessions set ended_at = now(), end_reason = 'exited' where id = $1`, [id]);
+    expect(Number((await t.broker.db.query(`select count(*) as n from recording_chunks where session_id = $1`, [id])).rows[0].n)).toBeGreaterThanOrEqual(3);
+    const found = async (q: string) => ((await carol.get(`/api/search?q=${q}`)).body.results as Array<{ sessionId: string }>).some((h) => h.sessionId === id);
+    await expect.poll(() => found('zebra-crossing-7731'), { timeout: 10_000 }).toBe(true);
+    expect(await found('crossing')).toBe(true);
   });
 
   it('index a row queued before migration 018, which carries its screen text itself', async () => {

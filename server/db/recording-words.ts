@@ -30,6 +30,8 @@ export interface QueuedWords {
   t: number | null;
   /** The stored chunk (asciicast event lines), when the indexer must work out its screen text. */
   chunk: string | null;
+  /** The last output characters before this chunk (a word split at the boundary). */
+  carry: string | null;
 }
 
 /**
@@ -38,7 +40,7 @@ export interface QueuedWords {
  */
 export async function claimQueuedWords(tx: Queryable, limit: number): Promise<QueuedWords[]> {
   const { rows } = await tx.query<Omit<QueuedWords, 'chunk'> & { data: Buffer | null; encoding: string | null }>(
-    `select q.session_id, q.seq, q.text, q.t,
+    `select q.session_id, q.seq, q.text, q.t, q.carry,
             case when q.text is null and q.output_bytes is not null then c.data end as data, c.encoding
        from (${NEXT_CHUNKS} limit $1 for update skip locked) pick
        join recording_index_queue q on q.session_id = pick.session_id and q.seq = pick.seq

@@ -185,6 +185,7 @@ export async function appendRecordingChunk(
     tEnd: number;
     hasOutput: boolean;
     commands: Array<{ t: number; line: string; masked: boolean }>;
+    carry?: string;
   },
 ): Promise<void> {
   const stored = await encodeChunk(data);
@@ -192,10 +193,10 @@ export async function appendRecordingChunk(
     `with chunk as (
        insert into recording_chunks (session_id, seq, data, hash, t_start, t_end, encoding, raw_bytes) values ($1, $2, $3, $4, $6, $7, $9, $10)
      )
-     insert into recording_index_queue (session_id, seq, output_bytes, commands)
-     select $1::uuid, $2::integer, $5::integer, $8::jsonb
+     insert into recording_index_queue (session_id, seq, output_bytes, commands, carry)
+     select $1::uuid, $2::integer, $5::integer, $8::jsonb, $11
       where $5::integer is not null or jsonb_array_length($8::jsonb) > 0`,
-    [sessionId, seq, stored.data, chainHash, meta.hasOutput ? data.length : null, meta.tStart, meta.tEnd, JSON.stringify(meta.commands), stored.encoding, stored.rawBytes],
+    [sessionId, seq, stored.data, chainHash, meta.hasOutput ? data.length : null, meta.tStart, meta.tEnd, JSON.stringify(meta.commands), stored.encoding, stored.rawBytes, meta.carry ?? null],
   );
 }
 

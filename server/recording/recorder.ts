@@ -24,7 +24,12 @@ export interface ChunkMeta {
   /** The chunk holds output events: the search indexer works out their screen text later. */
   hasOutput: boolean;
   commands: CommandLine[];
+  /** The last characters of the output before this chunk: a word split at the boundary is indexed whole. */
+  carry?: string;
 }
+
+/** Output kept from one chunk for the next: longer than any word worth finding across the boundary. */
+const CARRY_CHARS = 64;
 
 /** What a sealed recording is: its file hash, chunk-chain hash, size and duration. */
 export interface RecordingSeal {
@@ -61,6 +66,9 @@ export class Recorder {
   private readonly transcript = new Transcript();
   private pendingSpan: { start: number; end: number } | undefined;
   private pendingOutput = false;
+  /** The last output characters pushed so far, and as they were at the last flush. */
+  private tail = '';
+  private carried = '';
   private flushMs: number;
   private readonly flushBytes: number;
   /** Input waits here until its echo shows (or not): password prompts are stored masked. */
@@ -162,7 +170,10 @@ export class Recorder {
     if (this.sealed || this.failed) return;
     // Rounded as eventLine writes it, so chunk spans and search times match the file exactly.
     const t = Math.round(((performance.now() - this.started) / 1000) * 1e6) / 1e6;
-    if (code === 'o') this.pendingOutput = true;
+    if (code === 'o') {
+      this.pendingOutput = true;
+      this.tail = data.length >= CARRY_CHARS ? data.slice(-CARRY_CHARS) : (this.tail + data).slice(-CARRY_CHARS);
+    }
     else if (code === 'i') this.transcript.input(t, data);
     // Encoded once, here; flush only concatenates.
     const line = Buffer.from(eventLine(t, code, data));
@@ -189,7 +200,8 @@ export class Recorder {
     const chain = this.chain;
     const span = this.pendingSpan!;
     this.pendingSpan = undefined;
-    const meta: ChunkMeta = { tStart: span.start, tEnd: span.end, hasOutput: this.pendingOutput, ...this.transcript.take() };
+    const meta: ChunkMeta = { tStart: span.start, tEnd: span.end, hasOutput: this.pendingOutput, ...this.transcript.take(), ...(this.pendingOutput && this.carried ? { carry: this.carried } : {}) };
+    this.carried = this.tail;
     this.pendingOutput = false;
     this.size += data.length;
     this.storingBytes += data.length;

@@ -9,7 +9,7 @@
 // lags and catches up later — the recording itself is stored at once and never waits for it.
 // The command timeline reads the queue too, so it never lags.
 import { claimQueuedWords, skipQueuedWords, storeIndexedWords, wordsQueued, type Database } from '../db/index.js';
-import { chunkScreenText, indexedText } from '../recording/index.js';
+import { chunkScreenText, indexedText, screenText } from '../recording/index.js';
 
 /** Indexes up to `limit` queued chunks in one transaction; returns how many were claimed. */
 async function indexQueuedWords(db: Database, limit: number): Promise<number> {
@@ -20,11 +20,21 @@ async function indexQueuedWords(db: Database, limit: number): Promise<number> {
     const words = claimed.map((c) => {
       // Rows queued before migration 018 carry their text; the rest is read from the chunk.
       const screen = c.chunk !== null ? chunkScreenText(c.chunk) : c.text !== null ? { t: c.t ?? 0, text: c.text } : undefined;
-      return { session_id: c.session_id, seq: c.seq, t: screen?.t ?? null, text: screen ? indexedText(screen.text, INDEXED_CHARS_PER_CHUNK) : null };
+      return { session_id: c.session_id, seq: c.seq, t: screen?.t ?? null, text: screen ? indexedText(carriedWord(c.carry, screen.text) + screen.text, INDEXED_CHARS_PER_CHUNK) : null };
     });
     await storeIndexedWords(tx, words);
     return claimed.length;
   });
+}
+
+/**
+ * The unfinished word at the end of the output before a chunk, when the chunk's text goes on
+ * with it (no space between): indexed with this chunk, so a word split by a flush is found.
+ * Only letters, digits and `_.-@/:` count: the carry may end inside an escape sequence.
+ */
+export function carriedWord(carry: string | null, text: string): string {
+  if (!carry || !/^[\p{L}\p{N}_.@/:-]/u.test(text)) return '';
+  return /[\p{L}\p{N}_.@/:-]+$/u.exec(screenText(carry))?.[0] ?? '';
 }
 
 /**

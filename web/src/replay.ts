@@ -114,6 +114,8 @@ export async function renderReplay(app: HTMLElement, id: string, me: Me): Promis
     linkHandler: { activate: () => undefined, allowNonHttpProtocols: false },
   });
   const screen = el('div', { id: 'player', className: 'player' });
+  /** The link to the playhead's moment, shown when copied (and selectable where the clipboard is not allowed). */
+  const moment = el('code', { id: 'moment-link' });
   const box = el('div', { className: 'player-box' }, screen);
   const play = el('button', { id: 'play', type: 'button', className: 'primary', textContent: 'Play', ariaKeyShortcuts: 'Space' });
   const speed = document.createElement('select');
@@ -123,6 +125,9 @@ export async function renderReplay(app: HTMLElement, id: string, me: Me): Promis
   const scrub = input({ id: 'scrubber', type: 'range', min: '0', step: '0.01', value: '0', max: String(index.duration) });
   scrub.setAttribute('aria-label', 'Position in the recording');
   const clock = el('span', { id: 'clock', className: 'clock' });
+  // What happened to the session while it ran, from the audit log (auditors and admins): who
+  // watched it, who terminated it, under which approval it opened — as marks along the scrubber.
+  const markers = el('div', { id: 'markers', className: 'markers', ariaLabel: 'Events during the session' });
   const skipLabel = document.createElement('label');
   skipLabel.append(skipIdle, ' Skip idle');
   const speedLabel = document.createElement('label');
@@ -162,10 +167,33 @@ export async function renderReplay(app: HTMLElement, id: string, me: Me): Promis
       link(`${base}/bundle`, 'Evidence bundle', { id: 'bundle', download: `sallyport-evidence-${id}.tar` }),
     ),
     holdControl(id, meta, me, redraw),
+    el(
+      'p',
+      { className: 'controls moment' },
+      el('button', { id: 'fullscreen', type: 'button', textContent: 'Full screen', onclick: () => void box.requestFullscreen?.().catch(() => undefined) }),
+      ' ',
+      el('button', {
+        id: 'copy-moment',
+        type: 'button',
+        textContent: 'Copy link to this moment',
+        onclick: () => {
+          const url = `${location.origin}/sessions/${encodeURIComponent(id)}?t=${playhead.toFixed(2)}`;
+          moment.textContent = url;
+          void navigator.clipboard?.writeText(url).then(
+            () => void (moment.title = 'copied'),
+            () => undefined,
+          );
+        },
+      }),
+      ' ',
+      moment,
+    ),
+    markers,
     el('p', { className: 'meta keys', id: 'replay-keys', textContent: 'Keys: Space play/pause · ← → 5 s back/forward · Home/End start/end · < > slower/faster' }),
     el(
       'div',
-      { className: 'replay-layout' },
+      // Wider than a side panel leaves room for: the command list goes below.
+      { className: index.width > 100 ? 'replay-layout wide' : 'replay-layout' },
       box,
       el(
         'aside',
@@ -177,6 +205,8 @@ export async function renderReplay(app: HTMLElement, id: string, me: Me): Promis
       ),
     ),
   );
+  document.body.classList.add('replay-mode');
+  if (me.user.roles.some((r) => r === 'auditor' || r === 'admin')) void showMarkers(markers, id, meta, index.duration, (t) => void seekTo(t));
   term.open(screen);
   scaleToFit(term, box);
 
@@ -236,10 +266,23 @@ export async function renderReplay(app: HTMLElement, id: string, me: Me): Promis
   let playing = false;
   let last = 0;
   let generation = 0;
+  let current: HTMLElement | undefined;
   const show = () => {
     scrub.value = String(playhead);
     clock.textContent = `${playhead.toFixed(1)} / ${index.duration.toFixed(1)} s`;
-    for (const li of commands.children) (li as HTMLElement).classList.toggle('past', Number((li as HTMLElement).dataset.t) <= playhead);
+    let last: HTMLElement | undefined;
+    for (const li of commands.children) {
+      const past = Number((li as HTMLElement).dataset.t) <= playhead;
+      (li as HTMLElement).classList.toggle('past', past);
+      if (past) last = li as HTMLElement;
+    }
+    // The command list follows playback: the latest command typed stays in view, marked.
+    if (last !== current) {
+      current?.classList.remove('current');
+      current = last;
+      current?.classList.add('current');
+      current?.scrollIntoView?.({ block: 'nearest' });
+    }
   };
 
   /** Shows time `to`: nearest keyframe, then the events after it up to `to`. */
@@ -361,4 +404,31 @@ export async function renderReplay(app: HTMLElement, id: string, me: Me): Promis
   scrub.addEventListener('input', () => seekTo(Number(scrub.value)));
   const startAt = Number(new URLSearchParams(location.search).get('t') ?? 0);
   await seek(Number.isFinite(startAt) ? startAt : 0);
+}
+
+const MARKED: Record<string, (e: { actor: string; details: Record<string, unknown> }) => string> = {
+  'console.watched': (e) => `watched by ${String(e.details.watcher ?? e.actor)}`,
+  'console.terminated': (e) => `terminated by ${String(e.details.by ?? e.actor)}: ${String(e.details.reason ?? '')}`,
+  'access.extended': () => 'access extended',
+  'recording.held': (e) => `legal hold by ${String(e.details.by ?? e.actor)}`,
+};
+
+/** Marks along the scrubber for the session's audit events that happened while it ran; a click seeks there. */
+async function showMarkers(box: HTMLElement, id: string, meta: SessionSummary, duration: number, seek: (t: number) => void): Promise<void> {
+  const { events } = await getJson<{ events: Array<{ at: string; actor: string; action: string; details: Record<string, unknown> }> }>(`/api/audit?subject=${encodeURIComponent(id)}`).catch(() => ({ events: [] }));
+  const start = Date.parse(meta.startedAt);
+  const marks = [
+    ...(meta.approved ? [{ t: 0, action: 'access.approved', label: 'opened under an approved access grant' }] : []),
+    ...events
+      .filter((e) => MARKED[e.action])
+      .map((e) => ({ t: Math.max(0, Math.min(duration, (Date.parse(e.at) - start) / 1000)), action: e.action, label: MARKED[e.action]!(e) })),
+  ];
+  box.replaceChildren(
+    ...marks.map((m) => {
+      const b = el('button', { type: 'button', className: 'marker', title: `${m.t.toFixed(1)} s: ${m.label}`, ariaLabel: `${m.label} at ${m.t.toFixed(1)} s`, onclick: () => seek(m.t) });
+      b.style.left = `${duration > 0 ? (m.t / duration) * 100 : 0}%`;
+      b.dataset.action = m.action;
+      return b;
+    }),
+  );
 }
