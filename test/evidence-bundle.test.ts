@@ -227,6 +227,23 @@ describe('evidence bundle', () => {
       await page.waitForSelector('#verdict[data-state="tampered"]');
       expect(await page.textContent('#verdict')).toMatch(/^TAMPERED: event \d+ \(console\.opened\) was changed/);
       expect(errors.filter((e) => !/TAMPERED|was changed/.test(e))).toEqual([]);
+
+      // On a phone (390 px wide): verified, played, and nothing wider than the screen.
+      const phone = await (await chromium.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })).newPage();
+      const phoneErrors: string[] = [];
+      phone.on('console', (m) => m.type() === 'error' && phoneErrors.push(m.text()));
+      phone.on('pageerror', (e) => phoneErrors.push(e.message));
+      await phone.goto(`file://${join(unpacked, 'player.html')}`);
+      await phone.setInputFiles('#file', join(unpacked, 'recording.cast'));
+      await phone.waitForSelector('#verdict[data-state="verified"]');
+      await phone.selectOption('#speed', '16');
+      // Played to its end (the short recording is over within seconds at this speed).
+      await phone.waitForSelector('#term .xterm-screen');
+      await phone.waitForFunction(() => document.querySelector('#play')?.textContent === 'Play', null, { timeout: 20_000 });
+      expect(phoneErrors).toEqual([]);
+      const wide = await phone.evaluate(() => [document.body, ...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > 391 || (e as HTMLElement).scrollWidth > 391).map((e) => `${e.tagName}.${e.className}#${e.id}:${Math.round(e.getBoundingClientRect().right)}/${(e as HTMLElement).scrollWidth}`).slice(0, 12));
+      expect(await phone.evaluate(() => document.documentElement.scrollWidth), wide.join(' ')).toBeLessThanOrEqual(390);
+      expect(await phone.evaluate(() => (document.querySelector('#term .xterm-screen') as HTMLElement).getBoundingClientRect().right)).toBeLessThanOrEqual(390);
     } finally {
       await chromium.close();
     }

@@ -35,16 +35,18 @@ export function playerHtml(input: PlayerInput): string {
   // Inside <script>: no "</script" (nor "<!--") may appear in the code.
   const safe = (s: string) => s.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
   const data = jsonForScript({ sessionId: input.sessionId, recordingJws: input.recordingJws, events: JSON.parse(input.eventsJson), jwks: input.jwks, approval: input.approval });
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sallyport recording ${escapeHtml(input.sessionId)}</title>
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Sallyport recording ${escapeHtml(input.sessionId)}</title>
 <style>${css}
 body{font-family:system-ui,sans-serif;margin:1rem;max-width:72rem}
-#verdict{padding:.75rem 1rem;border-radius:.4rem;font-weight:600;margin:1rem 0}
+#verdict{padding:.75rem 1rem;border-radius:.4rem;font-weight:600;margin:1rem 0;overflow-wrap:anywhere}
 #verdict.pending{background:#eee;color:#333}
 #verdict.verified{background:#dff5e1;color:#0b5d1e;border:1px solid #0b5d1e}
 #verdict.tampered{background:#fde2e1;color:#8a1111;border:1px solid #8a1111}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}
+dl{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.2rem 1rem}dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere;min-width:0}
 .controls{display:flex;gap:.75rem;align-items:center;flex-wrap:wrap;margin:.5rem 0}
 #seek{flex:1;min-width:12rem}
+#term{max-width:100%;overflow-x:auto}
+@media (max-width:40rem){body{margin:.5rem}dl{grid-template-columns:1fr}dd{margin:0 0 .4rem}h1{font-size:1.1rem;overflow-wrap:anywhere}#seek{min-width:8rem}}
 </style></head><body>
 <h1>Recording ${escapeHtml(input.sessionId)}</h1>
 <div id="verdict" class="pending" role="status">Checking the signed checkpoints and the audit events…</div>
@@ -217,7 +219,9 @@ const PLAYER_JS = String.raw`
     events = lines.slice(1).map(function (l) { return JSON.parse(l); });
     duration = events.length ? events[events.length - 1][0] : 0;
     seek.max = String(duration);
-    term = new Terminal({ cols: h.width, rows: h.height, fontFamily: '"DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, ui-monospace, monospace', fontSize: 14, lineHeight: 1.15, disableStdin: true, linkHandler: { activate: function () {} } });
+    // On a phone the recording's columns fit the screen's width (a monospace cell is about 0.6 em wide).
+    var fit = Math.floor((document.documentElement.clientWidth - 24) / (h.width * 0.6));
+    term = new Terminal({ cols: h.width, rows: h.height, fontFamily: '"DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, ui-monospace, monospace', fontSize: Math.max(5, Math.min(14, fit)), lineHeight: 1.15, disableStdin: true, linkHandler: { activate: function () {} } });
     term.open(document.getElementById('term'));
     document.getElementById('controls').hidden = false;
     pos = 0; shown = 0; render(0);
