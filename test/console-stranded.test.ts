@@ -64,12 +64,15 @@ describe('a client that stops reading and leaves', () => {
     await expect.poll(async () => (await t.broker.db.query(`select released_at from console_sessions where id = $1`, [id])).rows[0].released_at).not.toBeNull();
     // What an end leaves when the engine would not remove the container: the row unreleased, and
     // a container of this broker's for it still on the engine.
+    // The row first: the reaper marks a session released only when it removes its container, so
+    // until the container exists nothing can release it under the checks (on a busy machine a
+    // reaper pass fell between the container's start and the count).
     await t.broker.db.query(`update console_sessions set released_at = null where id = $1`, [id]);
-    await run('docker', ['run', '-d', '--label', `io.sallyport.broker=${t.broker.instanceId}`, '--label', `io.sallyport.session=${id}`, inject('consoleImage'), 'sleep', '300']);
     expect(await scrape()).toMatch(/^sallyport_consoles_unreleased 1$/m);
     const alice = (await t.broker.db.query(`select user_id from console_sessions where id = $1`, [id])).rows[0].user_id;
     const counted = await t.broker.db.transaction((tx) => countLiveConsolesLocked(tx, alice, 'shell'));
     expect(counted.user, 'the leftover counts toward alice’s cap').toBe(1);
+    await run('docker', ['run', '-d', '--label', `io.sallyport.broker=${t.broker.instanceId}`, '--label', `io.sallyport.session=${id}`, inject('consoleImage'), 'sleep', '300']);
     // The reaper (every heartbeat) removes it and marks it released.
     await expect.poll(async () => (await t.broker.db.query(`select released_at from console_sessions where id = $1`, [id])).rows[0].released_at, { timeout: 30_000 }).not.toBeNull();
     await expectNoContainers(t.broker.instanceId);
