@@ -59,3 +59,24 @@ export function throttleWarnings(log: WarnLog, everyMs = 1000): WarnLog {
     error: (obj, msg) => log.error(obj, msg),
   };
 }
+
+/**
+ * Runs `pass` now and every `everyMs`, never two at once; a failed pass is logged (through the
+ * throttle above, when given it) and the next tick tries again. Returns a stop function that
+ * waits for the pass in flight. For the claimed jobs any broker runs (retention, the mover).
+ */
+export function repeatPass(pass: () => Promise<unknown>, everyMs: number, log: { warn(obj: object, msg: string): void }, failed: string): () => Promise<void> {
+  let running: Promise<unknown> | undefined;
+  const tick = () => {
+    running ??= pass()
+      .catch((err: unknown) => log.warn({}, `${failed}, will retry: ${(err as Error).message}`))
+      .finally(() => (running = undefined));
+  };
+  const timer = setInterval(tick, everyMs);
+  timer.unref();
+  tick();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
+}

@@ -2,6 +2,7 @@
 // their bytes and index (each removal a chained audit event naming the recording and its hash);
 // a legal hold exempts a session; short-lived login state is pruned. Any broker runs the pass:
 // each recording is claimed with a row lock (skip locked), so two brokers never remove one twice.
+import { repeatPass } from '../rate-limit.js';
 import { authorizeLegalHold } from '../access/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { CatalogStore } from '../catalog/index.js';
@@ -88,20 +89,7 @@ export function createRetention(deps: { db: Database; audit: AuditLog; catalog: 
       return { expired, pruned: await pruneShortLived(db, SHORT_LIVED_KEEP_DAYS) };
     },
     start(log, everyMs) {
-      let running: Promise<unknown> | undefined;
-      const tick = () => {
-        running ??= retention
-          .pass()
-          .catch((err: unknown) => log.warn({}, `retention pass failed, will retry: ${(err as Error).message}`))
-          .finally(() => (running = undefined));
-      };
-      const timer = setInterval(tick, everyMs);
-      timer.unref();
-      tick();
-      return async () => {
-        clearInterval(timer);
-        await running;
-      };
+      return repeatPass(() => retention.pass(), everyMs, log, 'retention pass failed');
     },
     async hold(p, sessionId, reason) {
       const s = await session(p, sessionId);

@@ -3,6 +3,7 @@
 // streamed from the stored chunks and hashed on the way: it must have the SHA-256 the recording
 // was sealed with and the size the store reports, or nothing changes. Then, in one transaction
 // with its audit event (recording.stored), the chunk rows give up their bytes for offsets.
+import { repeatPass } from '../rate-limit.js';
 import { createHash } from 'node:crypto';
 import type { AuditLog } from '../audit/index.js';
 import { claimRecordingToStore, markRecordingStored, readStoredChunks, type Database } from '../db/index.js';
@@ -57,20 +58,7 @@ export function createRecordingMover(deps: { db: Database; audit: AuditLog; obje
       return moved;
     },
     start(log, everyMs) {
-      let running: Promise<unknown> | undefined;
-      const tick = () => {
-        running ??= mover
-          .pass()
-          .catch((err: unknown) => log.warn({}, `recordings not moved to object storage, will retry: ${(err as Error).message}`))
-          .finally(() => (running = undefined));
-      };
-      const timer = setInterval(tick, everyMs);
-      timer.unref();
-      tick();
-      return async () => {
-        clearInterval(timer);
-        await running;
-      };
+      return repeatPass(() => mover.pass(), everyMs, log, 'recordings not moved to object storage');
     },
   };
   return mover;
