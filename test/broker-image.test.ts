@@ -7,13 +7,14 @@
 // are readable, and trusts the site's CA for https.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../server/dev/index.js';
 import { PACKAGE_ROOT } from '../server/paths.js';
+import { copyCheckout } from './support/checkout.js';
 import { startTestBroker, type TestBroker } from './support/broker.js';
 import { startPgCluster, type PgCluster } from './support/pg-cluster.js';
 import { waitFor } from './support/process.js';
@@ -63,16 +64,7 @@ describe('the broker image built without a registry', () => {
   it('builds from the docs as written, runs read-only as uid 1000 with no shell, reads only secrets it may, and trusts the site CA', { timeout: 300_000 }, async () => {
     // A clean copy of the checkout: what an operator has on the build machine.
     const src = join(dir, 'src');
-    const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: PACKAGE_ROOT }).toString().split('\0').filter(Boolean);
-    for (const f of files) {
-      mkdirSync(dirname(join(src, f)), { recursive: true });
-      try {
-        cpSync(join(PACKAGE_ROOT, f), join(src, f));
-      } catch {
-        // deleted in the work tree, still in the index
-      }
-    }
-    symlinkSync(join(PACKAGE_ROOT, 'node_modules'), join(src, 'node_modules'));
+    copyCheckout(src);
     cpSync(join(dir, 'site-ca.pem'), join(src, 'site-ca.pem'));
     // The secrets, as the compose recipe makes them (root-owned, as root makes files).
     const secrets = join(src, 'secrets');

@@ -5,17 +5,17 @@
 // memory its verification uses.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readTar, tarStream } from '../server/bundle/index.js';
 import { verifyBundle } from '../server/verify/index.js';
 import { apiSession, type ApiSession } from './support/api-session.js';
+import { copyCheckout } from './support/checkout.js';
 import { startTestBroker, type TestBroker } from './support/broker.js';
 import { connectConsole, PROMPT } from './support/console-client.js';
 import { writeConsoleCatalog } from './support/console-catalog.js';
-import { PACKAGE_ROOT } from '../server/paths.js';
 import { runCli } from './support/process.js';
 import { launchChromium } from './support/chromium.js';
 
@@ -148,16 +148,7 @@ describe('evidence bundle', () => {
   it('verifies with the CLI from a packed tarball, installed in a clean directory, as an auditor elsewhere would', async () => {
     // A clean copy of the checkout (the build writes its dist/ there, not under the running suite).
     const src = join(dir, 'src');
-    const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: PACKAGE_ROOT }).toString().split('\0').filter(Boolean);
-    for (const f of files) {
-      mkdirSync(dirname(join(src, f)), { recursive: true });
-      try {
-        cpSync(join(PACKAGE_ROOT, f), join(src, f));
-      } catch {
-        // deleted in the work tree, still in the index
-      }
-    }
-    symlinkSync(join(PACKAGE_ROOT, 'node_modules'), join(src, 'node_modules'));
+    copyCheckout(src);
     const npm = (args: string[], cwd: string) => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_prefer_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false' } });
     const tarball = npm(['pack', '--silent', '--pack-destination', dir], src).trim().split('\n').at(-1)!;
     const listed = execFileSync('tar', ['-tzf', join(dir, tarball)], { encoding: 'utf8' });
