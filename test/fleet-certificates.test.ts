@@ -143,7 +143,8 @@ describe('the broker logs in to a fleet node with a one-minute certificate', () 
     const err = await connectNode({ ...target(), port: 2 }, { ca, keyId: 'k', connectTimeoutMs: 2_000 }).catch((e: unknown) => e);
     expect(isSallyportError(err, 'NODE_UNREACHABLE')).toBe(true);
     expect((err as Error).message).toContain('app-1');
-    expect(Date.now() - started).toBeLessThan(3_000);
+    // Refused at the timeout asked for, not the default ten seconds.
+    expect(Date.now() - started).toBeLessThan(8_000);
   });
 });
 

@@ -61,8 +61,9 @@ describe('the SSH front door', () => {
     const confirmedAt = Date.now();
     expect((await confirm(alice, token)).status).toBe(200);
     await c.waitFor(PROMPT, 10_000);
-    // Within a second of the confirmation (the console's own start included, it stays well under 3 s).
-    expect(Date.now() - confirmedAt).toBeLessThan(3000);
+    // Straight on from the confirmation, not at some later poll (the 3 s budget is the measured
+    // project's, test/latency-budgets.test.ts: this file runs beside others).
+    expect(Date.now() - confirmedAt).toBeLessThan(8000);
     c.type('echo "ssh-$((6*7))-works"\r');
     await c.waitFor(/ssh-42-works/);
     c.type('exit 3\r');
@@ -195,7 +196,8 @@ describe('consoles through the SSH door', () => {
     c.type('\x03');
     c.type('echo after-$((2+2))\r');
     await c.waitFor(/after-4/);
-    expect(Date.now() - interrupted).toBeLessThan(3000);
+    // The prompt is back long before the 30 s sleep could have ended by itself.
+    expect(Date.now() - interrupted).toBeLessThan(15_000);
     expect(c.output()).not.toMatch(/^slept/m);
     c.type('exit\r');
     expect(await c.exited).toBe(0);
