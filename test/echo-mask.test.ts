@@ -64,6 +64,28 @@ describe('the echo mask', () => {
     expect(masked()).toBe(6);
   });
 
+  it('records a line typed ahead of the prompt (a REPL still answering) once the prompt and then its echo come', async () => {
+    for (const pieces of [['irb(main):002:0> ', 'puts 1\r\n1\r\nirb(main):003:0> '], ['\x1b[0m=> nil\r\nirb(main):002:0> puts 1\r\n1\r\n'], ['~ $ ', 'p', 'uts 1']]) {
+      const { m, text, masked } = mask();
+      m.input('puts 1\r');
+      for (const p of pieces) m.output(p);
+      await settle();
+      expect(text(), JSON.stringify(pieces)).toBe('puts 1\r');
+      expect(masked()).toBe(0);
+    }
+  });
+
+  it('still masks keys typed ahead of a password prompt, and keys shown only after other output', async () => {
+    for (const pieces of [['Password: ', 's3cret'], ['no prompt here s3cret'], ['$ ', 'x s3cret']]) {
+      const { m, text, masked } = mask();
+      m.input('s3cret\r');
+      for (const p of pieces) m.output(p);
+      await settle();
+      expect(text(), JSON.stringify(pieces)).toBe('••••••\r');
+      expect(masked()).toBe(6);
+    }
+  });
+
   it("masks an editor's commands, which redraw the screen instead of echoing", async () => {
     const { m, text } = mask();
     m.input('dd');

@@ -4,10 +4,21 @@
 // echoes it in place: the very next output (escape sequences aside) begins with exactly the
 // typed characters, within `waitMs` of the last key or of the last piece of that echo. Anything
 // else — no output, or other output first (a background job printing while a password is
-// typed) — is recorded as one MASK per character, with a marker saying masking happened. Errs towards masking: keys a program consumes
-// silently (an editor's commands), and keys typed ahead of output still on its way (a prompt,
-// a running command's output), are masked too, which costs the timeline detail, never a secret.
+// typed) — is recorded as one MASK per character, with a marker saying masking happened. One
+// exception: keys typed ahead of the next prompt (a REPL still printing its answer, or its prompt
+// on a loaded machine) count as echoed when the output since them ends a prompt (`$ `, `> `, `# `,
+// `% `; never `: `, which asks for passwords) and then shows exactly those keys. Errs towards
+// masking otherwise: keys a program consumes silently (an editor's commands), and keys typed
+// ahead of other output, are masked, which costs the timeline detail, never a secret.
 import { keysTyped, MASK, screenText } from './transcript.js';
+
+/**
+ * What ends a prompt, right before typed-ahead keys are echoed: a shell's `$ `/`# `/`% `, a REPL's
+ * `> ` (irb, php -a, psysh, python). Not `: `: that is how a password is asked for.
+ */
+const PROMPT_END = /[$#%>] ?$/;
+/** How much of the output before a typed-ahead echo is kept to find the prompt's end in. */
+const PROMPT_TAIL = 2;
 
 /** Input held while its echo is awaited; beyond this it is decided at once (masked unless echoed). */
 const MAX_PENDING_CHARS = 16 * 1024;
@@ -85,17 +96,24 @@ export class EchoMask {
       // next line's echo. Each line counts as echoed when its keys appear whole, in order, in the
       // output since; what comes between lines (answers, prompts) is the program's. A line that
       // appears nowhere is masked. A single line keeps the strict rule below (a password is one).
-      const before = this.linesFound;
       const found = this.findEchoedLines(lines);
       if (found === lines.length) return this.release(lines.length);
-      if (found > before) this.renew(PASTE_MAX_WAIT_MS, this.waitMs * PASTE_LINE_WAITS);
+      // Once a line was found, any output renews the wait: a loaded REPL redrawing and answering
+      // a long paste is slow but not silent. Still within PASTE_MAX_WAIT_MS of the first key.
+      if (found > 0) this.renew(PASTE_MAX_WAIT_MS, this.waitMs * PASTE_LINE_WAITS);
       return;
     }
-    const verdict = echoedInPlace(this.want(), this.seen);
+    const want = this.want();
+    const verdict = echoedInPlace(want, this.seen);
     if (verdict === 'echoed') this.release();
-    // Other output came first: whatever follows, this input was not echoed in place.
-    else if (verdict === 'not echoed') this.decide();
-    else if (this.seen.length > before) this.renew();
+    else if (verdict === 'not echoed') {
+      // Other output came first: echoed only if it ends a prompt and the keys follow it whole.
+      if (echoedAfterPrompt(want, this.seen)) return this.release();
+      // Only the tail that can still hold a prompt's end and a part of the echo is worth keeping.
+      const kept = Math.min(this.seen.length, want.length - 1 + PROMPT_TAIL);
+      this.seen = this.seen.slice(this.seen.length - kept);
+      if (this.seen.length > 0 && text.length > 0) this.renew();
+    } else if (this.seen.length > before) this.renew();
   }
 
   /** Decides now (session ending). */
@@ -186,7 +204,7 @@ export class EchoMask {
       this.wanted = undefined;
       return this.maskPending();
     }
-    if (echoedInPlace(this.want(), this.seen) === 'echoed') return this.release();
+    if (echoedInPlace(this.want(), this.seen) === 'echoed' || echoedAfterPrompt(this.want(), this.seen)) return this.release();
     this.maskPending();
   }
 
@@ -214,6 +232,18 @@ function echoedInPlace(want: string, out: string): 'echoed' | 'waiting' | 'not e
   if (want.length === 0) return 'echoed';
   if (out.startsWith(want)) return 'echoed';
   return want.startsWith(out) ? 'waiting' : 'not echoed';
+}
+
+/**
+ * Keys typed ahead of a prompt: somewhere in the output since them, a prompt ends and exactly the
+ * keys follow (the program's answer to them may follow too, in the same piece of output).
+ */
+function echoedAfterPrompt(want: string, out: string): boolean {
+  if (want.length === 0) return false;
+  for (let i = out.indexOf(want, 1); i > 0; i = out.indexOf(want, i + 1)) {
+    if (PROMPT_END.test(out.slice(Math.max(0, i - PROMPT_TAIL), i))) return true;
+  }
+  return false;
 }
 
 /** The keys typed, without controls: what an echo shows. */
