@@ -296,7 +296,9 @@ export async function startSshDoor(deps: SshDoorDeps): Promise<SshDoor> {
     victim.socket.destroy();
     return true;
   };
-  const tcp = createServer((socket) => {
+  // noDelay: an echoed key is one small write, often right behind another (the last key's echo,
+  // a window adjust); with Nagle on, it waits for the client's delayed ACK, 40 ms on Linux.
+  const tcp = createServer({ noDelay: true }, (socket) => {
     const address = addressKey(socket.remoteAddress ?? '');
     if ((pendingBy.get(address)?.length ?? 0) + 1 > door.unauthenticatedPerAddress || (unauthenticatedTotal + 1 > door.unauthenticatedTotal && !evictOne())) {
       socket.destroy();
