@@ -3,11 +3,15 @@
 // answering with JSON lines on stdout. It keeps no output: each console's bytes go into a
 // running SHA-256 (for the byte-compare with its recording) and a short tail (for prompts).
 //   tsx bench/load-client.ts <broker url> <cookie> <origin>
+//   tsx bench/load-client.ts direct   (the baseline: each console a container of the order's
+//                                      image, driven straight over the Engine API, same hardening)
 import { createHash, type Hash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 import { encodeInput, parseServerControl } from '../server/http/console-wire.js';
+import { createDockerRuntime, type RunningConsole } from '../server/runtime/index.js';
 import { PROMPT } from '../test/support/console-client.js';
+import { benchConsoleSpec } from './support.js';
 
 const [url, cookie, origin] = process.argv.slice(2) as [string, string, string];
 
@@ -27,7 +31,10 @@ export type Report =
   | { ev: 'failed'; id: string; why: string };
 
 interface Console {
-  ws: WebSocket;
+  /** Sends typed text; isOpen says whether the console still takes it. */
+  write(text: string): void;
+  isOpen(): boolean;
+  terminate(): void;
   sessionId?: string;
   hash: Hash;
   bytes: number;
@@ -58,20 +65,69 @@ function until(c: Console, test: () => boolean, ms: number): Promise<boolean> {
   });
 }
 
+/** What a console's output does on arrival: hashed, counted, its tail kept for prompts. */
+function received(c: Console, raw: Buffer): void {
+  c.hash.update(raw);
+  c.bytes += raw.length;
+  c.tail = (c.tail + raw.toString('latin1')).slice(-256);
+  c.watch?.();
+}
+
+/** The baseline's console: a container of `image`, as the broker would start it, straight over the Engine API. */
+async function openDirect(id: string, image: string): Promise<void> {
+  const t0 = performance.now();
+  let running: RunningConsole;
+  try {
+    // The limits of the broker's `shell` target (test/support/console-catalog.ts): the same containers.
+    const spec = benchConsoleSpec(image);
+    spec.container!.limits.cpus = 0.5;
+    running = await createDockerRuntime({}).start(spec, `bench-load-${process.pid}`);
+  } catch (err) {
+    report({ ev: 'refused', id, why: (err as Error).message });
+    return;
+  }
+  let open = true;
+  const c: Console = {
+    write: (text) => void running.input.write(text),
+    isOpen: () => open,
+    terminate: () => void running.destroy(),
+    hash: createHash('sha256'),
+    bytes: 0,
+    tail: '',
+    closed: running.exited.then(() => {
+      open = false;
+      c.watch?.();
+      void running.destroy();
+    }),
+  };
+  consoles.set(id, c);
+  running.output.on('data', (d: Buffer) => received(c, d));
+  if (await until(c, () => PROMPT.test(c.tail), 60_000)) report({ ev: 'opened', id, ms: performance.now() - t0, sessionId: id });
+  else report({ ev: 'refused', id, why: 'no prompt within 60 s' });
+}
+
 async function open(id: string, target: string): Promise<void> {
+  if (url === 'direct') return openDirect(id, target);
   const t0 = performance.now();
   const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/api/consoles/${target}/connect`, { headers: { cookie }, origin });
   ws.binaryType = 'nodebuffer';
   let closedResolve!: () => void;
-  const c: Console = { ws, hash: createHash('sha256'), bytes: 0, tail: '', closed: new Promise((r) => (closedResolve = r)) };
+  const c: Console = {
+    write: (text) => {
+      for (const f of encodeInput(text)) ws.send(f, { binary: true });
+    },
+    isOpen: () => ws.readyState === WebSocket.OPEN,
+    terminate: () => ws.terminate(),
+    hash: createHash('sha256'),
+    bytes: 0,
+    tail: '',
+    closed: new Promise((r) => (closedResolve = r)),
+  };
   consoles.set(id, c);
   let refusal = '';
   ws.on('message', (raw: Buffer, isBinary) => {
     if (isBinary) {
-      c.hash.update(raw);
-      c.bytes += raw.length;
-      c.tail = (c.tail + raw.toString('latin1')).slice(-256);
-      c.watch?.();
+      received(c, raw);
       return;
     }
     const m = parseServerControl(raw.toString('utf8'));
@@ -101,7 +157,7 @@ async function open(id: string, target: string): Promise<void> {
 }
 
 function type(c: Console, text: string): void {
-  for (const f of encodeInput(text)) c.ws.send(f, { binary: true });
+  c.write(text);
 }
 
 /** One key at a time at the prompt, each timed to its echo; the line cleared now and then. */
@@ -135,14 +191,14 @@ async function see(id: string, text: string, ms: number): Promise<void> {
 /** Interrupts what runs, exits the shell, and reports what the console's client received. */
 async function close(id: string): Promise<void> {
   const c = consoles.get(id)!;
-  if (c.ws.readyState === WebSocket.OPEN) {
+  if (c.isOpen()) {
     type(c, '\x03');
     await new Promise((r) => setTimeout(r, 300));
     type(c, '\x03exit\n');
   }
   const gone = await Promise.race([c.closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 30_000))]);
   if (!gone) {
-    c.ws.terminate();
+    c.terminate();
     report({ ev: 'failed', id, why: 'did not end within 30 s of exit' });
     return;
   }

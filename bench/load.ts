@@ -13,11 +13,9 @@
 // Profile the broker meanwhile: LOAD_CPU_PROF=/tmp/prof npm run bench:load, then
 //   npx tsx bench/profile-summary.ts /tmp/prof/*.cpuprofile
 // Smaller: LOAD_IDLE=50 LOAD_BUSY=5 LOAD_SECONDS=10 LOAD_BIG_MIB=64 npx tsx bench/load.ts
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { openDatabase, readRecordingChunks } from '../server/db/index.js';
 import { freePort } from '../server/dev/index.js';
@@ -28,7 +26,8 @@ import { Browser, startTestBroker } from '../test/support/broker.js';
 import { writeConsoleCatalog } from '../test/support/console-catalog.js';
 import { spawnCli, waitFor } from '../test/support/process.js';
 import { replicaEnv } from '../test/support/replica.js';
-import type { Order, Report } from './load-client.js';
+import type { Report } from './load-client.js';
+import { LoadClient as Client } from './load-clients.js';
 import { benchConsoleSpec, percentile as pct, scratchBrokerDatabase, untilDirectOutput } from './support.js';
 
 const IDLE = Number(process.env.LOAD_IDLE ?? 300);
@@ -44,54 +43,6 @@ if (OUTPUT !== 'table' && OUTPUT !== 'base64') throw new Error('LOAD_OUTPUT must
 const printing = (bytes: number) =>
   OUTPUT === 'table' ? `head -c ${Math.round(bytes / 3.5)} /dev/urandom | od -A d -t x1` : `head -c ${Math.round((bytes * 3) / 4)} /dev/urandom | base64 -w 76`;
 const TICK = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in hundredths of a second on Linux
-
-/** One client process and the reports it sends back. */
-class Client {
-  readonly child: ChildProcess;
-  private readonly backlog: Report[] = [];
-  private waiters: Array<() => void> = [];
-  constructor(url: string, cookie: string, origin: string) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', join(PACKAGE_ROOT, 'bench', 'load-client.ts'), url, cookie, origin], {
-      cwd: PACKAGE_ROOT,
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    createInterface({ input: this.child.stdout! }).on('line', (line) => {
-      this.backlog.push(JSON.parse(line) as Report);
-      for (const w of this.waiters.splice(0)) w();
-    });
-  }
-  send(o: Order): void {
-    this.child.stdin!.write(`${JSON.stringify(o)}\n`);
-  }
-  /** The next `n` reports that match, in order; fails after `ms`. */
-  async take(n: number, match: (r: Report) => boolean, ms: number): Promise<Report[]> {
-    const deadline = Date.now() + ms;
-    const got: Report[] = [];
-    while (got.length < n) {
-      const i = this.backlog.findIndex(match);
-      if (i >= 0) {
-        got.push(...this.backlog.splice(i, 1));
-        continue;
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out with ${got.length} of ${n} reports`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => (clearTimeout(t), resolve()));
-      });
-    }
-    return got;
-  }
-  async do(o: Order, n: number, ms: number): Promise<Report[]> {
-    const ids = new Set('ids' in o ? o.ids : [o.id]);
-    this.send(o);
-    return this.take(n, (r) => ids.has(r.id) || r.id === '', ms);
-  }
-  stop(): void {
-    this.child.stdin!.end();
-    this.child.kill();
-  }
-}
 
 /** A percentile, or NaN when nothing was measured (every console refused, say). */
 const percentile = (xs: number[], p: number) => (xs.length ? pct(xs, p) : Number.NaN);

@@ -175,3 +175,40 @@ export async function compareTerminals(
     line(`bulk output (${bytes} MiB)`, (x) => percentile(x.tp, 0.5), mib, 'MiB/s', ' (goal ≥0.8x)');
   }
 }
+
+/** A path to a shell, for comparePaths: a baseline has no `against`; any other is compared with each baseline it names. */
+export interface BenchPath {
+  name: string;
+  run: TerminalRun;
+  against?: string[];
+}
+
+/**
+ * Every path measured in the same interleaved rounds (one after the other, `rounds` times), then
+ * one table: echo p50/p99 and bulk output per path, and each path's ratio to every baseline it
+ * names, so a path that regresses shows against the same run's floor.
+ */
+export async function comparePaths(title: string, rounds: number, paths: BenchPath[]): Promise<void> {
+  const sides = paths.map((path) => ({ path, echo: [] as number[], tp: [] as number[] }));
+  for (let i = 0; i < rounds; i++) {
+    for (const s of sides) {
+      process.stderr.write(`round ${i + 1}: ${s.path.name}\n`);
+      const r = await s.path.run();
+      s.echo.push(...r.echo);
+      s.tp.push(r.bytesPerSecond);
+    }
+  }
+  const figures = new Map(sides.map((s) => [s.path.name, { p50: percentile(s.echo, 0.5), p99: percentile(s.echo, 0.99), out: percentile(s.tp, 0.5) / 1024 / 1024 }]));
+  console.log(`${title}, ${rounds} rounds, ${sides[0]!.echo.length / rounds} keys and ${(Number(process.env.BENCH_BYTES ?? 16 * 1024 * 1024) / 1024 / 1024).toFixed(0)} MiB each`);
+  console.log('| path | echo p50 | echo p99 | output | against | p50 × | p99 × | output × |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const s of sides) {
+    const f = figures.get(s.path.name)!;
+    const own = `| ${s.path.name} | ${f.p50.toFixed(2)} ms | ${f.p99.toFixed(2)} ms | ${f.out.toFixed(1)} MiB/s`;
+    if (!s.path.against?.length) console.log(`${own} | (baseline) | | | |`);
+    for (const [i, b] of (s.path.against ?? []).entries()) {
+      const base = figures.get(b)!;
+      console.log(`${i === 0 ? own : '| | | |'} | ${b} | ${(f.p50 / base.p50).toFixed(2)} | ${(f.p99 / base.p99).toFixed(2)} | ${(f.out / base.out).toFixed(2)} |`);
+    }
+  }
+}

@@ -1,0 +1,82 @@
+// Benchmark: a person's keystroke echo while N other consoles print bulk output, through one
+// real `sallyport serve` process (browser WebSocket → broker → local Docker, every console
+// recorded to PostgreSQL) against the same containers driven straight over the Engine API by the
+// same client process (bench/load-client.ts `direct`), in interleaved rounds of the same run.
+//   for N in ECHO_LOAD_BUSY (default 15,30): N consoles each printing a hex table without pause,
+//   and one more where 200 keys are typed one at a time, each timed to its echo: p50, p99, max
+// Run: npx tsx bench/echo-load.ts   (PostgreSQL and dockerd as .ci/run sets them up; ~4 minutes)
+// Profile the broker: ECHO_LOAD_CPU_PROF=/tmp/prof npx tsx bench/echo-load.ts, then
+//   npx tsx bench/profile-summary.ts /tmp/prof/*.cpuprofile
+import { execFileSync } from 'node:child_process';
+import { PACKAGE_ROOT } from '../server/paths.js';
+import { Browser } from '../test/support/broker.js';
+import { startServeBeside } from '../test/support/replica.js';
+import type { Report } from './load-client.js';
+import { LoadClient } from './load-clients.js';
+import { percentile } from './support.js';
+
+const BUSY = (process.env.ECHO_LOAD_BUSY ?? '15,30').split(',').map(Number);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const KEYS = Number(process.env.BENCH_KEYS ?? 200);
+// Bulk output without pause: numbers in columns, as logs and query results look.
+const BULK = 'while :; do head -c 200000 /dev/urandom | od -A d -t x1; done\n';
+const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+/** One round: N busy consoles and one typed into, through `url` (or `direct`), in a client process of its own. */
+async function round(url: string, cookie: string, origin: string, target: string, busy: number): Promise<number[]> {
+  const client = new LoadClient(url, cookie, origin);
+  try {
+    const opened = await client.do({ op: 'open', ids: [...ids('busy', busy), 'person'], target }, busy + 1, 180_000);
+    const refused = opened.filter((r) => r.ev !== 'opened');
+    if (refused.length) throw new Error(`${refused.length} consoles refused: ${JSON.stringify(refused[0])}`);
+    client.send({ op: 'type', ids: ids('busy', busy), text: BULK });
+    // Let the floods reach their pace first.
+    await new Promise((r) => setTimeout(r, 3000));
+    const [echo] = (await client.do({ op: 'echo', id: 'person', keys: KEYS }, 1, 300_000)) as [Report];
+    if (echo.ev !== 'echo') throw new Error(`echo failed: ${JSON.stringify(echo)}`);
+    await client.do({ op: 'close', ids: [...ids('busy', busy), 'person'] }, busy + 1, 120_000);
+    return echo.times;
+  } finally {
+    client.stop();
+  }
+}
+
+async function main() {
+  const image = execFileSync('bash', [`${PACKAGE_ROOT}/images/build-busybox.sh`], { encoding: 'utf8' }).trim();
+  const max = Math.max(...BUSY) + 1;
+  const nodeArgs = process.env.ECHO_LOAD_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ECHO_LOAD_CPU_PROF}`] : [];
+  const s = await startServeBeside(image, { SALLYPORT_MAX_CONSOLES_PER_USER: String(max + 5), SALLYPORT_MAX_CONSOLES: String(max + 10), SALLYPORT_LOG_LEVEL: 'warn' }, nodeArgs);
+  try {
+    const b = new Browser();
+    await s.h.login(b, 'alice');
+    const cookie = `sallyport=${b.cookies(s.h.url).get('sallyport')}`;
+    const figures: Record<string, number[]> = {};
+    for (let i = 0; i < ROUNDS; i++) {
+      for (const n of BUSY) {
+        process.stderr.write(`round ${i + 1}, ${n} busy: direct\n`);
+        (figures[`direct ${n}`] ??= []).push(...(await round('direct', 'none', 'none', image, n)));
+        process.stderr.write(`round ${i + 1}, ${n} busy: sallyport\n`);
+        (figures[`sallyport ${n}`] ??= []).push(...(await round(s.url, cookie, s.h.url, 'shell', n)));
+      }
+    }
+    console.log(`keystroke echo while others print without pause, ${ROUNDS} rounds of ${KEYS} keys`);
+    console.log('| busy consoles | direct p50 | direct p99 | Sallyport p50 | Sallyport p99 | Sallyport max | p99 × |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- |');
+    for (const n of BUSY) {
+      const d = figures[`direct ${n}`]!;
+      const o = figures[`sallyport ${n}`]!;
+      const f = (x: number) => `${x.toFixed(1)} ms`;
+      console.log(`| ${n} | ${f(percentile(d, 0.5))} | ${f(percentile(d, 0.99))} | ${f(percentile(o, 0.5))} | ${f(percentile(o, 0.99))} | ${f(Math.max(...o))} | ${(percentile(o, 0.99) / percentile(d, 0.99)).toFixed(2)} |`);
+    }
+  } finally {
+    await s.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
