@@ -6,7 +6,9 @@
 //   baselines    — stock `ssh` straight to the node's sshd; the same container driven straight
 //                  over the Engine API; stock `ssh -J` through an OpenSSH bastion on this machine
 //                  (what Sallyport replaces)
-//   floor        — a bare WebSocket → ssh2 bridge in Node (bench/ws-ssh-bridge.ts)
+//   floors       — a bare WebSocket → ssh2 bridge in Node (bench/ws-ssh-bridge.ts), and a bare
+//                  ssh2 server → ssh2 client bridge (bench/ssh-ssh-bridge.ts): this stack's least
+//                  for each front door to a node, before any of Sallyport's own work
 // Each path prints keystroke echo p50/p99 (200 keys) and bulk output (16 MiB), and its ratio to
 // each baseline it is compared with. The fleet node is a network namespace with a real sshd.
 // Run: npx tsx bench/paths.ts   (as root; needs PostgreSQL, dockerd, sshd, nft; ~6 minutes)
@@ -58,6 +60,18 @@ async function startBridge(caText: string, node: FleetNode): Promise<{ url: stri
   return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
 }
 
+/** bench/ssh-ssh-bridge.ts in its own process: the port it listens on. */
+async function startDoorBridge(caText: string, node: FleetNode): Promise<{ port: number; stop(): void }> {
+  const nodeJson = JSON.stringify({ name: 'app-1', address: node.address, port: 22, hostKey: node.hostKey, login: NODE_LOGIN });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(PACKAGE_ROOT, 'bench', 'ssh-ssh-bridge.ts'), nodeJson], {
+    cwd: PACKAGE_ROOT,
+    env: { ...process.env, SALLYPORT_SSH_CA_KEY: caText },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+  return { port, stop: () => child.kill() };
+}
+
 async function main() {
   const image = execFileSync('bash', [`${PACKAGE_ROOT}/images/build-busybox.sh`], { encoding: 'utf8' }).trim();
   const imageId = execFileSync('docker', ['image', 'inspect', '-f', '{{.Id}}', image], { encoding: 'utf8' }).trim();
@@ -72,6 +86,7 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'sallyport-bench-paths-'));
   const bastion = await startBastion(dir);
   const bridge = await startBridge(caText, node);
+  const doorBridge = await startDoorBridge(caText, node);
   const database = await scratchBrokerDatabase();
   const catalog = join(dir, 'catalog.yaml');
   // The same hardening for the local and the node's container, as the Engine API baseline has.
@@ -133,6 +148,7 @@ targets:
         }
       });
     };
+    const bridged = () => terminalClient(['ssh', JSON.stringify(['-F', '/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-tt', '-o', 'PubkeyAuthentication=no', '-p', String(doorBridge.port), 'bench@127.0.0.1'])]);
     const browser = (target: string) => terminalClient(['broker', t.url, cookie, target]);
     const SSH = 'stock ssh → node';
     const ATTACH = 'Engine API attach';
@@ -142,11 +158,12 @@ targets:
       { name: ATTACH, run: () => terminalClient(['docker', image]) },
       { name: BASTION, run: () => nodeSsh(true), against: [SSH] },
       { name: 'bare ws → ssh2 bridge → node (floor)', run: () => terminalClient(['broker', bridge.url, 'none', 'bridge']), against: [SSH] },
+      { name: 'stock ssh → bare ssh2 → ssh2 bridge → node (floor)', run: bridged, against: [SSH] },
       { name: 'browser → local Docker', run: () => browser('shell'), against: [ATTACH] },
       { name: 'browser → node (runtime ssh)', run: () => browser('node-shell'), against: [SSH, BASTION] },
       { name: 'browser → node Docker (over ssh)', run: () => browser('fleet-shell'), against: [ATTACH, BASTION] },
       { name: 'ssh door → local Docker', run: () => door('shell'), against: [ATTACH, SSH] },
-      { name: 'ssh door → node (runtime ssh)', run: () => door('node-shell'), against: [SSH, BASTION] },
+      { name: 'ssh door → node (runtime ssh)', run: () => door('node-shell'), against: [SSH, BASTION, 'stock ssh → bare ssh2 → ssh2 bridge → node (floor)'] },
       { name: 'ssh door → node Docker (over ssh)', run: () => door('fleet-shell'), against: [ATTACH, BASTION] },
     ];
     // BENCH_ONLY=<regex>: only the paths it matches, with the baselines they are compared with.
@@ -157,6 +174,7 @@ targets:
   } finally {
     await t.close();
     bridge.stop();
+    doorBridge.stop();
     bastion.stop();
     await database.drop();
     await node.stop();

@@ -190,10 +190,17 @@ export interface BenchPath {
  */
 export async function comparePaths(title: string, rounds: number, paths: BenchPath[]): Promise<void> {
   const sides = paths.map((path) => ({ path, echo: [] as number[], tp: [] as number[] }));
+  // BENCH_CPU_PROF=<file> with BENCH_PROFILE=<regex>: this process's profile (the broker's, when
+  // it runs in it) during the rounds of the paths the regex matches.
+  const profiled = process.env.BENCH_PROFILE ? new RegExp(process.env.BENCH_PROFILE) : undefined;
+  const profiler = process.env.BENCH_CPU_PROF && profiled ? await sallyportProfiler(process.env.BENCH_CPU_PROF) : undefined;
   for (let i = 0; i < rounds; i++) {
     for (const s of sides) {
       process.stderr.write(`round ${i + 1}: ${s.path.name}\n`);
+      const profiling = profiler && profiled!.test(s.path.name);
+      if (profiling) await profiler.start();
       const r = await s.path.run();
+      if (profiling) await profiler.stop();
       s.echo.push(...r.echo);
       s.tp.push(r.bytesPerSecond);
     }
