@@ -2,31 +2,47 @@
 // real `sallyport serve` process (browser WebSocket → broker → local Docker, every console
 // recorded to PostgreSQL) against the same containers driven straight over the Engine API by the
 // same client process (bench/load-client.ts `direct`), in interleaved rounds of the same run.
-//   for N in ECHO_LOAD_BUSY (default 15,30): N consoles each printing a hex table without pause,
+//   for N in ECHO_LOAD_BUSY (default 15,30): N consoles each printing without pause,
 //   and one more where 200 keys are typed one at a time, each timed to its echo: p50, p99, max
 // Run: npx tsx bench/echo-load.ts   (PostgreSQL and dockerd as .ci/run sets them up; ~4 minutes)
 // Profile the broker: ECHO_LOAD_CPU_PROF=/tmp/prof npx tsx bench/echo-load.ts, then
 //   npx tsx bench/profile-summary.ts /tmp/prof/*.cpuprofile
 import { execFileSync } from 'node:child_process';
+import { freePort } from '../server/dev/index.js';
 import { PACKAGE_ROOT } from '../server/paths.js';
-import { Browser } from '../test/support/broker.js';
-import { startServeBeside } from '../test/support/replica.js';
+import { Browser, startTestBroker } from '../test/support/broker.js';
+import { writeConsoleCatalog } from '../test/support/console-catalog.js';
+import { spawnCli, waitFor } from '../test/support/process.js';
+import { replicaEnv } from '../test/support/replica.js';
 import type { Report } from './load-client.js';
 import { LoadClient } from './load-clients.js';
-import { percentile } from './support.js';
+import { percentile, scratchBrokerDatabase } from './support.js';
 
 const BUSY = (process.env.ECHO_LOAD_BUSY ?? '15,30').split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const KEYS = Number(process.env.BENCH_KEYS ?? 200);
-// Bulk output without pause: numbers in columns, as logs and query results look.
-const BULK = 'while :; do head -c 200000 /dev/urandom | od -A d -t x1; done\n';
+// Bulk output without pause. `lines` (the default): the same 76-column line over and over,
+// nearly free to make, so the figure is what carrying the bytes costs, not the CPU the
+// containers spend making them; `table`: a hex dump of random bytes, which also takes the
+// machine's CPU (15 such consoles want 7.5 cores of these two).
+const BULK =
+  (process.env.ECHO_LOAD_OUTPUT ?? 'lines') === 'table'
+    ? 'while :; do head -c 200000 /dev/urandom | od -A d -t x1; done\n'
+    : 'yes "$(head -c 57 /dev/zero | base64)"\n';
+const OPEN_BATCH = 8;
 const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 /** One round: N busy consoles and one typed into, through `url` (or `direct`), in a client process of its own. */
 async function round(url: string, cookie: string, origin: string, target: string, busy: number): Promise<number[]> {
   const client = new LoadClient(url, cookie, origin);
   try {
-    const opened = await client.do({ op: 'open', ids: [...ids('busy', busy), 'person'], target }, busy + 1, 180_000);
+    // A few at a time: the engine refuses (ECONNRESET) dozens of creates at once from one client.
+    const all = [...ids('busy', busy), 'person'];
+    const opened: Report[] = [];
+    for (let i = 0; i < all.length; i += OPEN_BATCH) {
+      const batch = all.slice(i, i + OPEN_BATCH);
+      opened.push(...(await client.do({ op: 'open', ids: batch, target }, batch.length, 180_000)));
+    }
     const refused = opened.filter((r) => r.ev !== 'opened');
     if (refused.length) throw new Error(`${refused.length} consoles refused: ${JSON.stringify(refused[0])}`);
     client.send({ op: 'type', ids: ids('busy', busy), text: BULK });
@@ -44,12 +60,32 @@ async function round(url: string, cookie: string, origin: string, target: string
 async function main() {
   const image = execFileSync('bash', [`${PACKAGE_ROOT}/images/build-busybox.sh`], { encoding: 'utf8' }).trim();
   const max = Math.max(...BUSY) + 1;
-  const nodeArgs = process.env.ECHO_LOAD_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ECHO_LOAD_CPU_PROF}`] : [];
-  const s = await startServeBeside(image, { SALLYPORT_MAX_CONSOLES_PER_USER: String(max + 5), SALLYPORT_MAX_CONSOLES: String(max + 10), SALLYPORT_LOG_LEVEL: 'warn' }, nodeArgs);
+  const database = await scratchBrokerDatabase();
+  const catalog = writeConsoleCatalog(image);
+  const h = await startTestBroker({ SALLYPORT_CATALOG: catalog, CONSOLE_GREETING: 'x' }, { database: { ...database, drop: async () => {} } });
+  const b = new Browser();
+  await h.login(b, 'alice');
+  const cookie = `sallyport=${b.cookies(h.url).get('sallyport')}`;
+  // The harness broker served the login; the broker measured is a process of its own, alone.
+  await h.broker.close();
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const env = replicaEnv(h, { port, databaseUrl: database.url, catalog }, { SALLYPORT_MAX_CONSOLES_PER_USER: String(max + 5), SALLYPORT_MAX_CONSOLES: String(max + 10), SALLYPORT_LOG_LEVEL: 'warn' });
+  // (--cpu-prof goes on node's command line: NODE_OPTIONS refuses it.)
+  const broker = spawnCli(['serve'], env, process.env.ECHO_LOAD_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ECHO_LOAD_CPU_PROF}`] : []);
+  const s = {
+    url,
+    h,
+    stop: async () => {
+      const closed = new Promise((r) => broker.once('close', r));
+      broker.kill('SIGTERM');
+      await closed;
+      await h.close();
+      await database.drop();
+    },
+  };
   try {
-    const b = new Browser();
-    await s.h.login(b, 'alice');
-    const cookie = `sallyport=${b.cookies(s.h.url).get('sallyport')}`;
+    await waitFor('the broker ready', async () => ((await fetch(`${url}/readyz`).catch(() => null))?.status === 200 ? true : undefined), 40_000);
     const figures: Record<string, number[]> = {};
     for (let i = 0; i < ROUNDS; i++) {
       for (const n of BUSY) {
