@@ -86,6 +86,19 @@ describe('the echo mask', () => {
     }
   });
 
+  it('decides a line never echoed before the next one is typed: the command after a password is its own', async () => {
+    const { m, text, masked } = mask();
+    for (const ch of 's3cret') m.input(ch);
+    m.input('\r');
+    // Echo off: the program answers and prompts again, and the next command is typed and echoed.
+    m.output('\r\ngot 6 chars\r\n~ $ ');
+    m.input('exit\r');
+    m.output('exit\r\n');
+    await settle();
+    expect(text()).toBe('••••••\rexit\r');
+    expect(masked()).toBe(6);
+  });
+
   it("masks an editor's commands, which redraw the screen instead of echoing", async () => {
     const { m, text } = mask();
     m.input('dd');

@@ -59,6 +59,11 @@ export class EchoMask {
   private lines: { all: Array<{ raw: string; keys: string }>; several: boolean } | undefined;
   /** Lines of a paste found echoed so far; `seen` then holds only the output after the last of them. */
   private linesFound = 0;
+  /**
+   * Other output came before any echo of a single line: it may still be typed ahead of a prompt,
+   * but only until the next line is typed, which must not join it (a password and the command after).
+   */
+  private otherFirst = false;
 
   constructor(
     private readonly sink: MaskedInputSink,
@@ -69,6 +74,9 @@ export class EchoMask {
   ) {}
 
   input(data: string): void {
+    // A new line typed after one whose echo never began in place: that line is decided on its
+    // own (a password, then the next command). The rest of the same line still joins it.
+    if (this.otherFirst && /[\r\n]$/.test(this.pending)) this.decide();
     if (this.pending === '' && !/[ -~\u00a0-\uffff]/.test(data)) {
       // Controls only (Enter, Ctrl-C, arrows): nothing to echo, nothing secret.
       this.sink.input(data);
@@ -104,11 +112,13 @@ export class EchoMask {
       return;
     }
     const want = this.want();
-    const verdict = echoedInPlace(want, this.seen);
+    // Once other output came first, `seen` is only a tail: "in place" no longer means anything.
+    const verdict = this.otherFirst ? 'not echoed' : echoedInPlace(want, this.seen);
     if (verdict === 'echoed') this.release();
     else if (verdict === 'not echoed') {
       // Other output came first: echoed only if it ends a prompt and the keys follow it whole.
       if (echoedAfterPrompt(want, this.seen)) return this.release();
+      this.otherFirst = true;
       // Only the tail that can still hold a prompt's end and a part of the echo is worth keeping.
       const kept = Math.min(this.seen.length, want.length - 1 + PROMPT_TAIL);
       this.seen = this.seen.slice(this.seen.length - kept);
@@ -185,6 +195,7 @@ export class EchoMask {
     this.lines = undefined;
     this.linesFound = 0;
     this.wanted = undefined;
+    this.otherFirst = false;
   }
 
   private decide(): void {
@@ -204,7 +215,7 @@ export class EchoMask {
       this.wanted = undefined;
       return this.maskPending();
     }
-    if (echoedInPlace(this.want(), this.seen) === 'echoed' || echoedAfterPrompt(this.want(), this.seen)) return this.release();
+    if ((!this.otherFirst && echoedInPlace(this.want(), this.seen) === 'echoed') || echoedAfterPrompt(this.want(), this.seen)) return this.release();
     this.maskPending();
   }
 

@@ -127,9 +127,11 @@ describe('evidence bundles', () => {
 });
 
 describe('typed input', () => {
-  it('is recorded masked whenever other output comes before its echo', () => {
+  it('is recorded masked whenever other output comes before its echo, unless that output ends a prompt', () => {
     fc.assert(
       fc.property(fc.string({ minLength: 1, maxLength: 40 }).filter((s) => /[!-~]/.test(s) && !s.startsWith('#')), fc.string({ maxLength: 200 }), (typed, other) => {
+        // The keys shown right after a prompt's end is the typed-ahead case (the next property holds then).
+        fc.pre(!shownAfterPrompt(typed, `#${other}${typed}`));
         const recorded: string[] = [];
         const m = new EchoMask({ input: (d) => recorded.push(d), masked: () => undefined }, 1000);
         m.input(typed);
@@ -139,6 +141,32 @@ describe('typed input', () => {
         m.flush();
         // Only masks and control characters (Enter, backspace) may be left of what was typed.
         expect([...recorded.join('')].every((c) => c === '•' || c < ' ' || c === '\x7f')).toBe(true);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+/** Whether `out` shows `typed` right after a prompt's end (`$`, `#`, `%`, `>`, and a space or not). */
+function shownAfterPrompt(typed: string, out: string): boolean {
+  for (let i = out.indexOf(typed, 1); i > 0; i = out.indexOf(typed, i + 1)) if (/[$#%>] ?$/.test(out.slice(Math.max(0, i - 2), i))) return true;
+  return false;
+}
+
+describe('input recorded in clear', () => {
+  it('is only ever input the output itself shows verbatim, whatever comes and in whatever pieces', () => {
+    const piece = fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('$ ', '> ', '# ', 'Password: ', '\r\n', '\x1b[0m'));
+    fc.assert(
+      fc.property(fc.stringMatching(/^[ -~]{1,24}$/), fc.array(piece, { maxLength: 8 }), fc.boolean(), (typed, pieces, echoAtEnd) => {
+        const recorded: string[] = [];
+        const m = new EchoMask({ input: (d) => recorded.push(d), masked: () => undefined }, 1000);
+        m.input(`${typed}\r`);
+        const shown = echoAtEnd ? [...pieces, typed] : pieces;
+        for (const p of shown) m.output(p);
+        m.flush();
+        const clear = recorded.join('').replace(/[•\r]/g, '');
+        // Nothing typed is in the record unless the screen showed exactly those keys.
+        return clear === '' || shown.join('').replace(/\x1b\[0m|[\r\n]/g, '').includes(typed);
       }),
       { numRuns: RUNS },
     );
