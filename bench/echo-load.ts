@@ -8,15 +8,10 @@
 // Profile the broker: ECHO_LOAD_CPU_PROF=/tmp/prof npx tsx bench/echo-load.ts, then
 //   npx tsx bench/profile-summary.ts /tmp/prof/*.cpuprofile
 import { execFileSync } from 'node:child_process';
-import { freePort } from '../server/dev/index.js';
 import { PACKAGE_ROOT } from '../server/paths.js';
-import { Browser, startTestBroker } from '../test/support/broker.js';
-import { writeConsoleCatalog } from '../test/support/console-catalog.js';
-import { spawnCli, waitFor } from '../test/support/process.js';
-import { replicaEnv } from '../test/support/replica.js';
 import type { Report } from './load-client.js';
 import { LoadClient } from './load-clients.js';
-import { percentile, scratchBrokerDatabase } from './support.js';
+import { percentile, startServeAlone } from './support.js';
 
 const BUSY = (process.env.ECHO_LOAD_BUSY ?? '15,30').split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -60,39 +55,19 @@ async function round(url: string, cookie: string, origin: string, target: string
 async function main() {
   const image = execFileSync('bash', [`${PACKAGE_ROOT}/images/build-busybox.sh`], { encoding: 'utf8' }).trim();
   const max = Math.max(...BUSY) + 1;
-  const database = await scratchBrokerDatabase();
-  const catalog = writeConsoleCatalog(image);
-  const h = await startTestBroker({ SALLYPORT_CATALOG: catalog, CONSOLE_GREETING: 'x' }, { database: { ...database, drop: async () => {} } });
-  const b = new Browser();
-  await h.login(b, 'alice');
-  const cookie = `sallyport=${b.cookies(h.url).get('sallyport')}`;
-  // The harness broker served the login; the broker measured is a process of its own, alone.
-  await h.broker.close();
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const env = replicaEnv(h, { port, databaseUrl: database.url, catalog }, { SALLYPORT_MAX_CONSOLES_PER_USER: String(max + 5), SALLYPORT_MAX_CONSOLES: String(max + 10), SALLYPORT_LOG_LEVEL: 'warn' });
-  // (--cpu-prof goes on node's command line: NODE_OPTIONS refuses it.)
-  const broker = spawnCli(['serve'], env, process.env.ECHO_LOAD_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ECHO_LOAD_CPU_PROF}`] : []);
-  const s = {
-    url,
-    h,
-    stop: async () => {
-      const closed = new Promise((r) => broker.once('close', r));
-      broker.kill('SIGTERM');
-      await closed;
-      await h.close();
-      await database.drop();
-    },
-  };
+  const s = await startServeAlone(
+    image,
+    { SALLYPORT_MAX_CONSOLES_PER_USER: String(max + 5), SALLYPORT_MAX_CONSOLES: String(max + 10), SALLYPORT_LOG_LEVEL: 'warn' },
+    process.env.ECHO_LOAD_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ECHO_LOAD_CPU_PROF}`] : [],
+  );
   try {
-    await waitFor('the broker ready', async () => ((await fetch(`${url}/readyz`).catch(() => null))?.status === 200 ? true : undefined), 40_000);
     const figures: Record<string, number[]> = {};
     for (let i = 0; i < ROUNDS; i++) {
       for (const n of BUSY) {
         process.stderr.write(`round ${i + 1}, ${n} busy: direct\n`);
         (figures[`direct ${n}`] ??= []).push(...(await round('direct', 'none', 'none', image, n)));
         process.stderr.write(`round ${i + 1}, ${n} busy: sallyport\n`);
-        (figures[`sallyport ${n}`] ??= []).push(...(await round(s.url, cookie, s.h.url, 'shell', n)));
+        (figures[`sallyport ${n}`] ??= []).push(...(await round(s.url, s.cookie, s.origin, 'shell', n)));
       }
     }
     console.log(`keystroke echo while others print without pause, ${ROUNDS} rounds of ${KEYS} keys`);

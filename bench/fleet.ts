@@ -12,13 +12,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../server/dev/index.js';
-import { PACKAGE_ROOT } from '../server/paths.js';
-import type { NodeFile } from '../server/runtime/fleet/node-config.js';
-import { encodePrivateKeyFile, generateEd25519, parsePrivateKeyFile, signUserCertificate } from '../server/signing/index.js';
+import { parsePrivateKeyFile } from '../server/signing/index.js';
 import { Browser, startTestBroker } from '../test/support/broker.js';
-import { NODE_LOGIN, startFleetNode } from '../test/support/fleet-node.js';
+import { NODE_LOGIN, nodeConfigFiles, startFleetNode } from '../test/support/fleet-node.js';
 import { runCli } from '../test/support/process.js';
-import { compareTerminals, scratchBrokerDatabase, terminalClient } from './support.js';
+import { certificateLogin, compareTerminals, scratchBrokerDatabase, startWsSshBridge, terminalClient } from './support.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
@@ -33,28 +31,10 @@ async function startRelay(kind: 'socat' | 'node', node: { address: string; broke
   return { port, stop: () => child.kill() };
 }
 
-/** bench/ws-ssh-bridge.ts in its own process, listening on 127.0.0.1. */
-async function startBridge(caText: string, node: { address: string; hostKey: string }): Promise<{ url: string; stop(): void }> {
-  const port = await freePort();
-  const nodeJson = JSON.stringify({ name: 'app-1', address: node.address, port: 22, hostKey: node.hostKey, login: NODE_LOGIN });
-  const child = spawn(process.execPath, ['--import', 'tsx', join(PACKAGE_ROOT, 'bench', 'ws-ssh-bridge.ts'), String(port), nodeJson], {
-    cwd: PACKAGE_ROOT,
-    env: { ...process.env, SALLYPORT_SSH_CA_KEY: caText },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
-  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
-}
-
 async function main() {
   const caText = (await runCli(['ssh-ca', 'new'], {})).stdout;
   const ca = parsePrivateKeyFile(caText).key;
-  const node = await startFleetNode({
-    async files(sshDir, brokerAddress) {
-      const out = await runCli(['node-config', '--broker-address', brokerAddress, '--login', NODE_LOGIN, '--ssh-dir', sshDir, '--format', 'json'], { SALLYPORT_SSH_CA_KEY: caText });
-      return (JSON.parse(out.stdout) as { files: NodeFile[] }).files;
-    },
-  });
+  const node = await startFleetNode({ files: nodeConfigFiles(caText) });
   try {
     await measure(caText, ca, node);
   } finally {
@@ -86,19 +66,12 @@ targets:
     await t.login(b, 'alice');
     const cookie = `sallyport=${b.cookies(t.url).get('sallyport')}`;
     /** A stock OpenSSH login with a fresh broker-style certificate, as the baseline. */
-    const sshArgs = (via?: number) => {
-      const key = generateEd25519();
-      const base = join(dir, `k${Date.now()}`);
-      writeFileSync(base, encodePrivateKeyFile(key, 'bench'), { mode: 0o600 });
-      const now = Date.now();
-      const cert = signUserCertificate(ca, { publicKey: key.publicKey, serial: BigInt(now), keyId: 'bench direct', principals: [NODE_LOGIN], validAfter: new Date(now - 30_000), validBefore: new Date(now + 60_000), sourceAddresses: [node.brokerAddress], extensions: ['permit-pty'] });
-      writeFileSync(`${base}-cert.pub`, `${cert.line}\n`);
-      return JSON.stringify(['-F', '/dev/null', '-i', base, '-o', `CertificateFile=${base}-cert.pub`, '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-tt',
+    const sshArgs = (via?: number) =>
+      JSON.stringify(['-F', '/dev/null', ...certificateLogin(dir, ca, node, NODE_LOGIN), '-o', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-tt',
         ...(via ? ['-p', String(via), '-o', `HostKeyAlias=${node.address}`, `${NODE_LOGIN}@127.0.0.1`] : ['-b', node.brokerAddress, `${NODE_LOGIN}@${node.address}`]), 'sh']);
-    };
     const socat = await startRelay('socat', node);
     const relay = await startRelay('node', node);
-    const bridge = await startBridge(caText, node);
+    const bridge = await startWsSshBridge(caText, node, NODE_LOGIN);
     try {
       await compareTerminals(
         'fleet console (runtime ssh) vs direct OpenSSH to the same sshd',

@@ -18,17 +18,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { openDatabase, readRecordingChunks } from '../server/db/index.js';
-import { freePort } from '../server/dev/index.js';
 import { PACKAGE_ROOT } from '../server/paths.js';
 import { chunkEvents } from '../server/recording/index.js';
 import { createDockerRuntime } from '../server/runtime/index.js';
-import { Browser, startTestBroker } from '../test/support/broker.js';
-import { writeConsoleCatalog } from '../test/support/console-catalog.js';
-import { spawnCli, waitFor } from '../test/support/process.js';
-import { replicaEnv } from '../test/support/replica.js';
+import { waitFor } from '../test/support/process.js';
 import type { Report } from './load-client.js';
 import { LoadClient as Client } from './load-clients.js';
-import { benchConsoleSpec, percentile as pct, scratchBrokerDatabase, untilDirectOutput } from './support.js';
+import { benchConsoleSpec, percentile as pct, startServeAlone, untilDirectOutput } from './support.js';
 
 const IDLE = Number(process.env.LOAD_IDLE ?? 300);
 const BUSY = Number(process.env.LOAD_BUSY ?? 30);
@@ -87,37 +83,18 @@ function backendCpuSince(before: Map<number, number>, after: Map<number, number>
 
 async function main() {
   const image = execFileSync('bash', [`${PACKAGE_ROOT}/images/build-busybox.sh`], { encoding: 'utf8' }).trim();
-  const database = await scratchBrokerDatabase();
-  const catalog = writeConsoleCatalog(image);
-  const h = await startTestBroker({ SALLYPORT_CATALOG: catalog, CONSOLE_GREETING: 'x' }, { database: { ...database, drop: async () => {} } });
-  const b = new Browser();
-  await h.login(b, 'alice');
-  const cookie = `sallyport=${b.cookies(h.url).get('sallyport')}`;
-  // The harness broker served the login; the broker under load is a process of its own, alone.
-  await h.broker.close();
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
   const total = IDLE + BUSY + 2;
-  const env = replicaEnv(h, { port, databaseUrl: database.url, catalog }, { SALLYPORT_MAX_CONSOLES_PER_USER: '1000', SALLYPORT_MAX_CONSOLES: String(total + 10) });
   // LOAD_CPU_PROF=<dir>: the broker writes a V8 CPU profile there when it stops (bench/profile-summary.ts reads it).
-  // (--cpu-prof is refused in NODE_OPTIONS: it goes on node's command line.)
-  const broker = spawnCli(['serve'], env, process.env.LOAD_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LOAD_CPU_PROF}`] : []);
-  let brokerStderr = '';
-  broker.stderr!.on('data', (d) => (brokerStderr = (brokerStderr + d).slice(-4000)));
-  broker.stdout!.on('data', (d) => (brokerStderr = (brokerStderr + d).slice(-4000)));
-  let stopping = false;
-  broker.once('exit', (code, signal) => {
-    if (!stopping) console.error(`the broker under load exited (${code ?? signal}):\n${brokerStderr}`);
-  });
+  const serve = await startServeAlone(image, { SALLYPORT_MAX_CONSOLES_PER_USER: '1000', SALLYPORT_MAX_CONSOLES: String(total + 10) }, process.env.LOAD_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LOAD_CPU_PROF}`] : []);
+  const { url, cookie } = serve;
+  const database = { url: serve.databaseUrl };
   const stats = new pg.Client({ connectionString: database.url });
   await stats.connect();
   const clients: Client[] = [];
   const db = openDatabase(database.url, { poolSize: 2 });
   try {
-    await waitFor('broker ready', async () => ((await fetch(`${url}/readyz`).catch(() => null))?.status === 200 ? true : undefined), 40_000);
-    const pid = broker.pid!;
-    // The Origin is the public URL the broker was configured with (the harness's).
-    const [busy, idle, person] = [new Client(url, cookie, h.url), new Client(url, cookie, h.url), new Client(url, cookie, h.url)];
+    const pid = serve.pid;
+    const [busy, idle, person] = [new Client(url, cookie, serve.origin), new Client(url, cookie, serve.origin), new Client(url, cookie, serve.origin)];
     clients.push(busy, idle, person);
     const sessions = new Map<string, string>();
     const opened = (rs: Report[]) => {
@@ -256,18 +233,13 @@ async function main() {
         `recording ${bigVerdict.same === 1 ? 'byte-identical' : `NOT identical: ${bigVerdict.problems.join('; ')}`} (${(bigVerdict.bytes / 1024 / 1024).toFixed(0)} MiB)`,
     );
   } catch (err) {
-    console.error(`broker's last words:\n${brokerStderr}`);
+    console.error(`broker's last words:\n${serve.lastWords()}`);
     throw err;
   } finally {
-    stopping = true;
     for (const c of clients) c.stop();
-    const closed = new Promise((r) => broker.once('close', r));
-    broker.kill('SIGTERM');
-    await closed;
     await stats.end();
     await db.close();
-    await h.idp.close();
-    await database.drop();
+    await serve.stop();
   }
 }
 

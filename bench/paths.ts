@@ -19,13 +19,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../server/dev/index.js';
 import { PACKAGE_ROOT } from '../server/paths.js';
-import type { NodeFile } from '../server/runtime/fleet/node-config.js';
-import { encodePrivateKeyFile, generateEd25519, parsePrivateKeyFile, signUserCertificate } from '../server/signing/index.js';
+import { encodePrivateKeyFile, generateEd25519, parsePrivateKeyFile } from '../server/signing/index.js';
 import { apiSession } from '../test/support/api-session.js';
 import { Browser, startTestBroker } from '../test/support/broker.js';
-import { NODE_LOGIN, startFleetNode, type FleetNode } from '../test/support/fleet-node.js';
+import { NODE_LOGIN, nodeConfigFiles, startFleetNode, type FleetNode } from '../test/support/fleet-node.js';
 import { runCli } from '../test/support/process.js';
-import { comparePaths, scratchBrokerDatabase, terminalClient } from './support.js';
+import { certificateLogin, comparePaths, doorClient, scratchBrokerDatabase, startWsSshBridge, terminalClient } from './support.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
@@ -47,19 +46,6 @@ async function startBastion(dir: string): Promise<{ port: number; key: string; k
   return { port, key: join(dir, 'bastion_user'), knownHost: `[127.0.0.1]:${port} ${hostLine}`, stop: () => sshd.kill() };
 }
 
-/** bench/ws-ssh-bridge.ts in its own process, listening on 127.0.0.1. */
-async function startBridge(caText: string, node: FleetNode): Promise<{ url: string; stop(): void }> {
-  const port = await freePort();
-  const nodeJson = JSON.stringify({ name: 'app-1', address: node.address, port: 22, hostKey: node.hostKey, login: NODE_LOGIN });
-  const child = spawn(process.execPath, ['--import', 'tsx', join(PACKAGE_ROOT, 'bench', 'ws-ssh-bridge.ts'), String(port), nodeJson], {
-    cwd: PACKAGE_ROOT,
-    env: { ...process.env, SALLYPORT_SSH_CA_KEY: caText },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
-  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
-}
-
 /** bench/ssh-ssh-bridge.ts in its own process: the port it listens on. */
 async function startDoorBridge(caText: string, node: FleetNode): Promise<{ port: number; stop(): void }> {
   const nodeJson = JSON.stringify({ name: 'app-1', address: node.address, port: 22, hostKey: node.hostKey, login: NODE_LOGIN });
@@ -77,15 +63,10 @@ async function main() {
   const imageId = execFileSync('docker', ['image', 'inspect', '-f', '{{.Id}}', image], { encoding: 'utf8' }).trim();
   const caText = (await runCli(['ssh-ca', 'new'], {})).stdout;
   const ca = parsePrivateKeyFile(caText).key;
-  const node = await startFleetNode({
-    async files(sshDir, brokerAddress) {
-      const out = await runCli(['node-config', '--broker-address', brokerAddress, '--login', NODE_LOGIN, '--ssh-dir', sshDir, '--format', 'json'], { SALLYPORT_SSH_CA_KEY: caText });
-      return (JSON.parse(out.stdout) as { files: NodeFile[] }).files;
-    },
-  });
+  const node = await startFleetNode({ files: nodeConfigFiles(caText) });
   const dir = mkdtempSync(join(tmpdir(), 'sallyport-bench-paths-'));
   const bastion = await startBastion(dir);
-  const bridge = await startBridge(caText, node);
+  const bridge = await startWsSshBridge(caText, node, NODE_LOGIN);
   const doorBridge = await startDoorBridge(caText, node);
   const database = await scratchBrokerDatabase();
   const catalog = join(dir, 'catalog.yaml');
@@ -125,29 +106,13 @@ targets:
 
     /** Stock OpenSSH to the node with a fresh broker-style certificate; through the bastion with `jump`. */
     const nodeSsh = (jump: boolean) => {
-      const key = generateEd25519();
-      const base = join(dir, `k${Date.now()}`);
-      writeFileSync(base, encodePrivateKeyFile(key, 'bench'), { mode: 0o600 });
-      const now = Date.now();
-      const cert = signUserCertificate(ca, { publicKey: key.publicKey, serial: BigInt(now), keyId: 'bench direct', principals: [NODE_LOGIN], validAfter: new Date(now - 30_000), validBefore: new Date(now + 60_000), sourceAddresses: [node.brokerAddress], extensions: ['permit-pty'] });
-      writeFileSync(`${base}-cert.pub`, `${cert.line}\n`);
-      const auth = ['-i', base, '-o', `CertificateFile=${base}-cert.pub`, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes'];
-      // The jump host's own login: its key, and the same known_hosts (ProxyJump reuses these options).
+      const auth = certificateLogin(dir, ca, node, NODE_LOGIN);
+      // The jump host's own login: its key, and the same known_hosts.
       const via = jump ? ['-o', `ProxyCommand=ssh ${common.slice(0, -1).join(' ')} -i ${bastion.key} -o IdentitiesOnly=yes -o BatchMode=yes -p ${bastion.port} -W %h:%p root@127.0.0.1`] : ['-b', node.brokerAddress];
       return terminalClient(['ssh', JSON.stringify([...common, ...auth, ...via, `${NODE_LOGIN}@${node.address}`, 'sh'])]);
     };
-    const door = (target: string) => {
-      let confirmed = false;
-      let seen = '';
-      return terminalClient(['ssh', JSON.stringify([...common, '-o', 'PubkeyAuthentication=no', '-p', String(doorPort), `${target}@127.0.0.1`])], (text) => {
-        seen += text;
-        const m = /\/ssh\/([A-Za-z0-9_-]{32})/.exec(seen);
-        if (m && !confirmed) {
-          confirmed = true;
-          void alice.post(`/api/ssh-logins/${m[1]}/confirm`, {});
-        }
-      });
-    };
+    const door = (target: string) =>
+      doorClient([...common, '-o', 'PubkeyAuthentication=no', '-p', String(doorPort), `${target}@127.0.0.1`], (token) => alice.post(`/api/ssh-logins/${token}/confirm`, {}));
     const bridged = () => terminalClient(['ssh', JSON.stringify(['-F', '/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-tt', '-o', 'PubkeyAuthentication=no', '-p', String(doorBridge.port), 'bench@127.0.0.1'])]);
     const browser = (target: string) => terminalClient(['broker', t.url, cookie, target]);
     const SSH = 'stock ssh → node';

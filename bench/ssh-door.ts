@@ -18,7 +18,7 @@ import { encodePrivateKeyFile, generateEd25519 } from '../server/signing/index.j
 import { apiSession } from '../test/support/api-session.js';
 import { startTestBroker } from '../test/support/broker.js';
 import { writeConsoleCatalog } from '../test/support/console-catalog.js';
-import { compareTerminals, scratchBrokerDatabase, terminalClient } from './support.js';
+import { compareTerminals, doorClient, scratchBrokerDatabase, terminalClient } from './support.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
@@ -63,19 +63,7 @@ async function main() {
     writeFileSync(join(dir, 'known_hosts_door'), `[127.0.0.1]:${doorPort} ${hostKey}\n`);
     const common = ['-F', '/dev/null', '-o', 'StrictHostKeyChecking=yes', '-tt'];
     const directArgs = JSON.stringify([...common, '-o', `UserKnownHostsFile=${join(dir, 'known_hosts_direct')}`, '-i', join(dir, 'user'), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-p', String(sshd.port), 'root@127.0.0.1', "PS1='$ ' exec sh"]);
-    const doorArgs = JSON.stringify([...common, '-o', `UserKnownHostsFile=${join(dir, 'known_hosts_door')}`, '-o', 'PubkeyAuthentication=no', '-p', String(doorPort), 'shell@127.0.0.1']);
-    const viaDoor = () => {
-      let confirmed = false;
-      let seen = '';
-      return terminalClient(['ssh', doorArgs], (text) => {
-        seen += text;
-        const m = /\/ssh\/([A-Za-z0-9_-]{32})/.exec(seen);
-        if (m && !confirmed) {
-          confirmed = true;
-          void alice.post(`/api/ssh-logins/${m[1]}/confirm`, {});
-        }
-      });
-    };
+    const viaDoor = () => doorClient([...common, '-o', `UserKnownHostsFile=${join(dir, 'known_hosts_door')}`, '-o', 'PubkeyAuthentication=no', '-p', String(doorPort), 'shell@127.0.0.1'], (token) => alice.post(`/api/ssh-logins/${token}/confirm`, {}));
     await compareTerminals(
       'SSH door (stock ssh → broker → Docker console, recorded) vs stock ssh → local sshd',
       ROUNDS,

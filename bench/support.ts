@@ -1,12 +1,19 @@
 // Shared by the benchmarks: percentiles, and a migrated scratch database dropped afterwards.
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { migrate, openDatabase, type Database } from '../server/db/index.js';
 import { MIGRATIONS_DIR, PACKAGE_ROOT } from '../server/paths.js';
 import type { ConsoleSpec, RunningConsole } from '../server/runtime/index.js';
+import { encodePrivateKeyFile, generateEd25519, signUserCertificate } from '../server/signing/index.js';
+import { freePort } from '../server/dev/index.js';
+import { Browser, startTestBroker } from '../test/support/broker.js';
+import { writeConsoleCatalog } from '../test/support/console-catalog.js';
 import { ADMIN_URL, databaseUrl } from '../test/support/pg-admin.js';
+import { spawnCli, waitFor } from '../test/support/process.js';
+import { replicaEnv } from '../test/support/replica.js';
 
 export function stats(xs: number[]): { p50: number; p95: number } {
   const s = [...xs].sort((a, b) => a - b);
@@ -80,6 +87,20 @@ export function terminalClient(args: string[], onStderr?: (text: string) => void
         resolve(JSON.parse(out.trim().split('\n').at(-1)!));
       });
     });
+  });
+}
+
+/** A stock `ssh` with `argv` through the SSH door: `confirm` gets the login link's token as soon as the client prints it. */
+export function doorClient(argv: string[], confirm: (token: string) => unknown): Promise<{ echo: number[]; bytesPerSecond: number }> {
+  let confirmed = false;
+  let seen = '';
+  return terminalClient(['ssh', JSON.stringify(argv)], (text) => {
+    seen += text;
+    const m = /\/ssh\/([A-Za-z0-9_-]{32})/.exec(seen);
+    if (m && !confirmed) {
+      confirmed = true;
+      void confirm(m[1]!);
+    }
   });
 }
 
@@ -218,4 +239,80 @@ export async function comparePaths(title: string, rounds: number, paths: BenchPa
       console.log(`${i === 0 ? own : '| | | |'} | ${b} | ${(f.p50 / base.p50).toFixed(2)} | ${(f.p99 / base.p99).toFixed(2)} | ${(f.out / base.out).toFixed(2)} |`);
     }
   }
+}
+
+/**
+ * A real `sallyport serve` process for a load benchmark, alone on a scratch database with the test
+ * catalogue: the in-process harness serves alice's login and is closed (only its IdP stays), so
+ * the broker measured is the only one. `nodeArgs` go on node's command line (`--cpu-prof` is
+ * refused in NODE_OPTIONS). The process's exit before stop() is reported with its last words.
+ */
+export async function startServeAlone(
+  image: string,
+  extraEnv: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<{ url: string; origin: string; cookie: string; pid: number; databaseUrl: string; lastWords(): string; stop(): Promise<void> }> {
+  const database = await scratchBrokerDatabase();
+  const catalog = writeConsoleCatalog(image);
+  const h = await startTestBroker({ SALLYPORT_CATALOG: catalog, CONSOLE_GREETING: 'x' }, { database: { ...database, drop: async () => {} } });
+  const b = new Browser();
+  await h.login(b, 'alice');
+  const cookie = `sallyport=${b.cookies(h.url).get('sallyport')}`;
+  await h.broker.close();
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const broker = spawnCli(['serve'], replicaEnv(h, { port, databaseUrl: database.url, catalog }, extraEnv), nodeArgs);
+  let words = '';
+  broker.stderr!.on('data', (d) => (words = (words + d).slice(-4000)));
+  broker.stdout!.on('data', (d) => (words = (words + d).slice(-4000)));
+  let stopping = false;
+  broker.once('exit', (code, signal) => {
+    if (!stopping) console.error(`the broker measured exited (${code ?? signal}):\n${words}`);
+  });
+  const stop = async () => {
+    stopping = true;
+    if (broker.exitCode === null && broker.signalCode === null) {
+      const closed = new Promise((r) => broker.once('close', r));
+      broker.kill('SIGTERM');
+      await closed;
+    }
+    await h.idp.close();
+    await database.drop();
+  };
+  try {
+    await waitFor('the broker ready', async () => ((await fetch(`${url}/readyz`).catch(() => null))?.status === 200 ? true : undefined), 40_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  // The Origin is the public URL the broker was configured with (the harness's).
+  return { url, origin: h.url, cookie, pid: broker.pid!, databaseUrl: database.url, lastWords: () => words, stop };
+}
+
+/**
+ * A stock OpenSSH client's login to a fleet node as the broker makes it: a fresh key and a
+ * one-minute certificate from the CA for the node's login, valid from the broker's address. The
+ * ssh arguments that use them (files under `dir`).
+ */
+export function certificateLogin(dir: string, ca: Parameters<typeof signUserCertificate>[0], node: { brokerAddress: string }, login: string): string[] {
+  const key = generateEd25519();
+  const base = join(dir, `k${Date.now()}-${randomBytes(2).toString('hex')}`);
+  writeFileSync(base, encodePrivateKeyFile(key, 'bench'), { mode: 0o600 });
+  const now = Date.now();
+  const cert = signUserCertificate(ca, { publicKey: key.publicKey, serial: BigInt(now), keyId: 'bench direct', principals: [login], validAfter: new Date(now - 30_000), validBefore: new Date(now + 60_000), sourceAddresses: [node.brokerAddress], extensions: ['permit-pty'] });
+  writeFileSync(`${base}-cert.pub`, `${cert.line}\n`);
+  return ['-i', base, '-o', `CertificateFile=${base}-cert.pub`, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes'];
+}
+
+/** bench/ws-ssh-bridge.ts in its own process, listening on 127.0.0.1: the floor of a browser console on a node. */
+export async function startWsSshBridge(caText: string, node: { address: string; hostKey: string }, login: string): Promise<{ url: string; stop(): void }> {
+  const port = await freePort();
+  const nodeJson = JSON.stringify({ name: 'app-1', address: node.address, port: 22, hostKey: node.hostKey, login });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(PACKAGE_ROOT, 'bench', 'ws-ssh-bridge.ts'), String(port), nodeJson], {
+    cwd: PACKAGE_ROOT,
+    env: { ...process.env, SALLYPORT_SSH_CA_KEY: caText },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
 }

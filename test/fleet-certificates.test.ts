@@ -12,9 +12,8 @@ import { isSallyportError } from '../server/errors.js';
 import { connectNode } from '../server/runtime/fleet/connect.js';
 import { createFleetPool } from '../server/runtime/fleet/pool.js';
 import type { NodeAddress } from '../server/runtime/types.js';
-import type { NodeFile } from '../server/runtime/fleet/node-config.js';
 import { encodePrivateKeyFile, generateEd25519, parsePrivateKeyFile, signUserCertificate, type Ed25519Key } from '../server/signing/index.js';
-import { NODE_LOGIN, startFleetNode, type FleetNode } from './support/fleet-node.js';
+import { NODE_LOGIN, nodeConfigFiles, startFleetNode, type FleetNode } from './support/fleet-node.js';
 import { runCli } from './support/process.js';
 
 const execFileP = promisify(execFile);
@@ -75,13 +74,7 @@ beforeAll(async () => {
   expect(made.code, made.stderr).toBe(0);
   caText = made.stdout;
   ca = parsePrivateKeyFile(caText).key;
-  node = await startFleetNode({
-    async files(sshDir, brokerAddress) {
-      const out = await runCli(['node-config', '--broker-address', brokerAddress, '--login', NODE_LOGIN, '--ssh-dir', sshDir, '--format', 'json'], { SALLYPORT_SSH_CA_KEY: caText });
-      expect(out.code, out.stderr).toBe(0);
-      return (JSON.parse(out.stdout) as { files: NodeFile[] }).files;
-    },
-  });
+  node = await startFleetNode({ files: nodeConfigFiles(caText) });
   await writeFile(join(dir, 'known_hosts'), `${node.address} ${node.hostKey}\n`);
 });
 

@@ -11,12 +11,11 @@ import { readRecordingChunks } from '../server/db/index.js';
 import { parseAsciicast } from '../server/recording/index.js';
 import { fleetKeyId } from '../server/runtime/fleet/pool.js';
 import { fingerprint, parsePublicKeyLine } from '../server/signing/index.js';
-import type { NodeFile } from '../server/runtime/fleet/node-config.js';
 import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
 import { connectConsole, PROMPT, watchConsole } from './support/console-client.js';
 import { apiSession } from './support/api-session.js';
 import { brokerContainers, expectNoContainers } from './support/docker.js';
-import { NODE_LOGIN, startFleetNode, type FleetNode } from './support/fleet-node.js';
+import { NODE_LOGIN, nodeConfigFiles, startFleetNode, type FleetNode } from './support/fleet-node.js';
 import { randomBytes } from 'node:crypto';
 import { freePort } from '../server/dev/index.js';
 import { runCli, spawnCli, waitFor } from './support/process.js';
@@ -65,13 +64,7 @@ targets:
 
 beforeAll(async () => {
   caText = (await runCli(['ssh-ca', 'new'], {})).stdout;
-  node = await startFleetNode({
-    async files(sshDir, brokerAddress) {
-      const out = await runCli(['node-config', '--broker-address', brokerAddress, '--login', NODE_LOGIN, '--ssh-dir', sshDir, '--format', 'json'], { SALLYPORT_SSH_CA_KEY: caText });
-      expect(out.code, out.stderr).toBe(0);
-      return (JSON.parse(out.stdout) as { files: NodeFile[] }).files;
-    },
-  });
+  node = await startFleetNode({ files: nodeConfigFiles(caText) });
   catalog = writeFleetCatalog(inject('consoleImage'), node);
   // A short lease: the harness is also the survivor that takes over a killed replica.
   t = await startTestBroker({ SALLYPORT_CATALOG: catalog, SALLYPORT_SSH_CA_KEY: caText, SALLYPORT_BROKER_LEASE_SECONDS: '3' });

@@ -10,10 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NodeFile } from '../server/runtime/fleet/node-config.js';
 import { apiSession } from './support/api-session.js';
 import { startTestBroker, type TestBroker } from './support/broker.js';
-import { NODE_LOGIN, startFleetNode, type FleetNode } from './support/fleet-node.js';
+import { NODE_LOGIN, nodeConfigFiles, startFleetNode, type FleetNode } from './support/fleet-node.js';
 import { runCli } from './support/process.js';
 
 const run = promisify(execFile);
@@ -28,11 +27,7 @@ beforeAll(async () => {
   plainKey = join(keys, 'id');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', plainKey]);
   node = await startFleetNode({
-    async files(sshDir, brokerAddress) {
-      const out = await runCli(['node-config', '--broker-address', brokerAddress, '--login', NODE_LOGIN, '--ssh-dir', sshDir, '--format', 'json'], { SALLYPORT_SSH_CA_KEY: caText });
-      expect(out.code, out.stderr).toBe(0);
-      return (JSON.parse(out.stdout) as { files: NodeFile[] }).files;
-    },
+    files: nodeConfigFiles(caText),
     dropIns: {
       '50-cloud-init.conf': 'PasswordAuthentication yes\n',
       '10-org.conf': 'AuthorizedKeysFile {dir}/authorized_keys\nPort 2222\nPort 22\n',

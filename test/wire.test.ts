@@ -10,10 +10,9 @@ import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { NodeFile } from '../server/runtime/fleet/node-config.js';
 import { apiSession, type ApiSession } from './support/api-session.js';
 import type { TestBroker } from './support/broker.js';
-import { NODE_LOGIN, startFleetNode, type FleetNode } from './support/fleet-node.js';
+import { NODE_LOGIN, nodeConfigFiles, startFleetNode, type FleetNode } from './support/fleet-node.js';
 import { runCli } from './support/process.js';
 import { noDelayOf, tcpSocketsOf } from './support/sockets.js';
 import { sshClient, startSshDoorBroker, type SshClient } from './support/ssh-client.js';
@@ -26,12 +25,7 @@ let knownHosts: string;
 
 beforeAll(async () => {
   const caText = (await runCli(['ssh-ca', 'new'], {})).stdout;
-  node = await startFleetNode({
-    async files(sshDir, brokerAddress) {
-      const out = await runCli(['node-config', '--broker-address', brokerAddress, '--login', NODE_LOGIN, '--ssh-dir', sshDir, '--format', 'json'], { SALLYPORT_SSH_CA_KEY: caText });
-      return (JSON.parse(out.stdout) as { files: NodeFile[] }).files;
-    },
-  });
+  node = await startFleetNode({ files: nodeConfigFiles(caText) });
   const imageId = execFileSync('docker', ['image', 'inspect', '-f', '{{.Id}}', inject('consoleImage')], { encoding: 'utf8' }).trim();
   const catalog = join(mkdtempSync(join(tmpdir(), 'sallyport-wire-')), 'catalog.yaml');
   writeFileSync(

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { NodeFile } from '../../server/runtime/fleet/node-config.js';
+import { runCli } from './process.js';
 
 const run = promisify(execFile);
 
@@ -66,6 +67,15 @@ async function freeSubnet(): Promise<string> {
     if (!used.includes(` ${prefix}`)) return base;
   }
   throw new Error('no free 10.x.y.0/29 subnet for a test node');
+}
+
+/** What `sallyport node-config` prints for a node trusting the CA `caText`: what a real node is given. */
+export function nodeConfigFiles(caText: string): StartNodeOptions['files'] {
+  return async (sshDir, brokerAddress) => {
+    const out = await runCli(['node-config', '--broker-address', brokerAddress, '--login', NODE_LOGIN, '--ssh-dir', sshDir, '--format', 'json'], { SALLYPORT_SSH_CA_KEY: caText });
+    if (out.code !== 0) throw new Error(`sallyport node-config failed: ${out.stderr}`);
+    return (JSON.parse(out.stdout) as { files: NodeFile[] }).files;
+  };
 }
 
 export interface StartNodeOptions {
