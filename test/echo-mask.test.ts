@@ -65,7 +65,8 @@ describe('the echo mask', () => {
   });
 
   it('records a line typed ahead of the prompt (a REPL still answering) once the prompt and then its echo come', async () => {
-    for (const pieces of [['irb(main):002:0> ', 'puts 1\r\n1\r\nirb(main):003:0> '], ['\x1b[0m=> nil\r\nirb(main):002:0> puts 1\r\n1\r\n'], ['~ $ ', 'p', 'uts 1']]) {
+    // The last: irb's terminal still in cooked mode between two lines echoes the keys below the answer, before the prompt.
+    for (const pieces of [['irb(main):002:0> ', 'puts 1\r\n1\r\nirb(main):003:0> '], ['\x1b[0m=> nil\r\nirb(main):002:0> puts 1\r\n1\r\n'], ['~ $ ', 'p', 'uts 1'], ['=> nil', '\r\nputs 1\r\n', '1\r\n']]) {
       const { m, text, masked } = mask();
       m.input('puts 1\r');
       for (const p of pieces) m.output(p);

@@ -64,6 +64,8 @@ export class EchoMask {
    * but only until the next line is typed, which must not join it (a password and the command after).
    */
   private otherFirst = false;
+  /** Once other output came first: its tail with line breaks kept (`seen` drops them). */
+  private lines_ = '';
 
   constructor(
     private readonly sink: MaskedInputSink,
@@ -97,7 +99,11 @@ export class EchoMask {
     if (!this.pending) return;
     // Line breaks aside: a shell wrapping a long line inserts them into its echo.
     const before = this.seen.length;
-    this.seen += screenText(text).replace(/[\n\t]/g, '');
+    const shown = screenText(text);
+    this.seen += shown.replace(/[\n\t]/g, '');
+    // Typed ahead, line breaks kept: a terminal in cooked mode echoes keys typed ahead at the start
+    // of the line below the last answer, before the program prompts (irb between two lines).
+    if (this.otherFirst) this.lines_ = (this.lines_ + shown.replace(/\t/g, '')).slice(-(this.want().length + PROMPT_TAIL + 1));
     const lines = this.pasteLines();
     if (lines) {
       // A paste of several lines: a REPL echoes each line, answers it and prompts again before the
@@ -117,8 +123,9 @@ export class EchoMask {
     if (verdict === 'echoed') this.release();
     else if (verdict === 'not echoed') {
       // Other output came first: echoed only if it ends a prompt and the keys follow it whole.
-      if (echoedAfterPrompt(want, this.seen)) return this.release();
+      if (!this.otherFirst) this.lines_ = shown.replace(/\t/g, '').slice(-(want.length + PROMPT_TAIL + 1));
       this.otherFirst = true;
+      if (echoedAfterPrompt(want, this.seen) || echoedAtLineStart(want, this.lines_)) return this.release();
       // Only the tail that can still hold a prompt's end and a part of the echo is worth keeping.
       const kept = Math.min(this.seen.length, want.length - 1 + PROMPT_TAIL);
       this.seen = this.seen.slice(this.seen.length - kept);
@@ -196,6 +203,7 @@ export class EchoMask {
     this.linesFound = 0;
     this.wanted = undefined;
     this.otherFirst = false;
+    this.lines_ = '';
   }
 
   private decide(): void {
@@ -215,7 +223,7 @@ export class EchoMask {
       this.wanted = undefined;
       return this.maskPending();
     }
-    if ((!this.otherFirst && echoedInPlace(this.want(), this.seen) === 'echoed') || echoedAfterPrompt(this.want(), this.seen)) return this.release();
+    if ((!this.otherFirst && echoedInPlace(this.want(), this.seen) === 'echoed') || echoedAfterPrompt(this.want(), this.seen) || echoedAtLineStart(this.want(), this.lines_)) return this.release();
     this.maskPending();
   }
 
@@ -255,6 +263,11 @@ function echoedAfterPrompt(want: string, out: string): boolean {
     if (PROMPT_END.test(out.slice(Math.max(0, i - PROMPT_TAIL), i))) return true;
   }
   return false;
+}
+
+/** Keys typed ahead, echoed whole at the start of a line of the output since them. */
+function echoedAtLineStart(want: string, out: string): boolean {
+  return want.length > 0 && out.includes(`\n${want}`);
 }
 
 /** The keys typed, without controls: what an echo shows. */
