@@ -7,7 +7,7 @@
 // typed) — is recorded as one MASK per character, with a marker saying masking happened. One
 // exception: keys typed ahead of the next prompt (a REPL still printing its answer, or its prompt
 // on a loaded machine) count as echoed when the output since them ends a prompt (`$ `, `> `, `# `,
-// `% `; never `: `, which asks for passwords) and then shows exactly those keys. Errs towards
+// `% `; never `: `, which asks for passwords) or a line and then shows exactly those keys. Errs towards
 // masking otherwise: keys a program consumes silently (an editor's commands), and keys typed
 // ahead of other output, are masked, which costs the timeline detail, never a secret.
 import { keysTyped, MASK, screenText } from './transcript.js';
@@ -65,7 +65,7 @@ export class EchoMask {
    */
   private otherFirst = false;
   /** Once other output came first: its tail with line breaks kept (`seen` drops them). */
-  private lines_ = '';
+  private tailWithBreaks = '';
 
   constructor(
     private readonly sink: MaskedInputSink,
@@ -103,7 +103,7 @@ export class EchoMask {
     this.seen += shown.replace(/[\n\t]/g, '');
     // Typed ahead, line breaks kept: a terminal in cooked mode echoes keys typed ahead at the start
     // of the line below the last answer, before the program prompts (irb between two lines).
-    if (this.otherFirst) this.lines_ = (this.lines_ + shown.replace(/\t/g, '')).slice(-(this.want().length + PROMPT_TAIL + 1));
+    if (this.otherFirst) this.tailWithBreaks = (this.tailWithBreaks + shown.replace(/\t/g, '')).slice(-(this.want().length + PROMPT_TAIL + 1));
     const lines = this.pasteLines();
     if (lines) {
       // A paste of several lines: a REPL echoes each line, answers it and prompts again before the
@@ -122,10 +122,10 @@ export class EchoMask {
     const verdict = this.otherFirst ? 'not echoed' : echoedInPlace(want, this.seen);
     if (verdict === 'echoed') this.release();
     else if (verdict === 'not echoed') {
-      // Other output came first: echoed only if it ends a prompt and the keys follow it whole.
-      if (!this.otherFirst) this.lines_ = shown.replace(/\t/g, '').slice(-(want.length + PROMPT_TAIL + 1));
+      // Other output came first: echoed only if it ends a prompt or a line and the keys follow whole.
+      if (!this.otherFirst) this.tailWithBreaks = shown.replace(/\t/g, '').slice(-(want.length + PROMPT_TAIL + 1));
       this.otherFirst = true;
-      if (echoedAfterPrompt(want, this.seen) || echoedAtLineStart(want, this.lines_)) return this.release();
+      if (echoedAfterPrompt(want, this.seen) || echoedAtLineStart(want, this.tailWithBreaks)) return this.release();
       // Only the tail that can still hold a prompt's end and a part of the echo is worth keeping.
       const kept = Math.min(this.seen.length, want.length - 1 + PROMPT_TAIL);
       this.seen = this.seen.slice(this.seen.length - kept);
@@ -203,7 +203,7 @@ export class EchoMask {
     this.linesFound = 0;
     this.wanted = undefined;
     this.otherFirst = false;
-    this.lines_ = '';
+    this.tailWithBreaks = '';
   }
 
   private decide(): void {
@@ -223,7 +223,7 @@ export class EchoMask {
       this.wanted = undefined;
       return this.maskPending();
     }
-    if ((!this.otherFirst && echoedInPlace(this.want(), this.seen) === 'echoed') || echoedAfterPrompt(this.want(), this.seen) || echoedAtLineStart(this.want(), this.lines_)) return this.release();
+    if ((!this.otherFirst && echoedInPlace(this.want(), this.seen) === 'echoed') || echoedAfterPrompt(this.want(), this.seen) || echoedAtLineStart(this.want(), this.tailWithBreaks)) return this.release();
     this.maskPending();
   }
 
