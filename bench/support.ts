@@ -99,7 +99,8 @@ export function doorClient(argv: string[], confirm: (token: string) => unknown):
     const m = /\/ssh\/([A-Za-z0-9_-]{32})/.exec(seen);
     if (m && !confirmed) {
       confirmed = true;
-      void confirm(m[1]!);
+      // A refused confirmation shows as the client's timeout; say why rather than reject unheard.
+      Promise.resolve(confirm(m[1]!)).catch((err: unknown) => console.error(`confirming the door's login failed: ${(err as Error).message}`));
     }
   });
 }
