@@ -7,10 +7,12 @@
 // Run: npx tsx bench/echo-load.ts   (PostgreSQL and dockerd as .ci/run sets them up; ~4 minutes)
 // Profile the broker: ECHO_LOAD_CPU_PROF=/tmp/prof npx tsx bench/echo-load.ts, then
 //   npx tsx bench/profile-summary.ts /tmp/prof/*.cpuprofile
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../server/paths.js';
 import type { Report } from './load-client.js';
 import { LoadClient } from './load-clients.js';
+import { freePort } from '../server/dev/index.js';
 import { percentile, startServeAlone } from './support.js';
 
 const BUSY = (process.env.ECHO_LOAD_BUSY ?? '15,30').split(',').map(Number);
@@ -60,26 +62,41 @@ async function main() {
     { SALLYPORT_MAX_CONSOLES_PER_USER: String(max + 5), SALLYPORT_MAX_CONSOLES: String(max + 10), SALLYPORT_LOG_LEVEL: 'warn' },
     process.env.ECHO_LOAD_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ECHO_LOAD_CPU_PROF}`] : [],
   );
+  const bridgePort = await freePort();
+  // The same containers as the broker's `shell` target: half a CPU each.
+  const bridge = spawn(process.execPath, ['--import', 'tsx', join(PACKAGE_ROOT, 'bench', 'ws-docker-bridge.ts'), String(bridgePort), image, '0.5'], { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   try {
+    await new Promise<void>((resolve, reject) => {
+      bridge.stdout.once('data', () => resolve());
+      bridge.once('exit', (code) => reject(new Error(`the ws → Docker bridge exited (${code}) before listening`)));
+    });
     const figures: Record<string, number[]> = {};
     for (let i = 0; i < ROUNDS; i++) {
       for (const n of BUSY) {
         process.stderr.write(`round ${i + 1}, ${n} busy: direct\n`);
         (figures[`direct ${n}`] ??= []).push(...(await round('direct', 'none', 'none', image, n)));
+        process.stderr.write(`round ${i + 1}, ${n} busy: bare ws → Docker bridge\n`);
+        (figures[`bridge ${n}`] ??= []).push(...(await round(`http://127.0.0.1:${bridgePort}`, 'none', 'none', image, n)));
         process.stderr.write(`round ${i + 1}, ${n} busy: sallyport\n`);
         (figures[`sallyport ${n}`] ??= []).push(...(await round(s.url, s.cookie, s.origin, 'shell', n)));
       }
     }
     console.log(`keystroke echo while others print without pause, ${ROUNDS} rounds of ${KEYS} keys`);
-    console.log('| busy consoles | direct p50 | direct p99 | Sallyport p50 | Sallyport p99 | Sallyport max | p99 × |');
+    console.log('| busy consoles | path | echo p50 | echo p99 | max | p99 × direct | p99 × bridge |');
     console.log('| --- | --- | --- | --- | --- | --- | --- |');
+    const f = (x: number) => `${x.toFixed(1)} ms`;
     for (const n of BUSY) {
-      const d = figures[`direct ${n}`]!;
-      const o = figures[`sallyport ${n}`]!;
-      const f = (x: number) => `${x.toFixed(1)} ms`;
-      console.log(`| ${n} | ${f(percentile(d, 0.5))} | ${f(percentile(d, 0.99))} | ${f(percentile(o, 0.5))} | ${f(percentile(o, 0.99))} | ${f(Math.max(...o))} | ${(percentile(o, 0.99) / percentile(d, 0.99)).toFixed(2)} |`);
+      const d = percentile(figures[`direct ${n}`]!, 0.99);
+      const b = percentile(figures[`bridge ${n}`]!, 0.99);
+      for (const [name, key] of [['direct (Engine API attach)', 'direct'], ['bare ws → Docker bridge (floor)', 'bridge'], ['Sallyport browser console', 'sallyport']] as const) {
+        const xs = figures[`${key} ${n}`]!;
+        const p99 = percentile(xs, 0.99);
+        console.log(`| ${n} | ${name} | ${f(percentile(xs, 0.5))} | ${f(p99)} | ${f(Math.max(...xs))} | ${(p99 / d).toFixed(2)} | ${(p99 / b).toFixed(2)} |`);
+      }
     }
   } finally {
+    // Killed whatever happened in the rounds: no bridge process outlives the benchmark.
+    bridge.kill();
     await s.stop();
   }
 }
