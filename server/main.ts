@@ -148,6 +148,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       deployment,
       loginIdleSeconds: config.session.idleTimeoutSeconds,
       inputBytesPerSecond: config.consoles.inputBytesPerSecond,
+      reattachSeconds: config.consoles.reattachSeconds,
       metrics,
     });
     metrics.readConsoles(() => consoles.levels());

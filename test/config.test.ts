@@ -76,9 +76,11 @@ describe('loadConfig', () => {
     expect(p.SALLYPORT_BROKER_LEASE_SECONDS).toMatch(/from 3 to 3600/);
   });
 
-  it('caps live consoles per user and in all, and names a bad cap', () => {
-    expect(loadConfig(good, 'production').consoles).toEqual({ maxPerUser: 5, maxTotal: 300, inputBytesPerSecond: 262144 });
-    const p = problems({ ...good, SALLYPORT_MAX_CONSOLES_PER_USER: '0', SALLYPORT_MAX_CONSOLES: 'many', SALLYPORT_CONSOLE_INPUT_BYTES_PER_SECOND: '100' });
+  it('caps live consoles per user and in all, reads the reattach grace, and names a bad value', () => {
+    expect(loadConfig(good, 'production').consoles).toEqual({ maxPerUser: 5, maxTotal: 300, inputBytesPerSecond: 262144, reattachSeconds: 60 });
+    expect(loadConfig({ ...good, SALLYPORT_REATTACH_SECONDS: '0' }, 'production').consoles.reattachSeconds).toBe(0);
+    const p = problems({ ...good, SALLYPORT_MAX_CONSOLES_PER_USER: '0', SALLYPORT_MAX_CONSOLES: 'many', SALLYPORT_CONSOLE_INPUT_BYTES_PER_SECOND: '100', SALLYPORT_REATTACH_SECONDS: '2h' });
+    expect(p.SALLYPORT_REATTACH_SECONDS).toMatch(/from 0 to 3600/);
     expect(p.SALLYPORT_MAX_CONSOLES_PER_USER).toMatch(/from 1 to 1000/);
     expect(p.SALLYPORT_MAX_CONSOLES).toMatch(/from 1 to 100000/);
     expect(p.SALLYPORT_CONSOLE_INPUT_BYTES_PER_SECOND).toMatch(/from 1024 to 67108864/);

@@ -76,6 +76,13 @@ export interface AuditEvents {
   'ssh.refused': { request: string; detail: string; username: string | null; clientAddress: string; clientVersion: string };
   'console.watched': { watcher: string; username: string; target: string };
   'console.terminated': { by: string; username: string; target: string; reason: string; clientAddress?: string };
+  /**
+   * The console's page carried on with it after its socket dropped (`detachedSeconds` without
+   * one), or moved it from another window of the same login (`takeover`).
+   */
+  'console.reattached': { username: string; target: string; detachedSeconds: number; takeover: boolean; clientAddress?: string };
+  /** Someone asked to carry on with a console and was refused: whose it is and why. */
+  'console.reattach_refused': { by: string; username: string; target: string; why: 'another_user' | 'another_login' | 'wrong_key'; clientAddress?: string };
   'evidence.downloaded': { by: string; username: string; target: string };
   /** An auditor downloaded the audit trail (its filter, as given): the export ends at this event. */
   /**
@@ -153,6 +160,8 @@ const ACTION_SET: Record<AuditAction, true> = {
   'ssh.refused': true,
   'console.watched': true,
   'console.terminated': true,
+  'console.reattached': true,
+  'console.reattach_refused': true,
   'evidence.downloaded': true,
   'audit.restored': true,
   'audit.checkpoint_refused': true,

@@ -92,6 +92,11 @@ export interface Config {
     readonly maxTotal: number;
     /** Input one console takes a second after a burst of four seconds' worth (backpressure, never dropped). */
     readonly inputBytesPerSecond: number;
+    /**
+     * A browser console whose socket drops (a reload, a blip, a laptop asleep) waits this long
+     * for its page to reattach before it ends "client gone"; 0: it ends at once.
+     */
+    readonly reattachSeconds: number;
   };
   readonly broker: {
     /**
@@ -384,6 +389,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
   const maxTotal = integer('SALLYPORT_MAX_CONSOLES', 300, 1, 100000);
   const inputBytesPerSecond = integer('SALLYPORT_CONSOLE_INPUT_BYTES_PER_SECOND', 256 * 1024, 1024, 64 * 1024 * 1024);
   const indexMsPerSecond = integer('SALLYPORT_SEARCH_INDEX_MS_PER_SECOND', 500, 10, 1000);
+  const reattachSeconds = integer('SALLYPORT_REATTACH_SECONDS', 60, 0, 3600);
   // Nothing is removed unless the operator says so: an upgrade must not start deleting evidence.
   const retentionText = read('SALLYPORT_RECORDING_RETENTION') ?? 'forever';
   const retentionSeconds = retentionText === 'forever' ? null : (parseDuration(retentionText) ?? 0);
@@ -458,7 +464,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
     limits: { loginsPerMinute, pendingLogins },
     search: { indexMsPerSecond },
     recordings: { retentionSeconds, store },
-    consoles: { maxPerUser, maxTotal, inputBytesPerSecond },
+    consoles: { maxPerUser, maxTotal, inputBytesPerSecond, reattachSeconds },
     broker: { prefix: brokerPrefix, leaseSeconds, drainSeconds },
     runtime: { dockerHost, dockerTls },
     fleet: { ca, sourceAddresses, certificateSeconds, connectTimeoutSeconds },

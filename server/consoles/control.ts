@@ -18,6 +18,8 @@ export interface LiveEntry {
   principal: Principal;
   target: string;
   grantId: string | null;
+  /** The SHA-256 of the key a page of the opener's login reattaches with (browser consoles only). */
+  reattachKeyHash?: Buffer;
 }
 
 export interface ControlDeps {

@@ -10,6 +10,7 @@ import type { RecordingSeal } from '../recording/index.js';
 export type EndReason =
   | { code: 'process_exited' }
   | { code: 'client_disconnected' }
+  | { code: 'client_gone'; seconds: number }
   | { code: 'user_ended' }
   | { code: 'network_error' }
   | { code: 'idle_timeout' }
@@ -34,6 +35,7 @@ type Of<C extends EndCode> = Extract<EndReason, { code: C }>;
 const REASONS: { [C in EndCode]: { message(r: Of<C>): string; exitStatus: number; by: string } } = {
   process_exited: { message: () => 'process exited', exitStatus: 0, by: 'process' },
   client_disconnected: { message: () => 'client disconnected', exitStatus: 255, by: 'user' },
+  client_gone: { message: (r) => `client gone: its page did not reattach within ${r.seconds} s`, exitStatus: 255, by: 'user' },
   user_ended: { message: () => 'ended by the user', exitStatus: 0, by: 'user' },
   network_error: { message: () => 'network error', exitStatus: 255, by: 'network' },
   idle_timeout: { message: () => 'idle timeout', exitStatus: 124, by: 'policy' },

@@ -2,7 +2,7 @@
 // layer says yes), holds the live ones, ends them with their audit event, runs the control pass
 // (control.ts), and offers live control — list, watch, terminate — of every broker's consoles
 // through the database, so an admin on any broker reaches a console on any other.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { authorizeLiveControl, type AccessRequests } from '../access/index.js';
 import type { Principal } from '../identity/index.js';
 import type { AuditLog } from '../audit/index.js';
@@ -23,12 +23,25 @@ import { controlPass, runEvery, type LiveEntry } from './control.js';
 import { endSession } from './end.js';
 import { openConsole, recordingStore, type Door } from './open.js';
 import { recoverOrphans, type Recovered } from './recover.js';
-import { ConsoleSession, type ConsoleClient, type ConsoleObserver, type EndInfo } from './session.js';
+import { ConsoleSession, type ConsoleClient, type ConsoleObserver, type EndInfo, type Screen } from './session.js';
 import type { RecordingStore } from '../recording/index.js';
-import { tailConsole } from './watch.js';
+import { storedScreen, tailConsole } from './watch.js';
 
 export interface ConsoleService {
   open(principal: Principal, targetName: string, size: { cols: number; rows: number }, client: ConsoleClient, door: Door): Promise<ConsoleSession>;
+  /**
+   * A key for carrying on with this browser console after its socket drops, given once to the
+   * page that opened it (it keeps it in the tab); undefined when reattaching is off.
+   */
+  issueReattachKey(session: ConsoleSession): string | undefined;
+  /** The page's socket dropped: the console waits `reattachSeconds` for it (or ends now when that is 0). */
+  detach(session: ConsoleSession, client: ConsoleClient): void;
+  /**
+   * Carries on with a console of this user's login that this broker holds, for a page holding
+   * its key: refused (audited) for anyone else; a console another window carries moves only
+   * with `takeover`. Resolves once `client` has the screen and the output flows to it.
+   */
+  reattach(principal: Principal, sessionId: string, key: string, client: ConsoleClient, o: { takeover: boolean }): Promise<{ session: ConsoleSession; screen: Screen }>;
   /** Takes over dead brokers' consoles and reaps their containers (at start and every heartbeat). */
   recover(): Promise<Recovered>;
   /**
@@ -79,8 +92,12 @@ export interface ConsoleServiceDeps {
   /** Input one console takes a second, beyond a burst (config.consoles.inputBytesPerSecond). */
   inputBytesPerSecond: number;
   recorderFlushMs?: number;
+  /** How long a browser console whose socket dropped waits for its page (config.consoles.reattachSeconds); 0: not at all. */
+  reattachSeconds?: number;
   metrics?: Metrics;
 }
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
 /** The recording store, with each chunk write timed for /metrics. */
 function timedStore(store: RecordingStore, metrics: Metrics | undefined): RecordingStore {
@@ -201,6 +218,49 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
         client.notice(`This console runs under your approved access "${opened.grant.reason}" (request ${opened.grantId}), until ${opened.grant.expiresAt.toISOString().replace('T', ' ').slice(0, 16)} UTC.`);
       }
       return session;
+    },
+
+    issueReattachKey(session) {
+      const entry = live.get(session.id);
+      if (!entry || !deps.reattachSeconds) return undefined;
+      const key = randomBytes(32).toString('base64url');
+      entry.reattachKeyHash = sha256(key);
+      return key;
+    },
+
+    detach(session, client) {
+      if (deps.reattachSeconds && live.get(session.id)?.reattachKeyHash) session.detach(client, deps.reattachSeconds);
+      else void session.end({ code: 'client_disconnected' });
+    },
+
+    async reattach(principal, sessionId, key, client, { takeover }) {
+      const entry = live.get(sessionId);
+      if (!entry || !entry.session.live) {
+        const elsewhere = await getLiveSession(db, sessionId).catch(() => null);
+        if (elsewhere && elsewhere.user_id === principal.userId) throw new SallyportError('RUNTIME_UNAVAILABLE', `console ${sessionId} is carried by another broker (${elsewhere.broker_id}): reconnect through it, or open a new console`);
+        throw new SallyportError('NOT_FOUND', `no live console session ${sessionId} to reattach: it has ended (see its recording)`);
+      }
+      const refuse = async (why: 'another_user' | 'another_login' | 'wrong_key', message: string): Promise<never> => {
+        await audit.append({ actor: `user:${principal.userId}`, action: 'console.reattach_refused', subject: sessionId, details: { by: principal.username, username: entry.principal.username, target: entry.target, why, ...(principal.clientAddress ? { clientAddress: principal.clientAddress } : {}) } });
+        throw new SallyportError('ACCESS_DENIED', message);
+      };
+      // Identity, not name; and the very login that opened it: another login of the same person
+      // (a stolen cookie's, an old one's) must open its own console.
+      if (principal.userId !== entry.principal.userId) await refuse('another_user', 'only the user who opened a console may reattach to it (an admin may watch or terminate it)');
+      if (!principal.browserSession || principal.browserSession !== entry.principal.browserSession) await refuse('another_login', 'this console belongs to another login of yours: open a new console');
+      if (!entry.reattachKeyHash || !timingSafeEqual(sha256(key), entry.reattachKeyHash)) await refuse('wrong_key', 'this page does not hold the console\'s reattach key: open a new console');
+      if (entry.session.attached && !takeover) throw new SallyportError('CONFLICT', 'this console is open in another window: take it over (that window stops) or open a new console');
+      const rec = await getRecording(db, sessionId);
+      if (!rec) throw new SallyportError('NOT_FOUND', `no recording for console ${sessionId}`);
+      const { detachedSeconds, moved, screen } = await entry.session.reattach(client, () => storedScreen(db, sessionId, rec.header as { width: number; height: number }), {
+        moved: 'This console moved to another window of your login.',
+        graceSeconds: deps.reattachSeconds ?? 0,
+      });
+      await audit
+        .append({ actor: `user:${principal.userId}`, action: 'console.reattached', subject: sessionId, details: { username: entry.principal.username, target: entry.target, detachedSeconds, takeover: moved, ...(principal.clientAddress ? { clientAddress: principal.clientAddress } : {}) } })
+        // The console goes on either way; its recording holds the reattach as a marker.
+        .catch(() => undefined);
+      return { session: entry.session, screen };
     },
 
     levels() {

@@ -25,6 +25,26 @@ export interface ConsoleClient {
   end(info: { reason: string; code: EndCode; exitCode: number | null; exitStatus: number }): void;
   /** Who is watching the session now (usernames); the user is always told. */
   watchers(names: readonly string[]): void;
+  /** The console went on with another client of the same login (a takeover): this one is done, the console is not. */
+  moved?(message: string): void;
+  /** This client carries on with a running console: its recent output (the screen) follows. */
+  reattached?(sessionId: string): void;
+}
+
+/** While no client carries the console: output is recorded and not sent, nothing waits for it. */
+const NO_CLIENT: ConsoleClient = {
+  send: () => true,
+  onDrain: () => undefined,
+  notice: () => undefined,
+  end: () => undefined,
+  watchers: () => undefined,
+};
+
+/** What a reattaching client is shown first: the console's recent output and its size. */
+export interface Screen {
+  recent: string;
+  cols: number;
+  rows: number;
 }
 
 /** A read-only watcher of a live session (an admin on the Live page). */
@@ -96,12 +116,18 @@ export class ConsoleSession {
   private gatherTimer: NodeJS.Timeout | undefined;
   /** The client has more unsent than it allows; cleared by its drain. */
   private clientBehind = false;
+  private client: ConsoleClient;
+  /** Set while no client carries the console: it ends when this fires. */
+  private detachTimer: NodeJS.Timeout | undefined;
+  private detachedAt = 0;
+  /** A client is being given the screen: output stays paused until it has it. */
+  private attaching = false;
 
   constructor(
     readonly id: string,
     private readonly running: RunningConsole,
     private readonly recorder: Recorder,
-    private readonly client: ConsoleClient,
+    client: ConsoleClient,
     /** `grantEndsAt`: when the grant the console runs under ends (it ends the console then too). */
     private readonly limits: { idleSeconds: number; maxSeconds: number; inputBytesPerSecond: number; grantEndsAt?: Date },
     private readonly onEnded: (info: EndInfo) => Promise<void>,
@@ -110,6 +136,7 @@ export class ConsoleSession {
     /** Bytes through all of a broker's consoles (for /metrics); this session adds to it. */
     private readonly totals: { bytesIn: number; bytesOut: number } = { bytesIn: 0, bytesOut: 0 },
   ) {
+    this.client = client;
     this.inputTokens = limits.inputBytesPerSecond * INPUT_BURST_SECONDS;
     running.output.on('data', (chunk: Buffer) => this.onOutput(chunk));
     running.input.on('drain', () => this.maybeReleaseInput());
@@ -120,10 +147,7 @@ export class ConsoleSession {
     const broken = () => void this.end({ code: 'network_error' });
     running.input.on('error', broken);
     running.output.on('error', broken);
-    client.onDrain(() => {
-      this.clientBehind = false;
-      this.maybeResume();
-    });
+    this.listenForDrain(client);
     recorder.onDrain(() => this.maybeResume());
     void running.exited.then(({ exitCode, lostNode }) => {
       // The node's connection died (partition, node down): say so, not "process exited".
@@ -136,6 +160,85 @@ export class ConsoleSession {
     this.maxTimer = setTimeout(() => void this.end({ code: 'max_duration' }), limits.maxSeconds * 1000);
     this.touch();
     this.warnBeforeEnd();
+  }
+
+  private listenForDrain(client: ConsoleClient): void {
+    client.onDrain(() => {
+      // A client the console moved away from has nothing to say about its output any more.
+      if (this.client !== client) return;
+      this.clientBehind = false;
+      this.maybeResume();
+    });
+  }
+
+  /** A client carries the console now (false while it waits for one to reattach). */
+  get attached(): boolean {
+    return this.client !== NO_CLIENT;
+  }
+
+  /**
+   * The client's connection dropped without ending the console (a reload, a blip): the console
+   * goes on, recorded, with nobody to send to, and ends `client_gone` unless a client reattaches
+   * within `graceSeconds`. A client the console already moved away from changes nothing.
+   */
+  detach(client: ConsoleClient, graceSeconds: number): void {
+    if (!this.live || this.client !== client) return;
+    this.client = NO_CLIENT;
+    this.clientBehind = false;
+    this.detachedAt = Date.now();
+    this.flushGathered(false);
+    this.recorder.marker(`client disconnected: the console waits up to ${graceSeconds} s for its page to reattach`);
+    this.detachTimer = setTimeout(() => void this.end({ code: 'client_gone', seconds: graceSeconds }), graceSeconds * 1000);
+    this.maybeResume();
+  }
+
+  /**
+   * Carries on with `client`: the one before it (if any, a takeover) is told the console moved
+   * and hears nothing more. Output is held while `screen` reads back what the console printed
+   * so far (everything up to this call is stored first), the client is sent that, and output
+   * then flows to it from exactly where the screen ended. Returns how long nobody carried it.
+   */
+  async reattach(client: ConsoleClient, screen: () => Promise<Screen>, o: { moved: string; graceSeconds: number }): Promise<{ detachedSeconds: number; moved: boolean; screen: Screen }> {
+    if (!this.live) throw new Error('the console has ended');
+    const before = this.client;
+    this.client = NO_CLIENT;
+    clearTimeout(this.detachTimer);
+    this.detachTimer = undefined;
+    this.attaching = true;
+    this.running.output.pause();
+    // What was gathered for the next message is recorded now, so the screen read back holds it.
+    this.flushGathered(false);
+    if (before !== NO_CLIENT) {
+      try {
+        before.moved?.(o.moved);
+      } catch {
+        // That client is gone already: nothing to tell it.
+      }
+    }
+    try {
+      await this.recorder.stored();
+      const shown = await screen();
+      if (!this.live) throw new Error('the console has ended');
+      const detachedSeconds = before === NO_CLIENT ? Math.round((Date.now() - this.detachedAt) / 100) / 10 : 0;
+      this.client = client;
+      this.clientBehind = false;
+      this.listenForDrain(client);
+      client.reattached?.(this.id);
+      if (shown.recent) this.clientBehind = !client.send(Buffer.from(shown.recent));
+      client.watchers(this.watching);
+      this.recorder.marker(before === NO_CLIENT ? `reattached after ${detachedSeconds} s` : 'moved to another window of the same login');
+      return { detachedSeconds, moved: before !== NO_CLIENT, screen: shown };
+    } catch (err) {
+      // Nobody carries it now: it waits for the next reattach, as after a dropped connection.
+      if (this.live && this.client === NO_CLIENT) {
+        if (before !== NO_CLIENT) this.detachedAt = Date.now();
+        this.detachTimer = setTimeout(() => void this.end({ code: 'client_gone', seconds: o.graceSeconds }), o.graceSeconds * 1000);
+      }
+      throw err;
+    } finally {
+      this.attaching = false;
+      this.maybeResume();
+    }
   }
 
   /**
@@ -319,6 +422,7 @@ export class ConsoleSession {
     this.ending ??= (async () => {
       clearTimeout(this.idleTimer);
       clearTimeout(this.maxTimer);
+      clearTimeout(this.detachTimer);
       for (const t of this.warnTimers) clearTimeout(t);
       this.running.output.removeAllListeners('data');
       // What was gathered for the next message still reaches the user and the recording.
@@ -398,7 +502,7 @@ export class ConsoleSession {
    * while the client still lags let output pile up in the send buffer (34 MB in 4 s).
    */
   private maybeResume(): void {
-    if (!this.live || !this.running.output.isPaused()) return;
+    if (!this.live || !this.running.output.isPaused() || this.attaching) return;
     if (this.clientBehind || this.recorder.backlog > RECORDER_BACKLOG_LIMIT) return;
     this.running.output.resume();
   }

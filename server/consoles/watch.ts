@@ -17,10 +17,10 @@ export interface Tail {
 }
 
 /**
- * Starts tailing: returns what is on screen so far, then sends each stored output event to the
- * observer until the session ends (observer.end with its end reason) or stop() is called.
+ * What a console shows now, from its stored recording: its recent output (to draw the screen
+ * for a watcher who joins, or a page that reattaches), its size, and the last chunk read.
  */
-export async function tailConsole(db: Database, sessionId: string, header: { width: number; height: number }, observer: ConsoleObserver): Promise<Tail> {
+export async function storedScreen(db: Database, sessionId: string, header: { width: number; height: number }): Promise<{ recent: string; cols: number; rows: number; last: number }> {
   const window = await recentChunks(db, sessionId, RECENT_OUTPUT_BYTES);
   let size = { cols: header.width, rows: header.height };
   let text = '';
@@ -30,7 +30,17 @@ export async function tailConsole(db: Database, sessionId: string, header: { wid
       else if (e.code === 'r') size = resizeOf(e.data) ?? size;
     }
   }
-  let last = window.at(-1)?.seq ?? 0;
+  return { recent: text, ...size, last: window.at(-1)?.seq ?? 0 };
+}
+
+/**
+ * Starts tailing: returns what is on screen so far, then sends each stored output event to the
+ * observer until the session ends (observer.end with its end reason) or stop() is called.
+ */
+export async function tailConsole(db: Database, sessionId: string, header: { width: number; height: number }, observer: ConsoleObserver): Promise<Tail> {
+  const { recent: text, cols, rows, last: lastRead } = await storedScreen(db, sessionId, header);
+  const size = { cols, rows };
+  let last = lastRead;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const poll = async () => {

@@ -12,11 +12,30 @@ export const INPUT_PIECE_BYTES = 16 * 1024;
 export const MAX_TERMINAL_CELLS = 1000;
 
 /** Control messages from the browser (text frames). Input goes as binary frames. */
-export type ClientControl = { type: 'open'; cols: number; rows: number } | { type: 'resize'; cols: number; rows: number } | { type: 'end' };
+export type ClientControl =
+  | { type: 'open'; cols: number; rows: number }
+  /**
+   * Instead of open: carry on with a console of this login whose socket dropped (a reload, a
+   * blip), with the key its `started` message gave. `takeover` moves it from another tab.
+   */
+  | { type: 'reattach'; sessionId: string; key: string; takeover: boolean; cols: number; rows: number }
+  | { type: 'resize'; cols: number; rows: number }
+  | { type: 'end' };
+
+/** A reattach key: 32 random bytes, base64url. */
+export const REATTACH_KEY = /^[A-Za-z0-9_-]{43}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Control messages from the broker (text frames). Output goes as binary frames. */
 export type ServerControl =
-  | { type: 'started'; sessionId: string }
+  /**
+   * The console runs. `reattachKey`: what a page of the same login sends to carry on with it after
+   * its socket dropped (kept in the tab, never in a URL); `reattached`: this socket carries on
+   * with a running console (the screen that follows is its recent output).
+   */
+  | { type: 'started'; sessionId: string; reattachKey?: string; reattached?: boolean }
+  /** The console went on in another tab or window of this login: this socket is done, the console is not. */
+  | { type: 'moved'; message: string }
   /** When the console will end (the grant's end or its maximum duration) and its idle timeout, for a countdown. */
   | { type: 'limits'; endsAt: string; because: 'access' | 'console'; idleSeconds: number }
   | { type: 'watching'; sessionId: string; cols: number; rows: number }
@@ -49,15 +68,23 @@ export function parseClientControl(raw: string): ClientControl | WireProblem {
   const o = m as Record<string, unknown>;
   // The user ends the console (the End session button): nothing else in it.
   if (o.type === 'end') return Object.keys(o).length === 1 ? { type: 'end' } : problem('message', 'has unknown fields');
-  if (o.type !== 'open' && o.type !== 'resize') {
-    return problem('type', o.type === 'input' ? 'input goes as binary frames of UTF-8, not JSON' : 'must be one of open, resize, end');
+  if (o.type !== 'open' && o.type !== 'resize' && o.type !== 'reattach') {
+    return problem('type', o.type === 'input' ? 'input goes as binary frames of UTF-8, not JSON' : 'must be one of open, reattach, resize, end');
   }
   for (const f of ['cols', 'rows'] as const) {
     const v = o[f];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_TERMINAL_CELLS) return problem(f, `must be an integer from 1 to ${MAX_TERMINAL_CELLS}`);
   }
+  const size = { cols: o.cols as number, rows: o.rows as number };
+  if (o.type === 'reattach') {
+    if (typeof o.sessionId !== 'string' || !UUID.test(o.sessionId)) return problem('sessionId', 'must be the session id the console started with');
+    if (typeof o.key !== 'string' || !REATTACH_KEY.test(o.key)) return problem('key', 'must be the reattach key the console started with');
+    if (o.takeover !== undefined && typeof o.takeover !== 'boolean') return problem('takeover', 'must be true or false');
+    if (Object.keys(o).some((k) => !['type', 'cols', 'rows', 'sessionId', 'key', 'takeover'].includes(k))) return problem('message', 'has unknown fields');
+    return { type: 'reattach', sessionId: o.sessionId, key: o.key, takeover: o.takeover === true, ...size };
+  }
   if (Object.keys(o).some((k) => k !== 'type' && k !== 'cols' && k !== 'rows')) return problem('message', 'has unknown fields');
-  return { type: o.type, cols: o.cols as number, rows: o.rows as number };
+  return { type: o.type, ...size };
 }
 
 // Fatal: a frame that is not UTF-8 is refused, not silently changed (the browser never splits a

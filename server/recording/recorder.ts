@@ -146,6 +146,22 @@ export class Recorder {
     this.push('r', `${cols}x${rows}`);
   }
 
+  /** A note in the recording the player shows where it happened (a reattach, a handover). */
+  marker(text: string): void {
+    this.push('m', text);
+  }
+
+  /**
+   * Stores what is pending now and resolves once every write so far has finished: what the
+   * console printed up to this call is then in the database (a reattaching page reads it back).
+   * Rejects if the recording failed.
+   */
+  async stored(): Promise<void> {
+    this.flush();
+    await this.writing;
+    if (this.failed) throw new Error('the recording failed');
+  }
+
   /** Flushes what is pending and records the final hash; idempotent. */
   seal(): Promise<RecordingSeal> {
     this.sealed ??= (async () => {

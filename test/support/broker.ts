@@ -89,6 +89,9 @@ export async function startTestBroker(overrides: Record<string, string> = {}, op
     SALLYPORT_CHECKPOINT_STATE: join(mkdtempSync(join(tmpdir(), 'sallyport-ckpt-')), 'checkpoint-state.json'),
     SALLYPORT_CATALOG: join(FIXTURES, 'catalog.yaml'),
     SALLYPORT_LOG_LEVEL: 'warn',
+    // A closed socket ends its console at once, as before reattaching existed: most tests close
+    // one to be done with it. The reattach tests (test/console-reattach.test.ts) set a grace.
+    SALLYPORT_REATTACH_SECONDS: '0',
     BILLING_DATABASE_URL: 'postgres://billing.internal/billing',
     ...overrides,
   };

@@ -22,6 +22,8 @@ export function replicaEnv(h: TestBroker, o: { port: number; databaseUrl: string
     SALLYPORT_CATALOG: o.catalog,
     CONSOLE_GREETING: 'x',
     SALLYPORT_LOG_LEVEL: 'warn',
+    // As the harness: a closed socket ends its console unless a test asks for a grace.
+    SALLYPORT_REATTACH_SECONDS: String(h.config.consoles.reattachSeconds),
     ...extra,
   };
 }

@@ -66,77 +66,169 @@ export function renderConsole(app: HTMLElement, target: string): void {
 
   // Opened from a request's page: that grant (the broker refuses, naming why, if it cannot).
   const grant = new URLSearchParams(location.search).get('grant');
-  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/consoles/${encodeURIComponent(target)}/connect${grant ? `?grant=${encodeURIComponent(grant)}` : ''}`);
-  ws.binaryType = 'arraybuffer';
+  // The console this tab carries, kept in the tab (sessionStorage: it survives a reload, not the
+  // tab) with the key to carry on with it when the socket drops; never in a URL.
+  const slot = `sallyport.console.${target}`;
+  const remembered = (): { sessionId: string; key: string } | undefined => {
+    try {
+      const v = JSON.parse(sessionStorage.getItem(slot) ?? 'null') as { sessionId?: unknown; key?: unknown } | null;
+      return typeof v?.sessionId === 'string' && typeof v.key === 'string' ? { sessionId: v.sessionId, key: v.key } : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const forget = () => sessionStorage.removeItem(slot);
+  let ws: WebSocket | undefined;
   let ended = false;
+  // Backoff between reattach attempts; reset once one succeeds.
+  let retryMs = 500;
+  let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  let conflictRetries = 2;
   const send = (msg: ClientControl) => {
-    if (ws.readyState === WebSocket.OPEN) ws.send(encodeControl(msg));
+    if (ws?.readyState === WebSocket.OPEN) ws.send(encodeControl(msg));
   };
   function sendKeys(data: string): void {
-    if (ws.readyState === WebSocket.OPEN) for (const frame of encodeInput(data)) ws.send(frame);
+    if (ws?.readyState === WebSocket.OPEN) for (const frame of encodeInput(data)) ws.send(frame);
     term.focus();
   }
-  ws.addEventListener('open', () => send({ type: 'open', cols: term.cols, rows: term.rows }));
-  ws.addEventListener('message', (ev) => {
-    // Output: the bytes as the process wrote them; xterm decodes UTF-8 across writes.
-    if (ev.data instanceof ArrayBuffer) return term.write(new Uint8Array(ev.data));
-    const m = parseServerControl(String(ev.data));
-    switch (m?.type) {
-      case 'started':
-        status.textContent = 'connected';
-        status.dataset.sessionId = m.sessionId;
-        break;
-      case 'limits':
-        limits = { endsAt: Date.parse(m.endsAt), because: m.because, idleSeconds: m.idleSeconds };
-        showTimeLeft();
-        break;
-      case 'watchers': {
-        // Being watched is never silent: the bar says who, at once, in a live region (the terminal
-        // is left alone: a note there broke the line the user was typing).
-        const names = m.names ?? [];
-        watchers.textContent = names.length ? `watched by ${names.join(', ')}` : 'nobody is watching now';
-        watchers.setAttribute('role', 'status');
-        break;
+  const endOfConsole = () => {
+    ended = true;
+    forget();
+    term.options.disableStdin = true;
+    // Gone, not hidden: the buttons' own display would override the hidden attribute.
+    endButton.remove();
+    keys.remove();
+    clearInterval(ticker);
+    timeLeft.textContent = '';
+    offerNext();
+  };
+
+  /** One socket: it opens a console, or carries on with the one this tab had (`takeover`: from another window). */
+  const connect = (takeover = false) => {
+    const again = remembered();
+    const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/consoles/${encodeURIComponent(target)}/connect${grant && !again ? `?grant=${encodeURIComponent(grant)}` : ''}`);
+    ws = socket;
+    socket.binaryType = 'arraybuffer';
+    socket.addEventListener('open', () =>
+      send(again ? { type: 'reattach', sessionId: again.sessionId, key: again.key, takeover, cols: term.cols, rows: term.rows } : { type: 'open', cols: term.cols, rows: term.rows }),
+    );
+    socket.addEventListener('message', (ev) => {
+      // Output: the bytes as the process wrote them; xterm decodes UTF-8 across writes.
+      if (ev.data instanceof ArrayBuffer) return term.write(new Uint8Array(ev.data));
+      const m = parseServerControl(String(ev.data));
+      switch (m?.type) {
+        case 'started':
+          retryMs = 500;
+          status.textContent = m.reattached ? 'reconnected' : 'connected';
+          status.className = 'status';
+          status.dataset.sessionId = m.sessionId;
+          term.options.disableStdin = false;
+          if (m.reattachKey) sessionStorage.setItem(slot, JSON.stringify({ sessionId: m.sessionId, key: m.reattachKey }));
+          // The screen follows: drawn afresh from the console's recent output.
+          if (m.reattached) term.reset();
+          next.replaceChildren();
+          break;
+        case 'limits':
+          limits = { endsAt: Date.parse(m.endsAt), because: m.because, idleSeconds: m.idleSeconds };
+          showTimeLeft();
+          break;
+        case 'watchers': {
+          // Being watched is never silent: the bar says who, at once, in a live region (the terminal
+          // is left alone: a note there broke the line the user was typing).
+          const names = m.names ?? [];
+          watchers.textContent = names.length ? `watched by ${names.join(', ')}` : 'nobody is watching now';
+          watchers.setAttribute('role', 'status');
+          break;
+        }
+        case 'notice':
+          term.write(`\r\n\x1b[33m[sallyport] ${m.message}\x1b[0m\r\n`);
+          break;
+        case 'moved':
+          // Another window of this login carries it now: this one stops, and does not come back for it.
+          ended = true;
+          status.textContent = m.message;
+          status.className = 'status ended';
+          term.options.disableStdin = true;
+          offerTakeover('Take it back');
+          break;
+        case 'error':
+          if (again && m.code === 'NOT_FOUND') {
+            // The console this tab had has ended: a reload opens a new one, as it always did.
+            forget();
+            term.reset();
+            status.textContent = 'the console this tab had has ended; opening a new one…';
+            ended = true;
+            setTimeout(() => ((ended = false), connect()), 0);
+            break;
+          }
+          ended = true;
+          status.textContent = `error: ${m.message}`;
+          status.className = 'status error';
+          if (m.code === 'CONFLICT') {
+            // Just reloaded: the broker may not have seen this tab's old socket close yet.
+            if (conflictRetries-- > 0) {
+              status.textContent = 'reconnecting…';
+              setTimeout(() => ((ended = false), connect()), 1000);
+              break;
+            }
+            offerTakeover('Take over');
+            break;
+          }
+          if (again) forget();
+          // The next step, where there is one: a grant to ask for.
+          if (m.code === 'APPROVAL_REQUIRED') next.append(link(`/access?target=${encodeURIComponent(target)}`, 'Request access', { id: 'request-access', className: 'button primary' }));
+          offerNext();
+          break;
+        case 'exit': {
+          const code = exitWords(m.exitCode);
+          status.textContent = `ended (${m.reason})${code}`;
+          status.className = 'status ended';
+          term.write(`\r\n\x1b[2m[session ended: ${m.reason}${code}]\x1b[0m\r\n`);
+          endOfConsole();
+          break;
+        }
       }
-      case 'notice':
-        term.write(`\r\n\x1b[33m[sallyport] ${m.message}\x1b[0m\r\n`);
-        break;
-      case 'error':
-        ended = true;
-        status.textContent = `error: ${m.message}`;
-        status.className = 'status error';
-        // The next step, where there is one: a grant to ask for.
-        if (m.code === 'APPROVAL_REQUIRED') next.append(link(`/access?target=${encodeURIComponent(target)}`, 'Request access', { id: 'request-access', className: 'button primary' }));
-        offerNext();
-        break;
-      case 'exit': {
-        ended = true;
-        const code = exitWords(m.exitCode);
-        status.textContent = `ended (${m.reason})${code}`;
-        status.className = 'status ended';
-        term.write(`\r\n\x1b[2m[session ended: ${m.reason}${code}]\x1b[0m\r\n`);
-        term.options.disableStdin = true;
-        // Gone, not hidden: the buttons' own display would override the hidden attribute.
-        endButton.remove();
-        keys.remove();
-        clearInterval(ticker);
-        timeLeft.textContent = '';
-        offerNext();
-        break;
+    });
+    socket.addEventListener('close', (ev) => {
+      if (ws !== socket) return;
+      term.options.disableStdin = true;
+      if (ended) return;
+      // Dropped (a blip, a broker restarting): come back for the same console, with backoff.
+      if (remembered()) {
+        status.textContent = 'reconnecting…';
+        status.className = 'status warn';
+        reconnectTimer = setTimeout(() => connect(), retryMs);
+        retryMs = Math.min(retryMs * 2, 8000);
+        return;
       }
-    }
-  });
-  ws.addEventListener('close', (ev) => {
-    if (!ended) {
       status.textContent = `disconnected${ev.reason ? `: ${ev.reason}` : ''}`;
       status.className = 'status error';
-    }
-    term.options.disableStdin = true;
-    offerNext();
-  });
+      offerNext();
+    });
+  };
+  /** The console is carried by another window: this one may take it (that one then stops). */
+  const offerTakeover = (label: string) => {
+    next.replaceChildren(
+      el('button', {
+        id: 'take-over',
+        className: 'button primary',
+        type: 'button',
+        textContent: label,
+        onclick: () => {
+          next.replaceChildren();
+          ended = false;
+          clearTimeout(reconnectTimer);
+          status.textContent = 'connecting…';
+          connect(true);
+        },
+      }),
+      link(`/console/${encodeURIComponent(target)}`, 'New console', { id: 'new-console', className: 'button', onclick: () => forget() }),
+    );
+  };
+  connect();
   term.onData((data) => {
     lastKey = Date.now();
-    if (ws.readyState === WebSocket.OPEN) for (const frame of encodeInput(data)) ws.send(frame);
+    if (ws?.readyState === WebSocket.OPEN) for (const frame of encodeInput(data)) ws.send(frame);
   });
   term.onResize(({ cols, rows }) => send({ type: 'resize', cols, rows }));
   window.addEventListener('resize', () => fit.fit());

@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { Config } from '../../config/index.js';
-import type { ConsoleService, ConsoleSession } from '../../consoles/index.js';
+import type { ConsoleClient, ConsoleService, ConsoleSession } from '../../consoles/index.js';
 import { invalidInput, isSallyportError, SallyportError } from '../../errors.js';
 import { decodeInput, encodeControl, isWireProblem, parseClientControl, type ClientControl, type ServerControl, type WireProblem } from '../console-wire.js';
 import { checkSameOrigin } from '../security.js';
@@ -156,6 +156,34 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
       let opening = false;
       const out = wireSocket(socket);
       const { closeWith } = out;
+      const client: ConsoleClient = {
+        send: (bytes) => out.output(bytes),
+        onDrain: (cb) => out.onDrain(cb),
+        notice: (message) => {
+          out.control({ type: 'notice', message });
+        },
+        watchers: (names) => {
+          out.control({ type: 'watchers', names: [...names] });
+        },
+        limits: ({ endsAt, because, idleSeconds }) => {
+          out.control({ type: 'limits', endsAt: endsAt.toISOString(), because, idleSeconds });
+        },
+        end: ({ reason, code, exitCode }) => {
+          out.control({ type: 'exit', reason, code, exitCode });
+          setTimeout(() => closeWith(1000, reason), 50);
+        },
+        moved: (message) => {
+          out.control({ type: 'moved', message });
+          setTimeout(() => closeWith(1000, 'moved to another window'), 50);
+        },
+        reattached: (sessionId) => {
+          out.control({ type: 'started', sessionId, reattached: true });
+        },
+      };
+      const sendLimits = (s: ConsoleSession) => {
+        const { endsAt, because } = s.deadline();
+        out.control({ type: 'limits', endsAt: endsAt.toISOString(), because, idleSeconds: s.idleSeconds });
+      };
 
       const budget = messageBudget();
       socket.on('message', (raw, isBinary) => {
@@ -172,29 +200,30 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
             if (session || opening) return closeWith(1008, 'console already open');
             opening = true;
             try {
-              session = await consoles.open(principal, request.params.target, { cols: msg.cols, rows: msg.rows }, {
-                send: (bytes) => out.output(bytes),
-                onDrain: (cb) => out.onDrain(cb),
-                notice: (message) => {
-                  out.control({ type: 'notice', message });
-                },
-                watchers: (names) => {
-                  out.control({ type: 'watchers', names: [...names] });
-                },
-                limits: ({ endsAt, because, idleSeconds }) => {
-                  out.control({ type: 'limits', endsAt: endsAt.toISOString(), because, idleSeconds });
-                },
-                end: ({ reason, code, exitCode }) => {
-                  out.control({ type: 'exit', reason, code, exitCode });
-                  setTimeout(() => closeWith(1000, reason), 50);
-                },
-              }, { via: 'web', clientAddress: request.ip, ...(request.query.grant ? { grantId: request.query.grant } : {}) });
-              out.control({ type: 'started', sessionId: session.id });
-              const { endsAt, because } = session.deadline();
-              out.control({ type: 'limits', endsAt: endsAt.toISOString(), because, idleSeconds: session.idleSeconds });
+              session = await consoles.open(principal, request.params.target, { cols: msg.cols, rows: msg.rows }, client, { via: 'web', clientAddress: request.ip, ...(request.query.grant ? { grantId: request.query.grant } : {}) });
+              const reattachKey = consoles.issueReattachKey(session);
+              out.control({ type: 'started', sessionId: session.id, ...(reattachKey ? { reattachKey } : {}) });
+              sendLimits(session);
+              // Gone before it learnt the key: nobody can come back for it.
               if (socket.readyState !== socket.OPEN) void session.end({ code: 'client_disconnected' });
             } catch (err) {
               if (!isSallyportError(err)) request.log.error({ err }, 'console open failed');
+              out.fail(err);
+            }
+            return;
+          }
+          if (msg.type === 'reattach') {
+            if (session || opening) return closeWith(1008, 'console already open');
+            opening = true;
+            try {
+              // The started message (client.reattached) goes before the screen, output after it.
+              session = (await consoles.reattach(principal, msg.sessionId, msg.key, client, { takeover: msg.takeover })).session;
+              sendLimits(session);
+              session.resize(msg.cols, msg.rows);
+              // Gone while the screen was read back: the console waits for the next page.
+              if (socket.readyState !== socket.OPEN) consoles.detach(session, client);
+            } catch (err) {
+              if (!isSallyportError(err)) request.log.error({ err }, 'console reattach failed');
               out.fail(err);
             }
             return;
@@ -210,11 +239,10 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
           else session.resize(msg.cols, msg.rows);
         })();
       });
+      // A dropped socket (a reload, a blip, an error on the way) does not end the console by
+      // itself: it waits for its page to reattach (SALLYPORT_REATTACH_SECONDS).
       socket.on('close', () => {
-        void session?.end({ code: 'client_disconnected' });
-      });
-      socket.on('error', () => {
-        void session?.end({ code: 'network_error' });
+        if (session) consoles.detach(session, client);
       });
     },
   );
