@@ -149,6 +149,7 @@ export async function startBroker(config: Config, options: BrokerOptions): Promi
       loginIdleSeconds: config.session.idleTimeoutSeconds,
       inputBytesPerSecond: config.consoles.inputBytesPerSecond,
       reattachSeconds: config.consoles.reattachSeconds,
+      recordingBuffer: config.recordings.buffer,
       metrics,
     });
     metrics.readConsoles(() => consoles.levels());

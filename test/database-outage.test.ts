@@ -1,12 +1,15 @@
 // A database outage on real parts: PostgreSQL (a cluster of this test's own) stopped while a
-// console is live, then started again. The broker stays up and says what is unavailable; the
-// live console ends fail-closed with a message; its end and its recording's seal are written
-// when the database is back (nothing it had stored is lost, the audit chain is contiguous and
-// verifies); then logins and consoles work again without a restart; and no promise was left
-// unhandled anywhere along the way.
+// console is live, then started again. An outage shorter than SALLYPORT_RECORDING_BUFFER_SECONDS
+// ends nothing: the console goes on, its recording is held on the broker and stored in order
+// when the database is back, complete and verifiable. A longer one fails closed: the broker
+// stays up and says what is unavailable; the live console ends with a message; its end and its
+// recording's seal are written when the database is back (nothing it had stored is lost, the
+// audit chain is contiguous and verifies); then logins and consoles work again without a
+// restart; and no promise was left unhandled anywhere along the way.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readStoredChunks } from '../server/db/index.js';
-import { verifyAuditLog } from '../server/verify/index.js';
+import { parseAsciicast } from '../server/recording/index.js';
+import { verifyAuditLog, verifyRecordingChunks } from '../server/verify/index.js';
 import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
 import { connectConsole, PROMPT } from './support/console-client.js';
 import { expectNoContainers } from './support/docker.js';
@@ -16,6 +19,7 @@ import { spawnCli, waitFor } from './support/process.js';
 import { replicaEnv } from './support/replica.js';
 import { freePort } from '../server/dev/index.js';
 
+const BUFFER_SECONDS = 8;
 let pg: PgCluster;
 let t: TestBroker;
 const unhandled: unknown[] = [];
@@ -25,7 +29,7 @@ beforeAll(async () => {
   process.on('unhandledRejection', onUnhandled);
   pg = await startPgCluster();
   t = await startTestBroker(
-    { SALLYPORT_CATALOG: writeConsoleCatalog(inject('consoleImage')), CONSOLE_GREETING: 'x' },
+    { SALLYPORT_CATALOG: writeConsoleCatalog(inject('consoleImage')), CONSOLE_GREETING: 'x', SALLYPORT_RECORDING_BUFFER_SECONDS: String(BUFFER_SECONDS) },
     { database: { name: 'postgres', url: pg.url, drop: async () => {} } },
   );
 });
@@ -36,7 +40,55 @@ afterAll(async () => {
 });
 
 describe('a database outage', () => {
-  it('ends live consoles fail-closed, answers 503 while it lasts, writes what it owes when the database is back, and recovers without a restart', async () => {
+  it('shorter than the recording buffer ends nothing: the console goes on and its recording is complete, in order, verifiable', async () => {
+    const browser = new Browser();
+    await t.login(browser, 'alice');
+    const c = await connectConsole(t.url, 'shell', { cookie: `sallyport=${browser.cookies(t.url).get('sallyport')}` });
+    await c.waitFor(PROMPT);
+    const id = c.sessionId();
+    c.type('i=0; while [ $i -lt 200 ]; do echo n-$i; i=$((i+1)); sleep 0.05; done; echo "count""ed"\n');
+    await c.waitFor(/n-10\b/);
+    pg.stop();
+    let outage: number;
+    try {
+      const from = Date.now();
+      await waitFor('the user told', async () => (c.messages.some((m) => m.type === 'notice' && /^The database is unavailable/.test(String(m.message))) ? true : undefined), 5000);
+      await new Promise((r) => setTimeout(r, 3000));
+      outage = Date.now() - from;
+      expect(c.ws.readyState).toBe(c.ws.OPEN);
+    } finally {
+      pg.start();
+    }
+    await waitFor('the recording caught up', async () => (c.messages.some((m) => m.type === 'notice' && /^The database is back/.test(String(m.message))) ? true : undefined), 20_000);
+    await c.waitFor(/^counted\r?$/m, 30_000);
+    c.type('exit\n');
+    expect(await c.closed).toMatchObject({ code: 1000, reason: 'process exited' });
+    const row = await waitFor('the end stored', async () => (await t.broker.db.query(`select end_code from console_sessions where id = $1 and ended_at is not null`, [id])).rows[0], 20_000);
+    expect(row).toEqual({ end_code: 'process_exited' });
+
+    // Every line the loop printed is in the recording once and in order, the outage marked.
+    const chunks: Array<{ seq: number; data: Buffer; hash: string | null }> = [];
+    for await (const ch of readStoredChunks(t.broker.db, id)) chunks.push(ch);
+    const cast = parseAsciicast(Buffer.concat(chunks.map((ch) => ch.data)).toString('utf8'));
+    const output = cast.events.filter((e) => e.code === 'o').map((e) => e.data).join('');
+    const counted = [...output.matchAll(/^n-(\d+)\r?$/gm)].map((m) => Number(m[1]));
+    expect(counted).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(output).toBe(c.output());
+    expect(cast.events.some((e) => e.code === 'm' && /^recording held on the broker for [\d.]+ s while the database was unavailable \(\d+ bytes\)$/.test(e.data))).toBe(true);
+    // Sealed and chained as if nothing happened.
+    const rec = (await t.broker.db.query(`select sha256, chain_hash, size_bytes::int as bytes, duration_seconds, truncated from recordings where session_id = $1`, [id])).rows[0];
+    expect(rec.truncated).toBeNull();
+    const report = await verifyRecordingChunks(id, (async function* () { yield* chunks; })(), { sessionId: id, sha256: rec.sha256, chainHash: rec.chain_hash, bytes: rec.bytes, durationSeconds: rec.duration_seconds }, 'database');
+    expect(report.ok, report.summary).toBe(true);
+    const [buffered] = (await t.broker.db.query(`select details from audit_events where action = 'recording.buffered' and subject = $1`, [id])).rows.map((r) => r.details);
+    expect(buffered).toMatchObject({ target: 'shell', broker: t.broker.instanceId });
+    expect(buffered.seconds).toBeGreaterThan(2);
+    expect(buffered.seconds).toBeLessThan(outage / 1000 + 10);
+    expect(buffered.bytes).toBeGreaterThan(0);
+    expect((await verifyAuditLog(t.broker.db, t.broker.signer.jwks())).problem).toBeNull();
+  }, 120_000);
+
+  it('past the recording buffer ends live consoles fail-closed, answers 503 while it lasts, writes what it owes when the database is back, and recovers without a restart', async () => {
     const browser = new Browser();
     await t.login(browser, 'alice');
     const cookie = `sallyport=${browser.cookies(t.url).get('sallyport')}`;
@@ -49,9 +101,13 @@ describe('a database outage', () => {
 
     pg.stop();
     try {
+      const stopped = Date.now();
       c.type('echo "during-""outage"\n');
       const closed = await c.closed;
       expect(closed.reason).toBe('recording failed');
+      // Held as long as the buffer allows, and not much longer.
+      expect(Date.now() - stopped).toBeGreaterThan(BUFFER_SECONDS * 1000);
+      expect(c.messages.some((m) => m.type === 'notice' && /^The database is unavailable/.test(String(m.message)))).toBe(true);
       expect(c.messages.some((m) => m.type === 'notice' && /Recording failed/.test(String(m.message)))).toBe(true);
       await expectNoContainers(t.broker.instanceId);
 

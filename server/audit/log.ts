@@ -103,6 +103,11 @@ export interface AuditEvents {
   'recording.expired': { target: string; sha256: string; bytes: number; endedAt: string; retentionSeconds: number };
   /** A sealed recording moved to object storage: the object is the .cast file, checked against the sealed hash. */
   'recording.stored': { store: 's3'; bucket: string; key: string; sha256: string; bytes: number };
+  /**
+   * A live console's recording was held on its broker while the database was unavailable, then
+   * stored in order: how long, how many bytes and chunks (the recording has a marker there too).
+   */
+  'recording.buffered': { seconds: number; bytes: number; chunks: number; target: string; broker: string };
   /** An auditor placed a legal hold: retention keeps the recording until it is released. */
   'recording.held': { by: string; username: string; target: string; reason: string; clientAddress?: string };
   'recording.hold_released': { by: string; username: string; target: string; reason: string; heldSince: string; clientAddress?: string };
@@ -171,6 +176,7 @@ const ACTION_SET: Record<AuditAction, true> = {
   'recording.expired': true,
   'recording.stored': true,
   'recording.held': true,
+  'recording.buffered': true,
   'recording.hold_released': true,
   'console.ended': true,
 };

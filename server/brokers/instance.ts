@@ -12,7 +12,10 @@ export interface BrokerInstance {
   readonly leaseSeconds: number;
   /**
    * Heartbeat, then `each` (takeover of dead brokers, reaping), every third of the lease;
-   * `onTakenOver` runs once if this broker's own row was declared lost. Returns a stop function.
+   * `onTakenOver` runs once if this broker's own row was declared lost. After this broker could
+   * not beat for longer than a lease (a database outage or failover: every broker was cut off
+   * alike), `each` waits one more lease, so the others beat again before anyone judges them
+   * dead. Returns a stop function.
    */
   start(each: () => Promise<unknown>, onTakenOver: () => void, log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void }): () => Promise<void>;
   /** Marks the row stopped and audits `broker.stopped` (after the drain). */
@@ -39,6 +42,9 @@ export async function registerInstance(deps: {
     start(each, onTakenOver, log) {
       let pass: Promise<void> | undefined;
       let takenOver = false;
+      const leaseMs = deps.leaseSeconds * 1000;
+      let lastBeat = performance.now();
+      let judgeFrom = lastBeat;
       const tick = async () => {
         if (takenOver) return;
         if (!(await heartbeatBroker(db, id))) {
@@ -47,6 +53,13 @@ export async function registerInstance(deps: {
           onTakenOver();
           return;
         }
+        const now = performance.now();
+        if (now - lastBeat > leaseMs) {
+          judgeFrom = now + leaseMs;
+          log.warn({ broker: id, unreachableSeconds: Math.round((now - lastBeat) / 1000) }, 'the database is back after more than a lease: other brokers get a lease to beat again before any is taken over');
+        }
+        lastBeat = now;
+        if (now < judgeFrom) return;
         await each();
       };
       const timer = setInterval(() => {

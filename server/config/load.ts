@@ -85,7 +85,16 @@ export interface Config {
   /** Database time a second this broker may spend building the search index (ms, 10–1000). */
   readonly search: { readonly indexMsPerSecond: number };
   /** How long recordings are kept after their console ends when the target does not say (seconds; null: for ever), and where sealed ones are kept. */
-  readonly recordings: { readonly retentionSeconds: number | null; readonly store: RecordingStoreConfig };
+  readonly recordings: {
+    readonly retentionSeconds: number | null;
+    readonly store: RecordingStoreConfig;
+    /**
+     * A database outage (a failover) live consoles ride out: their recordings are held on the
+     * broker for up to `seconds` (0: the first failure ends them, fail closed) and at most
+     * `bytes` in all, then stored in order.
+     */
+    readonly buffer: { readonly seconds: number; readonly bytes: number };
+  };
   /** Caps on live consoles, across every broker (a target may set its own in the catalogue). */
   readonly consoles: {
     readonly maxPerUser: number;
@@ -390,6 +399,8 @@ export function loadConfig(env: Env, mode: Mode): Config {
   const inputBytesPerSecond = integer('SALLYPORT_CONSOLE_INPUT_BYTES_PER_SECOND', 256 * 1024, 1024, 64 * 1024 * 1024);
   const indexMsPerSecond = integer('SALLYPORT_SEARCH_INDEX_MS_PER_SECOND', 500, 10, 1000);
   const reattachSeconds = integer('SALLYPORT_REATTACH_SECONDS', 60, 0, 3600);
+  const bufferSeconds = integer('SALLYPORT_RECORDING_BUFFER_SECONDS', 60, 0, 600);
+  const bufferBytes = integer('SALLYPORT_RECORDING_BUFFER_MIB', 256, 1, 65536) * 1024 * 1024;
   // Nothing is removed unless the operator says so: an upgrade must not start deleting evidence.
   const retentionText = read('SALLYPORT_RECORDING_RETENTION') ?? 'forever';
   const retentionSeconds = retentionText === 'forever' ? null : (parseDuration(retentionText) ?? 0);
@@ -463,7 +474,7 @@ export function loadConfig(env: Env, mode: Mode): Config {
     webhook: webhookUrl === undefined ? undefined : { url: webhookUrl, format: webhookFormat as 'json' | 'slack', checkpoints: webhookCheckpoints === 'true' },
     limits: { loginsPerMinute, pendingLogins },
     search: { indexMsPerSecond },
-    recordings: { retentionSeconds, store },
+    recordings: { retentionSeconds, store, buffer: { seconds: bufferSeconds, bytes: bufferBytes } },
     consoles: { maxPerUser, maxTotal, inputBytesPerSecond, reattachSeconds },
     broker: { prefix: brokerPrefix, leaseSeconds, drainSeconds },
     runtime: { dockerHost, dockerTls },

@@ -19,7 +19,7 @@ import {
   type Queryable,
 } from '../db/index.js';
 import { isSallyportError, SallyportError } from '../errors.js';
-import { Recorder, type RecordingStore } from '../recording/index.js';
+import { Recorder, type OutagePolicy, type RecordingStore } from '../recording/index.js';
 import type { RunningConsole, Runtime } from '../runtime/index.js';
 import { endSession } from './end.js';
 
@@ -72,7 +72,7 @@ export async function openConsole(
   targetName: string,
   size: { cols: number; rows: number },
   door: Door,
-  hooks: { starting: Set<string>; onRecordingFailure: (id: string, err: unknown) => void; store: RecordingStore },
+  hooks: { starting: Set<string>; onRecordingFailure: (id: string, err: unknown) => void; store: RecordingStore; outage?: (id: string) => OutagePolicy },
 ): Promise<Opened> {
   const { db, audit } = deps;
   const target = deps.catalog.current().targets.find((t) => t.name === targetName);
@@ -114,7 +114,7 @@ export async function openConsole(
           command: target.command.join(' '),
           title: `${target.name} — ${principal.username}`,
         },
-        { recordInput: target.recordInput, flushIntervalMs: deps.recorderFlushMs, onFailure: (err) => hooks.onRecordingFailure(id, err) },
+        { recordInput: target.recordInput, flushIntervalMs: deps.recorderFlushMs, onFailure: (err) => hooks.onRecordingFailure(id, err), ...(hooks.outage ? { outage: hooks.outage(id) } : {}) },
         recordingStore(tx),
       ));
       return { grantId, grant, recorder };

@@ -24,7 +24,7 @@ import { endSession } from './end.js';
 import { openConsole, recordingStore, type Door } from './open.js';
 import { recoverOrphans, type Recovered } from './recover.js';
 import { ConsoleSession, type ConsoleClient, type ConsoleObserver, type EndInfo, type Screen } from './session.js';
-import type { RecordingStore } from '../recording/index.js';
+import type { OutagePolicy, RecordingStore } from '../recording/index.js';
 import { storedScreen, tailConsole } from './watch.js';
 
 export interface ConsoleService {
@@ -94,6 +94,11 @@ export interface ConsoleServiceDeps {
   recorderFlushMs?: number;
   /** How long a browser console whose socket dropped waits for its page (config.consoles.reattachSeconds); 0: not at all. */
   reattachSeconds?: number;
+  /**
+   * A database outage live consoles ride out (config.recordings.buffer): how long, and the most
+   * recording all of this broker's consoles may hold meanwhile. Absent: the first failure ends them.
+   */
+  recordingBuffer?: { seconds: number; bytes: number };
   metrics?: Metrics;
 }
 
@@ -129,6 +134,8 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
   const ending = new Set<Promise<unknown>>();
 
   const endDeps = { audit, returnGrantUse: deps.access.returnGrantUse };
+  // What every console's recorder holds while the database is away, against one limit.
+  const held = { held: 0, limit: deps.recordingBuffer?.bytes ?? 0 };
   const recordEnd = async (id: string, principal: Principal, target: string, info: EndInfo) => {
     await db.transaction((tx) =>
       endSession(tx, endDeps, {
@@ -179,9 +186,28 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
       if (draining) throw new SallyportError('RUNTIME_UNAVAILABLE', 'this broker is restarting and opens no new consoles: connect again (another broker takes it)');
       let session: ConsoleSession | undefined;
       const t0 = performance.now();
+      const buffer = deps.recordingBuffer;
       const opened = await openConsole(deps, principal, targetName, size, door, {
         starting,
         store,
+        ...(buffer && buffer.seconds > 0
+          ? {
+              outage: (id: string): OutagePolicy => ({
+                seconds: buffer.seconds,
+                isOutage: (err) => isSallyportError(err, 'DB_UNAVAILABLE'),
+                budget: held,
+                began: () => session?.notice(`The database is unavailable: this console goes on and its recording is held on the broker for up to ${buffer.seconds} s (output pauses if that fills). Nothing is lost unless that passes.`),
+                ended: (stretch) => {
+                  session?.notice(`The database is back: the recording caught up (${stretch.seconds} s held, ${stretch.bytes} bytes).`);
+                  const entry = live.get(id);
+                  // Written now the database answers again; the recording carries the same as a marker.
+                  void audit
+                    .append({ actor: 'system', action: 'recording.buffered', subject: id, details: { ...stretch, target: entry?.target ?? targetName, broker: brokerId } })
+                    .catch(() => undefined);
+                },
+              }),
+            }
+          : {}),
         // Fail closed: a session whose recording cannot be written does not go on unrecorded.
         onRecordingFailure: () => {
           client.notice('Recording failed; the session is being closed.');

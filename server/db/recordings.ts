@@ -189,6 +189,26 @@ export async function appendRecordingChunk(
   },
 ): Promise<void> {
   const stored = await encodeChunk(data);
+  try {
+    await insertChunk(db, sessionId, seq, stored, chainHash, data, meta);
+  } catch (err) {
+    // Tried again after the connection dropped mid-commit: the first try may have been stored.
+    // The same chunk (its chain hash names its bytes and all before them) is success, not a clash.
+    if ((err as { code?: string }).code !== '23505') throw err;
+    const { rows } = await db.query<{ hash: string }>(`select hash from recording_chunks where session_id = $1 and seq = $2`, [sessionId, seq]);
+    if (rows[0]?.hash !== chainHash) throw err;
+  }
+}
+
+async function insertChunk(
+  db: Queryable,
+  sessionId: string,
+  seq: number,
+  stored: Awaited<ReturnType<typeof encodeChunk>>,
+  chainHash: string,
+  data: Buffer,
+  meta: Parameters<typeof appendRecordingChunk>[5],
+): Promise<void> {
   await db.query(
     `with chunk as (
        insert into recording_chunks (session_id, seq, data, hash, t_start, t_end, encoding, raw_bytes) values ($1, $2, $3, $4, $6, $7, $9, $10)

@@ -45,7 +45,35 @@ export interface RecorderOptions {
   /** Record what the user types ('i' events). */
   recordInput: boolean;
   onFailure(err: unknown): void;
+  /**
+   * Riding out a storage outage (a database failover): a chunk storage cannot take because
+   * `isOutage(err)` is retried, in order, while later ones wait behind it, for up to `seconds`
+   * from the first failure; the bytes held meanwhile count toward `budget` (shared by every
+   * recorder of the broker). Past either bound the recording fails (onFailure). Without this
+   * option the first failure fails it.
+   */
+  outage?: OutagePolicy;
 }
+
+export interface OutagePolicy {
+  seconds: number;
+  isOutage(err: unknown): boolean;
+  /** Bytes held by all recorders during outages, and the most they may hold. */
+  budget: { held: number; readonly limit: number };
+  /** Storage failed: the recording is held from now on. */
+  began(): void;
+  /** Storage took everything held: how long it was away, and what was held meanwhile. */
+  ended(stretch: BufferedStretch): void;
+}
+
+export interface BufferedStretch {
+  seconds: number;
+  bytes: number;
+  chunks: number;
+}
+
+/** Retries of a chunk during an outage: soon at first, then once a second. */
+const RETRY_MS = [100, 200, 400, 800, 1000];
 
 export class Recorder {
   private readonly started = performance.now();
@@ -71,6 +99,8 @@ export class Recorder {
   private carried = '';
   private flushMs: number;
   private readonly flushBytes: number;
+  /** Set while storage is away: since when, and what was held meanwhile. */
+  private outage: { since: number; bytes: number; chunks: number } | undefined;
   /** Input waits here until its echo shows (or not): password prompts are stored masked. */
   private readonly mask = new EchoMask({
     input: (d) => this.push('i', d),
@@ -221,18 +251,63 @@ export class Recorder {
     this.pendingOutput = false;
     this.size += data.length;
     this.storingBytes += data.length;
+    const policy = this.options.outage;
+    // Held while storage is away: counted against the broker's whole buffer.
+    const held = { bytes: this.outage !== undefined && policy !== undefined ? data.length : 0 };
+    if (held.bytes && policy) {
+      policy.budget.held += data.length;
+      this.outage!.bytes += data.length;
+      this.outage!.chunks++;
+      if (policy.budget.held > policy.budget.limit) this.fail(new Error(`the broker's recording buffer is full (${Math.round(policy.budget.limit / 1024 / 1024)} MiB held while the database is unavailable)`));
+    }
     this.writing = this.writing.then(async () => {
       try {
         if (this.failed) return;
-        await this.store.append(this.sessionId, seq, data, chain, meta);
+        await this.store_(seq, data, chain, meta, held);
       } catch (err) {
-        this.failed = true;
-        this.options.onFailure(err);
+        this.fail(err);
       } finally {
+        if (policy) policy.budget.held -= held.bytes;
         this.storingBytes -= data.length;
+        if (this.storingBytes === 0 && this.outage && !this.failed) {
+          // Everything held is stored: the stretch is over, and the recording says so.
+          const stretch = { seconds: Math.round((performance.now() - this.outage.since) / 100) / 10, bytes: this.outage.bytes, chunks: this.outage.chunks };
+          this.outage = undefined;
+          this.push('m', `recording held on the broker for ${stretch.seconds} s while the database was unavailable (${stretch.bytes} bytes)`);
+          policy?.ended(stretch);
+        }
         if (this.storingBytes === 0 && this.pendingBytes >= this.flushBytes) this.flush();
         for (const cb of this.drainWaiters) cb();
       }
     });
+  }
+
+  private fail(err: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.options.onFailure(err);
+  }
+
+  /** Stores one chunk; through an outage (the policy's), tries again until it is stored or too long has passed. */
+  private async store_(seq: number, data: Buffer, chain: string, meta: ChunkMeta, held: { bytes: number }): Promise<void> {
+    const policy = this.options.outage;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.store.append(this.sessionId, seq, data, chain, meta);
+        return;
+      } catch (err) {
+        if (!policy || !policy.isOutage(err) || this.failed) throw err;
+        if (!this.outage) {
+          this.outage = { since: performance.now(), bytes: data.length, chunks: 1 };
+          policy.began();
+        }
+        if (!held.bytes) {
+          held.bytes = data.length;
+          policy.budget.held += data.length;
+        }
+        if (performance.now() - this.outage.since > policy.seconds * 1000) throw new Error(`the database was unavailable for more than ${policy.seconds} s`);
+        await new Promise((r) => setTimeout(r, RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]));
+      }
+    }
   }
 }
