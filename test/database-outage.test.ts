@@ -29,7 +29,8 @@ beforeAll(async () => {
   process.on('unhandledRejection', onUnhandled);
   pg = await startPgCluster();
   t = await startTestBroker(
-    { SALLYPORT_CATALOG: writeConsoleCatalog(inject('consoleImage')), CONSOLE_GREETING: 'x', SALLYPORT_RECORDING_BUFFER_SECONDS: String(BUFFER_SECONDS) },
+    // A short lease: the outages below outlast it, as a real failover outlasts the default 30 s.
+    { SALLYPORT_CATALOG: writeConsoleCatalog(inject('consoleImage')), CONSOLE_GREETING: 'x', SALLYPORT_RECORDING_BUFFER_SECONDS: String(BUFFER_SECONDS), SALLYPORT_BROKER_LEASE_SECONDS: '3' },
     { database: { name: 'postgres', url: pg.url, drop: async () => {} } },
   );
 });
@@ -86,6 +87,47 @@ describe('a database outage', () => {
     expect(buffered.seconds).toBeLessThan(outage / 1000 + 10);
     expect(buffered.bytes).toBeGreaterThan(0);
     expect((await verifyAuditLog(t.broker.db, t.broker.signer.jwks())).problem).toBeNull();
+  }, 120_000);
+
+  it('longer than the brokers\' lease ends nothing either: no broker takes the other over when it is back', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const child = spawnCli(['serve'], replicaEnv(t, { port, databaseUrl: pg.url, catalog: writeConsoleCatalog(inject('consoleImage')) }, { SALLYPORT_BROKER_LEASE_SECONDS: '3', SALLYPORT_DRAIN_SECONDS: '0', SALLYPORT_RECORDING_BUFFER_SECONDS: String(BUFFER_SECONDS) }));
+    try {
+      await waitFor('the served broker ready', async () => ((await fetch(`${url}/readyz`).catch(() => null))?.status === 200 ? true : undefined), 40_000);
+      const browser = new Browser();
+      await t.login(browser, 'alice');
+      const cookie = `sallyport=${browser.cookies(t.url).get('sallyport')}`;
+      const consoles = await Promise.all([t.url, url].map(async (at) => {
+        const c = await connectConsole(at, 'shell', { cookie, origin: t.url });
+        await c.waitFor(PROMPT);
+        c.type('i=0; while [ $i -lt 150 ]; do echo n-$i; i=$((i+1)); sleep 0.1; done; echo "count""ed"\n');
+        await c.waitFor(/n-5\b/);
+        return c;
+      }));
+      const since = (await t.broker.db.query(`select max(seq) as seq from audit_events`)).rows[0].seq;
+      pg.stop();
+      try {
+        // Past the lease (3 s) by more than a heartbeat, within the buffer (8 s).
+        await new Promise((r) => setTimeout(r, 6000));
+      } finally {
+        pg.start();
+      }
+      for (const c of consoles) {
+        await c.waitFor(/^counted\r?$/m, 40_000);
+        c.type('exit\n');
+        expect(await c.closed).toMatchObject({ reason: 'process exited' });
+        expect([...c.output().matchAll(/^n-(\d+)\r?$/gm)].map((m) => Number(m[1]))).toEqual(Array.from({ length: 150 }, (_, i) => i));
+      }
+      const lost = (await t.broker.db.query(`select action, subject from audit_events where seq > $1 and action in ('broker.lost', 'console.ended') order by seq`, [since])).rows;
+      expect(lost.filter((e) => e.action === 'broker.lost')).toEqual([]);
+      expect(lost.filter((e) => e.action === 'console.ended')).toHaveLength(2);
+      expect(child.exitCode).toBeNull();
+    } finally {
+      const closed = new Promise((r) => child.once('close', r));
+      child.kill('SIGTERM');
+      await closed;
+    }
   }, 120_000);
 
   it('past the recording buffer ends live consoles fail-closed, answers 503 while it lasts, writes what it owes when the database is back, and recovers without a restart', async () => {
