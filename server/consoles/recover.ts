@@ -3,7 +3,7 @@
 // "truncated" marker), and remove the containers of every broker that is no longer alive.
 // Runs at start and on every heartbeat; with no survivor, the next broker to start does it.
 import type { AuditLog } from '../audit/index.js';
-import { claimLostBrokers, deadBrokers, lockOrphanedSession, lockUnsealedRecording, markConsoleReleased, type Database, type Queryable } from '../db/index.js';
+import { carriedElsewhere, claimLostBrokers, deadBrokers, lockOrphanedSession, lockUnsealedRecording, markConsoleReleased, type Database, type Queryable } from '../db/index.js';
 import type { Runtime } from '../runtime/index.js';
 import { endSession, sealStoredRecording, type EndDeps } from './end.js';
 import type { EndReason } from './end-reasons.js';
@@ -85,6 +85,9 @@ export async function recoverOrphans(deps: RecoveryDeps): Promise<Recovered> {
       [...new Set(held.map((h) => h.brokerId))].filter((b) => b !== deps.brokerId),
     );
     const own = deps.ownSessions();
+    // A console handed over (a drain) is carried by another broker than its container's label
+    // names: the live row says who, and that broker's container it is.
+    const carriers = await carriedElsewhere(db, held.filter((h) => dead.has(h.brokerId) || h.brokerId === deps.brokerId).map((h) => h.sessionId));
     for (const h of held) {
       // Another live broker's console, or a broker this database does not know (another
       // deployment on the same engine): never ours to touch.
@@ -94,6 +97,9 @@ export async function recoverOrphans(deps: RecoveryDeps): Promise<Recovered> {
       // without the label is from before 0.2.0, when nothing else could be told.
       if (deps.deployment && h.deployment !== null && h.deployment !== deps.deployment) continue;
       if (!(dead.has(h.brokerId) || (mine && !own.has(h.sessionId)))) continue;
+      const carrier = carriers.get(h.sessionId);
+      if (carrier !== undefined && carrier !== h.brokerId && carrier !== deps.brokerId) continue;
+      if (carrier === deps.brokerId && own.has(h.sessionId)) continue;
       // One container the engine will not remove (a blocked attach, a node away) must not stop
       // the pass: each gets its own time, and the next pass tries again.
       try {

@@ -12,6 +12,7 @@ import {
   getRecording,
   listLiveSessions,
   requestTermination,
+  setReattachKeyHash,
   startWatching,
   stopWatching,
   type Database,
@@ -250,7 +251,12 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
       const entry = live.get(session.id);
       if (!entry || !deps.reattachSeconds) return undefined;
       const key = randomBytes(32).toString('base64url');
-      entry.reattachKeyHash = sha256(key);
+      const hash = sha256(key);
+      // On the row too, for the broker that carries the console on after a drain, which checks
+      // it there; not waited for (the page gets its key with `started`, before any output).
+      // Without it (the database away) the console is reattached on this broker only.
+      void setReattachKeyHash(db, session.id, hash).catch(() => undefined);
+      entry.reattachKeyHash = hash;
       return key;
     },
 

@@ -150,3 +150,4 @@ export {
   type RecordingToStore,
 } from './recording-objects.js';
 export { rememberSshKey, findSshKeyLogin, listSshKeyLogins, revokeSshKeyLogin, type SshKeyLoginRow } from './ssh-key-logins.js';
+export { setReattachKeyHash, consoleCarrier, leaveConsole, takeConsole, reclaimConsole, carriedElsewhere, type HandoverState, type TakenConsole } from './handover.js';

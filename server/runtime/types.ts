@@ -63,6 +63,13 @@ export interface RunningConsole {
   readonly exited: Promise<{ exitCode: number; lostNode?: string }>;
   /** Stops (if running) and removes the container; safe to call more than once. */
   destroy(): Promise<void>;
+  /**
+   * Lets go of the console without ending it, for another broker to carry on (a drain): the
+   * process is frozen first, so nothing it prints is lost while nobody is attached, and this
+   * broker's connection to it is dropped. Absent where a console cannot outlive its connection
+   * (a plain process on a node dies with its SSH connection).
+   */
+  leave?(): Promise<void>;
 }
 
 /** A console the runtime holds, with the broker and session it was started for (its labels). */
@@ -86,4 +93,9 @@ export interface Runtime {
   list(o?: { everywhere?: boolean }): Promise<HeldConsole[]>;
   /** Stops and removes one console; a console already gone is not an error. */
   remove(handle: ConsoleHandle): Promise<void>;
+  /**
+   * Carries on with a console another broker left (RunningConsole.leave): attaches to it, then
+   * thaws it, so its output from then on reaches this broker. Absent where consoles cannot be left.
+   */
+  attach?(handle: ConsoleHandle, size: { cols: number; rows: number }): Promise<RunningConsole>;
 }

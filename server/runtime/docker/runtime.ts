@@ -114,6 +114,21 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
       return held;
     },
 
+    async attach(handle, size) {
+      let engine: Engine;
+      if (handle.node === local.node) engine = local;
+      else if (!fleet) throw new SallyportError('RUNTIME_UNAVAILABLE', `node ${handle.node}: fleet nodes are not configured on this broker`);
+      else engine = await nodeEngine(() => fleet.connectTo(handle.node, `sallyport carry node=${handle.node}`));
+      try {
+        const container = engine.docker.getContainer(handle.id);
+        const info = await container.inspect();
+        return await attachTo(engine, container, info.Image, size, 'thaw');
+      } catch (err) {
+        engine.close();
+        throw engineError(err, '', handle.node);
+      }
+    },
+
     async remove(handle) {
       if (handle.node === local.node) return removeOn(local, handle.id);
       if (!fleet) throw new SallyportError('RUNTIME_UNAVAILABLE', `node ${handle.node}: fleet nodes are not configured on this broker`);
@@ -127,7 +142,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
   };
 
   async function startOn(engine: Engine, spec: ConsoleSpec, c: NonNullable<ConsoleSpec['container']>, brokerId: string): Promise<RunningConsole> {
-    const { docker, longLived, node } = engine;
+    const { docker, node } = engine;
     let image: Docker.ImageInspectInfo;
     try {
       image = await docker.getImage(c.image).inspect();
@@ -194,13 +209,27 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
       throw engineError(err, c.image, node);
     }
 
+    return attachTo(engine, container, image.Id, spec.size, 'start').catch((err: unknown) => {
+      throw engineError(err, c.image, node);
+    });
+  }
+
+  /**
+   * Attaches to a container and then starts it (a new console) or thaws it (one another broker
+   * left, frozen): attached first, so not a byte it prints is missed.
+   */
+  async function attachTo(engine: Engine, container: Docker.Container, artifactDigest: string, size: { cols: number; rows: number }, then: 'start' | 'thaw'): Promise<RunningConsole> {
+    const { longLived, node } = engine;
     // The attach connection and its pipe: destroyed first on every end, or a client that stopped
     // reading leaves dockerd blocked writing to it, and the removal (and inspect) hang with it.
     const attached: { stream?: NodeJS.ReadWriteStream & PassThrough; output?: PassThrough } = {};
-    const destroy = once(async () => {
+    const drop = () => {
       if (attached.output) attached.stream?.unpipe(attached.output);
       attached.stream?.destroy();
       attached.output?.destroy();
+    };
+    const destroy = once(async () => {
+      drop();
       try {
         await container.remove({ force: true, v: true }).catch((err: { statusCode?: number }) => {
           if (err.statusCode !== 404) throw err;
@@ -227,9 +256,13 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
       const exited: RunningConsole['exited'] = engine.lost
         ? Promise.race([waited, engine.lost.then(() => ({ exitCode: -1, lostNode: node }))])
         : waited;
-      await container.start();
+      if (then === 'start') await container.start();
+      else await container.unpause().catch((err: { statusCode?: number }) => {
+        // Not paused (left by a broker that died before it could freeze it): it runs already.
+        if (err.statusCode !== 409 && err.statusCode !== 500) throw err;
+      });
       // ConsoleSize at create needs Engine API 1.42; set the size explicitly for older engines.
-      await container.resize({ w: spec.size.cols, h: spec.size.rows }).catch(() => {});
+      await container.resize({ w: size.cols, h: size.rows }).catch(() => {});
       const output = new PassThrough({ highWaterMark: 64 * 1024 });
       attached.output = output;
       // pipe() pauses the engine's socket when `output` is not being read: backpressure
@@ -237,7 +270,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
       stream.pipe(output);
       return {
         handle: { runtime: 'docker', node, id: container.id },
-        artifactDigest: image.Id,
+        artifactDigest,
         credential: engine.credential,
         output,
         input: stream,
@@ -246,10 +279,16 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
         },
         exited,
         destroy,
+        async leave() {
+          // Frozen before the attach goes: what it prints next waits for the next carrier.
+          await container.pause();
+          drop();
+          engine.close();
+        },
       } satisfies RunningConsole;
     } catch (err) {
       await destroy().catch(() => {});
-      throw engineError(err, c.image, node);
+      throw err;
     }
   }
 }
