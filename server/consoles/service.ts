@@ -6,7 +6,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { authorizeLiveControl, type AccessRequests } from '../access/index.js';
 import type { Principal } from '../identity/index.js';
 import type { AuditLog } from '../audit/index.js';
-import type { CatalogStore } from '../catalog/index.js';
+import type { CatalogStore, Target } from '../catalog/index.js';
 import {
   getLiveSession,
   getRecording,
@@ -19,13 +19,13 @@ import {
 } from '../db/index.js';
 import { isSallyportError, SallyportError } from '../errors.js';
 import type { ConsoleLevels, Metrics } from '../metrics/index.js';
-import type { Runtime } from '../runtime/index.js';
+import type { RunningConsole, Runtime } from '../runtime/index.js';
 import { controlPass, runEvery, type LiveEntry } from './control.js';
 import { endSession } from './end.js';
 import { openConsole, recordingStore, type Door } from './open.js';
 import { recoverOrphans, type Recovered } from './recover.js';
 import { ConsoleSession, type ConsoleClient, type ConsoleObserver, type EndInfo, type Screen } from './session.js';
-import type { OutagePolicy, RecordingStore } from '../recording/index.js';
+import type { OutagePolicy, Recorder, RecordingStore } from '../recording/index.js';
 import { storedScreen, tailConsole } from './watch.js';
 
 export interface ConsoleService {
@@ -182,39 +182,78 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
   let stopping = false;
   let draining = false;
 
+  /**
+   * What a console's recorder does when storage fails: ride out a database outage (the user told
+   * both ways, the stretch audited), and otherwise fail closed — a session whose recording cannot
+   * be written does not go on unrecorded.
+   */
+  const recordingHooks = (session: () => ConsoleSession | undefined, targetName: string) => {
+    const buffer = deps.recordingBuffer;
+    return {
+      onRecordingFailure: () => {
+        session()?.notice('Recording failed; the session is being closed.');
+        void session()?.end({ code: 'recording_failed' });
+      },
+      ...(buffer && buffer.seconds > 0
+        ? {
+            outage: (id: string): OutagePolicy => ({
+              seconds: buffer.seconds,
+              isOutage: (err) => isSallyportError(err, 'DB_UNAVAILABLE'),
+              budget: held,
+              began: () => session()?.notice(`The database is unavailable: this console goes on and its recording is held on the broker for up to ${buffer.seconds} s (output pauses if that fills). Nothing is lost unless that passes.`),
+              ended: (stretch) => {
+                session()?.notice(`The database is back: the recording caught up (${stretch.seconds} s held, ${stretch.bytes} bytes).`);
+                // Written now the database answers again; the recording carries the same as a marker.
+                void audit
+                  .append({ actor: 'system', action: 'recording.buffered', subject: id, details: { ...stretch, target: targetName, broker: brokerId } })
+                  .catch(() => undefined);
+              },
+            }),
+          }
+        : {}),
+    };
+  };
+
+  /** This broker carries the console from now on: its session, held in `live`. */
+  const carry = (c: {
+    id: string;
+    running: RunningConsole;
+    recorder: Recorder;
+    client: ConsoleClient;
+    target: Target;
+    principal: Principal;
+    grantId: string | null;
+    grantEndsAt?: Date;
+    startedAt?: number;
+    reattachKeyHash?: Buffer;
+  }): ConsoleSession => {
+    const entry = { principal: c.principal, target: c.target.name, grantId: c.grantId, ...(c.reattachKeyHash ? { reattachKeyHash: c.reattachKeyHash } : {}) };
+    const session = new ConsoleSession(
+      c.id,
+      c.running,
+      c.recorder,
+      c.client,
+      {
+        idleSeconds: c.target.limits.idleTimeout,
+        maxSeconds: c.target.limits.maxDuration,
+        inputBytesPerSecond: deps.inputBytesPerSecond,
+        ...(c.grantEndsAt ? { grantEndsAt: c.grantEndsAt } : {}),
+        ...(c.startedAt ? { startedAt: c.startedAt } : {}),
+      },
+      (info) => storeEnd(c.id, entry, info),
+      deps.recorderFlushMs,
+      totals,
+    );
+    live.set(c.id, { ...entry, session });
+    return session;
+  };
+
   const service: ConsoleService = {
     async open(principal, targetName, size, client, door) {
       if (draining) throw new SallyportError('RUNTIME_UNAVAILABLE', 'this broker is restarting and opens no new consoles: connect again (another broker takes it)');
       let session: ConsoleSession | undefined;
       const t0 = performance.now();
-      const buffer = deps.recordingBuffer;
-      const opened = await openConsole(deps, principal, targetName, size, door, {
-        starting,
-        store,
-        ...(buffer && buffer.seconds > 0
-          ? {
-              outage: (id: string): OutagePolicy => ({
-                seconds: buffer.seconds,
-                isOutage: (err) => isSallyportError(err, 'DB_UNAVAILABLE'),
-                budget: held,
-                began: () => session?.notice(`The database is unavailable: this console goes on and its recording is held on the broker for up to ${buffer.seconds} s (output pauses if that fills). Nothing is lost unless that passes.`),
-                ended: (stretch) => {
-                  session?.notice(`The database is back: the recording caught up (${stretch.seconds} s held, ${stretch.bytes} bytes).`);
-                  const entry = live.get(id);
-                  // Written now the database answers again; the recording carries the same as a marker.
-                  void audit
-                    .append({ actor: 'system', action: 'recording.buffered', subject: id, details: { ...stretch, target: entry?.target ?? targetName, broker: brokerId } })
-                    .catch(() => undefined);
-                },
-              }),
-            }
-          : {}),
-        // Fail closed: a session whose recording cannot be written does not go on unrecorded.
-        onRecordingFailure: () => {
-          client.notice('Recording failed; the session is being closed.');
-          void session?.end({ code: 'recording_failed' });
-        },
-      }).catch((err: unknown) => {
+      const opened = await openConsole(deps, principal, targetName, size, door, { starting, store, ...recordingHooks(() => session, targetName) }).catch((err: unknown) => {
         // The name is the user's (a URL, an SSH user name): only a catalogue target is a label of
         // its own, or anyone could grow the metrics without bound by asking for made-up ones.
         const known = deps.catalog.current().targets.some((t) => t.name === targetName);
@@ -222,23 +261,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
         throw err;
       });
       deps.metrics?.consoleOpened(opened.target.name, door.via, (performance.now() - t0) / 1000);
-      const entry = { principal, target: opened.target.name, grantId: opened.grantId };
-      session = new ConsoleSession(
-        opened.id,
-        opened.running,
-        opened.recorder,
-        client,
-        {
-          idleSeconds: opened.target.limits.idleTimeout,
-          maxSeconds: opened.target.limits.maxDuration,
-          inputBytesPerSecond: deps.inputBytesPerSecond,
-          ...(opened.grant ? { grantEndsAt: opened.grant.expiresAt } : {}),
-        },
-        (info) => storeEnd(opened.id, entry, info),
-        deps.recorderFlushMs,
-        totals,
-      );
-      live.set(opened.id, { ...entry, session });
+      session = carry({ id: opened.id, running: opened.running, recorder: opened.recorder, client, target: opened.target, principal, grantId: opened.grantId, ...(opened.grant ? { grantEndsAt: opened.grant.expiresAt } : {}) });
       // Which grant the console runs under, in the words the approver read: with several in force
       // the user must not guess whose justification the record will show.
       if (opened.grant && opened.grantId) {

@@ -2,7 +2,7 @@
 // recorder → runtime), its limits (idle, max duration) and every way it can end. Front doors
 // drive it through write/resize/close and receive through ConsoleClient; they decide nothing.
 import { StringDecoder } from 'node:string_decoder';
-import type { Recorder, RecordingSeal } from '../recording/index.js';
+import type { Recorder, RecordingPosition, RecordingSeal } from '../recording/index.js';
 import type { RunningConsole } from '../runtime/index.js';
 import { endExitStatus, endMessage, type EndCode, type EndReason } from './end-reasons.js';
 
@@ -99,7 +99,7 @@ export class ConsoleSession {
   private lastActivity = 0;
   private readonly maxTimer: NodeJS.Timeout;
   private readonly warnTimers: NodeJS.Timeout[] = [];
-  private readonly startedAt = Date.now();
+  private readonly startedAt: number;
   private readonly decoder = new StringDecoder('utf8');
   private exitCode: number | null = null;
   private watching: readonly string[] = [];
@@ -129,7 +129,8 @@ export class ConsoleSession {
     private readonly recorder: Recorder,
     client: ConsoleClient,
     /** `grantEndsAt`: when the grant the console runs under ends (it ends the console then too). */
-    private readonly limits: { idleSeconds: number; maxSeconds: number; inputBytesPerSecond: number; grantEndsAt?: Date },
+    /** `startedAt` (epoch ms): when the console began, for one carried on from another broker; default now. */
+    private readonly limits: { idleSeconds: number; maxSeconds: number; inputBytesPerSecond: number; grantEndsAt?: Date; startedAt?: number },
     private readonly onEnded: (info: EndInfo) => Promise<void>,
     /** The recorder's usual flush interval, restored when nobody watches any more. */
     private readonly flushMs = 1000,
@@ -137,6 +138,7 @@ export class ConsoleSession {
     private readonly totals: { bytesIn: number; bytesOut: number } = { bytesIn: 0, bytesOut: 0 },
   ) {
     this.client = client;
+    this.startedAt = limits.startedAt ?? Date.now();
     this.inputTokens = limits.inputBytesPerSecond * INPUT_BURST_SECONDS;
     running.output.on('data', (chunk: Buffer) => this.onOutput(chunk));
     running.input.on('drain', () => this.maybeReleaseInput());
@@ -157,7 +159,7 @@ export class ConsoleSession {
       running.output.once('end', () => void this.end({ code: 'process_exited' }));
       setTimeout(() => void this.end({ code: 'process_exited' }), 500).unref();
     });
-    this.maxTimer = setTimeout(() => void this.end({ code: 'max_duration' }), limits.maxSeconds * 1000);
+    this.maxTimer = setTimeout(() => void this.end({ code: 'max_duration' }), Math.max(0, this.startedAt + limits.maxSeconds * 1000 - Date.now()));
     this.touch();
     this.warnBeforeEnd();
   }
@@ -415,6 +417,46 @@ export class ConsoleSession {
     this.watching = [...names];
     this.recorder.flushEvery(names.length > 0 ? WATCHED_FLUSH_MS : this.flushMs);
     this.client.watchers(this.watching);
+  }
+
+  /**
+   * Lets go of the console for another broker to carry on (a drain): output stops here, what was
+   * printed is stored, the process is frozen and this broker's attach dropped — nothing is
+   * removed, sealed or ended. Resolves with where the recording stands; the client is then told
+   * to reconnect (`tellClient`). After this the session is done here: end() does nothing.
+   */
+  async leave(tellClient: () => void): Promise<RecordingPosition> {
+    if (!this.live || !this.running.leave) throw new Error('this console cannot be handed over');
+    let left!: (info: EndInfo) => void;
+    // Ended here, though not over: every later end() (an exit seen late, a timer) is a no-op.
+    this.ending = new Promise((r) => (left = r));
+    clearTimeout(this.idleTimer);
+    clearTimeout(this.maxTimer);
+    clearTimeout(this.detachTimer);
+    for (const t of this.warnTimers) clearTimeout(t);
+    this.running.output.pause();
+    this.running.output.removeAllListeners('data');
+    this.flushGathered(false);
+    const rest = this.decoder.end();
+    if (rest) this.recorder.output(rest);
+    const info: EndInfo = { reason: { code: 'broker_shutdown' }, exitCode: null, bytesOut: this.bytesOut, bytesIn: this.bytesIn, recording: null, released: false, maskedInput: this.recorder.maskedInput };
+    try {
+      await this.running.leave();
+      await this.recorder.stored();
+    } catch (err) {
+      // Not left after all: it ends here the usual way (container removed, recording sealed).
+      left(info);
+      this.ending = undefined;
+      void this.end({ code: 'broker_shutdown' });
+      throw err;
+    }
+    try {
+      tellClient();
+    } catch {
+      // Gone already: it reconnects, or not.
+    }
+    left(info);
+    return this.recorder.position();
   }
 
   /** Ends the session (idempotent): container removed, recording sealed, client told why. */

@@ -34,9 +34,13 @@ export async function setReattachKeyHash(db: Queryable, id: string, hash: Buffer
 }
 
 /** The console as a broker that might take it sees it: whose, carried by whom, left or not. */
-export async function consoleCarrier(db: Queryable, id: string): Promise<{ user_id: string; broker_id: string; left: boolean; live: boolean } | null> {
-  const { rows } = await db.query<{ user_id: string; broker_id: string; left: boolean; live: boolean }>(
-    `select user_id, broker_id, handover is not null as left, ended_at is null as live from console_sessions where id = $1`,
+export async function consoleCarrier(
+  db: Queryable,
+  id: string,
+): Promise<{ user_id: string; broker_id: string; left: boolean; live: boolean; browser_session: Buffer | null; reattach_key_hash: Buffer | null; target: string; username: string } | null> {
+  const { rows } = await db.query(
+    `select s.user_id, s.broker_id, s.handover is not null as left, s.ended_at is null as live, s.browser_session, s.reattach_key_hash, s.target, u.username
+       from console_sessions s join users u on u.id = s.user_id where s.id = $1`,
     [id],
   );
   return rows[0] ?? null;
@@ -94,4 +98,13 @@ export async function carriedElsewhere(db: Queryable, sessionIds: string[]): Pro
     [sessionIds.filter((id) => /^[0-9a-f-]{36}$/.test(id))],
   );
   return new Map(rows.map((r) => [r.id, r.broker_id]));
+}
+
+/** Other brokers alive now (beat within their lease, not stopped): who could carry a console on. */
+export async function otherLiveBrokers(db: Queryable, brokerId: string): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `select id from brokers where id <> $1 and stopped_at is null and heartbeat_at > now() - make_interval(secs => lease_seconds)`,
+    [brokerId],
+  );
+  return rows.map((r) => r.id);
 }

@@ -75,8 +75,19 @@ export interface BufferedStretch {
 /** Retries of a chunk during an outage: soon at first, then once a second. */
 const RETRY_MS = [100, 200, 400, 800, 1000];
 
+/** Where a recording stands, for another broker to continue it (a handover). */
+export interface RecordingPosition {
+  /** The next chunk's number. */
+  seq: number;
+  chainHash: string;
+  bytes: number;
+  /** The time of its last event, in seconds from its start. */
+  tEnd: number;
+}
+
 export class Recorder {
-  private readonly started = performance.now();
+  private started = performance.now();
+  private lastT = 0;
   private readonly hash = createHash('sha256');
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -147,6 +158,38 @@ export class Recorder {
     return r;
   }
 
+  /**
+   * Continues a recording another broker left at `at` (everything before it stored), `gapSeconds`
+   * later: the next chunk follows in number and chain, event times go on from where they were
+   * plus the gap, and the file hash is taken again over the stored chunks (`stored`, in order),
+   * which must be exactly `at.bytes` long.
+   */
+  static async resume(
+    store: RecordingStore,
+    sessionId: string,
+    at: RecordingPosition,
+    gapSeconds: number,
+    stored: AsyncIterable<Uint8Array>,
+    options: RecorderOptions,
+  ): Promise<Recorder> {
+    const r = new Recorder(store, sessionId, options);
+    for await (const chunk of stored) {
+      r.hash.update(chunk);
+      r.size += chunk.length;
+    }
+    if (r.size !== at.bytes) throw new Error(`the stored recording is ${r.size} bytes, not the ${at.bytes} it was left at`);
+    r.seq = at.seq;
+    r.chain = at.chainHash;
+    r.started = performance.now() - (at.tEnd + Math.max(0, gapSeconds)) * 1000;
+    r.lastT = at.tEnd;
+    return r;
+  }
+
+  /** Where the recording stands once everything is stored (see `stored()`), for the next broker. */
+  position(): RecordingPosition {
+    return { seq: this.seq, chainHash: this.chain, bytes: this.size, tEnd: this.lastT };
+  }
+
   /** Flush at least this often from now on (sooner while someone watches the console live). */
   flushEvery(ms: number): void {
     this.flushMs = ms;
@@ -215,7 +258,8 @@ export class Recorder {
   private push(code: 'o' | 'i' | 'r' | 'm', data: string): void {
     if (this.sealed || this.failed) return;
     // Rounded as eventLine writes it, so chunk spans and search times match the file exactly.
-    const t = Math.round(((performance.now() - this.started) / 1000) * 1e6) / 1e6;
+    const t = Math.max(this.lastT, Math.round(((performance.now() - this.started) / 1000) * 1e6) / 1e6);
+    this.lastT = t;
     if (code === 'o') {
       this.pendingOutput = true;
       this.tail = data.length >= CARRY_CHARS ? data.slice(-CARRY_CHARS) : (this.tail + data).slice(-CARRY_CHARS);
