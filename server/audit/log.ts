@@ -81,6 +81,11 @@ export interface AuditEvents {
    * one), or moved it from another window of the same login (`takeover`).
    */
   'console.reattached': { username: string; target: string; detachedSeconds: number; takeover: boolean; clientAddress?: string };
+  /**
+   * A broker carries on with a console another left while draining: same container, same
+   * recording; `gapSeconds` between letting go and attaching (the process was frozen meanwhile).
+   */
+  'console.handed_over': { from: string; to: string; gapSeconds: number; username: string; target: string };
   /** Someone asked to carry on with a console and was refused: whose it is and why. */
   'console.reattach_refused': { by: string; username: string; target: string; why: 'another_user' | 'another_login' | 'wrong_key'; clientAddress?: string };
   'evidence.downloaded': { by: string; username: string; target: string };
@@ -167,6 +172,7 @@ const ACTION_SET: Record<AuditAction, true> = {
   'console.terminated': true,
   'console.reattached': true,
   'console.reattach_refused': true,
+  'console.handed_over': true,
   'evidence.downloaded': true,
   'audit.restored': true,
   'audit.checkpoint_refused': true,

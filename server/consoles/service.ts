@@ -13,19 +13,33 @@ import {
   listLiveSessions,
   requestTermination,
   setReattachKeyHash,
+  carried,
+  claimOffer,
+  consoleCarrier,
+  handoverOf,
+  letGo,
+  markPaused,
+  offerConsole,
+  otherLiveBrokers,
+  pausedOffers,
+  readRecordingChunks,
+  unclaim,
+  withdrawOffers,
   startWatching,
   stopWatching,
   type Database,
 } from '../db/index.js';
 import { isSallyportError, SallyportError } from '../errors.js';
 import type { ConsoleLevels, Metrics } from '../metrics/index.js';
-import type { RunningConsole, Runtime } from '../runtime/index.js';
+import type { ConsoleHandle, RunningConsole, Runtime } from '../runtime/types.js';
 import { controlPass, runEvery, type LiveEntry } from './control.js';
 import { endSession } from './end.js';
+import type { EndReason } from './end-reasons.js';
+import type { Handover } from '../db/index.js';
 import { openConsole, recordingStore, type Door } from './open.js';
 import { recoverOrphans, type Recovered } from './recover.js';
-import { ConsoleSession, type ConsoleClient, type ConsoleObserver, type EndInfo, type Screen } from './session.js';
-import type { OutagePolicy, Recorder, RecordingStore } from '../recording/index.js';
+import { ConsoleSession, NO_CLIENT, QUIET_MS, type ConsoleClient, type ConsoleObserver, type EndInfo, type Screen } from './session.js';
+import { Recorder, type OutagePolicy, type RecordingStore } from '../recording/index.js';
 import { storedScreen, tailConsole } from './watch.js';
 
 export interface ConsoleService {
@@ -104,6 +118,8 @@ export interface ConsoleServiceDeps {
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
+/** How long a taker waits for the broker it takes a console from to let go. */
+const HANDOVER_WAIT_MS = 10_000;
 
 /** The recording store, with each chunk write timed for /metrics. */
 function timedStore(store: RecordingStore, metrics: Metrics | undefined): RecordingStore {
@@ -248,6 +264,140 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
     return session;
   };
 
+  /**
+   * Whether `principal` may carry on with this console: the user who opened it (identity, not
+   * name), from the very login that opened it (another login of the same person — a stolen
+   * cookie's, an old one's — opens its own), holding its key. Each refusal is audited with why.
+   */
+  const mayReattach = async (
+    principal: Principal,
+    sessionId: string,
+    key: string,
+    owner: { userId: string; username: string; target: string; browserSession: string | null; keyHash: Buffer | null },
+  ): Promise<void> => {
+    const refuse = async (why: 'another_user' | 'another_login' | 'wrong_key', message: string): Promise<never> => {
+      await audit.append({ actor: `user:${principal.userId}`, action: 'console.reattach_refused', subject: sessionId, details: { by: principal.username, username: owner.username, target: owner.target, why, ...(principal.clientAddress ? { clientAddress: principal.clientAddress } : {}) } });
+      throw new SallyportError('ACCESS_DENIED', message);
+    };
+    if (principal.userId !== owner.userId) await refuse('another_user', 'only the user who opened a console may reattach to it (an admin may watch or terminate it)');
+    if (!principal.browserSession || principal.browserSession !== owner.browserSession) await refuse('another_login', 'this console belongs to another login of yours: open a new console');
+    if (!owner.keyHash || !timingSafeEqual(sha256(key), owner.keyHash)) await refuse('wrong_key', 'this page does not hold the console\'s reattach key: open a new console');
+  };
+
+  /**
+   * A console this broker does not hold: carried on here if the broker holding it offers it (a
+   * drain), after the same checks as any reattach. The handover is exact: this broker attaches
+   * while the other still records, freezes the process (the sync point: everything printed
+   * before reached the other, which stores it and lets go), and records from the moment it thaws
+   * it; what it received before that is the other's and is dropped.
+   */
+  const carryOn = async (principal: Principal, sessionId: string, key: string, client: ConsoleClient): Promise<{ session: ConsoleSession; screen: Screen }> => {
+    const row = await consoleCarrier(db, sessionId);
+    if (!row || !row.live) throw new SallyportError('NOT_FOUND', `no live console session ${sessionId} to reattach: it has ended (see its recording)`);
+    await mayReattach(principal, sessionId, key, { userId: row.user_id, username: row.username, target: row.target, browserSession: row.browser_session?.toString('hex') ?? null, keyHash: row.reattach_key_hash });
+    if (!row.offered || draining) throw new SallyportError('RUNTIME_UNAVAILABLE', `console ${sessionId} is carried by broker ${row.broker_id}: reconnect through it`);
+    const target = deps.catalog.current().targets.find((t) => t.name === row.target);
+    const offer = await claimOffer(db, sessionId, brokerId);
+    if (!offer) throw new SallyportError('RUNTIME_UNAVAILABLE', `console ${sessionId} is being taken by another broker: reconnect`);
+    const rt = deps.runtimes.get(offer.runtime);
+    const handle = { runtime: offer.runtime, node: offer.node, id: offer.container_id };
+    starting.add(sessionId);
+    let running: RunningConsole | undefined;
+    let letGoAt: Handover | undefined;
+    try {
+      if (!target) throw new SallyportError('ACCESS_DENIED', `target ${row.target} is no longer in the catalogue`);
+      if (!rt?.attach) throw new SallyportError('RUNTIME_UNAVAILABLE', `runtime ${offer.runtime} cannot carry on a console here`);
+      running = await rt.attach(handle, { cols: offer.header.width, rows: offer.header.height });
+      // Until the other lets go, what arrives here is also its, and recorded by it.
+      let lastAt = performance.now();
+      const sink = () => (lastAt = performance.now());
+      running.output.on('data', sink);
+      await running.freeze!();
+      if (!(await markPaused(db, sessionId, brokerId))) throw new SallyportError('RUNTIME_UNAVAILABLE', `console ${sessionId}: the handover was withdrawn`);
+      const until = Date.now() + HANDOVER_WAIT_MS;
+      while (Date.now() < until) {
+        const h = await handoverOf(db, sessionId);
+        if (!h?.live) throw new SallyportError('NOT_FOUND', `console ${sessionId} ended during its handover`);
+        if (h.handover?.phase === 'left' && h.broker_id === brokerId) {
+          letGoAt = h.handover;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      if (!letGoAt) throw new SallyportError('RUNTIME_UNAVAILABLE', `console ${sessionId}: broker ${offer.offerer} did not let go in time`);
+      while (performance.now() - lastAt < QUIET_MS) await new Promise((r) => setTimeout(r, 50));
+      running.output.off('data', sink);
+      // Held until the page has its screen (session.reattach resumes it).
+      running.output.pause();
+    } catch (err) {
+      // Not taken: the other still carries it (thawed), or, if it let go already, it ends here.
+      if (running) {
+        await running.thaw?.().catch(() => undefined);
+        running.leave?.();
+      }
+      if (letGoAt) await abandon(sessionId, offer.target, { code: 'failed_to_start', error: isSallyportError(err) ? err.code : 'INTERNAL' }, handle, rt).catch(() => undefined);
+      else await unclaim(db, sessionId, brokerId).catch(() => false);
+      starting.delete(sessionId);
+      throw err;
+    }
+    let session: ConsoleSession | undefined;
+    try {
+      const gapSeconds = Math.max(0, Math.round((Date.now() - (letGoAt.leftAt ?? Date.now())) / 100) / 10);
+      const hooks = recordingHooks(() => session, target.name);
+      const recorder = await Recorder.resume(
+        store,
+        sessionId,
+        { seq: letGoAt.seq!, chainHash: letGoAt.chainHash!, bytes: letGoAt.bytes!, tEnd: letGoAt.tEnd! },
+        gapSeconds,
+        readRecordingChunks(db, sessionId),
+        {
+          recordInput: target.recordInput,
+          ...(deps.recorderFlushMs ? { flushIntervalMs: deps.recorderFlushMs } : {}),
+          onFailure: hooks.onRecordingFailure,
+          ...(hooks.outage ? { outage: hooks.outage(sessionId) } : {}),
+        },
+      );
+      recorder.marker(`carried on by broker ${brokerId}: broker ${offer.offerer} handed it over`);
+      await carried(db, sessionId, brokerId);
+      session = carry({ id: sessionId, running, recorder, client: NO_CLIENT, target, principal, grantId: offer.grant_id, startedAt: offer.started_at.getTime(), ...(offer.reattach_key_hash ? { reattachKeyHash: offer.reattach_key_hash } : {}) });
+      await audit
+        .append({ actor: 'system', action: 'console.handed_over', subject: sessionId, details: { from: offer.offerer, to: brokerId, gapSeconds, username: row.username, target: target.name } })
+        .catch(() => undefined);
+    } catch (err) {
+      await running.thaw?.().catch(() => undefined);
+      running.leave?.();
+      await abandon(sessionId, offer.target, { code: 'failed_to_start', error: isSallyportError(err) ? err.code : 'INTERNAL' }, handle, rt).catch(() => undefined);
+      throw err;
+    } finally {
+      starting.delete(sessionId);
+    }
+    const result = await session.reattach(client, () => storedScreen(db, sessionId, offer.header), { moved: 'This console moved to another window of your login.', graceSeconds: deps.reattachSeconds ?? 0 });
+    // Thawed last: from here what it prints is this broker's, recorded and sent.
+    await running.thaw?.();
+    return { session, screen: result.screen };
+  };
+
+  /** Ends a console this broker carries but holds no session for, as recovery ends an orphan. */
+  const abandon = async (id: string, target: string, reason: EndReason, handle: ConsoleHandle, runtime: Runtime | undefined) => {
+    await db.transaction((tx) => endSession(tx, endDeps, { id, actor: 'system', target, reason, counts: null }));
+    await runtime?.remove(handle);
+  };
+
+  /** The offerer's half: a taker has frozen the console; store what arrived and let go. */
+  const letGoOf = async (id: string, taker: string): Promise<void> => {
+    const entry = live.get(id);
+    if (!entry) return;
+    let position;
+    try {
+      position = await entry.session.leave();
+    } catch {
+      return;
+    }
+    live.delete(id);
+    // Not recorded as let go (the database away): recovery ends it once this broker has stopped.
+    await letGo(db, id, brokerId, taker, position).catch(() => false);
+  };
+
   const service: ConsoleService = {
     async open(principal, targetName, size, client, door) {
       if (draining) throw new SallyportError('RUNTIME_UNAVAILABLE', 'this broker is restarting and opens no new consoles: connect again (another broker takes it)');
@@ -290,20 +440,8 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
 
     async reattach(principal, sessionId, key, client, { takeover }) {
       const entry = live.get(sessionId);
-      if (!entry || !entry.session.live) {
-        const elsewhere = await getLiveSession(db, sessionId).catch(() => null);
-        if (elsewhere && elsewhere.user_id === principal.userId) throw new SallyportError('RUNTIME_UNAVAILABLE', `console ${sessionId} is carried by another broker (${elsewhere.broker_id}): reconnect through it, or open a new console`);
-        throw new SallyportError('NOT_FOUND', `no live console session ${sessionId} to reattach: it has ended (see its recording)`);
-      }
-      const refuse = async (why: 'another_user' | 'another_login' | 'wrong_key', message: string): Promise<never> => {
-        await audit.append({ actor: `user:${principal.userId}`, action: 'console.reattach_refused', subject: sessionId, details: { by: principal.username, username: entry.principal.username, target: entry.target, why, ...(principal.clientAddress ? { clientAddress: principal.clientAddress } : {}) } });
-        throw new SallyportError('ACCESS_DENIED', message);
-      };
-      // Identity, not name; and the very login that opened it: another login of the same person
-      // (a stolen cookie's, an old one's) must open its own console.
-      if (principal.userId !== entry.principal.userId) await refuse('another_user', 'only the user who opened a console may reattach to it (an admin may watch or terminate it)');
-      if (!principal.browserSession || principal.browserSession !== entry.principal.browserSession) await refuse('another_login', 'this console belongs to another login of yours: open a new console');
-      if (!entry.reattachKeyHash || !timingSafeEqual(sha256(key), entry.reattachKeyHash)) await refuse('wrong_key', 'this page does not hold the console\'s reattach key: open a new console');
+      if (!entry || !entry.session.live) return carryOn(principal, sessionId, key, client);
+      await mayReattach(principal, sessionId, key, { userId: entry.principal.userId, username: entry.principal.username, target: entry.target, browserSession: entry.principal.browserSession ?? null, keyHash: entry.reattachKeyHash ?? null });
       if (entry.session.attached && !takeover) throw new SallyportError('CONFLICT', 'this console is open in another window: take it over (that window stops) or open a new console');
       const rec = await getRecording(db, sessionId);
       if (!rec) throw new SallyportError('NOT_FOUND', `no recording for console ${sessionId}`);
@@ -343,11 +481,26 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
     async drain(ms) {
       draining = true;
       const until = Date.now() + ms;
+      // With another broker alive, browser consoles are offered to it: each page reconnects and
+      // the broker it reaches takes its console over, instead of waiting out the drain.
+      let offering = false;
+      if (deps.reattachSeconds && (await otherLiveBrokers(db, brokerId).catch(() => [])).length > 0) {
+        for (const [id, e] of [...live]) {
+          if (!e.reattachKeyHash || !(await offerConsole(db, id, brokerId).catch(() => false))) continue;
+          offering = true;
+          e.session.sendAway('This broker is restarting: your console moves to another broker.');
+        }
+      }
       const minutes = ms >= 120_000 ? `${Math.round(ms / 60_000)} minutes` : `${Math.round(ms / 1000)} s`;
       for (const e of live.values()) {
         e.session.notice(`This broker is restarting: your console goes on for up to ${minutes}, then it ends. Finish or save your work; a new console opens on another broker.`);
       }
-      while (live.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+      while (live.size > 0 && Date.now() < until) {
+        if (offering) for (const p of await pausedOffers(db, brokerId).catch(() => [])) await letGoOf(p.id, p.taker);
+        await new Promise((r) => setTimeout(r, offering ? 100 : 200));
+      }
+      // What nobody took ends here, as any console still open after the drain.
+      if (offering) await withdrawOffers(db, brokerId).catch(() => undefined);
     },
 
     async shutdown() {

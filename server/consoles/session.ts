@@ -29,10 +29,12 @@ export interface ConsoleClient {
   moved?(message: string): void;
   /** This client carries on with a running console: its recent output (the screen) follows. */
   reattached?(sessionId: string): void;
+  /** This broker let go of the console for another to carry on (a drain): the client reconnects to carry on with it there. */
+  handedOver?(message: string): void;
 }
 
 /** While no client carries the console: output is recorded and not sent, nothing waits for it. */
-const NO_CLIENT: ConsoleClient = {
+export const NO_CLIENT: ConsoleClient = {
   send: () => true,
   onDrain: () => undefined,
   notice: () => undefined,
@@ -90,6 +92,12 @@ const GATHER_AFTER = 512;
  * recorder's largest chunk (4 × 256 KiB), so a chunk in flight alone never pauses output.
  */
 const RECORDER_BACKLOG_LIMIT = 2 * 1024 * 1024;
+/**
+ * A handover's sync point: once the process is frozen, what it printed before is on its way to
+ * both brokers' attaches within moments; this long without a byte means it has all arrived.
+ */
+export const QUIET_MS = 300;
+const QUIET_MAX_MS = 5000;
 
 export class ConsoleSession {
   private bytesOut = 0;
@@ -122,6 +130,7 @@ export class ConsoleSession {
   private detachedAt = 0;
   /** A client is being given the screen: output stays paused until it has it. */
   private attaching = false;
+  private lastOutputAt = 0;
 
   constructor(
     readonly id: string,
@@ -138,6 +147,8 @@ export class ConsoleSession {
     private readonly totals: { bytesIn: number; bytesOut: number } = { bytesIn: 0, bytesOut: 0 },
   ) {
     this.client = client;
+    // Started without a client (carried on from another broker): one reattaches next.
+    if (client === NO_CLIENT) this.detachedAt = Date.now();
     this.startedAt = limits.startedAt ?? Date.now();
     this.inputTokens = limits.inputBytesPerSecond * INPUT_BURST_SECONDS;
     running.output.on('data', (chunk: Buffer) => this.onOutput(chunk));
@@ -420,28 +431,30 @@ export class ConsoleSession {
   }
 
   /**
-   * Lets go of the console for another broker to carry on (a drain): output stops here, what was
-   * printed is stored, the process is frozen and this broker's attach dropped — nothing is
-   * removed, sealed or ended. Resolves with where the recording stands; the client is then told
-   * to reconnect (`tellClient`). After this the session is done here: end() does nothing.
+   * Lets go of the console for another broker to carry on (a drain), once that broker is attached
+   * too and has frozen the process: what is still on its way arrives first (quiet for
+   * QUIET_MS), everything received is stored, and this broker's attach is dropped — nothing is
+   * removed, sealed or ended. Resolves with where the recording stands. After this the session
+   * is done here: end() does nothing. If it cannot be let go, it ends here the usual way.
    */
-  async leave(tellClient: () => void): Promise<RecordingPosition> {
+  async leave(): Promise<RecordingPosition> {
     if (!this.live || !this.running.leave) throw new Error('this console cannot be handed over');
     let left!: (info: EndInfo) => void;
     // Ended here, though not over: every later end() (an exit seen late, a timer) is a no-op.
     this.ending = new Promise((r) => (left = r));
-    clearTimeout(this.idleTimer);
-    clearTimeout(this.maxTimer);
-    clearTimeout(this.detachTimer);
-    for (const t of this.warnTimers) clearTimeout(t);
-    this.running.output.pause();
-    this.running.output.removeAllListeners('data');
-    this.flushGathered(false);
-    const rest = this.decoder.end();
-    if (rest) this.recorder.output(rest);
     const info: EndInfo = { reason: { code: 'broker_shutdown' }, exitCode: null, bytesOut: this.bytesOut, bytesIn: this.bytesIn, recording: null, released: false, maskedInput: this.recorder.maskedInput };
     try {
-      await this.running.leave();
+      const until = performance.now() + QUIET_MAX_MS;
+      while (performance.now() - this.lastOutputAt < QUIET_MS && performance.now() < until) await new Promise((r) => setTimeout(r, 50));
+      clearTimeout(this.idleTimer);
+      clearTimeout(this.maxTimer);
+      clearTimeout(this.detachTimer);
+      for (const t of this.warnTimers) clearTimeout(t);
+      this.running.output.removeAllListeners('data');
+      this.flushGathered(false);
+      const rest = this.decoder.end();
+      if (rest) this.recorder.output(rest);
+      this.running.leave();
       await this.recorder.stored();
     } catch (err) {
       // Not left after all: it ends here the usual way (container removed, recording sealed).
@@ -450,13 +463,17 @@ export class ConsoleSession {
       void this.end({ code: 'broker_shutdown' });
       throw err;
     }
+    left(info);
+    return this.recorder.position();
+  }
+
+  /** After leave(): tells the client where the console went (it reconnects to carry on). */
+  sendAway(message: string): void {
     try {
-      tellClient();
+      this.client.handedOver?.(message);
     } catch {
       // Gone already: it reconnects, or not.
     }
-    left(info);
-    return this.recorder.position();
   }
 
   /** Ends the session (idempotent): container removed, recording sealed, client told why. */
@@ -496,6 +513,7 @@ export class ConsoleSession {
   }
 
   private onOutput(chunk: Buffer): void {
+    this.lastOutputAt = performance.now();
     this.bytesOut += chunk.length;
     this.totals.bytesOut += chunk.length;
     // A stream arrives in small pieces (a PTY read, an SSH packet: ~2 KiB each, thousands a

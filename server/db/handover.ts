@@ -3,87 +3,135 @@
 // (at most one carrier at any moment); the drainer takes back what nobody took in time.
 import type { Queryable } from './database.js';
 
-/** Where a left console's recording stands: its next chunk, the chain so far, its size, its last event time. */
-export interface HandoverState {
-  seq: number;
-  chainHash: string;
-  bytes: number;
-  tEnd: number;
-  /** Epoch milliseconds (the database's clock) when the broker let go of it. */
-  leftAt: number;
+/**
+ * A console between brokers, on its row (migration 033): offered by the broker that drains it;
+ * `attaching` once a taker claimed it; `paused` once the taker is attached too and froze it (the
+ * sync point: everything before it reached the offerer, nothing after it can be printed until
+ * the taker thaws it); `left` once the offerer stored what it received and let go, naming where
+ * the recording stands. The taker then clears it.
+ */
+export interface Handover {
+  phase: 'offered' | 'attaching' | 'paused' | 'left';
+  taker?: string;
+  seq?: number;
+  chainHash?: string;
+  bytes?: number;
+  tEnd?: number;
+  /** Epoch milliseconds (the database's clock) when the offerer let go. */
+  leftAt?: number;
 }
 
-/** What a broker needs to carry on with a console another left. */
-export interface TakenConsole {
+/** What a broker needs to carry on with a console another broker offers. */
+export interface OfferedConsole {
   id: string;
-  user_id: string;
-  browser_session: Buffer | null;
-  reattach_key_hash: Buffer | null;
+  offerer: string;
   target: string;
   runtime: string;
   node: string;
   container_id: string;
   grant_id: string | null;
   started_at: Date;
-  header: { width: number; height: number; timestamp?: number };
-  handover: HandoverState;
+  reattach_key_hash: Buffer | null;
+  header: { width: number; height: number };
 }
 
 export async function setReattachKeyHash(db: Queryable, id: string, hash: Buffer): Promise<void> {
   await db.query(`update console_sessions set reattach_key_hash = $2 where id = $1`, [id, hash]);
 }
 
-/** The console as a broker that might take it sees it: whose, carried by whom, left or not. */
+/** The console as a broker that might take it sees it: whose, carried by whom, offered or not. */
 export async function consoleCarrier(
   db: Queryable,
   id: string,
-): Promise<{ user_id: string; broker_id: string; left: boolean; live: boolean; browser_session: Buffer | null; reattach_key_hash: Buffer | null; target: string; username: string } | null> {
+): Promise<{ user_id: string; broker_id: string; offered: boolean; live: boolean; browser_session: Buffer | null; reattach_key_hash: Buffer | null; target: string; username: string } | null> {
   const { rows } = await db.query(
-    `select s.user_id, s.broker_id, s.handover is not null as left, s.ended_at is null as live, s.browser_session, s.reattach_key_hash, s.target, u.username
+    `select s.user_id, s.broker_id, coalesce(s.handover->>'phase' = 'offered', false) as offered, s.ended_at is null as live, s.browser_session, s.reattach_key_hash, s.target, u.username
        from console_sessions s join users u on u.id = s.user_id where s.id = $1`,
     [id],
   );
   return rows[0] ?? null;
 }
 
-/** Lets go of a console this broker carries; false if it is not (or no longer) its own. */
-export async function leaveConsole(db: Queryable, id: string, brokerId: string, state: Omit<HandoverState, 'leftAt'>): Promise<boolean> {
+/** Offers a console this broker carries to whichever broker its page reconnects to (a drain). */
+export async function offerConsole(db: Queryable, id: string, brokerId: string): Promise<boolean> {
   const { rowCount } = await db.query(
-    `update console_sessions
-        set handover = jsonb_build_object('seq', $3::int, 'chainHash', $4::text, 'bytes', $5::bigint, 'tEnd', $6::float8,
-                                          'leftAt', (extract(epoch from clock_timestamp()) * 1000)::bigint)
-      where id = $1 and broker_id = $2 and ended_at is null and handover is null`,
-    [id, brokerId, state.seq, state.chainHash, state.bytes, state.tEnd],
-  );
-  return (rowCount ?? 0) > 0;
-}
-
-/**
- * Takes a console another broker left, for `brokerId`: the conditional update is the one place
- * a console changes carrier, so two brokers never both carry it. Null when it is not left (any
- * more), or has ended.
- */
-export async function takeConsole(db: Queryable, id: string, brokerId: string): Promise<TakenConsole | null> {
-  const { rows } = await db.query<TakenConsole>(
-    `with taken as (
-       update console_sessions set broker_id = $2, handover = null
-        where id = $1 and ended_at is null and handover is not null and container_id is not null
-        returning id, user_id, browser_session, reattach_key_hash, target, runtime, node, container_id, grant_id, started_at,
-                  (select handover from console_sessions where id = $1) as handover
-     )
-     select t.*, r.header from taken t join recordings r on r.session_id = t.id`,
+    `update console_sessions set handover = '{"phase":"offered"}' where id = $1 and broker_id = $2 and ended_at is null and handover is null`,
     [id, brokerId],
   );
-  const row = rows[0];
-  if (!row) return null;
-  const h = row.handover as unknown as Record<string, unknown>;
-  return { ...row, handover: { seq: Number(h.seq), chainHash: String(h.chainHash), bytes: Number(h.bytes), tEnd: Number(h.tEnd), leftAt: Number(h.leftAt) } };
+  return (rowCount ?? 0) > 0;
 }
 
-/** The drainer takes back a console nobody took in time (to end it itself). */
-export async function reclaimConsole(db: Queryable, id: string, brokerId: string): Promise<boolean> {
-  const { rowCount } = await db.query(`update console_sessions set handover = null where id = $1 and broker_id = $2 and ended_at is null and handover is not null`, [id, brokerId]);
+/** Claims an offered console for `taker`: one claim wins. */
+export async function claimOffer(db: Queryable, id: string, taker: string): Promise<OfferedConsole | null> {
+  const { rows } = await db.query<OfferedConsole>(
+    `with claimed as (
+       update console_sessions set handover = jsonb_build_object('phase', 'attaching', 'taker', $2::text)
+        where id = $1 and ended_at is null and handover->>'phase' = 'offered' and container_id is not null and broker_id <> $2
+        returning id, broker_id as offerer, target, runtime, node, container_id, grant_id, started_at, reattach_key_hash
+     )
+     select c.*, r.header from claimed c join recordings r on r.session_id = c.id`,
+    [id, taker],
+  );
+  return rows[0] ?? null;
+}
+
+/** The taker's step: attached and frozen (false if the claim is no longer its own). */
+export async function markPaused(db: Queryable, id: string, taker: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update console_sessions set handover = handover || '{"phase":"paused"}' where id = $1 and ended_at is null and handover->>'phase' = 'attaching' and handover->>'taker' = $2`,
+    [id, taker],
+  );
   return (rowCount ?? 0) > 0;
+}
+
+/** The offerer's consoles a taker has frozen: its turn to store what it has and let go. */
+export async function pausedOffers(db: Queryable, brokerId: string): Promise<Array<{ id: string; taker: string }>> {
+  const { rows } = await db.query<{ id: string; taker: string }>(
+    `select id, handover->>'taker' as taker from console_sessions where broker_id = $1 and ended_at is null and handover->>'phase' = 'paused'`,
+    [brokerId],
+  );
+  return rows;
+}
+
+/** The offerer lets go: the taker carries it from here, the recording stands at `at`. */
+export async function letGo(db: Queryable, id: string, brokerId: string, taker: string, at: { seq: number; chainHash: string; bytes: number; tEnd: number }): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update console_sessions
+        set broker_id = $3,
+            handover = jsonb_build_object('phase', 'left', 'taker', $3::text, 'seq', $4::int, 'chainHash', $5::text, 'bytes', $6::bigint, 'tEnd', $7::float8,
+                                          'leftAt', (extract(epoch from clock_timestamp()) * 1000)::bigint)
+      where id = $1 and broker_id = $2 and ended_at is null and handover->>'phase' = 'paused' and handover->>'taker' = $3`,
+    [id, brokerId, taker, at.seq, at.chainHash, at.bytes, at.tEnd],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/** Where the handover stands, as the taker polls it. */
+export async function handoverOf(db: Queryable, id: string): Promise<{ handover: Handover | null; broker_id: string; live: boolean } | null> {
+  const { rows } = await db.query<{ handover: Handover | null; broker_id: string; live: boolean }>(
+    `select handover, broker_id, ended_at is null as live from console_sessions where id = $1`,
+    [id],
+  );
+  return rows[0] ?? null;
+}
+
+/** The taker carries it now: nothing is between brokers any more. */
+export async function carried(db: Queryable, id: string, brokerId: string): Promise<void> {
+  await db.query(`update console_sessions set handover = null where id = $1 and broker_id = $2`, [id, brokerId]);
+}
+
+/** A taker that could not finish gives the offer back (only while the offerer still holds it). */
+export async function unclaim(db: Queryable, id: string, taker: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update console_sessions set handover = '{"phase":"offered"}' where id = $1 and ended_at is null and handover->>'phase' in ('attaching', 'paused') and handover->>'taker' = $2`,
+    [id, taker],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/** The offerer withdraws what nobody took (its drain is over: it ends them itself). */
+export async function withdrawOffers(db: Queryable, brokerId: string): Promise<void> {
+  await db.query(`update console_sessions set handover = null where broker_id = $1 and ended_at is null and handover is not null and handover->>'phase' <> 'left'`, [brokerId]);
 }
 
 /**

@@ -64,12 +64,14 @@ export interface RunningConsole {
   /** Stops (if running) and removes the container; safe to call more than once. */
   destroy(): Promise<void>;
   /**
-   * Lets go of the console without ending it, for another broker to carry on (a drain): the
-   * process is frozen first, so nothing it prints is lost while nobody is attached, and this
-   * broker's connection to it is dropped. Absent where a console cannot outlive its connection
-   * (a plain process on a node dies with its SSH connection).
+   * Drops this broker's connection to the console without ending it, for another broker that
+   * attached meanwhile to carry on (a drain). Absent where a console cannot outlive its
+   * connection (a plain process on a node dies with its SSH connection).
    */
-  leave?(): Promise<void>;
+  leave?(): void;
+  /** Freezes the process (it prints nothing until thawed) and thaws it: the handover's sync point. */
+  freeze?(): Promise<void>;
+  thaw?(): Promise<void>;
 }
 
 /** A console the runtime holds, with the broker and session it was started for (its labels). */
@@ -94,8 +96,8 @@ export interface Runtime {
   /** Stops and removes one console; a console already gone is not an error. */
   remove(handle: ConsoleHandle): Promise<void>;
   /**
-   * Carries on with a console another broker left (RunningConsole.leave): attaches to it, then
-   * thaws it, so its output from then on reaches this broker. Absent where consoles cannot be left.
+   * Attaches to a console another broker holds, for this one to carry on (a handover): its output
+   * reaches both until the other leaves. Absent where consoles cannot be handed over.
    */
   attach?(handle: ConsoleHandle, size: { cols: number; rows: number }): Promise<RunningConsole>;
 }

@@ -409,6 +409,7 @@ export async function renderReplay(app: HTMLElement, id: string, me: Me): Promis
 const MARKED: Record<string, (e: { actor: string; details: Record<string, unknown> }) => string> = {
   'console.watched': (e) => `watched by ${String(e.details.watcher ?? e.actor)}`,
   'console.terminated': (e) => `terminated by ${String(e.details.by ?? e.actor)}: ${String(e.details.reason ?? '')}`,
+  'console.handed_over': (e) => `carried on by broker ${String(e.details.to)} (was ${String(e.details.from)})`,
   'console.reattached': (e) => (e.details.takeover ? 'moved to another window' : `page reattached after ${String(e.details.detachedSeconds)} s`),
   'access.extended': () => 'access extended',
   'recording.held': (e) => `legal hold by ${String(e.details.by ?? e.actor)}`,

@@ -179,6 +179,12 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
         reattached: (sessionId) => {
           out.control({ type: 'started', sessionId, reattached: true });
         },
+        // 1012 (service restart): the page reconnects with its key and another broker carries on.
+        handedOver: (message) => {
+          out.control({ type: 'notice', message });
+          // At once, not after a pause: the broker closes every socket right after its drain.
+          closeWith(1012, 'broker restarting: reconnect');
+        },
       };
       const sendLimits = (s: ConsoleSession) => {
         const { endsAt, because } = s.deadline();

@@ -122,7 +122,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
       try {
         const container = engine.docker.getContainer(handle.id);
         const info = await container.inspect();
-        return await attachTo(engine, container, info.Image, size, 'thaw');
+        return await attachTo(engine, container, info.Image, size, 'join');
       } catch (err) {
         engine.close();
         throw engineError(err, '', handle.node);
@@ -215,10 +215,10 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
   }
 
   /**
-   * Attaches to a container and then starts it (a new console) or thaws it (one another broker
-   * left, frozen): attached first, so not a byte it prints is missed.
+   * Attaches to a container, then starts it (a new console; attached first, so not a byte it
+   * prints is missed) or leaves it running (one another broker holds, for a handover).
    */
-  async function attachTo(engine: Engine, container: Docker.Container, artifactDigest: string, size: { cols: number; rows: number }, then: 'start' | 'thaw'): Promise<RunningConsole> {
+  async function attachTo(engine: Engine, container: Docker.Container, artifactDigest: string, size: { cols: number; rows: number }, then: 'start' | 'join'): Promise<RunningConsole> {
     const { longLived, node } = engine;
     // The attach connection and its pipe: destroyed first on every end, or a client that stopped
     // reading leaves dockerd blocked writing to it, and the removal (and inspect) hang with it.
@@ -256,13 +256,11 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
       const exited: RunningConsole['exited'] = engine.lost
         ? Promise.race([waited, engine.lost.then(() => ({ exitCode: -1, lostNode: node }))])
         : waited;
-      if (then === 'start') await container.start();
-      else await container.unpause().catch((err: { statusCode?: number }) => {
-        // Not paused (left by a broker that died before it could freeze it): it runs already.
-        if (err.statusCode !== 409 && err.statusCode !== 500) throw err;
-      });
-      // ConsoleSize at create needs Engine API 1.42; set the size explicitly for older engines.
-      await container.resize({ w: size.cols, h: size.rows }).catch(() => {});
+      if (then === 'start') {
+        await container.start();
+        // ConsoleSize at create needs Engine API 1.42; set the size explicitly for older engines.
+        await container.resize({ w: size.cols, h: size.rows }).catch(() => {});
+      }
       const output = new PassThrough({ highWaterMark: 64 * 1024 });
       attached.output = output;
       // pipe() pauses the engine's socket when `output` is not being read: backpressure
@@ -279,15 +277,27 @@ export function createDockerRuntime(options: DockerRuntimeOptions): Runtime {
         },
         exited,
         destroy,
-        async leave() {
-          // Frozen before the attach goes: what it prints next waits for the next carrier.
-          await container.pause();
+        leave() {
           drop();
           engine.close();
         },
+        async freeze() {
+          await container.pause();
+        },
+        async thaw() {
+          await container.unpause().catch((err: { statusCode?: number }) => {
+            // Not paused (any more): it runs, which is what was asked.
+            if (err.statusCode !== 409 && err.statusCode !== 500) throw err;
+          });
+        },
       } satisfies RunningConsole;
     } catch (err) {
-      await destroy().catch(() => {});
+      // A console this broker joined is another's until handed over: never removed from here.
+      if (then === 'start') await destroy().catch(() => {});
+      else {
+        drop();
+        engine.close();
+      }
       throw err;
     }
   }

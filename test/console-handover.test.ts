@@ -1,0 +1,88 @@
+// A broker restarted (SIGTERM) while another is alive hands its browser consoles over instead of
+// ending them: each is frozen, its recording stored, left on its row; its page is told and
+// reconnects; the other broker carries on with the same container (the same shell, its loop still
+// counting) and continues the same recording — complete, in order, chained and sealed — and the
+// restarted one exits at once rather than at the end of its drain. Two real brokers (a `sallyport
+// serve` process beside the harness), Docker, PostgreSQL.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readStoredChunks } from '../server/db/index.js';
+import { parseAsciicast } from '../server/recording/index.js';
+import { verifyAuditLog, verifyRecordingChunks } from '../server/verify/index.js';
+import { Browser } from './support/broker.js';
+import { connectConsole, PROMPT } from './support/console-client.js';
+import { brokerContainers } from './support/docker.js';
+import { startServeBeside } from './support/replica.js';
+import { waitFor } from './support/process.js';
+
+const DRAIN = 30;
+let served: Awaited<ReturnType<typeof startServeBeside>>;
+
+beforeAll(async () => {
+  served = await startServeBeside(inject('consoleImage'), { SALLYPORT_DRAIN_SECONDS: `${DRAIN}s`, SALLYPORT_REATTACH_SECONDS: '30' });
+}, 120_000);
+afterAll(async () => {
+  await served?.stop();
+});
+
+describe('SIGTERM with another broker alive', () => {
+  it('hands a browser console over: the other broker carries on with the same container and the same recording', async () => {
+    const { h } = served;
+    const b = new Browser();
+    await h.login(b, 'alice');
+    const cookie = `sallyport=${b.cookies(h.url).get('sallyport')}`;
+    const c = await connectConsole(served.url, 'shell', { cookie, origin: h.url });
+    await c.waitFor(PROMPT);
+    const started = c.messages.find((m) => m.type === 'started')!;
+    const id = started.sessionId as string;
+    const key = started.reattachKey as string;
+    const { broker_id: leaver } = (await h.broker.db.query(`select broker_id from console_sessions where id = $1`, [id])).rows[0];
+    expect(leaver).not.toBe(h.broker.instanceId);
+    c.type('echo $$ > /tmp/shell-pid; i=0; while [ $i -lt 300 ]; do echo n-$i; i=$((i+1)); sleep 0.05; done; echo "count""ed"\n');
+    await c.waitFor(/n-10\b/);
+
+    const exited = new Promise<number | null>((r) => served.child.once('exit', (code) => r(code)));
+    const t0 = Date.now();
+    served.child.kill('SIGTERM');
+    expect(await c.closed).toEqual({ code: 1012, reason: 'broker restarting: reconnect' });
+    expect(c.messages.some((m) => m.type === 'notice' && m.message === 'This broker is restarting: your console moves to another broker.')).toBe(true);
+
+    // The page comes back (here: to the other broker, as a load balancer would send it).
+    const back = await connectConsole(h.url, 'shell', { cookie, open: false });
+    back.send({ type: 'reattach', sessionId: id, key, takeover: false, cols: 80, rows: 24 });
+    await waitFor('carried on', async () => back.messages.find((m) => m.type === 'started' || m.type === 'error'), 15_000);
+    expect(back.messages[0], JSON.stringify(back.messages[0])).toEqual({ type: 'started', sessionId: id, reattached: true });
+    // Nothing left to drain: it stops long before its drain would have ended.
+    expect(await exited).toBe(0);
+    expect((Date.now() - t0) / 1000).toBeLessThan(DRAIN / 2);
+    await back.waitFor(/^counted\r?$/m, 30_000);
+    back.type('cat /tmp/shell-pid; echo pid-$$\n');
+    const out = await back.waitFor(/pid-\d+/);
+    const [, pid] = /^(\d+)\r?$/m.exec(out.slice(out.lastIndexOf('cat /tmp/shell-pid')))!;
+    expect(out).toContain(`pid-${pid}`);
+    back.type('exit\n');
+    expect((await back.closed).reason).toBe('process exited');
+
+    const row = await waitFor('the end stored', async () => (await h.broker.db.query(`select broker_id, end_code from console_sessions where id = $1 and ended_at is not null`, [id])).rows[0], 15_000);
+    expect(row).toEqual({ broker_id: h.broker.instanceId, end_code: 'process_exited' });
+    expect(brokerContainers(leaver)).toEqual([]);
+
+    // One recording, every counted line once and in order, the handover marked; chained and sealed.
+    const chunks: Array<{ seq: number; data: Buffer; hash: string | null }> = [];
+    for await (const ch of readStoredChunks(h.broker.db, id)) chunks.push(ch);
+    const cast = parseAsciicast(Buffer.concat(chunks.map((ch) => ch.data)).toString('utf8'));
+    const output = cast.events.filter((e) => e.code === 'o').map((e) => e.data).join('');
+    expect([...output.matchAll(/^n-(\d+)\r?$/gm)].map((m) => Number(m[1]))).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    const times = cast.events.map((e) => e.time);
+    expect(times).toEqual([...times].sort((x, y) => x - y));
+    expect(cast.events.filter((e) => e.code === 'm').map((e) => e.data)).toContain(`carried on by broker ${h.broker.instanceId}: broker ${leaver} handed it over`);
+    const rec = (await h.broker.db.query(`select sha256, chain_hash, size_bytes::int as bytes, duration_seconds, truncated from recordings where session_id = $1`, [id])).rows[0];
+    expect(rec.truncated).toBeNull();
+    const report = await verifyRecordingChunks(id, (async function* () { yield* chunks; })(), { sessionId: id, sha256: rec.sha256, chainHash: rec.chain_hash, bytes: rec.bytes, durationSeconds: rec.duration_seconds }, 'database');
+    expect(report.ok, report.summary).toBe(true);
+    const [handed] = (await h.broker.db.query(`select details from audit_events where action = 'console.handed_over' and subject = $1`, [id])).rows.map((r) => r.details);
+    expect(handed).toMatchObject({ from: leaver, to: h.broker.instanceId, username: 'alice', target: 'shell' });
+    expect(handed.gapSeconds).toBeLessThan(10);
+    expect((await h.broker.db.query(`select count(*)::int as n from audit_events where action = 'console.ended' and subject = $1`, [id])).rows[0].n).toBe(1);
+    expect((await verifyAuditLog(h.broker.db, h.broker.signer.jwks())).problem).toBeNull();
+  }, 120_000);
+});
