@@ -66,6 +66,12 @@ describe('a browser console across a reload', () => {
     await second.reload();
     await second.waitForSelector('#take-over');
     expect(await second.textContent('#console-status')).toContain('open in another window');
+    // Watching it first, read-only: the job goes on printing there.
+    await second.click('#watch-here');
+    await expect.poll(() => second.textContent('#console-status')).toBe('watching (read-only): this console is open in another window');
+    const watched = await lastTick(second).catch(() => -1);
+    await expect.poll(() => lastTick(second)).toBeGreaterThan(watched + 3);
+    await expect.poll(() => page.textContent('#console-watchers')).toBe('watched by alice');
     await second.click('#take-over');
     await expect.poll(() => second.textContent('#console-status')).toBe('reconnected');
     await expect.poll(() => page.textContent('#console-status')).toBe('This console moved to another window of your login.');

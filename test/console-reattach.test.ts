@@ -8,12 +8,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readRecordingChunks } from '../server/db/index.js';
 import { parseAsciicast } from '../server/recording/index.js';
 import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
-import { connectConsole, PROMPT, type ConsoleConnection } from './support/console-client.js';
+import { connectConsole, PROMPT, watchConsole, type ConsoleConnection } from './support/console-client.js';
 import { expectNoContainers } from './support/docker.js';
 import { writeConsoleCatalog } from './support/console-catalog.js';
 import { waitFor } from './support/process.js';
 
 const GRACE_SECONDS = 8;
+const TOKEN = 'metrics-token-for-the-reattach-test-0123456789';
+const detachedGauge = async () => Number(/^sallyport_consoles_detached (\d+)$/m.exec(await (await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text())?.[1]);
 let t: TestBroker;
 let alice: string;
 let aliceElsewhere: string;
@@ -53,7 +55,7 @@ async function reattach(cookie: string, id: string, key: string, takeover = fals
 const answer = (c: ConsoleConnection) => waitFor('an answer', async () => c.messages.find((m) => m.type === 'started' || m.type === 'error'), 10_000);
 
 beforeAll(async () => {
-  t = await startTestBroker({ SALLYPORT_CATALOG: writeConsoleCatalog(inject('consoleImage')), SALLYPORT_REATTACH_SECONDS: String(GRACE_SECONDS), CONSOLE_GREETING: 'x' });
+  t = await startTestBroker({ SALLYPORT_CATALOG: writeConsoleCatalog(inject('consoleImage')), SALLYPORT_REATTACH_SECONDS: String(GRACE_SECONDS), CONSOLE_GREETING: 'x', SALLYPORT_METRICS_TOKEN: TOKEN });
   alice = await login('alice');
   aliceElsewhere = await login('alice');
   bob = await login('bob');
@@ -73,9 +75,12 @@ describe('a browser console whose socket drops', () => {
     await new Promise((r) => setTimeout(r, 1500));
     const row = (await t.broker.db.query(`select ended_at from console_sessions where id = $1`, [id])).rows[0];
     expect(row.ended_at).toBeNull();
+    // Operators see it waiting.
+    expect(await detachedGauge()).toBe(1);
 
     const back = await reattach(alice, id, key);
     expect(await answer(back)).toMatchObject({ type: 'started', sessionId: id, reattached: true });
+    expect(await detachedGauge()).toBe(0);
     // The screen: the ticks printed while no page was there.
     await back.waitFor(/tick-(3\d|[4-9]\d|\d{3})\b/);
     const shown = Number(/tick-(\d+)(?![\s\S]*tick-)/.exec(back.output())![1]);
@@ -132,6 +137,14 @@ describe('a browser console whose socket drops', () => {
     const second = await reattach(alice, id, key);
     expect(await answer(second)).toMatchObject({ type: 'error', code: 'CONFLICT' });
     await second.closed;
+    // The other choice: watching it. Her own console she may watch; bob (no admin) may not.
+    const own = await watchConsole(t.url, id, { cookie: alice });
+    await waitFor('watching', async () => own.messages.find((m) => m.type === 'watching' || m.type === 'error'), 5000);
+    expect(own.messages[0]).toMatchObject({ type: 'watching', sessionId: id });
+    own.ws.close();
+    const other = await watchConsole(t.url, id, { cookie: bob });
+    await other.closed;
+    expect(other.messages[0]).toMatchObject({ type: 'error', code: 'ACCESS_DENIED' });
     c.type('echo first-window\n');
     await c.waitFor(/^first-window\r?$/m);
 

@@ -4,6 +4,7 @@ export {
   authorizeAuditRead,
   authorizeLegalHold,
   authorizeLiveControl,
+  authorizeWatch,
   checkAccessRequest,
   hasRole,
   isAutoApproved,

@@ -68,6 +68,14 @@ export function authorizeLiveControl(p: Principal): void {
   if (!hasRole(p, 'admin')) throw new SallyportError('ACCESS_DENIED', 'watching and terminating live sessions needs the admin role');
 }
 
+/**
+ * Watching one live console: admins any, and its own user theirs (the choice a second window of
+ * theirs gets instead of a second writer). Throws ACCESS_DENIED.
+ */
+export function authorizeWatch(p: Principal, ownerUserId: string): void {
+  if (p.userId !== ownerUserId && !hasRole(p, 'admin')) throw new SallyportError('ACCESS_DENIED', 'watching a live console needs the admin role, unless it is your own');
+}
+
 /** May this principal ask for just-in-time access to the target? */
 export function mayRequestAccess(p: Principal, target: Target): boolean {
   if (!target.approval.required || !hasRole(p, 'developer')) return false;

@@ -3,7 +3,7 @@
 // (control.ts), and offers live control — list, watch, terminate — of every broker's consoles
 // through the database, so an admin on any broker reaches a console on any other.
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { authorizeLiveControl, type AccessRequests } from '../access/index.js';
+import { authorizeLiveControl, authorizeWatch, type AccessRequests } from '../access/index.js';
 import type { Principal } from '../identity/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { CatalogStore, Target } from '../catalog/index.js';
@@ -459,11 +459,13 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
     levels() {
       const liveByTarget = new Map<string, number>();
       let recordingBacklog = 0;
+      let detached = 0;
       for (const { target, session } of live.values()) {
         liveByTarget.set(target, (liveByTarget.get(target) ?? 0) + 1);
         recordingBacklog += session.recordingBacklog;
+        if (!session.attached) detached++;
       }
-      return { liveByTarget, bytesIn: totals.bytesIn, bytesOut: totals.bytesOut, recordingBacklog };
+      return { liveByTarget, bytesIn: totals.bytesIn, bytesOut: totals.bytesOut, recordingBacklog, detached, heldBytes: held.held };
     },
 
     recover() {
@@ -545,8 +547,9 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
     },
 
     async watch(principal, id, observer) {
-      authorizeLiveControl(principal);
       const s = /^[0-9a-f-]{36}$/.test(id) ? await getLiveSession(db, id) : null;
+      // Whether it exists is told to those who may watch it only.
+      authorizeWatch(principal, s?.user_id ?? '');
       const rec = s ? await getRecording(db, id) : null;
       if (!s || !rec) throw new SallyportError('NOT_FOUND', `no live console session ${id}`);
       const watcherId = randomUUID();

@@ -14,6 +14,10 @@ export interface ConsoleLevels {
   bytesOut: number;
   /** Recording accepted but not yet stored, over this broker's live consoles. */
   recordingBacklog: number;
+  /** Live consoles whose page is gone, waiting for it to reattach. */
+  detached: number;
+  /** Recording held on this broker while the database is unavailable. */
+  heldBytes: number;
 }
 
 export interface Metrics {
@@ -43,7 +47,7 @@ export function createMetrics(deps: { db: Database; auditActions?: readonly stri
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
   let consoles: (() => ConsoleLevels) | undefined;
-  const levels = () => consoles?.() ?? { liveByTarget: new Map(), bytesIn: 0, bytesOut: 0, recordingBacklog: 0 };
+  const levels = () => consoles?.() ?? { liveByTarget: new Map(), bytesIn: 0, bytesOut: 0, recordingBacklog: 0, detached: 0, heldBytes: 0 };
 
   let catalog: (() => { targets: readonly string[]; sha256: string }) | undefined;
   // Labelled series exist from the first scrape at zero, for every target, door, reason and
@@ -153,6 +157,22 @@ export function createMetrics(deps: { db: Database; auditActions?: readonly stri
     registers: [registry],
     collect() {
       this.set(levels().recordingBacklog);
+    },
+  });
+  new client.Gauge({
+    name: 'sallyport_consoles_detached',
+    help: 'Live consoles on this broker whose page is gone, waiting up to SALLYPORT_REATTACH_SECONDS for it to reattach.',
+    registers: [registry],
+    collect() {
+      this.set(levels().detached);
+    },
+  });
+  new client.Gauge({
+    name: 'sallyport_recording_held_bytes',
+    help: 'Recording held on this broker while the database is unavailable (bounded by SALLYPORT_RECORDING_BUFFER_MIB).',
+    registers: [registry],
+    collect() {
+      this.set(levels().heldBytes);
     },
   });
   new client.Gauge({

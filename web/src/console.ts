@@ -222,8 +222,44 @@ export function renderConsole(app: HTMLElement, target: string): void {
           connect(true);
         },
       }),
+      el('button', { id: 'watch-here', className: 'button', type: 'button', textContent: 'Watch', onclick: () => watchHere() }),
       link(`/console/${encodeURIComponent(target)}`, 'New console', { id: 'new-console', className: 'button', onclick: () => forget() }),
     );
+  };
+  /** Read-only: what the other window's console shows, here (a watcher of one's own console). */
+  const watchHere = () => {
+    const id = remembered()?.sessionId;
+    if (!id) return;
+    next.replaceChildren(
+      el('button', {
+        id: 'take-over',
+        className: 'button primary',
+        type: 'button',
+        textContent: 'Take over',
+        onclick: () => {
+          socket.close();
+          next.replaceChildren();
+          ended = false;
+          status.textContent = 'connecting…';
+          connect(true);
+        },
+      }),
+    );
+    term.reset();
+    term.options.disableStdin = true;
+    status.textContent = 'watching (read-only): this console is open in another window';
+    status.className = 'status';
+    const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/sessions/${encodeURIComponent(id)}/watch`);
+    socket.binaryType = 'arraybuffer';
+    socket.addEventListener('message', (ev) => {
+      if (ev.data instanceof ArrayBuffer) return term.write(new Uint8Array(ev.data));
+      const m = parseServerControl(String(ev.data));
+      if (m?.type === 'exit') {
+        status.textContent = `ended (${m.reason})`;
+        status.className = 'status ended';
+        endOfConsole();
+      } else if (m?.type === 'error') status.textContent = `cannot watch: ${m.message}`;
+    });
   };
   connect();
   term.onData((data) => {
