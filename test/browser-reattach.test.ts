@@ -61,9 +61,9 @@ describe('a browser console across a reload', () => {
     // A second tab of the same login (a duplicated tab has the same key): a clear choice.
     const second = await context.newPage();
     second.setDefaultTimeout(15_000);
+    const held = await page.evaluate(() => sessionStorage.getItem('sallyport.console.shell') ?? '');
+    await second.addInitScript((v) => sessionStorage.setItem('sallyport.console.shell', v), held);
     await second.goto(`${t.url}/console/shell`);
-    await second.evaluate(([k, v]) => sessionStorage.setItem(k!, v!), ['sallyport.console.shell', await page.evaluate(() => sessionStorage.getItem('sallyport.console.shell') ?? '')]);
-    await second.reload();
     await second.waitForSelector('#take-over');
     expect(await second.textContent('#console-status')).toContain('open in another window');
     // Watching it first, read-only: the job goes on printing there.

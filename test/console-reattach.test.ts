@@ -5,6 +5,8 @@
 // takes it over only when asked; past the grace it ends "client gone". Real broker, Docker,
 // PostgreSQL.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import WebSocket from 'ws';
+import { PING_MS } from '../server/http/routes/console-ws.js';
 import { readRecordingChunks } from '../server/db/index.js';
 import { parseAsciicast } from '../server/recording/index.js';
 import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
@@ -175,6 +177,27 @@ describe('a browser console whose socket drops', () => {
     const late = await reattach(alice, id, key);
     expect(await answer(late)).toMatchObject({ type: 'error', code: 'NOT_FOUND' });
   });
+
+  it('notices a page gone without a close (no answer to its pings) and waits for it as for any drop', async () => {
+    const { c, id, key } = await opened(alice);
+    c.ws.terminate();
+    await c.closed;
+    // A client that stops answering pings, as a page behind a network that vanished: the broker
+    // closes it within two pings, and the console waits for its page.
+    const silent = new WebSocket(`${t.url.replace(/^http/, 'ws')}/api/consoles/shell/connect`, { headers: { cookie: alice }, origin: t.url, autoPong: false });
+    await new Promise((r) => silent.once('open', r));
+    silent.send(JSON.stringify({ type: 'reattach', sessionId: id, key, takeover: false, cols: 80, rows: 24 }));
+    const t0 = Date.now();
+    const closed = await new Promise<number>((r) => silent.once('close', (code) => r(code)));
+    expect(closed).toBe(1006);
+    expect(Date.now() - t0).toBeLessThan(2 * PING_MS + 5000);
+    expect(await detachedGauge()).toBe(1);
+    // This page's own reconnect takes it back even if the broker had not seen the old socket go.
+    const back = await reattach(alice, id, key, true);
+    expect(await answer(back)).toMatchObject({ type: 'started', sessionId: id, reattached: true });
+    back.send({ type: 'end' });
+    await back.closed;
+  }, 60_000);
 
   it('ends at once when the user ends it, whatever the grace', async () => {
     const { c, id } = await opened(alice);

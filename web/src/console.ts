@@ -83,7 +83,6 @@ export function renderConsole(app: HTMLElement, target: string): void {
   // Backoff between reattach attempts; reset once one succeeds.
   let retryMs = 500;
   let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  let conflictRetries = 2;
   const send = (msg: ClientControl) => {
     if (ws?.readyState === WebSocket.OPEN) ws.send(encodeControl(msg));
   };
@@ -165,12 +164,6 @@ export function renderConsole(app: HTMLElement, target: string): void {
           status.textContent = `error: ${m.message}`;
           status.className = 'status error';
           if (m.code === 'CONFLICT') {
-            // Just reloaded: the broker may not have seen this tab's old socket close yet.
-            if (conflictRetries-- > 0) {
-              status.textContent = 'reconnecting…';
-              setTimeout(() => ((ended = false), connect()), 1000);
-              break;
-            }
             offerTakeover('Take over');
             break;
           }
@@ -197,7 +190,9 @@ export function renderConsole(app: HTMLElement, target: string): void {
       if (remembered()) {
         status.textContent = 'reconnecting…';
         status.className = 'status warn';
-        reconnectTimer = setTimeout(() => connect(), retryMs);
+        // This tab's own console: taken back from the socket that dropped, which the broker may
+        // not have seen go yet (a network that vanished sends no close).
+        reconnectTimer = setTimeout(() => connect(true), retryMs);
         retryMs = Math.min(retryMs * 2, 8000);
         return;
       }
@@ -261,7 +256,10 @@ export function renderConsole(app: HTMLElement, target: string): void {
       } else if (m?.type === 'error') status.textContent = `cannot watch: ${m.message}`;
     });
   };
-  connect();
+  // A reload is this tab coming back for its own console; any other way here with the key (a
+  // duplicated tab) must choose between taking it over and watching it.
+  const reloaded = (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined)?.type === 'reload';
+  connect(reloaded);
   term.onData((data) => {
     lastKey = Date.now();
     if (ws?.readyState === WebSocket.OPEN) for (const frame of encodeInput(data)) ws.send(frame);

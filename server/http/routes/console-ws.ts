@@ -34,6 +34,8 @@ function messageBudget(): () => boolean {
     return true;
   };
 }
+/** How often a console or watch socket is pinged; one that has not answered by the next ping is closed. */
+export const PING_MS = 10_000;
 /** Stop reading from the container while this much output is unsent to the browser. */
 const SEND_BUFFER_LIMIT = 1024 * 1024;
 
@@ -58,6 +60,18 @@ function bad(field: string, message: string): SallyportError {
  * watch sockets.
  */
 function wireSocket(socket: WebSocket) {
+  // A page gone without a close (a laptop shut, a network that dropped it) would hold its
+  // console "attached" until TCP gave up, hours later: a ping every PING_MS, and a socket that has
+  // not answered one by the next is closed (its console then waits for the page to reattach).
+  let answered = true;
+  const heartbeat = setInterval(() => {
+    if (!answered) return void socket.terminate();
+    answered = false;
+    if (socket.readyState === socket.OPEN) socket.ping();
+  }, PING_MS);
+  heartbeat.unref();
+  socket.on('pong', () => (answered = true));
+  socket.on('close', () => clearInterval(heartbeat));
   let unsent = 0;
   const drainWaiters: Array<() => void> = [];
   const sendFrame = (frame: string | Uint8Array, size: number): boolean => {
