@@ -137,10 +137,18 @@ export async function tryInSavepoint<T>(tx: Queryable, fn: () => Promise<T>): Pr
  * that did not go through): the pool must not hand it out again. Anything else thrown during a
  * statement or a transaction (SQL errors, the caller's own refusals) leaves it usable.
  */
+/**
+ * A server that may not be the primary any more: 25006 (read-only transaction: a connection that
+ * reached a demoted server before the proxy in front moved on) and 57P01–57P03 (shut down, crash,
+ * cannot connect now). node-postgres has no multi-host failover: such a connection is discarded,
+ * and the next one goes through the proxy to whichever server is primary now.
+ */
+const NOT_PRIMARY = new Set(['25006', '57P01', '57P02', '57P03']);
+
 function connectionLost(err: unknown): boolean {
   if (err === undefined) return false;
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (code.startsWith('08') || code.startsWith('57P') || /^E[A-Z]+$/.test(code))) return true;
+  if (typeof code === 'string' && (code.startsWith('08') || NOT_PRIMARY.has(code) || code.startsWith('57P') || /^E[A-Z]+$/.test(code))) return true;
   return /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout|rollback failed)/.test(String((err as Error)?.message));
 }
 
@@ -149,7 +157,7 @@ function wrap(err: unknown): unknown {
   // Connection-level failures (refused, timeout, admin shutdown) mean the database is away;
   // SQL errors keep their own identity for the caller.
   if (
-    (typeof code === 'string' && (code.startsWith('08') || code.startsWith('57P') || /^E[A-Z]+$/.test(code))) ||
+    (typeof code === 'string' && (code.startsWith('08') || NOT_PRIMARY.has(code) || code.startsWith('57P') || /^E[A-Z]+$/.test(code))) ||
     /^(Connection terminated|timeout exceeded when trying to connect)/.test(String((err as Error).message))
   ) {
     return new SallyportError('DB_UNAVAILABLE', 'the database is unreachable', { cause: err });
