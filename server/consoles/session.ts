@@ -446,14 +446,7 @@ export class ConsoleSession {
     try {
       const until = performance.now() + QUIET_MAX_MS;
       while (performance.now() - this.lastOutputAt < QUIET_MS && performance.now() < until) await new Promise((r) => setTimeout(r, 50));
-      clearTimeout(this.idleTimer);
-      clearTimeout(this.maxTimer);
-      clearTimeout(this.detachTimer);
-      for (const t of this.warnTimers) clearTimeout(t);
-      this.running.output.removeAllListeners('data');
-      this.flushGathered(false);
-      const rest = this.decoder.end();
-      if (rest) this.recorder.output(rest);
+      this.stopPipeline();
       this.running.leave();
       await this.recorder.stored();
     } catch (err) {
@@ -465,6 +458,21 @@ export class ConsoleSession {
     }
     left(info);
     return this.recorder.position();
+  }
+
+  /**
+   * No more timers and no more output from the process; what was gathered for the next message
+   * (and a character split at the end) still reaches the user and the recording.
+   */
+  private stopPipeline(): void {
+    clearTimeout(this.idleTimer);
+    clearTimeout(this.maxTimer);
+    clearTimeout(this.detachTimer);
+    for (const t of this.warnTimers) clearTimeout(t);
+    this.running.output.removeAllListeners('data');
+    this.flushGathered(false);
+    const rest = this.decoder.end();
+    if (rest) this.recorder.output(rest);
   }
 
   /** After leave(): tells the client where the console went (it reconnects to carry on). */
@@ -479,15 +487,7 @@ export class ConsoleSession {
   /** Ends the session (idempotent): container removed, recording sealed, client told why. */
   end(reason: EndReason): Promise<EndInfo> {
     this.ending ??= (async () => {
-      clearTimeout(this.idleTimer);
-      clearTimeout(this.maxTimer);
-      clearTimeout(this.detachTimer);
-      for (const t of this.warnTimers) clearTimeout(t);
-      this.running.output.removeAllListeners('data');
-      // What was gathered for the next message still reaches the user and the recording.
-      this.flushGathered(false);
-      const rest = this.decoder.end();
-      if (rest) this.recorder.output(rest);
+      this.stopPipeline();
       const released = await this.running.destroy().then(
         () => true,
         () => false,
