@@ -358,11 +358,11 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
         },
       );
       recorder.marker(`carried on by broker ${brokerId}: broker ${offer.offerer} handed it over`);
-      await carried(db, sessionId, brokerId);
+      await db.transaction(async (tx) => {
+        await carried(tx, sessionId, brokerId);
+        await audit.append({ actor: 'system', action: 'console.handed_over', subject: sessionId, details: { from: offer.offerer, to: brokerId, gapSeconds, username: row.username, target: target.name } }, tx);
+      });
       session = carry({ id: sessionId, running, recorder, client: NO_CLIENT, target, principal, grantId: offer.grant_id, startedAt: offer.started_at.getTime(), ...(offer.reattach_key_hash ? { reattachKeyHash: offer.reattach_key_hash } : {}) });
-      await audit
-        .append({ actor: 'system', action: 'console.handed_over', subject: sessionId, details: { from: offer.offerer, to: brokerId, gapSeconds, username: row.username, target: target.name } })
-        .catch(() => undefined);
     } catch (err) {
       await running.thaw?.().catch(() => undefined);
       running.leave?.();
@@ -449,10 +449,8 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
         moved: 'This console moved to another window of your login.',
         graceSeconds: deps.reattachSeconds ?? 0,
       });
-      await audit
-        .append({ actor: `user:${principal.userId}`, action: 'console.reattached', subject: sessionId, details: { username: entry.principal.username, target: entry.target, detachedSeconds, takeover: moved, ...(principal.clientAddress ? { clientAddress: principal.clientAddress } : {}) } })
-        // The console goes on either way; its recording holds the reattach as a marker.
-        .catch(() => undefined);
+      // Not written (the database away): the page is told and tries again; the console waits for it.
+      await audit.append({ actor: `user:${principal.userId}`, action: 'console.reattached', subject: sessionId, details: { username: entry.principal.username, target: entry.target, detachedSeconds, takeover: moved, ...(principal.clientAddress ? { clientAddress: principal.clientAddress } : {}) } });
       return { session: entry.session, screen };
     },
 
