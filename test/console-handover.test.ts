@@ -24,6 +24,49 @@ afterAll(async () => {
   await served?.stop();
 });
 
+describe('a page that comes back through another broker', () => {
+  it('is carried on there: its broker hands the console over on request; another window of the login still gets the choice', async () => {
+    const { h } = served;
+    const b = new Browser();
+    await h.login(b, 'alice');
+    const cookie = `sallyport=${b.cookies(h.url).get('sallyport')}`;
+    const c = await connectConsole(served.url, 'shell', { cookie, origin: h.url });
+    await c.waitFor(PROMPT);
+    const started = c.messages.find((m) => m.type === 'started')!;
+    const id = started.sessionId as string;
+    const key = started.reattachKey as string;
+    c.type('i=0; while [ $i -lt 200 ]; do echo m-$i; i=$((i+1)); sleep 0.05; done; echo "count""ed"\n');
+    await c.waitFor(/m-10\b/);
+
+    // Without taking over, while the first window still holds it: the choice, and nothing moves.
+    const asked = await connectConsole(h.url, 'shell', { cookie, open: false });
+    asked.send({ type: 'reattach', sessionId: id, key, takeover: false, cols: 80, rows: 24 });
+    await asked.closed;
+    expect(asked.messages[0]).toMatchObject({ type: 'error', code: 'CONFLICT' });
+    await c.waitFor(/m-20\b/);
+
+    // Its own socket dropped, the page comes back through the other broker and takes it.
+    c.ws.terminate();
+    const back = await connectConsole(h.url, 'shell', { cookie, open: false });
+    back.send({ type: 'reattach', sessionId: id, key, takeover: true, cols: 80, rows: 24 });
+    await waitFor('carried on', async () => back.messages.find((m) => m.type === 'started' || m.type === 'error'), 20_000);
+    expect(back.messages[0], JSON.stringify(back.messages[0])).toEqual({ type: 'started', sessionId: id, reattached: true });
+    await back.waitFor(/^counted\r?$/m, 30_000);
+    back.type('exit\n');
+    expect((await back.closed).reason).toBe('process exited');
+    const row = await waitFor('the end stored', async () => (await h.broker.db.query(`select broker_id, end_code from console_sessions where id = $1 and ended_at is not null`, [id])).rows[0], 15_000);
+    expect(row).toEqual({ broker_id: h.broker.instanceId, end_code: 'process_exited' });
+    const chunks: Array<{ seq: number; data: Buffer; hash: string | null }> = [];
+    for await (const ch of readStoredChunks(h.broker.db, id)) chunks.push(ch);
+    const output = parseAsciicast(Buffer.concat(chunks.map((ch) => ch.data)).toString('utf8')).events.filter((e) => e.code === 'o').map((e) => e.data).join('');
+    expect([...output.matchAll(/^m-(\d+)\r?$/gm)].map((m) => Number(m[1]))).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    const rec = (await h.broker.db.query(`select sha256, chain_hash, size_bytes::int as bytes, duration_seconds from recordings where session_id = $1`, [id])).rows[0];
+    const report = await verifyRecordingChunks(id, (async function* () { yield* chunks; })(), { sessionId: id, sha256: rec.sha256, chainHash: rec.chain_hash, bytes: rec.bytes, durationSeconds: rec.duration_seconds }, 'database');
+    expect(report.ok, report.summary).toBe(true);
+    expect(served.child.exitCode).toBeNull();
+  }, 120_000);
+});
+
 describe('SIGTERM with another broker alive', () => {
   it('hands a browser console over: the other broker carries on with the same container and the same recording', async () => {
     const { h } = served;

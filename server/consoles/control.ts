@@ -8,7 +8,7 @@ import { mayUseTarget, type AccessRequests } from '../access/index.js';
 import type { Principal } from '../identity/index.js';
 import type { CatalogStore } from '../catalog/index.js';
 import type { AuditLog } from '../audit/index.js';
-import { ownLiveSessions, touchLoginsOfConsoles, type Database } from '../db/index.js';
+import { ownLiveSessions, touchLoginsOfConsoles, type Database, type OwnLiveRow } from '../db/index.js';
 import { endSession } from './end.js';
 import type { EndReason } from './end-reasons.js';
 import type { ConsoleSession } from './session.js';
@@ -32,6 +32,8 @@ export interface ControlDeps {
   starting: ReadonlySet<string>;
   /** Touch a live console's login when it was last touched longer ago than this (under its idle timeout). */
   loginTouchSeconds: number;
+  /** This broker's part in handovers of its consoles (requests to answer, frozen ones to let go). */
+  handovers?(rows: readonly OwnLiveRow[]): Promise<void>;
 }
 
 export function controlPass(deps: ControlDeps): () => Promise<void> {
@@ -83,6 +85,7 @@ export function controlPass(deps: ControlDeps): () => Promise<void> {
       else if (row.login_ended !== null) void session.end({ code: 'login_ended', why: row.login_ended });
       else session.setWatchers(row.watchers);
     }
+    await deps.handovers?.(rows);
   };
 }
 

@@ -13,8 +13,11 @@ import {
   listLiveSessions,
   requestTermination,
   setReattachKeyHash,
+  answerRequest,
   carried,
+  clearRequest,
   claimOffer,
+  requestHandover,
   consoleCarrier,
   handoverOf,
   letGo,
@@ -35,7 +38,7 @@ import type { ConsoleHandle, RunningConsole, Runtime } from '../runtime/types.js
 import { controlPass, runEvery, type LiveEntry } from './control.js';
 import { endSession } from './end.js';
 import type { EndReason } from './end-reasons.js';
-import type { Handover } from '../db/index.js';
+import type { Handover, OwnLiveRow } from '../db/index.js';
 import { openConsole, recordingStore, type Door } from './open.js';
 import { recoverOrphans, type Recovered } from './recover.js';
 import { ConsoleSession, NO_CLIENT, QUIET_MS, type ConsoleClient, type ConsoleObserver, type EndInfo, type Screen } from './session.js';
@@ -120,6 +123,9 @@ export interface ConsoleServiceDeps {
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
 /** How long a taker waits for the broker it takes a console from to let go. */
 const HANDOVER_WAIT_MS = 10_000;
+/** How long a carrier asked for a console has to answer, and an offer may wait to be claimed. */
+const OFFER_WAIT_MS = 5_000;
+const OFFER_TTL_MS = 15_000;
 
 /** The recording store, with each chunk write timed for /metrics. */
 function timedStore(store: RecordingStore, metrics: Metrics | undefined): RecordingStore {
@@ -291,11 +297,25 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
    * before reached the other, which stores it and lets go), and records from the moment it thaws
    * it; what it received before that is the other's and is dropped.
    */
-  const carryOn = async (principal: Principal, sessionId: string, key: string, client: ConsoleClient): Promise<{ session: ConsoleSession; screen: Screen }> => {
+  const carryOn = async (principal: Principal, sessionId: string, key: string, client: ConsoleClient, takeover: boolean): Promise<{ session: ConsoleSession; screen: Screen }> => {
     const row = await consoleCarrier(db, sessionId);
     if (!row || !row.live) throw new SallyportError('NOT_FOUND', `no live console session ${sessionId} to reattach: it has ended (see its recording)`);
     await mayReattach(principal, sessionId, key, { userId: row.user_id, username: row.username, target: row.target, browserSession: row.browser_session?.toString('hex') ?? null, keyHash: row.reattach_key_hash });
-    if (!row.offered || draining) throw new SallyportError('RUNTIME_UNAVAILABLE', `console ${sessionId} is carried by broker ${row.broker_id}: reconnect through it`);
+    if (draining || row.broker_id === brokerId) throw new SallyportError('RUNTIME_UNAVAILABLE', `console ${sessionId} cannot be carried on by this broker now: reconnect`);
+    if (!row.offered) {
+      // Carried by another broker (the page came back through a load balancer): asked for.
+      if (!(await requestHandover(db, sessionId, takeover))) throw new SallyportError('RUNTIME_UNAVAILABLE', `console ${sessionId} is being moved: reconnect in a moment`);
+      const until = Date.now() + OFFER_WAIT_MS;
+      let answer: string | undefined;
+      while (Date.now() < until) {
+        answer = (await handoverOf(db, sessionId))?.handover?.phase;
+        if (answer !== 'requested') break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      if (answer !== 'offered') await clearRequest(db, sessionId).catch(() => undefined);
+      if (answer === 'declined') throw new SallyportError('CONFLICT', 'this console is open in another window: take it over (that window stops) or open a new console');
+      if (answer !== 'offered') throw new SallyportError('RUNTIME_UNAVAILABLE', `console ${sessionId}: broker ${row.broker_id} did not hand it over; reconnect`);
+    }
     const target = deps.catalog.current().targets.find((t) => t.name === row.target);
     const offer = await claimOffer(db, sessionId, brokerId);
     if (!offer) throw new SallyportError('RUNTIME_UNAVAILABLE', `console ${sessionId} is being taken by another broker: reconnect`);
@@ -398,6 +418,25 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
     await letGo(db, id, brokerId, taker, position).catch(() => false);
   };
 
+  /**
+   * This broker's part in handovers, from each control pass: a request from another broker is
+   * answered (offered, unless another window of the login holds the console and the page did
+   * not ask to take it over), a console a taker has frozen is let go, and an offer nobody claimed
+   * in time is withdrawn.
+   */
+  const serveHandovers = async (rows: readonly OwnLiveRow[]): Promise<void> => {
+    for (const row of rows) {
+      const h = row.handover;
+      const e = live.get(row.id);
+      if (!h || !e) continue;
+      if (h.phase === 'requested') {
+        const offer = !!e.reattachKeyHash && e.session.canLeave && (!e.session.attached || h.takeover === true);
+        if ((await answerRequest(db, row.id, brokerId, offer)) && offer) e.session.moveAway('This console moved to another window of your login.', deps.reattachSeconds ?? 0);
+      } else if (h.phase === 'paused' && h.taker) await letGoOf(row.id, h.taker);
+      else if (h.phase === 'offered' && !draining && h.at && Date.now() - h.at > OFFER_TTL_MS) await withdrawOffers(db, brokerId, row.id);
+    }
+  };
+
   const service: ConsoleService = {
     async open(principal, targetName, size, client, door) {
       if (draining) throw new SallyportError('RUNTIME_UNAVAILABLE', 'this broker is restarting and opens no new consoles: connect again (another broker takes it)');
@@ -440,7 +479,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
 
     async reattach(principal, sessionId, key, client, { takeover }) {
       const entry = live.get(sessionId);
-      if (!entry || !entry.session.live) return carryOn(principal, sessionId, key, client);
+      if (!entry || !entry.session.live) return carryOn(principal, sessionId, key, client, takeover);
       await mayReattach(principal, sessionId, key, { userId: entry.principal.userId, username: entry.principal.username, target: entry.target, browserSession: entry.principal.browserSession ?? null, keyHash: entry.reattachKeyHash ?? null });
       if (entry.session.attached && !takeover) throw new SallyportError('CONFLICT', 'this console is open in another window: take it over (that window stops) or open a new console');
       const rec = await getRecording(db, sessionId);
@@ -525,6 +564,7 @@ export function createConsoleService(deps: ConsoleServiceDeps): ConsoleService {
           starting,
           // Often enough that a login in use never idles out, rarely enough to cost nothing.
           loginTouchSeconds: Math.max(1, Math.min(60, Math.floor(deps.loginIdleSeconds / 3))),
+          handovers: serveHandovers,
         }), intervalMs);
     },
 

@@ -184,6 +184,26 @@ export class ConsoleSession {
     });
   }
 
+  /** Whether another broker could carry it on (its runtime can let go of it). */
+  get canLeave(): boolean {
+    return this.live && this.running.leave !== undefined;
+  }
+
+  /**
+   * Its page went on elsewhere (another broker carries it next): the client here, if any, is
+   * told it moved and hears nothing more; the console waits, recorded, as after a drop.
+   */
+  moveAway(message: string, graceSeconds: number): void {
+    const client = this.client;
+    if (client === NO_CLIENT) return;
+    try {
+      client.moved?.(message);
+    } catch {
+      // Gone already.
+    }
+    this.detach(client, graceSeconds);
+  }
+
   /** A client carries the console now (false while it waits for one to reattach). */
   get attached(): boolean {
     return this.client !== NO_CLIENT;

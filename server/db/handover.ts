@@ -2,6 +2,7 @@
 // browser console with where its recording stands; another takes it with one conditional update
 // (at most one carrier at any moment); the drainer takes back what nobody took in time.
 import type { Queryable } from './database.js';
+import { CONTROL_CHANNEL } from './live-control.js';
 
 /**
  * A console between brokers, on its row (migration 033): offered by the broker that drains it;
@@ -11,7 +12,10 @@ import type { Queryable } from './database.js';
  * the recording stands. The taker then clears it.
  */
 export interface Handover {
-  phase: 'offered' | 'attaching' | 'paused' | 'left';
+  phase: 'requested' | 'declined' | 'offered' | 'attaching' | 'paused' | 'left';
+  takeover?: boolean;
+  /** Epoch milliseconds when it was offered (an offer nobody claims is withdrawn). */
+  at?: number;
   taker?: string;
   seq?: number;
   chainHash?: string;
@@ -52,10 +56,43 @@ export async function consoleCarrier(
   return rows[0] ?? null;
 }
 
+/**
+ * Another broker's page came back for this console (a load balancer sent it there): asks its
+ * carrier, woken by NOTIFY, to offer it. `takeover`: the page takes it even from a client still
+ * attached there (its own dropped socket, not yet noticed). False if a handover already stands.
+ */
+export async function requestHandover(db: Queryable, id: string, takeover: boolean): Promise<boolean> {
+  const { rows } = await db.query<{ broker_id: string }>(
+    `update console_sessions set handover = jsonb_build_object('phase', 'requested', 'takeover', $2::boolean)
+      where id = $1 and ended_at is null and handover is null
+      returning broker_id`,
+    [id, takeover],
+  );
+  if (!rows[0]) return false;
+  await db.query(`select pg_notify($1, $2)`, [CONTROL_CHANNEL, rows[0].broker_id]);
+  return true;
+}
+
+/** The carrier's answer to a request: offered, or declined (another window of the login holds it). */
+export async function answerRequest(db: Queryable, id: string, brokerId: string, offer: boolean): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update console_sessions set handover = jsonb_build_object('phase', $3::text, 'at', (extract(epoch from clock_timestamp()) * 1000)::bigint)
+      where id = $1 and broker_id = $2 and ended_at is null and handover->>'phase' = 'requested'`,
+    [id, brokerId, offer ? 'offered' : 'declined'],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/** Clears a declined request (the asker read the answer) or a stale one. */
+export async function clearRequest(db: Queryable, id: string): Promise<void> {
+  await db.query(`update console_sessions set handover = null where id = $1 and handover->>'phase' in ('requested', 'declined')`, [id]);
+}
+
 /** Offers a console this broker carries to whichever broker its page reconnects to (a drain). */
 export async function offerConsole(db: Queryable, id: string, brokerId: string): Promise<boolean> {
   const { rowCount } = await db.query(
-    `update console_sessions set handover = '{"phase":"offered"}' where id = $1 and broker_id = $2 and ended_at is null and handover is null`,
+    `update console_sessions set handover = jsonb_build_object('phase', 'offered', 'at', (extract(epoch from clock_timestamp()) * 1000)::bigint)
+      where id = $1 and broker_id = $2 and ended_at is null and handover is null`,
     [id, brokerId],
   );
   return (rowCount ?? 0) > 0;
@@ -77,11 +114,14 @@ export async function claimOffer(db: Queryable, id: string, taker: string): Prom
 
 /** The taker's step: attached and frozen (false if the claim is no longer its own). */
 export async function markPaused(db: Queryable, id: string, taker: string): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `update console_sessions set handover = handover || '{"phase":"paused"}' where id = $1 and ended_at is null and handover->>'phase' = 'attaching' and handover->>'taker' = $2`,
+  const { rows } = await db.query<{ broker_id: string }>(
+    `update console_sessions set handover = handover || '{"phase":"paused"}' where id = $1 and ended_at is null and handover->>'phase' = 'attaching' and handover->>'taker' = $2
+     returning broker_id`,
     [id, taker],
   );
-  return (rowCount ?? 0) > 0;
+  // The offerer's turn: woken now rather than on its next pass.
+  if (rows[0]) await db.query(`select pg_notify($1, $2)`, [CONTROL_CHANNEL, rows[0].broker_id]);
+  return rows.length > 0;
 }
 
 /** The offerer's consoles a taker has frozen: its turn to store what it has and let go. */
@@ -130,8 +170,11 @@ export async function unclaim(db: Queryable, id: string, taker: string): Promise
 }
 
 /** The offerer withdraws what nobody took (its drain is over: it ends them itself). */
-export async function withdrawOffers(db: Queryable, brokerId: string): Promise<void> {
-  await db.query(`update console_sessions set handover = null where broker_id = $1 and ended_at is null and handover is not null and handover->>'phase' <> 'left'`, [brokerId]);
+export async function withdrawOffers(db: Queryable, brokerId: string, id?: string): Promise<void> {
+  await db.query(
+    `update console_sessions set handover = null where broker_id = $1 and ($2::uuid is null or id = $2) and ended_at is null and handover->>'phase' in ('requested', 'declined', 'offered')`,
+    [brokerId, id ?? null],
+  );
 }
 
 /**

@@ -150,4 +150,4 @@ export {
   type RecordingToStore,
 } from './recording-objects.js';
 export { rememberSshKey, findSshKeyLogin, listSshKeyLogins, revokeSshKeyLogin, type SshKeyLoginRow } from './ssh-key-logins.js';
-export { setReattachKeyHash, consoleCarrier, offerConsole, claimOffer, markPaused, pausedOffers, letGo, handoverOf, carried, unclaim, withdrawOffers, carriedElsewhere, otherLiveBrokers, type Handover, type OfferedConsole } from './handover.js';
+export { setReattachKeyHash, consoleCarrier, requestHandover, answerRequest, clearRequest, offerConsole, claimOffer, markPaused, pausedOffers, letGo, handoverOf, carried, unclaim, withdrawOffers, carriedElsewhere, otherLiveBrokers, type Handover, type OfferedConsole } from './handover.js';

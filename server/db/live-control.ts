@@ -146,6 +146,8 @@ export interface OwnLiveRow {
   login_ended: string | null;
   /** Who watches it now (usernames, from brokers still alive). */
   watchers: string[];
+  /** Where a handover of it stands (db/handover.ts), or null. */
+  handover: { phase: string; takeover?: boolean; taker?: string; at?: number } | null;
 }
 
 /** Every session this broker holds according to the database, with what the control pass acts on. */
@@ -157,7 +159,8 @@ export async function ownLiveSessions(db: Queryable, brokerId: string): Promise<
                         from console_watchers w
                         join users u on u.id = w.user_id
                         join brokers wb on wb.id = w.broker_id and wb.stopped_at is null
-                       where w.session_id = s.id and w.ended_at is null), '{}') as watchers
+                       where w.session_id = s.id and w.ended_at is null), '{}') as watchers,
+            s.handover
        from console_sessions s
        left join browser_sessions b on b.id_hash = s.browser_session
        left join access_requests g on g.id = s.grant_id
