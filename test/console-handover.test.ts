@@ -5,13 +5,12 @@
 // restarted one exits at once rather than at the end of its drain. Two real brokers (a `sallyport
 // serve` process beside the harness), Docker, PostgreSQL.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { readStoredChunks } from '../server/db/index.js';
-import { parseAsciicast } from '../server/recording/index.js';
-import { verifyAuditLog, verifyRecordingChunks } from '../server/verify/index.js';
+import { verifyAuditLog } from '../server/verify/index.js';
 import { Browser } from './support/broker.js';
 import { connectConsole, PROMPT } from './support/console-client.js';
 import { brokerContainers } from './support/docker.js';
 import { startServeBeside } from './support/replica.js';
+import { countedLines, storedRecording } from './support/stored-recording.js';
 import { waitFor } from './support/process.js';
 
 const DRAIN = 30;
@@ -24,19 +23,24 @@ afterAll(async () => {
   await served?.stop();
 });
 
+/** Alice's console on the `serve` process, counting `<prefix>-0…` to `lines`, with its id and key. */
+async function countingOnServed(prefix: string, lines: number) {
+  const { h } = served;
+  const b = new Browser();
+  await h.login(b, 'alice');
+  const cookie = `sallyport=${b.cookies(h.url).get('sallyport')}`;
+  const c = await connectConsole(served.url, 'shell', { cookie, origin: h.url });
+  await c.waitFor(PROMPT);
+  const started = c.messages.find((m) => m.type === 'started')!;
+  const { broker_id: carrier } = (await h.broker.db.query(`select broker_id from console_sessions where id = $1`, [started.sessionId])).rows[0];
+  c.type(`echo $$ > /tmp/shell-pid; i=0; while [ $i -lt ${lines} ]; do echo ${prefix}-$i; i=$((i+1)); sleep 0.05; done; echo "count""ed"\n`);
+  await c.waitFor(new RegExp(`${prefix}-10\\b`));
+  return { h, c, cookie, id: started.sessionId as string, key: started.reattachKey as string, carrier: carrier as string };
+}
+
 describe('a page that comes back through another broker', () => {
   it('is carried on there: its broker hands the console over on request; another window of the login still gets the choice', async () => {
-    const { h } = served;
-    const b = new Browser();
-    await h.login(b, 'alice');
-    const cookie = `sallyport=${b.cookies(h.url).get('sallyport')}`;
-    const c = await connectConsole(served.url, 'shell', { cookie, origin: h.url });
-    await c.waitFor(PROMPT);
-    const started = c.messages.find((m) => m.type === 'started')!;
-    const id = started.sessionId as string;
-    const key = started.reattachKey as string;
-    c.type('i=0; while [ $i -lt 200 ]; do echo m-$i; i=$((i+1)); sleep 0.05; done; echo "count""ed"\n');
-    await c.waitFor(/m-10\b/);
+    const { h, c, cookie, id, key } = await countingOnServed('m', 200);
 
     // Without taking over, while the first window still holds it: the choice, and nothing moves.
     const asked = await connectConsole(h.url, 'shell', { cookie, open: false });
@@ -56,32 +60,17 @@ describe('a page that comes back through another broker', () => {
     expect((await back.closed).reason).toBe('process exited');
     const row = await waitFor('the end stored', async () => (await h.broker.db.query(`select broker_id, end_code from console_sessions where id = $1 and ended_at is not null`, [id])).rows[0], 15_000);
     expect(row).toEqual({ broker_id: h.broker.instanceId, end_code: 'process_exited' });
-    const chunks: Array<{ seq: number; data: Buffer; hash: string | null }> = [];
-    for await (const ch of readStoredChunks(h.broker.db, id)) chunks.push(ch);
-    const output = parseAsciicast(Buffer.concat(chunks.map((ch) => ch.data)).toString('utf8')).events.filter((e) => e.code === 'o').map((e) => e.data).join('');
-    expect([...output.matchAll(/^m-(\d+)\r?$/gm)].map((m) => Number(m[1]))).toEqual(Array.from({ length: 200 }, (_, i) => i));
-    const rec = (await h.broker.db.query(`select sha256, chain_hash, size_bytes::int as bytes, duration_seconds from recordings where session_id = $1`, [id])).rows[0];
-    const report = await verifyRecordingChunks(id, (async function* () { yield* chunks; })(), { sessionId: id, sha256: rec.sha256, chainHash: rec.chain_hash, bytes: rec.bytes, durationSeconds: rec.duration_seconds }, 'database');
-    expect(report.ok, report.summary).toBe(true);
+    const rec = await storedRecording(h.broker.db, id);
+    expect(countedLines(rec.output, 'm')).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(rec.report.ok, rec.report.summary).toBe(true);
     expect(served.child.exitCode).toBeNull();
   }, 120_000);
 });
 
 describe('SIGTERM with another broker alive', () => {
   it('hands a browser console over: the other broker carries on with the same container and the same recording', async () => {
-    const { h } = served;
-    const b = new Browser();
-    await h.login(b, 'alice');
-    const cookie = `sallyport=${b.cookies(h.url).get('sallyport')}`;
-    const c = await connectConsole(served.url, 'shell', { cookie, origin: h.url });
-    await c.waitFor(PROMPT);
-    const started = c.messages.find((m) => m.type === 'started')!;
-    const id = started.sessionId as string;
-    const key = started.reattachKey as string;
-    const { broker_id: leaver } = (await h.broker.db.query(`select broker_id from console_sessions where id = $1`, [id])).rows[0];
+    const { h, c, cookie, id, key, carrier: leaver } = await countingOnServed('n', 300);
     expect(leaver).not.toBe(h.broker.instanceId);
-    c.type('echo $$ > /tmp/shell-pid; i=0; while [ $i -lt 300 ]; do echo n-$i; i=$((i+1)); sleep 0.05; done; echo "count""ed"\n');
-    await c.waitFor(/n-10\b/);
 
     const exited = new Promise<number | null>((r) => served.child.once('exit', (code) => r(code)));
     const t0 = Date.now();
@@ -110,18 +99,13 @@ describe('SIGTERM with another broker alive', () => {
     expect(brokerContainers(leaver)).toEqual([]);
 
     // One recording, every counted line once and in order, the handover marked; chained and sealed.
-    const chunks: Array<{ seq: number; data: Buffer; hash: string | null }> = [];
-    for await (const ch of readStoredChunks(h.broker.db, id)) chunks.push(ch);
-    const cast = parseAsciicast(Buffer.concat(chunks.map((ch) => ch.data)).toString('utf8'));
-    const output = cast.events.filter((e) => e.code === 'o').map((e) => e.data).join('');
-    expect([...output.matchAll(/^n-(\d+)\r?$/gm)].map((m) => Number(m[1]))).toEqual(Array.from({ length: 300 }, (_, i) => i));
-    const times = cast.events.map((e) => e.time);
+    const rec = await storedRecording(h.broker.db, id);
+    expect(countedLines(rec.output, 'n')).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    const times = rec.events.map((e) => e.time);
     expect(times).toEqual([...times].sort((x, y) => x - y));
-    expect(cast.events.filter((e) => e.code === 'm').map((e) => e.data)).toContain(`carried on by broker ${h.broker.instanceId}: broker ${leaver} handed it over`);
-    const rec = (await h.broker.db.query(`select sha256, chain_hash, size_bytes::int as bytes, duration_seconds, truncated from recordings where session_id = $1`, [id])).rows[0];
+    expect(rec.markers).toContain(`carried on by broker ${h.broker.instanceId}: broker ${leaver} handed it over`);
     expect(rec.truncated).toBeNull();
-    const report = await verifyRecordingChunks(id, (async function* () { yield* chunks; })(), { sessionId: id, sha256: rec.sha256, chainHash: rec.chain_hash, bytes: rec.bytes, durationSeconds: rec.duration_seconds }, 'database');
-    expect(report.ok, report.summary).toBe(true);
+    expect(rec.report.ok, rec.report.summary).toBe(true);
     const [handed] = (await h.broker.db.query(`select details from audit_events where action = 'console.handed_over' and subject = $1`, [id])).rows.map((r) => r.details);
     expect(handed).toMatchObject({ from: leaver, to: h.broker.instanceId, username: 'alice', target: 'shell' });
     expect(handed.gapSeconds).toBeLessThan(10);

@@ -8,8 +8,7 @@
 // restart; and no promise was left unhandled anywhere along the way.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readStoredChunks } from '../server/db/index.js';
-import { parseAsciicast } from '../server/recording/index.js';
-import { verifyAuditLog, verifyRecordingChunks } from '../server/verify/index.js';
+import { verifyAuditLog } from '../server/verify/index.js';
 import { Browser, startTestBroker, type TestBroker } from './support/broker.js';
 import { connectConsole, PROMPT } from './support/console-client.js';
 import { expectNoContainers } from './support/docker.js';
@@ -17,6 +16,7 @@ import { writeConsoleCatalog } from './support/console-catalog.js';
 import { startPgCluster, type PgCluster } from './support/pg-cluster.js';
 import { spawnCli, waitFor } from './support/process.js';
 import { replicaEnv } from './support/replica.js';
+import { countedLines, storedRecording } from './support/stored-recording.js';
 import { freePort } from '../server/dev/index.js';
 
 const BUFFER_SECONDS = 8;
@@ -67,20 +67,14 @@ describe('a database outage', () => {
     const row = await waitFor('the end stored', async () => (await t.broker.db.query(`select end_code from console_sessions where id = $1 and ended_at is not null`, [id])).rows[0], 20_000);
     expect(row).toEqual({ end_code: 'process_exited' });
 
-    // Every line the loop printed is in the recording once and in order, the outage marked.
-    const chunks: Array<{ seq: number; data: Buffer; hash: string | null }> = [];
-    for await (const ch of readStoredChunks(t.broker.db, id)) chunks.push(ch);
-    const cast = parseAsciicast(Buffer.concat(chunks.map((ch) => ch.data)).toString('utf8'));
-    const output = cast.events.filter((e) => e.code === 'o').map((e) => e.data).join('');
-    const counted = [...output.matchAll(/^n-(\d+)\r?$/gm)].map((m) => Number(m[1]));
-    expect(counted).toEqual(Array.from({ length: 200 }, (_, i) => i));
-    expect(output).toBe(c.output());
-    expect(cast.events.some((e) => e.code === 'm' && /^recording held on the broker for [\d.]+ s while the database was unavailable \(\d+ bytes\)$/.test(e.data))).toBe(true);
-    // Sealed and chained as if nothing happened.
-    const rec = (await t.broker.db.query(`select sha256, chain_hash, size_bytes::int as bytes, duration_seconds, truncated from recordings where session_id = $1`, [id])).rows[0];
+    // Every line the loop printed is in the recording once and in order, the outage marked;
+    // sealed and chained as if nothing happened.
+    const rec = await storedRecording(t.broker.db, id);
+    expect(countedLines(rec.output, 'n')).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(rec.output).toBe(c.output());
+    expect(rec.markers.some((m) => /^recording held on the broker for [\d.]+ s while the database was unavailable \(\d+ bytes\)$/.test(m))).toBe(true);
     expect(rec.truncated).toBeNull();
-    const report = await verifyRecordingChunks(id, (async function* () { yield* chunks; })(), { sessionId: id, sha256: rec.sha256, chainHash: rec.chain_hash, bytes: rec.bytes, durationSeconds: rec.duration_seconds }, 'database');
-    expect(report.ok, report.summary).toBe(true);
+    expect(rec.report.ok, rec.report.summary).toBe(true);
     const [buffered] = (await t.broker.db.query(`select details from audit_events where action = 'recording.buffered' and subject = $1`, [id])).rows.map((r) => r.details);
     expect(buffered).toMatchObject({ target: 'shell', broker: t.broker.instanceId });
     expect(buffered.seconds).toBeGreaterThan(2);
