@@ -36,6 +36,8 @@ function messageBudget(): () => boolean {
 }
 /** How often a console or watch socket is pinged; one that has not answered by the next ping is closed. */
 export const PING_MS = 10_000;
+/** Frames a page may send between a reattach's `started` and the console being ready here. */
+const EARLY_FRAMES = 256;
 /** Stop reading from the container while this much output is unsent to the browser. */
 const SEND_BUFFER_LIMIT = 1024 * 1024;
 
@@ -224,6 +226,7 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
               const reattachKey = consoles.issueReattachKey(session);
               out.control({ type: 'started', sessionId: session.id, ...(reattachKey ? { reattachKey } : {}) });
               sendLimits(session);
+              for (const m of early.splice(0)) apply(session, m);
               // Gone before it learnt the key: nobody can come back for it.
               if (socket.readyState !== socket.OPEN) void session.end({ code: 'client_disconnected' });
             } catch (err) {
@@ -240,6 +243,7 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
               session = (await consoles.reattach(principal, msg.sessionId, msg.key, client, { takeover: msg.takeover })).session;
               sendLimits(session);
               session.resize(msg.cols, msg.rows);
+              for (const m of early.splice(0)) apply(session, m);
               // Gone while the screen was read back: the console waits for the next page.
               if (socket.readyState !== socket.OPEN) consoles.detach(session, client);
             } catch (err) {
@@ -248,17 +252,26 @@ export function consoleWsRoutes(app: FastifyInstance, config: Config, consoles: 
             }
             return;
           }
-          if (!session) return closeWith(1008, 'open the console first');
-          if (msg.type === 'input') {
-            // The process is not keeping up: stop reading from this client until it has.
-            if (!session.write(msg.data)) {
-              socket.pause();
-              session.onInputDrain(() => socket.resume());
-            }
-          } else if (msg.type === 'end') void session.end({ code: 'user_ended' });
-          else session.resize(msg.cols, msg.rows);
+          if (!session) {
+            // A reattach tells the page `started` before it returns here: what the page sends in
+            // between waits for it rather than being refused (keys typed at once are not lost).
+            if (opening && early.length < EARLY_FRAMES) return void early.push(msg);
+            return closeWith(1008, 'open the console first');
+          }
+          apply(session, msg);
         })();
       });
+      const early: ClientFrame[] = [];
+      const apply = (s: ConsoleSession, msg: ClientFrame) => {
+        if (msg.type === 'input') {
+          // The process is not keeping up: stop reading from this client until it has.
+          if (!s.write(msg.data)) {
+            socket.pause();
+            s.onInputDrain(() => socket.resume());
+          }
+        } else if (msg.type === 'end') void s.end({ code: 'user_ended' });
+        else if (msg.type === 'resize') s.resize(msg.cols, msg.rows);
+      };
       // A dropped socket (a reload, a blip, an error on the way) does not end the console by
       // itself: it waits for its page to reattach (SALLYPORT_REATTACH_SECONDS).
       socket.on('close', () => {
